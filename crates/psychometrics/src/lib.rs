@@ -1,0 +1,1 @@
+//! Pure psychometrics for MyQCM.
