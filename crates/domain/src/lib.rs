@@ -1,1 +1,12 @@
-//! myqcm-domain
+//! The rules of MyQCM, free of I/O.
+//!
+//! Owns the value types, the error vocabulary and the *ports* (traits) that the rest of the
+//! system implements: [`ports::Clock`], [`ports::Cache`], [`ports::BlobStore`], [`ports::Mailer`].
+//! Depends on nothing that performs I/O; the `db`, `integrations`, `web` and `jobs` crates depend
+//! on it, never the other way round.
+
+pub mod clock;
+pub mod codes;
+pub mod ports;
+
+pub use clock::{Clock, FixedClock, SystemClock};

@@ -1,1 +1,112 @@
-//! myqcm-testkit
+//! Test helpers shared by every crate's tests (a dev-dependency only).
+//!
+//! [`test_db`] gives each test a fresh, migrated database on the backend chosen by
+//! `MYQCM_TEST_DATABASE_URL` (unset: a SQLite file in a temporary directory; `postgres://…`:
+//! a fresh schema inside that database). [`test_cache`] does the same for the cache with
+//! `MYQCM_TEST_REDIS_URL`.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use myqcm_db::DatabaseConnection;
+use myqcm_domain::FixedClock;
+use myqcm_domain::ports::Cache;
+use myqcm_integrations::{MemoryCache, RedisCache};
+use sea_orm::ConnectionTrait;
+
+/// A migrated database that lives as long as this value.
+pub struct TestDb {
+    /// The pool.
+    pub conn: DatabaseConnection,
+    /// The URL it was opened with (without the schema).
+    pub url: String,
+    /// PostgreSQL schema, when on PostgreSQL.
+    pub schema: Option<String>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl std::ops::Deref for TestDb {
+    type Target = DatabaseConnection;
+    fn deref(&self) -> &DatabaseConnection {
+        &self.conn
+    }
+}
+
+impl TestDb {
+    /// Opens another pool on the same database (e.g. to play a second process).
+    pub async fn reconnect(&self) -> anyhow::Result<DatabaseConnection> {
+        Ok(myqcm_db::connect(&self.url, self.schema.as_deref()).await?)
+    }
+
+    /// Which engine this test runs on.
+    pub fn backend(&self) -> sea_orm::DbBackend {
+        self.conn.get_database_backend()
+    }
+}
+
+/// The backend label for test output: `sqlite` or `postgres`.
+pub fn backend_name() -> &'static str {
+    match std::env::var("MYQCM_TEST_DATABASE_URL") {
+        Ok(u) if u.starts_with("postgres") => "postgres",
+        _ => "sqlite",
+    }
+}
+
+/// A fresh migrated database for one test.
+pub async fn test_db() -> anyhow::Result<TestDb> {
+    match std::env::var("MYQCM_TEST_DATABASE_URL") {
+        Ok(url) if url.starts_with("postgres") => {
+            let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
+            let admin = myqcm_db::connect(&url, None).await?;
+            admin
+                .execute_unprepared(&format!("CREATE SCHEMA \"{schema}\""))
+                .await?;
+            admin.close().await?;
+            let conn = myqcm_db::connect(&url, Some(&schema)).await?;
+            myqcm_db::migrate(&conn).await?;
+            Ok(TestDb {
+                conn,
+                url,
+                schema: Some(schema),
+                _dir: None,
+            })
+        }
+        _ => {
+            let dir = tempfile::tempdir()?;
+            let url = format!(
+                "sqlite://{}?mode=rwc",
+                dir.path().join("test.sqlite").display()
+            );
+            let conn = myqcm_db::connect(&url, None).await?;
+            myqcm_db::migrate(&conn).await?;
+            Ok(TestDb {
+                conn,
+                url,
+                schema: None,
+                _dir: Some(dir),
+            })
+        }
+    }
+}
+
+/// A cache for one test: Redis with a unique key prefix when `MYQCM_TEST_REDIS_URL` is set,
+/// otherwise the in-process cache.
+pub async fn test_cache() -> anyhow::Result<Arc<dyn Cache>> {
+    match std::env::var("MYQCM_TEST_REDIS_URL") {
+        Ok(url) => {
+            let prefix = format!("test:{}:", uuid::Uuid::new_v4().simple());
+            Ok(Arc::new(RedisCache::connect(&url, &prefix).await?))
+        }
+        Err(_) => Ok(Arc::new(MemoryCache::new(10_000))),
+    }
+}
+
+/// A fixed clock at a round, recognisable instant (2026-01-05 08:00 UTC).
+pub fn fixed_clock() -> FixedClock {
+    FixedClock::new(epoch())
+}
+
+/// The instant [`fixed_clock`] starts at.
+pub fn epoch() -> DateTime<Utc> {
+    DateTime::from_timestamp(1_767_600_000, 0).unwrap_or_default()
+}

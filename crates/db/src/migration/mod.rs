@@ -1,0 +1,21 @@
+//! Schema migrations, one file each, applied in order by `myqcm serve` and `myqcm migrate`.
+//! Only backend-neutral schema helpers are used, so each file serves SQLite and PostgreSQL.
+
+use sea_orm_migration::prelude::*;
+
+mod m20261126_000001_create_job;
+mod m20261126_000002_create_user_account;
+
+/// The ordered list of migrations.
+#[derive(Debug)]
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261126_000001_create_job::Migration),
+            Box::new(m20261126_000002_create_user_account::Migration),
+        ]
+    }
+}

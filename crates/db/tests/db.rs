@@ -1,0 +1,288 @@
+//! Repository tests; run on SQLite by default and on PostgreSQL with `MYQCM_TEST_DATABASE_URL`.
+
+use chrono::Duration;
+use myqcm_db::jobs::{self, FailOutcome, JobStatus, NewJob};
+use myqcm_db::users::{self, NewUser};
+use myqcm_db::{DbError, TransactionTrait};
+use myqcm_testkit::{epoch, test_db};
+use sea_orm::{ConnectionTrait, DbBackend, Statement};
+use serde_json::json;
+
+#[tokio::test]
+async fn sqlite_file_databases_use_wal_foreign_keys_and_busy_timeout() {
+    let db = test_db().await.unwrap();
+    if db.backend() != DbBackend::Sqlite {
+        eprintln!(
+            "pragmas are SQLite-only; backend is {}",
+            myqcm_testkit::backend_name()
+        );
+        return;
+    }
+    // Ask several pooled connections, not just the first.
+    for _ in 0..3 {
+        let tx = db.begin().await.unwrap();
+        let q = |sql: &str| Statement::from_string(DbBackend::Sqlite, sql.to_owned());
+        let mode = tx
+            .query_one_raw(q("PRAGMA journal_mode"))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(mode.try_get_by_index::<String>(0).unwrap(), "wal");
+        let fk = tx
+            .query_one_raw(q("PRAGMA foreign_keys"))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(fk.try_get_by_index::<i32>(0).unwrap(), 1);
+        let bt = tx
+            .query_one_raw(q("PRAGMA busy_timeout"))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(bt.try_get_by_index::<i32>(0).unwrap(), 5000);
+        tx.commit().await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn migrations_are_idempotent() {
+    let db = test_db().await.unwrap();
+    myqcm_db::migrate(&db).await.unwrap();
+    myqcm_db::ping(&db).await.unwrap();
+}
+
+#[tokio::test]
+async fn user_emails_are_unique_case_insensitively() {
+    let db = test_db().await.unwrap();
+    let new = |email: &str| NewUser {
+        email: email.into(),
+        display_name: "A".into(),
+        password_hash: None,
+        roles: vec!["student".into()],
+        admin_scopes: vec![],
+        locale: "fr".into(),
+        verified: false,
+    };
+    let u = users::create(&*db, new("Amina@Example.org"), epoch())
+        .await
+        .unwrap();
+    assert_eq!(u.email, "amina@example.org");
+    assert!(matches!(
+        users::create(&*db, new("amina@example.org "), epoch()).await,
+        Err(DbError::Conflict("email_taken"))
+    ));
+    let found = users::find_by_email(&*db, "AMINA@example.org")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found.id, u.id);
+    assert_eq!(found.created_at, epoch());
+}
+
+#[tokio::test]
+async fn job_enqueued_in_a_rolled_back_transaction_does_not_exist() {
+    let db = test_db().await.unwrap();
+    let tx = db.begin().await.unwrap();
+    let id = jobs::enqueue(&tx, &NewJob::new("k", json!({}), epoch()), epoch())
+        .await
+        .unwrap();
+    tx.rollback().await.unwrap();
+    assert!(matches!(jobs::get(&*db, id).await, Err(DbError::NotFound)));
+
+    let tx = db.begin().await.unwrap();
+    let id = jobs::enqueue(&tx, &NewJob::new("k", json!({"a": 1}), epoch()), epoch())
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let row = jobs::get(&*db, id).await.unwrap();
+    assert_eq!(row.payload, json!({"a": 1}));
+    assert_eq!(row.status, JobStatus::Queued);
+}
+
+#[tokio::test]
+async fn idempotency_key_returns_the_existing_job() {
+    let db = test_db().await.unwrap();
+    let mut job = NewJob::new("mail.send", json!({"to": "x"}), epoch());
+    job.idempotency_key = Some("welcome:42".into());
+    let a = jobs::enqueue(&*db, &job, epoch()).await.unwrap();
+    let b = jobs::enqueue(&*db, &job, epoch()).await.unwrap();
+    assert_eq!(a, b);
+    let c = jobs::enqueue(&*db, &NewJob::new("mail.send", json!({}), epoch()), epoch())
+        .await
+        .unwrap();
+    assert_ne!(a, c);
+}
+
+#[tokio::test]
+async fn claim_respects_run_at_priority_and_leases() {
+    let db = test_db().await.unwrap();
+    let t0 = epoch();
+    let later = jobs::enqueue(
+        &*db,
+        &NewJob::new("later", json!({}), t0 + Duration::minutes(5)),
+        t0,
+    )
+    .await
+    .unwrap();
+    let low = jobs::enqueue(&*db, &NewJob::new("low", json!({}), t0), t0)
+        .await
+        .unwrap();
+    let mut hi = NewJob::new("high", json!({}), t0);
+    hi.priority = 10;
+    let high = jobs::enqueue(&*db, &hi, t0).await.unwrap();
+
+    let lease = Duration::seconds(30);
+    let first = jobs::claim(&*db, "w1", t0, lease).await.unwrap().unwrap();
+    assert_eq!(first.id, high);
+    assert_eq!(first.attempts, 1);
+    assert_eq!(first.locked_until, Some(t0 + lease));
+    let second = jobs::claim(&*db, "w2", t0, lease).await.unwrap().unwrap();
+    assert_eq!(second.id, low);
+    assert!(
+        jobs::claim(&*db, "w1", t0, lease).await.unwrap().is_none(),
+        "future job not due"
+    );
+    let third = jobs::claim(&*db, "w1", t0 + Duration::minutes(5), lease)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(third.id, later);
+
+    // Only the holder can complete.
+    assert!(!jobs::complete(&*db, high, "w2", t0).await.unwrap());
+    assert!(jobs::complete(&*db, high, "w1", t0).await.unwrap());
+    assert_eq!(jobs::get(&*db, high).await.unwrap().status, JobStatus::Done);
+}
+
+#[tokio::test]
+async fn failures_retry_then_die_with_the_last_error() {
+    let db = test_db().await.unwrap();
+    let t0 = epoch();
+    let mut job = NewJob::new("flaky", json!({}), t0);
+    job.max_attempts = 2;
+    let id = jobs::enqueue(&*db, &job, t0).await.unwrap();
+    jobs::claim(&*db, "w", t0, Duration::seconds(30))
+        .await
+        .unwrap()
+        .unwrap();
+    let retry_at = t0 + Duration::seconds(10);
+    assert_eq!(
+        jobs::fail(&*db, id, "w", "boom 1", retry_at, t0)
+            .await
+            .unwrap(),
+        FailOutcome::Retry(retry_at)
+    );
+    assert!(
+        jobs::claim(&*db, "w", t0, Duration::seconds(30))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    jobs::claim(&*db, "w", retry_at, Duration::seconds(30))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        jobs::fail(&*db, id, "w", "boom 2", retry_at, retry_at)
+            .await
+            .unwrap(),
+        FailOutcome::Dead
+    );
+    let row = jobs::get(&*db, id).await.unwrap();
+    assert_eq!(row.status, JobStatus::Dead);
+    assert_eq!(row.last_error.as_deref(), Some("boom 2"));
+    assert_eq!(row.attempts, 2);
+    assert_eq!(
+        jobs::list(&*db, JobStatus::Dead, 10).await.unwrap().len(),
+        1
+    );
+    assert!(jobs::retry_dead(&*db, id, retry_at).await.unwrap());
+    assert_eq!(jobs::get(&*db, id).await.unwrap().status, JobStatus::Queued);
+}
+
+#[tokio::test]
+async fn expired_leases_are_reaped_and_the_old_worker_cannot_finish() {
+    let db = test_db().await.unwrap();
+    let t0 = epoch();
+    let id = jobs::enqueue(&*db, &NewJob::new("slow", json!({}), t0), t0)
+        .await
+        .unwrap();
+    jobs::claim(&*db, "dead-worker", t0, Duration::seconds(30))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        jobs::reap_expired(&*db, t0 + Duration::seconds(29))
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        jobs::reap_expired(&*db, t0 + Duration::seconds(31))
+            .await
+            .unwrap(),
+        1
+    );
+    let again = jobs::claim(
+        &*db,
+        "w2",
+        t0 + Duration::seconds(31),
+        Duration::seconds(30),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(again.id, id);
+    assert_eq!(again.attempts, 2);
+    assert!(!jobs::complete(&*db, id, "dead-worker", t0).await.unwrap());
+    assert!(jobs::complete(&*db, id, "w2", t0).await.unwrap());
+}
+
+#[tokio::test]
+async fn schedules_enqueue_once_per_period_even_with_two_callers() {
+    let db = test_db().await.unwrap();
+    let t0 = epoch();
+    jobs::upsert_schedule(
+        &*db,
+        "nightly",
+        "calibrate",
+        &json!({}),
+        Duration::hours(24),
+        t0,
+    )
+    .await
+    .unwrap();
+    jobs::upsert_schedule(
+        &*db,
+        "nightly",
+        "calibrate",
+        &json!({"v": 2}),
+        Duration::hours(24),
+        t0 + Duration::hours(1),
+    )
+    .await
+    .unwrap();
+    let other = db.reconnect().await.unwrap();
+    assert_eq!(jobs::enqueue_due_schedules(&*db, t0).await.unwrap(), 1);
+    assert_eq!(jobs::enqueue_due_schedules(&other, t0).await.unwrap(), 0);
+    assert_eq!(
+        jobs::enqueue_due_schedules(&*db, t0 + Duration::hours(23))
+            .await
+            .unwrap(),
+        0
+    );
+    // Three days later: one job, not a burst of catch-up jobs.
+    assert_eq!(
+        jobs::enqueue_due_schedules(&*db, t0 + Duration::hours(72))
+            .await
+            .unwrap(),
+        1
+    );
+    let queued = jobs::list(&*db, JobStatus::Queued, 10).await.unwrap();
+    assert_eq!(queued.len(), 2);
+    assert!(
+        queued
+            .iter()
+            .all(|j| j.kind == "calibrate" && j.payload == json!({"v": 2}))
+    );
+}

@@ -1,0 +1,63 @@
+//! The one table of error codes shared by the JSON API (problem+json `code`) and the HTML
+//! error pages. A code is stable: clients and translations key on it.
+
+/// A stable error code with its HTTP status and a short English title.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ErrorCode {
+    /// Machine-readable code, e.g. `not_found`.
+    pub code: &'static str,
+    /// HTTP status it maps to.
+    pub status: u16,
+    /// Human title (problem+json `title`).
+    pub title: &'static str,
+}
+
+macro_rules! codes {
+    ($($name:ident = ($code:literal, $status:literal, $title:literal);)*) => {
+        $(
+            #[doc = $title]
+            pub const $name: ErrorCode = ErrorCode { code: $code, status: $status, title: $title };
+        )*
+        /// Every code, for documentation and tests.
+        pub const ALL: &[ErrorCode] = &[$($name),*];
+    };
+}
+
+codes! {
+    BAD_REQUEST = ("bad_request", 400, "The request is malformed");
+    INVALID_JSON = ("invalid_json", 400, "The request body is not valid JSON");
+    VALIDATION_FAILED = ("validation_failed", 422, "Some fields are invalid");
+    UNAUTHENTICATED = ("unauthenticated", 401, "Sign-in required");
+    FORBIDDEN = ("forbidden", 403, "You are not allowed to do this");
+    CSRF_FAILED = ("csrf_failed", 403, "The request could not be verified");
+    NOT_FOUND = ("not_found", 404, "Nothing here");
+    METHOD_NOT_ALLOWED = ("method_not_allowed", 405, "Method not allowed");
+    CONFLICT = ("conflict", 409, "The resource changed or already exists");
+    PAYLOAD_TOO_LARGE = ("payload_too_large", 413, "The request body is too large");
+    UNSUPPORTED_MEDIA_TYPE = ("unsupported_media_type", 415, "Unsupported content type");
+    RATE_LIMITED = ("rate_limited", 429, "Too many requests");
+    INTERNAL = ("internal", 500, "Something went wrong on our side");
+    UNAVAILABLE = ("unavailable", 503, "The service is temporarily unavailable");
+    TIMEOUT = ("timeout", 504, "The request took too long");
+}
+
+/// Looks a code up by its string.
+pub fn by_code(code: &str) -> Option<ErrorCode> {
+    ALL.iter().copied().find(|c| c.code == code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_unique_and_statuses_are_errors() {
+        let mut seen = std::collections::HashSet::new();
+        for c in ALL {
+            assert!(seen.insert(c.code), "duplicate code {}", c.code);
+            assert!((400..600).contains(&c.status));
+        }
+        assert_eq!(by_code("not_found"), Some(NOT_FOUND));
+        assert_eq!(by_code("nope"), None);
+    }
+}

@@ -1,0 +1,116 @@
+//! Ports: the seams with several implementations or that tests must control.
+//! Implementations live in `myqcm-integrations` (cache, blobs, mail) and here (clock).
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+
+pub use crate::clock::Clock;
+
+/// Failure of an infrastructure port. The message is for logs only, never for clients.
+#[derive(Debug, thiserror::Error)]
+pub enum PortError {
+    /// The backing service could not be reached or answered with an error.
+    #[error("backend unavailable: {0}")]
+    Unavailable(String),
+    /// The caller passed something the port rejects (bad key, too large).
+    #[error("invalid input: {0}")]
+    Invalid(String),
+    /// The named thing does not exist.
+    #[error("not found")]
+    NotFound,
+}
+
+/// A shared key/value cache with expiry and atomic counters (session look-ups, rate limits,
+/// candidate pools). In-process (moka) on a single node, Redis when scaled out; both pass the
+/// same contract suite.
+#[async_trait]
+pub trait Cache: Send + Sync + std::fmt::Debug {
+    /// The value under `key`, if present and not expired.
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, PortError>;
+    /// Stores `value` under `key` for `ttl`.
+    async fn set(&self, key: &str, value: &[u8], ttl: Duration) -> Result<(), PortError>;
+    /// Removes `key`; removing a missing key is not an error.
+    async fn delete(&self, key: &str) -> Result<(), PortError>;
+    /// Atomically adds one to the counter under `key` and returns the new value. The first
+    /// increment creates the counter and starts its `window`; later increments keep that expiry
+    /// (fixed-window rate limiting).
+    async fn incr(&self, key: &str, window: Duration) -> Result<u64, PortError>;
+    /// Checks the backend answers (readiness probe).
+    async fn ping(&self) -> Result<(), PortError>;
+}
+
+/// Stored binary objects (images, documents). Keys are chosen by the caller from
+/// `[A-Za-z0-9._/-]`, never from user-supplied file names.
+#[async_trait]
+pub trait BlobStore: Send + Sync + std::fmt::Debug {
+    /// Stores `data` under `key`, replacing any previous object.
+    async fn put(&self, key: &str, data: Bytes) -> Result<(), PortError>;
+    /// Reads the object under `key`; [`PortError::NotFound`] when absent.
+    async fn get(&self, key: &str) -> Result<Bytes, PortError>;
+    /// Deletes the object; deleting a missing key is not an error.
+    async fn delete(&self, key: &str) -> Result<(), PortError>;
+    /// Whether an object exists under `key`.
+    async fn exists(&self, key: &str) -> Result<bool, PortError>;
+}
+
+/// Validates a blob key: non-empty, at most 256 bytes, only `[A-Za-z0-9._/-]`, no `..` segment,
+/// no leading `/`.
+pub fn validate_blob_key(key: &str) -> Result<(), PortError> {
+    let ok_chars = key
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'/' | b'-'));
+    let ok_segments = key
+        .split('/')
+        .all(|s| !s.is_empty() && s != "." && s != "..");
+    if key.is_empty() || key.len() > 256 || !ok_chars || !ok_segments {
+        return Err(PortError::Invalid(format!("bad blob key {key:?}")));
+    }
+    Ok(())
+}
+
+/// One outgoing mail, already rendered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutgoingMail {
+    /// Recipient address.
+    pub to: String,
+    /// Subject line.
+    pub subject: String,
+    /// Plain-text body.
+    pub text: String,
+    /// Optional HTML body.
+    pub html: Option<String>,
+}
+
+/// Sends transactional mail: SMTP in production, `.eml` files in development and tests.
+#[async_trait]
+pub trait Mailer: Send + Sync + std::fmt::Debug {
+    /// Sends one message.
+    async fn send(&self, mail: &OutgoingMail) -> Result<(), PortError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blob_keys_refuse_traversal_and_odd_characters() {
+        for good in ["a", "items/2026/abc.png", "x-y_z.1"] {
+            assert!(validate_blob_key(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "",
+            "/abs",
+            "a/../b",
+            "..",
+            "a//b",
+            "a b",
+            "é",
+            "a\\b",
+            &"x".repeat(257),
+        ] {
+            assert!(validate_blob_key(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,229 @@
+//! Cache adapters: [`MemoryCache`] (moka, one process) and [`RedisCache`] (shared by instances).
+
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use fred::prelude::*;
+use fred::types::{Expiration, SetOptions};
+use moka::Expiry;
+use myqcm_domain::ports::{Cache, PortError};
+
+#[derive(Clone, Debug)]
+struct Entry {
+    value: Vec<u8>,
+    expires_at: Instant,
+}
+
+struct EntryExpiry;
+
+impl Expiry<String, Entry> for EntryExpiry {
+    fn expire_after_create(&self, _key: &String, value: &Entry, now: Instant) -> Option<Duration> {
+        Some(value.expires_at.saturating_duration_since(now))
+    }
+
+    fn expire_after_update(
+        &self,
+        _key: &String,
+        value: &Entry,
+        now: Instant,
+        _current: Option<Duration>,
+    ) -> Option<Duration> {
+        Some(value.expires_at.saturating_duration_since(now))
+    }
+}
+
+/// In-process cache with per-entry expiry, bounded in size.
+#[derive(Clone)]
+pub struct MemoryCache {
+    inner: moka::future::Cache<String, Entry>,
+}
+
+impl std::fmt::Debug for MemoryCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemoryCache")
+            .field("entries", &self.inner.entry_count())
+            .finish()
+    }
+}
+
+impl MemoryCache {
+    /// A cache holding at most `capacity` entries.
+    pub fn new(capacity: u64) -> Self {
+        let inner = moka::future::Cache::builder()
+            .max_capacity(capacity)
+            .expire_after(EntryExpiry)
+            .build();
+        Self { inner }
+    }
+}
+
+impl Default for MemoryCache {
+    fn default() -> Self {
+        Self::new(100_000)
+    }
+}
+
+#[async_trait]
+impl Cache for MemoryCache {
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, PortError> {
+        // moka may hand back an entry in the instant between its expiry and eviction.
+        Ok(self
+            .inner
+            .get(key)
+            .await
+            .filter(|e| e.expires_at > Instant::now())
+            .map(|e| e.value))
+    }
+
+    async fn set(&self, key: &str, value: &[u8], ttl: Duration) -> Result<(), PortError> {
+        let entry = Entry {
+            value: value.to_vec(),
+            expires_at: Instant::now() + ttl,
+        };
+        self.inner.insert(key.to_owned(), entry).await;
+        Ok(())
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), PortError> {
+        self.inner.invalidate(key).await;
+        Ok(())
+    }
+
+    async fn incr(&self, key: &str, window: Duration) -> Result<u64, PortError> {
+        let entry = self
+            .inner
+            .entry(key.to_owned())
+            .and_upsert_with(|old| {
+                let now = Instant::now();
+                let next = match old.map(|e| e.into_value()) {
+                    Some(e) if e.expires_at > now => {
+                        let n = decode_counter(&e.value).saturating_add(1);
+                        Entry {
+                            value: n.to_be_bytes().to_vec(),
+                            expires_at: e.expires_at,
+                        }
+                    }
+                    _ => Entry {
+                        value: 1u64.to_be_bytes().to_vec(),
+                        expires_at: now + window,
+                    },
+                };
+                std::future::ready(next)
+            })
+            .await;
+        Ok(decode_counter(&entry.into_value().value))
+    }
+
+    async fn ping(&self) -> Result<(), PortError> {
+        Ok(())
+    }
+}
+
+fn decode_counter(bytes: &[u8]) -> u64 {
+    <[u8; 8]>::try_from(bytes)
+        .map(u64::from_be_bytes)
+        .unwrap_or(0)
+}
+
+/// Redis-backed cache; every key is prefixed so several deployments (or tests) can share a
+/// server without seeing each other's keys.
+#[derive(Clone)]
+pub struct RedisCache {
+    client: Client,
+    prefix: String,
+}
+
+impl std::fmt::Debug for RedisCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisCache")
+            .field("prefix", &self.prefix)
+            .finish()
+    }
+}
+
+fn unavailable(e: impl std::fmt::Display) -> PortError {
+    PortError::Unavailable(e.to_string())
+}
+
+impl RedisCache {
+    /// Connects to `url` (`redis://host:port/db`), waiting for the first connection.
+    pub async fn connect(url: &str, prefix: &str) -> Result<Self, PortError> {
+        let config = Config::from_url(url).map_err(unavailable)?;
+        let client = Builder::from_config(config)
+            .with_connection_config(|c| {
+                c.connection_timeout = Duration::from_secs(5);
+            })
+            .build()
+            .map_err(unavailable)?;
+        client.init().await.map_err(unavailable)?;
+        Ok(Self {
+            client,
+            prefix: prefix.to_owned(),
+        })
+    }
+
+    fn key(&self, key: &str) -> String {
+        format!("{}{}", self.prefix, key)
+    }
+}
+
+fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX).max(1)
+}
+
+#[async_trait]
+impl Cache for RedisCache {
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, PortError> {
+        self.client
+            .get::<Option<Vec<u8>>, _>(self.key(key))
+            .await
+            .map_err(unavailable)
+    }
+
+    async fn set(&self, key: &str, value: &[u8], ttl: Duration) -> Result<(), PortError> {
+        self.client
+            .set::<(), _, _>(
+                self.key(key),
+                value,
+                Some(Expiration::PX(millis(ttl))),
+                None,
+                false,
+            )
+            .await
+            .map_err(unavailable)
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), PortError> {
+        self.client
+            .del::<i64, _>(self.key(key))
+            .await
+            .map(|_| ())
+            .map_err(unavailable)
+    }
+
+    async fn incr(&self, key: &str, window: Duration) -> Result<u64, PortError> {
+        let key = self.key(key);
+        // Create the counter with its window only if absent; INCR keeps the expiry.
+        let _: Option<String> = self
+            .client
+            .set(
+                &key,
+                0i64,
+                Some(Expiration::PX(millis(window))),
+                Some(SetOptions::NX),
+                false,
+            )
+            .await
+            .map_err(unavailable)?;
+        let n: i64 = self.client.incr(&key).await.map_err(unavailable)?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    async fn ping(&self) -> Result<(), PortError> {
+        self.client
+            .ping::<String>(None)
+            .await
+            .map(|_| ())
+            .map_err(unavailable)
+    }
+}

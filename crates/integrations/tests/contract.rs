@@ -1,0 +1,232 @@
+//! Contract suites: one scripted story per port, run against every implementation.
+//! The Redis run needs `MYQCM_TEST_REDIS_URL` (CI sets it); without it that test says so and
+//! passes, so the suite also runs on a machine with no service.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use myqcm_domain::ports::{BlobStore, Cache, Mailer, OutgoingMail, PortError};
+use myqcm_integrations::{FileMailer, FsBlobStore, MemoryCache, RedisCache};
+
+async fn cache_story(cache: &dyn Cache) {
+    cache.ping().await.unwrap();
+    assert_eq!(cache.get("absent").await.unwrap(), None);
+
+    cache
+        .set("k", b"v1", Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert_eq!(cache.get("k").await.unwrap().as_deref(), Some(&b"v1"[..]));
+    cache
+        .set("k", b"v2", Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert_eq!(cache.get("k").await.unwrap().as_deref(), Some(&b"v2"[..]));
+    cache.delete("k").await.unwrap();
+    assert_eq!(cache.get("k").await.unwrap(), None);
+    cache.delete("k").await.unwrap();
+
+    // Binary values survive unchanged.
+    let bin: Vec<u8> = (0..=255).collect();
+    cache
+        .set("bin", &bin, Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert_eq!(cache.get("bin").await.unwrap(), Some(bin));
+
+    // Counters count, concurrently too.
+    assert_eq!(cache.incr("c", Duration::from_secs(60)).await.unwrap(), 1);
+    assert_eq!(cache.incr("c", Duration::from_secs(60)).await.unwrap(), 2);
+    let handles: Vec<_> = (0..20)
+        .map(|_| cache.incr("c", Duration::from_secs(60)))
+        .collect();
+    let results = futures_join(handles).await;
+    let mut values: Vec<u64> = results.into_iter().map(Result::unwrap).collect();
+    values.sort_unstable();
+    assert_eq!(values, (3..=22).collect::<Vec<_>>());
+
+    // Expiry: values and counter windows end.
+    cache
+        .set("short", b"x", Duration::from_millis(150))
+        .await
+        .unwrap();
+    assert_eq!(
+        cache
+            .incr("window", Duration::from_millis(150))
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        cache
+            .incr("window", Duration::from_millis(150))
+            .await
+            .unwrap(),
+        2
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(cache.get("short").await.unwrap(), None);
+    assert_eq!(
+        cache
+            .incr("window", Duration::from_millis(150))
+            .await
+            .unwrap(),
+        1
+    );
+}
+
+async fn futures_join<F: std::future::Future>(fs: Vec<F>) -> Vec<F::Output> {
+    let mut out = Vec::with_capacity(fs.len());
+    // Drive them concurrently on one task.
+    let pinned: Vec<_> = fs.into_iter().map(Box::pin).collect();
+    let mut pending: Vec<_> = pinned.into_iter().map(Some).collect();
+    std::future::poll_fn(|cx| {
+        let mut done = true;
+        for slot in &mut pending {
+            if let Some(f) = slot {
+                match f.as_mut().poll(cx) {
+                    std::task::Poll::Ready(v) => {
+                        out.push(v);
+                        *slot = None;
+                    }
+                    std::task::Poll::Pending => done = false,
+                }
+            }
+        }
+        if done {
+            std::task::Poll::Ready(())
+        } else {
+            std::task::Poll::Pending
+        }
+    })
+    .await;
+    out
+}
+
+#[tokio::test]
+async fn cache_contract_memory() {
+    cache_story(&MemoryCache::new(1000)).await;
+}
+
+#[tokio::test]
+async fn cache_contract_redis() {
+    let Ok(url) = std::env::var("MYQCM_TEST_REDIS_URL") else {
+        eprintln!("cache_contract_redis: MYQCM_TEST_REDIS_URL unset, Redis run skipped");
+        return;
+    };
+    let prefix = format!("test:{}:", uuid::Uuid::new_v4());
+    let cache = RedisCache::connect(&url, &prefix)
+        .await
+        .expect("redis reachable");
+    cache_story(&cache).await;
+}
+
+#[tokio::test]
+async fn redis_connect_failure_is_an_error_not_a_hang() {
+    let res = tokio::time::timeout(
+        Duration::from_secs(20),
+        RedisCache::connect("redis://127.0.0.1:1/0", "x:"),
+    )
+    .await
+    .expect("connect gives up on its own");
+    assert!(matches!(res, Err(PortError::Unavailable(_))));
+}
+
+async fn blob_story(store: &dyn BlobStore) {
+    assert!(!store.exists("a/b.png").await.unwrap());
+    assert!(matches!(
+        store.get("a/b.png").await,
+        Err(PortError::NotFound)
+    ));
+    store
+        .put("a/b.png", Bytes::from_static(b"one"))
+        .await
+        .unwrap();
+    assert!(store.exists("a/b.png").await.unwrap());
+    assert_eq!(
+        store.get("a/b.png").await.unwrap(),
+        Bytes::from_static(b"one")
+    );
+    store
+        .put("a/b.png", Bytes::from_static(b"two"))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.get("a/b.png").await.unwrap(),
+        Bytes::from_static(b"two")
+    );
+    store.delete("a/b.png").await.unwrap();
+    store.delete("a/b.png").await.unwrap();
+    assert!(!store.exists("a/b.png").await.unwrap());
+    for bad in ["../etc/passwd", "/abs", "a/../../b"] {
+        assert!(matches!(
+            store.put(bad, Bytes::new()).await,
+            Err(PortError::Invalid(_))
+        ));
+        assert!(matches!(store.get(bad).await, Err(PortError::Invalid(_))));
+    }
+}
+
+#[tokio::test]
+async fn blob_contract_fs() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = FsBlobStore::new(dir.path().join("blobs"));
+    blob_story(&store).await;
+    // Nothing escaped the root and no temporary file was left behind.
+    let leftovers: Vec<_> = walk(dir.path());
+    assert!(
+        leftovers
+            .iter()
+            .all(|p| p.starts_with(dir.path().join("blobs")))
+    );
+    assert!(
+        leftovers
+            .iter()
+            .all(|p| !p.to_string_lossy().contains(".tmp-"))
+    );
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = vec![];
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn file_mailer_writes_a_readable_eml() {
+    let dir = tempfile::tempdir().unwrap();
+    let mailer = FileMailer::new(dir.path(), "MyQCM <no-reply@myqcm.local>").unwrap();
+    let mail = OutgoingMail {
+        to: "learner@example.org".into(),
+        subject: "Bienvenue".into(),
+        text: "Votre code : 123456".into(),
+        html: Some("<p>Votre code : <b>123456</b></p>".into()),
+    };
+    mailer.send(&mail).await.unwrap();
+    let files: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 1);
+    assert_eq!(files[0].extension().unwrap(), "eml");
+    let raw = std::fs::read_to_string(&files[0]).unwrap();
+    assert!(raw.contains("To: learner@example.org"));
+    assert!(raw.contains("Subject: Bienvenue"));
+    assert!(raw.contains("multipart/alternative"));
+
+    let bad = OutgoingMail {
+        to: "not an address".into(),
+        ..mail
+    };
+    assert!(matches!(
+        mailer.send(&bad).await,
+        Err(PortError::Invalid(_))
+    ));
+}
