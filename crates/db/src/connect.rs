@@ -47,6 +47,19 @@ pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbError> {
     Migrator::up(db, None).await.map_err(DbError::from)
 }
 
+/// Applies pending migrations through a short-lived connection, then opens the pool the
+/// application uses. Connections that existed during a schema change can keep a stale copy of
+/// the schema on SQLite, so the working pool is only opened once the schema is final.
+pub async fn connect_migrated(
+    url: &str,
+    schema: Option<&str>,
+) -> Result<DatabaseConnection, DbError> {
+    let setup = connect(url, schema).await?;
+    migrate(&setup).await?;
+    setup.close().await?;
+    connect(url, schema).await
+}
+
 /// Runs a trivial query (readiness probe).
 pub async fn ping(db: &DatabaseConnection) -> Result<(), DbError> {
     db.execute_unprepared("SELECT 1")

@@ -145,7 +145,7 @@ pub async fn enqueue<C: ConnectionTrait>(
     let sql = "INSERT INTO job (queue, kind, payload, status, priority, run_at, attempts, \
                max_attempts, idempotency_key, created_at, updated_at) \
                VALUES ('default', $1, $2, 'queued', $3, $4, 0, $5, $6, $7, $7) \
-               ON CONFLICT (idempotency_key) DO NOTHING RETURNING id";
+               ON CONFLICT DO NOTHING RETURNING id";
     let values: Vec<Value> = vec![
         job.kind.clone().into(),
         payload.into(),

@@ -10,7 +10,7 @@ pub mod migration;
 pub mod sql;
 pub mod users;
 
-pub use connect::{Backend, connect, migrate, ping};
+pub use connect::{Backend, connect, connect_migrated, migrate, ping};
 pub use sea_orm::{DatabaseConnection, DatabaseTransaction, TransactionTrait};
 
 /// A persistence failure, in the vocabulary of the layers above.

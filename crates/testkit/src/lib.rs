@@ -62,8 +62,7 @@ pub async fn test_db() -> anyhow::Result<TestDb> {
                 .execute_unprepared(&format!("CREATE SCHEMA \"{schema}\""))
                 .await?;
             admin.close().await?;
-            let conn = myqcm_db::connect(&url, Some(&schema)).await?;
-            myqcm_db::migrate(&conn).await?;
+            let conn = myqcm_db::connect_migrated(&url, Some(&schema)).await?;
             Ok(TestDb {
                 conn,
                 url,
@@ -77,8 +76,7 @@ pub async fn test_db() -> anyhow::Result<TestDb> {
                 "sqlite://{}?mode=rwc",
                 dir.path().join("test.sqlite").display()
             );
-            let conn = myqcm_db::connect(&url, None).await?;
-            myqcm_db::migrate(&conn).await?;
+            let conn = myqcm_db::connect_migrated(&url, None).await?;
             Ok(TestDb {
                 conn,
                 url,
