@@ -1,1 +1,188 @@
-fn main() {}
+//! `myqcm`: one binary, several roles (see `myqcm --help`).
+
+use std::io::{BufRead, IsTerminal};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use myqcm_app::{Config, config, telemetry};
+use tokio::sync::watch;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "myqcm",
+    version,
+    about = "MyQCM: adaptive MCQ training for medical students"
+)]
+struct Cli {
+    /// Optional TOML configuration file (environment variables override it).
+    #[arg(long, env = "MYQCM_CONFIG", global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the HTTP server, with the job worker in the same process unless --no-worker.
+    Serve {
+        /// Do not run the job worker in this process (run `myqcm worker` separately).
+        #[arg(long)]
+        no_worker: bool,
+    },
+    /// Run background jobs only.
+    Worker,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Load demonstration data (refused in production).
+    Seed {
+        /// Load the demo accounts and catalogue.
+        #[arg(long, required = true)]
+        demo: bool,
+    },
+    /// Administration tasks.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum AdminCommand {
+    /// Create an account; the password is read from a prompt, or from standard input when it is
+    /// not a terminal (never from the command line).
+    Create {
+        /// Email address of the account.
+        #[arg(long)]
+        email: String,
+        /// Role to grant; repeat for several (student, author, reviewer, admin).
+        #[arg(long = "role", required = true)]
+        roles: Vec<String>,
+        /// Admin scope to grant with the admin role; repeat for several (default: super).
+        #[arg(long = "scope")]
+        scopes: Vec<String>,
+        /// Name shown in the interface.
+        #[arg(long, default_value = "Administrator")]
+        display_name: String,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match config::load(cli.config.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("myqcm: configuration error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    telemetry::init(config.production, &config.settings.log);
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("myqcm: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.command, config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %format!("{e:#}"), "command failed");
+            eprintln!("myqcm: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn stop_on_signal() -> watch::Receiver<bool> {
+    let (tx, rx) = watch::channel(false);
+    tokio::spawn(async move {
+        myqcm_app::shutdown_signal().await;
+        let _ = tx.send(true);
+    });
+    rx
+}
+
+async fn run(command: Command, config: Config) -> anyhow::Result<()> {
+    match command {
+        Command::Serve { no_worker } => {
+            let services = myqcm_app::build_services(&config).await?;
+            let listener = tokio::net::TcpListener::bind(config.listen)
+                .await
+                .with_context(|| format!("binding {} (MYQCM_LISTEN)", config.listen))?;
+            let web = myqcm_app::web_config(&config);
+            myqcm_app::run_server(listener, services, web, !no_worker, stop_on_signal()).await
+        }
+        Command::Worker => {
+            let services = myqcm_app::build_services(&config).await?;
+            myqcm_app::worker(&services).run(stop_on_signal()).await;
+            Ok(())
+        }
+        Command::Migrate => {
+            myqcm_app::build_services(&config).await?;
+            println!("migrations applied");
+            Ok(())
+        }
+        Command::Seed { demo: _ } => {
+            if config.production {
+                anyhow::bail!("the demo seed is refused when MYQCM_ENV=production");
+            }
+            let services = myqcm_app::build_services(&config).await?;
+            let report = myqcm_app::seed::demo(&services).await?;
+            println!("{report}");
+            Ok(())
+        }
+        Command::Admin {
+            command:
+                AdminCommand::Create {
+                    email,
+                    roles,
+                    scopes,
+                    display_name,
+                },
+        } => {
+            let services = myqcm_app::build_services(&config).await?;
+            let password = read_password()?;
+            let scopes = if scopes.is_empty() && roles.iter().any(|r| r == "admin") {
+                vec!["super".to_owned()]
+            } else {
+                scopes
+            };
+            let user = myqcm_services::accounts::create_account(
+                &services.db,
+                &email,
+                &display_name,
+                password,
+                &roles,
+                &scopes,
+                services.clock.now(),
+            )
+            .await?;
+            println!(
+                "created {} ({}) with roles {}",
+                user.email, user.id, user.roles
+            );
+            Ok(())
+        }
+    }
+}
+
+fn read_password() -> anyhow::Result<String> {
+    if std::io::stdin().is_terminal() {
+        let first = rpassword::prompt_password("Password: ")?;
+        let second = rpassword::prompt_password("Repeat password: ")?;
+        anyhow::ensure!(first == second, "the two passwords differ");
+        Ok(first)
+    } else {
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line)?;
+        let pw = line.trim_end_matches(['\r', '\n']).to_owned();
+        anyhow::ensure!(!pw.is_empty(), "no password on standard input");
+        Ok(pw)
+    }
+}

@@ -1,4 +1,9 @@
 //! Repository tests; run on SQLite by default and on PostgreSQL with `MYQCM_TEST_DATABASE_URL`.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests fail loudly on purpose"
+)]
 
 use chrono::Duration;
 use myqcm_db::jobs::{self, FailOutcome, JobStatus, NewJob};

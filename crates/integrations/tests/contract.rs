@@ -1,6 +1,11 @@
 //! Contract suites: one scripted story per port, run against every implementation.
 //! The Redis run needs `MYQCM_TEST_REDIS_URL` (CI sets it); without it that test says so and
 //! passes, so the suite also runs on a machine with no service.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests fail loudly on purpose"
+)]
 
 use std::time::Duration;
 

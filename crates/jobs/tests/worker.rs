@@ -1,5 +1,10 @@
 //! Worker behaviour on the real job table (SQLite by default, PostgreSQL with
 //! `MYQCM_TEST_DATABASE_URL`). Nothing sleeps: tests step workers and move a fixed clock.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests fail loudly on purpose"
+)]
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -78,9 +83,11 @@ async fn two_workers_drain_1000_jobs_each_exactly_once() {
     let (a, b) = (a.unwrap(), b.unwrap());
     assert_eq!(a.len() + b.len(), 1000);
     assert!(a.iter().chain(&b).all(|t| matches!(t, Tick::Done(_))));
-    let runs = handler.runs.lock().unwrap();
-    assert_eq!(runs.len(), 1000);
-    assert!(runs.values().all(|&n| n == 1), "a job ran twice");
+    {
+        let runs = handler.runs.lock().unwrap();
+        assert_eq!(runs.len(), 1000);
+        assert!(runs.values().all(|&n| n == 1), "a job ran twice");
+    }
     assert_eq!(
         jobs::counts(&*db).await.unwrap(),
         vec![(JobStatus::Done, 1000)]

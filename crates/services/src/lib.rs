@@ -1,1 +1,5 @@
-//! myqcm-services
+//! Use cases of MyQCM with their transaction boundaries. The web layer, the command line and the
+//! jobs all go through here; nothing here knows about HTTP.
+
+pub mod accounts;
+pub mod passwords;

@@ -1,0 +1,562 @@
+//! Configuration: defaults → optional `myqcm.toml` (`--config` / `MYQCM_CONFIG`) → environment
+//! variables prefixed `MYQCM_` (`__` nests). Validated once at start; in production every guard
+//! is on and a failure exits with status 2 naming the variable.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use base64::Engine;
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// The development value of `MYQCM_SECRET_KEY`: public, so refused in production.
+pub const DEV_SECRET_KEY: &str =
+    "ZGV2ZWxvcG1lbnQtb25seS1teXFjbS1zZWNyZXQta2V5LW5vdC1mb3ItcHJvZHVjdGlvbi11c2UtMDAwMDAwMA==";
+
+/// A secret setting: `Debug` prints `[redacted]` (or `[unset]`), never the value. Empty means
+/// unset. It serializes to its value only so figment can use the defaults.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a value.
+    pub fn new(v: impl Into<String>) -> Self {
+        Self(v.into())
+    }
+    /// The secret value; call only where it is used.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+    /// Whether no value was given.
+    pub fn is_empty(&self) -> bool {
+        self.0.trim().is_empty()
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.is_empty() {
+            "[unset]"
+        } else {
+            "[redacted]"
+        })
+    }
+}
+
+impl Serialize for Secret {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Secret {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = Option::<StringOrNumber>::deserialize(d)?;
+        Ok(Self(v.map(|v| v.0).unwrap_or_default()))
+    }
+}
+
+/// Environment values like `123` arrive as numbers; settings that are text accept them.
+struct StringOrNumber(String);
+
+impl<'de> Deserialize<'de> for StringOrNumber {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            S(String),
+            I(i64),
+            F(f64),
+            B(bool),
+        }
+        Ok(Self(match Raw::deserialize(d)? {
+            Raw::S(s) => s,
+            Raw::I(i) => i.to_string(),
+            Raw::F(f) => f.to_string(),
+            Raw::B(b) => b.to_string(),
+        }))
+    }
+}
+
+fn opt_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(Option::<StringOrNumber>::deserialize(d)?
+        .map(|v| v.0)
+        .filter(|s| !s.trim().is_empty()))
+}
+
+/// Every setting, flat, named as its environment variable without the `MYQCM_` prefix.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Settings {
+    /// `development` or `production`.
+    pub env: String,
+    /// Listen address.
+    pub listen: String,
+    /// Public base URL (links in mail, OIDC redirect, payment return URLs).
+    pub public_base_url: String,
+    /// Comma-separated CIDRs whose `X-Forwarded-For` is believed.
+    #[serde(deserialize_with = "opt_text")]
+    pub trusted_proxies: Option<String>,
+    /// Data directory.
+    pub data_dir: PathBuf,
+    /// Database URL; default: SQLite under the data dir.
+    #[serde(deserialize_with = "opt_text")]
+    pub database_url: Option<String>,
+    /// Redis URL; unset: in-process cache.
+    #[serde(deserialize_with = "opt_text")]
+    pub redis_url: Option<String>,
+    /// 64 random bytes, base64; every other key is derived from it.
+    pub secret_key: Secret,
+    /// SMTP relay URL; unset: `.eml` files under `<data dir>/mail/`.
+    #[serde(deserialize_with = "opt_text")]
+    pub smtp_url: Option<String>,
+    /// Sender address.
+    pub mail_from: String,
+    /// Require verified email before training and buying (production forces it on).
+    pub email_verification: bool,
+    /// Google OAuth client id; unset: Google sign-in hidden.
+    #[serde(deserialize_with = "opt_text")]
+    pub google_client_id: Option<String>,
+    /// Google OAuth client secret.
+    pub google_client_secret: Secret,
+    /// OpenID issuer (overridable for the fake identity provider).
+    pub google_issuer: String,
+    /// OpenAI-compatible endpoint; unset: AI features hidden.
+    #[serde(deserialize_with = "opt_text")]
+    pub llm_base_url: Option<String>,
+    /// API key for the LLM endpoint.
+    pub llm_api_key: Secret,
+    /// Model name.
+    #[serde(deserialize_with = "opt_text")]
+    pub llm_model: Option<String>,
+    /// `test` or `live`; unset: online payment hidden.
+    #[serde(deserialize_with = "opt_text")]
+    pub chargily_mode: Option<String>,
+    /// Chargily secret key (API calls and webhook signatures).
+    pub chargily_secret_key: Secret,
+    /// Chargily API base URL.
+    #[serde(deserialize_with = "opt_text")]
+    pub chargily_api_base: Option<String>,
+    /// Log filter (tracing `EnvFilter` syntax).
+    pub log: String,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            env: "development".into(),
+            listen: "127.0.0.1:8080".into(),
+            public_base_url: "http://127.0.0.1:8080".into(),
+            trusted_proxies: None,
+            data_dir: PathBuf::from("./data"),
+            database_url: None,
+            redis_url: None,
+            secret_key: Secret::new(DEV_SECRET_KEY),
+            smtp_url: None,
+            mail_from: "MyQCM <no-reply@myqcm.local>".into(),
+            email_verification: true,
+            google_client_id: None,
+            google_client_secret: Secret::default(),
+            google_issuer: "https://accounts.google.com".into(),
+            llm_base_url: None,
+            llm_api_key: Secret::default(),
+            llm_model: None,
+            chargily_mode: None,
+            chargily_secret_key: Secret::default(),
+            chargily_api_base: None,
+            log: "info".into(),
+        }
+    }
+}
+
+/// A configuration problem, naming the variable at fault.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// The environment variable.
+    pub variable: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.variable, self.message)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+fn err(variable: &str, message: impl Into<String>) -> ConfigError {
+    ConfigError {
+        variable: format!("MYQCM_{}", variable.to_uppercase()),
+        message: message.into(),
+    }
+}
+
+/// A secret setting and whether the feature that needs it is switched on.
+#[derive(Debug)]
+pub struct SecretRequirement<'a> {
+    /// Field name (variable without prefix, lower case).
+    pub field: &'static str,
+    /// The value.
+    pub value: &'a Secret,
+    /// Whether its feature is on (so it must be set).
+    pub required: bool,
+    /// Publicly known development values refused in production.
+    pub dev_values: &'static [&'static str],
+}
+
+/// The validated configuration the application runs with.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Raw settings.
+    pub settings: Settings,
+    /// Production mode.
+    pub production: bool,
+    /// Parsed listen address.
+    pub listen: SocketAddr,
+    /// Parsed public URL.
+    pub public_base_url: url::Url,
+    /// Parsed proxy networks.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Effective database URL.
+    pub database_url: String,
+    /// Decoded master secret.
+    pub secret_key: Vec<u8>,
+}
+
+impl Settings {
+    /// Every secret setting with its rule. The test `every_secret_setting_is_guarded` checks
+    /// that this list names every [`Secret`] field, so a new secret cannot be forgotten here.
+    pub fn secret_requirements(&self) -> Vec<SecretRequirement<'_>> {
+        vec![
+            SecretRequirement {
+                field: "secret_key",
+                value: &self.secret_key,
+                required: true,
+                dev_values: &[DEV_SECRET_KEY],
+            },
+            SecretRequirement {
+                field: "google_client_secret",
+                value: &self.google_client_secret,
+                required: self.google_client_id.is_some(),
+                dev_values: &[],
+            },
+            SecretRequirement {
+                field: "llm_api_key",
+                value: &self.llm_api_key,
+                required: self.llm_base_url.is_some(),
+                dev_values: &[],
+            },
+            SecretRequirement {
+                field: "chargily_secret_key",
+                value: &self.chargily_secret_key,
+                required: self.chargily_mode.is_some(),
+                dev_values: &[],
+            },
+        ]
+    }
+
+    /// Validates and resolves the settings.
+    pub fn validate(self) -> Result<Config, ConfigError> {
+        let production = match self.env.as_str() {
+            "production" => true,
+            "development" => false,
+            other => {
+                return Err(err(
+                    "env",
+                    format!("expected development or production, got {other:?}"),
+                ));
+            }
+        };
+        let listen: SocketAddr = self.listen.parse().map_err(|_| {
+            err(
+                "listen",
+                format!("{:?} is not an address like 127.0.0.1:8080", self.listen),
+            )
+        })?;
+        let public_base_url = url::Url::parse(&self.public_base_url)
+            .map_err(|e| err("public_base_url", format!("not a URL: {e}")))?;
+        if !matches!(public_base_url.scheme(), "http" | "https") {
+            return Err(err("public_base_url", "must be an http(s) URL"));
+        }
+        let trusted_proxies = self
+            .trusted_proxies
+            .as_deref()
+            .unwrap_or("")
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                s.parse::<ipnet::IpNet>()
+                    .map_err(|_| err("trusted_proxies", format!("{s:?} is not a CIDR")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let database_url = self.database_url.clone().unwrap_or_else(|| {
+            format!(
+                "sqlite://{}?mode=rwc",
+                self.data_dir.join("myqcm.sqlite").display()
+            )
+        });
+        if !(database_url.starts_with("sqlite:")
+            || database_url.starts_with("postgres://")
+            || database_url.starts_with("postgresql://"))
+        {
+            return Err(err(
+                "database_url",
+                "must start with sqlite: or postgres://",
+            ));
+        }
+        if let Some(r) = &self.redis_url
+            && !(r.starts_with("redis://") || r.starts_with("rediss://"))
+        {
+            return Err(err("redis_url", "must start with redis:// or rediss://"));
+        }
+        if let Some(mode) = &self.chargily_mode
+            && !matches!(mode.as_str(), "test" | "live")
+        {
+            return Err(err("chargily_mode", "expected test or live"));
+        }
+
+        for req in self.secret_requirements() {
+            if production && req.dev_values.contains(&req.value.expose()) {
+                return Err(err(
+                    req.field,
+                    "is a public development value; set a real secret",
+                ));
+            }
+            if req.required && req.value.is_empty() {
+                return Err(err(
+                    req.field,
+                    "is empty but the feature that needs it is enabled",
+                ));
+            }
+        }
+        let secret_key = base64::engine::general_purpose::STANDARD
+            .decode(self.secret_key.expose().trim())
+            .map_err(|_| err("secret_key", "must be base64"))?;
+        if production {
+            if secret_key.len() < 32 {
+                return Err(err(
+                    "secret_key",
+                    "must decode to at least 32 random bytes (64 recommended)",
+                ));
+            }
+            if public_base_url.scheme() != "https" {
+                return Err(err("public_base_url", "must be https:// in production"));
+            }
+            if !self.email_verification {
+                return Err(err(
+                    "email_verification",
+                    "cannot be switched off in production",
+                ));
+            }
+        }
+        Ok(Config {
+            production,
+            listen,
+            public_base_url,
+            trusted_proxies,
+            database_url,
+            secret_key,
+            settings: self,
+        })
+    }
+}
+
+/// Builds the figment: defaults, then the TOML file if given, then `MYQCM_*` variables.
+pub fn figment(file: Option<&Path>) -> Figment {
+    let mut f = Figment::from(Serialized::defaults(Settings::default()));
+    if let Some(path) = file {
+        f = f.merge(Toml::file_exact(path));
+    }
+    f.merge(
+        Env::prefixed("MYQCM_")
+            .ignore(&[
+                "config",
+                "test_database_url",
+                "test_redis_url",
+                "e2e_base_url",
+            ])
+            .split("__"),
+    )
+}
+
+/// Loads and validates the configuration.
+pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
+    let settings: Settings = figment(file).extract().map_err(|e| {
+        let variable = e.path.first().map_or_else(
+            || "MYQCM_CONFIG".to_owned(),
+            |p| format!("MYQCM_{}", p.to_uppercase()),
+        );
+        ConfigError {
+            variable,
+            message: e.kind.to_string(),
+        }
+    })?;
+    settings.validate()
+}
+
+#[cfg(test)]
+#[expect(
+    clippy::result_large_err,
+    reason = "figment::Jail fixes the closure's error type"
+)]
+mod tests {
+    use super::*;
+    use figment::Jail;
+
+    fn production_env(jail: &mut Jail) {
+        jail.set_env("MYQCM_ENV", "production");
+        jail.set_env("MYQCM_PUBLIC_BASE_URL", "https://myqcm.example");
+        jail.set_env(
+            "MYQCM_SECRET_KEY",
+            base64::engine::general_purpose::STANDARD.encode([7u8; 64]),
+        );
+        jail.set_env("MYQCM_GOOGLE_CLIENT_ID", "client-id");
+        jail.set_env("MYQCM_GOOGLE_CLIENT_SECRET", "google-secret-value");
+        jail.set_env("MYQCM_LLM_BASE_URL", "https://llm.example/v1");
+        jail.set_env("MYQCM_LLM_API_KEY", "llm-key-value");
+        jail.set_env("MYQCM_CHARGILY_MODE", "live");
+        jail.set_env("MYQCM_CHARGILY_SECRET_KEY", "chargily-key-value");
+    }
+
+    #[test]
+    fn development_defaults_load_without_any_variable() {
+        Jail::expect_with(|_jail| {
+            let c = load(None).map_err(|e| e.to_string())?;
+            assert!(!c.production);
+            assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
+            assert_eq!(c.database_url, "sqlite://./data/myqcm.sqlite?mode=rwc");
+            assert!(c.settings.redis_url.is_none());
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_full_production_configuration_is_accepted() {
+        Jail::expect_with(|jail| {
+            production_env(jail);
+            let c = load(None).map_err(|e| e.to_string())?;
+            assert!(c.production);
+            assert_eq!(c.secret_key.len(), 64);
+            Ok(())
+        });
+    }
+
+    /// Enumerates the secret fields from the settings' `Debug` output (a `Secret` prints as
+    /// `[redacted]` or `[unset]`), so a secret added later is covered without touching this test.
+    #[test]
+    fn every_secret_setting_is_guarded() {
+        let debug = format!("{:#?}", Settings::default());
+        let secret_fields: Vec<String> = debug
+            .lines()
+            .filter_map(|l| l.trim().strip_suffix(','))
+            .filter_map(|l| l.split_once(": "))
+            .filter(|(_, v)| *v == "[redacted]" || *v == "[unset]")
+            .map(|(k, _)| k.to_owned())
+            .collect();
+        assert!(secret_fields.len() >= 4, "{secret_fields:?}");
+        let defaults = Settings::default();
+        let listed: Vec<&str> = defaults
+            .secret_requirements()
+            .iter()
+            .map(|r| r.field)
+            .collect();
+        for field in &secret_fields {
+            assert!(
+                listed.contains(&field.as_str()),
+                "secret {field} has no rule in secret_requirements()"
+            );
+            let var = format!("MYQCM_{}", field.to_uppercase());
+            // Empty while its feature is on → exit naming the variable.
+            Jail::expect_with(|jail| {
+                production_env(jail);
+                jail.set_env(&var, "");
+                let e = load(None).expect_err("an empty secret must be refused");
+                assert_eq!(e.variable, var);
+                Ok(())
+            });
+            // A development default → refused too.
+            for dev in defaults
+                .secret_requirements()
+                .iter()
+                .find(|r| r.field == field)
+                .unwrap()
+                .dev_values
+            {
+                Jail::expect_with(|jail| {
+                    production_env(jail);
+                    jail.set_env(&var, dev);
+                    let e = load(None).expect_err("a development secret must be refused");
+                    assert_eq!(e.variable, var);
+                    Ok(())
+                });
+            }
+        }
+    }
+
+    #[test]
+    fn production_refuses_plain_http_and_disabled_verification() {
+        Jail::expect_with(|jail| {
+            production_env(jail);
+            jail.set_env("MYQCM_PUBLIC_BASE_URL", "http://myqcm.example");
+            assert_eq!(load(None).unwrap_err().variable, "MYQCM_PUBLIC_BASE_URL");
+            Ok(())
+        });
+        Jail::expect_with(|jail| {
+            production_env(jail);
+            jail.set_env("MYQCM_EMAIL_VERIFICATION", "false");
+            assert_eq!(load(None).unwrap_err().variable, "MYQCM_EMAIL_VERIFICATION");
+            Ok(())
+        });
+        Jail::expect_with(|jail| {
+            production_env(jail);
+            jail.set_env("MYQCM_SECRET_KEY", DEV_SECRET_KEY);
+            assert_eq!(load(None).unwrap_err().variable, "MYQCM_SECRET_KEY");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn features_without_secrets_are_fine_when_switched_off() {
+        Jail::expect_with(|jail| {
+            jail.set_env("MYQCM_ENV", "production");
+            jail.set_env("MYQCM_PUBLIC_BASE_URL", "https://myqcm.example");
+            jail.set_env(
+                "MYQCM_SECRET_KEY",
+                base64::engine::general_purpose::STANDARD.encode([9u8; 64]),
+            );
+            let c = load(None).map_err(|e| e.to_string())?;
+            assert!(c.settings.google_client_id.is_none());
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn bad_values_name_their_variable() {
+        for (var, value) in [
+            ("MYQCM_LISTEN", "nope"),
+            ("MYQCM_ENV", "staging"),
+            ("MYQCM_TRUSTED_PROXIES", "10.0.0.0/8, bogus"),
+            ("MYQCM_DATABASE_URL", "mysql://x"),
+            ("MYQCM_REDIS_URL", "http://x"),
+        ] {
+            Jail::expect_with(|jail| {
+                jail.set_env(var, value);
+                assert_eq!(load(None).unwrap_err().variable, var);
+                Ok(())
+            });
+        }
+    }
+
+    #[test]
+    fn secrets_never_show_in_debug_output() {
+        let s = Settings {
+            secret_key: Secret::new("super-secret-value"),
+            ..Settings::default()
+        };
+        assert!(!format!("{s:?}").contains("super-secret-value"));
+    }
+}

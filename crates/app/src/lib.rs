@@ -1,0 +1,170 @@
+//! The `myqcm` application: configuration, telemetry and the wiring of ports, web server and
+//! worker. `main.rs` only parses the command line and calls in here.
+
+pub mod config;
+pub mod handlers;
+pub mod seed;
+pub mod telemetry;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use myqcm_db::DatabaseConnection;
+use myqcm_domain::ports::{BlobStore, Cache, Mailer};
+use myqcm_domain::{Clock, SystemClock};
+use myqcm_integrations::{FileMailer, FsBlobStore, MemoryCache, RedisCache, SmtpMailer};
+use myqcm_jobs::{Registry, Worker, WorkerConfig};
+use myqcm_web::{AppState, WebConfig};
+
+use crate::handlers::MailJob;
+use tokio::sync::watch;
+
+pub use config::Config;
+
+/// The infrastructure every role of the binary shares.
+#[derive(Clone)]
+pub struct Services {
+    /// Database pool (migrated).
+    pub db: DatabaseConnection,
+    /// Cache port.
+    pub cache: Arc<dyn Cache>,
+    /// Blob store port.
+    pub blobs: Arc<dyn BlobStore>,
+    /// Mail port.
+    pub mailer: Arc<dyn Mailer>,
+    /// Clock port.
+    pub clock: Arc<dyn Clock>,
+}
+
+/// Opens the database (applying migrations), the cache, the blob store and the mailer.
+pub async fn build_services(config: &Config) -> anyhow::Result<Services> {
+    std::fs::create_dir_all(&config.settings.data_dir).with_context(|| {
+        format!(
+            "creating the data directory {}",
+            config.settings.data_dir.display()
+        )
+    })?;
+    let db = myqcm_db::connect_migrated(&config.database_url, None)
+        .await
+        .context("opening the database (MYQCM_DATABASE_URL)")?;
+    let cache: Arc<dyn Cache> = match &config.settings.redis_url {
+        Some(url) => Arc::new(
+            RedisCache::connect(url, "myqcm:")
+                .await
+                .context("connecting to Redis (MYQCM_REDIS_URL)")?,
+        ),
+        None => Arc::new(MemoryCache::default()),
+    };
+    let blobs: Arc<dyn BlobStore> =
+        Arc::new(FsBlobStore::new(config.settings.data_dir.join("blobs")));
+    let mailer: Arc<dyn Mailer> = match &config.settings.smtp_url {
+        Some(url) => {
+            Arc::new(SmtpMailer::new(url, &config.settings.mail_from).context("MYQCM_SMTP_URL")?)
+        }
+        None => Arc::new(
+            FileMailer::new(
+                config.settings.data_dir.join("mail"),
+                &config.settings.mail_from,
+            )
+            .context("MYQCM_MAIL_FROM")?,
+        ),
+    };
+    Ok(Services {
+        db,
+        cache,
+        blobs,
+        mailer,
+        clock: Arc::new(SystemClock),
+    })
+}
+
+/// The HTTP settings derived from the configuration.
+pub fn web_config(config: &Config) -> WebConfig {
+    WebConfig {
+        production: config.production,
+        ..WebConfig::development(config.public_base_url.clone())
+    }
+}
+
+/// The web layer's state.
+pub fn app_state(services: &Services, web: WebConfig) -> AppState {
+    AppState {
+        db: services.db.clone(),
+        cache: services.cache.clone(),
+        blobs: services.blobs.clone(),
+        clock: services.clock.clone(),
+        config: Arc::new(web),
+    }
+}
+
+/// Every job handler of the product.
+pub fn registry(services: &Services) -> Registry {
+    let mut r = Registry::new();
+    r.register(
+        MailJob::KIND,
+        Arc::new(MailJob {
+            mailer: services.mailer.clone(),
+        }),
+    );
+    r
+}
+
+/// A worker over `services`.
+pub fn worker(services: &Services) -> Worker {
+    Worker::new(
+        services.db.clone(),
+        services.clock.clone(),
+        Arc::new(registry(services)),
+        WorkerConfig::default(),
+    )
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { () = ctrl_c => {}, () = term => {} }
+    tracing::info!("shutdown requested");
+}
+
+/// Runs the HTTP server on `listener` (and the worker in-process unless `with_worker` is false)
+/// until `stop` turns true; then stops accepting, drains requests and lets the worker finish or
+/// release its job.
+pub async fn run_server(
+    listener: tokio::net::TcpListener,
+    services: Services,
+    web: WebConfig,
+    with_worker: bool,
+    stop: watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    myqcm_web::observability::install_recorder();
+    let app = myqcm_web::router(app_state(&services, web));
+    let worker_task = with_worker.then(|| {
+        let w = worker(&services);
+        let rx = stop.clone();
+        tokio::spawn(async move { w.run(rx).await })
+    });
+    let mut server_stop = stop.clone();
+    let shutdown = async move {
+        let _ = server_stop.wait_for(|s| *s).await.map(|_| ());
+    };
+    tracing::info!(address = %listener.local_addr()?, worker = with_worker, "listening");
+    myqcm_web::serve(listener, app, shutdown).await?;
+    if let Some(t) = worker_task {
+        let _ = tokio::time::timeout(Duration::from_secs(30), t).await;
+    }
+    Ok(())
+}

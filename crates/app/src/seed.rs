@@ -1,0 +1,53 @@
+//! `myqcm seed --demo`: demonstration accounts, one per role, with generated passwords printed
+//! once. The catalogue work adds the demo question bank here.
+
+use std::fmt::Write as _;
+
+use base64::Engine;
+
+use crate::Services;
+
+/// Creates the demo accounts that do not exist yet and returns what to print.
+pub async fn demo(services: &Services) -> anyhow::Result<String> {
+    let mut out = String::from("Demo accounts (passwords are shown once):\n");
+    for role in myqcm_services::accounts::ROLES {
+        let email = format!("{role}@demo.myqcm.local");
+        if myqcm_db::users::find_by_email(&services.db, &email)
+            .await?
+            .is_some()
+        {
+            let _ = writeln!(out, "  {role:<9} {email}  (already present)");
+            continue;
+        }
+        let password = random_password()?;
+        let scopes: Vec<String> = if *role == "admin" {
+            vec!["super".into()]
+        } else {
+            vec![]
+        };
+        myqcm_services::accounts::create_account(
+            &services.db,
+            &email,
+            &format!("Demo {role}"),
+            password.clone(),
+            &[(*role).to_owned()],
+            &scopes,
+            services.clock.now(),
+        )
+        .await?;
+        let _ = writeln!(out, "  {role:<9} {email}  password: {password}");
+    }
+    Ok(out)
+}
+
+fn random_password() -> anyhow::Result<String> {
+    let mut bytes = [0u8; 15];
+    getrandom_fill(&mut bytes)?;
+    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
+}
+
+fn getrandom_fill(buf: &mut [u8]) -> anyhow::Result<()> {
+    use std::io::Read;
+    std::fs::File::open("/dev/urandom")?.read_exact(buf)?;
+    Ok(())
+}

@@ -1,0 +1,51 @@
+//! Prometheus metrics: one process-wide recorder, rendered by our own `/metrics` route.
+
+use std::sync::OnceLock;
+
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+use crate::{AppState, WebError};
+
+static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+
+/// Installs the global recorder once (later calls return the same handle).
+pub fn install_recorder() -> PrometheusHandle {
+    HANDLE
+        .get_or_init(|| {
+            let builder = PrometheusBuilder::new()
+                .set_buckets_for_metric(
+                    Matcher::Suffix("duration_seconds".into()),
+                    &[
+                        0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+                        10.0,
+                    ],
+                )
+                .unwrap_or_else(|_| PrometheusBuilder::new());
+            let recorder = builder.build_recorder();
+            let handle = recorder.handle();
+            // Another recorder may already be installed (e.g. by a test harness); we still
+            // render our own.
+            let _ = metrics::set_global_recorder(recorder);
+            handle
+        })
+        .clone()
+}
+
+/// `GET /metrics`: request counters and latency, in-flight requests, job queue depth by status.
+pub async fn metrics(State(state): State<AppState>) -> Result<impl IntoResponse, WebError> {
+    let handle = install_recorder();
+    for status in ["queued", "running", "done", "dead"] {
+        metrics::gauge!("myqcm_jobs", "status" => status).set(0.0);
+    }
+    for (status, n) in myqcm_db::jobs::counts(&state.db).await? {
+        #[expect(clippy::cast_precision_loss, reason = "queue sizes are far below 2^52")]
+        metrics::gauge!("myqcm_jobs", "status" => status.as_str()).set(n as f64);
+    }
+    Ok((
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        handle.render(),
+    ))
+}
