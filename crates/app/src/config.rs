@@ -320,7 +320,9 @@ impl Settings {
         }
 
         for req in self.secret_requirements() {
-            if production && req.dev_values.contains(&req.value.expose()) {
+            let v = req.value.expose().trim();
+            let placeholder = v.starts_with('<') && v.ends_with('>');
+            if production && (req.dev_values.contains(&v) || placeholder) {
                 return Err(err(
                     req.field,
                     "is a public development value; set a real secret",
@@ -475,6 +477,14 @@ mod tests {
                 production_env(jail);
                 jail.set_env(&var, "");
                 let e = load(None).expect_err("an empty secret must be refused");
+                assert_eq!(e.variable, var);
+                Ok(())
+            });
+            // The placeholder from .env.example → refused.
+            Jail::expect_with(|jail| {
+                production_env(jail);
+                jail.set_env(&var, "<placeholder-from-env-example>");
+                let e = load(None).expect_err("a placeholder must be refused");
                 assert_eq!(e.variable, var);
                 Ok(())
             });

@@ -7,6 +7,7 @@
 
 pub mod clock;
 pub mod codes;
+pub mod permissions;
 pub mod ports;
 
 pub use clock::{Clock, FixedClock, SystemClock};

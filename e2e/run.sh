@@ -1,0 +1,166 @@
+#!/usr/bin/env bash
+# Browser end-to-end tests.
+#
+#   bash e2e/run.sh BINARY          e.g. bash e2e/run.sh target/debug/myqcm
+#
+# Installs Debian's chromium when missing, installs the pinned npm packages (npm ci), starts
+# `BINARY serve` on a free loopback port with a fresh data directory (after `migrate` and
+# `seed --demo` when the binary has them), waits for /health/ready, runs `node --test e2e/tests/`
+# and exits with node's status. Server output goes to e2e/artifacts/server.log, screenshots to
+# e2e/artifacts/. Set MYQCM_E2E_KEEP_DATA=1 to keep the data directory for inspection.
+set -euo pipefail
+
+if [ $# -lt 1 ]; then
+  echo "usage: $0 BINARY" >&2
+  exit 64
+fi
+
+E2E_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT_DIR="$(cd "$E2E_DIR/.." && pwd)"
+ARTIFACTS="$E2E_DIR/artifacts"
+
+BIN="$1"
+case "$BIN" in
+  /*) ;;
+  *) BIN="$PWD/$BIN" ;;
+esac
+if [ ! -x "$BIN" ]; then
+  echo "e2e: binary not found or not executable: $BIN" >&2
+  exit 66
+fi
+
+log() { echo "e2e: $*"; }
+
+rm -rf "$ARTIFACTS"
+mkdir -p "$ARTIFACTS"
+
+# --- browser -------------------------------------------------------------------------------
+if [ ! -x /usr/bin/chromium ]; then
+  log "installing Debian chromium (apt-get; output in e2e/artifacts/apt.log)"
+  SUDO=""
+  if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+  if ! { $SUDO apt-get update && $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; } \
+      >"$ARTIFACTS/apt.log" 2>&1; then
+    tail -n 30 "$ARTIFACTS/apt.log" >&2
+    log "could not install chromium"
+    exit 1
+  fi
+fi
+log "browser: $(/usr/bin/chromium --version 2>/dev/null || echo 'chromium (version unknown)')"
+
+# --- npm packages --------------------------------------------------------------------------
+log "npm ci"
+(cd "$E2E_DIR" && npm ci --no-audit --no-fund --loglevel=error)
+
+# --- fresh state ---------------------------------------------------------------------------
+DATA_DIR="$(mktemp -d "${TMPDIR:-/tmp}/myqcm-e2e.XXXXXX")"
+
+PORT="$(node -e '
+  const s = require("net").createServer();
+  s.listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); });
+')"
+BASE_URL="http://127.0.0.1:${PORT}"
+
+export MYQCM_DATA_DIR="$DATA_DIR"
+export MYQCM_LISTEN="127.0.0.1:${PORT}"
+export MYQCM_PUBLIC_BASE_URL="$BASE_URL"
+
+SERVER_PID=""
+NODE_PID=""
+cleanup() {
+  local rc=$?
+  if [ -n "$NODE_PID" ] && kill -0 "$NODE_PID" 2>/dev/null; then
+    kill -TERM "$NODE_PID" 2>/dev/null || true
+    wait "$NODE_PID" 2>/dev/null || true
+  fi
+  if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
+    kill -TERM "$SERVER_PID" 2>/dev/null || true
+    for _ in $(seq 1 100); do
+      kill -0 "$SERVER_PID" 2>/dev/null || break
+      sleep 0.1
+    done
+    if kill -0 "$SERVER_PID" 2>/dev/null; then
+      log "server did not stop within 10 s, killing it"
+      kill -KILL "$SERVER_PID" 2>/dev/null || true
+    fi
+    wait "$SERVER_PID" 2>/dev/null || true
+  fi
+  if [ "${MYQCM_E2E_KEEP_DATA:-0}" = "1" ]; then
+    log "data directory kept: $DATA_DIR"
+  else
+    rm -rf "$DATA_DIR"
+  fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+log "binary: $BIN"
+log "data dir: $DATA_DIR"
+log "listen: $MYQCM_LISTEN"
+
+# --- schema and demo data ------------------------------------------------------------------
+if "$BIN" migrate --help >/dev/null 2>&1; then
+  log "migrate"
+  if ! "$BIN" migrate >"$ARTIFACTS/migrate.log" 2>&1; then
+    log "WARNING: '$BIN migrate' failed (see e2e/artifacts/migrate.log); continuing"
+  fi
+fi
+if "$BIN" seed --help >/dev/null 2>&1; then
+  log "seed --demo"
+  # The seed prints staff TOTP secrets; tests that need them read this file.
+  if ! "$BIN" seed --demo >"$ARTIFACTS/seed.log" 2>&1; then
+    log "WARNING: '$BIN seed --demo' failed (see e2e/artifacts/seed.log); continuing without demo data"
+  fi
+else
+  log "WARNING: the binary has no 'seed' command; continuing without demo data"
+fi
+export MYQCM_E2E_SEED_LOG="$ARTIFACTS/seed.log"
+
+# --- server --------------------------------------------------------------------------------
+log "starting server (log: e2e/artifacts/server.log)"
+"$BIN" serve >"$ARTIFACTS/server.log" 2>&1 &
+SERVER_PID=$!
+
+ready=0
+started=$SECONDS
+deadline=$((SECONDS + 60))
+while [ "$SECONDS" -lt "$deadline" ]; do
+  if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+    wait "$SERVER_PID" 2>/dev/null && server_rc=0 || server_rc=$?
+    SERVER_PID=""
+    log "server exited early (status $server_rc); last lines of server.log:"
+    tail -n 40 "$ARTIFACTS/server.log" >&2 || true
+    exit 1
+  fi
+  code="$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$BASE_URL/health/ready" || true)"
+  if [ "$code" = "200" ]; then
+    ready=1
+    break
+  fi
+  sleep 0.5
+done
+if [ "$ready" -ne 1 ]; then
+  log "server not ready after 60 s (last /health/ready status: ${code:-none}); last lines of server.log:"
+  tail -n 40 "$ARTIFACTS/server.log" >&2 || true
+  exit 1
+fi
+log "server ready at $BASE_URL after $((SECONDS - started)) s"
+
+# --- tests ---------------------------------------------------------------------------------
+export MYQCM_E2E_BASE_URL="$BASE_URL"
+export MYQCM_E2E_ARTIFACTS="$ARTIFACTS"
+export MYQCM_E2E_DATA_DIR="$DATA_DIR"
+
+cd "$ROOT_DIR"
+# In the background + wait, so that a signal stops the run (and the server) at once.
+set +e
+node --test e2e/tests/ &
+NODE_PID=$!
+wait "$NODE_PID"
+status=$?
+NODE_PID=""
+set -e
+log "node --test exited with status $status; artifacts in e2e/artifacts/"
+exit "$status"
