@@ -88,6 +88,7 @@ pub fn router(state: AppState) -> Router {
         .route("/health/ready", get(health::ready))
         .route("/metrics", get(observability::metrics))
         .route("/static/{*path}", get(pages::asset))
+        .route("/favicon.ico", get(pages::favicon))
         .nest("/api/v1", api)
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
