@@ -31,12 +31,20 @@ use crate::health::{Checks, Health};
         crate::api::account::change_email,
         crate::api::account::list_sessions,
         crate::api::account::revoke_session,
+        crate::api::account::totp_start,
+        crate::api::account::totp_confirm,
+        crate::api::admin_users::list,
+        crate::api::admin_users::show,
+        crate::api::admin_users::update,
+        crate::api::admin_users::revoke_sessions,
+        crate::api::audit::list,
     ),
     components(schemas(Problem, FieldError, Health, Checks)),
     tags(
         (name = "health", description = "Probes"),
         (name = "auth", description = "Sign-up, sign-in, tokens, sessions"),
         (name = "account", description = "The signed-in user's own account"),
+        (name = "admin", description = "Staff administration"),
     )
 )]
 pub struct ApiDoc;

@@ -27,6 +27,8 @@ pub fn router() -> Router<AppState> {
         .route("/account/email", post(change_email))
         .route("/account/sessions", get(list_sessions))
         .route("/account/sessions/{id}", delete(revoke_session))
+        .route("/account/mfa/totp", post(totp_start))
+        .route("/account/mfa/totp/confirm", post(totp_confirm))
 }
 
 /// The caller's account.
@@ -191,4 +193,79 @@ pub async fn revoke_session(
         .await
         .map_err(auth::error)?;
     Ok(Json(Done { status: "ok" }))
+}
+
+/// The password, to start TOTP enrolment.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TotpStart {
+    /// Current password.
+    pub password: String,
+}
+
+/// The new TOTP secret (shown once).
+#[derive(Serialize, ToSchema)]
+pub struct TotpSecret {
+    /// Base32 secret for manual entry.
+    pub secret: String,
+    /// `otpauth://` URI for a QR code.
+    pub otpauth_uri: String,
+}
+
+/// Starts TOTP enrolment: a fresh secret, active once confirmed with a code.
+#[utoipa::path(post, path = "/api/v1/account/mfa/totp", tag = "account", request_body = TotpStart,
+    responses((status = 200, body = TotpSecret), (status = 401, body = crate::error::Problem)))]
+pub async fn totp_start(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ApiJson(b): ApiJson<TotpStart>,
+) -> Result<Json<TotpSecret>, WebError> {
+    let e = myqcm_services::identity::mfa::start(
+        &auth::deps(&state),
+        user.principal(),
+        b.password,
+        user.meta(),
+    )
+    .await
+    .map_err(auth::error)?;
+    Ok(Json(TotpSecret {
+        secret: e.secret,
+        otpauth_uri: e.otpauth_uri,
+    }))
+}
+
+/// A code from the authenticator app.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TotpCode {
+    /// 6 digits.
+    pub code: String,
+}
+
+/// Single-use recovery codes (shown once).
+#[derive(Serialize, ToSchema)]
+pub struct RecoveryCodes {
+    /// Ten codes; each works once instead of a TOTP code.
+    pub recovery_codes: Vec<String>,
+}
+
+/// Confirms TOTP enrolment with a first code; returns the recovery codes.
+#[utoipa::path(post, path = "/api/v1/account/mfa/totp/confirm", tag = "account", request_body = TotpCode,
+    responses((status = 200, body = RecoveryCodes), (status = 401, body = crate::error::Problem)))]
+pub async fn totp_confirm(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ApiJson(b): ApiJson<TotpCode>,
+) -> Result<Json<RecoveryCodes>, WebError> {
+    let codes = myqcm_services::identity::mfa::confirm(
+        &auth::deps(&state),
+        user.principal(),
+        &b.code,
+        user.meta(),
+    )
+    .await
+    .map_err(auth::error)?;
+    Ok(Json(RecoveryCodes {
+        recovery_codes: codes,
+    }))
 }
