@@ -198,6 +198,8 @@ pub struct SignInBody {
     pub password: String,
     /// TOTP or recovery code, for accounts with two-step verification.
     pub totp_code: Option<String>,
+    /// Where the page wants to go next (only same-origin relative paths are honoured).
+    pub next: Option<String>,
 }
 
 /// A browser sign-in: the tokens are in the cookies, the CSRF token in the body.
@@ -211,6 +213,8 @@ pub struct SignedIn {
     pub session_id: Uuid,
     /// Access cookie expiry.
     pub access_expires_at: DateTime<Utc>,
+    /// Where to go now: the requested `next` if safe, else `/`.
+    pub redirect_to: String,
 }
 
 fn max_age(until: DateTime<Utc>, now: DateTime<Utc>) -> i64 {
@@ -266,6 +270,7 @@ pub async fn sign_in(
         csrf_token: tokens.csrf_token.clone(),
         session_id: tokens.session_id,
         access_expires_at: tokens.access_expires_at,
+        redirect_to: myqcm_domain::identity::safe_redirect(b.next.as_deref()),
     };
     Ok((headers, Json(body)))
 }
