@@ -3,6 +3,7 @@
 
 pub mod config;
 pub mod handlers;
+pub mod identity_jobs;
 pub mod seed;
 pub mod telemetry;
 
@@ -123,6 +124,14 @@ pub fn registry(services: &Services) -> Registry {
             mailer: services.mailer.clone(),
         }),
     );
+    r.register(
+        identity_jobs::IdentityMaintenanceJob::KIND,
+        Arc::new(identity_jobs::IdentityMaintenanceJob {
+            db: services.db.clone(),
+            cache: services.cache.clone(),
+            clock: services.clock.clone(),
+        }),
+    );
     r
 }
 
@@ -167,6 +176,15 @@ pub async fn run_server(
     stop: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
     myqcm_web::observability::install_recorder();
+    myqcm_db::jobs::upsert_schedule(
+        &services.db,
+        identity_jobs::IdentityMaintenanceJob::KIND,
+        identity_jobs::IdentityMaintenanceJob::KIND,
+        &identity_jobs::IdentityMaintenanceJob::payload(&web.identity),
+        chrono::Duration::hours(1),
+        services.clock.now(),
+    )
+    .await?;
     let app = myqcm_web::router(app_state(&services, web));
     let worker_task = with_worker.then(|| {
         let w = worker(&services);

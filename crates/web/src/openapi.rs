@@ -31,6 +31,8 @@ use crate::health::{Checks, Health};
         crate::api::account::change_email,
         crate::api::account::list_sessions,
         crate::api::account::revoke_session,
+        crate::api::account::export,
+        crate::api::account::request_deletion,
         crate::api::account::totp_start,
         crate::api::account::totp_confirm,
         crate::api::admin_users::list,

@@ -13,6 +13,7 @@ pub mod flows;
 pub mod mail;
 pub mod mfa;
 pub mod passwords;
+pub mod privacy;
 pub mod ratelimit;
 pub mod sessions;
 pub mod testing;
