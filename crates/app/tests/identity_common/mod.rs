@@ -28,7 +28,7 @@ pub const PW: &str = "a long enough passphrase";
 pub struct App {
     pub base: String,
     pub client: reqwest::Client,
-    pub db: TestDb,
+    pub db: Arc<TestDb>,
     pub clock: FixedClock,
     pub cache: Arc<dyn Cache>,
     _dir: tempfile::TempDir,
@@ -101,7 +101,7 @@ pub async fn spawn_with(tune: impl FnOnce(&mut WebConfig)) -> App {
 /// A server over `db` (a fresh one when `None`) and `cache`: two of them sharing both play two
 /// instances of the application.
 pub async fn spawn_sharing(
-    db: Option<TestDb>,
+    db: Option<Arc<TestDb>>,
     cache: Arc<dyn Cache>,
     clock: FixedClock,
     tune: impl FnOnce(&mut WebConfig),
@@ -109,7 +109,7 @@ pub async fn spawn_sharing(
     let _ = rustls::crypto::ring::default_provider().install_default();
     let db = match db {
         Some(d) => d,
-        None => test_db().await.unwrap(),
+        None => Arc::new(test_db().await.unwrap()),
     };
     let dir = tempfile::tempdir().unwrap();
     let services = Services {
