@@ -7,6 +7,7 @@
 
 pub mod clock;
 pub mod codes;
+pub mod identity;
 pub mod permissions;
 pub mod ports;
 

@@ -2,4 +2,5 @@
 //! jobs all go through here; nothing here knows about HTTP.
 
 pub mod accounts;
+pub mod identity;
 pub mod passwords;
