@@ -189,20 +189,22 @@ pub struct NewItem {
 pub async fn insert_item<C: ConnectionTrait>(c: &C, n: NewItem, now: DateTime<Utc>) -> Result<(item::Model, item_revision::Model), DbError> {
     let id = Uuid::now_v7();
     let rev_id = Uuid::now_v7();
+    // current_revision_id has no foreign key (the two rows point at each other), so the item
+    // is written once with the id of the revision inserted right after it.
     let row = item::ActiveModel {
         id: Set(id), kind: Set(n.kind), course_id: Set(n.course_id), subject_id: Set(n.subject_id), status: Set(n.status),
         author_id: Set(n.author_id), locale: Set(n.locale), translation_group_id: Set(n.translation_group_id.unwrap_or(id)),
-        external_id: Set(n.external_id), content_hash: Set(n.content_hash), current_revision_id: Set(None),
+        external_id: Set(n.external_id), content_hash: Set(n.content_hash), current_revision_id: Set(Some(rev_id)),
         difficulty: Set(n.difficulty), source_kind: Set(n.source_kind), case_id: Set(n.case.map(|x| x.0)),
         case_position: Set(n.case.map(|x| x.1)), search_text: Set(n.search_text), created_at: Set(now), updated_at: Set(now),
     }.insert(c).await.map_err(conflict("external_id_taken"))?;
     let rev = item_revision::ActiveModel {
         id: Set(rev_id), item_id: Set(id), number: Set(1), content: Set(n.content_json), created_by: Set(n.author_id), created_at: Set(now),
     }.insert(c).await?;
-    let mut a: item::ActiveModel = row.into();
-    a.current_revision_id = Set(Some(rev_id));
-    let row = a.update(c).await?;
-    set_kcs(c, id, &n.kcs).await?;
+    if !n.kcs.is_empty() {
+        item_kc::Entity::insert_many(n.kcs.iter().map(|(kc, w)| item_kc::ActiveModel { item_id: Set(id), kc_id: Set(*kc), weight: Set(*w) }))
+            .exec(c).await?;
+    }
     Ok((row, rev))
 }
 
