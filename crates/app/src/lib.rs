@@ -2,7 +2,9 @@
 //! worker. `main.rs` only parses the command line and calls in here.
 
 pub mod config;
+pub mod export;
 pub mod handlers;
+pub mod import;
 pub mod seed;
 pub mod telemetry;
 
