@@ -81,3 +81,21 @@ pub fn describe(file: &Path, report: &ImportReport, elapsed: std::time::Duration
     }
     out
 }
+
+/// `catalogue.import`: runs an import uploaded through the admin API.
+pub struct ImportJob {
+    /// Database.
+    pub db: myqcm_db::DatabaseConnection,
+    /// Where uploads are.
+    pub blobs: std::sync::Arc<dyn myqcm_domain::ports::BlobStore>,
+    /// Clock.
+    pub clock: std::sync::Arc<dyn myqcm_domain::Clock>,
+}
+
+#[async_trait::async_trait]
+impl myqcm_jobs::JobHandler for ImportJob {
+    async fn run(&self, payload: serde_json::Value, _ctx: myqcm_jobs::JobContext) -> anyhow::Result<()> {
+        let p: myqcm_services::import::jobs::JobPayload = serde_json::from_value(payload)?;
+        myqcm_services::import::jobs::run(&self.db, self.blobs.as_ref(), self.clock.as_ref(), p).await
+    }
+}

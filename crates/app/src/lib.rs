@@ -109,6 +109,14 @@ pub fn registry(services: &Services) -> Registry {
             mailer: services.mailer.clone(),
         }),
     );
+    r.register(
+        myqcm_services::import::jobs::KIND,
+        Arc::new(crate::import::ImportJob {
+            db: services.db.clone(),
+            blobs: services.blobs.clone(),
+            clock: services.clock.clone(),
+        }),
+    );
     r
 }
 

@@ -5,6 +5,7 @@
 
 pub mod bank;
 pub mod export;
+pub mod jobs;
 pub mod tabular;
 
 use std::collections::HashMap;
@@ -22,7 +23,7 @@ use crate::catalogue::{KcInput, new_item_row, resolve_kcs};
 use bank::{Bank, BankItem};
 
 /// One rejected row.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct RowError {
     /// Row number (spreadsheet numbering; JSON: 1-based position in `items`, cases after).
     pub row: usize,
@@ -90,7 +91,7 @@ pub struct ImportOptions {
 }
 
 /// What an import did.
-#[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Default, Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct ImportReport {
     /// Item rows read.
     pub total: usize,
