@@ -85,8 +85,24 @@ pub async fn build_services(config: &Config) -> anyhow::Result<Services> {
 pub fn web_config(config: &Config) -> WebConfig {
     WebConfig {
         production: config.production,
+        identity: Arc::new(identity_config(config)),
+        trusted_proxies: config.trusted_proxies.clone(),
+        email_verification: config.settings.email_verification,
         ..WebConfig::development(config.public_base_url.clone())
     }
+}
+
+/// Identity settings: keys derived from `MYQCM_SECRET_KEY`, retention periods from the
+/// configuration.
+pub fn identity_config(config: &Config) -> myqcm_services::identity::IdentityConfig {
+    let mut c = myqcm_services::identity::IdentityConfig::new(
+        &config.secret_key,
+        config.public_base_url.clone(),
+    );
+    c.session_retention_days = config.settings.session_retention_days;
+    c.audit_retention_days = config.settings.audit_retention_days;
+    c.deletion_grace_days = config.settings.account_deletion_grace_days;
+    c
 }
 
 /// The web layer's state.

@@ -6,6 +6,7 @@
 
 pub mod catalogue;
 pub mod connect;
+pub mod identity;
 pub mod jobs;
 pub mod migration;
 pub mod sql;

@@ -5,4 +5,5 @@ pub mod accounts;
 pub mod catalogue;
 pub mod import;
 pub mod markdown;
+pub mod identity;
 pub mod passwords;

@@ -10,9 +10,34 @@ use crate::health::{Checks, Health};
 #[derive(OpenApi)]
 #[openapi(
     info(title = "MyQCM API", description = "Adaptive MCQ training for medical students."),
-    paths(crate::health::live, crate::health::ready),
+    paths(
+        crate::health::live,
+        crate::health::ready,
+        crate::api::auth::sign_up,
+        crate::api::auth::verify_email,
+        crate::api::auth::resend_verification,
+        crate::api::auth::sign_in,
+        crate::api::auth::token,
+        crate::api::auth::refresh,
+        crate::api::auth::sign_out,
+        crate::api::auth::sign_out_everywhere,
+        crate::api::auth::step_up,
+        crate::api::auth::request_reset,
+        crate::api::auth::confirm_reset,
+        crate::api::auth::session,
+        crate::api::account::me,
+        crate::api::account::update,
+        crate::api::account::change_password,
+        crate::api::account::change_email,
+        crate::api::account::list_sessions,
+        crate::api::account::revoke_session,
+    ),
     components(schemas(Problem, FieldError, Health, Checks)),
-    tags((name = "health", description = "Probes"))
+    tags(
+        (name = "health", description = "Probes"),
+        (name = "auth", description = "Sign-up, sign-in, tokens, sessions"),
+        (name = "account", description = "The signed-in user's own account"),
+    )
 )]
 pub struct ApiDoc;
 

@@ -1,0 +1,4 @@
+//! JSON API resources under `/api/v1`, one module per resource (router next to its handlers).
+
+pub mod account;
+pub mod auth;
