@@ -2,8 +2,10 @@
 //! worker. `main.rs` only parses the command line and calls in here.
 
 pub mod config;
+pub mod export;
 pub mod handlers;
 pub mod identity_jobs;
+pub mod import;
 pub mod seed;
 pub mod telemetry;
 
@@ -129,6 +131,14 @@ pub fn registry(services: &Services) -> Registry {
         Arc::new(identity_jobs::IdentityMaintenanceJob {
             db: services.db.clone(),
             cache: services.cache.clone(),
+            clock: services.clock.clone(),
+        }),
+    );
+    r.register(
+        myqcm_services::import::jobs::KIND,
+        Arc::new(crate::import::ImportJob {
+            db: services.db.clone(),
+            blobs: services.blobs.clone(),
             clock: services.clock.clone(),
         }),
     );
