@@ -140,6 +140,12 @@ pub struct Settings {
     pub chargily_api_base: Option<String>,
     /// Log filter (tracing `EnvFilter` syntax).
     pub log: String,
+    /// Days ended sign-in sessions (with their IP addresses) are kept.
+    pub session_retention_days: u32,
+    /// Days audit-log rows are kept.
+    pub audit_retention_days: u32,
+    /// Days between a deletion request and the erasure of personal data.
+    pub account_deletion_grace_days: u32,
 }
 
 impl Default for Settings {
@@ -166,6 +172,9 @@ impl Default for Settings {
             chargily_secret_key: Secret::default(),
             chargily_api_base: None,
             log: "info".into(),
+            session_retention_days: 90,
+            audit_retention_days: 365,
+            account_deletion_grace_days: 14,
         }
     }
 }

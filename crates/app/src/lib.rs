@@ -3,7 +3,10 @@
 
 pub mod calibrate;
 pub mod config;
+pub mod export;
 pub mod handlers;
+pub mod identity_jobs;
+pub mod import;
 pub mod seed;
 pub mod telemetry;
 
@@ -84,8 +87,24 @@ pub async fn build_services(config: &Config) -> anyhow::Result<Services> {
 pub fn web_config(config: &Config) -> WebConfig {
     WebConfig {
         production: config.production,
+        identity: Arc::new(identity_config(config)),
+        trusted_proxies: config.trusted_proxies.clone(),
+        email_verification: config.settings.email_verification,
         ..WebConfig::development(config.public_base_url.clone())
     }
+}
+
+/// Identity settings: keys derived from `MYQCM_SECRET_KEY`, retention periods from the
+/// configuration.
+pub fn identity_config(config: &Config) -> myqcm_services::identity::IdentityConfig {
+    let mut c = myqcm_services::identity::IdentityConfig::new(
+        &config.secret_key,
+        config.public_base_url.clone(),
+    );
+    c.session_retention_days = config.settings.session_retention_days;
+    c.audit_retention_days = config.settings.audit_retention_days;
+    c.deletion_grace_days = config.settings.account_deletion_grace_days;
+    c
 }
 
 /// The web layer's state.
@@ -106,6 +125,22 @@ pub fn registry(services: &Services) -> Registry {
         MailJob::KIND,
         Arc::new(MailJob {
             mailer: services.mailer.clone(),
+        }),
+    );
+    r.register(
+        identity_jobs::IdentityMaintenanceJob::KIND,
+        Arc::new(identity_jobs::IdentityMaintenanceJob {
+            db: services.db.clone(),
+            cache: services.cache.clone(),
+            clock: services.clock.clone(),
+        }),
+    );
+    r.register(
+        myqcm_services::import::jobs::KIND,
+        Arc::new(crate::import::ImportJob {
+            db: services.db.clone(),
+            blobs: services.blobs.clone(),
+            clock: services.clock.clone(),
         }),
     );
     r
@@ -152,6 +187,15 @@ pub async fn run_server(
     stop: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
     myqcm_web::observability::install_recorder();
+    myqcm_db::jobs::upsert_schedule(
+        &services.db,
+        identity_jobs::IdentityMaintenanceJob::KIND,
+        identity_jobs::IdentityMaintenanceJob::KIND,
+        &identity_jobs::IdentityMaintenanceJob::payload(&web.identity),
+        chrono::Duration::hours(1),
+        services.clock.now(),
+    )
+    .await?;
     let app = myqcm_web::router(app_state(&services, web));
     let worker_task = with_worker.then(|| {
         let w = worker(&services);

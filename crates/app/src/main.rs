@@ -44,6 +44,37 @@ enum Command {
     /// Fit item parameters (1PL/2PL/3PL) and learner abilities from a responses CSV
     /// (`learner,item,score`, score in [0, 1]); research and data checks.
     Calibrate(myqcm_app::calibrate::CalibrateArgs),
+    /// Import items and taxonomy from JSON, CSV or .xlsx (all-or-nothing unless --partial).
+    Import {
+        /// The file to read.
+        file: PathBuf,
+        /// json, csv or xlsx (default: from the extension).
+        #[arg(long)]
+        format: Option<String>,
+        /// Keep the good rows when some are bad.
+        #[arg(long)]
+        partial: bool,
+        /// Course code for rows that have none (the earlier system's spreadsheets).
+        #[arg(long)]
+        course: Option<String>,
+        /// Status of new items: draft, in_review or approved.
+        #[arg(long, default_value = "in_review")]
+        status: String,
+        /// Email of the account recorded as author of new items.
+        #[arg(long)]
+        author: Option<String>,
+        /// No progress bar.
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// Export items and taxonomy as JSON, CSV or .xlsx.
+    Export {
+        /// The file to write.
+        file: PathBuf,
+        /// json, csv or xlsx (default: from the extension).
+        #[arg(long)]
+        format: Option<String>,
+    },
     /// Administration tasks.
     Admin {
         #[command(subcommand)]
@@ -142,6 +173,20 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             let services = myqcm_app::build_services(&config).await?;
             let report = myqcm_app::seed::demo(&services).await?;
             println!("{report}");
+            Ok(())
+        }
+        Command::Import { file, format, partial, course, status, author, quiet } => {
+            let services = myqcm_app::build_services(&config).await?;
+            let args = myqcm_app::import::ImportArgs { file, format, partial, course, status, author, quiet };
+            let (report, elapsed) = myqcm_app::import::run(&services, &args).await?;
+            print!("{}", myqcm_app::import::describe(&args.file, &report, elapsed));
+            anyhow::ensure!(report.committed, "import rejected: {} bad rows", report.failed);
+            Ok(())
+        }
+        Command::Export { file, format } => {
+            let services = myqcm_app::build_services(&config).await?;
+            let (items, cases) = myqcm_app::export::run(&services, &file, format.as_deref()).await?;
+            println!("{}: {items} items and {cases} clinical cases", file.display());
             Ok(())
         }
         Command::Admin {

@@ -1,8 +1,11 @@
 //! `myqcm seed --demo`: demonstration accounts, one per role, with generated passwords printed
-//! once. The catalogue work adds the demo question bank here.
+//! once, then the demo question bank (`crates/services/seed/demo_bank.json`: curriculum, KC
+//! trees, blueprint, items, clinical cases and translations), loaded approved and authored by the
+//! demo author. Running it again changes nothing.
 
 use std::fmt::Write as _;
 
+use anyhow::Context as _;
 use base64::Engine;
 
 use crate::Services;
@@ -37,6 +40,22 @@ pub async fn demo(services: &Services) -> anyhow::Result<String> {
         .await?;
         let _ = writeln!(out, "  {role:<9} {email}  password: {password}");
     }
+    let author = myqcm_db::users::find_by_email(&services.db, "author@demo.myqcm.local")
+        .await?
+        .context("the demo author account is missing")?;
+    let report = myqcm_services::import::load_demo_bank(&services.db, author.id, services.clock.now())
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    anyhow::ensure!(
+        report.committed,
+        "the demo bank did not load: {:?}",
+        report.errors.first()
+    );
+    let _ = writeln!(
+        out,
+        "Demo bank: {} items and case sub-items ({} new, {} updated, {} unchanged)",
+        report.total, report.created, report.updated, report.unchanged
+    );
     Ok(out)
 }
 

@@ -4,7 +4,9 @@
 //! aggregate and the job table. Driver errors are translated into [`DbError`] here; nothing
 //! above this crate sees a `sqlx` or `sea_orm` error.
 
+pub mod catalogue;
 pub mod connect;
+pub mod identity;
 pub mod jobs;
 pub mod migration;
 pub mod sql;

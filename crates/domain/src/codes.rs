@@ -39,6 +39,13 @@ codes! {
     INTERNAL = ("internal", 500, "Something went wrong on our side");
     UNAVAILABLE = ("unavailable", 503, "The service is temporarily unavailable");
     TIMEOUT = ("timeout", 504, "The request took too long");
+    INVALID_CREDENTIALS = ("invalid_credentials", 401, "Email or password incorrect");
+    INVALID_TOKEN = ("invalid_token", 400, "This link or code is invalid or has expired");
+    WEAK_PASSWORD = ("weak_password", 422, "Choose another password");
+    STEP_UP_REQUIRED = ("step_up_required", 401, "Confirm your password to continue");
+    MFA_REQUIRED = ("mfa_required", 401, "Enter the code from your authenticator app");
+    MFA_ENROLMENT_REQUIRED = ("mfa_enrolment_required", 403, "Set up two-step verification first");
+    EMAIL_NOT_VERIFIED = ("email_not_verified", 403, "Confirm your email address first");
 }
 
 /// Looks a code up by its string.

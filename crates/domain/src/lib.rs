@@ -5,8 +5,10 @@
 //! Depends on nothing that performs I/O; the `db`, `integrations`, `web` and `jobs` crates depend
 //! on it, never the other way round.
 
+pub mod catalogue;
 pub mod clock;
 pub mod codes;
+pub mod identity;
 pub mod permissions;
 pub mod ports;
 

@@ -2,4 +2,8 @@
 //! jobs all go through here; nothing here knows about HTTP.
 
 pub mod accounts;
+pub mod catalogue;
+pub mod import;
+pub mod markdown;
+pub mod identity;
 pub mod passwords;

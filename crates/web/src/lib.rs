@@ -6,6 +6,8 @@
 //! under `/api`, an HTML page elsewhere) and the OpenAPI document. Handlers stay thin: they
 //! extract, call `services`/`db`, and shape the response.
 
+pub mod api;
+pub mod auth;
 pub mod error;
 pub mod health;
 pub mod middleware;
@@ -40,6 +42,12 @@ pub struct WebConfig {
     /// Mounts routes that exist only for tests (a deliberate panic, a failing query). Never set
     /// by the binary.
     pub test_routes: bool,
+    /// Identity settings (token lifetimes, CSRF key derived from `MYQCM_SECRET_KEY`).
+    pub identity: auth::IdentitySettings,
+    /// `MYQCM_TRUSTED_PROXIES`: peers whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// `MYQCM_EMAIL_VERIFICATION`: the verified-email guard is enforced.
+    pub email_verification: bool,
 }
 
 impl WebConfig {
@@ -47,10 +55,16 @@ impl WebConfig {
     pub fn development(base: url::Url) -> Self {
         Self {
             production: false,
-            public_base_url: base,
+            public_base_url: base.clone(),
             request_timeout: Duration::from_secs(30),
             body_limit: 2 * 1024 * 1024,
             test_routes: false,
+            identity: Arc::new(myqcm_services::identity::IdentityConfig::new(
+                myqcm_services::identity::testing::TEST_MASTER_SECRET,
+                base.clone(),
+            )),
+            trusted_proxies: Vec::new(),
+            email_verification: true,
         }
     }
 
@@ -82,6 +96,11 @@ pub fn router(state: AppState) -> Router {
     if config.test_routes {
         api = api.merge(test_routes::router());
     }
+    api = api
+        .merge(api::auth::router(config.test_routes))
+        .merge(api::account::router())
+        .merge(api::admin_users::router())
+        .merge(api::audit::router());
     let app = Router::new()
         .route("/", get(pages::landing))
         .route("/health/live", get(health::live))
@@ -92,6 +111,10 @@ pub fn router(state: AppState) -> Router {
         .nest("/api/v1", api)
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::csrf::guard,
+        ))
         .with_state(state);
     middleware::stack(app, &config)
 }

@@ -5,6 +5,9 @@ use sea_orm_migration::prelude::*;
 
 mod m20261126_000001_create_job;
 mod m20261126_000002_create_user_account;
+mod m20261126_100001_identity;
+mod m20261126_100002_mfa_recovery;
+mod m20261126_200001_create_catalogue;
 
 /// The ordered list of migrations.
 #[derive(Debug)]
@@ -16,6 +19,9 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261126_000001_create_job::Migration),
             Box::new(m20261126_000002_create_user_account::Migration),
+            Box::new(m20261126_100001_identity::Migration),
+            Box::new(m20261126_100002_mfa_recovery::Migration),
+            Box::new(m20261126_200001_create_catalogue::Migration),
         ]
     }
 }

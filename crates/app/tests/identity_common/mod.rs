@@ -1,0 +1,434 @@
+//! Shared harness of the `identity_*` test binaries: a server on a loopback port with a fresh
+//! database, a fixed clock the test moves, captured mail read from the job table, and a tiny
+//! cookie "browser".
+#![allow(
+    dead_code,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test helpers fail loudly on purpose"
+)]
+
+use std::sync::Arc;
+
+use myqcm_app::Services;
+use myqcm_db::identity::accounts::{self, Account};
+use myqcm_domain::FixedClock;
+use myqcm_domain::ports::Cache;
+use myqcm_integrations::{FileMailer, FsBlobStore};
+use myqcm_testkit::{TestDb, fixed_clock, test_cache, test_db};
+use myqcm_web::WebConfig;
+use sea_orm::{ActiveModelTrait, ActiveValue::Set};
+use serde_json::{Value, json};
+use tokio::sync::watch;
+
+/// A password that passes the policy.
+pub const PW: &str = "a long enough passphrase";
+
+pub struct App {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub db: Arc<TestDb>,
+    pub clock: FixedClock,
+    pub cache: Arc<dyn Cache>,
+    _dir: tempfile::TempDir,
+    stop: watch::Sender<bool>,
+}
+
+impl Drop for App {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Mail {
+    pub to: String,
+    pub subject: String,
+    pub text: String,
+}
+
+/// The cookies and CSRF token a browser holds after sign-in.
+#[derive(Debug, Clone)]
+pub struct Browser {
+    pub access: String,
+    pub refresh: String,
+    pub csrf: String,
+}
+
+fn cookie_value(res: &reqwest::Response, name: &str) -> Option<String> {
+    res.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|c| {
+            let (kv, _) = c.split_once(';').unwrap_or((c, ""));
+            let (k, v) = kv.split_once('=')?;
+            (k.trim_start_matches("__Host-") == name).then(|| v.to_owned())
+        })
+}
+
+impl Browser {
+    pub async fn from_response(res: reqwest::Response) -> Self {
+        assert_eq!(res.status(), 200);
+        let access = cookie_value(&res, "myqcm_access").expect("access cookie");
+        let refresh = cookie_value(&res, "myqcm_refresh").expect("refresh cookie");
+        let body: Value = res.json().await.unwrap();
+        Self {
+            access,
+            refresh,
+            csrf: body["csrf_token"].as_str().unwrap().to_owned(),
+        }
+    }
+
+    pub fn cookie_header(&self) -> String {
+        format!(
+            "myqcm_access={}; myqcm_refresh={}",
+            self.access, self.refresh
+        )
+    }
+}
+
+pub async fn spawn() -> App {
+    spawn_with(|_| {}).await
+}
+
+pub async fn spawn_with(tune: impl FnOnce(&mut WebConfig)) -> App {
+    let cache = test_cache().await.unwrap();
+    spawn_sharing(None, cache, fixed_clock(), tune).await
+}
+
+/// A server over `db` (a fresh one when `None`) and `cache`: two of them sharing both play two
+/// instances of the application.
+pub async fn spawn_sharing(
+    db: Option<Arc<TestDb>>,
+    cache: Arc<dyn Cache>,
+    clock: FixedClock,
+    tune: impl FnOnce(&mut WebConfig),
+) -> App {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let db = match db {
+        Some(d) => d,
+        None => Arc::new(test_db().await.unwrap()),
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let services = Services {
+        db: db.conn.clone(),
+        cache: cache.clone(),
+        blobs: Arc::new(FsBlobStore::new(dir.path().join("blobs"))),
+        mailer: Arc::new(
+            FileMailer::new(dir.path().join("mail"), "MyQCM <no-reply@myqcm.local>").unwrap(),
+        ),
+        clock: Arc::new(clock.clone()),
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let mut web = WebConfig::development(base.parse().unwrap());
+    web.test_routes = true;
+    tune(&mut web);
+    let (stop, rx) = watch::channel(false);
+    tokio::spawn(myqcm_app::run_server(listener, services, web, false, rx));
+    App {
+        base,
+        client: reqwest::Client::builder().build().unwrap(),
+        db,
+        clock,
+        cache,
+        _dir: dir,
+        stop,
+    }
+}
+
+impl App {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub async fn post(&self, path: &str, body: &Value) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn sign_up(&self, email: &str, password: &str) {
+        let res = self
+            .post(
+                "/api/v1/auth/sign-up",
+                &json!({"email": email, "password": password, "display_name": "Test User"}),
+            )
+            .await;
+        assert_eq!(res.status(), 202);
+    }
+
+    pub async fn sign_up_verified(&self, email: &str, password: &str) {
+        self.sign_up(email, password).await;
+        let token = token_in(&self.last_link_mail_to(email).await.text);
+        let res = self
+            .post("/api/v1/auth/verify-email", &json!({"token": token}))
+            .await;
+        assert_eq!(res.status(), 200);
+    }
+
+    pub async fn sign_in(&self, email: &str, password: &str) -> Browser {
+        let res = self
+            .post(
+                "/api/v1/auth/sign-in",
+                &json!({"email": email, "password": password}),
+            )
+            .await;
+        assert_eq!(res.status(), 200, "sign-in of {email}");
+        Browser::from_response(res).await
+    }
+
+    pub async fn get_as(&self, b: &Browser, path: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .header("cookie", b.cookie_header())
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn send_as(
+        &self,
+        b: &Browser,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> reqwest::Response {
+        let mut rb = self
+            .client
+            .request(method, self.url(path))
+            .header("cookie", b.cookie_header())
+            .header("x-csrf-token", &b.csrf);
+        if let Some(body) = body {
+            rb = rb.json(&body);
+        }
+        rb.send().await.unwrap()
+    }
+
+    pub async fn refresh_cookie(&self, b: &Browser) -> reqwest::Response {
+        self.client
+            .post(self.url("/api/v1/auth/refresh"))
+            .header("cookie", format!("myqcm_refresh={}", b.refresh))
+            .header("x-csrf-token", &b.csrf)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn token_grant(&self, email: &str, password: &str) -> Value {
+        let res = self
+            .post(
+                "/api/v1/auth/token",
+                &json!({"grant_type": "password", "email": email, "password": password}),
+            )
+            .await;
+        assert_eq!(res.status(), 200);
+        res.json().await.unwrap()
+    }
+
+    pub async fn refresh_grant(&self, refresh: &str) -> reqwest::Response {
+        self.post(
+            "/api/v1/auth/token",
+            &json!({"grant_type": "refresh_token", "refresh_token": refresh}),
+        )
+        .await
+    }
+
+    pub async fn get_bearer(&self, token: &str, path: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Every captured mail, oldest first.
+    pub async fn mails(&self) -> Vec<Mail> {
+        myqcm_db::jobs::list(&self.db.conn, myqcm_db::jobs::JobStatus::Queued, 10_000)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|j| j.kind == "mail.send")
+            .map(|j| Mail {
+                to: j.payload["to"].as_str().unwrap().to_owned(),
+                subject: j.payload["subject"].as_str().unwrap().to_owned(),
+                text: j.payload["text"].as_str().unwrap().to_owned(),
+            })
+            .collect()
+    }
+
+    pub async fn mails_to(&self, to: &str) -> Vec<Mail> {
+        self.mails()
+            .await
+            .into_iter()
+            .filter(|m| m.to == to)
+            .collect()
+    }
+
+    pub async fn last_mail_to(&self, to: &str) -> Mail {
+        self.mails_to(to)
+            .await
+            .pop()
+            .unwrap_or_else(|| panic!("no mail to {to}"))
+    }
+
+    /// The last mail to `to` that carries a link token.
+    pub async fn last_link_mail_to(&self, to: &str) -> Mail {
+        self.mails_to(to)
+            .await
+            .into_iter()
+            .rev()
+            .find(|m| m.text.contains("#token="))
+            .unwrap_or_else(|| panic!("no link mail to {to}"))
+    }
+
+    pub async fn audit_actions(&self) -> Vec<String> {
+        myqcm_db::identity::audit::recent(&self.db.conn, None, None, 1000)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| r.action)
+            .collect()
+    }
+
+    pub async fn account(&self, email: &str) -> Account {
+        accounts::find_by_email(&self.db.conn, email)
+            .await
+            .unwrap()
+            .unwrap()
+    }
+
+    pub async fn set_password_hash(&self, email: &str, hash: &str) {
+        let a = self.account(email).await;
+        accounts::entity::ActiveModel {
+            id: Set(a.id),
+            password_hash: Set(Some(hash.to_owned())),
+            ..Default::default()
+        }
+        .update(&self.db.conn)
+        .await
+        .unwrap();
+    }
+
+    pub async fn set_roles(&self, email: &str, roles: &str, scopes: &str) {
+        let a = self.account(email).await;
+        accounts::entity::ActiveModel {
+            id: Set(a.id),
+            roles: Set(roles.to_owned()),
+            admin_scopes: Set(scopes.to_owned()),
+            ..Default::default()
+        }
+        .update(&self.db.conn)
+        .await
+        .unwrap();
+    }
+
+    pub async fn disable(&self, email: &str) {
+        let a = self.account(email).await;
+        accounts::entity::ActiveModel {
+            id: Set(a.id),
+            disabled_at: Set(Some(1)),
+            ..Default::default()
+        }
+        .update(&self.db.conn)
+        .await
+        .unwrap();
+    }
+}
+
+impl App {
+    /// Enrols TOTP for the signed-in browser; returns the secret. Moves the clock one step on.
+    pub async fn enrol_totp(&self, b: &Browser) -> Vec<u8> {
+        let res = self
+            .send_as(
+                b,
+                reqwest::Method::POST,
+                "/api/v1/account/mfa/totp",
+                Some(json!({"password": PW})),
+            )
+            .await;
+        assert_eq!(res.status(), 200);
+        let v: Value = res.json().await.unwrap();
+        let secret =
+            myqcm_services::identity::totp::base32_decode(v["secret"].as_str().unwrap()).unwrap();
+        let code = self.totp(&secret);
+        let res = self
+            .send_as(
+                b,
+                reqwest::Method::POST,
+                "/api/v1/account/mfa/totp/confirm",
+                Some(json!({"code": code})),
+            )
+            .await;
+        assert_eq!(res.status(), 200);
+        let v: Value = res.json().await.unwrap();
+        assert_eq!(v["recovery_codes"].as_array().unwrap().len(), 10);
+        self.clock.advance(chrono::Duration::seconds(30));
+        secret
+    }
+
+    /// The current TOTP code for `secret` at the server's clock.
+    pub fn totp(&self, secret: &[u8]) -> String {
+        use myqcm_domain::Clock;
+        myqcm_services::identity::totp::code_at(secret, self.clock.now().timestamp())
+    }
+
+    /// A verified staff account signed in with TOTP enrolled: (browser, secret).
+    pub async fn staff(&self, email: &str, roles: &str, scopes: &str) -> (Browser, Vec<u8>) {
+        self.sign_up_verified(email, PW).await;
+        self.set_roles(email, roles, scopes).await;
+        let b = self.sign_in(email, PW).await;
+        let secret = self.enrol_totp(&b).await;
+        (b, secret)
+    }
+}
+
+/// The link token (`#token=…`) in a mail.
+pub fn token_in(text: &str) -> String {
+    let i = text.find("#token=").expect("a link with a token") + "#token=".len();
+    text[i..i + 43].to_owned()
+}
+
+/// The 6-digit code in a verification mail.
+pub fn code_in(text: &str) -> String {
+    text.split(|c: char| !c.is_ascii_digit())
+        .find(|w| w.len() == 6)
+        .expect("a 6-digit code")
+        .to_owned()
+}
+
+pub fn header_names(res: &reqwest::Response) -> Vec<String> {
+    let mut v: Vec<String> = res
+        .headers()
+        .keys()
+        .map(|k| k.as_str().to_owned())
+        .filter(|k| k != "date")
+        .collect();
+    v.sort();
+    v
+}
+
+pub fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+pub fn bcrypt_hash(password: &str) -> String {
+    bcrypt::hash(password, 4).unwrap()
+}
+
+pub async fn assert_problem(res: reqwest::Response, status: u16, code: &str) -> Value {
+    assert_eq!(res.status().as_u16(), status, "expected {status} {code}");
+    assert_eq!(res.headers()["content-type"], "application/problem+json");
+    let id = res.headers()["x-request-id"].to_str().unwrap().to_owned();
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["code"], code, "{body}");
+    assert_eq!(body["request_id"], id.as_str());
+    body
+}

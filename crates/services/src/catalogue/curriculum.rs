@@ -1,0 +1,170 @@
+//! Curriculum reads (year → unit → subject → course), KC trees and exam blueprints (versioned;
+//! uniform over the year's subjects when none is stored).
+
+use chrono::{DateTime, Utc};
+use myqcm_db::DatabaseConnection;
+use myqcm_db::catalogue as repo;
+use myqcm_domain::catalogue::ContentError;
+use myqcm_domain::catalogue::blueprint::BlueprintWeights;
+use myqcm_domain::catalogue::lifecycle::Actor;
+use myqcm_domain::permissions::Action;
+use serde::Serialize;
+use uuid::Uuid;
+
+use super::views::Names;
+use super::{CatalogueError, Result};
+
+/// A course.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct CourseView {
+    /// Id.
+    pub id: Uuid,
+    /// Code.
+    pub code: String,
+    /// Names per locale.
+    #[schema(value_type = Object)]
+    pub names: Names,
+}
+
+/// A subject with its courses.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct SubjectView {
+    /// Id.
+    pub id: Uuid,
+    /// Code.
+    pub code: String,
+    /// Year of study.
+    pub year_of_study: i32,
+    /// Unit (optional in year 1).
+    pub unit_id: Option<Uuid>,
+    /// Names per locale.
+    #[schema(value_type = Object)]
+    pub names: Names,
+    /// Courses.
+    pub courses: Vec<CourseView>,
+}
+
+/// A unit.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct UnitView {
+    /// Id.
+    pub id: Uuid,
+    /// Code.
+    pub code: String,
+    /// Year of study.
+    pub year_of_study: i32,
+    /// Names per locale.
+    #[schema(value_type = Object)]
+    pub names: Names,
+}
+
+/// The curriculum.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct CurriculumView {
+    /// Units.
+    pub units: Vec<UnitView>,
+    /// Subjects with their courses.
+    pub subjects: Vec<SubjectView>,
+}
+
+fn names(s: &str) -> Names {
+    serde_json::from_str(s).unwrap_or(serde_json::Value::Null)
+}
+
+/// The whole curriculum, optionally for one year.
+pub async fn tree(db: &DatabaseConnection, year: Option<i32>) -> Result<CurriculumView> {
+    let (units, subjects, courses) = repo::curriculum(db).await?;
+    Ok(CurriculumView {
+        units: units.into_iter().filter(|u| year.is_none_or(|y| u.year_of_study == y))
+            .map(|u| UnitView { id: u.id, code: u.code, year_of_study: u.year_of_study, names: names(&u.names) }).collect(),
+        subjects: subjects.into_iter().filter(|s| year.is_none_or(|y| s.year_of_study == y)).map(|s| SubjectView {
+            courses: courses.iter().filter(|c| c.subject_id == s.id).map(|c| CourseView { id: c.id, code: c.code.clone(), names: names(&c.names) }).collect(),
+            id: s.id, code: s.code, year_of_study: s.year_of_study, unit_id: s.unit_id, names: names(&s.names),
+        }).collect(),
+    })
+}
+
+/// A KC-tree node.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct KcNodeView {
+    /// Id.
+    pub id: Uuid,
+    /// Code.
+    pub code: String,
+    /// `domain`, `topic` or `kc`.
+    pub level: String,
+    /// Parent node.
+    pub parent_id: Option<Uuid>,
+    /// Names per locale.
+    #[schema(value_type = Object)]
+    pub names: Names,
+}
+
+/// The KC tree of a subject (flat; `parent_id` gives the shape).
+pub async fn kc_tree(db: &DatabaseConnection, subject_code: &str) -> Result<Vec<KcNodeView>> {
+    let s = repo::subject_by_code(db, subject_code).await?.ok_or(CatalogueError::NotFound)?;
+    Ok(repo::kc_tree(db, s.id).await?.into_iter()
+        .map(|n| KcNodeView { id: n.id, code: n.code, level: n.level, parent_id: n.parent_id, names: names(&n.names) }).collect())
+}
+
+/// A blueprint version.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct BlueprintView {
+    /// Year of study.
+    pub year_of_study: i32,
+    /// Faculty, when specific.
+    pub faculty_id: Option<Uuid>,
+    /// Name.
+    pub name: String,
+    /// Version (0 = the implicit uniform default).
+    pub version: i32,
+    /// Weights.
+    #[schema(value_type = Object)]
+    pub weights: BlueprintWeights,
+}
+
+/// The current blueprint for a year (faculty-specific first, then national, then uniform).
+pub async fn blueprint(db: &DatabaseConnection, year: i32, faculty: Option<Uuid>) -> Result<BlueprintView> {
+    let mut found = None;
+    if faculty.is_some() {
+        found = repo::current_blueprint(db, year, faculty).await?;
+    }
+    if found.is_none() {
+        found = repo::current_blueprint(db, year, None).await?;
+    }
+    if let Some(b) = found {
+        let weights = serde_json::from_str(&b.weights).map_err(|e| CatalogueError::Store(myqcm_db::DbError::Backend(e.to_string())))?;
+        return Ok(BlueprintView { year_of_study: b.year_of_study, faculty_id: b.faculty_id, name: b.name, version: b.version, weights });
+    }
+    let subjects: Vec<String> = repo::subjects_of_year(db, year).await?.into_iter().map(|s| s.code).collect();
+    Ok(BlueprintView { year_of_study: year, faculty_id: None, name: "Uniform".into(), version: 0, weights: BlueprintWeights::uniform(&subjects) })
+}
+
+/// Stores a new blueprint version after checking weights, subjects (of that year) and KCs.
+pub async fn put_blueprint(db: &DatabaseConnection, actor: Option<&Actor>, year: i32, faculty: Option<Uuid>, name: &str, weights: &BlueprintWeights, now: DateTime<Utc>) -> Result<BlueprintView> {
+    if let Some(a) = actor {
+        if !a.can(Action::CatalogueManage) {
+            return Err(CatalogueError::Forbidden);
+        }
+    }
+    weights.validate().map_err(CatalogueError::Invalid)?;
+    let mut errs = Vec::new();
+    for (i, s) in weights.subjects.iter().enumerate() {
+        match repo::subject_by_code(db, &s.subject).await? {
+            Some(subj) if subj.year_of_study == year => {
+                for (j, k) in s.kcs.iter().enumerate() {
+                    if repo::kc_by_code(db, &k.kc).await?.is_none_or(|n| n.subject_id != subj.id) {
+                        errs.push(ContentError::new(format!("subjects[{i}].kcs[{j}].kc"), "unknown", format!("{} is not a KC of {}.", k.kc, s.subject)));
+                    }
+                }
+            }
+            _ => errs.push(ContentError::new(format!("subjects[{i}].subject"), "unknown", format!("{} is not a subject of year {year}.", s.subject))),
+        }
+    }
+    if !errs.is_empty() {
+        return Err(CatalogueError::Invalid(errs));
+    }
+    let json = serde_json::to_string(weights).unwrap_or_default();
+    let b = repo::insert_blueprint(db, year, faculty, name, &json, actor.map(|a| a.id), now).await?;
+    Ok(BlueprintView { year_of_study: b.year_of_study, faculty_id: b.faculty_id, name: b.name, version: b.version, weights: weights.clone() })
+}

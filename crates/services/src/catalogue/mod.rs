@@ -1,0 +1,422 @@
+//! Catalogue use cases: authoring with immutable revisions, the review workflow, learner reads
+//! (approved items only, no key before an attempt), reports triage, curriculum, KC trees and
+//! blueprints. Each public function is one transaction; authorisation is decided here with the
+//! domain's rules, so the HTTP layer and the command line get the same answers.
+
+pub mod curriculum;
+pub mod images;
+pub mod reports;
+pub mod views;
+
+use chrono::{DateTime, Utc};
+use myqcm_db::catalogue::{self as repo, NewItem, RevisionUpdate, SearchFilter, item, item_revision};
+use myqcm_db::{DatabaseConnection, DbError, TransactionTrait};
+use myqcm_domain::catalogue::lifecycle::{Actor, ItemFacts, decide, may_read};
+use myqcm_domain::catalogue::{ContentError, ItemContent, ItemStatus, LifecycleError, Transition};
+use myqcm_domain::permissions::Action;
+use sea_orm::ConnectionTrait;
+use serde::Deserialize;
+use uuid::Uuid;
+
+use views::{KcTag, LearnerCaseView, LearnerItemView, Page, ReviewEventView, RevisionView, StaffItemSummary, StaffItemView, TranslationLink};
+
+/// Why a catalogue request failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogueError {
+    /// Unknown, or not visible to this actor (same answer, so existence does not leak).
+    #[error("not found")]
+    NotFound,
+    /// The actor lacks the permission.
+    #[error("forbidden")]
+    Forbidden,
+    /// A reviewer tried to review their own item.
+    #[error("reviewers cannot review their own items")]
+    OwnItem,
+    /// The item's state does not allow this.
+    #[error("{0}")]
+    WrongState(String),
+    /// Invalid input.
+    #[error("invalid input")]
+    Invalid(Vec<ContentError>),
+    /// A uniqueness rule.
+    #[error("conflict: {0}")]
+    Conflict(&'static str),
+    /// Storage failure.
+    #[error(transparent)]
+    Store(DbError),
+}
+
+impl From<DbError> for CatalogueError {
+    fn from(e: DbError) -> Self {
+        match e {
+            DbError::NotFound => Self::NotFound,
+            DbError::Conflict(c) => Self::Conflict(c),
+            other => Self::Store(other),
+        }
+    }
+}
+
+impl From<sea_orm::DbErr> for CatalogueError {
+    fn from(e: sea_orm::DbErr) -> Self {
+        Self::Store(e.into())
+    }
+}
+
+impl From<LifecycleError> for CatalogueError {
+    fn from(e: LifecycleError) -> Self {
+        match e {
+            LifecycleError::Forbidden => Self::Forbidden,
+            LifecycleError::OwnItem => Self::OwnItem,
+            LifecycleError::ReasonRequired => Self::Invalid(vec![ContentError::new("reason", "required", "A reason is required.")]),
+            w @ LifecycleError::WrongState { .. } => Self::WrongState(w.to_string()),
+        }
+    }
+}
+
+/// Result alias.
+pub type Result<T, E = CatalogueError> = std::result::Result<T, E>;
+
+fn require(actor: &Actor, action: Action) -> Result<()> {
+    if actor.can(action) { Ok(()) } else { Err(CatalogueError::Forbidden) }
+}
+
+pub(crate) fn parse_content(rev: &item_revision::Model) -> Result<ItemContent> {
+    serde_json::from_str(&rev.content).map_err(|e| CatalogueError::Store(DbError::Backend(format!("revision {}: {e}", rev.id))))
+}
+
+/// A KC tag in a request: by id or by code.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+pub struct KcInput {
+    /// KC code (e.g. `kc-cardio-hta-def`).
+    pub kc: String,
+    /// Weight; the item's weights are normalised to add up to 1.
+    #[serde(default = "one")]
+    pub weight: f64,
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+/// What an author submits to create an item.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+pub struct NewItemInput {
+    /// Course code.
+    pub course: String,
+    /// Content (markdown fields, options with key and explanations, QROC spec…).
+    #[schema(value_type = Object)]
+    pub content: ItemContent,
+    /// KC tags (at least one).
+    #[serde(default)]
+    pub kcs: Vec<KcInput>,
+    /// Make this a translation of that item (same question, other locale).
+    #[serde(default)]
+    pub translation_of: Option<Uuid>,
+    /// Stable import id.
+    #[serde(default)]
+    pub external_id: Option<String>,
+}
+
+/// Resolves KC codes and normalises weights; KCs must belong to the subject.
+pub(crate) async fn resolve_kcs<C: ConnectionTrait>(c: &C, subject_id: Uuid, kcs: &[KcInput]) -> Result<Vec<(Uuid, f64)>, ContentError> {
+    if kcs.is_empty() {
+        return Err(ContentError::new("kcs", "required", "Tag at least one knowledge component."));
+    }
+    let mut out = Vec::with_capacity(kcs.len());
+    for (i, k) in kcs.iter().enumerate() {
+        let node = repo::kc_by_code(c, k.kc.trim()).await.map_err(|e| ContentError::new("kcs", "store", e.to_string()))?;
+        match node {
+            Some(n) if n.subject_id == subject_id && n.level == "kc" => {
+                if !(k.weight > 0.0 && k.weight.is_finite()) {
+                    return Err(ContentError::new(format!("kcs[{i}].weight"), "not_positive", "Weights are > 0."));
+                }
+                if out.iter().any(|(id, _)| *id == n.id) {
+                    return Err(ContentError::new(format!("kcs[{i}].kc"), "duplicate", "KC listed twice."));
+                }
+                out.push((n.id, k.weight));
+            }
+            Some(_) => return Err(ContentError::new(format!("kcs[{i}].kc"), "wrong_subject", format!("{} is not a KC of this course's subject.", k.kc))),
+            None => return Err(ContentError::new(format!("kcs[{i}].kc"), "unknown", format!("Unknown KC {}.", k.kc))),
+        }
+    }
+    let total: f64 = out.iter().map(|x| x.1).sum();
+    Ok(out.into_iter().map(|(id, w)| (id, w / total)).collect())
+}
+
+/// Builds the row for a new item (shared by the editor and the importer).
+pub(crate) fn new_item_row(content: &ItemContent, course: &repo::course::Model, status: ItemStatus, author: Uuid, kcs: Vec<(Uuid, f64)>) -> NewItem {
+    NewItem {
+        kind: content.kind.as_str().into(),
+        course_id: course.id,
+        subject_id: course.subject_id,
+        status: status.as_str().into(),
+        author_id: author,
+        locale: content.locale.as_str().into(),
+        translation_group_id: None,
+        external_id: None,
+        content_hash: content.content_hash(),
+        difficulty: content.difficulty.as_str().into(),
+        source_kind: content.source.kind.clone(),
+        case: None,
+        search_text: content.search_text(),
+        content_json: serde_json::to_string(content).unwrap_or_default(),
+        kcs,
+    }
+}
+
+/// Creates a draft (authors and content admins).
+pub async fn create_item(db: &DatabaseConnection, actor: &Actor, input: NewItemInput, now: DateTime<Utc>) -> Result<StaffItemView> {
+    if !actor.can(Action::ItemAuthor) && !actor.can(Action::CatalogueManage) {
+        return Err(CatalogueError::Forbidden);
+    }
+    input.content.validate().map_err(CatalogueError::Invalid)?;
+    let txn = db.begin().await?;
+    let course = repo::course_by_code(&txn, input.course.trim()).await?
+        .ok_or_else(|| CatalogueError::Invalid(vec![ContentError::new("course", "unknown", "Unknown course.")]))?;
+    let kcs = resolve_kcs(&txn, course.subject_id, &input.kcs).await.map_err(|e| CatalogueError::Invalid(vec![e]))?;
+    let mut row = new_item_row(&input.content, &course, ItemStatus::Draft, actor.id, kcs);
+    row.external_id = input.external_id.filter(|e| !e.trim().is_empty());
+    if let Some(orig) = input.translation_of {
+        let o = repo::item_by_id(&txn, orig).await?.ok_or(CatalogueError::NotFound)?;
+        if o.locale == row.locale {
+            return Err(CatalogueError::Invalid(vec![ContentError::new("translation_of", "same_locale", "A translation has another locale.")]));
+        }
+        row.translation_group_id = Some(o.translation_group_id);
+    }
+    let (item, rev) = repo::insert_item(&txn, row, now).await?;
+    repo::add_event(&txn, item.id, Some(rev.id), actor.id, "edit", "created", now).await?;
+    let view = staff_view(&txn, &item).await?;
+    txn.commit().await?;
+    Ok(view)
+}
+
+/// An edit: new content and optionally new KC tags.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+pub struct EditInput {
+    /// Full new content.
+    #[schema(value_type = Object)]
+    pub content: ItemContent,
+    /// New KC tags (unchanged when absent).
+    #[serde(default)]
+    pub kcs: Option<Vec<KcInput>>,
+}
+
+/// Writes a new revision (own drafts for authors; approved items for reviewers and content
+/// admins, which sends them back to review). Old revisions stay readable and unchanged.
+pub async fn edit_item(db: &DatabaseConnection, actor: &Actor, id: Uuid, input: EditInput, now: DateTime<Utc>) -> Result<StaffItemView> {
+    input.content.validate().map_err(CatalogueError::Invalid)?;
+    let txn = db.begin().await?;
+    let (row, rev) = load(&txn, id).await?;
+    if !may_read(actor, status(&row)?, row.author_id) {
+        return Err(CatalogueError::NotFound);
+    }
+    let next = decide(actor, facts(&row, &rev)?, Transition::Edit, None)?;
+    if input.content.locale.as_str() != row.locale {
+        return Err(CatalogueError::Invalid(vec![ContentError::new("content.locale", "immutable", "Create a translation instead of changing the locale.")]));
+    }
+    if let Some(kcs) = &input.kcs {
+        let kcs = resolve_kcs(&txn, row.subject_id, kcs).await.map_err(|e| CatalogueError::Invalid(vec![e]))?;
+        repo::set_kcs(&txn, id, &kcs).await?;
+    }
+    let c = &input.content;
+    let (item, new_rev) = repo::add_revision(&txn, id, RevisionUpdate {
+        content_json: serde_json::to_string(c).unwrap_or_default(),
+        content_hash: c.content_hash(),
+        search_text: c.search_text(),
+        difficulty: c.difficulty.as_str().into(),
+        kind: c.kind.as_str().into(),
+        source_kind: c.source.kind.clone(),
+        status: next.as_str().into(),
+        created_by: actor.id,
+    }, now).await?;
+    repo::add_event(&txn, id, Some(new_rev.id), actor.id, "edit", &format!("revision {}", new_rev.number), now).await?;
+    let view = staff_view(&txn, &item).await?;
+    txn.commit().await?;
+    Ok(view)
+}
+
+/// Applies a lifecycle move (submit, withdraw, approve, reject with reason, retire).
+pub async fn transition(db: &DatabaseConnection, actor: &Actor, id: Uuid, t: Transition, reason: Option<&str>, now: DateTime<Utc>) -> Result<StaffItemView> {
+    let txn = db.begin().await?;
+    let (row, rev) = load(&txn, id).await?;
+    if !may_read(actor, status(&row)?, row.author_id) {
+        return Err(CatalogueError::NotFound);
+    }
+    let next = decide(actor, facts(&row, &rev)?, t, reason)?;
+    let item = repo::set_status(&txn, id, next.as_str(), now).await?;
+    let kind = match t {
+        Transition::Submit => "submit",
+        Transition::Withdraw => "withdraw",
+        Transition::Approve => "approve",
+        Transition::Reject => "reject",
+        Transition::Retire => "retire",
+        Transition::Edit => "edit",
+    };
+    repo::add_event(&txn, id, Some(rev.id), actor.id, kind, reason.unwrap_or(""), now).await?;
+    let view = staff_view(&txn, &item).await?;
+    txn.commit().await?;
+    Ok(view)
+}
+
+/// Adds a review comment (the author or staff who may see the item).
+pub async fn comment(db: &DatabaseConnection, actor: &Actor, id: Uuid, body: &str, now: DateTime<Utc>) -> Result<ReviewEventView> {
+    let body = body.trim();
+    if body.is_empty() || body.chars().count() > 4000 {
+        return Err(CatalogueError::Invalid(vec![ContentError::new("body", "length", "1 to 4000 characters.")]));
+    }
+    let (row, rev) = load(db, id).await?;
+    let own = row.author_id == actor.id && actor.can(Action::ItemAuthor);
+    if !(own || actor.sees_all_items()) {
+        return Err(CatalogueError::NotFound);
+    }
+    let e = repo::add_event(db, id, Some(rev.id), actor.id, "comment", body, now).await?;
+    Ok(event_view(e))
+}
+
+/// The review history of an item.
+pub async fn history(db: &DatabaseConnection, actor: &Actor, id: Uuid) -> Result<Vec<ReviewEventView>> {
+    let (row, _) = load(db, id).await?;
+    staff_guard(actor, &row)?;
+    Ok(repo::events(db, id).await?.into_iter().map(event_view).collect())
+}
+
+fn event_view(e: repo::review_event::Model) -> ReviewEventView {
+    ReviewEventView { id: e.id, revision_id: e.revision_id, actor_id: e.actor_id, kind: e.kind, body: e.body, created_at: e.created_at }
+}
+
+fn staff_guard(actor: &Actor, row: &item::Model) -> Result<()> {
+    // Staff reads: the author (own items), reviewers and content admins. Other authors and
+    // learners get a 404, so drafts do not leak.
+    let own = row.author_id == actor.id && actor.can(Action::ItemAuthor);
+    if own || actor.sees_all_items() { Ok(()) } else { Err(CatalogueError::NotFound) }
+}
+
+/// The staff view of an item (author, reviewers, content admins).
+pub async fn get_staff(db: &DatabaseConnection, actor: &Actor, id: Uuid) -> Result<StaffItemView> {
+    let (row, _) = load(db, id).await?;
+    staff_guard(actor, &row)?;
+    staff_view(db, &row).await
+}
+
+/// Every revision of an item, oldest first (staff).
+pub async fn revisions(db: &DatabaseConnection, actor: &Actor, id: Uuid) -> Result<Vec<RevisionView>> {
+    let (row, _) = load(db, id).await?;
+    staff_guard(actor, &row)?;
+    repo::revisions(db, id).await?.iter().map(|r| Ok(RevisionView::build(r, parse_content(r)?))).collect()
+}
+
+/// One revision (staff).
+pub async fn revision(db: &DatabaseConnection, actor: &Actor, id: Uuid, rev_id: Uuid) -> Result<RevisionView> {
+    let (row, _) = load(db, id).await?;
+    staff_guard(actor, &row)?;
+    let r = repo::revision(db, rev_id).await?.filter(|r| r.item_id == id).ok_or(CatalogueError::NotFound)?;
+    Ok(RevisionView::build(&r, parse_content(&r)?))
+}
+
+/// Staff listing with filters (authors see only their own items).
+pub async fn search_staff(db: &DatabaseConnection, actor: &Actor, mut f: SearchFilter) -> Result<Page<StaffItemSummary>> {
+    if !actor.sees_all_items() {
+        require(actor, Action::ItemAuthor)?;
+        f.author_id = Some(actor.id);
+    }
+    let rows = repo::search(db, &f).await?;
+    let next = page_cursor(&rows, f.limit);
+    Ok(Page { items: rows.iter().map(StaffItemSummary::from).collect(), next })
+}
+
+fn page_cursor(rows: &[item::Model], limit: u64) -> Option<Uuid> {
+    (rows.len() as u64 >= limit.clamp(1, 200)).then(|| rows.last().map(|r| r.id)).flatten()
+}
+
+/// Learner listing: approved items only, standalone (cases are read as blocks).
+pub async fn search_learner(db: &DatabaseConnection, actor: &Actor, mut f: SearchFilter) -> Result<Page<LearnerItemView>> {
+    require(actor, Action::CatalogueRead)?;
+    f.statuses = vec![ItemStatus::Approved.as_str().into()];
+    f.author_id = None;
+    f.standalone_only = true;
+    let rows = repo::search(db, &f).await?;
+    let next = page_cursor(&rows, f.limit);
+    let revs = repo::revisions_by_ids(db, rows.iter().filter_map(|r| r.current_revision_id).collect()).await?;
+    let mut items = Vec::with_capacity(rows.len());
+    for row in &rows {
+        if let Some(rev) = revs.iter().find(|r| Some(r.id) == row.current_revision_id) {
+            items.push(LearnerItemView::build(row, rev, &parse_content(rev)?, vec![]));
+        }
+    }
+    Ok(Page { items, next })
+}
+
+/// One approved item as a learner sees it before answering.
+pub async fn get_learner(db: &DatabaseConnection, actor: &Actor, id: Uuid) -> Result<LearnerItemView> {
+    require(actor, Action::CatalogueRead)?;
+    let (row, rev) = load(db, id).await?;
+    if row.status != ItemStatus::Approved.as_str() {
+        return Err(CatalogueError::NotFound);
+    }
+    let links = repo::translations(db, row.translation_group_id).await?.into_iter()
+        .filter(|t| t.id != row.id && t.status == ItemStatus::Approved.as_str())
+        .map(|t| TranslationLink { id: t.id, locale: t.locale }).collect();
+    Ok(LearnerItemView::build(&row, &rev, &parse_content(&rev)?, links))
+}
+
+/// A clinical case as a learner sees it: only when every sub-item is approved.
+pub async fn get_case_learner(db: &DatabaseConnection, actor: &Actor, case_id: Uuid) -> Result<LearnerCaseView> {
+    require(actor, Action::CatalogueRead)?;
+    let case = repo::case_by_id(db, case_id).await?.ok_or(CatalogueError::NotFound)?;
+    let rows = repo::case_items(db, case_id).await?;
+    if rows.is_empty() || rows.iter().any(|r| r.status != ItemStatus::Approved.as_str()) {
+        return Err(CatalogueError::NotFound);
+    }
+    let revs = repo::revisions_by_ids(db, rows.iter().filter_map(|r| r.current_revision_id).collect()).await?;
+    let mut items = Vec::new();
+    for row in &rows {
+        let rev = revs.iter().find(|r| Some(r.id) == row.current_revision_id).ok_or(CatalogueError::NotFound)?;
+        items.push(LearnerItemView::build(row, rev, &parse_content(rev)?, vec![]));
+    }
+    Ok(LearnerCaseView {
+        id: case.id,
+        title: case.title,
+        scenario_html: crate::markdown::render(&case.scenario),
+        objectives: serde_json::from_str(&case.objectives).unwrap_or_default(),
+        items,
+    })
+}
+
+/// Clinical cases whose sub-items are all approved (id and title).
+pub async fn list_cases_learner(db: &DatabaseConnection, actor: &Actor) -> Result<Vec<(Uuid, String)>> {
+    require(actor, Action::CatalogueRead)?;
+    let mut out = Vec::new();
+    for c in repo::cases(db).await? {
+        let rows = repo::case_items(db, c.id).await?;
+        if !rows.is_empty() && rows.iter().all(|r| r.status == ItemStatus::Approved.as_str()) {
+            out.push((c.id, c.title));
+        }
+    }
+    Ok(out)
+}
+
+async fn load<C: ConnectionTrait>(c: &C, id: Uuid) -> Result<(item::Model, item_revision::Model)> {
+    let row = repo::item_by_id(c, id).await?.ok_or(CatalogueError::NotFound)?;
+    let rev_id = row.current_revision_id.ok_or(CatalogueError::NotFound)?;
+    let rev = repo::revision(c, rev_id).await?.ok_or(CatalogueError::NotFound)?;
+    Ok((row, rev))
+}
+
+fn status(row: &item::Model) -> Result<ItemStatus> {
+    row.status.parse().map_err(|e: myqcm_domain::catalogue::UnknownValue| CatalogueError::Store(DbError::Backend(e.to_string())))
+}
+
+fn facts(row: &item::Model, rev: &item_revision::Model) -> Result<ItemFacts> {
+    Ok(ItemFacts { status: status(row)?, author_id: row.author_id, revision_author_id: rev.created_by })
+}
+
+async fn staff_view<C: ConnectionTrait>(c: &C, row: &item::Model) -> Result<StaffItemView> {
+    let (_, rev) = load(c, row.id).await?;
+    let kcs = repo::item_kcs(c, row.id).await?.into_iter().map(|(n, w)| KcTag { id: n.id, code: n.code, weight: w }).collect();
+    Ok(StaffItemView {
+        id: row.id, status: row.status.clone(), kind: row.kind.clone(), locale: row.locale.clone(), course_id: row.course_id,
+        subject_id: row.subject_id, author_id: row.author_id, external_id: row.external_id.clone(),
+        translation_group_id: row.translation_group_id, case_id: row.case_id, case_position: row.case_position,
+        revision: RevisionView::build(&rev, parse_content(&rev)?), kcs, updated_at: row.updated_at,
+    })
+}

@@ -1,0 +1,782 @@
+//! The identity use cases. Each one validates, does its work in one transaction where several
+//! rows change, enqueues its mail in that same transaction and appends an audit row. Responses
+//! that could reveal whether an address has an account are identical for both cases.
+
+use chrono::{DateTime, Utc};
+use myqcm_db::identity::accounts::{self as accounts_repo, Account};
+use myqcm_db::identity::tokens::{self as tokens_repo, EmailTokenRow};
+use myqcm_db::identity::{ms, sessions as sessions_repo};
+use myqcm_db::users::{self, NewUser};
+use myqcm_domain::permissions::{AdminScope, Role, parse_list};
+use sea_orm::{ActiveValue::Set, ConnectionTrait, TransactionTrait};
+use uuid::Uuid;
+
+use super::crypto::{self, ct_eq, sha256_hex};
+use super::mail::{self, Message};
+use super::passwords::{self, Verified};
+use super::ratelimit::{self as rl};
+use super::sessions::{self, IssuedTokens, Principal, Via};
+use super::{ClientMeta, Deps, IdentityError, Result, audit, dur_ms};
+
+/// Token purposes.
+pub mod purpose {
+    /// Confirms the account's address.
+    pub const VERIFY_EMAIL: &str = "verify_email";
+    /// Resets the password.
+    pub const RESET_PASSWORD: &str = "reset_password";
+    /// Confirms a new address.
+    pub const CHANGE_EMAIL: &str = "change_email";
+}
+
+/// Wrong codes allowed per verification token before it is spent.
+const MAX_CODE_ATTEMPTS: i32 = 5;
+
+/// Normalises an email: trimmed, lower-case; `None` when malformed.
+pub fn normalize_email(email: &str) -> Option<String> {
+    let e = email.trim().to_lowercase();
+    crate::accounts::valid_email(&e).then_some(e)
+}
+
+fn locale_or_default(locale: Option<&str>) -> String {
+    match locale {
+        Some(l @ ("fr" | "ar" | "en")) => l.to_owned(),
+        _ => "fr".into(),
+    }
+}
+
+/// Whether an account holds a staff role (reviewer or admin).
+pub fn is_staff(a: &Account) -> bool {
+    let roles: Vec<Role> = parse_list(&a.roles).unwrap_or_default();
+    roles.contains(&Role::Reviewer) || roles.contains(&Role::Admin)
+}
+
+/// Roles and scopes of an account (unknown names are dropped, never granted).
+pub fn roles_and_scopes(a: &Account) -> (Vec<Role>, Vec<AdminScope>) {
+    let roles = a
+        .roles
+        .split(',')
+        .filter_map(|r| r.trim().parse().ok())
+        .collect();
+    let scopes = a
+        .admin_scopes
+        .split(',')
+        .filter_map(|s| s.trim().parse().ok())
+        .collect();
+    (roles, scopes)
+}
+
+fn usable(a: &Account) -> bool {
+    a.disabled_at.is_none() && a.deleted_at.is_none()
+}
+
+fn link(deps: &Deps, path: &str, token: &str) -> String {
+    let mut url = deps.config.public_base_url.clone();
+    url.set_path(path);
+    url.set_query(None);
+    url.set_fragment(Some(&format!("token={token}")));
+    // The token travels in the fragment: never sent to the server by the browser, so never in
+    // access logs or Referer headers; the page posts it back.
+    url.to_string()
+}
+
+struct NewEmailToken {
+    token: String,
+    code: String,
+    row: EmailTokenRow,
+}
+
+fn new_email_token(
+    deps: &Deps,
+    user_id: Uuid,
+    purpose: &str,
+    email: &str,
+    now: DateTime<Utc>,
+) -> NewEmailToken {
+    let token = crypto::new_token();
+    let code = crypto::new_code();
+    let id = Uuid::now_v7();
+    let code_hash = sha256_hex(format!("{id}:{code}").as_bytes());
+    NewEmailToken {
+        row: EmailTokenRow {
+            id,
+            user_id,
+            purpose: purpose.to_owned(),
+            token_hash: sha256_hex(token.as_bytes()),
+            code_hash: Some(code_hash),
+            email: email.to_owned(),
+            expires_at: ms(now) + dur_ms(deps.config.email_token_ttl),
+            used_at: None,
+            code_attempts: 0,
+            created_at: ms(now),
+        },
+        token,
+        code,
+    }
+}
+
+/// Sign-up input.
+#[derive(Debug, Clone)]
+pub struct SignUp {
+    /// Address.
+    pub email: String,
+    /// Chosen password.
+    pub password: String,
+    /// Name shown.
+    pub display_name: String,
+    /// `fr`, `ar` or `en`.
+    pub locale: Option<String>,
+}
+
+/// Creates a student account and sends the verification mail. An address that already has an
+/// account gets a "someone tried to sign up" mail instead; the caller sees the same outcome.
+pub async fn sign_up(deps: &Deps, input: SignUp, meta: &ClientMeta) -> Result<()> {
+    let email = normalize_email(&input.email).ok_or(IdentityError::InvalidEmail)?;
+    let name = input.display_name.trim().to_owned();
+    if name.is_empty() || name.chars().count() > 120 || name.chars().any(char::is_control) {
+        return Err(IdentityError::Invalid {
+            field: "display_name",
+        });
+    }
+    passwords::check_new_password(&input.password, false, &email)?;
+    rl::hit(deps, rl::SIGN_UP_IP, meta.ip.as_deref().unwrap_or("-")).await?;
+    // Hash before looking the address up, so both outcomes cost the same.
+    let hash = passwords::hash(input.password)
+        .await
+        .map_err(|e| IdentityError::Other(e.into()))?;
+    let locale = locale_or_default(input.locale.as_deref());
+    let now = deps.clock.now();
+    let txn = deps.db.begin().await?;
+    match accounts_repo::find_by_email(&txn, &email).await? {
+        Some(existing) => {
+            // Silently capped so this cannot be used to mail-bomb an address.
+            if rl::hit(deps, rl::MAIL_PER_EMAIL, &email).await.is_ok() {
+                let msg = Message::SignUpExisting {
+                    sign_in: link(deps, "/sign-in", "")
+                        .trim_end_matches("#token=")
+                        .to_owned(),
+                    reset: link(deps, "/password-reset", "")
+                        .trim_end_matches("#token=")
+                        .to_owned(),
+                };
+                mail::enqueue(&txn, now, &existing.email, &existing.locale, &msg).await?;
+            }
+            audit::record(
+                &txn,
+                deps.clock.as_ref(),
+                audit::Event::new("sign_up.existing_address")
+                    .target(existing.id.to_string())
+                    .meta(meta),
+            )
+            .await?;
+        }
+        None => {
+            let user = users::create(
+                &txn,
+                NewUser {
+                    email: email.clone(),
+                    display_name: name,
+                    password_hash: Some(hash),
+                    roles: vec!["student".into()],
+                    admin_scopes: vec![],
+                    locale: locale.clone(),
+                    verified: false,
+                },
+                now,
+            )
+            .await;
+            let user = match user {
+                Ok(u) => u,
+                // A parallel sign-up won the race: same outcome as an existing address.
+                Err(myqcm_db::DbError::Conflict(_)) => return Ok(()),
+                Err(e) => return Err(e.into()),
+            };
+            let t = new_email_token(deps, user.id, purpose::VERIFY_EMAIL, &email, now);
+            tokens_repo::issue(&txn, t.row).await?;
+            let msg = Message::Verify {
+                link: link(deps, "/verify-email", &t.token),
+                code: t.code,
+            };
+            mail::enqueue(&txn, now, &email, &locale, &msg).await?;
+            audit::record(
+                &txn,
+                deps.clock.as_ref(),
+                audit::Event::new("sign_up.created")
+                    .actor(user.id)
+                    .meta(meta),
+            )
+            .await?;
+        }
+    }
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Sends a fresh verification mail if the address has an unverified account. Always succeeds
+/// from the caller's point of view (except the per-IP limit, identical for every address).
+pub async fn resend_verification(deps: &Deps, email: &str, meta: &ClientMeta) -> Result<()> {
+    rl::hit(deps, rl::MAIL_PER_IP, meta.ip.as_deref().unwrap_or("-")).await?;
+    let Some(email) = normalize_email(email) else {
+        return Ok(());
+    };
+    if rl::hit(deps, rl::MAIL_PER_EMAIL, &email).await.is_err() {
+        return Ok(());
+    }
+    let now = deps.clock.now();
+    let txn = deps.db.begin().await?;
+    if let Some(a) = accounts_repo::find_by_email(&txn, &email).await?
+        && a.email_verified_at.is_none()
+        && usable(&a)
+    {
+        let t = new_email_token(deps, a.id, purpose::VERIFY_EMAIL, &a.email, now);
+        tokens_repo::issue(&txn, t.row).await?;
+        let msg = Message::Verify {
+            link: link(deps, "/verify-email", &t.token),
+            code: t.code,
+        };
+        mail::enqueue(&txn, now, &a.email, &a.locale, &msg).await?;
+    }
+    txn.commit().await?;
+    Ok(())
+}
+
+/// How a verification is proven.
+#[derive(Debug, Clone)]
+pub enum VerifyProof {
+    /// The link's token.
+    Token(String),
+    /// The address and the 6-digit code.
+    Code {
+        /// Address.
+        email: String,
+        /// Code.
+        code: String,
+    },
+}
+
+/// Confirms an address (sign-up verification or email change). Any failure is the same
+/// `InvalidToken`. Does not sign the user in.
+pub async fn verify_email(deps: &Deps, proof: VerifyProof, meta: &ClientMeta) -> Result<()> {
+    rl::hit(deps, rl::REDEEM_IP, meta.ip.as_deref().unwrap_or("-")).await?;
+    let now = deps.clock.now();
+    let now_ms = ms(now);
+    let txn = deps.db.begin().await?;
+    let row = match &proof {
+        VerifyProof::Token(t) => {
+            if t.len() != 43 {
+                return Err(IdentityError::InvalidToken);
+            }
+            tokens_repo::by_hash(&txn, &sha256_hex(t.as_bytes())).await?
+        }
+        VerifyProof::Code { email, code } => {
+            let Some(email) = normalize_email(email) else {
+                return Err(IdentityError::InvalidToken);
+            };
+            let Some(a) = accounts_repo::find_by_email(&txn, &email).await? else {
+                return Err(IdentityError::InvalidToken);
+            };
+            let Some(t) = tokens_repo::latest_unused(&txn, a.id, purpose::VERIFY_EMAIL).await?
+            else {
+                return Err(IdentityError::InvalidToken);
+            };
+            let expected = sha256_hex(format!("{}:{code}", t.id).as_bytes());
+            let ok = t
+                .code_hash
+                .as_deref()
+                .is_some_and(|h| ct_eq(h.as_bytes(), expected.as_bytes()));
+            if !ok || t.code_attempts >= MAX_CODE_ATTEMPTS {
+                tokens_repo::count_wrong_code(&txn, t.id).await?;
+                if t.code_attempts + 1 >= MAX_CODE_ATTEMPTS {
+                    tokens_repo::consume(&txn, t.id, now_ms).await?;
+                }
+                txn.commit().await?;
+                return Err(IdentityError::InvalidToken);
+            }
+            Some(t)
+        }
+    };
+    let Some(t) = row else {
+        return Err(IdentityError::InvalidToken);
+    };
+    let valid_purpose = t.purpose == purpose::VERIFY_EMAIL || t.purpose == purpose::CHANGE_EMAIL;
+    if !valid_purpose || t.used_at.is_some() || t.expires_at <= now_ms {
+        return Err(IdentityError::InvalidToken);
+    }
+    let Some(account) = accounts_repo::get(&txn, t.user_id).await? else {
+        return Err(IdentityError::InvalidToken);
+    };
+    if !usable(&account) {
+        return Err(IdentityError::InvalidToken);
+    }
+    // A verification token is for the address it was sent to: after an email change, the
+    // old address's token proves nothing.
+    if t.purpose == purpose::VERIFY_EMAIL && t.email != account.email {
+        return Err(IdentityError::InvalidToken);
+    }
+    if !tokens_repo::consume(&txn, t.id, now_ms).await? {
+        return Err(IdentityError::InvalidToken);
+    }
+    let mut model = accounts_repo::entity::ActiveModel {
+        id: Set(account.id),
+        email_verified_at: Set(Some(now)),
+        updated_at: Set(now),
+        ..Default::default()
+    };
+    if t.purpose == purpose::CHANGE_EMAIL {
+        model.email = Set(t.email.clone());
+        mail::enqueue(
+            &txn,
+            now,
+            &account.email,
+            &account.locale,
+            &Message::EmailChanged {
+                new_email: mail::mask(&t.email),
+            },
+        )
+        .await?;
+    }
+    match accounts_repo::update(&txn, model).await {
+        Ok(_) => {}
+        Err(myqcm_db::DbError::Conflict(_)) => return Err(IdentityError::InvalidToken),
+        Err(e) => return Err(e.into()),
+    }
+    let action = if t.purpose == purpose::CHANGE_EMAIL {
+        "email.changed"
+    } else {
+        "email.verified"
+    };
+    audit::record(
+        &txn,
+        deps.clock.as_ref(),
+        audit::Event::new(action).actor(account.id).meta(meta),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Checks email and password and opens a session. Unknown address, disabled account and wrong
+/// password give the same error after the same amount of work.
+pub async fn sign_in(
+    deps: &Deps,
+    email: &str,
+    password: String,
+    second_factor: Option<&str>,
+    via: Via,
+    meta: &ClientMeta,
+) -> Result<(IssuedTokens, Account)> {
+    rl::hit(deps, rl::SIGN_IN_IP, meta.ip.as_deref().unwrap_or("-")).await?;
+    let email = email.trim().to_lowercase();
+    rl::check(deps, rl::SIGN_IN_FAILURES, &email).await?;
+    if password.len() > 1024 {
+        return Err(IdentityError::InvalidCredentials);
+    }
+    let account = accounts_repo::find_by_email(&deps.db, &email)
+        .await?
+        .filter(usable);
+    let stored = account.as_ref().and_then(|a| a.password_hash.clone());
+    let verified = passwords::verify(password, stored).await;
+    let account = match (verified, account) {
+        (Verified::No, account) | (_, account @ None) => {
+            rl::count(deps, rl::SIGN_IN_FAILURES, &email).await?;
+            let mut ev = audit::Event::new("sign_in.failed").meta(meta);
+            if let Some(a) = &account {
+                ev = ev.target(a.id.to_string());
+            }
+            audit::record(&deps.db, deps.clock.as_ref(), ev).await?;
+            return Err(IdentityError::InvalidCredentials);
+        }
+        (Verified::OkRehash(new_hash), Some(a)) => {
+            accounts_repo::set_password_hash(&deps.db, a.id, &new_hash, ms(deps.clock.now()))
+                .await?;
+            audit::record(
+                &deps.db,
+                deps.clock.as_ref(),
+                audit::Event::new("password.rehashed_legacy")
+                    .actor(a.id)
+                    .meta(meta),
+            )
+            .await?;
+            a
+        }
+        (Verified::Ok, Some(a)) => a,
+    };
+    let mfa = if account.totp_enabled_at.is_some() {
+        let Some(code) = second_factor else {
+            return Err(IdentityError::MfaRequired);
+        };
+        if let Err(e) = super::mfa::check_second_factor(deps, &account, code).await {
+            audit::record(
+                &deps.db,
+                deps.clock.as_ref(),
+                audit::Event::new("sign_in.mfa_failed")
+                    .target(account.id.to_string())
+                    .meta(meta),
+            )
+            .await?;
+            return Err(e);
+        }
+        true
+    } else {
+        false
+    };
+    let tokens = sessions::issue(deps, account.id, via, meta, mfa).await?;
+    let now = deps.clock.now();
+    let txn = deps.db.begin().await?;
+    if account.deletion_requested_at.is_some() {
+        // Signing in during the grace period cancels the deletion.
+        accounts_repo::update(
+            &txn,
+            accounts_repo::entity::ActiveModel {
+                id: Set(account.id),
+                deletion_requested_at: Set(None),
+                ..Default::default()
+            },
+        )
+        .await?;
+    }
+    mail::enqueue(
+        &txn,
+        now,
+        &account.email,
+        &account.locale,
+        &Message::NewSignIn {
+            at: now,
+            ip: meta.ip.clone().unwrap_or_else(|| "?".into()),
+        },
+    )
+    .await?;
+    audit::record(
+        &txn,
+        deps.clock.as_ref(),
+        audit::Event::new("sign_in.succeeded")
+            .actor(account.id)
+            .target(tokens.session_id.to_string())
+            .meta(meta),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok((tokens, account))
+}
+
+/// Re-checks the password of the signed-in user and records the proof in the session.
+pub async fn reauthenticate(
+    deps: &Deps,
+    p: &Principal,
+    password: String,
+    meta: &ClientMeta,
+) -> Result<Account> {
+    let subject = format!("reauth:{}", p.user_id);
+    rl::check(deps, rl::SIGN_IN_FAILURES, &subject).await?;
+    let account = accounts_repo::get(&deps.db, p.user_id)
+        .await?
+        .ok_or(IdentityError::Unauthenticated)?;
+    match passwords::verify(password, account.password_hash.clone()).await {
+        Verified::No => {
+            rl::count(deps, rl::SIGN_IN_FAILURES, &subject).await?;
+            audit::record(
+                &deps.db,
+                deps.clock.as_ref(),
+                audit::Event::new("step_up.failed")
+                    .actor(p.user_id)
+                    .meta(meta),
+            )
+            .await?;
+            Err(IdentityError::InvalidCredentials)
+        }
+        _ => {
+            sessions::mark_authenticated(deps, p.session_id, false).await?;
+            Ok(account)
+        }
+    }
+}
+
+/// Step-up before sensitive actions: the password, plus a TOTP or recovery code when the
+/// account is enrolled (then the session's MFA proof is refreshed too).
+pub async fn step_up(
+    deps: &Deps,
+    p: &Principal,
+    password: String,
+    second_factor: Option<&str>,
+    meta: &ClientMeta,
+) -> Result<()> {
+    let account = reauthenticate(deps, p, password, meta).await?;
+    if account.totp_enabled_at.is_some() {
+        let code = second_factor.ok_or(IdentityError::MfaRequired)?;
+        super::mfa::check_second_factor(deps, &account, code).await?;
+        sessions::mark_authenticated(deps, p.session_id, true).await?;
+    }
+    audit::record(
+        &deps.db,
+        deps.clock.as_ref(),
+        audit::Event::new("step_up.succeeded")
+            .actor(p.user_id)
+            .meta(meta),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Whether the session holds a recent enough MFA proof for a sensitive staff action.
+pub fn recent_mfa(deps: &Deps, p: &Principal) -> bool {
+    p.mfa_at
+        .is_some_and(|t| ms(deps.clock.now()) - t <= dur_ms(deps.config.step_up_window))
+}
+
+/// Signs out every session of the user (the current one included unless `keep_current`).
+/// Needs a recent credential proof, given here as `password` or from an earlier step-up.
+pub async fn sign_out_everywhere(
+    deps: &Deps,
+    p: &Principal,
+    password: Option<String>,
+    keep_current: bool,
+    meta: &ClientMeta,
+) -> Result<usize> {
+    match password {
+        Some(pw) => {
+            reauthenticate(deps, p, pw, meta).await?;
+        }
+        None if sessions::recently_authenticated(deps, p) => {}
+        None => return Err(IdentityError::StepUpRequired),
+    }
+    let keep = keep_current.then_some(p.session_id);
+    let n = sessions::revoke_all(deps, p.user_id, keep, "sign_out_everywhere").await?;
+    audit::record(
+        &deps.db,
+        deps.clock.as_ref(),
+        audit::Event::new("session.sign_out_everywhere")
+            .actor(p.user_id)
+            .meta(meta)
+            .detail(serde_json::json!({ "revoked": n })),
+    )
+    .await?;
+    Ok(n)
+}
+
+/// Changes the password: needs the current one; other sessions are signed out.
+pub async fn change_password(
+    deps: &Deps,
+    p: &Principal,
+    current: String,
+    new: String,
+    meta: &ClientMeta,
+) -> Result<()> {
+    let account = accounts_repo::get(&deps.db, p.user_id)
+        .await?
+        .ok_or(IdentityError::Unauthenticated)?;
+    passwords::check_new_password(&new, is_staff(&account), &account.email)?;
+    reauthenticate(deps, p, current, meta).await?;
+    let hash = passwords::hash(new)
+        .await
+        .map_err(|e| IdentityError::Other(e.into()))?;
+    let now = deps.clock.now();
+    let txn = deps.db.begin().await?;
+    accounts_repo::set_password_hash(&txn, account.id, &hash, ms(now)).await?;
+    mail::enqueue(
+        &txn,
+        now,
+        &account.email,
+        &account.locale,
+        &Message::PasswordChanged,
+    )
+    .await?;
+    audit::record(
+        &txn,
+        deps.clock.as_ref(),
+        audit::Event::new("password.changed")
+            .actor(account.id)
+            .meta(meta),
+    )
+    .await?;
+    txn.commit().await?;
+    sessions::revoke_all(deps, account.id, Some(p.session_id), "password_changed").await?;
+    Ok(())
+}
+
+/// Sends a reset link if the address has an account; the caller always sees success.
+pub async fn request_reset(deps: &Deps, email: &str, meta: &ClientMeta) -> Result<()> {
+    rl::hit(deps, rl::MAIL_PER_IP, meta.ip.as_deref().unwrap_or("-")).await?;
+    let Some(email) = normalize_email(email) else {
+        return Ok(());
+    };
+    if rl::hit(deps, rl::MAIL_PER_EMAIL, &format!("reset:{email}"))
+        .await
+        .is_err()
+    {
+        return Ok(());
+    }
+    let now = deps.clock.now();
+    let txn = deps.db.begin().await?;
+    if let Some(a) = accounts_repo::find_by_email(&txn, &email).await?
+        && usable(&a)
+    {
+        let t = new_email_token(deps, a.id, purpose::RESET_PASSWORD, &a.email, now);
+        tokens_repo::issue(&txn, t.row).await?;
+        let msg = Message::Reset {
+            link: link(deps, "/password-reset", &t.token),
+        };
+        mail::enqueue(&txn, now, &a.email, &a.locale, &msg).await?;
+        audit::record(
+            &txn,
+            deps.clock.as_ref(),
+            audit::Event::new("password.reset_requested")
+                .target(a.id.to_string())
+                .meta(meta),
+        )
+        .await?;
+    }
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Sets a new password from a reset link: single use, 30 minutes, every session revoked.
+pub async fn confirm_reset(
+    deps: &Deps,
+    token: &str,
+    new_password: String,
+    meta: &ClientMeta,
+) -> Result<()> {
+    rl::hit(deps, rl::REDEEM_IP, meta.ip.as_deref().unwrap_or("-")).await?;
+    if token.len() != 43 {
+        return Err(IdentityError::InvalidToken);
+    }
+    let now = deps.clock.now();
+    let now_ms = ms(now);
+    let Some(t) = tokens_repo::by_hash(&deps.db, &sha256_hex(token.as_bytes())).await? else {
+        return Err(IdentityError::InvalidToken);
+    };
+    if t.purpose != purpose::RESET_PASSWORD || t.used_at.is_some() || t.expires_at <= now_ms {
+        return Err(IdentityError::InvalidToken);
+    }
+    let Some(account) = accounts_repo::get(&deps.db, t.user_id)
+        .await?
+        .filter(usable)
+    else {
+        return Err(IdentityError::InvalidToken);
+    };
+    if t.email != account.email {
+        return Err(IdentityError::InvalidToken);
+    }
+    passwords::check_new_password(&new_password, is_staff(&account), &account.email)?;
+    let hash = passwords::hash(new_password)
+        .await
+        .map_err(|e| IdentityError::Other(e.into()))?;
+    let txn = deps.db.begin().await?;
+    if !tokens_repo::consume(&txn, t.id, now_ms).await? {
+        return Err(IdentityError::InvalidToken);
+    }
+    tokens_repo::invalidate_all(&txn, account.id, purpose::RESET_PASSWORD, now_ms).await?;
+    accounts_repo::set_password_hash(&txn, account.id, &hash, now_ms).await?;
+    if account.email_verified_at.is_none() {
+        // The link reached the mailbox: the address is proven.
+        accounts_repo::update(
+            &txn,
+            accounts_repo::entity::ActiveModel {
+                id: Set(account.id),
+                email_verified_at: Set(Some(now)),
+                ..Default::default()
+            },
+        )
+        .await?;
+    }
+    mail::enqueue(
+        &txn,
+        now,
+        &account.email,
+        &account.locale,
+        &Message::PasswordChanged,
+    )
+    .await?;
+    audit::record(
+        &txn,
+        deps.clock.as_ref(),
+        audit::Event::new("password.reset")
+            .actor(account.id)
+            .meta(meta),
+    )
+    .await?;
+    txn.commit().await?;
+    sessions::revoke_all(deps, account.id, None, "password_reset").await?;
+    Ok(())
+}
+
+/// Starts an email change: needs the password; the new address receives a confirmation link
+/// and code; the change happens when it is confirmed (see [`verify_email`]).
+pub async fn request_email_change(
+    deps: &Deps,
+    p: &Principal,
+    new_email: &str,
+    password: String,
+    meta: &ClientMeta,
+) -> Result<()> {
+    let new_email = normalize_email(new_email).ok_or(IdentityError::InvalidEmail)?;
+    reauthenticate(deps, p, password, meta).await?;
+    rl::hit(deps, rl::MAIL_PER_EMAIL, &format!("change:{}", p.user_id)).await?;
+    let now = deps.clock.now();
+    let txn = deps.db.begin().await?;
+    let account = accounts_repo::get(&txn, p.user_id)
+        .await?
+        .ok_or(IdentityError::Unauthenticated)?;
+    // A taken address gets nothing, and the caller sees the same success (no enumeration).
+    if accounts_repo::find_by_email(&txn, &new_email)
+        .await?
+        .is_none()
+    {
+        let t = new_email_token(deps, account.id, purpose::CHANGE_EMAIL, &new_email, now);
+        tokens_repo::issue(&txn, t.row).await?;
+        let msg = Message::Verify {
+            link: link(deps, "/verify-email", &t.token),
+            code: t.code,
+        };
+        mail::enqueue(&txn, now, &new_email, &account.locale, &msg).await?;
+    }
+    audit::record(
+        &txn,
+        deps.clock.as_ref(),
+        audit::Event::new("email.change_requested")
+            .actor(account.id)
+            .meta(meta),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Changes the display name and/or interface language.
+pub async fn update_profile(
+    deps: &Deps,
+    user_id: Uuid,
+    display_name: Option<String>,
+    locale: Option<String>,
+) -> Result<Account> {
+    let mut model = accounts_repo::entity::ActiveModel {
+        id: Set(user_id),
+        updated_at: Set(deps.clock.now()),
+        ..Default::default()
+    };
+    if let Some(n) = display_name {
+        let n = n.trim().to_owned();
+        if n.is_empty() || n.chars().count() > 120 || n.chars().any(char::is_control) {
+            return Err(IdentityError::Invalid {
+                field: "display_name",
+            });
+        }
+        model.display_name = Set(n);
+    }
+    if let Some(l) = locale {
+        if !matches!(l.as_str(), "fr" | "ar" | "en") {
+            return Err(IdentityError::Invalid { field: "locale" });
+        }
+        model.locale = Set(l);
+    }
+    Ok(accounts_repo::update(&deps.db, model).await?)
+}
+
+/// Loads a usable account (disabled or deleted accounts count as absent).
+pub async fn load_account<C: ConnectionTrait>(conn: &C, id: Uuid) -> Result<Option<Account>> {
+    Ok(accounts_repo::get(conn, id).await?.filter(usable))
+}
+
+/// Sessions of a user for the device list.
+pub async fn list_sessions(deps: &Deps, user_id: Uuid) -> Result<Vec<sessions_repo::SessionRow>> {
+    sessions::list(deps, user_id).await
+}

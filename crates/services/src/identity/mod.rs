@@ -1,0 +1,173 @@
+//! Identity and access: sign-up with verified email, sign-in sessions with opaque rotating
+//! tokens, password change/reset, email change, rate limits, transactional mail, the audit log.
+//!
+//! Map: [`crypto`] (tokens, hashes, keys) → [`passwords`] (policy, bounded argon2 pool, legacy
+//! bcrypt, dummy hash) → [`sessions`] (issue, authenticate through the cache, refresh rotation
+//! with reuse detection, revocation) → [`flows`] (the user-facing use cases, each one
+//! transaction that also enqueues its mail and audit row) → [`mail`] (fr/ar/en templates),
+//! [`ratelimit`], [`audit`]. [`testing`] lets other areas' tests obtain a Bearer token.
+
+pub mod audit;
+pub mod crypto;
+pub mod flows;
+pub mod mail;
+pub mod mfa;
+pub mod passwords;
+pub mod privacy;
+pub mod ratelimit;
+pub mod sessions;
+pub mod testing;
+pub mod totp;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use myqcm_db::{DatabaseConnection, DbError};
+use myqcm_domain::Clock;
+use myqcm_domain::ports::{Cache, PortError};
+
+/// Settings of the identity work (a projection of the application configuration).
+#[derive(Clone)]
+pub struct IdentityConfig {
+    /// Key for CSRF synchronizer tokens (derived from `MYQCM_SECRET_KEY`).
+    pub csrf_key: [u8; 32],
+    /// Key sealing TOTP secrets at rest (derived from `MYQCM_SECRET_KEY`).
+    pub totp_key: [u8; 32],
+    /// Public base URL: links in mail are built from it, never from the `Host` header.
+    pub public_base_url: url::Url,
+    /// Access token lifetime (15 min).
+    pub access_ttl: Duration,
+    /// Refresh token lifetime (30 days).
+    pub refresh_ttl: Duration,
+    /// Window during which the refresh token just rotated away still answers (10 s).
+    pub refresh_grace: Duration,
+    /// How long a session look-up stays cached.
+    pub lookup_cache_ttl: Duration,
+    /// Verification and reset links (30 min).
+    pub email_token_ttl: Duration,
+    /// How recent a credential proof must be for sensitive actions (10 min).
+    pub step_up_window: Duration,
+    /// Days between a deletion request and the erasure (`MYQCM_ACCOUNT_DELETION_GRACE_DAYS`).
+    pub deletion_grace_days: u32,
+    /// Days ended sign-in sessions (with their IPs) are kept (`MYQCM_SESSION_RETENTION_DAYS`).
+    pub session_retention_days: u32,
+    /// Days audit rows are kept (`MYQCM_AUDIT_RETENTION_DAYS`).
+    pub audit_retention_days: u32,
+}
+
+impl std::fmt::Debug for IdentityConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IdentityConfig")
+            .field("csrf_key", &"[redacted]")
+            .field("public_base_url", &self.public_base_url.as_str())
+            .finish_non_exhaustive()
+    }
+}
+
+impl IdentityConfig {
+    /// The standard lifetimes, with keys derived from `master_secret`.
+    pub fn new(master_secret: &[u8], public_base_url: url::Url) -> Self {
+        Self {
+            csrf_key: crypto::derive_key(master_secret, "csrf"),
+            totp_key: crypto::derive_key(master_secret, "totp"),
+            public_base_url,
+            access_ttl: Duration::from_secs(15 * 60),
+            refresh_ttl: Duration::from_secs(30 * 24 * 3600),
+            refresh_grace: Duration::from_secs(10),
+            lookup_cache_ttl: Duration::from_secs(60),
+            email_token_ttl: Duration::from_secs(30 * 60),
+            step_up_window: Duration::from_secs(10 * 60),
+            deletion_grace_days: 14,
+            session_retention_days: 90,
+            audit_retention_days: 365,
+        }
+    }
+}
+
+/// What the identity use cases need: database, cache, clock and settings. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Deps {
+    /// Database pool.
+    pub db: DatabaseConnection,
+    /// Cache port (session look-ups, rate limits, refresh grace).
+    pub cache: Arc<dyn Cache>,
+    /// Clock port.
+    pub clock: Arc<dyn Clock>,
+    /// Settings.
+    pub config: Arc<IdentityConfig>,
+}
+
+/// Where a request came from, for sessions, rate limits and the audit log.
+#[derive(Debug, Clone, Default)]
+pub struct ClientMeta {
+    /// Client address (after trusted-proxy resolution).
+    pub ip: Option<String>,
+    /// User agent (truncated).
+    pub user_agent: Option<String>,
+    /// The request id.
+    pub request_id: Option<String>,
+}
+
+/// Failures of the identity use cases, each with a safe meaning for the client.
+#[derive(Debug, thiserror::Error)]
+pub enum IdentityError {
+    /// Wrong email or password (the same for both).
+    #[error("invalid credentials")]
+    InvalidCredentials,
+    /// No valid session.
+    #[error("unauthenticated")]
+    Unauthenticated,
+    /// A link, code or refresh token that is unknown, used, expired or for another purpose.
+    #[error("invalid or expired token")]
+    InvalidToken,
+    /// The new password breaks the policy.
+    #[error("{0}")]
+    WeakPassword(#[from] passwords::PolicyError),
+    /// A malformed email.
+    #[error("invalid email")]
+    InvalidEmail,
+    /// A bad field value.
+    #[error("invalid {field}")]
+    Invalid {
+        /// Field name.
+        field: &'static str,
+    },
+    /// Too many attempts.
+    #[error("rate limited")]
+    RateLimited,
+    /// The action needs a fresh proof of the password (or TOTP).
+    #[error("step-up authentication required")]
+    StepUpRequired,
+    /// The account has TOTP: a code is needed.
+    #[error("second factor required")]
+    MfaRequired,
+    /// Missing resource (also used for other users' resources).
+    #[error("not found")]
+    NotFound,
+    /// Not allowed.
+    #[error("forbidden")]
+    Forbidden,
+    /// Storage failure.
+    #[error(transparent)]
+    Store(#[from] DbError),
+    /// Cache failure.
+    #[error(transparent)]
+    Port(#[from] PortError),
+    /// Anything else unexpected.
+    #[error(transparent)]
+    Other(#[from] anyhow::Error),
+}
+
+impl From<sea_orm::DbErr> for IdentityError {
+    fn from(e: sea_orm::DbErr) -> Self {
+        Self::Store(e.into())
+    }
+}
+
+/// Result alias.
+pub type Result<T, E = IdentityError> = std::result::Result<T, E>;
+
+/// Milliseconds in a duration, saturating.
+pub(crate) fn dur_ms(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}

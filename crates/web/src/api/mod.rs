@@ -1,0 +1,6 @@
+//! JSON API resources under `/api/v1`, one module per resource (router next to its handlers).
+
+pub mod account;
+pub mod admin_users;
+pub mod audit;
+pub mod auth;

@@ -1,0 +1,307 @@
+//! Authentication at the HTTP edge: who is calling ([`CurrentUser`], [`VerifiedUser`]), the
+//! client's address behind trusted proxies ([`ClientContext`]), cookies, and CSRF.
+//!
+//! A request is authenticated by `Authorization: Bearer <access token>` (non-browser clients,
+//! exempt from CSRF) or by the access cookie (browsers). Every request is checked against the
+//! sign-in session through the cache port, and the account's roles are read on every request,
+//! so revocation and role changes take effect on the very next request. Unsafe
+//! cookie-authenticated requests must carry the session's synchronizer token as `X-CSRF-Token`
+//! or as the `_csrf` form field; [`csrf::guard`] refuses cross-site requests before that.
+
+pub mod cookies;
+pub mod csrf;
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, Method, header};
+use myqcm_domain::codes;
+use myqcm_domain::permissions::{Action, AdminScope, Role, allowed};
+use myqcm_services::identity::flows;
+use myqcm_services::identity::sessions::{self, Principal};
+use myqcm_services::identity::{ClientMeta, Deps, IdentityError};
+use uuid::Uuid;
+
+use crate::error::FieldError;
+use crate::middleware::RequestId;
+use crate::{AppState, WebError};
+
+/// The identity dependencies of a request.
+pub fn deps(state: &AppState) -> Deps {
+    Deps {
+        db: state.db.clone(),
+        cache: state.cache.clone(),
+        clock: state.clock.clone(),
+        config: state.config.identity.clone(),
+    }
+}
+
+/// Maps identity failures to API errors (never revealing more than the code says).
+pub fn error(e: IdentityError) -> WebError {
+    match e {
+        IdentityError::InvalidCredentials => WebError::code(codes::INVALID_CREDENTIALS),
+        IdentityError::Unauthenticated => WebError::code(codes::UNAUTHENTICATED),
+        IdentityError::InvalidToken => WebError::code(codes::INVALID_TOKEN),
+        IdentityError::WeakPassword(p) => WebError::Known {
+            code: codes::WEAK_PASSWORD,
+            detail: Some(p.to_string()),
+            errors: Some(vec![FieldError {
+                field: "password".into(),
+                code: "weak_password".into(),
+                message: p.to_string(),
+            }]),
+        },
+        IdentityError::InvalidEmail => WebError::Known {
+            code: codes::VALIDATION_FAILED,
+            detail: None,
+            errors: Some(vec![FieldError {
+                field: "email".into(),
+                code: "invalid".into(),
+                message: "not a valid email address".into(),
+            }]),
+        },
+        IdentityError::Invalid { field } => WebError::Known {
+            code: codes::VALIDATION_FAILED,
+            detail: None,
+            errors: Some(vec![FieldError {
+                field: field.into(),
+                code: "invalid".into(),
+                message: format!("invalid {field}"),
+            }]),
+        },
+        IdentityError::RateLimited => WebError::code(codes::RATE_LIMITED),
+        IdentityError::StepUpRequired => WebError::code(codes::STEP_UP_REQUIRED),
+        IdentityError::MfaRequired => WebError::code(codes::MFA_REQUIRED),
+        IdentityError::NotFound => WebError::code(codes::NOT_FOUND),
+        IdentityError::Forbidden => WebError::code(codes::FORBIDDEN),
+        other => WebError::Internal(other.into()),
+    }
+}
+
+/// Where the request comes from: the client address (the peer, or the right-most address of
+/// `X-Forwarded-For` not belonging to a trusted proxy when the peer is one), user agent and
+/// request id.
+#[derive(Debug, Clone)]
+pub struct ClientContext(pub ClientMeta);
+
+/// Resolves the client address from the peer and `X-Forwarded-For`.
+pub fn client_ip(
+    peer: Option<IpAddr>,
+    headers: &HeaderMap,
+    trusted: &[ipnet::IpNet],
+) -> Option<IpAddr> {
+    let peer = peer?;
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|n| n.contains(ip));
+    if !is_trusted(&peer) {
+        return Some(peer);
+    }
+    let mut client = peer;
+    let hops: Vec<IpAddr> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|s| s.trim().parse().ok())
+        .collect();
+    for hop in hops.iter().rev() {
+        client = *hop;
+        if !is_trusted(hop) {
+            break;
+        }
+    }
+    Some(client)
+}
+
+impl FromRequestParts<AppState> for ClientContext {
+    type Rejection = WebError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, WebError> {
+        Ok(Self(meta_of(parts, state)))
+    }
+}
+
+fn meta_of(parts: &Parts, state: &AppState) -> ClientMeta {
+    let peer = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip());
+    let ip = client_ip(peer, &parts.headers, &state.config.trusted_proxies);
+    ClientMeta {
+        ip: ip.map(|i| i.to_string()),
+        user_agent: parts
+            .headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|s| s.chars().take(256).collect()),
+        request_id: parts.extensions.get::<RequestId>().map(|r| r.0.clone()),
+    }
+}
+
+/// The signed-in caller. Extracting it refuses the request with 401 when there is no valid
+/// session, and with 403 `csrf_failed` when an unsafe cookie-authenticated request lacks the
+/// session's CSRF token.
+#[derive(Debug, Clone)]
+pub struct CurrentUser {
+    /// Account id.
+    pub id: Uuid,
+    /// Current email.
+    pub email: String,
+    /// Roles, read from the database on this request.
+    pub roles: Vec<Role>,
+    /// Admin scopes (count only with the admin role).
+    pub scopes: Vec<AdminScope>,
+    /// Whether the email is verified.
+    pub verified: bool,
+    /// The sign-in session.
+    pub session_id: Uuid,
+    /// Authenticated by `Authorization: Bearer` (not a cookie).
+    pub via_bearer: bool,
+    principal: Principal,
+    mfa_enrolled: bool,
+    meta: ClientMeta,
+}
+
+impl CurrentUser {
+    /// Deny-by-default permission check against the one table in
+    /// `myqcm_domain::permissions`: 403 `forbidden` when no role or scope grants `action`. Staff
+    /// actions also need TOTP enrolment (403 `mfa_enrolment_required`).
+    pub fn require(&self, action: Action) -> Result<(), WebError> {
+        if !allowed(&self.roles, &self.scopes, action) {
+            return Err(WebError::code(codes::FORBIDDEN));
+        }
+        if action.is_staff() && !self.mfa_enrolled {
+            return Err(WebError::code(codes::MFA_ENROLMENT_REQUIRED));
+        }
+        Ok(())
+    }
+
+    /// For sensitive staff actions: `require(action)` plus a TOTP proof in this session within
+    /// the step-up window (401 `step_up_required` otherwise; `POST /api/v1/auth/step-up`).
+    pub fn require_step_up(&self, state: &AppState, action: Action) -> Result<(), WebError> {
+        self.require(action)?;
+        if !flows::recent_mfa(&deps(state), &self.principal) {
+            return Err(WebError::code(codes::STEP_UP_REQUIRED));
+        }
+        Ok(())
+    }
+
+    /// Whether the user may perform `action` (no error).
+    pub fn can(&self, action: Action) -> bool {
+        self.require(action).is_ok()
+    }
+
+    /// The validated session.
+    pub fn principal(&self) -> &Principal {
+        &self.principal
+    }
+
+    /// Whether TOTP is enrolled.
+    pub fn mfa_enrolled(&self) -> bool {
+        self.mfa_enrolled
+    }
+
+    /// Where the request came from.
+    pub fn meta(&self) -> &ClientMeta {
+        &self.meta
+    }
+}
+
+/// Reads the presented access token: the Bearer header, else the access cookie.
+pub fn presented_access(parts: &Parts, https: bool) -> Option<(String, bool)> {
+    if let Some(v) = parts.headers.get(header::AUTHORIZATION) {
+        let v = v.to_str().ok()?;
+        let token = v
+            .strip_prefix("Bearer ")
+            .or_else(|| v.strip_prefix("bearer "))?;
+        return Some((token.trim().to_owned(), true));
+    }
+    cookies::read(&parts.headers, &cookies::access_name(https)).map(|t| (t, false))
+}
+
+fn unauthenticated() -> WebError {
+    WebError::code(codes::UNAUTHENTICATED)
+}
+
+impl FromRequestParts<AppState> for CurrentUser {
+    type Rejection = WebError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, WebError> {
+        if let Some(u) = parts.extensions.get::<Self>() {
+            return Ok(u.clone());
+        }
+        let https = state.config.https();
+        let (token, via_bearer) = presented_access(parts, https).ok_or_else(unauthenticated)?;
+        let deps = deps(state);
+        let principal = sessions::authenticate(&deps, &token)
+            .await
+            .map_err(error)?
+            .ok_or_else(unauthenticated)?;
+        let unsafe_method = !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
+        if unsafe_method && !via_bearer {
+            let presented = parts
+                .headers
+                .get("x-csrf-token")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+                .or_else(|| {
+                    parts
+                        .extensions
+                        .get::<csrf::FormToken>()
+                        .map(|f| f.0.clone())
+                });
+            let ok =
+                presented.is_some_and(|t| sessions::csrf_valid(&deps, principal.session_id, &t));
+            if !ok {
+                return Err(WebError::code(codes::CSRF_FAILED));
+            }
+        }
+        let account = flows::load_account(&state.db, principal.user_id)
+            .await
+            .map_err(error)?
+            .ok_or_else(unauthenticated)?;
+        let (roles, scopes) = flows::roles_and_scopes(&account);
+        let user = Self {
+            id: account.id,
+            email: account.email.clone(),
+            roles,
+            scopes,
+            verified: account.email_verified_at.is_some(),
+            session_id: principal.session_id,
+            via_bearer,
+            mfa_enrolled: account.totp_enabled_at.is_some(),
+            principal,
+            meta: meta_of(parts, state),
+        };
+        parts.extensions.insert(user.clone());
+        Ok(user)
+    }
+}
+
+/// A signed-in caller whose email is verified (403 `email_not_verified` otherwise). Training
+/// and buying put this guard on their routes.
+#[derive(Debug, Clone)]
+pub struct VerifiedUser(pub CurrentUser);
+
+impl std::ops::Deref for VerifiedUser {
+    type Target = CurrentUser;
+    fn deref(&self) -> &CurrentUser {
+        &self.0
+    }
+}
+
+impl FromRequestParts<AppState> for VerifiedUser {
+    type Rejection = WebError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, WebError> {
+        let user = CurrentUser::from_request_parts(parts, state).await?;
+        if !user.verified && state.config.email_verification {
+            return Err(WebError::code(codes::EMAIL_NOT_VERIFIED));
+        }
+        Ok(Self(user))
+    }
+}
+
+/// Shared handle type for identity settings in [`crate::WebConfig`].
+pub type IdentitySettings = Arc<myqcm_services::identity::IdentityConfig>;
