@@ -10,6 +10,7 @@
 
 pub mod cookies;
 pub mod csrf;
+pub mod google;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
