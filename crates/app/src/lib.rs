@@ -4,6 +4,7 @@
 pub mod config;
 pub mod handlers;
 pub mod identity_jobs;
+pub mod identity_seed;
 pub mod seed;
 pub mod telemetry;
 
