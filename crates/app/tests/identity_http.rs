@@ -1113,3 +1113,34 @@ async fn sign_in_limits_use_the_forwarded_client_address_only_behind_a_trusted_p
             .collect();
     assert!(ips.contains(&Some("10.9.0.2".into())), "{ips:?}");
 }
+
+#[tokio::test]
+async fn at_most_ten_live_sessions_per_account_the_oldest_is_signed_out() {
+    let app = spawn().await;
+    app.sign_up_verified("many@example.dz", PW).await;
+    let first = app.token_grant("many@example.dz", PW).await;
+    for _ in 0..9 {
+        app.token_grant("many@example.dz", PW).await;
+    }
+    assert_eq!(
+        app.get_bearer(first["access_token"].as_str().unwrap(), "/api/v1/account")
+            .await
+            .status(),
+        200
+    );
+    // The clock is fixed: sessions are ordered by their time-ordered ids within the same instant.
+    app.clock.advance(chrono::Duration::seconds(1));
+    let newest = app.token_grant("many@example.dz", PW).await;
+    assert_eq!(
+        app.get_bearer(newest["access_token"].as_str().unwrap(), "/api/v1/account")
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(
+        app.get_bearer(first["access_token"].as_str().unwrap(), "/api/v1/account")
+            .await
+            .status(),
+        401
+    );
+}
