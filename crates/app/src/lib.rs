@@ -6,6 +6,7 @@ pub mod config;
 pub mod export;
 pub mod handlers;
 pub mod identity_jobs;
+pub mod identity_seed;
 pub mod import;
 pub mod seed;
 pub mod telemetry;
@@ -90,7 +91,28 @@ pub fn web_config(config: &Config) -> WebConfig {
         identity: Arc::new(identity_config(config)),
         trusted_proxies: config.trusted_proxies.clone(),
         email_verification: config.settings.email_verification,
+        google: google_oidc(config),
         ..WebConfig::development(config.public_base_url.clone())
+    }
+}
+
+/// Google sign-in when `MYQCM_GOOGLE_CLIENT_ID` is set (callback under the public URL).
+pub fn google_oidc(config: &Config) -> Option<Arc<myqcm_integrations::oidc::GoogleOidc>> {
+    let client_id = config.settings.google_client_id.clone()?;
+    let mut redirect = config.public_base_url.clone();
+    redirect.set_path("/api/v1/auth/google/callback");
+    let settings = myqcm_integrations::oidc::OidcSettings {
+        issuer: config.settings.google_issuer.clone(),
+        client_id,
+        client_secret: config.settings.google_client_secret.expose().to_owned(),
+        redirect_uri: redirect.to_string(),
+    };
+    match myqcm_integrations::oidc::GoogleOidc::new(settings) {
+        Ok(g) => Some(Arc::new(g)),
+        Err(e) => {
+            tracing::error!(error = %e, "Google sign-in disabled: client could not be built");
+            None
+        }
     }
 }
 

@@ -173,6 +173,8 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             let services = myqcm_app::build_services(&config).await?;
             let report = myqcm_app::seed::demo(&services).await?;
             println!("{report}");
+            let totp = myqcm_app::identity_seed::enrol_demo_staff(&services, &config).await?;
+            println!("{totp}");
             Ok(())
         }
         Command::Import { file, format, partial, course, status, author, quiet } => {

@@ -1014,3 +1014,133 @@ async fn h2_no_cors_for_foreign_origins() {
             .is_none()
     );
 }
+
+#[tokio::test]
+async fn resend_is_throttled_per_address_without_changing_the_answer() {
+    let app = spawn().await;
+    app.sign_up("slow@example.dz", PW).await;
+    for _ in 0..5 {
+        let res = app
+            .post(
+                "/api/v1/auth/resend-verification",
+                &json!({"email": "slow@example.dz"}),
+            )
+            .await;
+        assert_eq!(res.status(), 202);
+    }
+    let verify_mails = app
+        .mails_to("slow@example.dz")
+        .await
+        .into_iter()
+        .filter(|m| m.text.contains("#token="))
+        .count();
+    assert_eq!(
+        verify_mails,
+        1 + 3,
+        "sign-up mail plus three resends per hour"
+    );
+}
+
+#[tokio::test]
+async fn n4_a_verification_token_for_the_old_address_dies_with_an_email_change() {
+    let app = spawn().await;
+    app.sign_up("before@example.dz", PW).await;
+    let old_token = token_in(&app.last_link_mail_to("before@example.dz").await.text);
+    let b = app.sign_in("before@example.dz", PW).await;
+    let res = app
+        .send_as(
+            &b,
+            reqwest::Method::POST,
+            "/api/v1/account/email",
+            Some(json!({"new_email": "after@example.dz", "password": PW})),
+        )
+        .await;
+    assert_eq!(res.status(), 202);
+    let new_token = token_in(&app.last_link_mail_to("after@example.dz").await.text);
+    assert_eq!(
+        app.post("/api/v1/auth/verify-email", &json!({"token": new_token}))
+            .await
+            .status(),
+        200
+    );
+    assert_problem(
+        app.post("/api/v1/auth/verify-email", &json!({"token": old_token}))
+            .await,
+        400,
+        "invalid_token",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn sign_in_limits_use_the_forwarded_client_address_only_behind_a_trusted_proxy() {
+    let app = spawn_with(|w| w.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()]).await;
+    // 30 attempts a minute per client address: spread over two forwarded addresses, 40 pass.
+    for i in 0..40 {
+        let res = app
+            .client
+            .post(app.url("/api/v1/auth/sign-in"))
+            .header("x-forwarded-for", format!("10.9.0.{}", i % 2 + 1))
+            .json(&json!({"email": format!("ghost{i}@example.dz"), "password": "wrong password"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 401, "attempt {i}");
+    }
+    // The same forwarded address reaches its own limit at its 31st attempt.
+    for i in 0..11 {
+        let res = app
+            .client
+            .post(app.url("/api/v1/auth/sign-in"))
+            .header("x-forwarded-for", "10.9.0.1")
+            .json(&json!({"email": format!("ghost-last{i}@example.dz"), "password": "wrong password"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            res.status(),
+            if i < 10 { 401 } else { 429 },
+            "extra attempt {i}"
+        );
+    }
+    // The audit log records the forwarded address.
+    let ips: Vec<Option<String>> =
+        myqcm_db::identity::audit::recent(&app.db.conn, Some("sign_in.failed"), None, 100)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| r.ip)
+            .collect();
+    assert!(ips.contains(&Some("10.9.0.2".into())), "{ips:?}");
+}
+
+#[tokio::test]
+async fn at_most_ten_live_sessions_per_account_the_oldest_is_signed_out() {
+    let app = spawn().await;
+    app.sign_up_verified("many@example.dz", PW).await;
+    let first = app.token_grant("many@example.dz", PW).await;
+    for _ in 0..9 {
+        app.token_grant("many@example.dz", PW).await;
+    }
+    assert_eq!(
+        app.get_bearer(first["access_token"].as_str().unwrap(), "/api/v1/account")
+            .await
+            .status(),
+        200
+    );
+    // The clock is fixed: sessions are ordered by their time-ordered ids within the same instant.
+    app.clock.advance(chrono::Duration::seconds(1));
+    let newest = app.token_grant("many@example.dz", PW).await;
+    assert_eq!(
+        app.get_bearer(newest["access_token"].as_str().unwrap(), "/api/v1/account")
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(
+        app.get_bearer(first["access_token"].as_str().unwrap(), "/api/v1/account")
+            .await
+            .status(),
+        401
+    );
+}

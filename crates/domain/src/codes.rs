@@ -46,6 +46,7 @@ codes! {
     MFA_REQUIRED = ("mfa_required", 401, "Enter the code from your authenticator app");
     MFA_ENROLMENT_REQUIRED = ("mfa_enrolment_required", 403, "Set up two-step verification first");
     EMAIL_NOT_VERIFIED = ("email_not_verified", 403, "Confirm your email address first");
+    OIDC_FAILED = ("oidc_failed", 400, "Google sign-in failed; try again or use your password");
 }
 
 /// Looks a code up by its string.

@@ -4,6 +4,7 @@
 pub mod blob;
 pub mod cache;
 pub mod mail;
+pub mod oidc;
 
 pub use blob::FsBlobStore;
 pub use cache::{MemoryCache, RedisCache};

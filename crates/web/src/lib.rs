@@ -48,6 +48,8 @@ pub struct WebConfig {
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// `MYQCM_EMAIL_VERIFICATION`: the verified-email guard is enforced.
     pub email_verification: bool,
+    /// Google sign-in, when `MYQCM_GOOGLE_CLIENT_ID` is set.
+    pub google: Option<Arc<myqcm_integrations::oidc::GoogleOidc>>,
 }
 
 impl WebConfig {
@@ -65,6 +67,7 @@ impl WebConfig {
             )),
             trusted_proxies: Vec::new(),
             email_verification: true,
+            google: None,
         }
     }
 
@@ -100,7 +103,8 @@ pub fn router(state: AppState) -> Router {
         .merge(api::auth::router(config.test_routes))
         .merge(api::account::router())
         .merge(api::admin_users::router())
-        .merge(api::audit::router());
+        .merge(api::audit::router())
+        .merge(auth::google::router());
     let app = Router::new()
         .route("/", get(pages::landing))
         .route("/health/live", get(health::live))

@@ -25,6 +25,8 @@ use crate::health::{Checks, Health};
         crate::api::auth::request_reset,
         crate::api::auth::confirm_reset,
         crate::api::auth::session,
+        crate::auth::google::start,
+        crate::auth::google::callback,
         crate::api::account::me,
         crate::api::account::update,
         crate::api::account::change_password,

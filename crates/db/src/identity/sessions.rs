@@ -274,6 +274,7 @@ pub async fn list_live<C: ConnectionTrait>(
         .filter(entity::Column::RevokedAt.is_null())
         .filter(entity::Column::RefreshExpiresAt.gt(now_ms))
         .order_by_desc(entity::Column::CreatedAt)
+        .order_by_desc(entity::Column::Id)
         .all(conn)
         .await
         .map_err(DbError::from)

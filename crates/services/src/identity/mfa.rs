@@ -175,3 +175,20 @@ pub async fn check_second_factor(deps: &Deps, account: &Account, code: &str) -> 
     rl::count(deps, rl::TOTP_FAILURES, &subject).await?;
     Err(IdentityError::InvalidCredentials)
 }
+
+/// Enrols TOTP for an account without a confirmation round trip (demo seed, `myqcm admin`):
+/// returns the base32 secret, to be shown once. Does nothing (None) when already enrolled.
+pub async fn enrol_directly(deps: &Deps, user_id: Uuid) -> Result<Option<String>> {
+    let Some(account) = accounts_repo::get(&deps.db, user_id).await? else {
+        return Err(IdentityError::NotFound);
+    };
+    if account.totp_enabled_at.is_some() {
+        return Ok(None);
+    }
+    let secret = crypto::random_bytes::<20>();
+    let txn = deps.db.begin().await?;
+    repo::start_enrolment(&txn, user_id, &seal(deps, user_id, &secret)).await?;
+    repo::activate(&txn, user_id, ms(deps.clock.now()), &[]).await?;
+    txn.commit().await?;
+    Ok(Some(totp::base32(&secret)))
+}

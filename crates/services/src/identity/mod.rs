@@ -12,6 +12,7 @@ pub mod crypto;
 pub mod flows;
 pub mod mail;
 pub mod mfa;
+pub mod oidc;
 pub mod passwords;
 pub mod privacy;
 pub mod ratelimit;

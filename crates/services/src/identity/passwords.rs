@@ -7,8 +7,6 @@ use std::collections::HashSet;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use tokio::sync::Semaphore;
-
 use crate::passwords::{self as base, PasswordError};
 
 /// The 19 646 most common passwords (Django's list, BSD-3-Clause), lower-case.
@@ -88,19 +86,52 @@ pub fn check_new_password(password: &str, staff: bool, email: &str) -> Result<()
     Ok(())
 }
 
-fn pool() -> &'static Semaphore {
-    static POOL: OnceLock<Semaphore> = OnceLock::new();
+type Task = Box<dyn FnOnce() + Send + 'static>;
+
+/// A fixed set of threads (one per core) reserved for password hashing. Bounded concurrency
+/// keeps latency and memory predictable (each argon2 run holds 19 MiB, and a fixed set of
+/// threads keeps a fixed set of allocator arenas), and tokio's workers stay free for
+/// everything else, so the server keeps answering during a burst of sign-ins.
+fn pool() -> Option<&'static std::sync::Mutex<std::sync::mpsc::Sender<Task>>> {
+    static POOL: OnceLock<Option<std::sync::Mutex<std::sync::mpsc::Sender<Task>>>> =
+        OnceLock::new();
     POOL.get_or_init(|| {
-        // Each argon2 run holds 19 MiB; one per core keeps latency and memory bounded.
         let n = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
-        Semaphore::new(n.max(1))
+        let (tx, rx) = std::sync::mpsc::channel::<Task>();
+        let rx = std::sync::Arc::new(std::sync::Mutex::new(rx));
+        for i in 0..n.max(1) {
+            let rx = rx.clone();
+            let spawned = std::thread::Builder::new()
+                .name(format!("password-{i}"))
+                .spawn(move || {
+                    loop {
+                        let task = match rx.lock() {
+                            Ok(guard) => guard.recv(),
+                            Err(_) => return,
+                        };
+                        match task {
+                            Ok(task) => task(),
+                            Err(_) => return,
+                        }
+                    }
+                });
+            if spawned.is_err() {
+                return None;
+            }
+        }
+        Some(std::sync::Mutex::new(tx))
     })
+    .as_ref()
 }
 
-/// Runs CPU-heavy work on the blocking pool, at most one per core at a time.
+/// Runs CPU-heavy work on the password pool (queueing when every thread is busy).
 async fn bounded<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Option<T> {
-    let _permit = pool().acquire().await.ok()?;
-    tokio::task::spawn_blocking(f).await.ok()
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let task: Task = Box::new(move || {
+        let _ = tx.send(f());
+    });
+    pool()?.lock().ok()?.send(task).ok()?;
+    rx.await.ok()
 }
 
 /// Hashes a new password with argon2id on the bounded pool.

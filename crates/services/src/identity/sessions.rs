@@ -75,6 +75,9 @@ pub struct Principal {
     pub mfa_at: Option<i64>,
 }
 
+/// Live sign-in sessions kept per account (newest first); older ones are revoked.
+pub const MAX_SESSIONS: usize = 10;
+
 fn lookup_key(access_hash: &str) -> String {
     format!("auth:s:{access_hash}")
 }
@@ -143,6 +146,12 @@ pub async fn issue(
         },
     )
     .await?;
+    // At most MAX_SESSIONS live sessions per account: the oldest are signed out.
+    let live = repo::list_live(&deps.db, user_id, ms(now)).await?;
+    for old in live.iter().skip(MAX_SESSIONS) {
+        let rows = repo::revoke(&deps.db, old.id, "session_limit", ms(now)).await?;
+        forget(deps, &rows).await?;
+    }
     Ok(IssuedTokens {
         session_id: id,
         csrf_token: csrf_token(deps, id),

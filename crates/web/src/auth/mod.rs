@@ -10,6 +10,7 @@
 
 pub mod cookies;
 pub mod csrf;
+pub mod google;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -305,3 +306,45 @@ impl FromRequestParts<AppState> for VerifiedUser {
 
 /// Shared handle type for identity settings in [`crate::WebConfig`].
 pub type IdentitySettings = Arc<myqcm_services::identity::IdentityConfig>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(xff: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(
+            "x-forwarded-for",
+            xff.parse()
+                .unwrap_or_else(|_| axum::http::HeaderValue::from_static("")),
+        );
+        h
+    }
+
+    #[test]
+    fn forwarded_for_is_believed_only_from_trusted_proxies() {
+        let trusted: Vec<ipnet::IpNet> =
+            vec!["127.0.0.1/32".parse().unwrap_or_else(|_| unreachable!())];
+        let peer: IpAddr = "127.0.0.1".parse().unwrap_or_else(|_| unreachable!());
+        let outsider: IpAddr = "203.0.113.9".parse().unwrap_or_else(|_| unreachable!());
+        // From the proxy: the right-most untrusted hop (the client cannot choose it by prepending).
+        assert_eq!(
+            client_ip(Some(peer), &headers("1.1.1.1, 10.0.0.7"), &trusted).map(|i| i.to_string()),
+            Some("10.0.0.7".into())
+        );
+        assert_eq!(
+            client_ip(Some(peer), &headers("10.0.0.7, 127.0.0.1"), &trusted).map(|i| i.to_string()),
+            Some("10.0.0.7".into())
+        );
+        // From anyone else, or without trusted proxies: the peer, whatever the header says.
+        assert_eq!(
+            client_ip(Some(outsider), &headers("10.0.0.7"), &trusted),
+            Some(outsider)
+        );
+        assert_eq!(client_ip(Some(peer), &headers("10.0.0.7"), &[]), Some(peer));
+        assert_eq!(
+            client_ip(Some(peer), &headers("garbage"), &trusted),
+            Some(peer)
+        );
+    }
+}
