@@ -98,7 +98,8 @@ pub fn router(state: AppState) -> Router {
     }
     api = api
         .merge(api::auth::router(config.test_routes))
-        .merge(api::account::router());
+        .merge(api::account::router())
+        .merge(api::catalogue::router());
     let app = Router::new()
         .route("/", get(pages::landing))
         .route("/health/live", get(health::live))

@@ -420,3 +420,64 @@ async fn staff_view<C: ConnectionTrait>(c: &C, row: &item::Model) -> Result<Staf
         revision: RevisionView::build(&rev, parse_content(&rev)?), kcs, updated_at: row.updated_at,
     })
 }
+
+/// Search parameters as clients send them (codes, not ids).
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ItemQuery {
+    /// Subject code.
+    pub subject: Option<String>,
+    /// Course code.
+    pub course: Option<String>,
+    /// KC code.
+    pub kc: Option<String>,
+    /// `qcs`, `qcm`, `qroc`.
+    #[serde(rename = "type")]
+    #[param(rename = "type")]
+    pub kind: Option<String>,
+    /// `easy`, `medium`, `hard`.
+    pub difficulty: Option<String>,
+    /// `fr`, `ar`, `en`.
+    pub locale: Option<String>,
+    /// Source kind (`book`, `series`, `exam`, `exam_style`, `td`…).
+    pub source: Option<String>,
+    /// Full-text words (all required).
+    pub q: Option<String>,
+    /// Status (staff listings only; comma-separated).
+    pub status: Option<String>,
+    /// Cursor: the `next` of the previous page.
+    pub before: Option<Uuid>,
+    /// Page size (1–100, default 20).
+    pub limit: Option<u64>,
+}
+
+/// Turns client parameters into a repository filter; unknown codes or values are a 422.
+pub async fn resolve_query(db: &DatabaseConnection, q: &ItemQuery) -> Result<SearchFilter> {
+    let bad = |f: &str, m: String| CatalogueError::Invalid(vec![ContentError::new(f, "unknown", m)]);
+    let mut f = SearchFilter { before: q.before, limit: q.limit.unwrap_or(20).clamp(1, 100), text: q.q.clone(), ..SearchFilter::default() };
+    if let Some(s) = &q.subject {
+        f.subject_id = Some(repo::subject_by_code(db, s).await?.ok_or_else(|| bad("subject", format!("unknown subject {s}")))?.id);
+    }
+    if let Some(c) = &q.course {
+        f.course_id = Some(repo::course_by_code(db, c).await?.ok_or_else(|| bad("course", format!("unknown course {c}")))?.id);
+    }
+    if let Some(k) = &q.kc {
+        f.kc_id = Some(repo::kc_by_code(db, k).await?.ok_or_else(|| bad("kc", format!("unknown KC {k}")))?.id);
+    }
+    if let Some(k) = &q.kind {
+        f.kind = Some(k.parse::<myqcm_domain::catalogue::ItemKind>().map_err(|e| bad("type", e.to_string()))?.as_str().into());
+    }
+    if let Some(d) = &q.difficulty {
+        f.difficulty = Some(d.parse::<myqcm_domain::catalogue::Difficulty>().map_err(|e| bad("difficulty", e.to_string()))?.as_str().into());
+    }
+    if let Some(l) = &q.locale {
+        f.locale = Some(l.parse::<myqcm_domain::catalogue::Locale>().map_err(|e| bad("locale", e.to_string()))?.as_str().into());
+    }
+    f.source_kind = q.source.clone();
+    if let Some(st) = &q.status {
+        for s in st.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            f.statuses.push(s.parse::<ItemStatus>().map_err(|e| bad("status", e.to_string()))?.as_str().into());
+        }
+    }
+    Ok(f)
+}
