@@ -415,6 +415,27 @@ async fn images_are_typed_by_content_and_served_with_nosniff() {
 }
 
 #[tokio::test]
+async fn blueprints_are_versioned_and_institutions_are_admin_edited() {
+    let app = App::with_bank().await;
+    let admin = app.user(&["admin"], &["content"], true).await;
+    let student = app.user(&["student"], &[], false).await;
+    let (_, bp) = app.get(&student, "/blueprints/3").await;
+    assert_eq!(bp["version"], 1);
+    let weights = json!({"subjects": [{"subject": "cardio", "weight": 0.5}, {"subject": "pneumo", "weight": 0.25}, {"subject": "nephro", "weight": 0.25}]});
+    assert_eq!(app.put(&student, "/admin/blueprints/3", json!({"name": "x", "weights": weights})).await.0, 403);
+    let bad = json!({"subjects": [{"subject": "cardio", "weight": 0.9}]});
+    assert_eq!(app.put(&admin, "/admin/blueprints/3", json!({"name": "x", "weights": bad})).await.0, 422);
+    let (s, v2) = app.put(&admin, "/admin/blueprints/3", json!({"name": "Examen 2027", "weights": weights})).await;
+    assert_eq!((s, v2["version"].as_i64()), (200, Some(2)), "{v2}");
+    let (_, uniform) = app.get(&student, "/blueprints/4").await;
+    assert_eq!(uniform["version"], 0, "a year without a blueprint is uniform");
+    let (s, inst) = app.put(&admin, "/admin/institutions", json!([{"code": "u-alger", "name": "Université d'Alger 1", "faculties": [{"code": "fm-alger", "name": "Faculté de médecine d'Alger", "field": "general_medicine"}]}])).await;
+    assert_eq!(s, 200, "{inst}");
+    let (_, list) = app.get(&student, "/institutions").await;
+    assert_eq!(list[0]["faculties"][0]["code"], "fm-alger");
+}
+
+#[tokio::test]
 async fn the_openapi_document_describes_the_catalogue() {
     let app = App::spawn().await;
     let doc: Value = app.client.get(app.url("/openapi.json")).send().await.unwrap().json().await.unwrap();

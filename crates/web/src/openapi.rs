@@ -32,6 +32,8 @@ use crate::health::{Checks, Health};
         crate::api::account::list_sessions,
         crate::api::account::revoke_session,
         crate::api::catalogue::learner::curriculum_tree,
+        crate::api::catalogue::learner::institutions,
+        crate::api::catalogue::admin::put_institutions,
         crate::api::catalogue::learner::kc_tree,
         crate::api::catalogue::learner::blueprint,
         crate::api::catalogue::learner::list_items,

@@ -168,3 +168,66 @@ pub async fn put_blueprint(db: &DatabaseConnection, actor: Option<&Actor>, year:
     let b = repo::insert_blueprint(db, year, faculty, name, &json, actor.map(|a| a.id), now).await?;
     Ok(BlueprintView { year_of_study: b.year_of_study, faculty_id: b.faculty_id, name: b.name, version: b.version, weights: weights.clone() })
 }
+
+/// A faculty (scopes users, cohorts and item sources).
+#[derive(Debug, Clone, Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct FacultyView {
+    /// Code (used in item source tags).
+    pub code: String,
+    /// Name.
+    pub name: String,
+    /// `general_medicine`, `dentistry`, `pharmacy`.
+    pub field: String,
+}
+
+/// A university and its faculties.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct UniversityView {
+    /// Code.
+    pub code: String,
+    /// Name.
+    pub name: String,
+    /// Faculties.
+    #[serde(default)]
+    pub faculties: Vec<FacultyView>,
+}
+
+/// Universities with their faculties.
+pub async fn institutions(db: &DatabaseConnection) -> Result<Vec<UniversityView>> {
+    let (unis, facs) = repo::list_institutions(db).await?;
+    Ok(unis.into_iter().map(|u| UniversityView {
+        faculties: facs.iter().filter(|f| f.university_id == u.id).map(|f| FacultyView { code: f.code.clone(), name: f.name.clone(), field: f.field.clone() }).collect(),
+        code: u.code, name: u.name,
+    }).collect())
+}
+
+/// Adds universities and faculties (existing codes are kept as they are).
+pub async fn upsert_institutions(db: &DatabaseConnection, actor: &Actor, list: &[UniversityView]) -> Result<Vec<UniversityView>> {
+    if !actor.can(Action::CatalogueManage) {
+        return Err(CatalogueError::Forbidden);
+    }
+    let mut errs = Vec::new();
+    for (i, u) in list.iter().enumerate() {
+        if let Err(e) = myqcm_domain::catalogue::curriculum::check_code(&format!("[{i}].code"), &u.code) {
+            errs.push(e);
+        }
+        for (j, f) in u.faculties.iter().enumerate() {
+            if let Err(e) = myqcm_domain::catalogue::curriculum::check_code(&format!("[{i}].faculties[{j}].code"), &f.code) {
+                errs.push(e);
+            }
+            if !["general_medicine", "dentistry", "pharmacy"].contains(&f.field.as_str()) {
+                errs.push(ContentError::new(format!("[{i}].faculties[{j}].field"), "unknown", "general_medicine, dentistry or pharmacy."));
+            }
+        }
+    }
+    if !errs.is_empty() {
+        return Err(CatalogueError::Invalid(errs));
+    }
+    for u in list {
+        let row = repo::upsert_university(db, &u.code, &u.name).await?;
+        for f in &u.faculties {
+            repo::upsert_faculty(db, &f.code, row.id, &f.name, &f.field).await?;
+        }
+    }
+    institutions(db).await
+}

@@ -9,7 +9,7 @@ use bytes::Bytes;
 use myqcm_domain::catalogue::blueprint::BlueprintWeights;
 use myqcm_domain::codes;
 use myqcm_domain::permissions::Action;
-use myqcm_services::catalogue::curriculum::{self, BlueprintView};
+use myqcm_services::catalogue::curriculum::{self, BlueprintView, UniversityView};
 use myqcm_services::catalogue::reports;
 use myqcm_services::catalogue::views::ReportView;
 use myqcm_services::import::jobs::{self as import_jobs, ImportRunView};
@@ -28,6 +28,7 @@ pub fn router() -> Router<AppState> {
         .route("/admin/reports", get(report_queue))
         .route("/admin/reports/{id}", post(triage))
         .route("/admin/blueprints/{year}", put(put_blueprint))
+        .route("/admin/institutions", put(put_institutions))
         .route("/admin/imports", post(start_import))
         .route("/admin/imports/{id}", get(import_status))
         .route("/admin/export", get(export_catalogue))
@@ -158,4 +159,12 @@ pub async fn export_catalogue(State(s): State<AppState>, user: CurrentUser, Quer
         bytes,
     )
         .into_response())
+}
+
+/// `PUT /api/v1/admin/institutions`: add universities and faculties (by code).
+#[utoipa::path(put, path = "/api/v1/admin/institutions", tag = "admin", request_body = Vec<UniversityView>,
+    responses((status = 200, body = Vec<UniversityView>), (status = 422, body = Problem)))]
+pub async fn put_institutions(State(s): State<AppState>, user: CurrentUser, ApiJson(b): ApiJson<Vec<UniversityView>>) -> Result<Json<Vec<UniversityView>>, WebError> {
+    user.require(Action::CatalogueManage)?;
+    Ok(Json(curriculum::upsert_institutions(&s.db, &actor(&user), &b).await.map_err(err)?))
 }

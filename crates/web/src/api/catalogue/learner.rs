@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use myqcm_domain::permissions::Action;
-use myqcm_services::catalogue::curriculum::{self, BlueprintView, CurriculumView, KcNodeView};
+use myqcm_services::catalogue::curriculum::{self, BlueprintView, CurriculumView, KcNodeView, UniversityView};
 use myqcm_services::catalogue::views::{LearnerCaseView, LearnerItemView, Page, ReportView};
 use myqcm_services::catalogue::{self as svc, ItemQuery, images, reports};
 use serde::{Deserialize, Serialize};
@@ -22,6 +22,7 @@ use crate::{AppState, WebError};
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/curriculum", get(curriculum_tree))
+        .route("/institutions", get(institutions))
         .route("/subjects/{code}/kcs", get(kc_tree))
         .route("/blueprints/{year}", get(blueprint))
         .route("/items", get(list_items))
@@ -165,4 +166,11 @@ pub async fn media(State(s): State<AppState>, Path(id): Path<Uuid>) -> Result<Re
         data,
     )
         .into_response())
+}
+
+/// `GET /api/v1/institutions`: universities and their faculties.
+#[utoipa::path(get, path = "/api/v1/institutions", tag = "catalogue", responses((status = 200, body = Vec<UniversityView>)))]
+pub async fn institutions(State(s): State<AppState>, user: CurrentUser) -> Result<Json<Vec<UniversityView>>, WebError> {
+    user.require(Action::CatalogueRead)?;
+    Ok(Json(curriculum::institutions(&s.db).await.map_err(err)?))
 }
