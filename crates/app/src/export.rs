@@ -7,12 +7,19 @@ use myqcm_services::import::{Format, export};
 use crate::Services;
 
 /// Writes the export and returns the number of standalone items and cases written.
-pub async fn run(services: &Services, file: &std::path::Path, format: Option<&str>) -> anyhow::Result<(usize, usize)> {
+pub async fn run(
+    services: &Services,
+    file: &std::path::Path,
+    format: Option<&str>,
+) -> anyhow::Result<(usize, usize)> {
     let format = match format {
         Some(f) => Format::parse(f).context("--format is json, csv or xlsx")?,
-        None => Format::from_path(&file.to_string_lossy()).context("cannot tell the format from the extension; pass --format")?,
+        None => Format::from_path(&file.to_string_lossy())
+            .context("cannot tell the format from the extension; pass --format")?,
     };
-    let bank = export::bank(&services.db).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    let bank = export::bank(&services.db)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     let bytes = export::write(&bank, format).map_err(|e| anyhow::anyhow!("{e}"))?;
     std::fs::write(file, bytes).with_context(|| format!("writing {}", file.display()))?;
     Ok((bank.items.len(), bank.clinical_cases.len()))

@@ -53,9 +53,10 @@ pub async fn demo(services: &Services) -> anyhow::Result<String> {
     let author = myqcm_db::users::find_by_email(&services.db, "author@demo.myqcm.local")
         .await?
         .context("the demo author account is missing")?;
-    let report = myqcm_services::import::load_demo_bank(&services.db, author.id, services.clock.now())
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let report =
+        myqcm_services::import::load_demo_bank(&services.db, author.id, services.clock.now())
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
     anyhow::ensure!(
         report.committed,
         "the demo bank did not load: {:?}",

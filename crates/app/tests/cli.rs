@@ -176,6 +176,10 @@ fn seed_demo_is_refused_in_production_and_creates_one_account_per_role_otherwise
             "{stdout}"
         );
     }
-    assert_eq!(stdout.matches("TOTP secret: ").count(), 2, "reviewer and admin: {stdout}");
+    assert_eq!(
+        stdout.matches("TOTP secret: ").count(),
+        2,
+        "reviewer and admin: {stdout}"
+    );
     assert!(stdout.contains("Demo bank: 174 items"), "{stdout}");
 }

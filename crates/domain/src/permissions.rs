@@ -81,7 +81,10 @@ impl Action {
 
     /// Staff actions need TOTP enrolment first.
     pub fn is_staff(self) -> bool {
-        !matches!(self, Self::Train | Self::CatalogueRead | Self::ReportCreate | Self::ItemAuthor)
+        !matches!(
+            self,
+            Self::Train | Self::CatalogueRead | Self::ReportCreate | Self::ItemAuthor
+        )
     }
 }
 
@@ -110,7 +113,12 @@ pub fn scope_actions(scope: AdminScope) -> &'static [Action] {
             OperationsManage,
             FinanceManage,
         ],
-        AdminScope::Content => &[ItemReview, ReportTriage, CatalogueManage, CatalogueImportExport],
+        AdminScope::Content => &[
+            ItemReview,
+            ReportTriage,
+            CatalogueManage,
+            CatalogueImportExport,
+        ],
         AdminScope::Finance => &[FinanceManage],
         AdminScope::Support => &[UsersManage, AuditRead, ReportTriage],
         AdminScope::Operations => &[OperationsManage, AuditRead],
@@ -121,7 +129,8 @@ pub fn scope_actions(scope: AdminScope) -> &'static [Action] {
 /// admin role.
 pub fn allowed(roles: &[Role], scopes: &[AdminScope], action: Action) -> bool {
     roles.iter().any(|r| role_actions(*r).contains(&action))
-        || (roles.contains(&Role::Admin) && scopes.iter().any(|s| scope_actions(*s).contains(&action)))
+        || (roles.contains(&Role::Admin)
+            && scopes.iter().any(|s| scope_actions(*s).contains(&action)))
 }
 
 /// An unknown role or scope name.
@@ -154,17 +163,38 @@ macro_rules! names {
     };
 }
 
-names!(Role, "role", Student = "student", Author = "author", Reviewer = "reviewer", Admin = "admin");
-names!(AdminScope, "scope", Super = "super", Content = "content", Finance = "finance", Support = "support", Operations = "operations");
+names!(
+    Role,
+    "role",
+    Student = "student",
+    Author = "author",
+    Reviewer = "reviewer",
+    Admin = "admin"
+);
+names!(
+    AdminScope,
+    "scope",
+    Super = "super",
+    Content = "content",
+    Finance = "finance",
+    Support = "support",
+    Operations = "operations"
+);
 
 /// Parses a comma-separated list as stored in the database (empty entries ignored).
 pub fn parse_list<T: FromStr<Err = UnknownName>>(s: &str) -> Result<Vec<T>, UnknownName> {
-    s.split(',').map(str::trim).filter(|x| !x.is_empty()).map(str::parse).collect()
+    s.split(',')
+        .map(str::trim)
+        .filter(|x| !x.is_empty())
+        .map(str::parse)
+        .collect()
 }
 
 /// The permission table as Markdown (printed in `docs/ADMIN.md`).
 pub fn markdown_table() -> String {
-    let mut out = String::from("| action | student | author | reviewer | admin (any) | super | content | finance | support | operations |\n");
+    let mut out = String::from(
+        "| action | student | author | reviewer | admin (any) | super | content | finance | support | operations |\n",
+    );
     out.push_str("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
     let mark = |b: bool| if b { "yes" } else { "" };
     for a in Action::ALL {
@@ -194,18 +224,39 @@ mod tests {
         assert!(allowed(&[Role::Student], &[], Action::Train));
         assert!(!allowed(&[Role::Author], &[], Action::Train));
         assert!(!allowed(&[Role::Author], &[], Action::ItemReview));
-        assert!(allowed(&[Role::Author, Role::Reviewer], &[], Action::ItemReview));
-        assert!(!allowed(&[Role::Student], &[AdminScope::Super], Action::UsersManage), "scope without admin role");
-        assert!(allowed(&[Role::Admin], &[AdminScope::Support], Action::UsersManage));
-        assert!(!allowed(&[Role::Admin], &[AdminScope::Finance], Action::UsersManage));
-        assert!(!allowed(&[Role::Admin], &[], Action::UsersManage), "admin without scope can do little");
+        assert!(allowed(
+            &[Role::Author, Role::Reviewer],
+            &[],
+            Action::ItemReview
+        ));
+        assert!(
+            !allowed(&[Role::Student], &[AdminScope::Super], Action::UsersManage),
+            "scope without admin role"
+        );
+        assert!(allowed(
+            &[Role::Admin],
+            &[AdminScope::Support],
+            Action::UsersManage
+        ));
+        assert!(!allowed(
+            &[Role::Admin],
+            &[AdminScope::Finance],
+            Action::UsersManage
+        ));
+        assert!(
+            !allowed(&[Role::Admin], &[], Action::UsersManage),
+            "admin without scope can do little"
+        );
     }
 
     #[test]
     fn super_covers_every_other_scope() {
         for s in AdminScope::ALL_VALUES {
             for a in scope_actions(*s) {
-                assert!(scope_actions(AdminScope::Super).contains(a), "{s} grants {a:?} that super lacks");
+                assert!(
+                    scope_actions(AdminScope::Super).contains(a),
+                    "{s} grants {a:?} that super lacks"
+                );
             }
         }
     }
@@ -215,13 +266,22 @@ mod tests {
         for r in Role::ALL_VALUES {
             assert_eq!(r.as_str().parse::<Role>().unwrap(), *r);
         }
-        assert_eq!(parse_list::<Role>("student, admin,").unwrap(), vec![Role::Student, Role::Admin]);
+        assert_eq!(
+            parse_list::<Role>("student, admin,").unwrap(),
+            vec![Role::Student, Role::Admin]
+        );
         assert!(parse_list::<AdminScope>("super,root").is_err());
     }
 
     #[test]
     fn the_admin_guide_prints_the_current_table() {
-        let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/ADMIN.md")).unwrap();
-        assert!(doc.contains(&markdown_table()), "docs/ADMIN.md is out of date; the table is:\n{}", markdown_table());
+        let doc =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/ADMIN.md"))
+                .unwrap();
+        assert!(
+            doc.contains(&markdown_table()),
+            "docs/ADMIN.md is out of date; the table is:\n{}",
+            markdown_table()
+        );
     }
 }

@@ -13,8 +13,30 @@ pub const MEDIA_PREFIX: &str = "/api/v1/media/";
 
 static CLEANER: LazyLock<ammonia::Builder<'static>> = LazyLock::new(|| {
     let tags: HashSet<&str> = [
-        "p", "em", "strong", "code", "pre", "ul", "ol", "li", "sub", "sup", "table", "thead", "tbody",
-        "tr", "th", "td", "a", "br", "blockquote", "del", "img", "h3", "h4", "hr",
+        "p",
+        "em",
+        "strong",
+        "code",
+        "pre",
+        "ul",
+        "ol",
+        "li",
+        "sub",
+        "sup",
+        "table",
+        "thead",
+        "tbody",
+        "tr",
+        "th",
+        "td",
+        "a",
+        "br",
+        "blockquote",
+        "del",
+        "img",
+        "h3",
+        "h4",
+        "hr",
     ]
     .into_iter()
     .collect();
@@ -42,7 +64,11 @@ pub fn sanitize(html: &str) -> String {
 
 /// Renders Markdown to safe HTML. Raw HTML in the source is shown as text, never interpreted.
 pub fn render(markdown: &str) -> String {
-    let parser = Parser::new_ext(markdown, Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH).map(|e| match e {
+    let parser = Parser::new_ext(
+        markdown,
+        Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH,
+    )
+    .map(|e| match e {
         Event::Html(h) | Event::InlineHtml(h) => Event::Text(h),
         other => other,
     });
@@ -80,13 +106,55 @@ mod tests {
     /// Every real tag (text `<` is escaped, so a literal `<` starts a tag) is on the allowlist
     /// and carries no handler, style, script URL or foreign image.
     fn inert(html: &str) {
-        for tag in html.split('<').skip(1).map(|t| t.split('>').next().unwrap_or("").to_lowercase()) {
-            let name: String = tag.trim_start_matches('/').chars().take_while(|c| c.is_ascii_alphanumeric()).collect();
+        for tag in html
+            .split('<')
+            .skip(1)
+            .map(|t| t.split('>').next().unwrap_or("").to_lowercase())
+        {
+            let name: String = tag
+                .trim_start_matches('/')
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric())
+                .collect();
             assert!(
-                ["p", "em", "strong", "code", "pre", "ul", "ol", "li", "sub", "sup", "table", "thead", "tbody", "tr", "th", "td", "a", "br", "blockquote", "del", "img", "h3", "h4", "hr"].contains(&name.as_str()),
+                [
+                    "p",
+                    "em",
+                    "strong",
+                    "code",
+                    "pre",
+                    "ul",
+                    "ol",
+                    "li",
+                    "sub",
+                    "sup",
+                    "table",
+                    "thead",
+                    "tbody",
+                    "tr",
+                    "th",
+                    "td",
+                    "a",
+                    "br",
+                    "blockquote",
+                    "del",
+                    "img",
+                    "h3",
+                    "h4",
+                    "hr"
+                ]
+                .contains(&name.as_str()),
                 "tag {name} survived in {html}"
             );
-            for bad in [" on", "style=", "javascript", "data:", "src=\"https://evil", "src=\"x", "srcdoc"] {
+            for bad in [
+                " on",
+                "style=",
+                "javascript",
+                "data:",
+                "src=\"https://evil",
+                "src=\"x",
+                "srcdoc",
+            ] {
                 assert!(!tag.contains(bad), "{bad} survived in <{tag}> of {html}");
             }
         }
@@ -113,10 +181,15 @@ mod tests {
 
     #[test]
     fn ordinary_markdown_keeps_its_formatting_and_safe_links() {
-        let html = render("**HTA** : PAS ≥ 140 mmHg, H<sub>2</sub>O\n\n[ESC](https://www.escardio.org)\n\n![ecg](/api/v1/media/abc)");
+        let html = render(
+            "**HTA** : PAS ≥ 140 mmHg, H<sub>2</sub>O\n\n[ESC](https://www.escardio.org)\n\n![ecg](/api/v1/media/abc)",
+        );
         assert!(html.contains("<strong>HTA</strong>"));
         assert!(html.contains("rel=\"noopener noreferrer nofollow\""));
         assert!(html.contains("src=\"/api/v1/media/abc\""));
-        assert!(html.contains("&lt;sub&gt;"), "raw HTML in markdown is shown as text: {html}");
+        assert!(
+            html.contains("&lt;sub&gt;"),
+            "raw HTML in markdown is shown as text: {html}"
+        );
     }
 }

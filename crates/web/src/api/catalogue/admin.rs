@@ -49,9 +49,23 @@ pub struct QueueQuery {
 /// `GET /api/v1/admin/reports`: the triage queue.
 #[utoipa::path(get, path = "/api/v1/admin/reports", tag = "admin", params(QueueQuery),
     responses((status = 200, body = Vec<ReportView>), (status = 403, body = Problem)))]
-pub async fn report_queue(State(s): State<AppState>, user: CurrentUser, Query(q): Query<QueueQuery>) -> Result<Json<Vec<ReportView>>, WebError> {
+pub async fn report_queue(
+    State(s): State<AppState>,
+    user: CurrentUser,
+    Query(q): Query<QueueQuery>,
+) -> Result<Json<Vec<ReportView>>, WebError> {
     user.require(Action::ReportTriage)?;
-    Ok(Json(reports::queue(&s.db, &actor(&user), q.status.as_deref(), q.before, q.limit.unwrap_or(50)).await.map_err(err)?))
+    Ok(Json(
+        reports::queue(
+            &s.db,
+            &actor(&user),
+            q.status.as_deref(),
+            q.before,
+            q.limit.unwrap_or(50),
+        )
+        .await
+        .map_err(err)?,
+    ))
 }
 
 /// A triage decision.
@@ -67,9 +81,25 @@ pub struct TriageInput {
 /// `POST /api/v1/admin/reports/{id}`: move a report along triage.
 #[utoipa::path(post, path = "/api/v1/admin/reports/{id}", tag = "admin", params(("id" = Uuid, Path)), request_body = TriageInput,
     responses((status = 200, body = ReportView), (status = 409, body = Problem), (status = 422, body = Problem)))]
-pub async fn triage(State(s): State<AppState>, user: CurrentUser, Path(id): Path<Uuid>, ApiJson(b): ApiJson<TriageInput>) -> Result<Json<ReportView>, WebError> {
+pub async fn triage(
+    State(s): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<Uuid>,
+    ApiJson(b): ApiJson<TriageInput>,
+) -> Result<Json<ReportView>, WebError> {
     user.require(Action::ReportTriage)?;
-    Ok(Json(reports::triage(&s.db, &actor(&user), id, &b.status, b.resolution.as_deref(), s.clock.now()).await.map_err(err)?))
+    Ok(Json(
+        reports::triage(
+            &s.db,
+            &actor(&user),
+            id,
+            &b.status,
+            b.resolution.as_deref(),
+            s.clock.now(),
+        )
+        .await
+        .map_err(err)?,
+    ))
 }
 
 /// A new blueprint version.
@@ -88,10 +118,27 @@ pub struct BlueprintInput {
 /// `PUT /api/v1/admin/blueprints/{year}`: store a new version (earlier versions are kept).
 #[utoipa::path(put, path = "/api/v1/admin/blueprints/{year}", tag = "admin", params(("year" = i32, Path)), request_body = BlueprintInput,
     responses((status = 200, body = BlueprintView), (status = 422, body = Problem)))]
-pub async fn put_blueprint(State(s): State<AppState>, user: CurrentUser, Path(year): Path<i32>, ApiJson(b): ApiJson<BlueprintInput>) -> Result<Json<BlueprintView>, WebError> {
+pub async fn put_blueprint(
+    State(s): State<AppState>,
+    user: CurrentUser,
+    Path(year): Path<i32>,
+    ApiJson(b): ApiJson<BlueprintInput>,
+) -> Result<Json<BlueprintView>, WebError> {
     user.require(Action::CatalogueManage)?;
     let a = actor(&user);
-    Ok(Json(curriculum::put_blueprint(&s.db, Some(&a), year, b.faculty_id, &b.name, &b.weights, s.clock.now()).await.map_err(err)?))
+    Ok(Json(
+        curriculum::put_blueprint(
+            &s.db,
+            Some(&a),
+            year,
+            b.faculty_id,
+            &b.name,
+            &b.weights,
+            s.clock.now(),
+        )
+        .await
+        .map_err(err)?,
+    ))
 }
 
 /// `?format=&partial=&course=`.
@@ -111,22 +158,49 @@ pub struct ImportQuery {
 #[utoipa::path(post, path = "/api/v1/admin/imports", tag = "admin", params(ImportQuery),
     request_body(content = Vec<u8>, content_type = "application/octet-stream"),
     responses((status = 202, body = ImportRunView), (status = 403, body = Problem), (status = 422, body = Problem)))]
-pub async fn start_import(State(s): State<AppState>, user: CurrentUser, Query(q): Query<ImportQuery>, body: Bytes) -> Result<(StatusCode, Json<ImportRunView>), WebError> {
+pub async fn start_import(
+    State(s): State<AppState>,
+    user: CurrentUser,
+    Query(q): Query<ImportQuery>,
+    body: Bytes,
+) -> Result<(StatusCode, Json<ImportRunView>), WebError> {
     user.require(Action::CatalogueImportExport)?;
-    let format = Format::parse(&q.format).ok_or_else(|| WebError::with_detail(codes::VALIDATION_FAILED, "format is json, csv or xlsx"))?;
+    let format = Format::parse(&q.format).ok_or_else(|| {
+        WebError::with_detail(codes::VALIDATION_FAILED, "format is json, csv or xlsx")
+    })?;
     if body.is_empty() {
-        return Err(WebError::with_detail(codes::VALIDATION_FAILED, "the body is empty"));
+        return Err(WebError::with_detail(
+            codes::VALIDATION_FAILED,
+            "the body is empty",
+        ));
     }
-    let run = import_jobs::start(&s.db, s.blobs.as_ref(), user.id, body, format, q.partial, q.course, s.clock.now()).await?;
+    let run = import_jobs::start(
+        &s.db,
+        s.blobs.as_ref(),
+        user.id,
+        body,
+        format,
+        q.partial,
+        q.course,
+        s.clock.now(),
+    )
+    .await?;
     Ok((StatusCode::ACCEPTED, Json(run)))
 }
 
 /// `GET /api/v1/admin/imports/{id}`: progress and, once finished, the row-level report.
 #[utoipa::path(get, path = "/api/v1/admin/imports/{id}", tag = "admin", params(("id" = Uuid, Path)),
     responses((status = 200, body = ImportRunView), (status = 404, body = Problem)))]
-pub async fn import_status(State(s): State<AppState>, user: CurrentUser, Path(id): Path<Uuid>) -> Result<Json<ImportRunView>, WebError> {
+pub async fn import_status(
+    State(s): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<Uuid>,
+) -> Result<Json<ImportRunView>, WebError> {
     user.require(Action::CatalogueImportExport)?;
-    import_jobs::get(&s.db, id).await?.map(Json).ok_or_else(|| WebError::code(codes::NOT_FOUND))
+    import_jobs::get(&s.db, id)
+        .await?
+        .map(Json)
+        .ok_or_else(|| WebError::code(codes::NOT_FOUND))
 }
 
 /// `?format=`.
@@ -140,10 +214,18 @@ pub struct ExportQuery {
 /// `GET /api/v1/admin/export`: the catalogue in an import format.
 #[utoipa::path(get, path = "/api/v1/admin/export", tag = "admin", params(ExportQuery),
     responses((status = 200, description = "The file"), (status = 403, body = Problem)))]
-pub async fn export_catalogue(State(s): State<AppState>, user: CurrentUser, Query(q): Query<ExportQuery>) -> Result<Response, WebError> {
+pub async fn export_catalogue(
+    State(s): State<AppState>,
+    user: CurrentUser,
+    Query(q): Query<ExportQuery>,
+) -> Result<Response, WebError> {
     user.require(Action::CatalogueImportExport)?;
-    let format = Format::parse(q.format.as_deref().unwrap_or("json")).ok_or_else(|| WebError::with_detail(codes::VALIDATION_FAILED, "format is json, csv or xlsx"))?;
-    let bank = export::bank(&s.db).await.map_err(|e| WebError::Internal(anyhow::anyhow!(e)))?;
+    let format = Format::parse(q.format.as_deref().unwrap_or("json")).ok_or_else(|| {
+        WebError::with_detail(codes::VALIDATION_FAILED, "format is json, csv or xlsx")
+    })?;
+    let bank = export::bank(&s.db)
+        .await
+        .map_err(|e| WebError::Internal(anyhow::anyhow!(e)))?;
     let bytes = export::write(&bank, format).map_err(|e| WebError::Internal(anyhow::anyhow!(e)))?;
     let ct = match format {
         Format::Json => "application/json",
@@ -153,7 +235,13 @@ pub async fn export_catalogue(State(s): State<AppState>, user: CurrentUser, Quer
     Ok((
         [
             (header::CONTENT_TYPE, ct.to_owned()),
-            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"myqcm-catalogue.{}\"", format.as_str())),
+            (
+                header::CONTENT_DISPOSITION,
+                format!(
+                    "attachment; filename=\"myqcm-catalogue.{}\"",
+                    format.as_str()
+                ),
+            ),
             (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_owned()),
         ],
         bytes,
@@ -164,7 +252,15 @@ pub async fn export_catalogue(State(s): State<AppState>, user: CurrentUser, Quer
 /// `PUT /api/v1/admin/institutions`: add universities and faculties (by code).
 #[utoipa::path(put, path = "/api/v1/admin/institutions", tag = "admin", request_body = Vec<UniversityView>,
     responses((status = 200, body = Vec<UniversityView>), (status = 422, body = Problem)))]
-pub async fn put_institutions(State(s): State<AppState>, user: CurrentUser, ApiJson(b): ApiJson<Vec<UniversityView>>) -> Result<Json<Vec<UniversityView>>, WebError> {
+pub async fn put_institutions(
+    State(s): State<AppState>,
+    user: CurrentUser,
+    ApiJson(b): ApiJson<Vec<UniversityView>>,
+) -> Result<Json<Vec<UniversityView>>, WebError> {
     user.require(Action::CatalogueManage)?;
-    Ok(Json(curriculum::upsert_institutions(&s.db, &actor(&user), &b).await.map_err(err)?))
+    Ok(Json(
+        curriculum::upsert_institutions(&s.db, &actor(&user), &b)
+            .await
+            .map_err(err)?,
+    ))
 }

@@ -9,7 +9,9 @@ use bytes::Bytes;
 use myqcm_domain::catalogue::Transition;
 use myqcm_domain::permissions::Action;
 use myqcm_services::catalogue::images::{self, ImageView};
-use myqcm_services::catalogue::views::{Page, ReviewEventView, RevisionView, StaffItemSummary, StaffItemView};
+use myqcm_services::catalogue::views::{
+    Page, ReviewEventView, RevisionView, StaffItemSummary, StaffItemView,
+};
 use myqcm_services::catalogue::{self as svc, EditInput, ItemQuery, NewItemInput};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -37,7 +39,11 @@ pub fn router() -> Router<AppState> {
 /// see all (filter `status=in_review` for the review queue).
 #[utoipa::path(get, path = "/api/v1/authoring/items", tag = "authoring", params(ItemQuery),
     responses((status = 200, body = Page<StaffItemSummary>), (status = 403, body = Problem)))]
-pub async fn list(State(s): State<AppState>, user: CurrentUser, Query(q): Query<ItemQuery>) -> Result<Json<Page<StaffItemSummary>>, WebError> {
+pub async fn list(
+    State(s): State<AppState>,
+    user: CurrentUser,
+    Query(q): Query<ItemQuery>,
+) -> Result<Json<Page<StaffItemSummary>>, WebError> {
     let a = actor(&user);
     if a.sees_all_items() {
         staff_check(&user)?;
@@ -59,15 +65,25 @@ fn staff_check(user: &CurrentUser) -> Result<(), WebError> {
 /// `POST /api/v1/authoring/items`: create a draft.
 #[utoipa::path(post, path = "/api/v1/authoring/items", tag = "authoring", request_body = NewItemInput,
     responses((status = 201, body = StaffItemView), (status = 403, body = Problem), (status = 422, body = Problem)))]
-pub async fn create(State(s): State<AppState>, user: CurrentUser, ApiJson(b): ApiJson<NewItemInput>) -> Result<(StatusCode, Json<StaffItemView>), WebError> {
-    let v = svc::create_item(&s.db, &actor(&user), b, s.clock.now()).await.map_err(err)?;
+pub async fn create(
+    State(s): State<AppState>,
+    user: CurrentUser,
+    ApiJson(b): ApiJson<NewItemInput>,
+) -> Result<(StatusCode, Json<StaffItemView>), WebError> {
+    let v = svc::create_item(&s.db, &actor(&user), b, s.clock.now())
+        .await
+        .map_err(err)?;
     Ok((StatusCode::CREATED, Json(v)))
 }
 
 /// `GET /api/v1/authoring/items/{id}`: the full item with key, explanations and preview.
 #[utoipa::path(get, path = "/api/v1/authoring/items/{id}", tag = "authoring", params(("id" = Uuid, Path)),
     responses((status = 200, body = StaffItemView), (status = 404, body = Problem)))]
-pub async fn show(State(s): State<AppState>, user: CurrentUser, Path(id): Path<Uuid>) -> Result<Json<StaffItemView>, WebError> {
+pub async fn show(
+    State(s): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<Uuid>,
+) -> Result<Json<StaffItemView>, WebError> {
     let a = actor(&user);
     if a.sees_all_items() {
         staff_check(&user)?;
@@ -79,12 +95,21 @@ pub async fn show(State(s): State<AppState>, user: CurrentUser, Path(id): Path<U
 /// reviewers and content admins, which sends them back to review).
 #[utoipa::path(put, path = "/api/v1/authoring/items/{id}", tag = "authoring", params(("id" = Uuid, Path)), request_body = EditInput,
     responses((status = 200, body = StaffItemView), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
-pub async fn edit(State(s): State<AppState>, user: CurrentUser, Path(id): Path<Uuid>, ApiJson(b): ApiJson<EditInput>) -> Result<Json<StaffItemView>, WebError> {
+pub async fn edit(
+    State(s): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<Uuid>,
+    ApiJson(b): ApiJson<EditInput>,
+) -> Result<Json<StaffItemView>, WebError> {
     let a = actor(&user);
     if a.sees_all_items() {
         staff_check(&user)?;
     }
-    Ok(Json(svc::edit_item(&s.db, &a, id, b, s.clock.now()).await.map_err(err)?))
+    Ok(Json(
+        svc::edit_item(&s.db, &a, id, b, s.clock.now())
+            .await
+            .map_err(err)?,
+    ))
 }
 
 /// A lifecycle move.
@@ -100,42 +125,88 @@ pub struct MoveInput {
 /// `POST /api/v1/authoring/items/{id}/transitions`.
 #[utoipa::path(post, path = "/api/v1/authoring/items/{id}/transitions", tag = "authoring", params(("id" = Uuid, Path)), request_body = MoveInput,
     responses((status = 200, body = StaffItemView), (status = 403, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
-pub async fn move_item(State(s): State<AppState>, user: CurrentUser, Path(id): Path<Uuid>, ApiJson(b): ApiJson<MoveInput>) -> Result<Json<StaffItemView>, WebError> {
+pub async fn move_item(
+    State(s): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<Uuid>,
+    ApiJson(b): ApiJson<MoveInput>,
+) -> Result<Json<StaffItemView>, WebError> {
     let t = match b.action.as_str() {
         "submit" => Transition::Submit,
         "withdraw" => Transition::Withdraw,
         "approve" => Transition::Approve,
         "reject" => Transition::Reject,
         "retire" => Transition::Retire,
-        other => return Err(err(svc::CatalogueError::Invalid(vec![myqcm_domain::catalogue::ContentError::new("action", "unknown", format!("{other:?} is not submit, withdraw, approve, reject or retire"))]))),
+        other => {
+            return Err(err(svc::CatalogueError::Invalid(vec![
+                myqcm_domain::catalogue::ContentError::new(
+                    "action",
+                    "unknown",
+                    format!("{other:?} is not submit, withdraw, approve, reject or retire"),
+                ),
+            ])));
+        }
     };
     match t {
         Transition::Approve | Transition::Reject => user.require(Action::ItemReview)?,
         Transition::Retire => user.require(Action::CatalogueManage)?,
         _ => {}
     }
-    Ok(Json(svc::transition(&s.db, &actor(&user), id, t, b.reason.as_deref(), s.clock.now()).await.map_err(err)?))
+    Ok(Json(
+        svc::transition(
+            &s.db,
+            &actor(&user),
+            id,
+            t,
+            b.reason.as_deref(),
+            s.clock.now(),
+        )
+        .await
+        .map_err(err)?,
+    ))
 }
 
 /// `GET /api/v1/authoring/items/{id}/revisions`: every revision, oldest first.
 #[utoipa::path(get, path = "/api/v1/authoring/items/{id}/revisions", tag = "authoring", params(("id" = Uuid, Path)),
     responses((status = 200, body = Vec<RevisionView>), (status = 404, body = Problem)))]
-pub async fn revisions(State(s): State<AppState>, user: CurrentUser, Path(id): Path<Uuid>) -> Result<Json<Vec<RevisionView>>, WebError> {
-    Ok(Json(svc::revisions(&s.db, &actor(&user), id).await.map_err(err)?))
+pub async fn revisions(
+    State(s): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<Uuid>,
+) -> Result<Json<Vec<RevisionView>>, WebError> {
+    Ok(Json(
+        svc::revisions(&s.db, &actor(&user), id)
+            .await
+            .map_err(err)?,
+    ))
 }
 
 /// `GET /api/v1/authoring/items/{id}/revisions/{rev}`: one revision, unchanged forever.
 #[utoipa::path(get, path = "/api/v1/authoring/items/{id}/revisions/{rev}", tag = "authoring", params(("id" = Uuid, Path), ("rev" = Uuid, Path)),
     responses((status = 200, body = RevisionView), (status = 404, body = Problem)))]
-pub async fn revision(State(s): State<AppState>, user: CurrentUser, Path((id, rev)): Path<(Uuid, Uuid)>) -> Result<Json<RevisionView>, WebError> {
-    Ok(Json(svc::revision(&s.db, &actor(&user), id, rev).await.map_err(err)?))
+pub async fn revision(
+    State(s): State<AppState>,
+    user: CurrentUser,
+    Path((id, rev)): Path<(Uuid, Uuid)>,
+) -> Result<Json<RevisionView>, WebError> {
+    Ok(Json(
+        svc::revision(&s.db, &actor(&user), id, rev)
+            .await
+            .map_err(err)?,
+    ))
 }
 
 /// `GET /api/v1/authoring/items/{id}/history`: submissions, decisions with reasons, comments.
 #[utoipa::path(get, path = "/api/v1/authoring/items/{id}/history", tag = "authoring", params(("id" = Uuid, Path)),
     responses((status = 200, body = Vec<ReviewEventView>), (status = 404, body = Problem)))]
-pub async fn history(State(s): State<AppState>, user: CurrentUser, Path(id): Path<Uuid>) -> Result<Json<Vec<ReviewEventView>>, WebError> {
-    Ok(Json(svc::history(&s.db, &actor(&user), id).await.map_err(err)?))
+pub async fn history(
+    State(s): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<Uuid>,
+) -> Result<Json<Vec<ReviewEventView>>, WebError> {
+    Ok(Json(
+        svc::history(&s.db, &actor(&user), id).await.map_err(err)?,
+    ))
 }
 
 /// A review comment.
@@ -148,8 +219,15 @@ pub struct CommentInput {
 /// `POST /api/v1/authoring/items/{id}/comments`.
 #[utoipa::path(post, path = "/api/v1/authoring/items/{id}/comments", tag = "authoring", params(("id" = Uuid, Path)), request_body = CommentInput,
     responses((status = 201, body = ReviewEventView), (status = 404, body = Problem)))]
-pub async fn comment(State(s): State<AppState>, user: CurrentUser, Path(id): Path<Uuid>, ApiJson(b): ApiJson<CommentInput>) -> Result<(StatusCode, Json<ReviewEventView>), WebError> {
-    let e = svc::comment(&s.db, &actor(&user), id, &b.body, s.clock.now()).await.map_err(err)?;
+pub async fn comment(
+    State(s): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<Uuid>,
+    ApiJson(b): ApiJson<CommentInput>,
+) -> Result<(StatusCode, Json<ReviewEventView>), WebError> {
+    let e = svc::comment(&s.db, &actor(&user), id, &b.body, s.clock.now())
+        .await
+        .map_err(err)?;
     Ok((StatusCode::CREATED, Json(e)))
 }
 
@@ -169,18 +247,29 @@ pub struct PreviewOutput {
 
 /// `POST /api/v1/authoring/preview`: the reviewer/author preview, through the one renderer.
 #[utoipa::path(post, path = "/api/v1/authoring/preview", tag = "authoring", request_body = PreviewInput, responses((status = 200, body = PreviewOutput)))]
-pub async fn preview(user: CurrentUser, ApiJson(b): ApiJson<PreviewInput>) -> Result<Json<PreviewOutput>, WebError> {
+pub async fn preview(
+    user: CurrentUser,
+    ApiJson(b): ApiJson<PreviewInput>,
+) -> Result<Json<PreviewOutput>, WebError> {
     let a = actor(&user);
     if !a.can(Action::ItemAuthor) && !a.sees_all_items() {
         return Err(WebError::code(myqcm_domain::codes::FORBIDDEN));
     }
-    Ok(Json(PreviewOutput { html: myqcm_services::markdown::render(&b.markdown) }))
+    Ok(Json(PreviewOutput {
+        html: myqcm_services::markdown::render(&b.markdown),
+    }))
 }
 
 /// `POST /api/v1/authoring/images`: raw PNG/JPEG/WebP body (type read from the content, ≤ 2 MiB).
 #[utoipa::path(post, path = "/api/v1/authoring/images", tag = "authoring", request_body(content = Vec<u8>, content_type = "application/octet-stream"),
     responses((status = 201, body = ImageView), (status = 413, body = Problem), (status = 415, body = Problem)))]
-pub async fn upload_image(State(s): State<AppState>, user: CurrentUser, body: Bytes) -> Result<(StatusCode, Json<ImageView>), WebError> {
-    let v = images::upload(&s.db, s.blobs.as_ref(), &actor(&user), body, s.clock.now()).await.map_err(image_err)?;
+pub async fn upload_image(
+    State(s): State<AppState>,
+    user: CurrentUser,
+    body: Bytes,
+) -> Result<(StatusCode, Json<ImageView>), WebError> {
+    let v = images::upload(&s.db, s.blobs.as_ref(), &actor(&user), body, s.clock.now())
+        .await
+        .map_err(image_err)?;
     Ok((StatusCode::CREATED, Json(v)))
 }

@@ -23,12 +23,19 @@ use crate::error::FieldError;
 
 /// Every catalogue route.
 pub fn router() -> Router<AppState> {
-    Router::new().merge(learner::router()).merge(authoring::router()).merge(admin::router())
+    Router::new()
+        .merge(learner::router())
+        .merge(authoring::router())
+        .merge(admin::router())
 }
 
 /// The catalogue's view of the caller.
 pub(crate) fn actor(u: &CurrentUser) -> Actor {
-    Actor { id: u.id, roles: u.roles.clone(), scopes: u.scopes.clone() }
+    Actor {
+        id: u.id,
+        roles: u.roles.clone(),
+        scopes: u.scopes.clone(),
+    }
 }
 
 /// Maps a catalogue failure to the API's error vocabulary.
@@ -41,7 +48,15 @@ pub(crate) fn err(e: CatalogueError) -> WebError {
         CatalogueError::Invalid(errs) => WebError::Known {
             code: codes::VALIDATION_FAILED,
             detail: None,
-            errors: Some(errs.into_iter().map(|e| FieldError { field: e.field, code: e.code.into(), message: e.message }).collect()),
+            errors: Some(
+                errs.into_iter()
+                    .map(|e| FieldError {
+                        field: e.field,
+                        code: e.code.into(),
+                        message: e.message,
+                    })
+                    .collect(),
+            ),
         },
         CatalogueError::Conflict(c) => WebError::with_detail(codes::CONFLICT, c),
         CatalogueError::Store(e) => WebError::Internal(anyhow::anyhow!(e)),
@@ -51,7 +66,10 @@ pub(crate) fn err(e: CatalogueError) -> WebError {
 /// Maps an image failure.
 pub(crate) fn image_err(e: ImageError) -> WebError {
     match e {
-        ImageError::UnsupportedType => WebError::with_detail(codes::UNSUPPORTED_MEDIA_TYPE, "Only PNG, JPEG and WebP images are accepted."),
+        ImageError::UnsupportedType => WebError::with_detail(
+            codes::UNSUPPORTED_MEDIA_TYPE,
+            "Only PNG, JPEG and WebP images are accepted.",
+        ),
         ImageError::TooLarge => WebError::code(codes::PAYLOAD_TOO_LARGE),
         ImageError::Catalogue(c) => err(c),
         ImageError::Blob(m) => WebError::Internal(anyhow::anyhow!(m)),
