@@ -845,6 +845,72 @@ async fn blueprints_are_versioned_and_institutions_are_admin_edited() {
 }
 
 #[tokio::test]
+async fn a_clinical_case_is_authored_reviewed_and_served_as_an_ordered_block() {
+    let app = App::with_bank().await;
+    let author = app.user(&["author"], &[], false).await;
+    let reviewer = app.user(&["reviewer"], &[], true).await;
+    let student = app.user(&["student"], &[], false).await;
+    let sub = |stem: &str| draft(stem);
+    let body = json!({
+        "course": "cardio-hta", "locale": "fr", "title": "HTA découverte au travail",
+        "scenario": "Homme de 45 ans, PA 162/98 mmHg à deux consultations.",
+        "objectives": ["Confirmer le diagnostic"],
+        "items": [sub("Première étape du bilan chez ce patient hypertendu ?"), sub("Quel examen confirme le diagnostic chez ce patient ?")]
+    });
+    let (s, case) = app.post(&author, "/authoring/cases", body).await;
+    assert_eq!(s, 201, "{case}");
+    let case_id = case["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        app.get(&student, &format!("/clinical-cases/{case_id}"))
+            .await
+            .0,
+        404
+    );
+    for it in case["items"].as_array().unwrap() {
+        let id = it["id"].as_str().unwrap();
+        app.post(
+            &author,
+            &format!("/authoring/items/{id}/transitions"),
+            json!({"action": "submit"}),
+        )
+        .await;
+        assert_eq!(
+            app.post(
+                &reviewer,
+                &format!("/authoring/items/{id}/transitions"),
+                json!({"action": "approve"})
+            )
+            .await
+            .0,
+            200
+        );
+    }
+    let (s, served) = app
+        .get(&student, &format!("/clinical-cases/{case_id}"))
+        .await;
+    assert_eq!(s, 200);
+    assert_no_key_material("case", &served);
+    let items = served["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2);
+    assert_eq!(
+        (
+            items[0]["case_position"].as_i64(),
+            items[1]["case_position"].as_i64()
+        ),
+        (Some(1), Some(2))
+    );
+    let (_, listing) = app.get(&student, "/items?limit=100&q=patient").await;
+    assert!(
+        listing["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|i| i["case_id"].is_null()),
+        "case items are served as a block, not loose"
+    );
+}
+
+#[tokio::test]
 async fn the_openapi_document_describes_the_catalogue() {
     let app = App::spawn().await;
     let doc: Value = app

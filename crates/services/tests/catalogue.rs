@@ -424,3 +424,36 @@ async fn an_export_reimports_as_unchanged_in_every_format() {
         assert_eq!(r.updated, 0, "{format:?}: {:?}", r);
     }
 }
+
+#[tokio::test]
+async fn translations_are_linked_to_their_french_original() {
+    let db = test_db().await.unwrap();
+    import::load_demo_bank(&db, Uuid::now_v7(), epoch())
+        .await
+        .unwrap();
+    let student = actor(&[Role::Student]);
+    let fr = myqcm_db::catalogue::item_by_external_id(&*db, "demo-cardio-0001")
+        .await
+        .unwrap()
+        .unwrap();
+    let view = catalogue::get_learner(&db, &student, fr.id).await.unwrap();
+    let mut locales: Vec<_> = view
+        .translations
+        .iter()
+        .map(|t| t.locale.as_str())
+        .collect();
+    locales.sort_unstable();
+    assert_eq!(locales, ["ar", "en"]);
+    let en = myqcm_db::catalogue::item_by_external_id(&*db, "demo-cardio-0001-en")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(en.translation_group_id, fr.translation_group_id);
+    let en_view = catalogue::get_learner(&db, &student, en.id).await.unwrap();
+    assert!(
+        en_view
+            .translations
+            .iter()
+            .any(|t| t.id == fr.id && t.locale == "fr")
+    );
+}

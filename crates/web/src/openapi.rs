@@ -52,6 +52,8 @@ use crate::health::{Checks, Health};
         crate::api::catalogue::authoring::revision,
         crate::api::catalogue::authoring::history,
         crate::api::catalogue::authoring::comment,
+        crate::api::catalogue::authoring::create_case,
+        crate::api::catalogue::authoring::show_case,
         crate::api::catalogue::authoring::preview,
         crate::api::catalogue::authoring::upload_image,
         crate::api::catalogue::admin::report_queue,

@@ -785,3 +785,166 @@ pub async fn resolve_query(db: &DatabaseConnection, q: &ItemQuery) -> Result<Sea
     }
     Ok(f)
 }
+
+/// A new clinical case with its ordered sub-items (all created as drafts of the case's course).
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+pub struct NewCaseInput {
+    /// Course code.
+    pub course: String,
+    /// Locale of the case and its items.
+    pub locale: String,
+    /// Title.
+    pub title: String,
+    /// Scenario (markdown).
+    pub scenario: String,
+    /// Learning objectives.
+    #[serde(default)]
+    pub objectives: Vec<String>,
+    /// Ordered sub-items (2 to 10); their `course` must be the case's.
+    pub items: Vec<NewItemInput>,
+    /// Stable import id.
+    #[serde(default)]
+    pub external_id: Option<String>,
+}
+
+/// A clinical case as staff see it.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct StaffCaseView {
+    /// Case id.
+    pub id: Uuid,
+    /// Title.
+    pub title: String,
+    /// Scenario (markdown source).
+    pub scenario: String,
+    /// Rendered scenario (same renderer as learners).
+    pub scenario_html: String,
+    /// Objectives.
+    pub objectives: Vec<String>,
+    /// Sub-items in order (each goes through review on its own).
+    pub items: Vec<StaffItemSummary>,
+}
+
+/// Creates a clinical case and its sub-items as drafts, in one transaction.
+pub async fn create_case(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    input: NewCaseInput,
+    now: DateTime<Utc>,
+) -> Result<StaffCaseView> {
+    if !actor.can(Action::ItemAuthor) && !actor.can(Action::CatalogueManage) {
+        return Err(CatalogueError::Forbidden);
+    }
+    let mut errs = Vec::new();
+    if input.title.trim().is_empty() || input.scenario.trim().is_empty() {
+        errs.push(ContentError::new(
+            "scenario",
+            "required",
+            "A case has a title and a scenario.",
+        ));
+    }
+    if !(2..=10).contains(&input.items.len()) {
+        errs.push(ContentError::new(
+            "items",
+            "item_count",
+            "A case has 2 to 10 items.",
+        ));
+    }
+    for (i, it) in input.items.iter().enumerate() {
+        if let Err(e) = it.content.validate() {
+            errs.extend(e.into_iter().map(|x| ContentError {
+                field: format!("items[{i}].{}", x.field),
+                ..x
+            }));
+        }
+        if it.course != input.course || it.content.locale.as_str() != input.locale {
+            errs.push(ContentError::new(
+                format!("items[{i}]"),
+                "mismatch",
+                "Sub-items share the case's course and locale.",
+            ));
+        }
+    }
+    if !errs.is_empty() {
+        return Err(CatalogueError::Invalid(errs));
+    }
+    let txn = db.begin().await?;
+    let course = repo::course_by_code(&txn, input.course.trim())
+        .await?
+        .ok_or_else(|| {
+            CatalogueError::Invalid(vec![ContentError::new(
+                "course",
+                "unknown",
+                "Unknown course.",
+            )])
+        })?;
+    let case = repo::upsert_case(
+        &txn,
+        repo::clinical_case::Model {
+            id: Uuid::now_v7(),
+            external_id: input.external_id.filter(|e| !e.trim().is_empty()),
+            course_id: course.id,
+            locale: input.locale.clone(),
+            title: input.title.clone(),
+            scenario: input.scenario.clone(),
+            objectives: serde_json::to_string(&input.objectives).unwrap_or_default(),
+            author_id: actor.id,
+            created_at: now,
+        },
+    )
+    .await?;
+    for (pos, it) in input.items.into_iter().enumerate() {
+        let kcs = resolve_kcs(&txn, course.subject_id, &it.kcs)
+            .await
+            .map_err(|e| {
+                CatalogueError::Invalid(vec![ContentError {
+                    field: format!("items[{pos}].{}", e.field),
+                    ..e
+                }])
+            })?;
+        let mut row = new_item_row(&it.content, &course, ItemStatus::Draft, actor.id, kcs);
+        row.external_id = it.external_id.filter(|e| !e.trim().is_empty());
+        row.case = Some((case.id, i32::try_from(pos + 1).unwrap_or(i32::MAX)));
+        let (item, rev) = repo::insert_item(&txn, row, now).await?;
+        repo::add_event(
+            &txn,
+            item.id,
+            Some(rev.id),
+            actor.id,
+            "edit",
+            "created",
+            now,
+        )
+        .await?;
+    }
+    let view = staff_case(&txn, actor, case.id).await?;
+    txn.commit().await?;
+    Ok(view)
+}
+
+/// A clinical case for staff (its author, reviewers, content admins).
+pub async fn get_case_staff(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    id: Uuid,
+) -> Result<StaffCaseView> {
+    staff_case(db, actor, id).await
+}
+
+async fn staff_case<C: ConnectionTrait>(c: &C, actor: &Actor, id: Uuid) -> Result<StaffCaseView> {
+    let case = repo::case_by_id(c, id)
+        .await?
+        .ok_or(CatalogueError::NotFound)?;
+    let own = case.author_id == actor.id && actor.can(Action::ItemAuthor);
+    if !(own || actor.sees_all_items()) {
+        return Err(CatalogueError::NotFound);
+    }
+    let items = repo::case_items(c, id).await?;
+    Ok(StaffCaseView {
+        id: case.id,
+        scenario_html: crate::markdown::render(&case.scenario),
+        title: case.title,
+        scenario: case.scenario,
+        objectives: serde_json::from_str(&case.objectives).unwrap_or_default(),
+        items: items.iter().map(StaffItemSummary::from).collect(),
+    })
+}

@@ -12,7 +12,9 @@ use myqcm_services::catalogue::images::{self, ImageView};
 use myqcm_services::catalogue::views::{
     Page, ReviewEventView, RevisionView, StaffItemSummary, StaffItemView,
 };
-use myqcm_services::catalogue::{self as svc, EditInput, ItemQuery, NewItemInput};
+use myqcm_services::catalogue::{
+    self as svc, EditInput, ItemQuery, NewCaseInput, NewItemInput, StaffCaseView,
+};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -31,6 +33,8 @@ pub fn router() -> Router<AppState> {
         .route("/authoring/items/{id}/revisions/{rev}", get(revision))
         .route("/authoring/items/{id}/history", get(history))
         .route("/authoring/items/{id}/comments", post(comment))
+        .route("/authoring/cases", post(create_case))
+        .route("/authoring/cases/{id}", get(show_case))
         .route("/authoring/preview", post(preview))
         .route("/authoring/images", post(upload_image))
 }
@@ -272,4 +276,33 @@ pub async fn upload_image(
         .await
         .map_err(image_err)?;
     Ok((StatusCode::CREATED, Json(v)))
+}
+
+/// `POST /api/v1/authoring/cases`: a clinical case with its ordered sub-items, as drafts.
+#[utoipa::path(post, path = "/api/v1/authoring/cases", tag = "authoring", request_body = NewCaseInput,
+    responses((status = 201, body = StaffCaseView), (status = 403, body = Problem), (status = 422, body = Problem)))]
+pub async fn create_case(
+    State(s): State<AppState>,
+    user: CurrentUser,
+    ApiJson(b): ApiJson<NewCaseInput>,
+) -> Result<(StatusCode, Json<StaffCaseView>), WebError> {
+    let v = svc::create_case(&s.db, &actor(&user), b, s.clock.now())
+        .await
+        .map_err(err)?;
+    Ok((StatusCode::CREATED, Json(v)))
+}
+
+/// `GET /api/v1/authoring/cases/{id}`: the case with its sub-items' statuses.
+#[utoipa::path(get, path = "/api/v1/authoring/cases/{id}", tag = "authoring", params(("id" = Uuid, Path)),
+    responses((status = 200, body = StaffCaseView), (status = 404, body = Problem)))]
+pub async fn show_case(
+    State(s): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<Uuid>,
+) -> Result<Json<StaffCaseView>, WebError> {
+    Ok(Json(
+        svc::get_case_staff(&s.db, &actor(&user), id)
+            .await
+            .map_err(err)?,
+    ))
 }
