@@ -457,3 +457,55 @@ async fn translations_are_linked_to_their_french_original() {
             .any(|t| t.id == fr.id && t.locale == "fr")
     );
 }
+
+#[tokio::test]
+async fn the_taxonomy_exports_and_imports_on_its_own() {
+    let source = test_db().await.unwrap();
+    import::load_demo_bank(&source, Uuid::now_v7(), epoch())
+        .await
+        .unwrap();
+    let mut bank = import::export::bank(&source).await.unwrap();
+    bank.items.clear();
+    bank.clinical_cases.clear();
+    let bytes = import::export::write(&bank, Format::Json).unwrap();
+    let target = test_db().await.unwrap();
+    let opts = ImportOptions {
+        partial: false,
+        author_id: Uuid::now_v7(),
+        status: ItemStatus::InReview,
+        default_course: None,
+    };
+    let r = import::import(&target, &bytes, Format::Json, &opts, &|_, _| {}, epoch())
+        .await
+        .unwrap();
+    assert!(r.committed && r.errors.is_empty(), "{r:?}");
+    let tree = catalogue::curriculum::tree(&target, Some(3)).await.unwrap();
+    assert_eq!(tree.subjects.len(), 3);
+    assert_eq!(
+        tree.subjects.iter().map(|s| s.courses.len()).sum::<usize>(),
+        12
+    );
+    assert!(
+        tree.subjects.iter().all(|s| s.unit_id.is_some()),
+        "year 3 subjects sit in a unit"
+    );
+    let kcs = catalogue::curriculum::kc_tree(&target, "nephro")
+        .await
+        .unwrap();
+    assert_eq!(
+        kcs.iter().filter(|n| n.level == "kc").count(),
+        catalogue::curriculum::kc_tree(&source, "nephro")
+            .await
+            .unwrap()
+            .iter()
+            .filter(|n| n.level == "kc")
+            .count()
+    );
+    assert_eq!(
+        catalogue::curriculum::blueprint(&target, 3, None)
+            .await
+            .unwrap()
+            .version,
+        1
+    );
+}
