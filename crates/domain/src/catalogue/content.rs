@@ -281,13 +281,11 @@ impl ItemContent {
                                 || !n.tolerance.is_finite()
                                 || n.tolerance < 0.0)
                         {
-                            {
-                                errs.push(ContentError::new(
-                                    "qroc.numeric",
-                                    "invalid",
-                                    "Value and tolerance must be finite, tolerance ≥ 0.",
-                                ));
-                            }
+                            errs.push(ContentError::new(
+                                "qroc.numeric",
+                                "invalid",
+                                "Value and tolerance must be finite, tolerance ≥ 0.",
+                            ));
                         }
                     }
                 }

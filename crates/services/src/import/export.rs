@@ -158,18 +158,15 @@ pub async fn bank(db: &DatabaseConnection) -> Result<Bank, ImportFailure> {
                     if let std::collections::hash_map::Entry::Vacant(slot) = cases.entry(case_id)
                         && let Some(cm) = repo::case_by_id(db, case_id).await?
                     {
-                        {
-                            slot.insert(BankCase {
-                                external_id: cm.external_id.unwrap_or_else(|| cm.id.to_string()),
-                                course: course_code.get(&cm.course_id).cloned().unwrap_or_default(),
-                                locale: cm.locale,
-                                title: cm.title,
-                                scenario: cm.scenario,
-                                objectives: serde_json::from_str(&cm.objectives)
-                                    .unwrap_or_default(),
-                                items: vec![],
-                            });
-                        }
+                        slot.insert(BankCase {
+                            external_id: cm.external_id.unwrap_or_else(|| cm.id.to_string()),
+                            course: course_code.get(&cm.course_id).cloned().unwrap_or_default(),
+                            locale: cm.locale,
+                            title: cm.title,
+                            scenario: cm.scenario,
+                            objectives: serde_json::from_str(&cm.objectives).unwrap_or_default(),
+                            items: vec![],
+                        });
                     }
                     if let Some(bc) = cases.get_mut(&case_id) {
                         bc.items.push(item);
@@ -186,22 +183,18 @@ pub async fn bank(db: &DatabaseConnection) -> Result<Bank, ImportFailure> {
         && let Ok(w) =
             serde_json::from_str::<myqcm_domain::catalogue::blueprint::BlueprintWeights>(&b.weights)
     {
-        {
-            {
-                out.blueprint = Some(super::bank::BankBlueprint {
-                    name: b.name,
-                    subjects: w
-                        .subjects
-                        .into_iter()
-                        .map(|s| super::bank::BankBlueprintSubject {
-                            subject: s.subject,
-                            weight: s.weight,
-                            kcs: s.kcs,
-                        })
-                        .collect(),
-                });
-            }
-        }
+        out.blueprint = Some(super::bank::BankBlueprint {
+            name: b.name,
+            subjects: w
+                .subjects
+                .into_iter()
+                .map(|s| super::bank::BankBlueprintSubject {
+                    subject: s.subject,
+                    weight: s.weight,
+                    kcs: s.kcs,
+                })
+                .collect(),
+        });
     }
     Ok(out)
 }
