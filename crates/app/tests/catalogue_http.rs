@@ -840,6 +840,36 @@ async fn blueprints_are_versioned_and_institutions_are_admin_edited() {
     );
     let (s, inst) = app.put(&admin, "/admin/institutions", json!([{"code": "u-alger", "name": "Université d'Alger 1", "faculties": [{"code": "fm-alger", "name": "Faculté de médecine d'Alger", "field": "general_medicine"}]}])).await;
     assert_eq!(s, 200, "{inst}");
+    let taxonomy = json!({
+        "year_of_study": 1,
+        "subjects": [{"code": "anat", "name": {"fr": "Anatomie", "en": "Anatomy", "ar": "تشريح"},
+                      "courses": [{"code": "anat-os", "name": {"fr": "Ostéologie", "en": "Osteology", "ar": "علم العظام"}}]}],
+        "knowledge_components": [{"subject": "anat", "domain": {"code": "anat-d1", "name": {"fr": "Squelette"}},
+            "topics": [{"code": "anat-t1", "name": {"fr": "Membre supérieur"}, "kcs": [{"code": "kc-anat-humerus", "name": {"fr": "Humérus"}}]}]}]
+    });
+    assert_eq!(
+        app.put(&student, "/admin/taxonomy", taxonomy.clone())
+            .await
+            .0,
+        403
+    );
+    let (s, rep) = app.put(&admin, "/admin/taxonomy", taxonomy).await;
+    assert_eq!(s, 200, "{rep}");
+    let (_, tree) = app.get(&student, "/curriculum?year=1").await;
+    assert_eq!(tree["subjects"][0]["code"], "anat");
+    assert!(
+        tree["subjects"][0]["unit_id"].is_null(),
+        "units are optional in year 1"
+    );
+    let (_, kcs) = app.get(&student, "/subjects/anat/kcs").await;
+    assert_eq!(kcs.as_array().unwrap().len(), 3);
+    let bad = json!({"year_of_study": 2, "subjects": [{"code": "Bad Code", "name": {"fr": "x"}}]});
+    let (s, rep) = app.put(&admin, "/admin/taxonomy", bad).await;
+    assert_eq!(
+        (s, rep["code"].as_str()),
+        (422, Some("import_rejected")),
+        "{rep}"
+    );
     let (_, list) = app.get(&student, "/institutions").await;
     assert_eq!(list[0]["faculties"][0]["code"], "fm-alger");
 }

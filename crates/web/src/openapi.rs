@@ -34,6 +34,7 @@ use crate::health::{Checks, Health};
         crate::api::catalogue::learner::curriculum_tree,
         crate::api::catalogue::learner::institutions,
         crate::api::catalogue::admin::put_institutions,
+        crate::api::catalogue::admin::put_taxonomy,
         crate::api::catalogue::learner::kc_tree,
         crate::api::catalogue::learner::blueprint,
         crate::api::catalogue::learner::list_items,

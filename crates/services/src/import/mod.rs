@@ -700,3 +700,30 @@ pub fn demo_accounts() -> Vec<bank::BankAccount> {
         .map(|b| b.accounts)
         .unwrap_or_default()
 }
+
+/// Applies a taxonomy document (units, subjects, courses, KC tree, blueprint) synchronously;
+/// items and cases are refused here (they go through the import job).
+pub async fn apply_taxonomy(
+    db: &DatabaseConnection,
+    bank: &Bank,
+    now: DateTime<Utc>,
+) -> Result<ImportReport, ImportFailure> {
+    if !bank.items.is_empty() || !bank.clinical_cases.is_empty() {
+        return Ok(ImportReport {
+            failed: 1,
+            errors: vec![RowError {
+                row: 0,
+                column: "items".into(),
+                reason: "the taxonomy document carries no items; use an import".into(),
+            }],
+            ..ImportReport::default()
+        });
+    }
+    let opts = ImportOptions {
+        partial: false,
+        author_id: Uuid::nil(),
+        status: ItemStatus::Draft,
+        default_course: None,
+    };
+    import_bank(db, bank, &[], vec![], &opts, &|_, _| {}, now).await
+}

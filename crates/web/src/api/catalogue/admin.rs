@@ -29,6 +29,7 @@ pub fn router() -> Router<AppState> {
         .route("/admin/reports/{id}", post(triage))
         .route("/admin/blueprints/{year}", put(put_blueprint))
         .route("/admin/institutions", put(put_institutions))
+        .route("/admin/taxonomy", put(put_taxonomy))
         .route("/admin/imports", post(start_import))
         .route("/admin/imports/{id}", get(import_status))
         .route("/admin/export", get(export_catalogue))
@@ -263,4 +264,39 @@ pub async fn put_institutions(
             .await
             .map_err(err)?,
     ))
+}
+
+/// `PUT /api/v1/admin/taxonomy`: add or rename units, subjects, courses, KC-tree nodes and the
+/// year's blueprint from a bank document without items (all-or-nothing).
+#[utoipa::path(put, path = "/api/v1/admin/taxonomy", tag = "admin",
+    request_body(content = String, content_type = "application/json",
+        description = "A bank document: `year_of_study`, `units`, `subjects` with `courses`, `knowledge_components`, `blueprint` (schema in crates/services/seed/README.md)"),
+    responses((status = 200, body = myqcm_services::import::ImportReport), (status = 422, body = Problem)))]
+pub async fn put_taxonomy(
+    State(s): State<AppState>,
+    user: CurrentUser,
+    ApiJson(b): ApiJson<myqcm_services::import::bank::Bank>,
+) -> Result<Json<myqcm_services::import::ImportReport>, WebError> {
+    user.require(Action::CatalogueManage)?;
+    let report = myqcm_services::import::apply_taxonomy(&s.db, &b, s.clock.now())
+        .await
+        .map_err(|e| WebError::Internal(anyhow::anyhow!(e)))?;
+    if !report.committed {
+        return Err(WebError::Known {
+            code: codes::IMPORT_REJECTED,
+            detail: Some("Nothing was changed.".into()),
+            errors: Some(
+                report
+                    .errors
+                    .into_iter()
+                    .map(|e| crate::error::FieldError {
+                        field: e.column,
+                        code: "invalid".into(),
+                        message: e.reason,
+                    })
+                    .collect(),
+            ),
+        });
+    }
+    Ok(Json(report))
 }
