@@ -68,6 +68,9 @@ enum Command {
     Export {
         /// The file to write.
         file: PathBuf,
+        /// Write the taxonomy (KC trees; JSON adds the curriculum and blueprint) instead of items.
+        #[arg(long)]
+        taxonomy: bool,
         /// json, csv or xlsx (default: from the extension).
         #[arg(long)]
         format: Option<String>,
@@ -199,10 +202,14 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Command::Export { file, format } => {
+        Command::Export {
+            file,
+            format,
+            taxonomy,
+        } => {
             let services = myqcm_app::build_services(&config).await?;
             let (items, cases) =
-                myqcm_app::export::run(&services, &file, format.as_deref()).await?;
+                myqcm_app::export::run(&services, &file, format.as_deref(), taxonomy).await?;
             println!(
                 "{}: {items} items and {cases} clinical cases",
                 file.display()

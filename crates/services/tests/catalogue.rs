@@ -509,3 +509,80 @@ async fn the_taxonomy_exports_and_imports_on_its_own() {
         1
     );
 }
+
+#[tokio::test]
+async fn kc_trees_travel_as_sheets_in_our_columns_and_the_earlier_systems() {
+    let source = test_db().await.unwrap();
+    import::load_demo_bank(&source, Uuid::now_v7(), epoch())
+        .await
+        .unwrap();
+    let bank = import::export::bank(&source).await.unwrap();
+    let target = test_db().await.unwrap();
+    let curriculum_only = import::bank::Bank {
+        year_of_study: Some(3),
+        units: bank.units.clone(),
+        subjects: bank.subjects.clone(),
+        ..Default::default()
+    };
+    assert!(
+        import::apply_taxonomy(&target, &curriculum_only, epoch())
+            .await
+            .unwrap()
+            .committed
+    );
+    let opts = ImportOptions {
+        partial: false,
+        author_id: Uuid::now_v7(),
+        status: ItemStatus::InReview,
+        default_course: None,
+    };
+    for format in [Format::Csv, Format::Xlsx] {
+        let sheet = import::export::write_taxonomy(&bank, format).unwrap();
+        let r = import::import(&target, &sheet, format, &opts, &|_, _| {}, epoch())
+            .await
+            .unwrap();
+        assert!(r.committed, "{format:?}: {r:?}");
+    }
+    for subject in ["cardio", "pneumo", "nephro"] {
+        let a = catalogue::curriculum::kc_tree(&source, subject)
+            .await
+            .unwrap();
+        let b = catalogue::curriculum::kc_tree(&target, subject)
+            .await
+            .unwrap();
+        let codes = |v: &[catalogue::curriculum::KcNodeView]| {
+            let mut c: Vec<_> = v
+                .iter()
+                .map(|n| (n.code.clone(), n.level.clone()))
+                .collect();
+            c.sort();
+            c
+        };
+        assert_eq!(codes(&a), codes(&b), "{subject}");
+    }
+    let legacy = "domain_slug,domain_name,kc_slug,kc_name,parent_slug,subject\n\
+kc-domain-ecg,ECG,kc-ecg-axe,Axe du QRS,,cardio\n\
+kc-domain-ecg,ECG,kc-ecg-bav,Blocs AV,,cardio\n";
+    let r = import::import(
+        &target,
+        legacy.as_bytes(),
+        Format::Csv,
+        &opts,
+        &|_, _| {},
+        epoch(),
+    )
+    .await
+    .unwrap();
+    assert!(r.committed, "{r:?}");
+    let tree = catalogue::curriculum::kc_tree(&target, "cardio")
+        .await
+        .unwrap();
+    assert!(
+        tree.iter()
+            .any(|n| n.code == "kc-ecg-bav" && n.level == "kc")
+    );
+    assert!(
+        tree.iter()
+            .any(|n| n.code == "kc-domain-ecg-general" && n.level == "topic")
+    );
+}

@@ -236,3 +236,55 @@ pub fn write(bank: &Bank, format: Format) -> Result<Vec<u8>, ImportFailure> {
         }
     }
 }
+
+/// Writes the KC tree as a taxonomy sheet (CSV or .xlsx) that `myqcm import` reads back.
+pub fn write_taxonomy(bank: &Bank, format: Format) -> Result<Vec<u8>, ImportFailure> {
+    let rows = tabular::kc_export_rows(&bank.knowledge_components);
+    match format {
+        Format::Json => {
+            let only = Bank {
+                version: 1,
+                year_of_study: bank.year_of_study,
+                units: bank.units.clone(),
+                subjects: bank.subjects.clone(),
+                knowledge_components: bank.knowledge_components.clone(),
+                blueprint: bank.blueprint.clone(),
+                ..Bank::default()
+            };
+            serde_json::to_vec_pretty(&only).map_err(|e| ImportFailure(e.to_string()))
+        }
+        Format::Csv => {
+            let mut w = csv::Writer::from_writer(Vec::new());
+            w.write_record(tabular::kc_headers())
+                .map_err(|e| ImportFailure(e.to_string()))?;
+            for r in rows {
+                w.write_record(r)
+                    .map_err(|e| ImportFailure(e.to_string()))?;
+            }
+            w.into_inner().map_err(|e| ImportFailure(e.to_string()))
+        }
+        Format::Xlsx => {
+            let mut wb = rust_xlsxwriter::Workbook::new();
+            let ws = wb.add_worksheet();
+            let err = |e: rust_xlsxwriter::XlsxError| ImportFailure(e.to_string());
+            let all = std::iter::once(
+                tabular::kc_headers()
+                    .into_iter()
+                    .map(str::to_owned)
+                    .collect::<Vec<_>>(),
+            )
+            .chain(rows);
+            for (r, row) in all.enumerate() {
+                for (c, v) in row.iter().enumerate() {
+                    ws.write_string(
+                        u32::try_from(r).unwrap_or(u32::MAX),
+                        u16::try_from(c).unwrap_or(u16::MAX),
+                        v,
+                    )
+                    .map_err(err)?;
+                }
+            }
+            wb.save_to_buffer().map_err(err)
+        }
+    }
+}

@@ -139,6 +139,7 @@ pub fn parse(
             let rows = parsed.items.iter().map(|(r, _)| *r).collect();
             let bank = Bank {
                 items: parsed.items.into_iter().map(|(_, i)| i).collect(),
+                knowledge_components: parsed.kcs,
                 ..Bank::default()
             };
             Ok((bank, rows, parsed.errors))

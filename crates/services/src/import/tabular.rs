@@ -10,7 +10,7 @@ use std::io::Cursor;
 use myqcm_domain::catalogue::{NumericSpec, OptionSpec, QrocSpec};
 
 use super::RowError;
-use super::bank::{BankItem, BankKcTag, BankSource};
+use super::bank::{BankItem, BankKcDomain, BankKcTag, BankNode, BankSource, BankTopic, Names};
 
 /// Most options a row may have.
 pub const MAX_OPTIONS: usize = 10;
@@ -114,6 +114,8 @@ pub struct Parsed {
     pub items: Vec<(usize, BankItem)>,
     /// Bad rows.
     pub errors: Vec<RowError>,
+    /// KC tree read from a taxonomy sheet (a sheet with KC columns and no stem).
+    pub kcs: Vec<BankKcDomain>,
 }
 
 /// Reads CSV bytes (UTF-8, optional BOM; `,` or `;` separator detected from the header).
@@ -184,6 +186,14 @@ fn from_rows(
     rows: Vec<(usize, Vec<String>)>,
     default_course: Option<&str>,
 ) -> Result<Parsed, RowError> {
+    let normalised: Vec<String> = headers.iter().map(|h| norm(h)).collect();
+    if normalised.iter().any(|h| h == "kccode" || h == "kcslug")
+        && !normalised
+            .iter()
+            .any(|h| h == "stem" || h == "questiontext")
+    {
+        return Ok(kc_rows(&normalised, rows));
+    }
     let cols: Vec<Option<String>> = headers.iter().map(|h| canonical(&norm(h))).collect();
     if !cols.iter().any(|c| c.as_deref() == Some("stem")) {
         return Err(RowError::file(
@@ -193,6 +203,7 @@ fn from_rows(
     let mut out = Parsed {
         items: Vec::with_capacity(rows.len()),
         errors: Vec::new(),
+        kcs: Vec::new(),
     };
     for (row, values) in rows {
         if let Some(err) = values.first().and_then(|v| v.strip_prefix('\u{0}')) {
@@ -470,4 +481,159 @@ pub fn export_row(i: &BankItem) -> Vec<String> {
         },
     ]);
     r
+}
+
+/// Columns of the taxonomy sheet, in order.
+pub fn kc_headers() -> Vec<&'static str> {
+    vec![
+        "subject",
+        "domain_code",
+        "domain_name_fr",
+        "domain_name_en",
+        "domain_name_ar",
+        "topic_code",
+        "topic_name_fr",
+        "topic_name_en",
+        "topic_name_ar",
+        "kc_code",
+        "kc_name_fr",
+        "kc_name_en",
+        "kc_name_ar",
+    ]
+}
+
+fn names_of(get: &dyn Fn(&str) -> Option<String>, prefix: &str) -> Names {
+    let mut n = Names::new();
+    for (locale, keys) in [
+        (
+            "fr",
+            vec![format!("{prefix}namefr"), format!("{prefix}name")],
+        ),
+        ("en", vec![format!("{prefix}nameen")]),
+        ("ar", vec![format!("{prefix}namear")]),
+    ] {
+        if let Some(v) = keys.iter().find_map(|k| get(k)) {
+            n.insert(locale.into(), serde_json::Value::String(v));
+        }
+    }
+    n
+}
+
+/// Reads a taxonomy sheet: one row per KC with its subject, domain and topic (our export), or
+/// the earlier system's columns (`domain_slug`, `domain_name`, `kc_slug`, `kc_name`,
+/// `parent_slug`), where a KC without a parent hangs under a topic named after its domain.
+fn kc_rows(headers: &[String], rows: Vec<(usize, Vec<String>)>) -> Parsed {
+    let mut out = Parsed {
+        items: vec![],
+        errors: vec![],
+        kcs: vec![],
+    };
+    for (row, values) in rows {
+        if values.iter().all(|v| v.trim().is_empty()) {
+            continue;
+        }
+        let cell = |k: &str| {
+            headers
+                .iter()
+                .position(|h| h == k)
+                .and_then(|i| values.get(i))
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        let get = |k: &str| cell(k);
+        let first = |ks: &[&str]| ks.iter().find_map(|k| cell(k));
+        let (Some(subject), Some(domain), Some(kc)) = (
+            first(&["subject", "subjectcode"]),
+            first(&["domaincode", "domainslug", "domain"]),
+            first(&["kccode", "kcslug", "kc"]),
+        ) else {
+            out.errors.push(RowError {
+                row,
+                column: "subject/domain_code/kc_code".into(),
+                reason: "required".into(),
+            });
+            continue;
+        };
+        let topic = first(&["topiccode", "topicslug", "topic", "parentslug"])
+            .unwrap_or_else(|| format!("{domain}-general"));
+        let d = match out.kcs.iter().position(|d| d.domain.code == domain) {
+            Some(i) => i,
+            None => {
+                let mut names = names_of(&get, "domain");
+                if names.is_empty() {
+                    names.insert("fr".into(), serde_json::Value::String(domain.clone()));
+                }
+                out.kcs.push(BankKcDomain {
+                    subject: subject.clone(),
+                    domain: BankNode {
+                        code: domain.clone(),
+                        name: names,
+                    },
+                    topics: vec![],
+                });
+                out.kcs.len() - 1
+            }
+        };
+        if out.kcs[d].subject != subject {
+            out.errors.push(RowError {
+                row,
+                column: "subject".into(),
+                reason: format!("domain {domain} already belongs to {}", out.kcs[d].subject),
+            });
+            continue;
+        }
+        let topics = &mut out.kcs[d].topics;
+        let t = match topics.iter().position(|t| t.code == topic) {
+            Some(i) => i,
+            None => {
+                let mut names = names_of(&get, "topic");
+                if names.is_empty() {
+                    names = out.kcs[d].domain.name.clone();
+                }
+                out.kcs[d].topics.push(BankTopic {
+                    code: topic.clone(),
+                    name: names,
+                    kcs: vec![],
+                });
+                out.kcs[d].topics.len() - 1
+            }
+        };
+        let mut names = names_of(&get, "kc");
+        if names.is_empty() {
+            names.insert("fr".into(), serde_json::Value::String(kc.clone()));
+        }
+        out.kcs[d].topics[t].kcs.push(BankNode {
+            code: kc,
+            name: names,
+        });
+    }
+    out
+}
+
+/// Taxonomy rows for export, in [`kc_headers`] order.
+pub fn kc_export_rows(domains: &[BankKcDomain]) -> Vec<Vec<String>> {
+    let n = |m: &Names, l: &str| m.get(l).and_then(|v| v.as_str()).unwrap_or("").to_owned();
+    let mut out = Vec::new();
+    for d in domains {
+        for t in &d.topics {
+            for k in &t.kcs {
+                out.push(vec![
+                    d.subject.clone(),
+                    d.domain.code.clone(),
+                    n(&d.domain.name, "fr"),
+                    n(&d.domain.name, "en"),
+                    n(&d.domain.name, "ar"),
+                    t.code.clone(),
+                    n(&t.name, "fr"),
+                    n(&t.name, "en"),
+                    n(&t.name, "ar"),
+                    k.code.clone(),
+                    n(&k.name, "fr"),
+                    n(&k.name, "en"),
+                    n(&k.name, "ar"),
+                ]);
+            }
+        }
+    }
+    out
 }

@@ -210,6 +210,9 @@ pub async fn import_status(
 pub struct ExportQuery {
     /// `json` (default), `csv`, `xlsx`.
     pub format: Option<String>,
+    /// Only the taxonomy (KC trees; JSON adds the curriculum and blueprint).
+    #[serde(default)]
+    pub taxonomy: bool,
 }
 
 /// `GET /api/v1/admin/export`: the catalogue in an import format.
@@ -227,7 +230,12 @@ pub async fn export_catalogue(
     let bank = export::bank(&s.db)
         .await
         .map_err(|e| WebError::Internal(anyhow::anyhow!(e)))?;
-    let bytes = export::write(&bank, format).map_err(|e| WebError::Internal(anyhow::anyhow!(e)))?;
+    let bytes = if q.taxonomy {
+        export::write_taxonomy(&bank, format)
+    } else {
+        export::write(&bank, format)
+    }
+    .map_err(|e| WebError::Internal(anyhow::anyhow!(e)))?;
     let ct = match format {
         Format::Json => "application/json",
         Format::Csv => "text/csv; charset=utf-8",
