@@ -13,7 +13,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use myqcm_psychometrics::calibration::{
-    Calibration, CalibrationConfig, Priors, ResponseMatrix, calibrate,
+    Calibration, CalibrationConfig, NormalPrior, Priors, ResponseMatrix, calibrate,
 };
 use myqcm_psychometrics::irt::ModelKind;
 use myqcm_psychometrics::quadrature::Quadrature;
@@ -43,6 +43,10 @@ pub struct CalibrateArgs {
     /// 3PL only: prior mode of the guessing parameter c (1/k for k options).
     #[arg(long, default_value_t = 0.2)]
     pub guess_prior: f64,
+    /// Pure maximum likelihood: no prior on a and b (by default ln a ~ N(0, 0.5²) and
+    /// b ~ N(0, 2²), which keep items with few answers finite).
+    #[arg(long)]
+    pub no_priors: bool,
 }
 
 /// The model family on the command line.
@@ -99,7 +103,10 @@ pub fn parse_responses<R: Read>(reader: R) -> anyhow::Result<ParsedResponses> {
         .flexible(true)
         .trim(csv::Trim::All)
         .from_reader(reader);
-    let headers = csv.headers().context("line 1: cannot read the header")?.clone();
+    let headers = csv
+        .headers()
+        .context("line 1: cannot read the header")?
+        .clone();
     if headers.iter().all(str::is_empty) {
         bail!("line 1: the file is empty (expected a header `learner,item,score`)");
     }
@@ -252,12 +259,24 @@ pub fn calibrate_parsed(
     config.max_iter = args.max_iterations;
     if args.model == ModelArg::ThreePl {
         if !(args.guess_prior > 0.0 && args.guess_prior < 0.5) {
-            bail!("--guess-prior must be in (0, 0.5), got {}", args.guess_prior);
+            bail!(
+                "--guess-prior must be in (0, 0.5), got {}",
+                args.guess_prior
+            );
         }
         config.priors = Priors {
             c_default_mean: args.guess_prior,
             ..Priors::three_pl(Vec::new())
         };
+    }
+    if args.no_priors {
+        config.priors.log_a = None;
+        config.priors.b = None;
+    } else {
+        if args.model != ModelArg::OnePl {
+            config.priors.log_a = Some(NormalPrior { mean: 0.0, sd: 0.5 });
+        }
+        config.priors.b = Some(NormalPrior { mean: 0.0, sd: 2.0 });
     }
     let fit: Calibration = calibrate(&data, &config)?;
     Ok(CalibrationReport {
@@ -309,23 +328,48 @@ pub fn run(args: &CalibrateArgs) -> anyhow::Result<()> {
     let parsed = parse_responses(std::io::BufReader::new(file))
         .with_context(|| format!("invalid input {}", args.input.display()))?;
     let report = calibrate_parsed(&parsed, args)?;
-    println!(
+    if let Some(path) = &args.output {
+        let json = serde_json::to_string_pretty(&report)?;
+        std::fs::write(path, json).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    print_report(
+        &report,
+        parsed.responses.len(),
+        &mut std::io::stdout().lock(),
+    )
+    .context("cannot print the results")?;
+    if let Some(path) = &args.output {
+        eprintln!("results written to {}", path.display());
+    }
+    Ok(())
+}
+
+fn print_report(
+    report: &CalibrationReport,
+    n_responses: usize,
+    out: &mut impl std::io::Write,
+) -> std::io::Result<()> {
+    writeln!(
+        out,
         "model {}  responses {}  learners {}  items {}",
         report.model,
-        parsed.responses.len(),
+        n_responses,
         report.learners.len(),
         report.items.len()
-    );
-    println!(
+    )?;
+    writeln!(
+        out,
         "marginal log-likelihood {:.4}  iterations {}  stop: {}",
         report.log_likelihood, report.iterations, report.stop_reason
-    );
-    println!(
+    )?;
+    writeln!(
+        out,
         "{:<20} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>7}",
         "item", "a", "b", "c", "se_a", "se_b", "se_c", "n"
-    );
+    )?;
     for i in &report.items {
-        println!(
+        writeln!(
+            out,
             "{:<20} {:>8.4} {:>8.4} {:>8.4} {:>8} {:>8} {:>8} {:>7}",
             i.item,
             i.a,
@@ -335,16 +379,11 @@ pub fn run(args: &CalibrateArgs) -> anyhow::Result<()> {
             fmt_se(i.se_b),
             fmt_se(i.se_c),
             i.n
-        );
+        )?;
     }
-    println!("{:<20} {:>8} {:>8}", "learner", "theta", "sd");
+    writeln!(out, "{:<20} {:>8} {:>8}", "learner", "theta", "sd")?;
     for l in &report.learners {
-        println!("{:<20} {:>8.4} {:>8.4}", l.learner, l.theta, l.sd);
-    }
-    if let Some(path) = &args.output {
-        let json = serde_json::to_string_pretty(&report)?;
-        std::fs::write(path, json).with_context(|| format!("cannot write {}", path.display()))?;
-        println!("written to {}", path.display());
+        writeln!(out, "{:<20} {:>8.4} {:>8.4}", l.learner, l.theta, l.sd)?;
     }
     Ok(())
 }
@@ -370,13 +409,16 @@ mod tests {
             tolerance: 1e-4,
             max_iterations: 200,
             guess_prior: 0.2,
+            no_priors: false,
         }
     }
 
     #[test]
     fn parses_columns_in_any_order_and_skips_blank_scores() {
-        let p = parse("score,item,learner,extra\n1,q1,alice,x\n0.5,q2,alice,y\n,q2,bob,z\n0,q1,bob,w\n")
-            .unwrap();
+        let p = parse(
+            "score,item,learner,extra\n1,q1,alice,x\n0.5,q2,alice,y\n,q2,bob,z\n0,q1,bob,w\n",
+        )
+        .unwrap();
         assert_eq!(p.items, ["q1", "q2"]);
         assert_eq!(p.learners, ["alice", "bob"]);
         assert_eq!(p.responses, [(0, 0, 1.0), (0, 1, 0.5), (1, 0, 0.0)]);
@@ -387,8 +429,13 @@ mod tests {
         assert!(err("").contains("line 1"), "{}", err(""));
         assert!(err("learner,item,score\n").contains("no data rows"));
         assert!(err("learner,item\na,q,1\n").contains("line 1: missing column(s) score"));
-        assert!(err("learner,item,score\na,q,1\nb,q,1.5\n").contains("line 3: score 1.5 is outside [0, 1]"));
-        assert!(err("learner,item,score\na,q,yes\n").contains("line 2: score `yes` is not a number"));
+        assert!(
+            err("learner,item,score\na,q,1\nb,q,1.5\n")
+                .contains("line 3: score 1.5 is outside [0, 1]")
+        );
+        assert!(
+            err("learner,item,score\na,q,yes\n").contains("line 2: score `yes` is not a number")
+        );
         assert!(err("learner,item,score\na,q,1\nb\n").contains("line 3: missing value for `item`"));
         let e = err("learner,item,score\na,q1,1\nb,q2,\nc,q2,\na,q1,0\n");
         assert!(e.contains("line 3: item `q2` has no answer"), "{e}");
@@ -413,7 +460,19 @@ mod tests {
             assert!(json["items"][0]["b"].is_number());
             assert!(json["stop_reason"].is_string());
         }
-        let bad = CalibrateArgs { guess_prior: 0.9, ..args(ModelArg::ThreePl) };
+        let bad = CalibrateArgs {
+            guess_prior: 0.9,
+            ..args(ModelArg::ThreePl)
+        };
         assert!(calibrate_parsed(&parsed, &bad).is_err());
+        let ml = CalibrateArgs {
+            no_priors: true,
+            ..args(ModelArg::TwoPl)
+        };
+        let r = calibrate_parsed(&parsed, &ml).unwrap();
+        let mut text = Vec::new();
+        print_report(&r, parsed.responses.len(), &mut text).unwrap();
+        let text = String::from_utf8(text).unwrap();
+        assert!(text.contains("marginal log-likelihood") && text.contains("l59"));
     }
 }

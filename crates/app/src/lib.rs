@@ -1,9 +1,11 @@
 //! The `myqcm` application: configuration, telemetry and the wiring of ports, web server and
 //! worker. `main.rs` only parses the command line and calls in here.
 
+pub mod calibrate;
 pub mod config;
 pub mod export;
 pub mod handlers;
+pub mod identity_jobs;
 pub mod import;
 pub mod seed;
 pub mod telemetry;
@@ -126,6 +128,14 @@ pub fn registry(services: &Services) -> Registry {
         }),
     );
     r.register(
+        identity_jobs::IdentityMaintenanceJob::KIND,
+        Arc::new(identity_jobs::IdentityMaintenanceJob {
+            db: services.db.clone(),
+            cache: services.cache.clone(),
+            clock: services.clock.clone(),
+        }),
+    );
+    r.register(
         myqcm_services::import::jobs::KIND,
         Arc::new(crate::import::ImportJob {
             db: services.db.clone(),
@@ -177,6 +187,15 @@ pub async fn run_server(
     stop: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
     myqcm_web::observability::install_recorder();
+    myqcm_db::jobs::upsert_schedule(
+        &services.db,
+        identity_jobs::IdentityMaintenanceJob::KIND,
+        identity_jobs::IdentityMaintenanceJob::KIND,
+        &identity_jobs::IdentityMaintenanceJob::payload(&web.identity),
+        chrono::Duration::hours(1),
+        services.clock.now(),
+    )
+    .await?;
     let app = myqcm_web::router(app_state(&services, web));
     let worker_task = with_worker.then(|| {
         let w = worker(&services);

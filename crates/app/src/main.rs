@@ -41,6 +41,9 @@ enum Command {
         #[arg(long, required = true)]
         demo: bool,
     },
+    /// Fit item parameters (1PL/2PL/3PL) and learner abilities from a responses CSV
+    /// (`learner,item,score`, score in [0, 1]); research and data checks.
+    Calibrate(myqcm_app::calibrate::CalibrateArgs),
     /// Import items and taxonomy from JSON, CSV or .xlsx (all-or-nothing unless --partial).
     Import {
         /// The file to read.
@@ -144,6 +147,10 @@ fn stop_on_signal() -> watch::Receiver<bool> {
 
 async fn run(command: Command, config: Config) -> anyhow::Result<()> {
     match command {
+        Command::Calibrate(args) => {
+            // CPU-bound and file-based: off the async workers.
+            tokio::task::spawn_blocking(move || myqcm_app::calibrate::run(&args)).await?
+        }
         Command::Serve { no_worker } => {
             let services = myqcm_app::build_services(&config).await?;
             let listener = tokio::net::TcpListener::bind(config.listen)

@@ -11,10 +11,10 @@ use base64::Engine;
 use crate::Services;
 
 /// Creates the demo accounts that do not exist yet (names from the demo bank) and returns what
-/// to print. Staff accounts (reviewer, admin) get a TOTP secret, enrolled, printed once with the
-/// password, so browser tests can compute codes.
+/// to print. Staff TOTP enrolment (secrets printed once) is the identity seed's part, run after
+/// this by `myqcm seed --demo`.
 pub async fn demo(services: &Services) -> anyhow::Result<String> {
-    let mut out = String::from("Demo accounts (passwords and TOTP secrets are shown once):\n");
+    let mut out = String::from("Demo accounts (passwords are shown once):\n");
     let bank_accounts = myqcm_services::import::demo_accounts();
     for role in myqcm_services::accounts::ROLES {
         let spec = bank_accounts.iter().find(|a| a.role == *role);
@@ -33,7 +33,7 @@ pub async fn demo(services: &Services) -> anyhow::Result<String> {
             None => vec![],
         };
         let display = spec.map_or_else(|| format!("Demo {role}"), |a| a.display_name.clone());
-        let user = myqcm_services::accounts::create_account(
+        myqcm_services::accounts::create_account(
             &services.db,
             &email,
             &display,
@@ -43,12 +43,7 @@ pub async fn demo(services: &Services) -> anyhow::Result<String> {
             services.clock.now(),
         )
         .await?;
-        let mut line = format!("  {role:<9} {email}  password: {password}");
-        if matches!(*role, "reviewer" | "admin") {
-            let secret = enrol_totp(services, user.id).await?;
-            let _ = write!(line, "  TOTP secret: {secret}");
-        }
-        let _ = writeln!(out, "{line}");
+        let _ = writeln!(out, "  {role:<9} {email}  password: {password}");
     }
     let author = myqcm_db::users::find_by_email(&services.db, "author@demo.myqcm.local")
         .await?
@@ -80,48 +75,4 @@ fn getrandom_fill(buf: &mut [u8]) -> anyhow::Result<()> {
     use std::io::Read;
     std::fs::File::open("/dev/urandom")?.read_exact(buf)?;
     Ok(())
-}
-
-/// Stores a fresh TOTP secret (RFC 4648 base32, 160 bits) as enrolled and returns it.
-async fn enrol_totp(services: &Services, user_id: uuid::Uuid) -> anyhow::Result<String> {
-    use myqcm_db::identity::accounts;
-    let mut raw = [0u8; 20];
-    getrandom_fill(&mut raw)?;
-    let secret = base32(&raw);
-    let account = myqcm_db::identity::accounts::get(&services.db, user_id)
-        .await?
-        .context("the account just created is missing")?;
-    let mut a: accounts::entity::ActiveModel = account.into();
-    a.totp_secret = sea_orm::ActiveValue::Set(Some(secret.clone()));
-    a.totp_enabled_at = sea_orm::ActiveValue::Set(Some(services.clock.now().timestamp_millis()));
-    accounts::update(&services.db, a).await?;
-    Ok(secret)
-}
-
-/// RFC 4648 base32 without padding (authenticator apps read it).
-fn base32(data: &[u8]) -> String {
-    const ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-    let mut out = String::new();
-    let (mut buffer, mut bits) = (0u32, 0u32);
-    for byte in data {
-        buffer = (buffer << 8) | u32::from(*byte);
-        bits += 8;
-        while bits >= 5 {
-            out.push(char::from(ALPHABET[((buffer >> (bits - 5)) & 31) as usize]));
-            bits -= 5;
-        }
-    }
-    if bits > 0 {
-        out.push(char::from(ALPHABET[((buffer << (5 - bits)) & 31) as usize]));
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn base32_matches_rfc_4648() {
-        assert_eq!(super::base32(b"foobar"), "MZXW6YTBOI");
-        assert_eq!(super::base32(b"f"), "MY");
-    }
 }

@@ -84,7 +84,7 @@ impl App {
         )
         .await
         .unwrap();
-        assert!(r.committed);
+        assert!(r.committed, "{:?}", r.errors.first());
         app
     }
 
@@ -614,7 +614,7 @@ async fn no_learner_route_serves_keys_explanations_or_qroc_answers() {
         (format!("/authoring/items/{}", ids[0]), 404),
         (format!("/authoring/items/{}/revisions", ids[0]), 404),
         (format!("/authoring/items/{}/history", ids[0]), 404),
-        ("/admin/reports".to_owned(), 403),
+        ("/review/reports".to_owned(), 403),
         ("/admin/export".to_owned(), 403),
     ] {
         assert_eq!(app.get(&student, &p).await.0, expected, "{p}");
@@ -647,13 +647,13 @@ async fn reports_are_triaged_and_the_reporter_sees_the_outcome() {
         .await;
     assert_eq!(s, 201);
     let rid = r["id"].as_str().unwrap().to_owned();
-    assert_eq!(app.get(&student, "/admin/reports").await.0, 403);
-    let (_, queue) = app.get(&reviewer, "/admin/reports").await;
+    assert_eq!(app.get(&student, "/review/reports").await.0, 403);
+    let (_, queue) = app.get(&reviewer, "/review/reports").await;
     assert_eq!(queue.as_array().unwrap().len(), 1);
     let (s, _) = app
         .post(
             &reviewer,
-            &format!("/admin/reports/{rid}"),
+            &format!("/review/reports/{rid}"),
             json!({"status": "rejected"}),
         )
         .await;
@@ -661,7 +661,7 @@ async fn reports_are_triaged_and_the_reporter_sees_the_outcome() {
     let (s, _) = app
         .post(
             &reviewer,
-            &format!("/admin/reports/{rid}"),
+            &format!("/review/reports/{rid}"),
             json!({"status": "rejected", "resolution": "La B est fausse : voir l'explication."}),
         )
         .await;
@@ -675,7 +675,7 @@ async fn reports_are_triaged_and_the_reporter_sees_the_outcome() {
     assert_eq!(
         app.post(
             &reviewer,
-            &format!("/admin/reports/{rid}"),
+            &format!("/review/reports/{rid}"),
             json!({"status": "fixed"})
         )
         .await

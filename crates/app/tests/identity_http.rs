@@ -906,3 +906,111 @@ async fn the_identity_routes_are_in_the_openapi_document() {
         assert!(doc["paths"].get(p).is_some(), "{p} missing");
     }
 }
+
+#[tokio::test]
+async fn r1_sign_in_redirects_only_to_same_origin_paths() {
+    let app = spawn().await;
+    app.sign_up_verified("next@example.dz", PW).await;
+    for (next, expected) in [
+        ("//evil.example", "/"),
+        ("https://evil.example", "/"),
+        ("/%2F%2Fevil.example", "/"),
+        ("/\\evil.example", "/"),
+        ("javascript:alert(1)", "/"),
+        ("/training?x=1", "/training?x=1"),
+    ] {
+        let res = app
+            .post(
+                "/api/v1/auth/sign-in",
+                &json!({"email": "next@example.dz", "password": PW, "next": next}),
+            )
+            .await;
+        let v: Value = res.json().await.unwrap();
+        assert_eq!(v["redirect_to"], expected, "{next}");
+    }
+}
+
+#[tokio::test]
+async fn h1_identity_responses_carry_the_security_headers_and_no_store() {
+    let app = spawn().await;
+    app.sign_up_verified("hdr@example.dz", PW).await;
+    let b = app.sign_in("hdr@example.dz", PW).await;
+    let responses = vec![
+        app.post(
+            "/api/v1/auth/sign-in",
+            &json!({"email": "hdr@example.dz", "password": "nope nope nope"}),
+        )
+        .await,
+        app.get_as(&b, "/api/v1/account").await,
+        app.get_as(&b, "/api/v1/account/sessions").await,
+        app.client
+            .get(app.url("/api/v1/account"))
+            .send()
+            .await
+            .unwrap(),
+    ];
+    for (i, res) in responses.into_iter().enumerate() {
+        let h = res.headers();
+        let csp = h["content-security-policy"].to_str().unwrap();
+        for part in [
+            "default-src 'self'",
+            "object-src 'none'",
+            "frame-ancestors 'none'",
+            "form-action 'self'",
+        ] {
+            assert!(csp.contains(part), "{i}: {csp}");
+        }
+        assert!(!csp.contains("unsafe-inline") && !csp.contains("unsafe-eval"));
+        assert_eq!(h["x-content-type-options"], "nosniff");
+        assert_eq!(h["cross-origin-opener-policy"], "same-origin");
+        assert!(h.contains_key("referrer-policy") && h.contains_key("permissions-policy"));
+        if i == 1 || i == 2 {
+            assert_eq!(h["cache-control"], "no-store", "{i}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn h2_no_cors_for_foreign_origins() {
+    let app = spawn().await;
+    app.sign_up_verified("cors@example.dz", PW).await;
+    let b = app.sign_in("cors@example.dz", PW).await;
+    let pre = app
+        .client
+        .request(reqwest::Method::OPTIONS, app.url("/api/v1/account"))
+        .header("origin", "https://evil.example")
+        .header("access-control-request-method", "PATCH")
+        .header(
+            "access-control-request-headers",
+            "x-csrf-token, content-type",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(pre.headers().get("access-control-allow-origin").is_none());
+    assert!(
+        pre.headers()
+            .get("access-control-allow-credentials")
+            .is_none()
+    );
+    let simple = app
+        .client
+        .get(app.url("/api/v1/account"))
+        .header("origin", "https://evil.example")
+        .header("cookie", b.cookie_header())
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        simple
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none()
+    );
+    assert!(
+        simple
+            .headers()
+            .get("access-control-allow-credentials")
+            .is_none()
+    );
+}

@@ -8,6 +8,7 @@
 pub mod catalogue;
 pub mod clock;
 pub mod codes;
+pub mod identity;
 pub mod permissions;
 pub mod ports;
 

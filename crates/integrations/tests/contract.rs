@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use myqcm_domain::ports::{BlobStore, Cache, Mailer, OutgoingMail, PortError};
-use myqcm_integrations::{FileMailer, FsBlobStore, MemoryCache, RedisCache};
+use myqcm_integrations::{FileMailer, FsBlobStore, MemoryCache, RedisCache, SmtpMailer};
 
 async fn cache_story(cache: &dyn Cache) {
     cache.ping().await.unwrap();
@@ -232,6 +232,82 @@ async fn file_mailer_writes_a_readable_eml() {
     };
     assert!(matches!(
         mailer.send(&bad).await,
+        Err(PortError::Invalid(_))
+    ));
+}
+
+/// A minimal SMTP server on loopback that accepts one message and returns its DATA.
+async fn fake_smtp_once(listener: tokio::net::TcpListener) -> String {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let (stream, _) = listener.accept().await.unwrap();
+    let (read, mut write) = stream.into_split();
+    let mut lines = BufReader::new(read).lines();
+    write
+        .write_all(b"220 fake.smtp ESMTP ready\r\n")
+        .await
+        .unwrap();
+    let mut data = String::new();
+    let mut in_data = false;
+    while let Some(line) = lines.next_line().await.unwrap() {
+        if in_data {
+            if line == "." {
+                // The pooled transport keeps the connection open; one message is all we need.
+                write.write_all(b"250 2.0.0 queued\r\n").await.unwrap();
+                break;
+            } else {
+                data.push_str(&line);
+                data.push('\n');
+            }
+            continue;
+        }
+        let verb = line
+            .split_whitespace()
+            .next()
+            .unwrap_or("")
+            .to_ascii_uppercase();
+        let reply: &[u8] = match verb.as_str() {
+            "EHLO" | "HELO" => b"250-fake.smtp\r\n250 8BITMIME\r\n",
+            "MAIL" | "RCPT" | "RSET" | "NOOP" => b"250 2.1.0 ok\r\n",
+            "DATA" => {
+                in_data = true;
+                b"354 end with <CRLF>.<CRLF>\r\n"
+            }
+            "QUIT" => {
+                write.write_all(b"221 2.0.0 bye\r\n").await.unwrap();
+                break;
+            }
+            _ => b"502 5.5.2 unknown\r\n",
+        };
+        write.write_all(reply).await.unwrap();
+    }
+    data
+}
+
+#[tokio::test]
+async fn smtp_mailer_delivers_through_a_relay() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = tokio::spawn(fake_smtp_once(listener));
+    let mailer = SmtpMailer::new(
+        &format!("smtp://127.0.0.1:{port}"),
+        "MyQCM <no-reply@myqcm.local>",
+    )
+    .unwrap();
+    let mail = OutgoingMail {
+        to: "learner@example.org".into(),
+        subject: "Code de vérification".into(),
+        text: "Votre code : 654321".into(),
+        html: None,
+    };
+    mailer.send(&mail).await.unwrap();
+    let data = tokio::time::timeout(Duration::from_secs(10), server)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(data.contains("To: learner@example.org"), "{data}");
+    assert!(data.contains("654321"));
+    assert!(matches!(
+        SmtpMailer::new("not a url", "MyQCM <no-reply@myqcm.local>"),
         Err(PortError::Invalid(_))
     ));
 }

@@ -99,6 +99,8 @@ pub fn router(state: AppState) -> Router {
     api = api
         .merge(api::auth::router(config.test_routes))
         .merge(api::account::router())
+        .merge(api::admin_users::router())
+        .merge(api::audit::router())
         .merge(api::catalogue::router());
     let app = Router::new()
         .route("/", get(pages::landing))
@@ -106,6 +108,7 @@ pub fn router(state: AppState) -> Router {
         .route("/health/ready", get(health::ready))
         .route("/metrics", get(observability::metrics))
         .route("/static/{*path}", get(pages::asset))
+        .route("/favicon.ico", get(pages::favicon))
         .nest("/api/v1", api)
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)

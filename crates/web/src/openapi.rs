@@ -31,6 +31,15 @@ use crate::health::{Checks, Health};
         crate::api::account::change_email,
         crate::api::account::list_sessions,
         crate::api::account::revoke_session,
+        crate::api::account::export,
+        crate::api::account::request_deletion,
+        crate::api::account::totp_start,
+        crate::api::account::totp_confirm,
+        crate::api::admin_users::list,
+        crate::api::admin_users::show,
+        crate::api::admin_users::update,
+        crate::api::admin_users::revoke_sessions,
+        crate::api::audit::list,
         crate::api::catalogue::learner::curriculum_tree,
         crate::api::catalogue::learner::institutions,
         crate::api::catalogue::admin::put_institutions,
@@ -69,9 +78,9 @@ use crate::health::{Checks, Health};
         (name = "health", description = "Probes"),
         (name = "auth", description = "Sign-up, sign-in, tokens, sessions"),
         (name = "account", description = "The signed-in user's own account"),
+        (name = "admin", description = "Staff administration"),
         (name = "catalogue", description = "Curriculum, KC trees, blueprints, approved items for learners, reports"),
         (name = "authoring", description = "Drafts, revisions, review workflow, preview, images"),
-        (name = "admin", description = "Report triage, blueprints, imports and exports"),
     )
 )]
 pub struct ApiDoc;

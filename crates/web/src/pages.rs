@@ -193,6 +193,11 @@ pub async fn asset(Path(path): Path<String>) -> Result<Response, WebError> {
         .into_response())
 }
 
+/// `GET /favicon.ico`: browsers ask for it even when the page names an icon.
+pub async fn favicon() -> Result<Response, WebError> {
+    asset(Path("favicon.svg".to_owned())).await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -28,7 +28,7 @@ pub const PW: &str = "a long enough passphrase";
 pub struct App {
     pub base: String,
     pub client: reqwest::Client,
-    pub db: TestDb,
+    pub db: Arc<TestDb>,
     pub clock: FixedClock,
     pub cache: Arc<dyn Cache>,
     _dir: tempfile::TempDir,
@@ -101,7 +101,7 @@ pub async fn spawn_with(tune: impl FnOnce(&mut WebConfig)) -> App {
 /// A server over `db` (a fresh one when `None`) and `cache`: two of them sharing both play two
 /// instances of the application.
 pub async fn spawn_sharing(
-    db: Option<TestDb>,
+    db: Option<Arc<TestDb>>,
     cache: Arc<dyn Cache>,
     clock: FixedClock,
     tune: impl FnOnce(&mut WebConfig),
@@ -109,7 +109,7 @@ pub async fn spawn_sharing(
     let _ = rustls::crypto::ring::default_provider().install_default();
     let db = match db {
         Some(d) => d,
-        None => test_db().await.unwrap(),
+        None => Arc::new(test_db().await.unwrap()),
     };
     let dir = tempfile::tempdir().unwrap();
     let services = Services {
@@ -339,6 +339,53 @@ impl App {
         .update(&self.db.conn)
         .await
         .unwrap();
+    }
+}
+
+impl App {
+    /// Enrols TOTP for the signed-in browser; returns the secret. Moves the clock one step on.
+    pub async fn enrol_totp(&self, b: &Browser) -> Vec<u8> {
+        let res = self
+            .send_as(
+                b,
+                reqwest::Method::POST,
+                "/api/v1/account/mfa/totp",
+                Some(json!({"password": PW})),
+            )
+            .await;
+        assert_eq!(res.status(), 200);
+        let v: Value = res.json().await.unwrap();
+        let secret =
+            myqcm_services::identity::totp::base32_decode(v["secret"].as_str().unwrap()).unwrap();
+        let code = self.totp(&secret);
+        let res = self
+            .send_as(
+                b,
+                reqwest::Method::POST,
+                "/api/v1/account/mfa/totp/confirm",
+                Some(json!({"code": code})),
+            )
+            .await;
+        assert_eq!(res.status(), 200);
+        let v: Value = res.json().await.unwrap();
+        assert_eq!(v["recovery_codes"].as_array().unwrap().len(), 10);
+        self.clock.advance(chrono::Duration::seconds(30));
+        secret
+    }
+
+    /// The current TOTP code for `secret` at the server's clock.
+    pub fn totp(&self, secret: &[u8]) -> String {
+        use myqcm_domain::Clock;
+        myqcm_services::identity::totp::code_at(secret, self.clock.now().timestamp())
+    }
+
+    /// A verified staff account signed in with TOTP enrolled: (browser, secret).
+    pub async fn staff(&self, email: &str, roles: &str, scopes: &str) -> (Browser, Vec<u8>) {
+        self.sign_up_verified(email, PW).await;
+        self.set_roles(email, roles, scopes).await;
+        let b = self.sign_in(email, PW).await;
+        let secret = self.enrol_totp(&b).await;
+        (b, secret)
     }
 }
 

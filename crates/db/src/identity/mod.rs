@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod mfa;
 pub mod sessions;
 pub mod tokens;
 

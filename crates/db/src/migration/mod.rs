@@ -6,6 +6,7 @@ use sea_orm_migration::prelude::*;
 mod m20261126_000001_create_job;
 mod m20261126_000002_create_user_account;
 mod m20261126_100001_identity;
+mod m20261126_100002_mfa_recovery;
 mod m20261126_200001_create_catalogue;
 
 /// The ordered list of migrations.
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000001_create_job::Migration),
             Box::new(m20261126_000002_create_user_account::Migration),
             Box::new(m20261126_100001_identity::Migration),
+            Box::new(m20261126_100002_mfa_recovery::Migration),
             Box::new(m20261126_200001_create_catalogue::Migration),
         ]
     }

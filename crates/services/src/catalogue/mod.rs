@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use myqcm_db::catalogue::{
     self as repo, NewItem, RevisionUpdate, SearchFilter, item, item_revision,
 };
-use myqcm_db::{DatabaseConnection, DbError, TransactionTrait};
+use myqcm_db::{DatabaseConnection, DbError};
 use myqcm_domain::catalogue::lifecycle::{Actor, ItemFacts, decide, may_read};
 use myqcm_domain::catalogue::{ContentError, ItemContent, ItemStatus, LifecycleError, Transition};
 use myqcm_domain::permissions::Action;
@@ -225,7 +225,7 @@ pub async fn create_item(
         return Err(CatalogueError::Forbidden);
     }
     input.content.validate().map_err(CatalogueError::Invalid)?;
-    let txn = db.begin().await?;
+    let txn = repo::begin_write(db).await?;
     let course = repo::course_by_code(&txn, input.course.trim())
         .await?
         .ok_or_else(|| {
@@ -290,7 +290,7 @@ pub async fn edit_item(
     now: DateTime<Utc>,
 ) -> Result<StaffItemView> {
     input.content.validate().map_err(CatalogueError::Invalid)?;
-    let txn = db.begin().await?;
+    let txn = repo::begin_write(db).await?;
     let (row, rev) = load(&txn, id).await?;
     if !may_read(actor, status(&row)?, row.author_id) {
         return Err(CatalogueError::NotFound);
@@ -350,7 +350,7 @@ pub async fn transition(
     reason: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<StaffItemView> {
-    let txn = db.begin().await?;
+    let txn = repo::begin_write(db).await?;
     let (row, rev) = load(&txn, id).await?;
     if !may_read(actor, status(&row)?, row.author_id) {
         return Err(CatalogueError::NotFound);
@@ -867,7 +867,7 @@ pub async fn create_case(
     if !errs.is_empty() {
         return Err(CatalogueError::Invalid(errs));
     }
-    let txn = db.begin().await?;
+    let txn = repo::begin_write(db).await?;
     let course = repo::course_by_code(&txn, input.course.trim())
         .await?
         .ok_or_else(|| {

@@ -360,6 +360,7 @@ pub async fn sign_in(
     deps: &Deps,
     email: &str,
     password: String,
+    second_factor: Option<&str>,
     via: Via,
     meta: &ClientMeta,
 ) -> Result<(IssuedTokens, Account)> {
@@ -399,7 +400,26 @@ pub async fn sign_in(
         }
         (Verified::Ok, Some(a)) => a,
     };
-    let tokens = sessions::issue(deps, account.id, via, meta, false).await?;
+    let mfa = if account.totp_enabled_at.is_some() {
+        let Some(code) = second_factor else {
+            return Err(IdentityError::MfaRequired);
+        };
+        if let Err(e) = super::mfa::check_second_factor(deps, &account, code).await {
+            audit::record(
+                &deps.db,
+                deps.clock.as_ref(),
+                audit::Event::new("sign_in.mfa_failed")
+                    .target(account.id.to_string())
+                    .meta(meta),
+            )
+            .await?;
+            return Err(e);
+        }
+        true
+    } else {
+        false
+    };
+    let tokens = sessions::issue(deps, account.id, via, meta, mfa).await?;
     let now = deps.clock.now();
     let txn = deps.db.begin().await?;
     if account.deletion_requested_at.is_some() {
@@ -439,19 +459,20 @@ pub async fn sign_in(
 }
 
 /// Re-checks the password of the signed-in user and records the proof in the session.
-pub async fn step_up(
+pub async fn reauthenticate(
     deps: &Deps,
     p: &Principal,
     password: String,
     meta: &ClientMeta,
-) -> Result<()> {
-    rl::check(deps, rl::SIGN_IN_FAILURES, &p.user_id.to_string()).await?;
+) -> Result<Account> {
+    let subject = format!("reauth:{}", p.user_id);
+    rl::check(deps, rl::SIGN_IN_FAILURES, &subject).await?;
     let account = accounts_repo::get(&deps.db, p.user_id)
         .await?
         .ok_or(IdentityError::Unauthenticated)?;
     match passwords::verify(password, account.password_hash.clone()).await {
         Verified::No => {
-            rl::count(deps, rl::SIGN_IN_FAILURES, &p.user_id.to_string()).await?;
+            rl::count(deps, rl::SIGN_IN_FAILURES, &subject).await?;
             audit::record(
                 &deps.db,
                 deps.clock.as_ref(),
@@ -464,9 +485,41 @@ pub async fn step_up(
         }
         _ => {
             sessions::mark_authenticated(deps, p.session_id, false).await?;
-            Ok(())
+            Ok(account)
         }
     }
+}
+
+/// Step-up before sensitive actions: the password, plus a TOTP or recovery code when the
+/// account is enrolled (then the session's MFA proof is refreshed too).
+pub async fn step_up(
+    deps: &Deps,
+    p: &Principal,
+    password: String,
+    second_factor: Option<&str>,
+    meta: &ClientMeta,
+) -> Result<()> {
+    let account = reauthenticate(deps, p, password, meta).await?;
+    if account.totp_enabled_at.is_some() {
+        let code = second_factor.ok_or(IdentityError::MfaRequired)?;
+        super::mfa::check_second_factor(deps, &account, code).await?;
+        sessions::mark_authenticated(deps, p.session_id, true).await?;
+    }
+    audit::record(
+        &deps.db,
+        deps.clock.as_ref(),
+        audit::Event::new("step_up.succeeded")
+            .actor(p.user_id)
+            .meta(meta),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Whether the session holds a recent enough MFA proof for a sensitive staff action.
+pub fn recent_mfa(deps: &Deps, p: &Principal) -> bool {
+    p.mfa_at
+        .is_some_and(|t| ms(deps.clock.now()) - t <= dur_ms(deps.config.step_up_window))
 }
 
 /// Signs out every session of the user (the current one included unless `keep_current`).
@@ -479,7 +532,9 @@ pub async fn sign_out_everywhere(
     meta: &ClientMeta,
 ) -> Result<usize> {
     match password {
-        Some(pw) => step_up(deps, p, pw, meta).await?,
+        Some(pw) => {
+            reauthenticate(deps, p, pw, meta).await?;
+        }
         None if sessions::recently_authenticated(deps, p) => {}
         None => return Err(IdentityError::StepUpRequired),
     }
@@ -509,7 +564,7 @@ pub async fn change_password(
         .await?
         .ok_or(IdentityError::Unauthenticated)?;
     passwords::check_new_password(&new, is_staff(&account), &account.email)?;
-    step_up(deps, p, current, meta).await?;
+    reauthenticate(deps, p, current, meta).await?;
     let hash = passwords::hash(new)
         .await
         .map_err(|e| IdentityError::Other(e.into()))?;
@@ -654,7 +709,7 @@ pub async fn request_email_change(
     meta: &ClientMeta,
 ) -> Result<()> {
     let new_email = normalize_email(new_email).ok_or(IdentityError::InvalidEmail)?;
-    step_up(deps, p, password, meta).await?;
+    reauthenticate(deps, p, password, meta).await?;
     rl::hit(deps, rl::MAIL_PER_EMAIL, &format!("change:{}", p.user_id)).await?;
     let now = deps.clock.now();
     let txn = deps.db.begin().await?;

@@ -11,10 +11,13 @@ pub mod audit;
 pub mod crypto;
 pub mod flows;
 pub mod mail;
+pub mod mfa;
 pub mod passwords;
+pub mod privacy;
 pub mod ratelimit;
 pub mod sessions;
 pub mod testing;
+pub mod totp;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,6 +31,8 @@ use myqcm_domain::ports::{Cache, PortError};
 pub struct IdentityConfig {
     /// Key for CSRF synchronizer tokens (derived from `MYQCM_SECRET_KEY`).
     pub csrf_key: [u8; 32],
+    /// Key sealing TOTP secrets at rest (derived from `MYQCM_SECRET_KEY`).
+    pub totp_key: [u8; 32],
     /// Public base URL: links in mail are built from it, never from the `Host` header.
     pub public_base_url: url::Url,
     /// Access token lifetime (15 min).
@@ -64,6 +69,7 @@ impl IdentityConfig {
     pub fn new(master_secret: &[u8], public_base_url: url::Url) -> Self {
         Self {
             csrf_key: crypto::derive_key(master_secret, "csrf"),
+            totp_key: crypto::derive_key(master_secret, "totp"),
             public_base_url,
             access_ttl: Duration::from_secs(15 * 60),
             refresh_ttl: Duration::from_secs(30 * 24 * 3600),
@@ -132,6 +138,9 @@ pub enum IdentityError {
     /// The action needs a fresh proof of the password (or TOTP).
     #[error("step-up authentication required")]
     StepUpRequired,
+    /// The account has TOTP: a code is needed.
+    #[error("second factor required")]
+    MfaRequired,
     /// Missing resource (also used for other users' resources).
     #[error("not found")]
     NotFound,

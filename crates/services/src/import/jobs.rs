@@ -8,9 +8,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
+use myqcm_db::DatabaseConnection;
 use myqcm_db::catalogue::{self as repo, import_run};
 use myqcm_db::jobs::{NewJob, enqueue};
-use myqcm_db::{DatabaseConnection, TransactionTrait};
 use myqcm_domain::Clock;
 use myqcm_domain::catalogue::ItemStatus;
 use myqcm_domain::ports::BlobStore;
@@ -91,7 +91,7 @@ pub async fn start(
     let id = Uuid::now_v7();
     let key = format!("imports/{}.{}", Uuid::new_v4().simple(), format.as_str());
     blobs.put(&key, bytes).await?;
-    let txn = db.begin().await?;
+    let txn = repo::begin_write(db).await?;
     let run = repo::insert_import_run(
         &txn,
         import_run::Model {

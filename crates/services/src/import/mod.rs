@@ -206,7 +206,7 @@ pub async fn import_bank(
         failed: errors.len(),
         ..ImportReport::default()
     };
-    let txn = db.begin().await?;
+    let txn = repo::begin_write(db).await?;
     if let Err(e) = taxonomy(&txn, bank, now).await {
         errors.push(e);
         report.failed += 1;

@@ -27,6 +27,10 @@ pub fn router() -> Router<AppState> {
         .route("/account/email", post(change_email))
         .route("/account/sessions", get(list_sessions))
         .route("/account/sessions/{id}", delete(revoke_session))
+        .route("/account/export", get(export))
+        .route("/account/delete", post(request_deletion))
+        .route("/account/mfa/totp", post(totp_start))
+        .route("/account/mfa/totp/confirm", post(totp_confirm))
 }
 
 /// The caller's account.
@@ -191,4 +195,140 @@ pub async fn revoke_session(
         .await
         .map_err(auth::error)?;
     Ok(Json(Done { status: "ok" }))
+}
+
+/// The password, to start TOTP enrolment.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TotpStart {
+    /// Current password.
+    pub password: String,
+}
+
+/// The new TOTP secret (shown once).
+#[derive(Serialize, ToSchema)]
+pub struct TotpSecret {
+    /// Base32 secret for manual entry.
+    pub secret: String,
+    /// `otpauth://` URI for a QR code.
+    pub otpauth_uri: String,
+}
+
+/// Starts TOTP enrolment: a fresh secret, active once confirmed with a code.
+#[utoipa::path(post, path = "/api/v1/account/mfa/totp", tag = "account", request_body = TotpStart,
+    responses((status = 200, body = TotpSecret), (status = 401, body = crate::error::Problem)))]
+pub async fn totp_start(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ApiJson(b): ApiJson<TotpStart>,
+) -> Result<Json<TotpSecret>, WebError> {
+    let e = myqcm_services::identity::mfa::start(
+        &auth::deps(&state),
+        user.principal(),
+        b.password,
+        user.meta(),
+    )
+    .await
+    .map_err(auth::error)?;
+    Ok(Json(TotpSecret {
+        secret: e.secret,
+        otpauth_uri: e.otpauth_uri,
+    }))
+}
+
+/// A code from the authenticator app.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TotpCode {
+    /// 6 digits.
+    pub code: String,
+}
+
+/// Single-use recovery codes (shown once).
+#[derive(Serialize, ToSchema)]
+pub struct RecoveryCodes {
+    /// Ten codes; each works once instead of a TOTP code.
+    pub recovery_codes: Vec<String>,
+}
+
+/// Confirms TOTP enrolment with a first code; returns the recovery codes.
+#[utoipa::path(post, path = "/api/v1/account/mfa/totp/confirm", tag = "account", request_body = TotpCode,
+    responses((status = 200, body = RecoveryCodes), (status = 401, body = crate::error::Problem)))]
+pub async fn totp_confirm(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ApiJson(b): ApiJson<TotpCode>,
+) -> Result<Json<RecoveryCodes>, WebError> {
+    let codes = myqcm_services::identity::mfa::confirm(
+        &auth::deps(&state),
+        user.principal(),
+        &b.code,
+        user.meta(),
+    )
+    .await
+    .map_err(auth::error)?;
+    Ok(Json(RecoveryCodes {
+        recovery_codes: codes,
+    }))
+}
+
+/// Downloads everything personal the platform holds about the caller (JSON).
+#[utoipa::path(get, path = "/api/v1/account/export", tag = "account",
+    responses((status = 200, description = "The export", body = serde_json::Value), (status = 401, body = crate::error::Problem)))]
+pub async fn export(
+    State(state): State<AppState>,
+    user: CurrentUser,
+) -> Result<impl IntoResponse, WebError> {
+    let v = myqcm_services::identity::privacy::export(&auth::deps(&state), user.id)
+        .await
+        .map_err(auth::error)?;
+    let mut h = axum::http::HeaderMap::new();
+    h.insert(
+        axum::http::header::CONTENT_DISPOSITION,
+        axum::http::HeaderValue::from_static("attachment; filename=\"myqcm-data.json\""),
+    );
+    Ok((h, Json(v)))
+}
+
+/// Re-authentication for account deletion.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeletionRequest {
+    /// Current password.
+    pub password: String,
+    /// TOTP or recovery code when two-step verification is on.
+    pub totp_code: Option<String>,
+}
+
+/// When the erasure happens.
+#[derive(Serialize, ToSchema)]
+pub struct DeletionScheduled {
+    /// Personal data is erased at this time unless the user signs in before.
+    pub erase_after: DateTime<Utc>,
+}
+
+/// Schedules the deletion of the caller's account (every session ends now).
+#[utoipa::path(post, path = "/api/v1/account/delete", tag = "account", request_body = DeletionRequest,
+    responses((status = 202, body = DeletionScheduled), (status = 401, body = crate::error::Problem)))]
+pub async fn request_deletion(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ApiJson(b): ApiJson<DeletionRequest>,
+) -> Result<impl IntoResponse, WebError> {
+    let at = myqcm_services::identity::privacy::request_deletion(
+        &auth::deps(&state),
+        user.principal(),
+        b.password,
+        b.totp_code.as_deref(),
+        user.meta(),
+    )
+    .await
+    .map_err(auth::error)?;
+    let mut h = axum::http::HeaderMap::new();
+    crate::auth::cookies::clear_pair(&mut h, state.config.https());
+    Ok((
+        StatusCode::ACCEPTED,
+        h,
+        Json(DeletionScheduled { erase_after: at }),
+    ))
 }

@@ -35,6 +35,7 @@ pub fn router(test_routes: bool) -> Router<AppState> {
         .route("/auth/session", get(session));
     if test_routes {
         r.route("/__test/verified-only", get(verified_only))
+            .route("/__test/require/{action}", get(require_action))
     } else {
         r
     }
@@ -195,6 +196,10 @@ pub struct SignInBody {
     pub email: String,
     /// Password.
     pub password: String,
+    /// TOTP or recovery code, for accounts with two-step verification.
+    pub totp_code: Option<String>,
+    /// Where the page wants to go next (only same-origin relative paths are honoured).
+    pub next: Option<String>,
 }
 
 /// A browser sign-in: the tokens are in the cookies, the CSRF token in the body.
@@ -208,6 +213,8 @@ pub struct SignedIn {
     pub session_id: Uuid,
     /// Access cookie expiry.
     pub access_expires_at: DateTime<Utc>,
+    /// Where to go now: the requested `next` if safe, else `/`.
+    pub redirect_to: String,
 }
 
 fn max_age(until: DateTime<Utc>, now: DateTime<Utc>) -> i64 {
@@ -238,9 +245,16 @@ pub async fn sign_in(
     ApiJson(b): ApiJson<SignInBody>,
 ) -> Result<impl IntoResponse, WebError> {
     let deps = auth::deps(&state);
-    let (tokens, account) = flows::sign_in(&deps, &b.email, b.password, Via::Cookie, &meta)
-        .await
-        .map_err(auth::error)?;
+    let (tokens, account) = flows::sign_in(
+        &deps,
+        &b.email,
+        b.password,
+        b.totp_code.as_deref(),
+        Via::Cookie,
+        &meta,
+    )
+    .await
+    .map_err(auth::error)?;
     // Whatever session the browser carried before is ended: a planted cookie never survives.
     if let Some(old) = cookies::read(
         &request_headers,
@@ -256,6 +270,7 @@ pub async fn sign_in(
         csrf_token: tokens.csrf_token.clone(),
         session_id: tokens.session_id,
         access_expires_at: tokens.access_expires_at,
+        redirect_to: myqcm_domain::identity::safe_redirect(b.next.as_deref()),
     };
     Ok((headers, Json(body)))
 }
@@ -270,6 +285,8 @@ pub enum TokenBody {
         email: String,
         /// Password.
         password: String,
+        /// TOTP or recovery code, for accounts with two-step verification.
+        totp_code: Option<String>,
     },
     /// A refresh token.
     RefreshToken {
@@ -305,11 +322,22 @@ pub async fn token(
 ) -> Result<impl IntoResponse, WebError> {
     let deps = auth::deps(&state);
     let tokens = match b {
-        TokenBody::Password { email, password } => {
-            flows::sign_in(&deps, &email, password, Via::Bearer, &meta)
-                .await
-                .map_err(auth::error)?
-                .0
+        TokenBody::Password {
+            email,
+            password,
+            totp_code,
+        } => {
+            flows::sign_in(
+                &deps,
+                &email,
+                password,
+                totp_code.as_deref(),
+                Via::Bearer,
+                &meta,
+            )
+            .await
+            .map_err(auth::error)?
+            .0
         }
         TokenBody::RefreshToken { refresh_token } => {
             sessions::refresh(&deps, &refresh_token, &meta)
@@ -444,12 +472,14 @@ pub async fn sign_out_everywhere(
     Ok((h, Json(Revoked { revoked: n })))
 }
 
-/// A password for re-authentication.
+/// A password (and second factor) for re-authentication.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PasswordBody {
     /// Current password.
     pub password: String,
+    /// TOTP or recovery code (required when two-step verification is on).
+    pub totp_code: Option<String>,
 }
 
 /// Re-authenticates inside the current session (step-up, valid 10 minutes).
@@ -464,6 +494,7 @@ pub async fn step_up(
         &auth::deps(&state),
         user.principal(),
         b.password,
+        b.totp_code.as_deref(),
         user.meta(),
     )
     .await
@@ -541,4 +572,16 @@ pub async fn session(
 
 async fn verified_only(user: VerifiedUser) -> Json<serde_json::Value> {
     Json(serde_json::json!({ "user_id": user.id }))
+}
+
+async fn require_action(
+    user: CurrentUser,
+    axum::extract::Path(name): axum::extract::Path<String>,
+) -> Result<Json<serde_json::Value>, WebError> {
+    let action = myqcm_domain::permissions::Action::ALL
+        .into_iter()
+        .find(|a| format!("{a:?}") == name)
+        .ok_or_else(|| WebError::code(myqcm_domain::codes::NOT_FOUND))?;
+    user.require(action)?;
+    Ok(Json(serde_json::json!({ "allowed": name })))
 }

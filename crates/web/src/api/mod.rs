@@ -1,5 +1,7 @@
 //! JSON API resources under `/api/v1`, one module per resource (router next to its handlers).
 
 pub mod account;
+pub mod admin_users;
+pub mod audit;
 pub mod auth;
 pub mod catalogue;

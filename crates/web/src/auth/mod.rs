@@ -73,6 +73,7 @@ pub fn error(e: IdentityError) -> WebError {
         },
         IdentityError::RateLimited => WebError::code(codes::RATE_LIMITED),
         IdentityError::StepUpRequired => WebError::code(codes::STEP_UP_REQUIRED),
+        IdentityError::MfaRequired => WebError::code(codes::MFA_REQUIRED),
         IdentityError::NotFound => WebError::code(codes::NOT_FOUND),
         IdentityError::Forbidden => WebError::code(codes::FORBIDDEN),
         other => WebError::Internal(other.into()),
@@ -172,6 +173,16 @@ impl CurrentUser {
         }
         if action.is_staff() && !self.mfa_enrolled {
             return Err(WebError::code(codes::MFA_ENROLMENT_REQUIRED));
+        }
+        Ok(())
+    }
+
+    /// For sensitive staff actions: `require(action)` plus a TOTP proof in this session within
+    /// the step-up window (401 `step_up_required` otherwise; `POST /api/v1/auth/step-up`).
+    pub fn require_step_up(&self, state: &AppState, action: Action) -> Result<(), WebError> {
+        self.require(action)?;
+        if !flows::recent_mfa(&deps(state), &self.principal) {
+            return Err(WebError::code(codes::STEP_UP_REQUIRED));
         }
         Ok(())
     }

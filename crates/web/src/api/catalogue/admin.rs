@@ -17,7 +17,7 @@ use myqcm_services::import::{Format, export};
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::{actor, err};
+use super::{actor, err, parse_body};
 use crate::auth::CurrentUser;
 use crate::error::{ApiJson, Problem};
 use crate::{AppState, WebError};
@@ -25,8 +25,8 @@ use crate::{AppState, WebError};
 /// Admin routes.
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/admin/reports", get(report_queue))
-        .route("/admin/reports/{id}", post(triage))
+        .route("/review/reports", get(report_queue))
+        .route("/review/reports/{id}", post(triage))
         .route("/admin/blueprints/{year}", put(put_blueprint))
         .route("/admin/institutions", put(put_institutions))
         .route("/admin/taxonomy", put(put_taxonomy))
@@ -47,8 +47,8 @@ pub struct QueueQuery {
     pub limit: Option<u64>,
 }
 
-/// `GET /api/v1/admin/reports`: the triage queue.
-#[utoipa::path(get, path = "/api/v1/admin/reports", tag = "admin", params(QueueQuery),
+/// `GET /api/v1/review/reports`: the triage queue.
+#[utoipa::path(get, path = "/api/v1/review/reports", tag = "admin", params(QueueQuery),
     responses((status = 200, body = Vec<ReportView>), (status = 403, body = Problem)))]
 pub async fn report_queue(
     State(s): State<AppState>,
@@ -79,16 +79,17 @@ pub struct TriageInput {
     pub resolution: Option<String>,
 }
 
-/// `POST /api/v1/admin/reports/{id}`: move a report along triage.
-#[utoipa::path(post, path = "/api/v1/admin/reports/{id}", tag = "admin", params(("id" = Uuid, Path)), request_body = TriageInput,
+/// `POST /api/v1/review/reports/{id}`: move a report along triage.
+#[utoipa::path(post, path = "/api/v1/review/reports/{id}", tag = "admin", params(("id" = Uuid, Path)), request_body = TriageInput,
     responses((status = 200, body = ReportView), (status = 409, body = Problem), (status = 422, body = Problem)))]
 pub async fn triage(
     State(s): State<AppState>,
     user: CurrentUser,
     Path(id): Path<Uuid>,
-    ApiJson(b): ApiJson<TriageInput>,
+    ApiJson(b): ApiJson<serde_json::Value>,
 ) -> Result<Json<ReportView>, WebError> {
     user.require(Action::ReportTriage)?;
+    let b: TriageInput = parse_body(b)?;
     Ok(Json(
         reports::triage(
             &s.db,
@@ -122,10 +123,12 @@ pub struct BlueprintInput {
 pub async fn put_blueprint(
     State(s): State<AppState>,
     user: CurrentUser,
-    Path(year): Path<i32>,
-    ApiJson(b): ApiJson<BlueprintInput>,
+    Path(year): Path<String>,
+    ApiJson(b): ApiJson<serde_json::Value>,
 ) -> Result<Json<BlueprintView>, WebError> {
     user.require(Action::CatalogueManage)?;
+    let year: i32 = year.parse().map_err(|_| WebError::code(codes::NOT_FOUND))?;
+    let b: BlueprintInput = parse_body(b)?;
     let a = actor(&user);
     Ok(Json(
         curriculum::put_blueprint(
@@ -146,8 +149,8 @@ pub async fn put_blueprint(
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ImportQuery {
-    /// `json`, `csv`, `xlsx`.
-    pub format: String,
+    /// `json`, `csv`, `xlsx` (required).
+    pub format: Option<String>,
     /// Keep good rows when some are bad.
     #[serde(default)]
     pub partial: bool,
@@ -166,7 +169,7 @@ pub async fn start_import(
     body: Bytes,
 ) -> Result<(StatusCode, Json<ImportRunView>), WebError> {
     user.require(Action::CatalogueImportExport)?;
-    let format = Format::parse(&q.format).ok_or_else(|| {
+    let format = Format::parse(q.format.as_deref().unwrap_or("")).ok_or_else(|| {
         WebError::with_detail(codes::VALIDATION_FAILED, "format is json, csv or xlsx")
     })?;
     if body.is_empty() {
@@ -264,9 +267,10 @@ pub async fn export_catalogue(
 pub async fn put_institutions(
     State(s): State<AppState>,
     user: CurrentUser,
-    ApiJson(b): ApiJson<Vec<UniversityView>>,
+    ApiJson(b): ApiJson<serde_json::Value>,
 ) -> Result<Json<Vec<UniversityView>>, WebError> {
     user.require(Action::CatalogueManage)?;
+    let b: Vec<UniversityView> = parse_body(b)?;
     Ok(Json(
         curriculum::upsert_institutions(&s.db, &actor(&user), &b)
             .await
@@ -283,9 +287,10 @@ pub async fn put_institutions(
 pub async fn put_taxonomy(
     State(s): State<AppState>,
     user: CurrentUser,
-    ApiJson(b): ApiJson<myqcm_services::import::bank::Bank>,
+    ApiJson(b): ApiJson<serde_json::Value>,
 ) -> Result<Json<myqcm_services::import::ImportReport>, WebError> {
     user.require(Action::CatalogueManage)?;
+    let b: myqcm_services::import::bank::Bank = parse_body(b)?;
     let report = myqcm_services::import::apply_taxonomy(&s.db, &b, s.clock.now())
         .await
         .map_err(|e| WebError::Internal(anyhow::anyhow!(e)))?;

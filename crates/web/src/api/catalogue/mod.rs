@@ -75,3 +75,19 @@ pub(crate) fn image_err(e: ImageError) -> WebError {
         ImageError::Blob(m) => WebError::Internal(anyhow::anyhow!(m)),
     }
 }
+
+/// Reads a JSON body after the permission check (admin routes answer 403 before they judge the
+/// body, so their shape is not disclosed to callers who may not use them).
+pub(crate) fn parse_body<T: serde::de::DeserializeOwned>(
+    v: serde_json::Value,
+) -> Result<T, WebError> {
+    serde_json::from_value(v).map_err(|e| WebError::Known {
+        code: codes::VALIDATION_FAILED,
+        detail: Some("The JSON does not have the expected shape.".into()),
+        errors: Some(vec![FieldError {
+            field: String::new(),
+            code: "invalid".into(),
+            message: e.to_string(),
+        }]),
+    })
+}
