@@ -58,9 +58,20 @@ static CLEANER: LazyLock<ammonia::Builder<'static>> = LazyLock::new(|| {
     b
 });
 
-/// Sanitizes HTML with the allowlist (idempotent: `sanitize(sanitize(x)) == sanitize(x)`).
+/// Sanitizes HTML with the allowlist. The result is a fixed point (`sanitize(sanitize(x)) ==
+/// sanitize(x)`): some malformed nestings (e.g. an `<a>` inside an `<a>` after a `<select>`)
+/// serialise into markup that parses differently, so cleaning repeats until nothing changes,
+/// and falls back to plain escaped text if it does not settle.
 pub fn sanitize(html: &str) -> String {
-    CLEANER.clean(html).to_string()
+    let mut out = CLEANER.clean(html).to_string();
+    for _ in 0..4 {
+        let next = CLEANER.clean(&out).to_string();
+        if next == out {
+            return out;
+        }
+        out = next;
+    }
+    ammonia::clean_text(html)
 }
 
 /// Renders Markdown to safe HTML. Raw HTML in the source is shown as text, never interpreted.
