@@ -487,6 +487,7 @@ async fn no_learner_route_serves_keys_explanations_or_qroc_answers() {
     };
     fetch("/curriculum".into()).await;
     fetch("/curriculum?year=3".into()).await;
+    fetch("/institutions".into()).await;
     for subject in ["cardio", "pneumo", "nephro"] {
         fetch(format!("/subjects/{subject}/kcs")).await;
     }
