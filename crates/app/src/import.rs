@@ -32,22 +32,46 @@ pub struct ImportArgs {
 }
 
 /// Runs the import and returns the report with the elapsed time.
-pub async fn run(services: &Services, args: &ImportArgs) -> anyhow::Result<(ImportReport, std::time::Duration)> {
-    let bytes = std::fs::read(&args.file).with_context(|| format!("reading {}", args.file.display()))?;
+pub async fn run(
+    services: &Services,
+    args: &ImportArgs,
+) -> anyhow::Result<(ImportReport, std::time::Duration)> {
+    let bytes =
+        std::fs::read(&args.file).with_context(|| format!("reading {}", args.file.display()))?;
     let format = match &args.format {
         Some(f) => Format::parse(f).context("--format is json, csv or xlsx")?,
-        None => Format::from_path(&args.file.to_string_lossy()).context("cannot tell the format from the extension; pass --format")?,
+        None => Format::from_path(&args.file.to_string_lossy())
+            .context("cannot tell the format from the extension; pass --format")?,
     };
-    let status: ItemStatus = args.status.parse().map_err(|e| anyhow::anyhow!("--status: {e}"))?;
+    let status: ItemStatus = args
+        .status
+        .parse()
+        .map_err(|e| anyhow::anyhow!("--status: {e}"))?;
     let author_id = match &args.author {
-        Some(email) => myqcm_db::users::find_by_email(&services.db, email).await?.with_context(|| format!("no account {email}"))?.id,
+        Some(email) => {
+            myqcm_db::users::find_by_email(&services.db, email)
+                .await?
+                .with_context(|| format!("no account {email}"))?
+                .id
+        }
         None => Uuid::nil(),
     };
-    let opts = ImportOptions { partial: args.partial, author_id, status, default_course: args.course.clone() };
-    let bar = if args.quiet { indicatif::ProgressBar::hidden() } else { indicatif::ProgressBar::new(0) };
+    let opts = ImportOptions {
+        partial: args.partial,
+        author_id,
+        status,
+        default_course: args.course.clone(),
+    };
+    let bar = if args.quiet {
+        indicatif::ProgressBar::hidden()
+    } else {
+        indicatif::ProgressBar::new(0)
+    };
     bar.set_style(
-        indicatif::ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} rows ({per_sec})")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        indicatif::ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} rows ({per_sec})",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     let progress_bar = bar.clone();
     let progress = move |done: usize, total: usize| {
@@ -55,9 +79,16 @@ pub async fn run(services: &Services, args: &ImportArgs) -> anyhow::Result<(Impo
         progress_bar.set_position(done as u64);
     };
     let started = Instant::now();
-    let report = import::import(&services.db, &bytes, format, &opts, &progress, services.clock.now())
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let report = import::import(
+        &services.db,
+        &bytes,
+        format,
+        &opts,
+        &progress,
+        services.clock.now(),
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
     bar.finish_and_clear();
     Ok((report, started.elapsed()))
 }
@@ -74,10 +105,20 @@ pub fn describe(file: &Path, report: &ImportReport, elapsed: std::time::Duration
         report.updated,
         report.unchanged,
         report.failed,
-        if report.committed { "committed" } else { "nothing imported" }
+        if report.committed {
+            "committed"
+        } else {
+            "nothing imported"
+        }
     );
     for e in &report.errors {
-        let _ = writeln!(out, "  row {}, column {}: {}", e.row, if e.column.is_empty() { "-" } else { &e.column }, e.reason);
+        let _ = writeln!(
+            out,
+            "  row {}, column {}: {}",
+            e.row,
+            if e.column.is_empty() { "-" } else { &e.column },
+            e.reason
+        );
     }
     out
 }
@@ -94,8 +135,13 @@ pub struct ImportJob {
 
 #[async_trait::async_trait]
 impl myqcm_jobs::JobHandler for ImportJob {
-    async fn run(&self, payload: serde_json::Value, _ctx: myqcm_jobs::JobContext) -> anyhow::Result<()> {
+    async fn run(
+        &self,
+        payload: serde_json::Value,
+        _ctx: myqcm_jobs::JobContext,
+    ) -> anyhow::Result<()> {
         let p: myqcm_services::import::jobs::JobPayload = serde_json::from_value(payload)?;
-        myqcm_services::import::jobs::run(&self.db, self.blobs.as_ref(), self.clock.as_ref(), p).await
+        myqcm_services::import::jobs::run(&self.db, self.blobs.as_ref(), self.clock.as_ref(), p)
+            .await
     }
 }

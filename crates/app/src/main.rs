@@ -71,6 +71,9 @@ enum Command {
     Export {
         /// The file to write.
         file: PathBuf,
+        /// Write the taxonomy (KC trees; JSON adds the curriculum and blueprint) instead of items.
+        #[arg(long)]
+        taxonomy: bool,
         /// json, csv or xlsx (default: from the extension).
         #[arg(long)]
         format: Option<String>,
@@ -177,18 +180,49 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             println!("{totp}");
             Ok(())
         }
-        Command::Import { file, format, partial, course, status, author, quiet } => {
+        Command::Import {
+            file,
+            format,
+            partial,
+            course,
+            status,
+            author,
+            quiet,
+        } => {
             let services = myqcm_app::build_services(&config).await?;
-            let args = myqcm_app::import::ImportArgs { file, format, partial, course, status, author, quiet };
+            let args = myqcm_app::import::ImportArgs {
+                file,
+                format,
+                partial,
+                course,
+                status,
+                author,
+                quiet,
+            };
             let (report, elapsed) = myqcm_app::import::run(&services, &args).await?;
-            print!("{}", myqcm_app::import::describe(&args.file, &report, elapsed));
-            anyhow::ensure!(report.committed, "import rejected: {} bad rows", report.failed);
+            print!(
+                "{}",
+                myqcm_app::import::describe(&args.file, &report, elapsed)
+            );
+            anyhow::ensure!(
+                report.committed,
+                "import rejected: {} bad rows",
+                report.failed
+            );
             Ok(())
         }
-        Command::Export { file, format } => {
+        Command::Export {
+            file,
+            format,
+            taxonomy,
+        } => {
             let services = myqcm_app::build_services(&config).await?;
-            let (items, cases) = myqcm_app::export::run(&services, &file, format.as_deref()).await?;
-            println!("{}: {items} items and {cases} clinical cases", file.display());
+            let (items, cases) =
+                myqcm_app::export::run(&services, &file, format.as_deref(), taxonomy).await?;
+            println!(
+                "{}: {items} items and {cases} clinical cases",
+                file.display()
+            );
             Ok(())
         }
         Command::Admin {

@@ -10,11 +10,15 @@ use base64::Engine;
 
 use crate::Services;
 
-/// Creates the demo accounts that do not exist yet and returns what to print.
+/// Creates the demo accounts that do not exist yet (names from the demo bank) and returns what
+/// to print. Staff TOTP enrolment (secrets printed once) is the identity seed's part, run after
+/// this by `myqcm seed --demo`.
 pub async fn demo(services: &Services) -> anyhow::Result<String> {
     let mut out = String::from("Demo accounts (passwords are shown once):\n");
+    let bank_accounts = myqcm_services::import::demo_accounts();
     for role in myqcm_services::accounts::ROLES {
-        let email = format!("{role}@demo.myqcm.local");
+        let spec = bank_accounts.iter().find(|a| a.role == *role);
+        let email = spec.map_or_else(|| format!("{role}@demo.myqcm.local"), |a| a.email.clone());
         if myqcm_db::users::find_by_email(&services.db, &email)
             .await?
             .is_some()
@@ -23,15 +27,16 @@ pub async fn demo(services: &Services) -> anyhow::Result<String> {
             continue;
         }
         let password = random_password()?;
-        let scopes: Vec<String> = if *role == "admin" {
-            vec!["super".into()]
-        } else {
-            vec![]
+        let scopes: Vec<String> = match spec {
+            Some(a) => a.admin_scopes.clone(),
+            None if *role == "admin" => vec!["super".into()],
+            None => vec![],
         };
+        let display = spec.map_or_else(|| format!("Demo {role}"), |a| a.display_name.clone());
         myqcm_services::accounts::create_account(
             &services.db,
             &email,
-            &format!("Demo {role}"),
+            &display,
             password.clone(),
             &[(*role).to_owned()],
             &scopes,
@@ -43,9 +48,10 @@ pub async fn demo(services: &Services) -> anyhow::Result<String> {
     let author = myqcm_db::users::find_by_email(&services.db, "author@demo.myqcm.local")
         .await?
         .context("the demo author account is missing")?;
-    let report = myqcm_services::import::load_demo_bank(&services.db, author.id, services.clock.now())
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let report =
+        myqcm_services::import::load_demo_bank(&services.db, author.id, services.clock.now())
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
     anyhow::ensure!(
         report.committed,
         "the demo bank did not load: {:?}",

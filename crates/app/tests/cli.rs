@@ -176,6 +176,7 @@ fn seed_demo_is_refused_in_production_and_creates_one_account_per_role_otherwise
             "{stdout}"
         );
     }
+    assert!(stdout.contains("Demo bank: 174 items"), "{stdout}");
 }
 
 /// Simulated 2PL responses with a small deterministic generator (no RNG crate needed).

@@ -36,6 +36,9 @@ codes! {
     PAYLOAD_TOO_LARGE = ("payload_too_large", 413, "The request body is too large");
     UNSUPPORTED_MEDIA_TYPE = ("unsupported_media_type", 415, "Unsupported content type");
     RATE_LIMITED = ("rate_limited", 429, "Too many requests");
+    OWN_ITEM = ("own_item", 403, "Reviewers cannot review their own items");
+    INVALID_TRANSITION = ("invalid_transition", 409, "The item is not in a state that allows this");
+    IMPORT_REJECTED = ("import_rejected", 422, "The import was rejected");
     INTERNAL = ("internal", 500, "Something went wrong on our side");
     UNAVAILABLE = ("unavailable", 503, "The service is temporarily unavailable");
     TIMEOUT = ("timeout", 504, "The request took too long");

@@ -3,7 +3,7 @@
 
 pub mod accounts;
 pub mod catalogue;
+pub mod identity;
 pub mod import;
 pub mod markdown;
-pub mod identity;
 pub mod passwords;

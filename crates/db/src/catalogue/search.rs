@@ -59,16 +59,29 @@ pub fn search_sql(backend: DbBackend, f: &SearchFilter) -> Statement {
         format!("${}", vals.len())
     };
     if !f.statuses.is_empty() {
-        let ph: Vec<String> = f.statuses.iter().map(|s| p(s.clone().into(), &mut vals)).collect();
+        let ph: Vec<String> = f
+            .statuses
+            .iter()
+            .map(|s| p(s.clone().into(), &mut vals))
+            .collect();
         wh.push(format!("item.status IN ({})", ph.join(", ")));
     }
-    for (col, v) in [("subject_id", f.subject_id), ("course_id", f.course_id), ("author_id", f.author_id)] {
+    for (col, v) in [
+        ("subject_id", f.subject_id),
+        ("course_id", f.course_id),
+        ("author_id", f.author_id),
+    ] {
         if let Some(v) = v {
             let ph = p(v.into(), &mut vals);
             wh.push(format!("item.{col} = {ph}"));
         }
     }
-    for (col, v) in [("kind", &f.kind), ("difficulty", &f.difficulty), ("locale", &f.locale), ("source_kind", &f.source_kind)] {
+    for (col, v) in [
+        ("kind", &f.kind),
+        ("difficulty", &f.difficulty),
+        ("locale", &f.locale),
+        ("source_kind", &f.source_kind),
+    ] {
         if let Some(v) = v {
             let ph = p(v.clone().into(), &mut vals);
             wh.push(format!("item.{col} = {ph}"));
@@ -76,17 +89,23 @@ pub fn search_sql(backend: DbBackend, f: &SearchFilter) -> Statement {
     }
     if let Some(kc) = f.kc_id {
         let ph = p(kc.into(), &mut vals);
-        wh.push(format!("item.id IN (SELECT item_kc.item_id FROM item_kc WHERE item_kc.kc_id = {ph})"));
+        wh.push(format!(
+            "item.id IN (SELECT item_kc.item_id FROM item_kc WHERE item_kc.kc_id = {ph})"
+        ));
     }
     if let Some(t) = f.text.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
         match backend {
             DbBackend::Sqlite => {
                 let ph = p(fts5_query(t).into(), &mut vals);
-                wh.push(format!("item.rowid IN (SELECT item_fts.rowid FROM item_fts WHERE item_fts MATCH {ph})"));
+                wh.push(format!(
+                    "item.rowid IN (SELECT item_fts.rowid FROM item_fts WHERE item_fts MATCH {ph})"
+                ));
             }
             _ => {
                 let ph = p(t.to_owned().into(), &mut vals);
-                wh.push(format!("to_tsvector('simple', item.search_text) @@ plainto_tsquery('simple', {ph})"));
+                wh.push(format!(
+                    "to_tsvector('simple', item.search_text) @@ plainto_tsquery('simple', {ph})"
+                ));
             }
         }
     }
@@ -97,13 +116,24 @@ pub fn search_sql(backend: DbBackend, f: &SearchFilter) -> Statement {
         let ph = p(b.into(), &mut vals);
         wh.push(format!("item.id < {ph}"));
     }
-    let where_sql = if wh.is_empty() { String::new() } else { format!(" WHERE {}", wh.join(" AND ")) };
+    let where_sql = if wh.is_empty() {
+        String::new()
+    } else {
+        format!(" WHERE {}", wh.join(" AND "))
+    };
     let limit = f.limit.clamp(1, 200);
-    stmt(backend, &format!("SELECT item.* FROM item{where_sql} ORDER BY item.id DESC LIMIT {limit}"), vals)
+    stmt(
+        backend,
+        &format!("SELECT item.* FROM item{where_sql} ORDER BY item.id DESC LIMIT {limit}"),
+        vals,
+    )
 }
 
 /// Runs a search; results are newest first, at most `limit`.
-pub async fn search<C: ConnectionTrait>(c: &C, f: &SearchFilter) -> Result<Vec<item::Model>, DbError> {
+pub async fn search<C: ConnectionTrait>(
+    c: &C,
+    f: &SearchFilter,
+) -> Result<Vec<item::Model>, DbError> {
     let st = search_sql(c.get_database_backend(), f);
     Ok(item::Entity::find().from_raw_sql(st).all(c).await?)
 }

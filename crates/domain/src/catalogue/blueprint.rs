@@ -38,41 +38,78 @@ const EPS: f64 = 1e-6;
 impl BlueprintWeights {
     /// Uniform weights over `subjects`.
     pub fn uniform(subjects: &[String]) -> Self {
-        let w = if subjects.is_empty() { 0.0 } else { 1.0 / subjects.len() as f64 };
-        Self { subjects: subjects.iter().map(|s| SubjectWeight { subject: s.clone(), weight: w, kcs: vec![] }).collect() }
+        let w = if subjects.is_empty() {
+            0.0
+        } else {
+            1.0 / subjects.len() as f64
+        };
+        Self {
+            subjects: subjects
+                .iter()
+                .map(|s| SubjectWeight {
+                    subject: s.clone(),
+                    weight: w,
+                    kcs: vec![],
+                })
+                .collect(),
+        }
     }
 
     /// Checks positivity, no duplicates, and sums of 1 (subjects; KCs within each subject).
     pub fn validate(&self) -> Result<(), Vec<ContentError>> {
         let mut errs = Vec::new();
         if self.subjects.is_empty() {
-            errs.push(ContentError::new("subjects", "required", "At least one subject."));
+            errs.push(ContentError::new(
+                "subjects",
+                "required",
+                "At least one subject.",
+            ));
         }
         let mut seen = std::collections::HashSet::new();
         let mut total = 0.0;
         for (i, s) in self.subjects.iter().enumerate() {
             if !seen.insert(&s.subject) {
-                errs.push(ContentError::new(format!("subjects[{i}].subject"), "duplicate", "Subject listed twice."));
+                errs.push(ContentError::new(
+                    format!("subjects[{i}].subject"),
+                    "duplicate",
+                    "Subject listed twice.",
+                ));
             }
             if !(s.weight > 0.0 && s.weight.is_finite()) {
-                errs.push(ContentError::new(format!("subjects[{i}].weight"), "not_positive", "Weights are > 0."));
+                errs.push(ContentError::new(
+                    format!("subjects[{i}].weight"),
+                    "not_positive",
+                    "Weights are > 0.",
+                ));
             }
             total += s.weight;
             if !s.kcs.is_empty() {
                 let mut kc_total = 0.0;
                 for (j, k) in s.kcs.iter().enumerate() {
                     if !(k.weight > 0.0 && k.weight.is_finite()) {
-                        errs.push(ContentError::new(format!("subjects[{i}].kcs[{j}].weight"), "not_positive", "Weights are > 0."));
+                        errs.push(ContentError::new(
+                            format!("subjects[{i}].kcs[{j}].weight"),
+                            "not_positive",
+                            "Weights are > 0.",
+                        ));
                     }
                     kc_total += k.weight;
                 }
                 if (kc_total - 1.0).abs() > 1e-3 {
-                    errs.push(ContentError::new(format!("subjects[{i}].kcs"), "sum_not_one", format!("KC weights add up to {kc_total:.4}, not 1.")));
+                    errs.push(ContentError::new(
+                        format!("subjects[{i}].kcs"),
+                        "sum_not_one",
+                        format!("KC weights add up to {kc_total:.4}, not 1."),
+                    ));
                 }
             }
         }
         if !self.subjects.is_empty() && (total - 1.0).abs() > 1e-3 + EPS {
-            errs.push(ContentError::new("subjects", "sum_not_one", format!("Subject weights add up to {total:.4}, not 1.")));
+            errs.push(ContentError::new(
+                "subjects",
+                "sum_not_one",
+                format!("Subject weights add up to {total:.4}, not 1."),
+            ));
         }
         if errs.is_empty() { Ok(()) } else { Err(errs) }
     }

@@ -17,7 +17,13 @@ pub enum ItemKind {
     /// Short open answer.
     Qroc,
 }
-text_enum!(ItemKind, "item kind", Qcs = "qcs", Qcm = "qcm", Qroc = "qroc");
+text_enum!(
+    ItemKind,
+    "item kind",
+    Qcs = "qcs",
+    Qcm = "qcm",
+    Qroc = "qroc"
+);
 
 /// Languages items are written in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -41,7 +47,13 @@ pub enum Difficulty {
     /// Hard.
     Hard,
 }
-text_enum!(Difficulty, "difficulty", Easy = "easy", Medium = "medium", Hard = "hard");
+text_enum!(
+    Difficulty,
+    "difficulty",
+    Easy = "easy",
+    Medium = "medium",
+    Hard = "hard"
+);
 
 /// One option of a QCS/QCM item.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -175,54 +187,105 @@ impl ItemContent {
         }
         for (field, text) in [("stem", &self.stem), ("explanation", &self.explanation)] {
             if text.chars().count() > MAX_TEXT {
-                errs.push(ContentError::new(field, "too_long", format!("At most {MAX_TEXT} characters.")));
+                errs.push(ContentError::new(
+                    field,
+                    "too_long",
+                    format!("At most {MAX_TEXT} characters."),
+                ));
             }
         }
         if !SECONDS_RANGE.contains(&self.estimated_seconds) {
             errs.push(ContentError::new(
                 "estimated_seconds",
                 "out_of_range",
-                format!("Between {} and {} seconds.", SECONDS_RANGE.start(), SECONDS_RANGE.end()),
+                format!(
+                    "Between {} and {} seconds.",
+                    SECONDS_RANGE.start(),
+                    SECONDS_RANGE.end()
+                ),
             ));
         }
         let correct = self.options.iter().filter(|o| o.correct).count();
         match self.kind {
             ItemKind::Qcs | ItemKind::Qcm => {
                 if self.options.len() < 2 || self.options.len() > 10 {
-                    errs.push(ContentError::new("options", "option_count", "Between 2 and 10 options."));
+                    errs.push(ContentError::new(
+                        "options",
+                        "option_count",
+                        "Between 2 and 10 options.",
+                    ));
                 }
                 for (i, o) in self.options.iter().enumerate() {
                     if o.text.trim().is_empty() {
-                        errs.push(ContentError::new(format!("options[{i}].text"), "required", "The option is empty."));
+                        errs.push(ContentError::new(
+                            format!("options[{i}].text"),
+                            "required",
+                            "The option is empty.",
+                        ));
                     }
-                    if o.text.chars().count() > MAX_TEXT || o.explanation.chars().count() > MAX_TEXT {
-                        errs.push(ContentError::new(format!("options[{i}]"), "too_long", "Option too long."));
+                    if o.text.chars().count() > MAX_TEXT || o.explanation.chars().count() > MAX_TEXT
+                    {
+                        errs.push(ContentError::new(
+                            format!("options[{i}]"),
+                            "too_long",
+                            "Option too long.",
+                        ));
                     }
                 }
                 if self.kind == ItemKind::Qcs && correct != 1 {
-                    errs.push(ContentError::new("options", "qcs_one_correct", "A QCS has exactly one correct option."));
+                    errs.push(ContentError::new(
+                        "options",
+                        "qcs_one_correct",
+                        "A QCS has exactly one correct option.",
+                    ));
                 }
                 if self.kind == ItemKind::Qcm && correct == 0 {
-                    errs.push(ContentError::new("options", "qcm_needs_correct", "A QCM has at least one correct option."));
+                    errs.push(ContentError::new(
+                        "options",
+                        "qcm_needs_correct",
+                        "A QCM has at least one correct option.",
+                    ));
                 }
                 if self.qroc.is_some() {
-                    errs.push(ContentError::new("qroc", "forbidden", "Only QROC items have an expected answer."));
+                    errs.push(ContentError::new(
+                        "qroc",
+                        "forbidden",
+                        "Only QROC items have an expected answer.",
+                    ));
                 }
             }
             ItemKind::Qroc => {
                 if !self.options.is_empty() {
-                    errs.push(ContentError::new("options", "forbidden", "A QROC has no options."));
+                    errs.push(ContentError::new(
+                        "options",
+                        "forbidden",
+                        "A QROC has no options.",
+                    ));
                 }
                 match &self.qroc {
-                    None => errs.push(ContentError::new("qroc.expected", "required", "A QROC needs an expected answer.")),
+                    None => errs.push(ContentError::new(
+                        "qroc.expected",
+                        "required",
+                        "A QROC needs an expected answer.",
+                    )),
                     Some(q) => {
                         if q.expected.trim().is_empty() {
-                            errs.push(ContentError::new("qroc.expected", "required", "A QROC needs an expected answer."));
+                            errs.push(ContentError::new(
+                                "qroc.expected",
+                                "required",
+                                "A QROC needs an expected answer.",
+                            ));
                         }
-                        if let Some(n) = &q.numeric {
-                            if !n.value.is_finite() || !n.tolerance.is_finite() || n.tolerance < 0.0 {
-                                errs.push(ContentError::new("qroc.numeric", "invalid", "Value and tolerance must be finite, tolerance ≥ 0."));
-                            }
+                        if let Some(n) = &q.numeric
+                            && (!n.value.is_finite()
+                                || !n.tolerance.is_finite()
+                                || n.tolerance < 0.0)
+                        {
+                            errs.push(ContentError::new(
+                                "qroc.numeric",
+                                "invalid",
+                                "Value and tolerance must be finite, tolerance ≥ 0.",
+                            ));
                         }
                     }
                 }
@@ -278,8 +341,16 @@ mod tests {
             locale: Locale::Fr,
             stem: "Quel est le seuil de l'HTA en consultation ?".into(),
             options: vec![
-                OptionSpec { text: "140/90".into(), correct: true, explanation: String::new() },
-                OptionSpec { text: "130/80".into(), correct: false, explanation: String::new() },
+                OptionSpec {
+                    text: "140/90".into(),
+                    correct: true,
+                    explanation: String::new(),
+                },
+                OptionSpec {
+                    text: "130/80".into(),
+                    correct: false,
+                    explanation: String::new(),
+                },
             ],
             qroc: None,
             explanation: String::new(),
@@ -308,7 +379,12 @@ mod tests {
         let codes: Vec<_> = q.validate().unwrap_err().iter().map(|e| e.code).collect();
         assert!(codes.contains(&"forbidden") && codes.contains(&"required"));
         q.options.clear();
-        q.qroc = Some(QrocSpec { expected: "135".into(), variants: vec![], keywords: vec![], numeric: None });
+        q.qroc = Some(QrocSpec {
+            expected: "135".into(),
+            variants: vec![],
+            keywords: vec![],
+            numeric: None,
+        });
         assert!(q.validate().is_ok());
     }
 

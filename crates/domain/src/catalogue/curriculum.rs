@@ -9,18 +9,38 @@ pub const YEARS: std::ops::RangeInclusive<i32> = 1..=7;
 /// Checks where a subject may hang: a valid year, and a unit unless the year is the first.
 pub fn check_subject_placement(year: i32, has_unit: bool) -> Result<(), ContentError> {
     if !YEARS.contains(&year) {
-        return Err(ContentError::new("year_of_study", "out_of_range", "Years of study are 1 to 7."));
+        return Err(ContentError::new(
+            "year_of_study",
+            "out_of_range",
+            "Years of study are 1 to 7.",
+        ));
     }
     if year > 1 && !has_unit {
-        return Err(ContentError::new("unit", "required", "Subjects after the first year belong to a unit."));
+        return Err(ContentError::new(
+            "unit",
+            "required",
+            "Subjects after the first year belong to a unit.",
+        ));
     }
     Ok(())
 }
 
 /// Checks a code (stable identifier used by imports): 1–64 of `[a-z0-9_-]`.
 pub fn check_code(field: &str, code: &str) -> Result<(), ContentError> {
-    let ok = !code.is_empty() && code.len() <= 64 && code.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
-    if ok { Ok(()) } else { Err(ContentError::new(field, "invalid_code", "Codes use 1–64 of a-z, 0-9, - and _.")) }
+    let ok = !code.is_empty()
+        && code.len() <= 64
+        && code
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+    if ok {
+        Ok(())
+    } else {
+        Err(ContentError::new(
+            field,
+            "invalid_code",
+            "Codes use 1–64 of a-z, 0-9, - and _.",
+        ))
+    }
 }
 
 #[cfg(test)]

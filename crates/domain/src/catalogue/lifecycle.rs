@@ -29,7 +29,14 @@ pub enum ItemStatus {
     /// Withdrawn for good; kept for the attempts that reference it.
     Retired,
 }
-text_enum!(ItemStatus, "item status", Draft = "draft", InReview = "in_review", Approved = "approved", Retired = "retired");
+text_enum!(
+    ItemStatus,
+    "item status",
+    Draft = "draft",
+    InReview = "in_review",
+    Approved = "approved",
+    Retired = "retired"
+);
 
 /// The person acting, as far as the catalogue rules care.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,22 +112,32 @@ pub struct ItemFacts {
 }
 
 /// Decides whether `actor` may apply `t` to an item, and the resulting status.
-pub fn decide(actor: &Actor, item: ItemFacts, t: Transition, reason: Option<&str>) -> Result<ItemStatus, LifecycleError> {
+pub fn decide(
+    actor: &Actor,
+    item: ItemFacts,
+    t: Transition,
+    reason: Option<&str>,
+) -> Result<ItemStatus, LifecycleError> {
     use ItemStatus::*;
     use Transition::*;
     let own = actor.id == item.author_id;
-    let wrong = || LifecycleError::WrongState { transition: t, status: item.status };
+    let wrong = || LifecycleError::WrongState {
+        transition: t,
+        status: item.status,
+    };
     match t {
         Edit => match item.status {
             Draft if own && actor.can(Action::ItemAuthor) => Ok(Draft),
             Draft if actor.can(Action::CatalogueManage) => Ok(Draft),
             Draft => Err(LifecycleError::Forbidden),
-            Approved if actor.can(Action::ItemReview) || actor.can(Action::CatalogueManage) => Ok(InReview),
+            Approved if actor.can(Action::ItemReview) || actor.can(Action::CatalogueManage) => {
+                Ok(InReview)
+            }
             Approved => Err(LifecycleError::Forbidden),
             InReview | Retired => Err(wrong()),
         },
         Submit | Withdraw => {
-            if !(own && actor.can(Action::ItemAuthor)) && !actor.can(Action::CatalogueManage) {
+            if !(actor.can(Action::CatalogueManage) || own && actor.can(Action::ItemAuthor)) {
                 return Err(LifecycleError::Forbidden);
             }
             match (t, item.status) {
@@ -151,7 +168,11 @@ pub fn decide(actor: &Actor, item: ItemFacts, t: Transition, reason: Option<&str
             if !actor.can(Action::CatalogueManage) {
                 return Err(LifecycleError::Forbidden);
             }
-            if item.status == Retired { Err(wrong()) } else { Ok(Retired) }
+            if item.status == Retired {
+                Err(wrong())
+            } else {
+                Ok(Retired)
+            }
         }
     }
 }
@@ -168,20 +189,37 @@ mod tests {
     use super::*;
 
     fn actor(roles: &[Role]) -> Actor {
-        Actor { id: Uuid::new_v4(), roles: roles.to_vec(), scopes: vec![] }
+        Actor {
+            id: Uuid::new_v4(),
+            roles: roles.to_vec(),
+            scopes: vec![],
+        }
     }
 
     fn facts(status: ItemStatus, author: &Actor) -> ItemFacts {
-        ItemFacts { status, author_id: author.id, revision_author_id: author.id }
+        ItemFacts {
+            status,
+            author_id: author.id,
+            revision_author_id: author.id,
+        }
     }
 
     #[test]
     fn authors_edit_only_their_own_drafts() {
         let a = actor(&[Role::Author]);
         let b = actor(&[Role::Author]);
-        assert_eq!(decide(&a, facts(ItemStatus::Draft, &a), Transition::Edit, None), Ok(ItemStatus::Draft));
-        assert_eq!(decide(&b, facts(ItemStatus::Draft, &a), Transition::Edit, None), Err(LifecycleError::Forbidden));
-        assert_eq!(decide(&a, facts(ItemStatus::Approved, &a), Transition::Edit, None), Err(LifecycleError::Forbidden));
+        assert_eq!(
+            decide(&a, facts(ItemStatus::Draft, &a), Transition::Edit, None),
+            Ok(ItemStatus::Draft)
+        );
+        assert_eq!(
+            decide(&b, facts(ItemStatus::Draft, &a), Transition::Edit, None),
+            Err(LifecycleError::Forbidden)
+        );
+        assert_eq!(
+            decide(&a, facts(ItemStatus::Approved, &a), Transition::Edit, None),
+            Err(LifecycleError::Forbidden)
+        );
     }
 
     #[test]
@@ -189,20 +227,41 @@ mod tests {
         let ar = actor(&[Role::Author, Role::Reviewer]);
         let r = actor(&[Role::Reviewer]);
         let f = facts(ItemStatus::InReview, &ar);
-        assert_eq!(decide(&ar, f, Transition::Approve, None), Err(LifecycleError::OwnItem));
-        assert_eq!(decide(&r, f, Transition::Reject, Some("  ")), Err(LifecycleError::ReasonRequired));
-        assert_eq!(decide(&r, f, Transition::Reject, Some("key wrong")), Ok(ItemStatus::Draft));
-        assert_eq!(decide(&r, f, Transition::Approve, None), Ok(ItemStatus::Approved));
+        assert_eq!(
+            decide(&ar, f, Transition::Approve, None),
+            Err(LifecycleError::OwnItem)
+        );
+        assert_eq!(
+            decide(&r, f, Transition::Reject, Some("  ")),
+            Err(LifecycleError::ReasonRequired)
+        );
+        assert_eq!(
+            decide(&r, f, Transition::Reject, Some("key wrong")),
+            Ok(ItemStatus::Draft)
+        );
+        assert_eq!(
+            decide(&r, f, Transition::Approve, None),
+            Ok(ItemStatus::Approved)
+        );
         let mut edited = facts(ItemStatus::InReview, &ar);
         edited.revision_author_id = r.id;
-        assert_eq!(decide(&r, edited, Transition::Approve, None), Err(LifecycleError::OwnItem));
+        assert_eq!(
+            decide(&r, edited, Transition::Approve, None),
+            Err(LifecycleError::OwnItem)
+        );
     }
 
     #[test]
     fn editing_an_approved_item_sends_it_back_to_review() {
         let a = actor(&[Role::Author]);
         let r = actor(&[Role::Reviewer]);
-        assert_eq!(decide(&r, facts(ItemStatus::Approved, &a), Transition::Edit, None), Ok(ItemStatus::InReview));
-        assert!(matches!(decide(&a, facts(ItemStatus::Draft, &a), Transition::Approve, None), Err(LifecycleError::Forbidden)));
+        assert_eq!(
+            decide(&r, facts(ItemStatus::Approved, &a), Transition::Edit, None),
+            Ok(ItemStatus::InReview)
+        );
+        assert!(matches!(
+            decide(&a, facts(ItemStatus::Draft, &a), Transition::Approve, None),
+            Err(LifecycleError::Forbidden)
+        ));
     }
 }

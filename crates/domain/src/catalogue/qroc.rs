@@ -9,7 +9,12 @@ use super::content::QrocSpec;
 
 /// Normalises a free-text answer so that `"  Évaluation "` equals `"evaluation"`.
 pub fn normalise(s: &str) -> String {
-    let folded: String = s.trim().to_lowercase().nfd().filter(|c| !is_combining_mark(*c)).collect();
+    let folded: String = s
+        .trim()
+        .to_lowercase()
+        .nfd()
+        .filter(|c| !is_combining_mark(*c))
+        .collect();
     folded.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
@@ -18,7 +23,11 @@ pub fn first_number(s: &str) -> Option<f64> {
     let s = s.replace(',', ".");
     let bytes = s.as_bytes();
     let start = bytes.iter().position(|b| b.is_ascii_digit())?;
-    let begin = if start > 0 && bytes[start - 1] == b'-' { start - 1 } else { start };
+    let begin = if start > 0 && bytes[start - 1] == b'-' {
+        start - 1
+    } else {
+        start
+    };
     let mut end = start;
     let mut dot = false;
     while end < bytes.len() && (bytes[end].is_ascii_digit() || (bytes[end] == b'.' && !dot)) {
@@ -61,7 +70,11 @@ mod tests {
             expected: "12 mEq/L".into(),
             variants: vec!["douze".into()],
             keywords: vec![],
-            numeric: Some(NumericSpec { value: 12.0, tolerance: 1.0, unit: None }),
+            numeric: Some(NumericSpec {
+                value: 12.0,
+                tolerance: 1.0,
+                unit: None,
+            }),
         };
         assert!(accepts(&spec, "12 mEq/L"));
         assert!(accepts(&spec, "DOUZE"));

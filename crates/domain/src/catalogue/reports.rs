@@ -15,7 +15,14 @@ pub enum ReportCategory {
     /// Anything else (text required).
     Other,
 }
-text_enum!(ReportCategory, "report category", WrongKey = "wrong_key", Typo = "typo", Outdated = "outdated", Other = "other");
+text_enum!(
+    ReportCategory,
+    "report category",
+    WrongKey = "wrong_key",
+    Typo = "typo",
+    Outdated = "outdated",
+    Other = "other"
+);
 
 /// Where a report is in triage.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -29,12 +36,22 @@ pub enum ReportStatus {
     /// The item was corrected.
     Fixed,
 }
-text_enum!(ReportStatus, "report status", Open = "open", Accepted = "accepted", Rejected = "rejected", Fixed = "fixed");
+text_enum!(
+    ReportStatus,
+    "report status",
+    Open = "open",
+    Accepted = "accepted",
+    Rejected = "rejected",
+    Fixed = "fixed"
+);
 
 /// Whether triage may move a report from `from` to `to`.
 pub fn can_move(from: ReportStatus, to: ReportStatus) -> bool {
     use ReportStatus::*;
-    matches!((from, to), (Open, Accepted | Rejected | Fixed) | (Accepted, Fixed | Rejected))
+    matches!(
+        (from, to),
+        (Open, Accepted | Rejected | Fixed) | (Accepted, Fixed | Rejected)
+    )
 }
 
 /// Longest report text.

@@ -75,12 +75,36 @@ fn names(s: &str) -> Names {
 pub async fn tree(db: &DatabaseConnection, year: Option<i32>) -> Result<CurriculumView> {
     let (units, subjects, courses) = repo::curriculum(db).await?;
     Ok(CurriculumView {
-        units: units.into_iter().filter(|u| year.is_none_or(|y| u.year_of_study == y))
-            .map(|u| UnitView { id: u.id, code: u.code, year_of_study: u.year_of_study, names: names(&u.names) }).collect(),
-        subjects: subjects.into_iter().filter(|s| year.is_none_or(|y| s.year_of_study == y)).map(|s| SubjectView {
-            courses: courses.iter().filter(|c| c.subject_id == s.id).map(|c| CourseView { id: c.id, code: c.code.clone(), names: names(&c.names) }).collect(),
-            id: s.id, code: s.code, year_of_study: s.year_of_study, unit_id: s.unit_id, names: names(&s.names),
-        }).collect(),
+        units: units
+            .into_iter()
+            .filter(|u| year.is_none_or(|y| u.year_of_study == y))
+            .map(|u| UnitView {
+                id: u.id,
+                code: u.code,
+                year_of_study: u.year_of_study,
+                names: names(&u.names),
+            })
+            .collect(),
+        subjects: subjects
+            .into_iter()
+            .filter(|s| year.is_none_or(|y| s.year_of_study == y))
+            .map(|s| SubjectView {
+                courses: courses
+                    .iter()
+                    .filter(|c| c.subject_id == s.id)
+                    .map(|c| CourseView {
+                        id: c.id,
+                        code: c.code.clone(),
+                        names: names(&c.names),
+                    })
+                    .collect(),
+                id: s.id,
+                code: s.code,
+                year_of_study: s.year_of_study,
+                unit_id: s.unit_id,
+                names: names(&s.names),
+            })
+            .collect(),
     })
 }
 
@@ -102,9 +126,20 @@ pub struct KcNodeView {
 
 /// The KC tree of a subject (flat; `parent_id` gives the shape).
 pub async fn kc_tree(db: &DatabaseConnection, subject_code: &str) -> Result<Vec<KcNodeView>> {
-    let s = repo::subject_by_code(db, subject_code).await?.ok_or(CatalogueError::NotFound)?;
-    Ok(repo::kc_tree(db, s.id).await?.into_iter()
-        .map(|n| KcNodeView { id: n.id, code: n.code, level: n.level, parent_id: n.parent_id, names: names(&n.names) }).collect())
+    let s = repo::subject_by_code(db, subject_code)
+        .await?
+        .ok_or(CatalogueError::NotFound)?;
+    Ok(repo::kc_tree(db, s.id)
+        .await?
+        .into_iter()
+        .map(|n| KcNodeView {
+            id: n.id,
+            code: n.code,
+            level: n.level,
+            parent_id: n.parent_id,
+            names: names(&n.names),
+        })
+        .collect())
 }
 
 /// A blueprint version.
@@ -124,7 +159,11 @@ pub struct BlueprintView {
 }
 
 /// The current blueprint for a year (faculty-specific first, then national, then uniform).
-pub async fn blueprint(db: &DatabaseConnection, year: i32, faculty: Option<Uuid>) -> Result<BlueprintView> {
+pub async fn blueprint(
+    db: &DatabaseConnection,
+    year: i32,
+    faculty: Option<Uuid>,
+) -> Result<BlueprintView> {
     let mut found = None;
     if faculty.is_some() {
         found = repo::current_blueprint(db, year, faculty).await?;
@@ -133,19 +172,42 @@ pub async fn blueprint(db: &DatabaseConnection, year: i32, faculty: Option<Uuid>
         found = repo::current_blueprint(db, year, None).await?;
     }
     if let Some(b) = found {
-        let weights = serde_json::from_str(&b.weights).map_err(|e| CatalogueError::Store(myqcm_db::DbError::Backend(e.to_string())))?;
-        return Ok(BlueprintView { year_of_study: b.year_of_study, faculty_id: b.faculty_id, name: b.name, version: b.version, weights });
+        let weights = serde_json::from_str(&b.weights)
+            .map_err(|e| CatalogueError::Store(myqcm_db::DbError::Backend(e.to_string())))?;
+        return Ok(BlueprintView {
+            year_of_study: b.year_of_study,
+            faculty_id: b.faculty_id,
+            name: b.name,
+            version: b.version,
+            weights,
+        });
     }
-    let subjects: Vec<String> = repo::subjects_of_year(db, year).await?.into_iter().map(|s| s.code).collect();
-    Ok(BlueprintView { year_of_study: year, faculty_id: None, name: "Uniform".into(), version: 0, weights: BlueprintWeights::uniform(&subjects) })
+    let subjects: Vec<String> = repo::subjects_of_year(db, year)
+        .await?
+        .into_iter()
+        .map(|s| s.code)
+        .collect();
+    Ok(BlueprintView {
+        year_of_study: year,
+        faculty_id: None,
+        name: "Uniform".into(),
+        version: 0,
+        weights: BlueprintWeights::uniform(&subjects),
+    })
 }
 
 /// Stores a new blueprint version after checking weights, subjects (of that year) and KCs.
-pub async fn put_blueprint(db: &DatabaseConnection, actor: Option<&Actor>, year: i32, faculty: Option<Uuid>, name: &str, weights: &BlueprintWeights, now: DateTime<Utc>) -> Result<BlueprintView> {
-    if let Some(a) = actor {
-        if !a.can(Action::CatalogueManage) {
-            return Err(CatalogueError::Forbidden);
-        }
+pub async fn put_blueprint(
+    db: &DatabaseConnection,
+    actor: Option<&Actor>,
+    year: i32,
+    faculty: Option<Uuid>,
+    name: &str,
+    weights: &BlueprintWeights,
+    now: DateTime<Utc>,
+) -> Result<BlueprintView> {
+    if actor.is_some_and(|a| !a.can(Action::CatalogueManage)) {
+        return Err(CatalogueError::Forbidden);
     }
     weights.validate().map_err(CatalogueError::Invalid)?;
     let mut errs = Vec::new();
@@ -153,18 +215,124 @@ pub async fn put_blueprint(db: &DatabaseConnection, actor: Option<&Actor>, year:
         match repo::subject_by_code(db, &s.subject).await? {
             Some(subj) if subj.year_of_study == year => {
                 for (j, k) in s.kcs.iter().enumerate() {
-                    if repo::kc_by_code(db, &k.kc).await?.is_none_or(|n| n.subject_id != subj.id) {
-                        errs.push(ContentError::new(format!("subjects[{i}].kcs[{j}].kc"), "unknown", format!("{} is not a KC of {}.", k.kc, s.subject)));
+                    if repo::kc_by_code(db, &k.kc)
+                        .await?
+                        .is_none_or(|n| n.subject_id != subj.id)
+                    {
+                        errs.push(ContentError::new(
+                            format!("subjects[{i}].kcs[{j}].kc"),
+                            "unknown",
+                            format!("{} is not a KC of {}.", k.kc, s.subject),
+                        ));
                     }
                 }
             }
-            _ => errs.push(ContentError::new(format!("subjects[{i}].subject"), "unknown", format!("{} is not a subject of year {year}.", s.subject))),
+            _ => errs.push(ContentError::new(
+                format!("subjects[{i}].subject"),
+                "unknown",
+                format!("{} is not a subject of year {year}.", s.subject),
+            )),
         }
     }
     if !errs.is_empty() {
         return Err(CatalogueError::Invalid(errs));
     }
     let json = serde_json::to_string(weights).unwrap_or_default();
-    let b = repo::insert_blueprint(db, year, faculty, name, &json, actor.map(|a| a.id), now).await?;
-    Ok(BlueprintView { year_of_study: b.year_of_study, faculty_id: b.faculty_id, name: b.name, version: b.version, weights: weights.clone() })
+    let b =
+        repo::insert_blueprint(db, year, faculty, name, &json, actor.map(|a| a.id), now).await?;
+    Ok(BlueprintView {
+        year_of_study: b.year_of_study,
+        faculty_id: b.faculty_id,
+        name: b.name,
+        version: b.version,
+        weights: weights.clone(),
+    })
+}
+
+/// A faculty (scopes users, cohorts and item sources).
+#[derive(Debug, Clone, Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct FacultyView {
+    /// Code (used in item source tags).
+    pub code: String,
+    /// Name.
+    pub name: String,
+    /// `general_medicine`, `dentistry`, `pharmacy`.
+    pub field: String,
+}
+
+/// A university and its faculties.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct UniversityView {
+    /// Code.
+    pub code: String,
+    /// Name.
+    pub name: String,
+    /// Faculties.
+    #[serde(default)]
+    pub faculties: Vec<FacultyView>,
+}
+
+/// Universities with their faculties.
+pub async fn institutions(db: &DatabaseConnection) -> Result<Vec<UniversityView>> {
+    let (unis, facs) = repo::list_institutions(db).await?;
+    Ok(unis
+        .into_iter()
+        .map(|u| UniversityView {
+            faculties: facs
+                .iter()
+                .filter(|f| f.university_id == u.id)
+                .map(|f| FacultyView {
+                    code: f.code.clone(),
+                    name: f.name.clone(),
+                    field: f.field.clone(),
+                })
+                .collect(),
+            code: u.code,
+            name: u.name,
+        })
+        .collect())
+}
+
+/// Adds universities and faculties (existing codes are kept as they are).
+pub async fn upsert_institutions(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    list: &[UniversityView],
+) -> Result<Vec<UniversityView>> {
+    if !actor.can(Action::CatalogueManage) {
+        return Err(CatalogueError::Forbidden);
+    }
+    let mut errs = Vec::new();
+    for (i, u) in list.iter().enumerate() {
+        if let Err(e) =
+            myqcm_domain::catalogue::curriculum::check_code(&format!("[{i}].code"), &u.code)
+        {
+            errs.push(e);
+        }
+        for (j, f) in u.faculties.iter().enumerate() {
+            if let Err(e) = myqcm_domain::catalogue::curriculum::check_code(
+                &format!("[{i}].faculties[{j}].code"),
+                &f.code,
+            ) {
+                errs.push(e);
+            }
+            if !["general_medicine", "dentistry", "pharmacy"].contains(&f.field.as_str()) {
+                errs.push(ContentError::new(
+                    format!("[{i}].faculties[{j}].field"),
+                    "unknown",
+                    "general_medicine, dentistry or pharmacy.",
+                ));
+            }
+        }
+    }
+    if !errs.is_empty() {
+        return Err(CatalogueError::Invalid(errs));
+    }
+    for u in list {
+        let row = repo::upsert_university(db, &u.code, &u.name).await?;
+        for f in &u.faculties {
+            repo::upsert_faculty(db, &f.code, row.id, &f.name, &f.field).await?;
+        }
+    }
+    institutions(db).await
 }

@@ -63,7 +63,13 @@ pub fn sniff(data: &[u8]) -> Option<&'static str> {
 }
 
 /// Stores an image uploaded by an author or content admin.
-pub async fn upload(db: &DatabaseConnection, blobs: &dyn BlobStore, actor: &Actor, data: Bytes, now: DateTime<Utc>) -> Result<ImageView, ImageError> {
+pub async fn upload(
+    db: &DatabaseConnection,
+    blobs: &dyn BlobStore,
+    actor: &Actor,
+    data: Bytes,
+    now: DateTime<Utc>,
+) -> Result<ImageView, ImageError> {
     if !actor.can(Action::ItemAuthor) && !actor.can(Action::CatalogueManage) {
         return Err(CatalogueError::Forbidden.into());
     }
@@ -74,17 +80,45 @@ pub async fn upload(db: &DatabaseConnection, blobs: &dyn BlobStore, actor: &Acto
     let id = Uuid::now_v7();
     let key = format!("images/{}", Uuid::new_v4().simple());
     let size = i64::try_from(data.len()).unwrap_or(i64::MAX);
-    blobs.put(&key, data).await.map_err(|e| ImageError::Blob(e.to_string()))?;
-    repo::insert_image(db, item_image::Model { id, blob_key: key, content_type: content_type.into(), size, uploaded_by: actor.id, created_at: now })
+    blobs
+        .put(&key, data)
         .await
-        .map_err(CatalogueError::from)?;
-    Ok(ImageView { id, url: format!("{MEDIA_PREFIX}{id}"), content_type: content_type.into(), size })
+        .map_err(|e| ImageError::Blob(e.to_string()))?;
+    repo::insert_image(
+        db,
+        item_image::Model {
+            id,
+            blob_key: key,
+            content_type: content_type.into(),
+            size,
+            uploaded_by: actor.id,
+            created_at: now,
+        },
+    )
+    .await
+    .map_err(CatalogueError::from)?;
+    Ok(ImageView {
+        id,
+        url: format!("{MEDIA_PREFIX}{id}"),
+        content_type: content_type.into(),
+        size,
+    })
 }
 
 /// Reads an image: (content type, bytes).
-pub async fn read(db: &DatabaseConnection, blobs: &dyn BlobStore, id: Uuid) -> Result<(String, Bytes), ImageError> {
-    let m = repo::image(db, id).await.map_err(CatalogueError::from)?.ok_or(CatalogueError::NotFound)?;
-    let data = blobs.get(&m.blob_key).await.map_err(|_| CatalogueError::NotFound)?;
+pub async fn read(
+    db: &DatabaseConnection,
+    blobs: &dyn BlobStore,
+    id: Uuid,
+) -> Result<(String, Bytes), ImageError> {
+    let m = repo::image(db, id)
+        .await
+        .map_err(CatalogueError::from)?
+        .ok_or(CatalogueError::NotFound)?;
+    let data = blobs
+        .get(&m.blob_key)
+        .await
+        .map_err(|_| CatalogueError::NotFound)?;
     Ok((m.content_type, data))
 }
 

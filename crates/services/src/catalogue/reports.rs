@@ -18,11 +18,20 @@ fn invalid(field: &str, code: &'static str, msg: &str) -> CatalogueError {
 }
 
 /// Files a report on an approved item, against the revision the learner saw.
-pub async fn create(db: &DatabaseConnection, actor: &Actor, item_id: Uuid, category: &str, body: &str, now: DateTime<Utc>) -> Result<ReportView> {
+pub async fn create(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    item_id: Uuid,
+    category: &str,
+    body: &str,
+    now: DateTime<Utc>,
+) -> Result<ReportView> {
     if !actor.can(Action::ReportCreate) {
         return Err(CatalogueError::Forbidden);
     }
-    let category: ReportCategory = category.parse().map_err(|_| invalid("category", "unknown", "wrong_key, typo, outdated or other."))?;
+    let category: ReportCategory = category
+        .parse()
+        .map_err(|_| invalid("category", "unknown", "wrong_key, typo, outdated or other."))?;
     let body = body.trim();
     if body.chars().count() > MAX_REPORT_TEXT {
         return Err(invalid("body", "too_long", "At most 4000 characters."));
@@ -30,40 +39,97 @@ pub async fn create(db: &DatabaseConnection, actor: &Actor, item_id: Uuid, categ
     if category == ReportCategory::Other && body.is_empty() {
         return Err(invalid("body", "required", "Say what is wrong."));
     }
-    let row = repo::item_by_id(db, item_id).await?.filter(|r| r.status == "approved").ok_or(CatalogueError::NotFound)?;
+    let row = repo::item_by_id(db, item_id)
+        .await?
+        .filter(|r| r.status == "approved")
+        .ok_or(CatalogueError::NotFound)?;
     let rev = row.current_revision_id.ok_or(CatalogueError::NotFound)?;
-    let r = repo::insert_report(db, item_report::Model {
-        id: Uuid::now_v7(), item_id, revision_id: rev, reporter_id: actor.id, category: category.as_str().into(),
-        body: body.to_owned(), status: ReportStatus::Open.as_str().into(), resolution: None, triaged_by: None,
-        created_at: now, updated_at: now,
-    }).await?;
+    let r = repo::insert_report(
+        db,
+        item_report::Model {
+            id: Uuid::now_v7(),
+            item_id,
+            revision_id: rev,
+            reporter_id: actor.id,
+            category: category.as_str().into(),
+            body: body.to_owned(),
+            status: ReportStatus::Open.as_str().into(),
+            resolution: None,
+            triaged_by: None,
+            created_at: now,
+            updated_at: now,
+        },
+    )
+    .await?;
     Ok(r.into())
 }
 
 /// The reporter's own reports, newest first.
-pub async fn mine(db: &DatabaseConnection, actor: &Actor, before: Option<Uuid>, limit: u64) -> Result<Vec<ReportView>> {
-    Ok(repo::list_reports(db, None, Some(actor.id), before, limit.clamp(1, 100)).await?.into_iter().map(Into::into).collect())
+pub async fn mine(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    before: Option<Uuid>,
+    limit: u64,
+) -> Result<Vec<ReportView>> {
+    Ok(
+        repo::list_reports(db, None, Some(actor.id), before, limit.clamp(1, 100))
+            .await?
+            .into_iter()
+            .map(Into::into)
+            .collect(),
+    )
 }
 
 /// The triage queue (default: open reports).
-pub async fn queue(db: &DatabaseConnection, actor: &Actor, status: Option<&str>, before: Option<Uuid>, limit: u64) -> Result<Vec<ReportView>> {
+pub async fn queue(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    status: Option<&str>,
+    before: Option<Uuid>,
+    limit: u64,
+) -> Result<Vec<ReportView>> {
     if !actor.can(Action::ReportTriage) {
         return Err(CatalogueError::Forbidden);
     }
-    let status: ReportStatus = status.unwrap_or("open").parse().map_err(|_| invalid("status", "unknown", "open, accepted, rejected or fixed."))?;
-    Ok(repo::list_reports(db, Some(status.as_str()), None, before, limit.clamp(1, 100)).await?.into_iter().map(Into::into).collect())
+    let status: ReportStatus = status
+        .unwrap_or("open")
+        .parse()
+        .map_err(|_| invalid("status", "unknown", "open, accepted, rejected or fixed."))?;
+    Ok(
+        repo::list_reports(db, Some(status.as_str()), None, before, limit.clamp(1, 100))
+            .await?
+            .into_iter()
+            .map(Into::into)
+            .collect(),
+    )
 }
 
 /// Moves a report along triage; rejecting needs a resolution text for the reporter.
-pub async fn triage(db: &DatabaseConnection, actor: &Actor, id: Uuid, to: &str, resolution: Option<&str>, now: DateTime<Utc>) -> Result<ReportView> {
+pub async fn triage(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    id: Uuid,
+    to: &str,
+    resolution: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<ReportView> {
     if !actor.can(Action::ReportTriage) {
         return Err(CatalogueError::Forbidden);
     }
-    let to: ReportStatus = to.parse().map_err(|_| invalid("status", "unknown", "accepted, rejected or fixed."))?;
-    let mut r = repo::report(db, id).await?.ok_or(CatalogueError::NotFound)?;
-    let from: ReportStatus = r.status.parse().map_err(|_| CatalogueError::WrongState("unknown stored status".into()))?;
+    let to: ReportStatus = to
+        .parse()
+        .map_err(|_| invalid("status", "unknown", "accepted, rejected or fixed."))?;
+    let mut r = repo::report(db, id)
+        .await?
+        .ok_or(CatalogueError::NotFound)?;
+    let from: ReportStatus = r
+        .status
+        .parse()
+        .map_err(|_| CatalogueError::WrongState("unknown stored status".into()))?;
     if !can_move(from, to) {
-        return Err(CatalogueError::WrongState(format!("cannot move a report from {from} to {to}")));
+        return Err(CatalogueError::WrongState(format!(
+            "cannot move a report from {from} to {to}"
+        )));
     }
     let resolution = resolution.map(str::trim).filter(|s| !s.is_empty());
     if to == ReportStatus::Rejected && resolution.is_none() {

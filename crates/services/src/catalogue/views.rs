@@ -64,7 +64,12 @@ pub struct TranslationLink {
 
 impl LearnerItemView {
     /// Builds the learner view of `row` at revision `rev`.
-    pub fn build(row: &item::Model, rev: &item_revision::Model, content: &ItemContent, translations: Vec<TranslationLink>) -> Self {
+    pub fn build(
+        row: &item::Model,
+        rev: &item_revision::Model,
+        content: &ItemContent,
+        translations: Vec<TranslationLink>,
+    ) -> Self {
         Self {
             id: row.id,
             revision_id: rev.id,
@@ -75,7 +80,15 @@ impl LearnerItemView {
             difficulty: row.difficulty.clone(),
             estimated_seconds: content.estimated_seconds,
             stem_html: render(&content.stem),
-            options: content.options.iter().enumerate().map(|(index, o)| LearnerOptionView { index, text_html: render(&o.text) }).collect(),
+            options: content
+                .options
+                .iter()
+                .enumerate()
+                .map(|(index, o)| LearnerOptionView {
+                    index,
+                    text_html: render(&o.text),
+                })
+                .collect(),
             case_id: row.case_id,
             case_position: row.case_position,
             translations,
@@ -144,7 +157,14 @@ pub struct RevisionView {
 impl RevisionView {
     /// Builds the view.
     pub fn build(rev: &item_revision::Model, content: ItemContent) -> Self {
-        Self { id: rev.id, number: rev.number, created_by: rev.created_by, created_at: rev.created_at, rendered: RenderedContent::of(&content), content }
+        Self {
+            id: rev.id,
+            number: rev.number,
+            created_by: rev.created_by,
+            created_at: rev.created_at,
+            rendered: RenderedContent::of(&content),
+            content,
+        }
     }
 }
 
@@ -218,8 +238,15 @@ pub struct StaffItemSummary {
 impl From<&item::Model> for StaffItemSummary {
     fn from(r: &item::Model) -> Self {
         Self {
-            id: r.id, status: r.status.clone(), kind: r.kind.clone(), locale: r.locale.clone(), course_id: r.course_id,
-            author_id: r.author_id, difficulty: r.difficulty.clone(), external_id: r.external_id.clone(), updated_at: r.updated_at,
+            id: r.id,
+            status: r.status.clone(),
+            kind: r.kind.clone(),
+            locale: r.locale.clone(),
+            course_id: r.course_id,
+            author_id: r.author_id,
+            difficulty: r.difficulty.clone(),
+            external_id: r.external_id.clone(),
+            updated_at: r.updated_at,
         }
     }
 }
@@ -276,8 +303,15 @@ pub struct ReportView {
 impl From<myqcm_db::catalogue::item_report::Model> for ReportView {
     fn from(r: myqcm_db::catalogue::item_report::Model) -> Self {
         Self {
-            id: r.id, item_id: r.item_id, revision_id: r.revision_id, category: r.category, body: r.body, status: r.status,
-            resolution: r.resolution, created_at: r.created_at, updated_at: r.updated_at,
+            id: r.id,
+            item_id: r.item_id,
+            revision_id: r.revision_id,
+            category: r.category,
+            body: r.body,
+            status: r.status,
+            resolution: r.resolution,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
         }
     }
 }

@@ -8,9 +8,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
+use myqcm_db::DatabaseConnection;
 use myqcm_db::catalogue::{self as repo, import_run};
 use myqcm_db::jobs::{NewJob, enqueue};
-use myqcm_db::{DatabaseConnection, TransactionTrait};
 use myqcm_domain::Clock;
 use myqcm_domain::catalogue::ItemStatus;
 use myqcm_domain::ports::BlobStore;
@@ -51,8 +51,15 @@ pub struct ImportRunView {
 impl From<import_run::Model> for ImportRunView {
     fn from(m: import_run::Model) -> Self {
         Self {
-            id: m.id, status: m.status, format: m.format, partial: m.partial, total: m.total, processed: m.processed,
-            report: m.report.and_then(|r| serde_json::from_str(&r).ok()), created_at: m.created_at, updated_at: m.updated_at,
+            id: m.id,
+            status: m.status,
+            format: m.format,
+            partial: m.partial,
+            total: m.total,
+            processed: m.processed,
+            report: m.report.and_then(|r| serde_json::from_str(&r).ok()),
+            created_at: m.created_at,
+            updated_at: m.updated_at,
         }
     }
 }
@@ -67,16 +74,49 @@ pub struct JobPayload {
 }
 
 /// Stores the upload and queues the job. The caller has checked the permission.
-pub async fn start(db: &DatabaseConnection, blobs: &dyn BlobStore, actor_id: Uuid, bytes: Bytes, format: Format, partial: bool, default_course: Option<String>, now: DateTime<Utc>) -> anyhow::Result<ImportRunView> {
+#[allow(
+    clippy::too_many_arguments,
+    reason = "one call site, each argument is a distinct request field"
+)]
+pub async fn start(
+    db: &DatabaseConnection,
+    blobs: &dyn BlobStore,
+    actor_id: Uuid,
+    bytes: Bytes,
+    format: Format,
+    partial: bool,
+    default_course: Option<String>,
+    now: DateTime<Utc>,
+) -> anyhow::Result<ImportRunView> {
     let id = Uuid::now_v7();
     let key = format!("imports/{}.{}", Uuid::new_v4().simple(), format.as_str());
     blobs.put(&key, bytes).await?;
-    let txn = db.begin().await?;
-    let run = repo::insert_import_run(&txn, import_run::Model {
-        id, format: format.as_str().into(), partial, blob_key: key, status: "queued".into(), total: 0, processed: 0,
-        report: None, created_by: actor_id, created_at: now, updated_at: now,
-    }).await?;
-    let mut job = NewJob::new(KIND, serde_json::to_value(JobPayload { run_id: id, default_course })?, now);
+    let txn = repo::begin_write(db).await?;
+    let run = repo::insert_import_run(
+        &txn,
+        import_run::Model {
+            id,
+            format: format.as_str().into(),
+            partial,
+            blob_key: key,
+            status: "queued".into(),
+            total: 0,
+            processed: 0,
+            report: None,
+            created_by: actor_id,
+            created_at: now,
+            updated_at: now,
+        },
+    )
+    .await?;
+    let mut job = NewJob::new(
+        KIND,
+        serde_json::to_value(JobPayload {
+            run_id: id,
+            default_course,
+        })?,
+        now,
+    );
     job.max_attempts = 3;
     job.idempotency_key = Some(format!("{KIND}:{id}"));
     enqueue(&txn, &job, now).await?;
@@ -90,12 +130,20 @@ pub async fn get(db: &DatabaseConnection, id: Uuid) -> anyhow::Result<Option<Imp
 }
 
 /// The job body.
-pub async fn run(db: &DatabaseConnection, blobs: &dyn BlobStore, clock: &dyn Clock, payload: JobPayload) -> anyhow::Result<()> {
-    let Some(mut run) = repo::import_run_by_id(db, payload.run_id).await? else { return Ok(()) };
+pub async fn run(
+    db: &DatabaseConnection,
+    blobs: &dyn BlobStore,
+    clock: &dyn Clock,
+    payload: JobPayload,
+) -> anyhow::Result<()> {
+    let Some(mut run) = repo::import_run_by_id(db, payload.run_id).await? else {
+        return Ok(());
+    };
     if run.status == "done" {
         return Ok(());
     }
-    let format = Format::parse(&run.format).ok_or_else(|| anyhow::anyhow!("bad format {}", run.format))?;
+    let format =
+        Format::parse(&run.format).ok_or_else(|| anyhow::anyhow!("bad format {}", run.format))?;
     let bytes = blobs.get(&run.blob_key).await?;
     run.status = "running".into();
     run.updated_at = clock.now();
@@ -132,7 +180,12 @@ pub async fn run(db: &DatabaseConnection, blobs: &dyn BlobStore, clock: &dyn Clo
             }
         })
     };
-    let opts = ImportOptions { partial: run.partial, author_id: run.created_by, status: ItemStatus::InReview, default_course: payload.default_course };
+    let opts = ImportOptions {
+        partial: run.partial,
+        author_id: run.created_by,
+        status: ItemStatus::InReview,
+        default_course: payload.default_course,
+    };
     let outcome = super::import(db, &bytes, format, &opts, &progress, clock.now()).await;
     let _ = stop_tx.send(true);
     let _ = reporter.await;
@@ -140,7 +193,11 @@ pub async fn run(db: &DatabaseConnection, blobs: &dyn BlobStore, clock: &dyn Clo
     run.updated_at = clock.now();
     match outcome {
         Ok(report) => {
-            run.status = if report.committed { "done".into() } else { "failed".into() };
+            run.status = if report.committed {
+                "done".into()
+            } else {
+                "failed".into()
+            };
             run.total = i32::try_from(report.total).unwrap_or(i32::MAX);
             run.processed = run.total;
             run.report = Some(serde_json::to_string(&report)?);

@@ -36,7 +36,11 @@ pub struct RowError {
 impl RowError {
     /// An error about the whole file (row 0).
     pub fn file(reason: impl Into<String>) -> Self {
-        Self { row: 0, column: String::new(), reason: reason.into() }
+        Self {
+            row: 0,
+            column: String::new(),
+            reason: reason.into(),
+        }
     }
 }
 
@@ -111,17 +115,33 @@ pub struct ImportReport {
 
 /// Parses `bytes` in `format` into a bank plus the row numbers of its items and the rows that
 /// could not even be parsed.
-pub fn parse(bytes: &[u8], format: Format, default_course: Option<&str>) -> Result<(Bank, Vec<usize>, Vec<RowError>), RowError> {
+pub fn parse(
+    bytes: &[u8],
+    format: Format,
+    default_course: Option<&str>,
+) -> Result<(Bank, Vec<usize>, Vec<RowError>), RowError> {
     match format {
         Format::Json => {
-            let bank: Bank = serde_json::from_slice(bytes).map_err(|e| RowError { row: e.line(), column: String::new(), reason: format!("invalid JSON: {e}") })?;
+            let bank: Bank = serde_json::from_slice(bytes).map_err(|e| RowError {
+                row: e.line(),
+                column: String::new(),
+                reason: format!("invalid JSON: {e}"),
+            })?;
             let rows = (1..=bank.items.len()).collect();
             Ok((bank, rows, vec![]))
         }
         Format::Csv | Format::Xlsx => {
-            let parsed = if format == Format::Csv { tabular::parse_csv(bytes, default_course)? } else { tabular::parse_xlsx(bytes, default_course)? };
+            let parsed = if format == Format::Csv {
+                tabular::parse_csv(bytes, default_course)?
+            } else {
+                tabular::parse_xlsx(bytes, default_course)?
+            };
             let rows = parsed.items.iter().map(|(r, _)| *r).collect();
-            let bank = Bank { items: parsed.items.into_iter().map(|(_, i)| i).collect(), ..Bank::default() };
+            let bank = Bank {
+                items: parsed.items.into_iter().map(|(_, i)| i).collect(),
+                knowledge_components: parsed.kcs,
+                ..Bank::default()
+            };
             Ok((bank, rows, parsed.errors))
         }
     }
@@ -131,10 +151,23 @@ pub fn parse(bytes: &[u8], format: Format, default_course: Option<&str>) -> Resu
 pub type Progress<'a> = &'a (dyn Fn(usize, usize) + Send + Sync);
 
 /// Imports `bytes`. All-or-nothing unless `opts.partial`.
-pub async fn import(db: &DatabaseConnection, bytes: &[u8], format: Format, opts: &ImportOptions, progress: Progress<'_>, now: DateTime<Utc>) -> Result<ImportReport, ImportFailure> {
+pub async fn import(
+    db: &DatabaseConnection,
+    bytes: &[u8],
+    format: Format,
+    opts: &ImportOptions,
+    progress: Progress<'_>,
+    now: DateTime<Utc>,
+) -> Result<ImportReport, ImportFailure> {
     let (bank, rows, parse_errors) = match parse(bytes, format, opts.default_course.as_deref()) {
         Ok(x) => x,
-        Err(e) => return Ok(ImportReport { failed: 1, errors: vec![e], ..ImportReport::default() }),
+        Err(e) => {
+            return Ok(ImportReport {
+                failed: 1,
+                errors: vec![e],
+                ..ImportReport::default()
+            });
+        }
     };
     import_bank(db, &bank, &rows, parse_errors, opts, progress, now).await
 }
@@ -157,20 +190,37 @@ impl From<sea_orm::DbErr> for ImportFailure {
 }
 
 /// Imports an already parsed bank (the seed calls this directly).
-pub async fn import_bank(db: &DatabaseConnection, bank: &Bank, rows: &[usize], mut errors: Vec<RowError>, opts: &ImportOptions, progress: Progress<'_>, now: DateTime<Utc>) -> Result<ImportReport, ImportFailure> {
+pub async fn import_bank(
+    db: &DatabaseConnection,
+    bank: &Bank,
+    rows: &[usize],
+    mut errors: Vec<RowError>,
+    opts: &ImportOptions,
+    progress: Progress<'_>,
+    now: DateTime<Utc>,
+) -> Result<ImportReport, ImportFailure> {
     let case_items: usize = bank.clinical_cases.iter().map(|c| c.items.len()).sum();
     let total = bank.items.len() + case_items;
-    let mut report = ImportReport { total: total + errors.len(), failed: errors.len(), ..ImportReport::default() };
-    let txn = db.begin().await?;
+    let mut report = ImportReport {
+        total: total + errors.len(),
+        failed: errors.len(),
+        ..ImportReport::default()
+    };
+    let txn = repo::begin_write(db).await?;
     if let Err(e) = taxonomy(&txn, bank, now).await {
         errors.push(e);
         report.failed += 1;
     }
-    let mut ctx = Ctx { courses: HashMap::new(), opts, now };
+    let mut ctx = Ctx {
+        courses: HashMap::new(),
+        opts,
+        now,
+    };
     let mut done = 0;
     for (k, item) in bank.items.iter().enumerate() {
         let row = rows.get(k).copied().unwrap_or(k + 1);
-        ctx.row(&txn, row, item, None, &mut report, &mut errors).await?;
+        ctx.row(&txn, row, item, None, &mut report, &mut errors)
+            .await?;
         done += 1;
         if done % 250 == 0 || done == total {
             progress(done, total);
@@ -183,20 +233,42 @@ pub async fn import_bank(db: &DatabaseConnection, bank: &Bank, rows: &[usize], m
             None => {
                 for _ in &case.items {
                     row += 1;
-                    errors.push(RowError { row, column: "course".into(), reason: format!("unknown course {}", case.course) });
+                    errors.push(RowError {
+                        row,
+                        column: "course".into(),
+                        reason: format!("unknown course {}", case.course),
+                    });
                     report.failed += 1;
                 }
                 continue;
             }
         };
-        let stored = repo::upsert_case(&txn, repo::clinical_case::Model {
-            id: Uuid::now_v7(), external_id: Some(case.external_id.clone()), course_id: course.id, locale: case.locale.clone(),
-            title: case.title.clone(), scenario: case.scenario.clone(),
-            objectives: serde_json::to_string(&case.objectives).unwrap_or_default(), author_id: opts.author_id, created_at: now,
-        }).await?;
+        let stored = repo::upsert_case(
+            &txn,
+            repo::clinical_case::Model {
+                id: Uuid::now_v7(),
+                external_id: Some(case.external_id.clone()),
+                course_id: course.id,
+                locale: case.locale.clone(),
+                title: case.title.clone(),
+                scenario: case.scenario.clone(),
+                objectives: serde_json::to_string(&case.objectives).unwrap_or_default(),
+                author_id: opts.author_id,
+                created_at: now,
+            },
+        )
+        .await?;
         for (pos, item) in case.items.iter().enumerate() {
             row += 1;
-            ctx.row(&txn, row, item, Some((stored.id, i32::try_from(pos + 1).unwrap_or(i32::MAX))), &mut report, &mut errors).await?;
+            ctx.row(
+                &txn,
+                row,
+                item,
+                Some((stored.id, i32::try_from(pos + 1).unwrap_or(i32::MAX))),
+                &mut report,
+                &mut errors,
+            )
+            .await?;
             done += 1;
             progress(done, total);
         }
@@ -223,7 +295,11 @@ struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    async fn course(&mut self, txn: &DatabaseTransaction, code: &str) -> Result<Option<repo::course::Model>, ImportFailure> {
+    async fn course(
+        &mut self,
+        txn: &DatabaseTransaction,
+        code: &str,
+    ) -> Result<Option<repo::course::Model>, ImportFailure> {
         if let Some(c) = self.courses.get(code) {
             return Ok(c.clone());
         }
@@ -234,11 +310,23 @@ impl Ctx<'_> {
 
     /// Imports one row; row-level problems go to `errors`, only database failures return `Err`.
     /// In partial mode each row runs in a savepoint so a failing row leaves no trace.
-    async fn row(&mut self, txn: &DatabaseTransaction, row: usize, item: &BankItem, case: Option<(Uuid, i32)>, report: &mut ImportReport, errors: &mut Vec<RowError>) -> Result<(), ImportFailure> {
+    async fn row(
+        &mut self,
+        txn: &DatabaseTransaction,
+        row: usize,
+        item: &BankItem,
+        case: Option<(Uuid, i32)>,
+        report: &mut ImportReport,
+        errors: &mut Vec<RowError>,
+    ) -> Result<(), ImportFailure> {
         let outcome = if self.opts.partial {
             let sp = txn.begin().await?;
             let r = self.write(&sp, item, case).await;
-            if r.is_ok() { sp.commit().await?; } else { sp.rollback().await?; }
+            if r.is_ok() {
+                sp.commit().await?;
+            } else {
+                sp.rollback().await?;
+            }
             r
         } else {
             self.write(txn, item, case).await
@@ -249,23 +337,56 @@ impl Ctx<'_> {
             Ok(Outcome::Unchanged) => report.unchanged += 1,
             Err(RowFail::Row(column, reason)) => {
                 report.failed += 1;
-                errors.push(RowError { row, column, reason });
+                errors.push(RowError {
+                    row,
+                    column,
+                    reason,
+                });
             }
             Err(RowFail::Db(e)) => return Err(e),
         }
         Ok(())
     }
 
-    async fn write(&mut self, txn: &DatabaseTransaction, item: &BankItem, case: Option<(Uuid, i32)>) -> Result<Outcome, RowFail> {
+    async fn write(
+        &mut self,
+        txn: &DatabaseTransaction,
+        item: &BankItem,
+        case: Option<(Uuid, i32)>,
+    ) -> Result<Outcome, RowFail> {
         let content = to_content(item)?;
         content.validate().map_err(|e| {
-            let f = e.first().map(|x| (x.field.clone(), x.message.clone())).unwrap_or_default();
-            RowFail::Row(f.0, e.iter().map(|x| format!("{}: {}", x.field, x.message)).collect::<Vec<_>>().join("; "))
+            let f = e
+                .first()
+                .map(|x| (x.field.clone(), x.message.clone()))
+                .unwrap_or_default();
+            RowFail::Row(
+                f.0,
+                e.iter()
+                    .map(|x| format!("{}: {}", x.field, x.message))
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            )
         })?;
-        let course = self.course(txn, item.course.trim()).await?.ok_or_else(|| RowFail::Row("course".into(), format!("unknown course {}", item.course)))?;
-        let kcs: Vec<KcInput> = item.kcs.iter().map(|k| KcInput { kc: k.kc.clone(), weight: k.weight }).collect();
-        let kcs = resolve_kcs(txn, course.subject_id, &kcs).await.map_err(|e| RowFail::Row("kcs".into(), e.message))?;
-        let ext = item.external_id.as_deref().map(str::trim).filter(|e| !e.is_empty());
+        let course = self.course(txn, item.course.trim()).await?.ok_or_else(|| {
+            RowFail::Row("course".into(), format!("unknown course {}", item.course))
+        })?;
+        let kcs: Vec<KcInput> = item
+            .kcs
+            .iter()
+            .map(|k| KcInput {
+                kc: k.kc.clone(),
+                weight: k.weight,
+            })
+            .collect();
+        let kcs = resolve_kcs(txn, course.subject_id, &kcs)
+            .await
+            .map_err(|e| RowFail::Row("kcs".into(), e.message))?;
+        let ext = item
+            .external_id
+            .as_deref()
+            .map(str::trim)
+            .filter(|e| !e.is_empty());
         let existing = match ext {
             Some(e) => repo::item_by_external_id(txn, e).await?,
             None => repo::item_by_hash(txn, &content.content_hash()).await?,
@@ -273,13 +394,25 @@ impl Ctx<'_> {
         let json = serde_json::to_string(&content).unwrap_or_default();
         if let Some(found) = existing {
             if found.course_id != course.id {
-                return Err(RowFail::Row("course".into(), "an item cannot move to another course".into()));
+                return Err(RowFail::Row(
+                    "course".into(),
+                    "an item cannot move to another course".into(),
+                ));
             }
-            let rev_id = found.current_revision_id.ok_or_else(|| RowFail::Row(String::new(), "item without revision".into()))?;
-            let current = repo::revision(txn, rev_id).await?.ok_or_else(|| RowFail::Row(String::new(), "item without revision".into()))?;
-            let same_content = serde_json::from_str::<ItemContent>(&current.content).is_ok_and(|c| c == content);
+            let rev_id = found
+                .current_revision_id
+                .ok_or_else(|| RowFail::Row(String::new(), "item without revision".into()))?;
+            let current = repo::revision(txn, rev_id)
+                .await?
+                .ok_or_else(|| RowFail::Row(String::new(), "item without revision".into()))?;
+            let same_content =
+                serde_json::from_str::<ItemContent>(&current.content).is_ok_and(|c| c == content);
             let tags = repo::item_kcs(txn, found.id).await?;
-            let same_tags = tags.len() == kcs.len() && kcs.iter().all(|(id, w)| tags.iter().any(|(n, tw)| n.id == *id && (tw - w).abs() < 1e-9));
+            let same_tags = tags.len() == kcs.len()
+                && kcs.iter().all(|(id, w)| {
+                    tags.iter()
+                        .any(|(n, tw)| n.id == *id && (tw - w).abs() < 1e-9)
+                });
             if same_content && same_tags {
                 return Ok(Outcome::Unchanged);
             }
@@ -287,28 +420,57 @@ impl Ctx<'_> {
                 repo::set_kcs(txn, found.id, &kcs).await?;
             }
             if !same_content {
-                repo::add_revision(txn, found.id, RevisionUpdate {
-                    content_json: json, content_hash: content.content_hash(), search_text: content.search_text(),
-                    difficulty: content.difficulty.as_str().into(), kind: content.kind.as_str().into(), source_kind: content.source.kind.clone(),
-                    status: found.status.clone(), created_by: self.opts.author_id,
-                }, self.now).await?;
+                repo::add_revision(
+                    txn,
+                    found.id,
+                    RevisionUpdate {
+                        content_json: json,
+                        content_hash: content.content_hash(),
+                        search_text: content.search_text(),
+                        difficulty: content.difficulty.as_str().into(),
+                        kind: content.kind.as_str().into(),
+                        source_kind: content.source.kind.clone(),
+                        status: found.status.clone(),
+                        created_by: self.opts.author_id,
+                    },
+                    self.now,
+                )
+                .await?;
             }
             return Ok(Outcome::Updated);
         }
-        let mut row = new_item_row(&content, &course, self.opts.status, self.opts.author_id, kcs);
+        let mut row = new_item_row(
+            &content,
+            &course,
+            self.opts.status,
+            self.opts.author_id,
+            kcs,
+        );
         row.external_id = ext.map(str::to_owned);
         row.case = case;
-        if let Some(orig) = item.translation_of.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-            let o = repo::item_by_external_id(txn, orig).await?.ok_or_else(|| RowFail::Row("translation_of".into(), format!("unknown item {orig}")))?;
+        if let Some(orig) = item
+            .translation_of
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
+            let o = repo::item_by_external_id(txn, orig).await?.ok_or_else(|| {
+                RowFail::Row("translation_of".into(), format!("unknown item {orig}"))
+            })?;
             if o.locale == row.locale {
-                return Err(RowFail::Row("translation_of".into(), "a translation has another locale".into()));
+                return Err(RowFail::Row(
+                    "translation_of".into(),
+                    "a translation has another locale".into(),
+                ));
             }
             row.translation_group_id = Some(o.translation_group_id);
         }
-        repo::insert_item(txn, row, self.now).await.map_err(|e| match e {
-            myqcm_db::DbError::Conflict(c) => RowFail::Row("external_id".into(), c.into()),
-            other => RowFail::Db(other.into()),
-        })?;
+        repo::insert_item(txn, row, self.now)
+            .await
+            .map_err(|e| match e {
+                myqcm_db::DbError::Conflict(c) => RowFail::Row("external_id".into(), c.into()),
+                other => RowFail::Db(other.into()),
+            })?;
         Ok(Outcome::Created)
     }
 }
@@ -337,7 +499,9 @@ impl From<ImportFailure> for RowFail {
 }
 
 fn to_content(i: &BankItem) -> Result<ItemContent, RowFail> {
-    let bad = |col: &str, e: myqcm_domain::catalogue::UnknownValue| RowFail::Row(col.into(), e.to_string());
+    let bad = |col: &str, e: myqcm_domain::catalogue::UnknownValue| {
+        RowFail::Row(col.into(), e.to_string())
+    };
     let s = i.source.clone().unwrap_or_default();
     Ok(ItemContent {
         kind: i.kind.parse().map_err(|e| bad("type", e))?,
@@ -349,7 +513,14 @@ fn to_content(i: &BankItem) -> Result<ItemContent, RowFail> {
         references: i.references.clone(),
         difficulty: i.difficulty.parse().map_err(|e| bad("difficulty", e))?,
         estimated_seconds: i.estimated_seconds,
-        source: SourceTags { kind: s.kind, label: s.label, faculty: s.faculty, exam_year: s.exam_year, session: s.session, original: s.original },
+        source: SourceTags {
+            kind: s.kind,
+            label: s.label,
+            faculty: s.faculty,
+            exam_year: s.exam_year,
+            session: s.session,
+            original: s.original,
+        },
     })
 }
 
@@ -358,14 +529,24 @@ fn names_json(n: &bank::Names) -> String {
 }
 
 /// Upserts units, subjects, courses, the KC tree and the blueprint of a bank.
-async fn taxonomy(txn: &DatabaseTransaction, bank: &Bank, now: DateTime<Utc>) -> Result<(), RowError> {
+async fn taxonomy(
+    txn: &DatabaseTransaction,
+    bank: &Bank,
+    now: DateTime<Utc>,
+) -> Result<(), RowError> {
     let db_err = |e: myqcm_db::DbError| RowError::file(format!("taxonomy: {e}"));
-    let tax = |field: &str, reason: String| RowError { row: 0, column: field.to_owned(), reason };
+    let tax = |field: &str, reason: String| RowError {
+        row: 0,
+        column: field.to_owned(),
+        reason,
+    };
     let year = bank.year_of_study.unwrap_or(1);
     let mut units = HashMap::new();
     for u in &bank.units {
         check_code("units.code", &u.code).map_err(|e| tax("units.code", e.message))?;
-        let row = repo::upsert_unit(txn, &u.code, year, &names_json(&u.name)).await.map_err(db_err)?;
+        let row = repo::upsert_unit(txn, &u.code, year, &names_json(&u.name))
+            .await
+            .map_err(db_err)?;
         units.insert(u.code.clone(), row.id);
     }
     let mut subjects = HashMap::new();
@@ -374,42 +555,119 @@ async fn taxonomy(txn: &DatabaseTransaction, bank: &Bank, now: DateTime<Utc>) ->
         // A subject after the first year needs a unit; a file without units gets one unit per
         // subject, named like it, which an admin can regroup later.
         let unit_id = match &s.unit {
-            Some(code) => Some(*units.get(code).ok_or_else(|| tax("subjects.unit", format!("unknown unit {code}")))?),
-            None if year > 1 => Some(repo::upsert_unit(txn, &format!("u-{}", s.code), year, &names_json(&s.name)).await.map_err(db_err)?.id),
+            Some(code) => Some(
+                *units
+                    .get(code)
+                    .ok_or_else(|| tax("subjects.unit", format!("unknown unit {code}")))?,
+            ),
+            None if year > 1 => Some(
+                repo::upsert_unit(txn, &format!("u-{}", s.code), year, &names_json(&s.name))
+                    .await
+                    .map_err(db_err)?
+                    .id,
+            ),
             None => None,
         };
         check_subject_placement(year, unit_id.is_some()).map_err(|e| tax("subjects", e.message))?;
-        let row = repo::upsert_subject(txn, &s.code, year, unit_id, &names_json(&s.name)).await.map_err(db_err)?;
+        let row = repo::upsert_subject(txn, &s.code, year, unit_id, &names_json(&s.name))
+            .await
+            .map_err(db_err)?;
         subjects.insert(s.code.clone(), row.id);
         for c in &s.courses {
             check_code("courses.code", &c.code).map_err(|e| tax("courses.code", e.message))?;
-            repo::upsert_course(txn, &c.code, row.id, &names_json(&c.name)).await.map_err(db_err)?;
+            repo::upsert_course(txn, &c.code, row.id, &names_json(&c.name))
+                .await
+                .map_err(db_err)?;
         }
     }
     let mut order = 0;
     for d in &bank.knowledge_components {
         let subject_id = match subjects.get(&d.subject) {
             Some(id) => *id,
-            None => repo::subject_by_code(txn, &d.subject).await.map_err(db_err)?.ok_or_else(|| tax("knowledge_components.subject", format!("unknown subject {}", d.subject)))?.id,
+            None => {
+                repo::subject_by_code(txn, &d.subject)
+                    .await
+                    .map_err(db_err)?
+                    .ok_or_else(|| {
+                        tax(
+                            "knowledge_components.subject",
+                            format!("unknown subject {}", d.subject),
+                        )
+                    })?
+                    .id
+            }
         };
         order += 1;
-        let dom = repo::upsert_kc(txn, &d.domain.code, subject_id, None, "domain", &names_json(&d.domain.name), order).await.map_err(db_err)?;
+        let dom = repo::upsert_kc(
+            txn,
+            &d.domain.code,
+            subject_id,
+            None,
+            "domain",
+            &names_json(&d.domain.name),
+            order,
+        )
+        .await
+        .map_err(db_err)?;
         for t in &d.topics {
             order += 1;
-            let top = repo::upsert_kc(txn, &t.code, subject_id, Some(dom.id), "topic", &names_json(&t.name), order).await.map_err(db_err)?;
+            let top = repo::upsert_kc(
+                txn,
+                &t.code,
+                subject_id,
+                Some(dom.id),
+                "topic",
+                &names_json(&t.name),
+                order,
+            )
+            .await
+            .map_err(db_err)?;
             for k in &t.kcs {
                 order += 1;
-                repo::upsert_kc(txn, &k.code, subject_id, Some(top.id), "kc", &names_json(&k.name), order).await.map_err(db_err)?;
+                repo::upsert_kc(
+                    txn,
+                    &k.code,
+                    subject_id,
+                    Some(top.id),
+                    "kc",
+                    &names_json(&k.name),
+                    order,
+                )
+                .await
+                .map_err(db_err)?;
             }
         }
     }
     if let Some(bp) = &bank.blueprint {
-        let weights = BlueprintWeights { subjects: bp.subjects.iter().map(|s| SubjectWeight { subject: s.subject.clone(), weight: s.weight, kcs: s.kcs.clone() }).collect() };
-        weights.validate().map_err(|e| tax("blueprint", e.iter().map(|x| x.message.clone()).collect::<Vec<_>>().join("; ")))?;
+        let weights = BlueprintWeights {
+            subjects: bp
+                .subjects
+                .iter()
+                .map(|s| SubjectWeight {
+                    subject: s.subject.clone(),
+                    weight: s.weight,
+                    kcs: s.kcs.clone(),
+                })
+                .collect(),
+        };
+        weights.validate().map_err(|e| {
+            tax(
+                "blueprint",
+                e.iter()
+                    .map(|x| x.message.clone())
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            )
+        })?;
         let json = serde_json::to_string(&weights).unwrap_or_default();
-        let same = repo::current_blueprint(txn, year, None).await.map_err(db_err)?.is_some_and(|b| b.weights == json && b.name == bp.name);
+        let same = repo::current_blueprint(txn, year, None)
+            .await
+            .map_err(db_err)?
+            .is_some_and(|b| b.weights == json && b.name == bp.name);
         if !same {
-            repo::insert_blueprint(txn, year, None, &bp.name, &json, None, now).await.map_err(db_err)?;
+            repo::insert_blueprint(txn, year, None, &bp.name, &json, None, now)
+                .await
+                .map_err(db_err)?;
         }
     }
     Ok(())
@@ -420,14 +678,53 @@ pub const DEMO_BANK: &str = include_str!("../../seed/demo_bank.json");
 
 /// Loads the demo bank, approved, authored by `author_id` (idempotent: a second run reports
 /// everything unchanged).
-pub async fn load_demo_bank(db: &DatabaseConnection, author_id: Uuid, now: DateTime<Utc>) -> Result<ImportReport, ImportFailure> {
-    let bank: Bank = serde_json::from_str(DEMO_BANK).map_err(|e| ImportFailure(format!("demo bank: {e}")))?;
+pub async fn load_demo_bank(
+    db: &DatabaseConnection,
+    author_id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<ImportReport, ImportFailure> {
+    let bank: Bank =
+        serde_json::from_str(DEMO_BANK).map_err(|e| ImportFailure(format!("demo bank: {e}")))?;
     let rows: Vec<usize> = (1..=bank.items.len()).collect();
-    let opts = ImportOptions { partial: false, author_id, status: ItemStatus::Approved, default_course: None };
+    let opts = ImportOptions {
+        partial: false,
+        author_id,
+        status: ItemStatus::Approved,
+        default_course: None,
+    };
     import_bank(db, &bank, &rows, vec![], &opts, &|_, _| {}, now).await
 }
 
 /// The demo bank's accounts.
 pub fn demo_accounts() -> Vec<bank::BankAccount> {
-    serde_json::from_str::<Bank>(DEMO_BANK).map(|b| b.accounts).unwrap_or_default()
+    serde_json::from_str::<Bank>(DEMO_BANK)
+        .map(|b| b.accounts)
+        .unwrap_or_default()
+}
+
+/// Applies a taxonomy document (units, subjects, courses, KC tree, blueprint) synchronously;
+/// items and cases are refused here (they go through the import job).
+pub async fn apply_taxonomy(
+    db: &DatabaseConnection,
+    bank: &Bank,
+    now: DateTime<Utc>,
+) -> Result<ImportReport, ImportFailure> {
+    if !bank.items.is_empty() || !bank.clinical_cases.is_empty() {
+        return Ok(ImportReport {
+            failed: 1,
+            errors: vec![RowError {
+                row: 0,
+                column: "items".into(),
+                reason: "the taxonomy document carries no items; use an import".into(),
+            }],
+            ..ImportReport::default()
+        });
+    }
+    let opts = ImportOptions {
+        partial: false,
+        author_id: Uuid::nil(),
+        status: ItemStatus::Draft,
+        default_course: None,
+    };
+    import_bank(db, bank, &[], vec![], &opts, &|_, _| {}, now).await
 }

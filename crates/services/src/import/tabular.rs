@@ -10,28 +10,58 @@ use std::io::Cursor;
 use myqcm_domain::catalogue::{NumericSpec, OptionSpec, QrocSpec};
 
 use super::RowError;
-use super::bank::{BankItem, BankKcTag, BankSource};
+use super::bank::{BankItem, BankKcDomain, BankKcTag, BankNode, BankSource, BankTopic, Names};
 
 /// Most options a row may have.
 pub const MAX_OPTIONS: usize = 10;
 
 /// Our export columns, in order.
 pub fn export_headers() -> Vec<String> {
-    let mut h: Vec<String> = ["external_id", "type", "course", "locale", "translation_of", "stem"].map(String::from).to_vec();
+    let mut h: Vec<String> = [
+        "external_id",
+        "type",
+        "course",
+        "locale",
+        "translation_of",
+        "stem",
+    ]
+    .map(String::from)
+    .to_vec();
     for i in 1..=6 {
         h.push(format!("option{i}"));
         h.push(format!("option{i}_explanation"));
     }
     h.extend(
-        ["correct", "expected", "variants", "keywords", "numeric_value", "numeric_tolerance", "numeric_unit", "explanation", "references",
-         "difficulty", "estimated_seconds", "kcs", "source_kind", "source_label", "source_faculty", "exam_year", "session", "source_original"]
-            .map(String::from),
+        [
+            "correct",
+            "expected",
+            "variants",
+            "keywords",
+            "numeric_value",
+            "numeric_tolerance",
+            "numeric_unit",
+            "explanation",
+            "references",
+            "difficulty",
+            "estimated_seconds",
+            "kcs",
+            "source_kind",
+            "source_label",
+            "source_faculty",
+            "exam_year",
+            "session",
+            "source_original",
+        ]
+        .map(String::from),
     );
     h
 }
 
 fn norm(h: &str) -> String {
-    h.chars().filter(char::is_ascii_alphanumeric).flat_map(char::to_lowercase).collect()
+    h.chars()
+        .filter(char::is_ascii_alphanumeric)
+        .flat_map(char::to_lowercase)
+        .collect()
 }
 
 /// Canonical column for a normalised header (aliases of the earlier system included).
@@ -84,15 +114,31 @@ pub struct Parsed {
     pub items: Vec<(usize, BankItem)>,
     /// Bad rows.
     pub errors: Vec<RowError>,
+    /// KC tree read from a taxonomy sheet (a sheet with KC columns and no stem).
+    pub kcs: Vec<BankKcDomain>,
 }
 
 /// Reads CSV bytes (UTF-8, optional BOM; `,` or `;` separator detected from the header).
 pub fn parse_csv(bytes: &[u8], default_course: Option<&str>) -> Result<Parsed, RowError> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     let first_line = bytes.split(|b| *b == b'\n').next().unwrap_or_default();
-    let delim = if first_line.iter().filter(|b| **b == b';').count() > first_line.iter().filter(|b| **b == b',').count() { b';' } else { b',' };
-    let mut rdr = csv::ReaderBuilder::new().delimiter(delim).flexible(true).from_reader(bytes);
-    let headers: Vec<String> = rdr.headers().map_err(|e| RowError::file(format!("unreadable header: {e}")))?.iter().map(str::to_owned).collect();
+    let delim = if first_line.iter().filter(|b| **b == b';').count()
+        > first_line.iter().filter(|b| **b == b',').count()
+    {
+        b';'
+    } else {
+        b','
+    };
+    let mut rdr = csv::ReaderBuilder::new()
+        .delimiter(delim)
+        .flexible(true)
+        .from_reader(bytes);
+    let headers: Vec<String> = rdr
+        .headers()
+        .map_err(|e| RowError::file(format!("unreadable header: {e}")))?
+        .iter()
+        .map(str::to_owned)
+        .collect();
     let mut rows = Vec::new();
     for (i, rec) in rdr.records().enumerate() {
         match rec {
@@ -106,12 +152,23 @@ pub fn parse_csv(bytes: &[u8], default_course: Option<&str>) -> Result<Parsed, R
 /// Reads the first sheet of an .xlsx workbook.
 pub fn parse_xlsx(bytes: &[u8], default_course: Option<&str>) -> Result<Parsed, RowError> {
     use calamine::{Reader, Xlsx};
-    let mut wb: Xlsx<_> = Xlsx::new(Cursor::new(bytes.to_vec())).map_err(|e| RowError::file(format!("not a readable .xlsx file: {e}")))?;
-    let range = wb.worksheet_range_at(0).ok_or_else(|| RowError::file("the workbook has no sheet"))?
+    let mut wb: Xlsx<_> = Xlsx::new(Cursor::new(bytes.to_vec()))
+        .map_err(|e| RowError::file(format!("not a readable .xlsx file: {e}")))?;
+    let range = wb
+        .worksheet_range_at(0)
+        .ok_or_else(|| RowError::file("the workbook has no sheet"))?
         .map_err(|e| RowError::file(format!("unreadable sheet: {e}")))?;
     let mut it = range.rows();
-    let headers: Vec<String> = it.next().ok_or_else(|| RowError::file("the sheet is empty"))?.iter().map(cell).collect();
-    let rows = it.enumerate().map(|(i, r)| (i + 2, r.iter().map(cell).collect())).collect();
+    let headers: Vec<String> = it
+        .next()
+        .ok_or_else(|| RowError::file("the sheet is empty"))?
+        .iter()
+        .map(cell)
+        .collect();
+    let rows = it
+        .enumerate()
+        .map(|(i, r)| (i + 2, r.iter().map(cell).collect()))
+        .collect();
     from_rows(&headers, rows, default_course)
 }
 
@@ -124,81 +181,158 @@ fn cell(c: &calamine::Data) -> String {
     }
 }
 
-fn from_rows(headers: &[String], rows: Vec<(usize, Vec<String>)>, default_course: Option<&str>) -> Result<Parsed, RowError> {
+fn from_rows(
+    headers: &[String],
+    rows: Vec<(usize, Vec<String>)>,
+    default_course: Option<&str>,
+) -> Result<Parsed, RowError> {
+    let normalised: Vec<String> = headers.iter().map(|h| norm(h)).collect();
+    if normalised.iter().any(|h| h == "kccode" || h == "kcslug")
+        && !normalised
+            .iter()
+            .any(|h| h == "stem" || h == "questiontext")
+    {
+        return Ok(kc_rows(&normalised, rows));
+    }
     let cols: Vec<Option<String>> = headers.iter().map(|h| canonical(&norm(h))).collect();
     if !cols.iter().any(|c| c.as_deref() == Some("stem")) {
-        return Err(RowError::file("no stem column (expected `stem` or `Question Text`)"));
+        return Err(RowError::file(
+            "no stem column (expected `stem` or `Question Text`)",
+        ));
     }
-    let mut out = Parsed { items: Vec::with_capacity(rows.len()), errors: Vec::new() };
+    let mut out = Parsed {
+        items: Vec::with_capacity(rows.len()),
+        errors: Vec::new(),
+        kcs: Vec::new(),
+    };
     for (row, values) in rows {
         if let Some(err) = values.first().and_then(|v| v.strip_prefix('\u{0}')) {
-            out.errors.push(RowError { row, column: String::new(), reason: format!("malformed CSV line: {err}") });
+            out.errors.push(RowError {
+                row,
+                column: String::new(),
+                reason: format!("malformed CSV line: {err}"),
+            });
             continue;
         }
         if values.iter().all(|v| v.trim().is_empty()) {
             continue;
         }
-        let map: HashMap<&str, &str> = cols.iter().zip(values.iter())
-            .filter_map(|(c, v)| c.as_deref().map(|c| (c, v.trim()))).filter(|(_, v)| !v.is_empty()).collect();
+        let map: HashMap<&str, &str> = cols
+            .iter()
+            .zip(values.iter())
+            .filter_map(|(c, v)| c.as_deref().map(|c| (c, v.trim())))
+            .filter(|(_, v)| !v.is_empty())
+            .collect();
         match row_to_item(&map, default_course) {
             Ok(item) => out.items.push((row, item)),
-            Err((column, reason)) => out.errors.push(RowError { row, column: column.into(), reason }),
+            Err((column, reason)) => out.errors.push(RowError {
+                row,
+                column: column.into(),
+                reason,
+            }),
         }
     }
     Ok(out)
 }
 
 fn split_list(s: &str) -> Vec<String> {
-    s.split(['|', ';']).map(str::trim).filter(|x| !x.is_empty()).map(str::to_owned).collect()
+    s.split(['|', ';'])
+        .map(str::trim)
+        .filter(|x| !x.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 type CellError = (&'static str, String);
 
-fn row_to_item(m: &HashMap<&str, &str>, default_course: Option<&str>) -> Result<BankItem, CellError> {
+fn row_to_item(
+    m: &HashMap<&str, &str>,
+    default_course: Option<&str>,
+) -> Result<BankItem, CellError> {
     let get = |k: &str| m.get(k).copied();
-    let stem = get("stem").ok_or(("stem", "required".to_owned()))?.to_owned();
-    let course = get("course").or(default_course).ok_or(("course", "required (column `course` or --course)".to_owned()))?.to_owned();
+    let stem = get("stem")
+        .ok_or(("stem", "required".to_owned()))?
+        .to_owned();
+    let course = get("course")
+        .or(default_course)
+        .ok_or((
+            "course",
+            "required (column `course` or --course)".to_owned(),
+        ))?
+        .to_owned();
     let mut options = Vec::new();
     for i in 1..=MAX_OPTIONS {
         if let Some(t) = get(&format!("option{i}")) {
             if options.len() != i - 1 {
                 return Err(("options", format!("option{i} follows an empty option")));
             }
-            options.push(OptionSpec { text: t.to_owned(), correct: false, explanation: get(&format!("option{i}_explanation")).unwrap_or("").to_owned() });
+            options.push(OptionSpec {
+                text: t.to_owned(),
+                correct: false,
+                explanation: get(&format!("option{i}_explanation"))
+                    .unwrap_or("")
+                    .to_owned(),
+            });
         }
     }
     let correct: Vec<usize> = match get("correct") {
         None => vec![],
-        Some(c) => c.split(|ch: char| !ch.is_ascii_alphanumeric()).filter(|x| !x.is_empty()).map(|x| {
-            if let Ok(n) = x.parse::<usize>() { Ok(n) }
-            else if x.len() == 1 && x.as_bytes()[0].is_ascii_alphabetic() { Ok(usize::from(x.to_ascii_lowercase().as_bytes()[0] - b'a') + 1) }
-            else { Err(("correct", format!("{x:?} is not an option number"))) }
-        }).collect::<Result<_, _>>()?,
+        Some(c) => c
+            .split(|ch: char| !ch.is_ascii_alphanumeric())
+            .filter(|x| !x.is_empty())
+            .map(|x| {
+                if let Ok(n) = x.parse::<usize>() {
+                    Ok(n)
+                } else if x.len() == 1 && x.as_bytes()[0].is_ascii_alphabetic() {
+                    Ok(usize::from(x.to_ascii_lowercase().as_bytes()[0] - b'a') + 1)
+                } else {
+                    Err(("correct", format!("{x:?} is not an option number")))
+                }
+            })
+            .collect::<Result<_, _>>()?,
     };
     for n in &correct {
-        let o = options.get_mut(n.wrapping_sub(1)).ok_or(("correct", format!("option {n} does not exist")))?;
+        let o = options
+            .get_mut(n.wrapping_sub(1))
+            .ok_or(("correct", format!("option {n} does not exist")))?;
         o.correct = true;
     }
     let type_text = get("type").unwrap_or("").to_lowercase();
-    let kind = if ["qroc", "qro", "short", "ouverte", "open"].iter().any(|k| type_text.contains(k)) || (options.is_empty() && get("expected").is_some()) {
+    let kind = if ["qroc", "qro", "short", "ouverte", "open"]
+        .iter()
+        .any(|k| type_text.contains(k))
+        || (options.is_empty() && get("expected").is_some())
+    {
         "qroc"
     } else if type_text == "qcs" || type_text == "qcm" {
         if type_text == "qcs" { "qcs" } else { "qcm" }
-    } else if correct.len() == 1 { "qcs" } else { "qcm" };
+    } else if correct.len() == 1 {
+        "qcs"
+    } else {
+        "qcm"
+    };
     let qroc = if kind == "qroc" {
         let numeric = match get("numeric_value") {
             None => None,
             Some(v) => Some(NumericSpec {
-                value: v.replace(',', ".").parse().map_err(|_| ("numeric_value", format!("{v:?} is not a number")))?,
+                value: v
+                    .replace(',', ".")
+                    .parse()
+                    .map_err(|_| ("numeric_value", format!("{v:?} is not a number")))?,
                 tolerance: match get("numeric_tolerance") {
                     None => 0.0,
-                    Some(t) => t.replace(',', ".").parse().map_err(|_| ("numeric_tolerance", format!("{t:?} is not a number")))?,
+                    Some(t) => t
+                        .replace(',', ".")
+                        .parse()
+                        .map_err(|_| ("numeric_tolerance", format!("{t:?} is not a number")))?,
                 },
                 unit: get("numeric_unit").map(str::to_owned),
             }),
         };
         Some(QrocSpec {
-            expected: get("expected").ok_or(("expected", "required for a QROC".to_owned()))?.to_owned(),
+            expected: get("expected")
+                .ok_or(("expected", "required for a QROC".to_owned()))?
+                .to_owned(),
             variants: get("variants").map(split_list).unwrap_or_default(),
             keywords: get("keywords").map(split_list).unwrap_or_default(),
             numeric,
@@ -214,14 +348,34 @@ fn row_to_item(m: &HashMap<&str, &str>, default_course: Option<&str>) -> Result<
     };
     let estimated_seconds = match get("estimated_seconds") {
         None => 60,
-        Some(s) => s.parse().map_err(|_| ("estimated_seconds", format!("{s:?} is not a whole number of seconds")))?,
+        Some(s) => s.parse().map_err(|_| {
+            (
+                "estimated_seconds",
+                format!("{s:?} is not a whole number of seconds"),
+            )
+        })?,
     };
     let kcs = match get("kcs") {
         None => vec![],
-        Some(s) => s.split(['|', ';', ',']).map(str::trim).filter(|x| !x.is_empty()).map(|part| match part.split_once(':') {
-            Some((kc, w)) => w.trim().parse().map(|weight| BankKcTag { kc: kc.trim().to_owned(), weight }).map_err(|_| ("kcs", format!("bad weight in {part:?}"))),
-            None => Ok(BankKcTag { kc: part.to_owned(), weight: 1.0 }),
-        }).collect::<Result<_, _>>()?,
+        Some(s) => s
+            .split(['|', ';', ','])
+            .map(str::trim)
+            .filter(|x| !x.is_empty())
+            .map(|part| match part.split_once(':') {
+                Some((kc, w)) => w
+                    .trim()
+                    .parse()
+                    .map(|weight| BankKcTag {
+                        kc: kc.trim().to_owned(),
+                        weight,
+                    })
+                    .map_err(|_| ("kcs", format!("bad weight in {part:?}"))),
+                None => Ok(BankKcTag {
+                    kc: part.to_owned(),
+                    weight: 1.0,
+                }),
+            })
+            .collect::<Result<_, _>>()?,
     };
     let source_kind = get("source_kind").map(|t| match t.to_lowercase().as_str() {
         "book" | "livre" => "book".to_owned(),
@@ -233,10 +387,21 @@ fn row_to_item(m: &HashMap<&str, &str>, default_course: Option<&str>) -> Result<
     });
     let exam_year = match get("exam_year") {
         None => None,
-        Some(y) => Some(y.parse::<i32>().ok().filter(|y| (1950..=2100).contains(y)).ok_or(("exam_year", format!("{y:?} is not a year")))?),
+        Some(y) => Some(
+            y.parse::<i32>()
+                .ok()
+                .filter(|y| (1950..=2100).contains(y))
+                .ok_or(("exam_year", format!("{y:?} is not a year")))?,
+        ),
     };
-    let original = get("source_original").is_some_and(|v| matches!(v.to_lowercase().as_str(), "true" | "1" | "yes" | "oui"));
-    let any_source = original || source_kind.is_some() || get("source_label").is_some() || exam_year.is_some() || get("session").is_some() || get("source_faculty").is_some();
+    let original = get("source_original")
+        .is_some_and(|v| matches!(v.to_lowercase().as_str(), "true" | "1" | "yes" | "oui"));
+    let any_source = original
+        || source_kind.is_some()
+        || get("source_label").is_some()
+        || exam_year.is_some()
+        || get("session").is_some()
+        || get("source_faculty").is_some();
     Ok(BankItem {
         external_id: get("external_id").map(str::to_owned),
         kind: kind.into(),
@@ -265,15 +430,25 @@ fn row_to_item(m: &HashMap<&str, &str>, default_course: Option<&str>) -> Result<
 /// One export row for an item, in [`export_headers`] order.
 pub fn export_row(i: &BankItem) -> Vec<String> {
     let mut r = vec![
-        i.external_id.clone().unwrap_or_default(), i.kind.clone(), i.course.clone(), i.locale.clone(),
-        i.translation_of.clone().unwrap_or_default(), i.stem.clone(),
+        i.external_id.clone().unwrap_or_default(),
+        i.kind.clone(),
+        i.course.clone(),
+        i.locale.clone(),
+        i.translation_of.clone().unwrap_or_default(),
+        i.stem.clone(),
     ];
     for k in 0..6 {
         let o = i.options.get(k);
         r.push(o.map(|o| o.text.clone()).unwrap_or_default());
         r.push(o.map(|o| o.explanation.clone()).unwrap_or_default());
     }
-    let correct: Vec<String> = i.options.iter().enumerate().filter(|(_, o)| o.correct).map(|(k, _)| (k + 1).to_string()).collect();
+    let correct: Vec<String> = i
+        .options
+        .iter()
+        .enumerate()
+        .filter(|(_, o)| o.correct)
+        .map(|(k, _)| (k + 1).to_string())
+        .collect();
     let q = i.qroc.as_ref();
     let n = q.and_then(|q| q.numeric.as_ref());
     let s = i.source.clone().unwrap_or_default();
@@ -289,13 +464,176 @@ pub fn export_row(i: &BankItem) -> Vec<String> {
         i.references.join("|"),
         i.difficulty.clone(),
         i.estimated_seconds.to_string(),
-        i.kcs.iter().map(|k| format!("{}:{}", k.kc, k.weight)).collect::<Vec<_>>().join("|"),
+        i.kcs
+            .iter()
+            .map(|k| format!("{}:{}", k.kc, k.weight))
+            .collect::<Vec<_>>()
+            .join("|"),
         s.kind.unwrap_or_default(),
         s.label.unwrap_or_default(),
         s.faculty.unwrap_or_default(),
         s.exam_year.map(|y| y.to_string()).unwrap_or_default(),
         s.session.unwrap_or_default(),
-        if s.original { "true".into() } else { String::new() },
+        if s.original {
+            "true".into()
+        } else {
+            String::new()
+        },
     ]);
     r
+}
+
+/// Columns of the taxonomy sheet, in order.
+pub fn kc_headers() -> Vec<&'static str> {
+    vec![
+        "subject",
+        "domain_code",
+        "domain_name_fr",
+        "domain_name_en",
+        "domain_name_ar",
+        "topic_code",
+        "topic_name_fr",
+        "topic_name_en",
+        "topic_name_ar",
+        "kc_code",
+        "kc_name_fr",
+        "kc_name_en",
+        "kc_name_ar",
+    ]
+}
+
+fn names_of(get: &dyn Fn(&str) -> Option<String>, prefix: &str) -> Names {
+    let mut n = Names::new();
+    for (locale, keys) in [
+        (
+            "fr",
+            vec![format!("{prefix}namefr"), format!("{prefix}name")],
+        ),
+        ("en", vec![format!("{prefix}nameen")]),
+        ("ar", vec![format!("{prefix}namear")]),
+    ] {
+        if let Some(v) = keys.iter().find_map(|k| get(k)) {
+            n.insert(locale.into(), serde_json::Value::String(v));
+        }
+    }
+    n
+}
+
+/// Reads a taxonomy sheet: one row per KC with its subject, domain and topic (our export), or
+/// the earlier system's columns (`domain_slug`, `domain_name`, `kc_slug`, `kc_name`,
+/// `parent_slug`), where a KC without a parent hangs under a topic named after its domain.
+fn kc_rows(headers: &[String], rows: Vec<(usize, Vec<String>)>) -> Parsed {
+    let mut out = Parsed {
+        items: vec![],
+        errors: vec![],
+        kcs: vec![],
+    };
+    for (row, values) in rows {
+        if values.iter().all(|v| v.trim().is_empty()) {
+            continue;
+        }
+        let cell = |k: &str| {
+            headers
+                .iter()
+                .position(|h| h == k)
+                .and_then(|i| values.get(i))
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        let get = |k: &str| cell(k);
+        let first = |ks: &[&str]| ks.iter().find_map(|k| cell(k));
+        let (Some(subject), Some(domain), Some(kc)) = (
+            first(&["subject", "subjectcode"]),
+            first(&["domaincode", "domainslug", "domain"]),
+            first(&["kccode", "kcslug", "kc"]),
+        ) else {
+            out.errors.push(RowError {
+                row,
+                column: "subject/domain_code/kc_code".into(),
+                reason: "required".into(),
+            });
+            continue;
+        };
+        let topic = first(&["topiccode", "topicslug", "topic", "parentslug"])
+            .unwrap_or_else(|| format!("{domain}-general"));
+        let d = match out.kcs.iter().position(|d| d.domain.code == domain) {
+            Some(i) => i,
+            None => {
+                let mut names = names_of(&get, "domain");
+                if names.is_empty() {
+                    names.insert("fr".into(), serde_json::Value::String(domain.clone()));
+                }
+                out.kcs.push(BankKcDomain {
+                    subject: subject.clone(),
+                    domain: BankNode {
+                        code: domain.clone(),
+                        name: names,
+                    },
+                    topics: vec![],
+                });
+                out.kcs.len() - 1
+            }
+        };
+        if out.kcs[d].subject != subject {
+            out.errors.push(RowError {
+                row,
+                column: "subject".into(),
+                reason: format!("domain {domain} already belongs to {}", out.kcs[d].subject),
+            });
+            continue;
+        }
+        let topics = &mut out.kcs[d].topics;
+        let t = match topics.iter().position(|t| t.code == topic) {
+            Some(i) => i,
+            None => {
+                let mut names = names_of(&get, "topic");
+                if names.is_empty() {
+                    names = out.kcs[d].domain.name.clone();
+                }
+                out.kcs[d].topics.push(BankTopic {
+                    code: topic.clone(),
+                    name: names,
+                    kcs: vec![],
+                });
+                out.kcs[d].topics.len() - 1
+            }
+        };
+        let mut names = names_of(&get, "kc");
+        if names.is_empty() {
+            names.insert("fr".into(), serde_json::Value::String(kc.clone()));
+        }
+        out.kcs[d].topics[t].kcs.push(BankNode {
+            code: kc,
+            name: names,
+        });
+    }
+    out
+}
+
+/// Taxonomy rows for export, in [`kc_headers`] order.
+pub fn kc_export_rows(domains: &[BankKcDomain]) -> Vec<Vec<String>> {
+    let n = |m: &Names, l: &str| m.get(l).and_then(|v| v.as_str()).unwrap_or("").to_owned();
+    let mut out = Vec::new();
+    for d in domains {
+        for t in &d.topics {
+            for k in &t.kcs {
+                out.push(vec![
+                    d.subject.clone(),
+                    d.domain.code.clone(),
+                    n(&d.domain.name, "fr"),
+                    n(&d.domain.name, "en"),
+                    n(&d.domain.name, "ar"),
+                    t.code.clone(),
+                    n(&t.name, "fr"),
+                    n(&t.name, "en"),
+                    n(&t.name, "ar"),
+                    k.code.clone(),
+                    n(&k.name, "fr"),
+                    n(&k.name, "en"),
+                    n(&k.name, "ar"),
+                ]);
+            }
+        }
+    }
+    out
 }

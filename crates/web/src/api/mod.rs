@@ -4,3 +4,4 @@ pub mod account;
 pub mod admin_users;
 pub mod audit;
 pub mod auth;
+pub mod catalogue;

@@ -1,0 +1,93 @@
+//! The catalogue JSON API: learner reads (approved items only, never the key), authoring and
+//! review, reports and their triage, curriculum, KC trees, blueprints, images, imports and
+//! exports. Handlers only extract, call `myqcm_services::catalogue`/`import` and shape the
+//! response; every rule lives in the services and the domain.
+//!
+//! Staff-only routes call `CurrentUser::require` first, so staff without TOTP enrolment are
+//! stopped there (403 `mfa_enrolment_required`) before the service checks item-level rules.
+
+pub mod admin;
+pub mod authoring;
+pub mod learner;
+
+use axum::Router;
+use myqcm_domain::catalogue::lifecycle::Actor;
+use myqcm_domain::codes;
+use myqcm_services::catalogue::CatalogueError;
+use myqcm_services::catalogue::images::ImageError;
+
+use crate::AppState;
+use crate::WebError;
+use crate::auth::CurrentUser;
+use crate::error::FieldError;
+
+/// Every catalogue route.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .merge(learner::router())
+        .merge(authoring::router())
+        .merge(admin::router())
+}
+
+/// The catalogue's view of the caller.
+pub(crate) fn actor(u: &CurrentUser) -> Actor {
+    Actor {
+        id: u.id,
+        roles: u.roles.clone(),
+        scopes: u.scopes.clone(),
+    }
+}
+
+/// Maps a catalogue failure to the API's error vocabulary.
+pub(crate) fn err(e: CatalogueError) -> WebError {
+    match e {
+        CatalogueError::NotFound => WebError::code(codes::NOT_FOUND),
+        CatalogueError::Forbidden => WebError::code(codes::FORBIDDEN),
+        CatalogueError::OwnItem => WebError::code(codes::OWN_ITEM),
+        CatalogueError::WrongState(m) => WebError::with_detail(codes::INVALID_TRANSITION, m),
+        CatalogueError::Invalid(errs) => WebError::Known {
+            code: codes::VALIDATION_FAILED,
+            detail: None,
+            errors: Some(
+                errs.into_iter()
+                    .map(|e| FieldError {
+                        field: e.field,
+                        code: e.code.into(),
+                        message: e.message,
+                    })
+                    .collect(),
+            ),
+        },
+        CatalogueError::Conflict(c) => WebError::with_detail(codes::CONFLICT, c),
+        CatalogueError::Store(e) => WebError::Internal(anyhow::anyhow!(e)),
+    }
+}
+
+/// Maps an image failure.
+pub(crate) fn image_err(e: ImageError) -> WebError {
+    match e {
+        ImageError::UnsupportedType => WebError::with_detail(
+            codes::UNSUPPORTED_MEDIA_TYPE,
+            "Only PNG, JPEG and WebP images are accepted.",
+        ),
+        ImageError::TooLarge => WebError::code(codes::PAYLOAD_TOO_LARGE),
+        ImageError::Catalogue(c) => err(c),
+        ImageError::Blob(m) => WebError::Internal(anyhow::anyhow!(m)),
+    }
+}
+
+/// Reads a JSON body after the permission check (admin routes answer 403 before they judge the
+/// body, so their shape is not disclosed to callers who may not use them).
+pub(crate) fn parse_body<T: serde::de::DeserializeOwned>(
+    v: serde_json::Value,
+) -> Result<T, WebError> {
+    serde_json::from_value(v).map_err(|e| WebError::Known {
+        code: codes::VALIDATION_FAILED,
+        detail: Some("The JSON does not have the expected shape.".into()),
+        errors: Some(vec![FieldError {
+            field: String::new(),
+            code: "invalid".into(),
+            message: e.to_string(),
+        }]),
+    })
+}
