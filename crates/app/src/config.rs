@@ -106,6 +106,8 @@ pub struct Settings {
     /// Redis URL; unset: in-process cache.
     #[serde(deserialize_with = "opt_text")]
     pub redis_url: Option<String>,
+    /// Prefix of every Redis key (several deployments may share one server).
+    pub redis_prefix: String,
     /// 64 random bytes, base64; every other key is derived from it.
     pub secret_key: Secret,
     /// SMTP relay URL; unset: `.eml` files under `<data dir>/mail/`.
@@ -158,6 +160,7 @@ impl Default for Settings {
             data_dir: PathBuf::from("./data"),
             database_url: None,
             redis_url: None,
+            redis_prefix: "myqcm:".into(),
             secret_key: Secret::new(DEV_SECRET_KEY),
             smtp_url: None,
             mail_from: "MyQCM <no-reply@myqcm.local>".into(),

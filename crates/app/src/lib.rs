@@ -55,7 +55,7 @@ pub async fn build_services(config: &Config) -> anyhow::Result<Services> {
         .context("opening the database (MYQCM_DATABASE_URL)")?;
     let cache: Arc<dyn Cache> = match &config.settings.redis_url {
         Some(url) => Arc::new(
-            RedisCache::connect(url, "myqcm:")
+            RedisCache::connect(url, &config.settings.redis_prefix)
                 .await
                 .context("connecting to Redis (MYQCM_REDIS_URL)")?,
         ),

@@ -119,7 +119,7 @@ fn free_port() -> u16 {
         .port()
 }
 
-async fn start(dir: &std::path::Path, db_url: &str, redis: &str) -> (Server, String) {
+async fn start(dir: &std::path::Path, db_url: &str, redis: &str, prefix: &str) -> (Server, String) {
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
     let mut c = Command::new(env!("CARGO_BIN_EXE_myqcm"));
@@ -135,6 +135,8 @@ async fn start(dir: &std::path::Path, db_url: &str, redis: &str) -> (Server, Str
         .env("MYQCM_DATA_DIR", dir)
         .env("MYQCM_DATABASE_URL", db_url)
         .env("MYQCM_REDIS_URL", redis)
+        // Both processes share this run's keys; earlier runs' rate-limit counters stay apart.
+        .env("MYQCM_REDIS_PREFIX", prefix)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -169,7 +171,8 @@ async fn two_processes_sharing_redis_see_sign_out_immediately() {
         "sqlite://{}?mode=rwc",
         dir.path().join("shared.sqlite").display()
     );
-    let (_a, a) = start(dir.path(), &db_url, &redis).await;
-    let (_b, b) = start(dir.path(), &db_url, &redis).await;
+    let prefix = format!("test:{}:", uuid::Uuid::new_v4().simple());
+    let (_a, a) = start(dir.path(), &db_url, &redis, &prefix).await;
+    let (_b, b) = start(dir.path(), &db_url, &redis, &prefix).await;
     check_sign_out_propagates(&a, &b, &reqwest::Client::new()).await;
 }
