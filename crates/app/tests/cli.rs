@@ -130,6 +130,9 @@ fn admin_create_reads_the_password_from_stdin_and_enforces_the_staff_policy() {
     let short = run("short-pass");
     assert!(!short.status.success());
     assert!(String::from_utf8_lossy(&short.stderr).contains("at least 12"));
+    let common = run("password123456");
+    assert!(!common.status.success());
+    assert!(String::from_utf8_lossy(&common.stderr).contains("too common"));
     let ok = run("a-long-enough-passphrase");
     assert!(
         ok.status.success(),

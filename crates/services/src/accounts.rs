@@ -21,7 +21,10 @@ pub enum CreateAccountError {
     /// Unknown role.
     #[error("unknown role {0:?} (expected one of: student, author, reviewer, admin)")]
     UnknownRole(String),
-    /// Password policy.
+    /// Password policy (length, common passwords, context words).
+    #[error(transparent)]
+    Policy(#[from] crate::identity::passwords::PolicyError),
+    /// Hashing failed.
     #[error(transparent)]
     Password(#[from] PasswordError),
     /// Email already used.
@@ -63,7 +66,8 @@ pub async fn create_account(
         return Err(CreateAccountError::UnknownRole(bad.clone()));
     }
     let staff = roles.iter().any(|r| r == "reviewer" || r == "admin");
-    passwords::check_policy(&password, staff)?;
+    // The same policy as sign-up: length, the common-password list, context words.
+    crate::identity::passwords::check_new_password(&password, staff, email)?;
     let hash = passwords::hash_async(password).await?;
     let user = NewUser {
         email: email.to_owned(),
