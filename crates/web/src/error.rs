@@ -7,6 +7,10 @@ use axum::extract::rejection::JsonRejection;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use myqcm_domain::codes::{self, ErrorCode};
+use myqcm_services::catalogue::CatalogueError;
+use myqcm_services::catalogue::images::ImageError;
+use myqcm_services::identity::IdentityError;
+use myqcm_services::import::ImportFailure;
 use serde::Serialize;
 
 /// One invalid field.
@@ -76,11 +80,109 @@ impl WebError {
             errors: None,
         }
     }
+
+    /// An unexpected failure: logged with its cause, answered as a bare 500. Every use names
+    /// its cause explicitly; there is no blanket conversion, so a service error without a
+    /// mapping below does not compile.
+    pub fn internal(cause: impl Into<anyhow::Error>) -> Self {
+        Self::Internal(cause.into())
+    }
+
+    /// 422 `validation_failed` with one field error.
+    pub fn invalid_field(field: impl Into<String>, code: &str, message: impl Into<String>) -> Self {
+        Self::Known {
+            code: codes::VALIDATION_FAILED,
+            detail: None,
+            errors: Some(vec![FieldError {
+                field: field.into(),
+                code: code.into(),
+                message: message.into(),
+            }]),
+        }
+    }
 }
 
-impl<E: Into<anyhow::Error>> From<E> for WebError {
-    fn from(e: E) -> Self {
-        Self::Internal(e.into())
+// ---------------------------------------------------------------- service errors
+//
+// One explicit conversion per service error enum: handlers use `?`, and a new variant without
+// a mapping is a compile error (the matches are exhaustive), not a silent 500.
+
+impl From<IdentityError> for WebError {
+    fn from(e: IdentityError) -> Self {
+        match e {
+            IdentityError::InvalidCredentials => Self::code(codes::INVALID_CREDENTIALS),
+            IdentityError::Unauthenticated => Self::code(codes::UNAUTHENTICATED),
+            IdentityError::InvalidToken => Self::code(codes::INVALID_TOKEN),
+            IdentityError::WeakPassword(p) => Self::Known {
+                code: codes::WEAK_PASSWORD,
+                detail: Some(p.to_string()),
+                errors: Some(vec![FieldError {
+                    field: "password".into(),
+                    code: "weak_password".into(),
+                    message: p.to_string(),
+                }]),
+            },
+            IdentityError::InvalidEmail => {
+                Self::invalid_field("email", "invalid", "not a valid email address")
+            }
+            IdentityError::Invalid { field } => {
+                Self::invalid_field(field, "invalid", format!("invalid {field}"))
+            }
+            IdentityError::RateLimited => Self::code(codes::RATE_LIMITED),
+            IdentityError::StepUpRequired => Self::code(codes::STEP_UP_REQUIRED),
+            IdentityError::MfaRequired => Self::code(codes::MFA_REQUIRED),
+            IdentityError::NotFound => Self::code(codes::NOT_FOUND),
+            IdentityError::Forbidden => Self::code(codes::FORBIDDEN),
+            e @ (IdentityError::Store(_) | IdentityError::Port(_) | IdentityError::Other(_)) => {
+                Self::internal(e)
+            }
+        }
+    }
+}
+
+impl From<CatalogueError> for WebError {
+    fn from(e: CatalogueError) -> Self {
+        match e {
+            CatalogueError::NotFound => Self::code(codes::NOT_FOUND),
+            CatalogueError::Forbidden => Self::code(codes::FORBIDDEN),
+            CatalogueError::OwnItem => Self::code(codes::OWN_ITEM),
+            CatalogueError::WrongState(m) => Self::with_detail(codes::INVALID_TRANSITION, m),
+            CatalogueError::Invalid(errs) => Self::Known {
+                code: codes::VALIDATION_FAILED,
+                detail: None,
+                errors: Some(
+                    errs.into_iter()
+                        .map(|e| FieldError {
+                            field: e.field,
+                            code: e.code.into(),
+                            message: e.message,
+                        })
+                        .collect(),
+                ),
+            },
+            CatalogueError::Conflict(c) => Self::with_detail(codes::CONFLICT, c),
+            e @ CatalogueError::Store(_) => Self::internal(e),
+        }
+    }
+}
+
+impl From<ImageError> for WebError {
+    fn from(e: ImageError) -> Self {
+        match e {
+            ImageError::UnsupportedType => Self::with_detail(
+                codes::UNSUPPORTED_MEDIA_TYPE,
+                "Only PNG, JPEG and WebP images are accepted.",
+            ),
+            ImageError::TooLarge => Self::code(codes::PAYLOAD_TOO_LARGE),
+            ImageError::Catalogue(c) => c.into(),
+            e @ ImageError::Blob(_) => Self::internal(e),
+        }
+    }
+}
+
+impl From<ImportFailure> for WebError {
+    fn from(e: ImportFailure) -> Self {
+        Self::internal(e)
     }
 }
 

@@ -40,7 +40,10 @@ pub async fn metrics(State(state): State<AppState>) -> Result<impl IntoResponse,
     for status in ["queued", "running", "done", "dead"] {
         metrics::gauge!("myqcm_jobs", "status" => status).set(0.0);
     }
-    for (status, n) in myqcm_db::jobs::counts(&state.db).await? {
+    for (status, n) in myqcm_db::jobs::counts(&state.db)
+        .await
+        .map_err(WebError::internal)?
+    {
         #[expect(clippy::cast_precision_loss, reason = "queue sizes are far below 2^52")]
         metrics::gauge!("myqcm_jobs", "status" => status.as_str()).set(n as f64);
     }

@@ -147,7 +147,7 @@ pub async fn landing(headers: HeaderMap) -> Result<Html<String>, WebError> {
         dir: locale.dir(),
         text: landing_text(locale),
     };
-    Ok(Html(page.render()?))
+    Ok(Html(page.render().map_err(WebError::internal)?))
 }
 
 /// Renders the HTML error page (used by the error middleware).

@@ -26,7 +26,7 @@ async fn db_error(State(state): State<AppState>) -> Result<&'static str, WebErro
         .db
         .execute_unprepared("SELECT no_such_column FROM no_such_table")
         .await
-        .map_err(anyhow::Error::from)?;
+        .map_err(WebError::internal)?;
     Ok("unreachable")
 }
 

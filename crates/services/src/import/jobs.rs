@@ -17,7 +17,7 @@ use myqcm_domain::ports::BlobStore;
 use serde::Serialize;
 use uuid::Uuid;
 
-use super::{Format, ImportOptions, ImportReport};
+use super::{Format, ImportFailure, ImportOptions, ImportReport};
 
 /// The job kind.
 pub const KIND: &str = "catalogue.import";
@@ -87,10 +87,13 @@ pub async fn start(
     partial: bool,
     default_course: Option<String>,
     now: DateTime<Utc>,
-) -> anyhow::Result<ImportRunView> {
+) -> Result<ImportRunView, ImportFailure> {
     let id = Uuid::now_v7();
     let key = format!("imports/{}.{}", Uuid::new_v4().simple(), format.as_str());
-    blobs.put(&key, bytes).await?;
+    blobs
+        .put(&key, bytes)
+        .await
+        .map_err(|e| ImportFailure(format!("storing the upload: {e}")))?;
     let txn = repo::begin_write(db).await?;
     let run = repo::insert_import_run(
         &txn,
@@ -114,7 +117,8 @@ pub async fn start(
         serde_json::to_value(JobPayload {
             run_id: id,
             default_course,
-        })?,
+        })
+        .map_err(|e| ImportFailure(e.to_string()))?,
         now,
     );
     job.max_attempts = 3;
@@ -125,7 +129,10 @@ pub async fn start(
 }
 
 /// A run by id.
-pub async fn get(db: &DatabaseConnection, id: Uuid) -> anyhow::Result<Option<ImportRunView>> {
+pub async fn get(
+    db: &DatabaseConnection,
+    id: Uuid,
+) -> Result<Option<ImportRunView>, ImportFailure> {
     Ok(repo::import_run_by_id(db, id).await?.map(Into::into))
 }
 

@@ -41,8 +41,7 @@ pub async fn me(
     user: CurrentUser,
 ) -> Result<Json<AccountView>, WebError> {
     let a = flows::load_account(&state.db, user.id)
-        .await
-        .map_err(auth::error)?
+        .await?
         .ok_or_else(|| WebError::code(myqcm_domain::codes::UNAUTHENTICATED))?;
     Ok(Json(AccountView::from(&a)))
 }
@@ -66,9 +65,7 @@ pub async fn update(
     user: CurrentUser,
     ApiJson(b): ApiJson<ProfilePatch>,
 ) -> Result<Json<AccountView>, WebError> {
-    let a = flows::update_profile(&auth::deps(&state), user.id, b.display_name, b.locale)
-        .await
-        .map_err(auth::error)?;
+    let a = flows::update_profile(&auth::deps(&state), user.id, b.display_name, b.locale).await?;
     Ok(Json(AccountView::from(&a)))
 }
 
@@ -103,8 +100,7 @@ pub async fn change_password(
         b.new_password,
         user.meta(),
     )
-    .await
-    .map_err(auth::error)?;
+    .await?;
     Ok(Json(Done { status: "ok" }))
 }
 
@@ -133,8 +129,7 @@ pub async fn change_email(
         b.password,
         user.meta(),
     )
-    .await
-    .map_err(auth::error)?;
+    .await?;
     Ok((StatusCode::ACCEPTED, Json(Accepted { status: "accepted" })))
 }
 
@@ -164,9 +159,7 @@ pub async fn list_sessions(
     State(state): State<AppState>,
     user: CurrentUser,
 ) -> Result<Json<Vec<SessionItem>>, WebError> {
-    let rows = flows::list_sessions(&auth::deps(&state), user.id)
-        .await
-        .map_err(auth::error)?;
+    let rows = flows::list_sessions(&auth::deps(&state), user.id).await?;
     Ok(Json(
         rows.into_iter()
             .map(|r| SessionItem {
@@ -191,9 +184,7 @@ pub async fn revoke_session(
     user: CurrentUser,
     Path(id): Path<Uuid>,
 ) -> Result<Json<Done>, WebError> {
-    sessions::revoke(&auth::deps(&state), user.id, id, "revoked_by_user")
-        .await
-        .map_err(auth::error)?;
+    sessions::revoke(&auth::deps(&state), user.id, id, "revoked_by_user").await?;
     Ok(Json(Done { status: "ok" }))
 }
 
@@ -228,8 +219,7 @@ pub async fn totp_start(
         b.password,
         user.meta(),
     )
-    .await
-    .map_err(auth::error)?;
+    .await?;
     Ok(Json(TotpSecret {
         secret: e.secret,
         otpauth_uri: e.otpauth_uri,
@@ -265,8 +255,7 @@ pub async fn totp_confirm(
         &b.code,
         user.meta(),
     )
-    .await
-    .map_err(auth::error)?;
+    .await?;
     Ok(Json(RecoveryCodes {
         recovery_codes: codes,
     }))
@@ -279,9 +268,7 @@ pub async fn export(
     State(state): State<AppState>,
     user: CurrentUser,
 ) -> Result<impl IntoResponse, WebError> {
-    let v = myqcm_services::identity::privacy::export(&auth::deps(&state), user.id)
-        .await
-        .map_err(auth::error)?;
+    let v = myqcm_services::identity::privacy::export(&auth::deps(&state), user.id).await?;
     let mut h = axum::http::HeaderMap::new();
     h.insert(
         axum::http::header::CONTENT_DISPOSITION,
@@ -322,8 +309,7 @@ pub async fn request_deletion(
         b.totp_code.as_deref(),
         user.meta(),
     )
-    .await
-    .map_err(auth::error)?;
+    .await?;
     let mut h = axum::http::HeaderMap::new();
     crate::auth::cookies::clear_pair(&mut h, state.config.https());
     Ok((

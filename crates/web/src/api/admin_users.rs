@@ -87,7 +87,7 @@ pub async fn list(
         page.offset.unwrap_or(0),
     )
     .await
-    .map_err(anyhow::Error::from)?;
+    .map_err(WebError::internal)?;
     Ok(Json(rows.iter().map(AdminUserView::from).collect()))
 }
 
@@ -103,7 +103,7 @@ pub async fn show(
     user.require(Action::UsersManage)?;
     let a = repo::get(&state.db, id)
         .await
-        .map_err(anyhow::Error::from)?
+        .map_err(WebError::internal)?
         .ok_or_else(|| WebError::code(codes::NOT_FOUND))?;
     Ok(Json(AdminUserView::from(&a)))
 }
@@ -166,7 +166,7 @@ pub async fn update(
     }
     let target = repo::get(&state.db, id)
         .await
-        .map_err(anyhow::Error::from)?
+        .map_err(WebError::internal)?
         .ok_or_else(|| WebError::code(codes::NOT_FOUND))?;
     let mut model = repo::entity::ActiveModel {
         id: Set(target.id),
@@ -197,11 +197,9 @@ pub async fn update(
     }
     let updated = repo::update(&state.db, model)
         .await
-        .map_err(anyhow::Error::from)?;
+        .map_err(WebError::internal)?;
     if b.disabled == Some(true) {
-        sessions::revoke_all(&auth::deps(&state), target.id, None, "account_disabled")
-            .await
-            .map_err(auth::error)?;
+        sessions::revoke_all(&auth::deps(&state), target.id, None, "account_disabled").await?;
     }
     let ev = audit::Event::new("admin.user_update")
         .actor(user.id)
@@ -217,7 +215,7 @@ pub async fn update(
         }));
     audit::record(&state.db, state.clock.as_ref(), ev)
         .await
-        .map_err(anyhow::Error::from)?;
+        .map_err(WebError::internal)?;
     Ok(Json(AdminUserView::from(&updated)))
 }
 
@@ -234,9 +232,7 @@ pub async fn revoke_sessions(
         audit_attempt(&state, &user, "admin.sessions_revoke", id, "refused").await;
         return Err(e);
     }
-    sessions::revoke_all(&auth::deps(&state), id, None, "revoked_by_admin")
-        .await
-        .map_err(auth::error)?;
+    sessions::revoke_all(&auth::deps(&state), id, None, "revoked_by_admin").await?;
     audit_attempt(&state, &user, "admin.sessions_revoke", id, "done").await;
     Ok(Json(Done { status: "ok" }))
 }

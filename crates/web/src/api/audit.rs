@@ -68,7 +68,7 @@ pub async fn list(
         q.limit.unwrap_or(100).min(500),
     )
     .await
-    .map_err(anyhow::Error::from)?;
+    .map_err(WebError::internal)?;
     Ok(Json(
         rows.into_iter()
             .map(|r| AuditEntry {

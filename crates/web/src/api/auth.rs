@@ -118,9 +118,7 @@ pub async fn sign_up(
         display_name: b.display_name,
         locale: b.locale,
     };
-    flows::sign_up(&auth::deps(&state), input, &meta)
-        .await
-        .map_err(auth::error)?;
+    flows::sign_up(&auth::deps(&state), input, &meta).await?;
     Ok(accepted())
 }
 
@@ -160,9 +158,7 @@ pub async fn verify_email(
         (None, Some(email), Some(code)) => VerifyProof::Code { email, code },
         _ => return Err(WebError::code(myqcm_domain::codes::INVALID_TOKEN)),
     };
-    flows::verify_email(&auth::deps(&state), proof, &meta)
-        .await
-        .map_err(auth::error)?;
+    flows::verify_email(&auth::deps(&state), proof, &meta).await?;
     Ok(done())
 }
 
@@ -182,9 +178,7 @@ pub async fn resend_verification(
     ClientContext(meta): ClientContext,
     ApiJson(b): ApiJson<EmailBody>,
 ) -> Result<impl IntoResponse, WebError> {
-    flows::resend_verification(&auth::deps(&state), &b.email, &meta)
-        .await
-        .map_err(auth::error)?;
+    flows::resend_verification(&auth::deps(&state), &b.email, &meta).await?;
     Ok(accepted())
 }
 
@@ -253,16 +247,13 @@ pub async fn sign_in(
         Via::Cookie,
         &meta,
     )
-    .await
-    .map_err(auth::error)?;
+    .await?;
     // Whatever session the browser carried before is ended: a planted cookie never survives.
     if let Some(old) = cookies::read(
         &request_headers,
         &cookies::access_name(state.config.https()),
     ) {
-        sessions::revoke_by_access(&deps, &old, "replaced_by_sign_in")
-            .await
-            .map_err(auth::error)?;
+        sessions::revoke_by_access(&deps, &old, "replaced_by_sign_in").await?;
     }
     let headers = cookie_headers(&state, &tokens);
     let body = SignedIn {
@@ -335,14 +326,11 @@ pub async fn token(
                 Via::Bearer,
                 &meta,
             )
-            .await
-            .map_err(auth::error)?
+            .await?
             .0
         }
         TokenBody::RefreshToken { refresh_token } => {
-            sessions::refresh(&deps, &refresh_token, &meta)
-                .await
-                .map_err(auth::error)?
+            sessions::refresh(&deps, &refresh_token, &meta).await?
         }
     };
     let now = state.clock.now();
@@ -390,8 +378,7 @@ pub async fn refresh(
     // The refresh cookie is a cookie credential: the request must carry the session's token,
     // checked before anything rotates.
     let session_id = sessions::session_of_refresh(&deps, &presented)
-        .await
-        .map_err(auth::error)?
+        .await?
         .ok_or_else(|| WebError::code(myqcm_domain::codes::UNAUTHENTICATED))?;
     let csrf = headers
         .get("x-csrf-token")
@@ -401,9 +388,7 @@ pub async fn refresh(
     if !csrf.is_some_and(|c| sessions::csrf_valid(&deps, session_id, &c)) {
         return Err(WebError::code(myqcm_domain::codes::CSRF_FAILED));
     }
-    let tokens = sessions::refresh(&deps, &presented, &meta)
-        .await
-        .map_err(auth::error)?;
+    let tokens = sessions::refresh(&deps, &presented, &meta).await?;
     let out = cookie_headers(&state, &tokens);
     Ok((
         out,
@@ -422,9 +407,7 @@ pub async fn sign_out(
     user: CurrentUser,
 ) -> Result<impl IntoResponse, WebError> {
     let deps = auth::deps(&state);
-    sessions::revoke(&deps, user.id, user.session_id, "sign_out")
-        .await
-        .map_err(auth::error)?;
+    sessions::revoke(&deps, user.id, user.session_id, "sign_out").await?;
     let mut h = HeaderMap::new();
     cookies::clear_pair(&mut h, state.config.https());
     Ok((h, done()))
@@ -463,8 +446,7 @@ pub async fn sign_out_everywhere(
         b.keep_current,
         user.meta(),
     )
-    .await
-    .map_err(auth::error)?;
+    .await?;
     let mut h = HeaderMap::new();
     if !b.keep_current {
         cookies::clear_pair(&mut h, state.config.https());
@@ -497,8 +479,7 @@ pub async fn step_up(
         b.totp_code.as_deref(),
         user.meta(),
     )
-    .await
-    .map_err(auth::error)?;
+    .await?;
     Ok(done())
 }
 
@@ -510,9 +491,7 @@ pub async fn request_reset(
     ClientContext(meta): ClientContext,
     ApiJson(b): ApiJson<EmailBody>,
 ) -> Result<impl IntoResponse, WebError> {
-    flows::request_reset(&auth::deps(&state), &b.email, &meta)
-        .await
-        .map_err(auth::error)?;
+    flows::request_reset(&auth::deps(&state), &b.email, &meta).await?;
     Ok(accepted())
 }
 
@@ -534,9 +513,7 @@ pub async fn confirm_reset(
     ClientContext(meta): ClientContext,
     ApiJson(b): ApiJson<ResetBody>,
 ) -> Result<Json<Done>, WebError> {
-    flows::confirm_reset(&auth::deps(&state), &b.token, b.new_password, &meta)
-        .await
-        .map_err(auth::error)?;
+    flows::confirm_reset(&auth::deps(&state), &b.token, b.new_password, &meta).await?;
     Ok(done())
 }
 
@@ -560,8 +537,7 @@ pub async fn session(
 ) -> Result<Json<SessionView>, WebError> {
     let deps = auth::deps(&state);
     let account = flows::load_account(&state.db, user.id)
-        .await
-        .map_err(auth::error)?
+        .await?
         .ok_or_else(|| WebError::code(myqcm_domain::codes::UNAUTHENTICATED))?;
     Ok(Json(SessionView {
         user: AccountView::from(&account),

@@ -78,12 +78,12 @@ pub async fn start(
         verifier: started.pkce_verifier,
         next: myqcm_domain::identity::safe_redirect(q.next.as_deref()),
     };
-    let bytes = serde_json::to_vec(&tx).map_err(anyhow::Error::from)?;
+    let bytes = serde_json::to_vec(&tx).map_err(WebError::internal)?;
     state
         .cache
         .set(&tx_key(&id), &bytes, TX_TTL)
         .await
-        .map_err(anyhow::Error::from)?;
+        .map_err(WebError::internal)?;
     let https = state.config.https();
     let cookie = format!(
         "{}={id}; Path=/; HttpOnly; SameSite=Lax; Max-Age=600{}",
@@ -93,11 +93,11 @@ pub async fn start(
     let mut h = HeaderMap::new();
     h.insert(
         header::SET_COOKIE,
-        HeaderValue::from_str(&cookie).map_err(anyhow::Error::from)?,
+        HeaderValue::from_str(&cookie).map_err(WebError::internal)?,
     );
     h.insert(
         header::LOCATION,
-        HeaderValue::from_str(&started.authorize_url).map_err(anyhow::Error::from)?,
+        HeaderValue::from_str(&started.authorize_url).map_err(WebError::internal)?,
     );
     Ok((StatusCode::SEE_OTHER, h).into_response())
 }
@@ -127,12 +127,8 @@ pub async fn callback(
     // The transaction is single use: loaded and deleted before anything else.
     let tx_id = cookies::read(&headers, &tx_cookie(https)).ok_or_else(failed)?;
     let key = tx_key(&tx_id);
-    let raw = state.cache.get(&key).await.map_err(anyhow::Error::from)?;
-    state
-        .cache
-        .delete(&key)
-        .await
-        .map_err(anyhow::Error::from)?;
+    let raw = state.cache.get(&key).await.map_err(WebError::internal)?;
+    state.cache.delete(&key).await.map_err(WebError::internal)?;
     let tx: LoginTx = raw
         .and_then(|b| serde_json::from_slice(&b).ok())
         .ok_or_else(failed)?;
@@ -163,9 +159,7 @@ pub async fn callback(
         tracing::warn!(error = %e, "google sign-in refused by policy");
         failed()
     })?;
-    let tokens = sessions::issue(&d, account.id, Via::Cookie, &meta, false)
-        .await
-        .map_err(super::error)?;
+    let tokens = sessions::issue(&d, account.id, Via::Cookie, &meta, false).await?;
     let now = state.clock.now();
     let mut h = HeaderMap::new();
     cookies::set_pair(
@@ -183,11 +177,11 @@ pub async fn callback(
     );
     h.append(
         header::SET_COOKIE,
-        HeaderValue::from_str(&clear).map_err(anyhow::Error::from)?,
+        HeaderValue::from_str(&clear).map_err(WebError::internal)?,
     );
     h.insert(
         header::LOCATION,
-        HeaderValue::from_str(&tx.next).map_err(anyhow::Error::from)?,
+        HeaderValue::from_str(&tx.next).map_err(WebError::internal)?,
     );
     Ok((StatusCode::SEE_OTHER, h).into_response())
 }

@@ -22,10 +22,9 @@ use myqcm_domain::codes;
 use myqcm_domain::permissions::{Action, AdminScope, Role, allowed};
 use myqcm_services::identity::flows;
 use myqcm_services::identity::sessions::{self, Principal};
-use myqcm_services::identity::{ClientMeta, Deps, IdentityError};
+use myqcm_services::identity::{ClientMeta, Deps};
 use uuid::Uuid;
 
-use crate::error::FieldError;
 use crate::middleware::RequestId;
 use crate::{AppState, WebError};
 
@@ -36,48 +35,6 @@ pub fn deps(state: &AppState) -> Deps {
         cache: state.cache.clone(),
         clock: state.clock.clone(),
         config: state.config.identity.clone(),
-    }
-}
-
-/// Maps identity failures to API errors (never revealing more than the code says).
-pub fn error(e: IdentityError) -> WebError {
-    match e {
-        IdentityError::InvalidCredentials => WebError::code(codes::INVALID_CREDENTIALS),
-        IdentityError::Unauthenticated => WebError::code(codes::UNAUTHENTICATED),
-        IdentityError::InvalidToken => WebError::code(codes::INVALID_TOKEN),
-        IdentityError::WeakPassword(p) => WebError::Known {
-            code: codes::WEAK_PASSWORD,
-            detail: Some(p.to_string()),
-            errors: Some(vec![FieldError {
-                field: "password".into(),
-                code: "weak_password".into(),
-                message: p.to_string(),
-            }]),
-        },
-        IdentityError::InvalidEmail => WebError::Known {
-            code: codes::VALIDATION_FAILED,
-            detail: None,
-            errors: Some(vec![FieldError {
-                field: "email".into(),
-                code: "invalid".into(),
-                message: "not a valid email address".into(),
-            }]),
-        },
-        IdentityError::Invalid { field } => WebError::Known {
-            code: codes::VALIDATION_FAILED,
-            detail: None,
-            errors: Some(vec![FieldError {
-                field: field.into(),
-                code: "invalid".into(),
-                message: format!("invalid {field}"),
-            }]),
-        },
-        IdentityError::RateLimited => WebError::code(codes::RATE_LIMITED),
-        IdentityError::StepUpRequired => WebError::code(codes::STEP_UP_REQUIRED),
-        IdentityError::MfaRequired => WebError::code(codes::MFA_REQUIRED),
-        IdentityError::NotFound => WebError::code(codes::NOT_FOUND),
-        IdentityError::Forbidden => WebError::code(codes::FORBIDDEN),
-        other => WebError::Internal(other.into()),
     }
 }
 
@@ -236,8 +193,7 @@ impl FromRequestParts<AppState> for CurrentUser {
         let (token, via_bearer) = presented_access(parts, https).ok_or_else(unauthenticated)?;
         let deps = deps(state);
         let principal = sessions::authenticate(&deps, &token)
-            .await
-            .map_err(error)?
+            .await?
             .ok_or_else(unauthenticated)?;
         let unsafe_method = !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
         if unsafe_method && !via_bearer {
@@ -259,8 +215,7 @@ impl FromRequestParts<AppState> for CurrentUser {
             }
         }
         let account = flows::load_account(&state.db, principal.user_id)
-            .await
-            .map_err(error)?
+            .await?
             .ok_or_else(unauthenticated)?;
         let (roles, scopes) = flows::roles_and_scopes(&account);
         let user = Self {

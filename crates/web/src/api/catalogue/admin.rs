@@ -17,7 +17,7 @@ use myqcm_services::import::{Format, export};
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::{actor, err, parse_body};
+use super::{actor, parse_body};
 use crate::auth::CurrentUser;
 use crate::error::{ApiJson, Problem};
 use crate::{AppState, WebError};
@@ -64,8 +64,7 @@ pub async fn report_queue(
             q.before,
             q.limit.unwrap_or(50),
         )
-        .await
-        .map_err(err)?,
+        .await?,
     ))
 }
 
@@ -99,8 +98,7 @@ pub async fn triage(
             b.resolution.as_deref(),
             s.clock.now(),
         )
-        .await
-        .map_err(err)?,
+        .await?,
     ))
 }
 
@@ -140,8 +138,7 @@ pub async fn put_blueprint(
             &b.weights,
             s.clock.now(),
         )
-        .await
-        .map_err(err)?,
+        .await?,
     ))
 }
 
@@ -230,15 +227,12 @@ pub async fn export_catalogue(
     let format = Format::parse(q.format.as_deref().unwrap_or("json")).ok_or_else(|| {
         WebError::with_detail(codes::VALIDATION_FAILED, "format is json, csv or xlsx")
     })?;
-    let bank = export::bank(&s.db)
-        .await
-        .map_err(|e| WebError::Internal(anyhow::anyhow!(e)))?;
+    let bank = export::bank(&s.db).await?;
     let bytes = if q.taxonomy {
         export::write_taxonomy(&bank, format)
     } else {
         export::write(&bank, format)
-    }
-    .map_err(|e| WebError::Internal(anyhow::anyhow!(e)))?;
+    }?;
     let ct = match format {
         Format::Json => "application/json",
         Format::Csv => "text/csv; charset=utf-8",
@@ -272,9 +266,7 @@ pub async fn put_institutions(
     user.require(Action::CatalogueManage)?;
     let b: Vec<UniversityView> = parse_body(b)?;
     Ok(Json(
-        curriculum::upsert_institutions(&s.db, &actor(&user), &b)
-            .await
-            .map_err(err)?,
+        curriculum::upsert_institutions(&s.db, &actor(&user), &b).await?,
     ))
 }
 
@@ -291,9 +283,7 @@ pub async fn put_taxonomy(
 ) -> Result<Json<myqcm_services::import::ImportReport>, WebError> {
     user.require(Action::CatalogueManage)?;
     let b: myqcm_services::import::bank::Bank = parse_body(b)?;
-    let report = myqcm_services::import::apply_taxonomy(&s.db, &b, s.clock.now())
-        .await
-        .map_err(|e| WebError::Internal(anyhow::anyhow!(e)))?;
+    let report = myqcm_services::import::apply_taxonomy(&s.db, &b, s.clock.now()).await?;
     if !report.committed {
         return Err(WebError::Known {
             code: codes::IMPORT_REJECTED,

@@ -18,7 +18,7 @@ use myqcm_services::catalogue::{
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::{actor, err, image_err};
+use super::actor;
 use crate::auth::CurrentUser;
 use crate::error::{ApiJson, Problem};
 use crate::{AppState, WebError};
@@ -52,8 +52,8 @@ pub async fn list(
     if a.sees_all_items() {
         staff_check(&user)?;
     }
-    let f = svc::resolve_query(&s.db, &q).await.map_err(err)?;
-    Ok(Json(svc::search_staff(&s.db, &a, f).await.map_err(err)?))
+    let f = svc::resolve_query(&s.db, &q).await?;
+    Ok(Json(svc::search_staff(&s.db, &a, f).await?))
 }
 
 /// Staff (reviewers, admins) must have enrolled TOTP; the first staff action they hold is checked.
@@ -74,9 +74,7 @@ pub async fn create(
     user: CurrentUser,
     ApiJson(b): ApiJson<NewItemInput>,
 ) -> Result<(StatusCode, Json<StaffItemView>), WebError> {
-    let v = svc::create_item(&s.db, &actor(&user), b, s.clock.now())
-        .await
-        .map_err(err)?;
+    let v = svc::create_item(&s.db, &actor(&user), b, s.clock.now()).await?;
     Ok((StatusCode::CREATED, Json(v)))
 }
 
@@ -92,7 +90,7 @@ pub async fn show(
     if a.sees_all_items() {
         staff_check(&user)?;
     }
-    Ok(Json(svc::get_staff(&s.db, &a, id).await.map_err(err)?))
+    Ok(Json(svc::get_staff(&s.db, &a, id).await?))
 }
 
 /// `PUT /api/v1/authoring/items/{id}`: write a new revision (own drafts; approved items for
@@ -109,11 +107,7 @@ pub async fn edit(
     if a.sees_all_items() {
         staff_check(&user)?;
     }
-    Ok(Json(
-        svc::edit_item(&s.db, &a, id, b, s.clock.now())
-            .await
-            .map_err(err)?,
-    ))
+    Ok(Json(svc::edit_item(&s.db, &a, id, b, s.clock.now()).await?))
 }
 
 /// A lifecycle move.
@@ -142,7 +136,7 @@ pub async fn move_item(
         "reject" => Transition::Reject,
         "retire" => Transition::Retire,
         other => {
-            return Err(err(svc::CatalogueError::Invalid(vec![
+            return Err(WebError::from(svc::CatalogueError::Invalid(vec![
                 myqcm_domain::catalogue::ContentError::new(
                     "action",
                     "unknown",
@@ -165,8 +159,7 @@ pub async fn move_item(
             b.reason.as_deref(),
             s.clock.now(),
         )
-        .await
-        .map_err(err)?,
+        .await?,
     ))
 }
 
@@ -178,11 +171,7 @@ pub async fn revisions(
     user: CurrentUser,
     Path(id): Path<Uuid>,
 ) -> Result<Json<Vec<RevisionView>>, WebError> {
-    Ok(Json(
-        svc::revisions(&s.db, &actor(&user), id)
-            .await
-            .map_err(err)?,
-    ))
+    Ok(Json(svc::revisions(&s.db, &actor(&user), id).await?))
 }
 
 /// `GET /api/v1/authoring/items/{id}/revisions/{rev}`: one revision, unchanged forever.
@@ -193,11 +182,7 @@ pub async fn revision(
     user: CurrentUser,
     Path((id, rev)): Path<(Uuid, Uuid)>,
 ) -> Result<Json<RevisionView>, WebError> {
-    Ok(Json(
-        svc::revision(&s.db, &actor(&user), id, rev)
-            .await
-            .map_err(err)?,
-    ))
+    Ok(Json(svc::revision(&s.db, &actor(&user), id, rev).await?))
 }
 
 /// `GET /api/v1/authoring/items/{id}/history`: submissions, decisions with reasons, comments.
@@ -208,9 +193,7 @@ pub async fn history(
     user: CurrentUser,
     Path(id): Path<Uuid>,
 ) -> Result<Json<Vec<ReviewEventView>>, WebError> {
-    Ok(Json(
-        svc::history(&s.db, &actor(&user), id).await.map_err(err)?,
-    ))
+    Ok(Json(svc::history(&s.db, &actor(&user), id).await?))
 }
 
 /// A review comment.
@@ -229,9 +212,7 @@ pub async fn comment(
     Path(id): Path<Uuid>,
     ApiJson(b): ApiJson<CommentInput>,
 ) -> Result<(StatusCode, Json<ReviewEventView>), WebError> {
-    let e = svc::comment(&s.db, &actor(&user), id, &b.body, s.clock.now())
-        .await
-        .map_err(err)?;
+    let e = svc::comment(&s.db, &actor(&user), id, &b.body, s.clock.now()).await?;
     Ok((StatusCode::CREATED, Json(e)))
 }
 
@@ -272,9 +253,7 @@ pub async fn upload_image(
     user: CurrentUser,
     body: Bytes,
 ) -> Result<(StatusCode, Json<ImageView>), WebError> {
-    let v = images::upload(&s.db, s.blobs.as_ref(), &actor(&user), body, s.clock.now())
-        .await
-        .map_err(image_err)?;
+    let v = images::upload(&s.db, s.blobs.as_ref(), &actor(&user), body, s.clock.now()).await?;
     Ok((StatusCode::CREATED, Json(v)))
 }
 
@@ -286,9 +265,7 @@ pub async fn create_case(
     user: CurrentUser,
     ApiJson(b): ApiJson<NewCaseInput>,
 ) -> Result<(StatusCode, Json<StaffCaseView>), WebError> {
-    let v = svc::create_case(&s.db, &actor(&user), b, s.clock.now())
-        .await
-        .map_err(err)?;
+    let v = svc::create_case(&s.db, &actor(&user), b, s.clock.now()).await?;
     Ok((StatusCode::CREATED, Json(v)))
 }
 
@@ -300,9 +277,5 @@ pub async fn show_case(
     user: CurrentUser,
     Path(id): Path<Uuid>,
 ) -> Result<Json<StaffCaseView>, WebError> {
-    Ok(Json(
-        svc::get_case_staff(&s.db, &actor(&user), id)
-            .await
-            .map_err(err)?,
-    ))
+    Ok(Json(svc::get_case_staff(&s.db, &actor(&user), id).await?))
 }

@@ -15,7 +15,7 @@ use myqcm_services::catalogue::{self as svc, ItemQuery, images, reports};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::{actor, err, image_err};
+use super::actor;
 use crate::auth::CurrentUser;
 use crate::error::{ApiJson, Problem};
 use crate::{AppState, WebError};
@@ -53,7 +53,7 @@ pub async fn curriculum_tree(
     Query(q): Query<YearQuery>,
 ) -> Result<Json<CurriculumView>, WebError> {
     user.require(Action::CatalogueRead)?;
-    Ok(Json(curriculum::tree(&s.db, q.year).await.map_err(err)?))
+    Ok(Json(curriculum::tree(&s.db, q.year).await?))
 }
 
 /// `GET /api/v1/subjects/{code}/kcs`: the subject's KC tree (domain → topic → KC).
@@ -65,7 +65,7 @@ pub async fn kc_tree(
     Path(code): Path<String>,
 ) -> Result<Json<Vec<KcNodeView>>, WebError> {
     user.require(Action::CatalogueRead)?;
-    Ok(Json(curriculum::kc_tree(&s.db, &code).await.map_err(err)?))
+    Ok(Json(curriculum::kc_tree(&s.db, &code).await?))
 }
 
 /// `?faculty=`.
@@ -86,11 +86,7 @@ pub async fn blueprint(
     Query(q): Query<FacultyQuery>,
 ) -> Result<Json<BlueprintView>, WebError> {
     user.require(Action::CatalogueRead)?;
-    Ok(Json(
-        curriculum::blueprint(&s.db, year, q.faculty)
-            .await
-            .map_err(err)?,
-    ))
+    Ok(Json(curriculum::blueprint(&s.db, year, q.faculty).await?))
 }
 
 /// `GET /api/v1/items`: approved standalone items, filtered, newest first, keyset-paginated.
@@ -102,14 +98,8 @@ pub async fn list_items(
     Query(q): Query<ItemQuery>,
 ) -> Result<Json<Page<LearnerItemView>>, WebError> {
     user.require(Action::CatalogueRead)?;
-    let f = svc::resolve_query(&s.db, &ItemQuery { status: None, ..q })
-        .await
-        .map_err(err)?;
-    Ok(Json(
-        svc::search_learner(&s.db, &actor(&user), f)
-            .await
-            .map_err(err)?,
-    ))
+    let f = svc::resolve_query(&s.db, &ItemQuery { status: None, ..q }).await?;
+    Ok(Json(svc::search_learner(&s.db, &actor(&user), f).await?))
 }
 
 /// `GET /api/v1/items/{id}`: one approved item, without key or explanations.
@@ -121,11 +111,7 @@ pub async fn get_item(
     Path(id): Path<Uuid>,
 ) -> Result<Json<LearnerItemView>, WebError> {
     user.require(Action::CatalogueRead)?;
-    Ok(Json(
-        svc::get_learner(&s.db, &actor(&user), id)
-            .await
-            .map_err(err)?,
-    ))
+    Ok(Json(svc::get_learner(&s.db, &actor(&user), id).await?))
 }
 
 /// A clinical case in a listing.
@@ -144,9 +130,7 @@ pub async fn list_cases(
     user: CurrentUser,
 ) -> Result<Json<Vec<CaseSummary>>, WebError> {
     user.require(Action::CatalogueRead)?;
-    let cases = svc::list_cases_learner(&s.db, &actor(&user))
-        .await
-        .map_err(err)?;
+    let cases = svc::list_cases_learner(&s.db, &actor(&user)).await?;
     Ok(Json(
         cases
             .into_iter()
@@ -164,11 +148,7 @@ pub async fn get_case(
     Path(id): Path<Uuid>,
 ) -> Result<Json<LearnerCaseView>, WebError> {
     user.require(Action::CatalogueRead)?;
-    Ok(Json(
-        svc::get_case_learner(&s.db, &actor(&user), id)
-            .await
-            .map_err(err)?,
-    ))
+    Ok(Json(svc::get_case_learner(&s.db, &actor(&user), id).await?))
 }
 
 /// A learner's report.
@@ -199,8 +179,7 @@ pub async fn create_report(
         &b.body,
         s.clock.now(),
     )
-    .await
-    .map_err(err)?;
+    .await?;
     Ok((StatusCode::CREATED, Json(r)))
 }
 
@@ -222,9 +201,7 @@ pub async fn my_reports(
     Query(q): Query<PageQuery>,
 ) -> Result<Json<Vec<ReportView>>, WebError> {
     Ok(Json(
-        reports::mine(&s.db, &actor(&user), q.before, q.limit.unwrap_or(20))
-            .await
-            .map_err(err)?,
+        reports::mine(&s.db, &actor(&user), q.before, q.limit.unwrap_or(20)).await?,
     ))
 }
 
@@ -232,9 +209,7 @@ pub async fn my_reports(
 #[utoipa::path(get, path = "/api/v1/media/{id}", tag = "catalogue", params(("id" = Uuid, Path)),
     responses((status = 200, description = "PNG, JPEG or WebP"), (status = 404, body = Problem)))]
 pub async fn media(State(s): State<AppState>, Path(id): Path<Uuid>) -> Result<Response, WebError> {
-    let (ct, data) = images::read(&s.db, s.blobs.as_ref(), id)
-        .await
-        .map_err(image_err)?;
+    let (ct, data) = images::read(&s.db, s.blobs.as_ref(), id).await?;
     Ok((
         [
             (header::CONTENT_TYPE, ct),
@@ -257,5 +232,5 @@ pub async fn institutions(
     user: CurrentUser,
 ) -> Result<Json<Vec<UniversityView>>, WebError> {
     user.require(Action::CatalogueRead)?;
-    Ok(Json(curriculum::institutions(&s.db).await.map_err(err)?))
+    Ok(Json(curriculum::institutions(&s.db).await?))
 }

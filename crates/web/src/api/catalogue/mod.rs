@@ -13,8 +13,6 @@ pub mod learner;
 use axum::Router;
 use myqcm_domain::catalogue::lifecycle::Actor;
 use myqcm_domain::codes;
-use myqcm_services::catalogue::CatalogueError;
-use myqcm_services::catalogue::images::ImageError;
 
 use crate::AppState;
 use crate::WebError;
@@ -35,44 +33,6 @@ pub(crate) fn actor(u: &CurrentUser) -> Actor {
         id: u.id,
         roles: u.roles.clone(),
         scopes: u.scopes.clone(),
-    }
-}
-
-/// Maps a catalogue failure to the API's error vocabulary.
-pub(crate) fn err(e: CatalogueError) -> WebError {
-    match e {
-        CatalogueError::NotFound => WebError::code(codes::NOT_FOUND),
-        CatalogueError::Forbidden => WebError::code(codes::FORBIDDEN),
-        CatalogueError::OwnItem => WebError::code(codes::OWN_ITEM),
-        CatalogueError::WrongState(m) => WebError::with_detail(codes::INVALID_TRANSITION, m),
-        CatalogueError::Invalid(errs) => WebError::Known {
-            code: codes::VALIDATION_FAILED,
-            detail: None,
-            errors: Some(
-                errs.into_iter()
-                    .map(|e| FieldError {
-                        field: e.field,
-                        code: e.code.into(),
-                        message: e.message,
-                    })
-                    .collect(),
-            ),
-        },
-        CatalogueError::Conflict(c) => WebError::with_detail(codes::CONFLICT, c),
-        CatalogueError::Store(e) => WebError::Internal(anyhow::anyhow!(e)),
-    }
-}
-
-/// Maps an image failure.
-pub(crate) fn image_err(e: ImageError) -> WebError {
-    match e {
-        ImageError::UnsupportedType => WebError::with_detail(
-            codes::UNSUPPORTED_MEDIA_TYPE,
-            "Only PNG, JPEG and WebP images are accepted.",
-        ),
-        ImageError::TooLarge => WebError::code(codes::PAYLOAD_TOO_LARGE),
-        ImageError::Catalogue(c) => err(c),
-        ImageError::Blob(m) => WebError::Internal(anyhow::anyhow!(m)),
     }
 }
 
