@@ -2,19 +2,12 @@
 //! reviewer and admin are enrolled here and their secrets printed once (browser tests compute
 //! codes from them).
 
+use crate::Services;
 use std::fmt::Write as _;
-use std::sync::Arc;
-
-use crate::{Config, Services};
 
 /// Enrols TOTP for the demo staff accounts that are not enrolled yet; returns what to print.
-pub async fn enrol_demo_staff(services: &Services, config: &Config) -> anyhow::Result<String> {
-    let deps = myqcm_services::identity::Deps {
-        db: services.db.clone(),
-        cache: services.cache.clone(),
-        clock: services.clock.clone(),
-        config: Arc::new(crate::identity_config(config)),
-    };
+pub async fn enrol_demo_staff(services: &Services) -> anyhow::Result<String> {
+    let deps = services.deps();
     let mut out = String::new();
     for role in ["reviewer", "admin"] {
         let email = format!("{role}@demo.myqcm.local");

@@ -49,7 +49,7 @@ pub async fn run(
         .map_err(|e| anyhow::anyhow!("--status: {e}"))?;
     let author_id = match &args.author {
         Some(email) => {
-            myqcm_db::users::find_by_email(&services.db, email)
+            myqcm_db::identity::accounts::find_by_email(&services.db, email)
                 .await?
                 .with_context(|| format!("no account {email}"))?
                 .id

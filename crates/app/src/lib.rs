@@ -15,9 +15,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use myqcm_db::DatabaseConnection;
+use myqcm_domain::SystemClock;
 use myqcm_domain::ports::{BlobStore, Cache, Mailer};
-use myqcm_domain::{Clock, SystemClock};
 use myqcm_integrations::{FileMailer, FsBlobStore, MemoryCache, RedisCache, SmtpMailer};
 use myqcm_jobs::{Registry, Worker, WorkerConfig};
 use myqcm_web::{AppState, WebConfig};
@@ -26,23 +25,11 @@ use crate::handlers::MailJob;
 use tokio::sync::watch;
 
 pub use config::Config;
+/// The use cases' handle every role of the binary shares (built by [`build_services`]).
+pub use myqcm_services::Services;
 
-/// The infrastructure every role of the binary shares.
-#[derive(Clone)]
-pub struct Services {
-    /// Database pool (migrated).
-    pub db: DatabaseConnection,
-    /// Cache port.
-    pub cache: Arc<dyn Cache>,
-    /// Blob store port.
-    pub blobs: Arc<dyn BlobStore>,
-    /// Mail port.
-    pub mailer: Arc<dyn Mailer>,
-    /// Clock port.
-    pub clock: Arc<dyn Clock>,
-}
-
-/// Opens the database (applying migrations), the cache, the blob store and the mailer.
+/// Opens the database (applying migrations), the cache, the blob store and the mailer, and
+/// adds the identity settings and Google sign-in from `config`.
 pub async fn build_services(config: &Config) -> anyhow::Result<Services> {
     std::fs::create_dir_all(&config.settings.data_dir).with_context(|| {
         format!(
@@ -75,12 +62,17 @@ pub async fn build_services(config: &Config) -> anyhow::Result<Services> {
             .context("MYQCM_MAIL_FROM")?,
         ),
     };
-    Ok(Services {
+    let services = Services::new(
         db,
         cache,
         blobs,
         mailer,
-        clock: Arc::new(SystemClock),
+        Arc::new(SystemClock),
+        identity_config(config),
+    );
+    Ok(match google_oidc(config) {
+        Some(google) => services.with_google(google),
+        None => services,
     })
 }
 
@@ -88,16 +80,14 @@ pub async fn build_services(config: &Config) -> anyhow::Result<Services> {
 pub fn web_config(config: &Config) -> WebConfig {
     WebConfig {
         production: config.production,
-        identity: Arc::new(identity_config(config)),
         trusted_proxies: config.trusted_proxies.clone(),
         email_verification: config.settings.email_verification,
-        google: google_oidc(config),
         ..WebConfig::development(config.public_base_url.clone())
     }
 }
 
 /// Google sign-in when `MYQCM_GOOGLE_CLIENT_ID` is set (callback under the public URL).
-pub fn google_oidc(config: &Config) -> Option<Arc<myqcm_integrations::oidc::GoogleOidc>> {
+pub fn google_oidc(config: &Config) -> Option<Arc<dyn myqcm_domain::ports::OidcProvider>> {
     let client_id = config.settings.google_client_id.clone()?;
     let mut redirect = config.public_base_url.clone();
     redirect.set_path("/api/v1/auth/google/callback");
@@ -131,13 +121,7 @@ pub fn identity_config(config: &Config) -> myqcm_services::identity::IdentityCon
 
 /// The web layer's state.
 pub fn app_state(services: &Services, web: WebConfig) -> AppState {
-    AppState {
-        db: services.db.clone(),
-        cache: services.cache.clone(),
-        blobs: services.blobs.clone(),
-        clock: services.clock.clone(),
-        config: Arc::new(web),
-    }
+    AppState::new(services.clone(), web)
 }
 
 /// Every job handler of the product.
@@ -213,7 +197,7 @@ pub async fn run_server(
         &services.db,
         identity_jobs::IdentityMaintenanceJob::KIND,
         identity_jobs::IdentityMaintenanceJob::KIND,
-        &identity_jobs::IdentityMaintenanceJob::payload(&web.identity),
+        &identity_jobs::IdentityMaintenanceJob::payload(&services.identity),
         chrono::Duration::hours(1),
         services.clock.now(),
     )

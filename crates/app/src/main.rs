@@ -7,6 +7,9 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use myqcm_app::{Config, config, telemetry};
+use myqcm_domain::permissions::{AdminScope, Role, UnknownName};
+use myqcm_services::identity::ClientMeta;
+use myqcm_services::identity::accounts::{HashedPassword, NewAccount, Origin, create_account};
 use tokio::sync::watch;
 
 #[derive(Parser, Debug)]
@@ -94,11 +97,11 @@ enum AdminCommand {
         #[arg(long)]
         email: String,
         /// Role to grant; repeat for several (student, author, reviewer, admin).
-        #[arg(long = "role", required = true)]
-        roles: Vec<String>,
+        #[arg(long = "role", required = true, value_parser = parse_name::<Role>)]
+        roles: Vec<Role>,
         /// Admin scope to grant with the admin role; repeat for several (default: super).
-        #[arg(long = "scope")]
-        scopes: Vec<String>,
+        #[arg(long = "scope", value_parser = parse_name::<AdminScope>)]
+        scopes: Vec<AdminScope>,
         /// Name shown in the interface.
         #[arg(long, default_value = "Administrator")]
         display_name: String,
@@ -176,7 +179,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             let services = myqcm_app::build_services(&config).await?;
             let report = myqcm_app::seed::demo(&services).await?;
             println!("{report}");
-            let totp = myqcm_app::identity_seed::enrol_demo_staff(&services, &config).await?;
+            let totp = myqcm_app::identity_seed::enrol_demo_staff(&services).await?;
             println!("{totp}");
             Ok(())
         }
@@ -236,21 +239,22 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         } => {
             let services = myqcm_app::build_services(&config).await?;
             let password = read_password()?;
-            let scopes = if scopes.is_empty() && roles.iter().any(|r| r == "admin") {
-                vec!["super".to_owned()]
+            let scopes = if scopes.is_empty() && roles.contains(&Role::Admin) {
+                vec![AdminScope::Super]
             } else {
                 scopes
             };
-            let user = myqcm_services::accounts::create_account(
-                &services.db,
-                &email,
-                &display_name,
-                password,
-                &roles,
-                &scopes,
-                services.clock.now(),
-            )
-            .await?;
+            let new = NewAccount {
+                password: Some(HashedPassword::new(password, &roles, &email).await?),
+                email,
+                display_name,
+                roles,
+                admin_scopes: scopes,
+                locale: None,
+                verified: true,
+            };
+            let user =
+                create_account(&services.deps(), new, Origin::Cli, &ClientMeta::default()).await?;
             println!(
                 "created {} ({}) with roles {}",
                 user.email, user.id, user.roles
@@ -258,6 +262,11 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// A role or scope name from the command line.
+fn parse_name<T: std::str::FromStr<Err = UnknownName>>(s: &str) -> Result<T, String> {
+    s.parse().map_err(|e: UnknownName| e.to_string())
 }
 
 fn read_password() -> anyhow::Result<String> {

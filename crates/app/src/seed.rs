@@ -7,6 +7,10 @@ use std::fmt::Write as _;
 
 use anyhow::Context as _;
 use base64::Engine;
+use myqcm_db::identity::accounts::find_by_email;
+use myqcm_domain::permissions::{AdminScope, Role, parse_list};
+use myqcm_services::identity::ClientMeta;
+use myqcm_services::identity::accounts::{HashedPassword, NewAccount, Origin, create_account};
 
 use crate::Services;
 
@@ -14,38 +18,35 @@ use crate::Services;
 /// to print. Staff TOTP enrolment (secrets printed once) is the identity seed's part, run after
 /// this by `myqcm seed --demo`.
 pub async fn demo(services: &Services) -> anyhow::Result<String> {
+    let deps = services.deps();
     let mut out = String::from("Demo accounts (passwords are shown once):\n");
     let bank_accounts = myqcm_services::import::demo_accounts();
-    for role in myqcm_services::accounts::ROLES {
-        let spec = bank_accounts.iter().find(|a| a.role == *role);
+    for role in Role::ALL_VALUES {
+        let spec = bank_accounts.iter().find(|a| a.role == role.as_str());
         let email = spec.map_or_else(|| format!("{role}@demo.myqcm.local"), |a| a.email.clone());
-        if myqcm_db::users::find_by_email(&services.db, &email)
-            .await?
-            .is_some()
-        {
+        if find_by_email(&services.db, &email).await?.is_some() {
             let _ = writeln!(out, "  {role:<9} {email}  (already present)");
             continue;
         }
         let password = random_password()?;
-        let scopes: Vec<String> = match spec {
-            Some(a) => a.admin_scopes.clone(),
-            None if *role == "admin" => vec!["super".into()],
+        let admin_scopes: Vec<AdminScope> = match spec {
+            Some(a) => parse_list(&a.admin_scopes.join(","))?,
+            None if *role == Role::Admin => vec![AdminScope::Super],
             None => vec![],
         };
-        let display = spec.map_or_else(|| format!("Demo {role}"), |a| a.display_name.clone());
-        myqcm_services::accounts::create_account(
-            &services.db,
-            &email,
-            &display,
-            password.clone(),
-            &[(*role).to_owned()],
-            &scopes,
-            services.clock.now(),
-        )
-        .await?;
+        let new = NewAccount {
+            display_name: spec.map_or_else(|| format!("Demo {role}"), |a| a.display_name.clone()),
+            password: Some(HashedPassword::new(password.clone(), &[*role], &email).await?),
+            email: email.clone(),
+            roles: vec![*role],
+            admin_scopes,
+            locale: None,
+            verified: true,
+        };
+        create_account(&deps, new, Origin::Seed, &ClientMeta::default()).await?;
         let _ = writeln!(out, "  {role:<9} {email}  password: {password}");
     }
-    let author = myqcm_db::users::find_by_email(&services.db, "author@demo.myqcm.local")
+    let author = find_by_email(&services.db, "author@demo.myqcm.local")
         .await?
         .context("the demo author account is missing")?;
     let report =

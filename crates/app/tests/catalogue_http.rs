@@ -44,17 +44,21 @@ impl App {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let db = test_db().await.unwrap();
         let dir = tempfile::tempdir().unwrap();
-        let services = Services {
-            db: db.conn.clone(),
-            cache: test_cache().await.unwrap(),
-            blobs: Arc::new(FsBlobStore::new(dir.path().join("blobs"))),
-            mailer: Arc::new(
-                FileMailer::new(dir.path().join("mail"), "MyQCM <no-reply@myqcm.local>").unwrap(),
-            ),
-            clock: Arc::new(fixed_clock()),
-        };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
+        let services = Services::new(
+            db.conn.clone(),
+            test_cache().await.unwrap(),
+            Arc::new(FsBlobStore::new(dir.path().join("blobs"))),
+            Arc::new(
+                FileMailer::new(dir.path().join("mail"), "MyQCM <no-reply@myqcm.local>").unwrap(),
+            ),
+            Arc::new(fixed_clock()),
+            myqcm_services::identity::IdentityConfig::new(
+                myqcm_services::identity::testing::TEST_MASTER_SECRET,
+                base.parse().unwrap(),
+            ),
+        );
         let web = WebConfig::development(base.parse().unwrap());
         let (stop, rx) = watch::channel(false);
         tokio::spawn(myqcm_app::run_server(
@@ -90,14 +94,14 @@ impl App {
 
     async fn user(&self, roles: &[&str], scopes: &[&str], totp: bool) -> User {
         let email = format!("{}@test.myqcm.local", Uuid::new_v4().simple());
-        let row = myqcm_db::users::create(
+        let row = myqcm_db::identity::accounts::insert(
             &self.services.db,
-            myqcm_db::users::NewUser {
+            myqcm_db::identity::accounts::NewAccount {
                 email,
                 display_name: "T".into(),
                 password_hash: None,
-                roles: roles.iter().map(|r| (*r).to_owned()).collect(),
-                admin_scopes: scopes.iter().map(|r| (*r).to_owned()).collect(),
+                roles: roles.iter().map(|r| r.parse().unwrap()).collect(),
+                admin_scopes: scopes.iter().map(|r| r.parse().unwrap()).collect(),
                 locale: "fr".into(),
                 verified: true,
             },

@@ -28,6 +28,27 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// The audit rows named `action` in the SQLite database under `dir`.
+fn audit_rows(dir: &std::path::Path, action: &str) -> Vec<serde_json::Value> {
+    let url = format!(
+        "sqlite://{}?mode=rw",
+        dir.join("data/myqcm.sqlite").display()
+    );
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(async {
+            let db = myqcm_db::connect(&url, None).await.unwrap();
+            myqcm_db::identity::audit::recent(&db, Some(action), None, 100)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|r| serde_json::from_str(r.detail.as_deref().unwrap()).unwrap())
+                .collect()
+        })
+}
+
 #[test]
 fn serve_with_embedded_defaults_creates_the_sqlite_file_under_data_and_becomes_ready() {
     let dir = tempfile::tempdir().unwrap();
@@ -144,6 +165,27 @@ fn admin_create_reads_the_password_from_stdin_and_enforces_the_staff_policy() {
     assert!(!stdout.contains("a-long-enough-passphrase"));
     let again = run("a-long-enough-passphrase");
     assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
+    // One account, one audit row saying where it came from.
+    let rows = audit_rows(dir.path(), "account.created");
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0]["via"], "cli");
+    assert_eq!(rows[0]["roles"], serde_json::json!(["admin"]));
+    assert_eq!(rows[0]["admin_scopes"], serde_json::json!(["super"]));
+    // An unknown role is refused by the command line itself.
+    let out = myqcm()
+        .args([
+            "admin",
+            "create",
+            "--email",
+            "x@example.org",
+            "--role",
+            "root",
+        ])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown role"));
 }
 
 #[test]
@@ -180,6 +222,9 @@ fn seed_demo_is_refused_in_production_and_creates_one_account_per_role_otherwise
         );
     }
     assert!(stdout.contains("Demo bank: 174 items"), "{stdout}");
+    let rows = audit_rows(dir.path(), "account.created");
+    assert_eq!(rows.len(), 4, "one audit row per demo account: {rows:?}");
+    assert!(rows.iter().all(|r| r["via"] == "seed"), "{rows:?}");
 }
 
 /// Simulated 2PL responses with a small deterministic generator (no RNG crate needed).

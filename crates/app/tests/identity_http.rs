@@ -24,6 +24,10 @@ async fn sign_up_verify_by_code_sign_in_and_sign_out_kills_both_tokens() {
         )
         .await;
     assert_eq!(res.status(), 202);
+    let created = app.audit_details("account.created").await;
+    assert_eq!(created.len(), 1, "{created:?}");
+    assert_eq!(created[0]["via"], "sign_up");
+    assert_eq!(created[0]["roles"], json!(["student"]));
     let mail = app.last_mail_to("amina@example.dz").await;
     assert!(mail.text.contains("#token="), "{}", mail.text);
     let code = code_in(&mail.text);

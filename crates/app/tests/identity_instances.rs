@@ -96,7 +96,7 @@ async fn two_instances_sharing_database_and_cache_see_sign_out_immediately() {
         Some(first.db.clone()),
         first.cache.clone(),
         first.clock.clone(),
-        |_| {},
+        |_, _| {},
     )
     .await;
     check_sign_out_propagates(&first.base, &second.base, &first.client).await;

@@ -40,10 +40,10 @@ async fn env_with(u: FakeUser) -> Env {
         idp.client_secret.clone(),
     );
     let cache = myqcm_testkit::test_cache().await.unwrap();
-    let app = spawn_sharing(None, cache, clock, move |w| {
+    let app = spawn_sharing(None, cache, clock, move |w, services| {
         let mut cb = w.public_base_url.clone();
         cb.set_path("/api/v1/auth/google/callback");
-        w.google = Some(Arc::new(
+        services.google = Some(Arc::new(
             GoogleOidc::new(OidcSettings {
                 issuer,
                 client_id: id,
@@ -196,6 +196,9 @@ async fn o1_happy_path_creates_a_verified_account_keyed_by_issuer_and_subject() 
     let again = e.login(None).await;
     let v2: Value = me(&e, &session_cookie(&again)).await.json().await.unwrap();
     assert_eq!(v2["id"], v["id"]);
+    let created = e.app.audit_details("account.created").await;
+    assert_eq!(created.len(), 1, "one account, one audit row: {created:?}");
+    assert_eq!(created[0]["via"], "google");
 }
 
 #[tokio::test]

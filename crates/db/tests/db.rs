@@ -6,9 +6,10 @@
 )]
 
 use chrono::Duration;
+use myqcm_db::identity::accounts::{self, NewAccount};
 use myqcm_db::jobs::{self, FailOutcome, JobStatus, NewJob};
-use myqcm_db::users::{self, NewUser};
 use myqcm_db::{DbError, TransactionTrait};
+use myqcm_domain::permissions::Role;
 use myqcm_testkit::{epoch, test_db};
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
 use serde_json::json;
@@ -59,29 +60,30 @@ async fn migrations_are_idempotent() {
 #[tokio::test]
 async fn user_emails_are_unique_case_insensitively() {
     let db = test_db().await.unwrap();
-    let new = |email: &str| NewUser {
+    let new = |email: &str| NewAccount {
         email: email.into(),
         display_name: "A".into(),
         password_hash: None,
-        roles: vec!["student".into()],
+        roles: vec![Role::Student],
         admin_scopes: vec![],
         locale: "fr".into(),
         verified: false,
     };
-    let u = users::create(&*db, new("Amina@Example.org"), epoch())
+    let u = accounts::insert(&*db, new("Amina@Example.org"), epoch())
         .await
         .unwrap();
     assert_eq!(u.email, "amina@example.org");
     assert!(matches!(
-        users::create(&*db, new("amina@example.org "), epoch()).await,
+        accounts::insert(&*db, new("amina@example.org "), epoch()).await,
         Err(DbError::Conflict("email_taken"))
     ));
-    let found = users::find_by_email(&*db, "AMINA@example.org")
+    let found = accounts::find_by_email(&*db, "AMINA@example.org")
         .await
         .unwrap()
         .unwrap();
     assert_eq!(found.id, u.id);
     assert_eq!(found.created_at, epoch());
+    assert_eq!(found.roles, "student");
 }
 
 #[tokio::test]

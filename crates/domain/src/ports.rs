@@ -90,6 +90,50 @@ pub trait Mailer: Send + Sync + std::fmt::Debug {
     async fn send(&self, mail: &OutgoingMail) -> Result<(), PortError>;
 }
 
+/// What the browser is sent to the provider with; `state`, `nonce` and the PKCE verifier stay
+/// on the server until the callback.
+#[derive(Debug, Clone)]
+pub struct AuthorizationRequest {
+    /// Where to send the browser.
+    pub authorize_url: String,
+    /// `state` sent.
+    pub state: String,
+    /// `nonce` sent.
+    pub nonce: String,
+    /// PKCE verifier (S256 challenge sent).
+    pub pkce_verifier: String,
+}
+
+/// The identity proven by a validated ID token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProvenIdentity {
+    /// `iss`.
+    pub issuer: String,
+    /// `sub`.
+    pub subject: String,
+    /// `email` (lower-cased), if given.
+    pub email: Option<String>,
+    /// `email_verified == true`.
+    pub email_verified: bool,
+}
+
+/// An OpenID Connect provider (Google sign-in): the authorization code flow with PKCE, state and
+/// nonce. The adapter validates the ID token completely; callers only see the proven identity.
+#[async_trait]
+pub trait OidcProvider: Send + Sync + std::fmt::Debug {
+    /// A fresh authorization request (new state, nonce and PKCE verifier).
+    async fn authorization_request(&self) -> Result<AuthorizationRequest, PortError>;
+    /// Exchanges `code` with `pkce_verifier` and validates the ID token (signature, issuer,
+    /// audience, expiry, `nonce`) at time `now`.
+    async fn proven_identity(
+        &self,
+        code: &str,
+        pkce_verifier: &str,
+        nonce: &str,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<ProvenIdentity, PortError>;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,7 +8,9 @@
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use myqcm_domain::ports::{AuthorizationRequest, OidcProvider, PortError, ProvenIdentity};
 use openidconnect::core::{
     CoreAuthenticationFlow, CoreClient, CoreJwsSigningAlgorithm, CoreProviderMetadata,
 };
@@ -51,30 +53,10 @@ pub struct OidcSettings {
 }
 
 /// The identity proven by a validated ID token.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct VerifiedIdentity {
-    /// `iss`.
-    pub issuer: String,
-    /// `sub`.
-    pub subject: String,
-    /// `email`, if given.
-    pub email: Option<String>,
-    /// `email_verified == true`.
-    pub email_verified: bool,
-}
+pub type VerifiedIdentity = ProvenIdentity;
 
 /// What the browser must remember (server-side) between the redirect and the callback.
-#[derive(Debug, Clone)]
-pub struct Started {
-    /// Where to send the browser.
-    pub authorize_url: String,
-    /// `state` sent.
-    pub state: String,
-    /// `nonce` sent.
-    pub nonce: String,
-    /// PKCE verifier.
-    pub pkce_verifier: String,
-}
+pub type Started = AuthorizationRequest;
 
 struct Cached {
     metadata: CoreProviderMetadata,
@@ -292,5 +274,28 @@ impl GoogleOidc {
             email: email.map(|e| e.to_lowercase()),
             email_verified,
         })
+    }
+}
+
+/// The port the identity use cases call; every failure is `Unavailable` with the cause for the
+/// log (clients get one generic answer).
+#[async_trait]
+impl OidcProvider for GoogleOidc {
+    async fn authorization_request(&self) -> Result<AuthorizationRequest, PortError> {
+        self.start()
+            .await
+            .map_err(|e| PortError::Unavailable(e.to_string()))
+    }
+
+    async fn proven_identity(
+        &self,
+        code: &str,
+        pkce_verifier: &str,
+        nonce: &str,
+        now: DateTime<Utc>,
+    ) -> Result<ProvenIdentity, PortError> {
+        self.finish(code, pkce_verifier, nonce, now)
+            .await
+            .map_err(|e| PortError::Unavailable(e.to_string()))
     }
 }

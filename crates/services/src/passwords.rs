@@ -1,5 +1,6 @@
 //! Password hashing: argon2id with m = 19456 KiB, t = 2, p = 1 (OWASP's baseline), PHC strings.
-//! Hashing is CPU-heavy, so async callers run it on the blocking pool.
+//! These are the blocking primitives; async callers go through `identity::passwords`, which
+//! runs them on the bounded password pool.
 
 use argon2::{Algorithm, Argon2, Params, PasswordHasher, PasswordVerifier, Version};
 
@@ -51,13 +52,6 @@ pub fn verify(password: &str, stored: &str) -> bool {
     hasher()
         .verify_password(password.as_bytes(), stored)
         .is_ok()
-}
-
-/// [`hash`] on the blocking pool.
-pub async fn hash_async(password: String) -> Result<String, PasswordError> {
-    tokio::task::spawn_blocking(move || hash(&password))
-        .await
-        .map_err(|_| PasswordError::Hashing)?
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ use axum::extract::rejection::JsonRejection;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use myqcm_domain::codes::{self, ErrorCode};
+use myqcm_services::SystemError;
 use myqcm_services::catalogue::CatalogueError;
 use myqcm_services::catalogue::images::ImageError;
 use myqcm_services::identity::IdentityError;
@@ -133,6 +134,14 @@ impl From<IdentityError> for WebError {
             IdentityError::MfaRequired => Self::code(codes::MFA_REQUIRED),
             IdentityError::NotFound => Self::code(codes::NOT_FOUND),
             IdentityError::Forbidden => Self::code(codes::FORBIDDEN),
+            IdentityError::EmailTaken => Self::with_detail(codes::CONFLICT, "email_taken"),
+            IdentityError::MfaEnrolmentRequired => Self::code(codes::MFA_ENROLMENT_REQUIRED),
+            IdentityError::LastSuperAdmin => Self::with_detail(
+                codes::CONFLICT,
+                "The last active super admin can be neither demoted nor disabled.",
+            ),
+            IdentityError::OidcFailed => Self::code(codes::OIDC_FAILED),
+            IdentityError::CsrfFailed => Self::code(codes::CSRF_FAILED),
             e @ (IdentityError::Store(_) | IdentityError::Port(_) | IdentityError::Other(_)) => {
                 Self::internal(e)
             }
@@ -183,6 +192,14 @@ impl From<ImageError> for WebError {
 impl From<ImportFailure> for WebError {
     fn from(e: ImportFailure) -> Self {
         Self::internal(e)
+    }
+}
+
+impl From<SystemError> for WebError {
+    fn from(e: SystemError) -> Self {
+        match e {
+            e @ SystemError::Store(_) => Self::internal(e),
+        }
     }
 }
 

@@ -41,28 +41,19 @@ pub async fn live() -> Json<Health> {
     (status = 200, description = "Ready", body = Health),
     (status = 503, description = "A dependency is unreachable", body = Health)))]
 pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
-    let (db, cache) = tokio::join!(myqcm_db::ping(&state.db), state.cache.ping());
+    let r = state.services.readiness().await;
     let label = |ok: bool| if ok { "ok" } else { "unavailable" };
-    if let Err(e) = &db {
-        tracing::warn!(error = %e, "readiness: database unreachable");
-    }
-    if let Err(e) = &cache {
-        tracing::warn!(error = %e, "readiness: cache unreachable");
-    }
-    let ok = db.is_ok() && cache.is_ok();
     let body = Health {
-        status: label(ok),
+        status: label(r.ok()),
         checks: Some(Checks {
-            database: label(db.is_ok()),
-            cache: label(cache.is_ok()),
+            database: label(r.database),
+            cache: label(r.cache),
         }),
     };
-    (
-        if ok {
-            StatusCode::OK
-        } else {
-            StatusCode::SERVICE_UNAVAILABLE
-        },
-        Json(body),
-    )
+    let status = if r.ok() {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Json(body))
 }

@@ -4,7 +4,8 @@
 //! Owns the middleware stack (request id, logs, metrics, timeouts, body limits, compression,
 //! security headers, panic catching), the one mapping from errors to responses (problem+json
 //! under `/api`, an HTML page elsewhere) and the OpenAPI document. Handlers stay thin: they
-//! extract, call `services`/`db`, and shape the response.
+//! parse, call one use case of `myqcm_services` through [`AppState::services`], and map the
+//! result. This crate depends on `services` and `domain` only: no database, no adapter.
 
 pub mod api;
 pub mod auth;
@@ -22,9 +23,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::routing::get;
-use myqcm_db::DatabaseConnection;
-use myqcm_domain::Clock;
-use myqcm_domain::ports::{BlobStore, Cache};
+use myqcm_services::Services;
 
 pub use error::WebError;
 
@@ -42,14 +41,10 @@ pub struct WebConfig {
     /// Mounts routes that exist only for tests (a deliberate panic, a failing query). Never set
     /// by the binary.
     pub test_routes: bool,
-    /// Identity settings (token lifetimes, CSRF key derived from `MYQCM_SECRET_KEY`).
-    pub identity: auth::IdentitySettings,
     /// `MYQCM_TRUSTED_PROXIES`: peers whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// `MYQCM_EMAIL_VERIFICATION`: the verified-email guard is enforced.
     pub email_verification: bool,
-    /// Google sign-in, when `MYQCM_GOOGLE_CLIENT_ID` is set.
-    pub google: Option<Arc<myqcm_integrations::oidc::GoogleOidc>>,
 }
 
 impl WebConfig {
@@ -61,13 +56,8 @@ impl WebConfig {
             request_timeout: Duration::from_secs(30),
             body_limit: 2 * 1024 * 1024,
             test_routes: false,
-            identity: Arc::new(myqcm_services::identity::IdentityConfig::new(
-                myqcm_services::identity::testing::TEST_MASTER_SECRET,
-                base.clone(),
-            )),
             trusted_proxies: Vec::new(),
             email_verification: true,
-            google: None,
         }
     }
 
@@ -77,19 +67,28 @@ impl WebConfig {
     }
 }
 
-/// Everything a handler may reach, cheap to clone.
+/// Everything a handler may reach, cheap to clone: the use cases' handle and the HTTP settings.
 #[derive(Clone)]
 pub struct AppState {
-    /// The database pool.
-    pub db: DatabaseConnection,
-    /// Cache port.
-    pub cache: Arc<dyn Cache>,
-    /// Blob store port.
-    pub blobs: Arc<dyn BlobStore>,
-    /// Clock port.
-    pub clock: Arc<dyn Clock>,
+    /// Database, ports and settings of the use cases (handlers pass it to `myqcm_services`).
+    pub services: Services,
     /// HTTP settings.
     pub config: Arc<WebConfig>,
+}
+
+impl AppState {
+    /// State over `services` with `config`.
+    pub fn new(services: Services, config: WebConfig) -> Self {
+        Self {
+            services,
+            config: Arc::new(config),
+        }
+    }
+
+    /// The identity use cases' dependencies.
+    pub fn deps(&self) -> myqcm_services::identity::Deps {
+        self.services.deps()
+    }
 }
 
 /// The complete application router with its middleware stack.

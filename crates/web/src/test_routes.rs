@@ -4,7 +4,6 @@
 use axum::Router;
 use axum::extract::State;
 use axum::routing::{get, post};
-use sea_orm::ConnectionTrait;
 
 use crate::error::ApiJson;
 use crate::{AppState, WebError};
@@ -22,11 +21,7 @@ async fn panic() -> &'static str {
 }
 
 async fn db_error(State(state): State<AppState>) -> Result<&'static str, WebError> {
-    state
-        .db
-        .execute_unprepared("SELECT no_such_column FROM no_such_table")
-        .await
-        .map_err(WebError::internal)?;
+    state.services.failing_query().await?;
     Ok("unreachable")
 }
 

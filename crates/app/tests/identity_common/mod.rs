@@ -16,6 +16,8 @@ use myqcm_db::identity::accounts::{self, Account};
 use myqcm_domain::FixedClock;
 use myqcm_domain::ports::Cache;
 use myqcm_integrations::{FileMailer, FsBlobStore};
+use myqcm_services::identity::IdentityConfig;
+use myqcm_services::identity::testing::TEST_MASTER_SECRET;
 use myqcm_testkit::{TestDb, fixed_clock, test_cache, test_db};
 use myqcm_web::WebConfig;
 use sea_orm::{ActiveModelTrait, ActiveValue::Set};
@@ -95,7 +97,7 @@ pub async fn spawn() -> App {
 
 pub async fn spawn_with(tune: impl FnOnce(&mut WebConfig)) -> App {
     let cache = test_cache().await.unwrap();
-    spawn_sharing(None, cache, fixed_clock(), tune).await
+    spawn_sharing(None, cache, fixed_clock(), |w, _| tune(w)).await
 }
 
 /// A server over `db` (a fresh one when `None`) and `cache`: two of them sharing both play two
@@ -104,7 +106,7 @@ pub async fn spawn_sharing(
     db: Option<Arc<TestDb>>,
     cache: Arc<dyn Cache>,
     clock: FixedClock,
-    tune: impl FnOnce(&mut WebConfig),
+    tune: impl FnOnce(&mut WebConfig, &mut Services),
 ) -> App {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let db = match db {
@@ -112,20 +114,19 @@ pub async fn spawn_sharing(
         None => Arc::new(test_db().await.unwrap()),
     };
     let dir = tempfile::tempdir().unwrap();
-    let services = Services {
-        db: db.conn.clone(),
-        cache: cache.clone(),
-        blobs: Arc::new(FsBlobStore::new(dir.path().join("blobs"))),
-        mailer: Arc::new(
-            FileMailer::new(dir.path().join("mail"), "MyQCM <no-reply@myqcm.local>").unwrap(),
-        ),
-        clock: Arc::new(clock.clone()),
-    };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
+    let mut services = Services::new(
+        db.conn.clone(),
+        cache.clone(),
+        Arc::new(FsBlobStore::new(dir.path().join("blobs"))),
+        Arc::new(FileMailer::new(dir.path().join("mail"), "MyQCM <no-reply@myqcm.local>").unwrap()),
+        Arc::new(clock.clone()),
+        IdentityConfig::new(TEST_MASTER_SECRET, base.parse().unwrap()),
+    );
     let mut web = WebConfig::development(base.parse().unwrap());
     web.test_routes = true;
-    tune(&mut web);
+    tune(&mut web, &mut services);
     let (stop, rx) = watch::channel(false);
     tokio::spawn(myqcm_app::run_server(listener, services, web, false, rx));
     App {
@@ -294,6 +295,16 @@ impl App {
             .unwrap()
             .into_iter()
             .map(|r| r.action)
+            .collect()
+    }
+
+    /// The JSON details of the audit rows named `action`, newest first.
+    pub async fn audit_details(&self, action: &str) -> Vec<Value> {
+        myqcm_db::identity::audit::recent(&self.db.conn, Some(action), None, 1000)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| serde_json::from_str(r.detail.as_deref().unwrap_or("null")).unwrap())
             .collect()
     }
 

@@ -1,6 +1,10 @@
-//! The `user_account` table seen by the identity work, with the security columns added by the
-//! identity migration (the base entity in `crate::users` stays as the foundation left it).
+//! The `user_account` table: the one entity for accounts (email, password hash, roles and
+//! admin scopes, verification, TOTP, disabling and deletion). Accounts are created only through
+//! `myqcm_services::identity::accounts::create_account`, which validates, hashes and audits;
+//! [`insert`] is its storage step.
 
+use chrono::{DateTime, Utc};
+use myqcm_domain::permissions::{AdminScope, Role};
 use sea_orm::entity::prelude::*;
 use sea_orm::{ActiveValue::Set, ConnectionTrait, QueryOrder, QuerySelect};
 
@@ -18,6 +22,7 @@ pub mod entity {
         #[sea_orm(primary_key, auto_increment = false)]
         pub id: Uuid,
         /// Lower-cased email, unique.
+        #[sea_orm(unique)]
         pub email: String,
         /// Name shown in the interface.
         pub display_name: String,
@@ -59,6 +64,69 @@ pub mod entity {
 }
 
 pub use entity::Model as Account;
+
+/// What is stored for a new account; the caller has validated every field and hashed the
+/// password.
+#[derive(Debug, Clone)]
+pub struct NewAccount {
+    /// Email (stored trimmed and lower-cased).
+    pub email: String,
+    /// Display name.
+    pub display_name: String,
+    /// PHC string, or none (Google-only accounts).
+    pub password_hash: Option<String>,
+    /// Roles.
+    pub roles: Vec<Role>,
+    /// Admin scopes.
+    pub admin_scopes: Vec<AdminScope>,
+    /// Interface language.
+    pub locale: String,
+    /// Whether the email is already proven.
+    pub verified: bool,
+}
+
+/// A comma-separated list as stored.
+pub fn join_names<T: std::fmt::Display>(values: &[T]) -> String {
+    values
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Inserts an account; [`DbError::Conflict`]`("email_taken")` when the email is taken.
+pub async fn insert<C: ConnectionTrait>(
+    conn: &C,
+    new: NewAccount,
+    now: DateTime<Utc>,
+) -> Result<Account, DbError> {
+    let model = entity::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        email: Set(new.email.trim().to_lowercase()),
+        display_name: Set(new.display_name),
+        password_hash: Set(new.password_hash),
+        roles: Set(join_names(&new.roles)),
+        admin_scopes: Set(join_names(&new.admin_scopes)),
+        locale: Set(new.locale),
+        email_verified_at: Set(new.verified.then_some(now)),
+        created_at: Set(now),
+        updated_at: Set(now),
+        disabled_at: Set(None),
+        password_changed_at: Set(None),
+        totp_secret: Set(None),
+        totp_enabled_at: Set(None),
+        totp_last_step: Set(None),
+        deletion_requested_at: Set(None),
+        deleted_at: Set(None),
+    };
+    model.insert(conn).await.map_err(|e| {
+        if is_unique_violation(&e) {
+            DbError::Conflict("email_taken")
+        } else {
+            e.into()
+        }
+    })
+}
 
 /// Loads an account by id.
 pub async fn get<C: ConnectionTrait>(conn: &C, id: Uuid) -> Result<Option<Account>, DbError> {
@@ -135,6 +203,22 @@ pub async fn due_for_deletion<C: ConnectionTrait>(
     entity::Entity::find()
         .filter(entity::Column::DeletionRequestedAt.lte(cutoff_ms))
         .filter(entity::Column::DeletedAt.is_null())
+        .all(conn)
+        .await
+        .map_err(DbError::from)
+}
+
+/// Accounts that may hold the super scope and are active (not disabled, not deleted), locked
+/// for update on PostgreSQL (SQLite writers are serialised anyway), so two concurrent demotions
+/// cannot both see another super admin. The caller checks roles and scopes exactly.
+pub async fn active_super_admin_candidates<C: ConnectionTrait>(
+    conn: &C,
+) -> Result<Vec<Account>, DbError> {
+    entity::Entity::find()
+        .filter(entity::Column::AdminScopes.contains("super"))
+        .filter(entity::Column::DisabledAt.is_null())
+        .filter(entity::Column::DeletedAt.is_null())
+        .lock_exclusive()
         .all(conn)
         .await
         .map_err(DbError::from)

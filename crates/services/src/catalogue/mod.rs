@@ -85,6 +85,31 @@ impl From<LifecycleError> for CatalogueError {
 /// Result alias.
 pub type Result<T, E = CatalogueError> = std::result::Result<T, E>;
 
+/// A lifecycle move named in a request: `submit`, `withdraw`, `approve`, `reject`, `retire`.
+pub fn parse_transition(action: &str) -> Result<Transition> {
+    match action {
+        "submit" => Ok(Transition::Submit),
+        "withdraw" => Ok(Transition::Withdraw),
+        "approve" => Ok(Transition::Approve),
+        "reject" => Ok(Transition::Reject),
+        "retire" => Ok(Transition::Retire),
+        other => Err(CatalogueError::Invalid(vec![ContentError::new(
+            "action",
+            "unknown",
+            format!("{other:?} is not submit, withdraw, approve, reject or retire"),
+        )])),
+    }
+}
+
+/// The staff permission a move needs, if any (the caller's TOTP enrolment is checked with it).
+pub fn transition_permission(t: Transition) -> Option<Action> {
+    match t {
+        Transition::Approve | Transition::Reject => Some(Action::ItemReview),
+        Transition::Retire => Some(Action::CatalogueManage),
+        Transition::Edit | Transition::Submit | Transition::Withdraw => None,
+    }
+}
+
 fn require(actor: &Actor, action: Action) -> Result<()> {
     if actor.can(action) {
         Ok(())

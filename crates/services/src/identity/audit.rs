@@ -1,13 +1,18 @@
 //! Security and staff events into the append-only audit log. Callers pass only identifiers and
 //! outcomes; this module has no parameter through which a password, token or code could travel.
 
+use chrono::{DateTime, Utc};
 use myqcm_db::identity::audit::{self as repo, AuditRow};
-use myqcm_db::identity::ms;
+use myqcm_db::identity::{from_ms, ms};
 use myqcm_domain::Clock;
+use myqcm_domain::permissions::Action;
 use sea_orm::ConnectionTrait;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use super::ClientMeta;
+use super::caller::Caller;
+use super::{ClientMeta, Deps, Result};
 
 /// One event being built.
 #[derive(Debug, Clone)]
@@ -83,4 +88,67 @@ pub async fn record<C: ConnectionTrait>(
         },
     )
     .await
+}
+
+/// Appends `event` on its own (outside any transaction).
+pub async fn record_alone(deps: &Deps, event: Event) -> Result<(), myqcm_db::DbError> {
+    record(&deps.db, deps.clock.as_ref(), event).await
+}
+
+/// One audit entry as staff read it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct AuditEntry {
+    /// Id.
+    pub id: Uuid,
+    /// When (UTC).
+    pub at: DateTime<Utc>,
+    /// Who acted.
+    pub actor_id: Option<Uuid>,
+    /// What happened.
+    pub action: String,
+    /// On what.
+    pub target: Option<String>,
+    /// Request id.
+    pub request_id: Option<String>,
+    /// Client address.
+    pub ip: Option<String>,
+    /// Extra detail (JSON text).
+    pub detail: Option<String>,
+}
+
+/// Filters of the audit listing.
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+pub struct AuditQuery {
+    /// Only this action.
+    pub action: Option<String>,
+    /// Only this actor.
+    pub actor: Option<Uuid>,
+    /// At most 500 (default 100).
+    pub limit: Option<u64>,
+}
+
+/// The newest audit entries (`AuditRead`: support, operations and super admins). The log is
+/// append-only: there is no use case that changes or deletes an entry.
+pub async fn list(deps: &Deps, caller: &Caller, q: &AuditQuery) -> Result<Vec<AuditEntry>> {
+    caller.require(Action::AuditRead)?;
+    let rows = repo::recent(
+        &deps.db,
+        q.action.as_deref(),
+        q.actor,
+        q.limit.unwrap_or(100).min(500),
+    )
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| AuditEntry {
+            id: r.id,
+            at: from_ms(r.at),
+            actor_id: r.actor_id,
+            action: r.action,
+            target: r.target,
+            request_id: r.request_id,
+            ip: r.ip,
+            detail: r.detail,
+        })
+        .collect())
 }

@@ -5,18 +5,21 @@
 use chrono::{DateTime, Utc};
 use myqcm_db::identity::accounts::{self as accounts_repo, Account};
 use myqcm_db::identity::tokens::{self as tokens_repo, EmailTokenRow};
-use myqcm_db::identity::{ms, sessions as sessions_repo};
-use myqcm_db::users::{self, NewUser};
-use myqcm_domain::permissions::{AdminScope, Role, parse_list};
+use myqcm_db::identity::{from_ms, ms};
+use myqcm_domain::permissions::Role;
 use sea_orm::{ActiveValue::Set, ConnectionTrait, TransactionTrait};
+use serde::Serialize;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
+use super::accounts::{self, HashedPassword, NewAccount, Origin};
+pub use super::accounts::{is_staff, normalize_email, roles_and_scopes};
 use super::crypto::{self, ct_eq, sha256_hex};
 use super::mail::{self, Message};
 use super::passwords::{self, Verified};
 use super::ratelimit::{self as rl};
 use super::sessions::{self, IssuedTokens, Principal, Via};
-use super::{ClientMeta, Deps, IdentityError, Result, audit, dur_ms};
+use super::{ClientMeta, Deps, IdentityError, Notice, Result, audit, commit_with, dur_ms};
 
 /// Token purposes.
 pub mod purpose {
@@ -31,41 +34,7 @@ pub mod purpose {
 /// Wrong codes allowed per verification token before it is spent.
 const MAX_CODE_ATTEMPTS: i32 = 5;
 
-/// Normalises an email: trimmed, lower-case; `None` when malformed.
-pub fn normalize_email(email: &str) -> Option<String> {
-    let e = email.trim().to_lowercase();
-    crate::accounts::valid_email(&e).then_some(e)
-}
-
-fn locale_or_default(locale: Option<&str>) -> String {
-    match locale {
-        Some(l @ ("fr" | "ar" | "en")) => l.to_owned(),
-        _ => "fr".into(),
-    }
-}
-
-/// Whether an account holds a staff role (reviewer or admin).
-pub fn is_staff(a: &Account) -> bool {
-    let roles: Vec<Role> = parse_list(&a.roles).unwrap_or_default();
-    roles.contains(&Role::Reviewer) || roles.contains(&Role::Admin)
-}
-
-/// Roles and scopes of an account (unknown names are dropped, never granted).
-pub fn roles_and_scopes(a: &Account) -> (Vec<Role>, Vec<AdminScope>) {
-    let roles = a
-        .roles
-        .split(',')
-        .filter_map(|r| r.trim().parse().ok())
-        .collect();
-    let scopes = a
-        .admin_scopes
-        .split(',')
-        .filter_map(|s| s.trim().parse().ok())
-        .collect();
-    (roles, scopes)
-}
-
-fn usable(a: &Account) -> bool {
+pub(crate) fn usable(a: &Account) -> bool {
     a.disabled_at.is_none() && a.deleted_at.is_none()
 }
 
@@ -131,19 +100,11 @@ pub struct SignUp {
 /// account gets a "someone tried to sign up" mail instead; the caller sees the same outcome.
 pub async fn sign_up(deps: &Deps, input: SignUp, meta: &ClientMeta) -> Result<()> {
     let email = normalize_email(&input.email).ok_or(IdentityError::InvalidEmail)?;
-    let name = input.display_name.trim().to_owned();
-    if name.is_empty() || name.chars().count() > 120 || name.chars().any(char::is_control) {
-        return Err(IdentityError::Invalid {
-            field: "display_name",
-        });
-    }
+    let name = accounts::display_name(&input.display_name)?;
     passwords::check_new_password(&input.password, false, &email)?;
     rl::hit(deps, rl::SIGN_UP_IP, meta.ip.as_deref().unwrap_or("-")).await?;
     // Hash before looking the address up, so both outcomes cost the same.
-    let hash = passwords::hash(input.password)
-        .await
-        .map_err(|e| IdentityError::Other(e.into()))?;
-    let locale = locale_or_default(input.locale.as_deref());
+    let password = HashedPassword::new(input.password, &[Role::Student], &email).await?;
     let now = deps.clock.now();
     let txn = deps.db.begin().await?;
     match accounts_repo::find_by_email(&txn, &email).await? {
@@ -170,25 +131,28 @@ pub async fn sign_up(deps: &Deps, input: SignUp, meta: &ClientMeta) -> Result<()
             .await?;
         }
         None => {
-            let user = users::create(
+            let new = NewAccount {
+                email: email.clone(),
+                display_name: name,
+                roles: vec![Role::Student],
+                admin_scopes: vec![],
+                locale: input.locale,
+                verified: false,
+                password: Some(password),
+            };
+            let user = match accounts::insert_account(
                 &txn,
-                NewUser {
-                    email: email.clone(),
-                    display_name: name,
-                    password_hash: Some(hash),
-                    roles: vec!["student".into()],
-                    admin_scopes: vec![],
-                    locale: locale.clone(),
-                    verified: false,
-                },
-                now,
+                deps.clock.as_ref(),
+                new,
+                Origin::SignUp,
+                meta,
             )
-            .await;
-            let user = match user {
+            .await
+            {
                 Ok(u) => u,
                 // A parallel sign-up won the race: same outcome as an existing address.
-                Err(myqcm_db::DbError::Conflict(_)) => return Ok(()),
-                Err(e) => return Err(e.into()),
+                Err(IdentityError::EmailTaken) => return Ok(()),
+                Err(e) => return Err(e),
             };
             let t = new_email_token(deps, user.id, purpose::VERIFY_EMAIL, &email, now);
             tokens_repo::issue(&txn, t.row).await?;
@@ -196,15 +160,7 @@ pub async fn sign_up(deps: &Deps, input: SignUp, meta: &ClientMeta) -> Result<()
                 link: link(deps, "/verify-email", &t.token),
                 code: t.code,
             };
-            mail::enqueue(&txn, now, &email, &locale, &msg).await?;
-            audit::record(
-                &txn,
-                deps.clock.as_ref(),
-                audit::Event::new("sign_up.created")
-                    .actor(user.id)
-                    .meta(meta),
-            )
-            .await?;
+            mail::enqueue(&txn, now, &email, &user.locale, &msg).await?;
         }
     }
     txn.commit().await?;
@@ -321,37 +277,30 @@ pub async fn verify_email(deps: &Deps, proof: VerifyProof, meta: &ClientMeta) ->
         updated_at: Set(now),
         ..Default::default()
     };
-    if t.purpose == purpose::CHANGE_EMAIL {
+    let change = t.purpose == purpose::CHANGE_EMAIL;
+    if change {
         model.email = Set(t.email.clone());
-        mail::enqueue(
-            &txn,
-            now,
-            &account.email,
-            &account.locale,
-            &Message::EmailChanged {
-                new_email: mail::mask(&t.email),
-            },
-        )
-        .await?;
     }
     match accounts_repo::update(&txn, model).await {
         Ok(_) => {}
         Err(myqcm_db::DbError::Conflict(_)) => return Err(IdentityError::InvalidToken),
         Err(e) => return Err(e.into()),
     }
-    let action = if t.purpose == purpose::CHANGE_EMAIL {
+    // The old address hears about the change.
+    let notice = change.then(|| Notice {
+        to: &account.email,
+        locale: &account.locale,
+        message: Message::EmailChanged {
+            new_email: mail::mask(&t.email),
+        },
+    });
+    let action = if change {
         "email.changed"
     } else {
         "email.verified"
     };
-    audit::record(
-        &txn,
-        deps.clock.as_ref(),
-        audit::Event::new(action).actor(account.id).meta(meta),
-    )
-    .await?;
-    txn.commit().await?;
-    Ok(())
+    let event = audit::Event::new(action).actor(account.id).meta(meta);
+    commit_with(txn, deps, notice, event).await
 }
 
 /// Checks email and password and opens a session. Unknown address, disabled account and wrong
@@ -382,15 +331,14 @@ pub async fn sign_in(
             if let Some(a) = &account {
                 ev = ev.target(a.id.to_string());
             }
-            audit::record(&deps.db, deps.clock.as_ref(), ev).await?;
+            audit::record_alone(deps, ev).await?;
             return Err(IdentityError::InvalidCredentials);
         }
         (Verified::OkRehash(new_hash), Some(a)) => {
             accounts_repo::set_password_hash(&deps.db, a.id, &new_hash, ms(deps.clock.now()))
                 .await?;
-            audit::record(
-                &deps.db,
-                deps.clock.as_ref(),
+            audit::record_alone(
+                deps,
                 audit::Event::new("password.rehashed_legacy")
                     .actor(a.id)
                     .meta(meta),
@@ -405,9 +353,8 @@ pub async fn sign_in(
             return Err(IdentityError::MfaRequired);
         };
         if let Err(e) = super::mfa::check_second_factor(deps, &account, code).await {
-            audit::record(
-                &deps.db,
-                deps.clock.as_ref(),
+            audit::record_alone(
+                deps,
                 audit::Event::new("sign_in.mfa_failed")
                     .target(account.id.to_string())
                     .meta(meta),
@@ -434,28 +381,110 @@ pub async fn sign_in(
         )
         .await?;
     }
-    mail::enqueue(
-        &txn,
-        now,
-        &account.email,
-        &account.locale,
-        &Message::NewSignIn {
-            at: now,
+    let notice = new_sign_in_notice(&account, now, meta);
+    let event = audit::Event::new("sign_in.succeeded")
+        .actor(account.id)
+        .target(tokens.session_id.to_string())
+        .meta(meta);
+    commit_with(txn, deps, Some(notice), event).await?;
+    Ok((tokens, account))
+}
+
+/// A grant at the token endpoint of non-browser clients.
+#[derive(Debug, Clone)]
+pub enum Grant {
+    /// Email, password and, for enrolled accounts, a second factor.
+    Password {
+        /// Address.
+        email: String,
+        /// Password.
+        password: String,
+        /// TOTP or recovery code.
+        second_factor: Option<String>,
+    },
+    /// A refresh token (rotates).
+    Refresh(String),
+}
+
+/// Tokens for a Bearer client: a password sign-in or a refresh rotation.
+pub async fn token_grant(deps: &Deps, grant: Grant, meta: &ClientMeta) -> Result<IssuedTokens> {
+    match grant {
+        Grant::Password {
+            email,
+            password,
+            second_factor,
+        } => Ok(sign_in(
+            deps,
+            &email,
+            password,
+            second_factor.as_deref(),
+            Via::Bearer,
+            meta,
+        )
+        .await?
+        .0),
+        Grant::Refresh(token) => sessions::refresh(deps, &token, meta).await,
+    }
+}
+
+/// A browser sign-in: [`sign_in`] with cookies, then the session the browser carried before
+/// (its access token, if any) ends, so a planted cookie never survives a sign-in.
+pub async fn sign_in_browser(
+    deps: &Deps,
+    email: &str,
+    password: String,
+    second_factor: Option<&str>,
+    previous_access: Option<&str>,
+    meta: &ClientMeta,
+) -> Result<(IssuedTokens, Account)> {
+    let done = sign_in(deps, email, password, second_factor, Via::Cookie, meta).await?;
+    if let Some(old) = previous_access {
+        sessions::revoke_by_access(deps, old, "replaced_by_sign_in").await?;
+    }
+    Ok(done)
+}
+
+/// Rotates a browser's refresh cookie. The cookie is a credential sent automatically, so the
+/// request must also carry the session's CSRF token, checked before anything rotates.
+pub async fn refresh_browser(
+    deps: &Deps,
+    refresh_token: Option<&str>,
+    csrf_token: Option<&str>,
+    meta: &ClientMeta,
+) -> Result<IssuedTokens> {
+    let presented = refresh_token.ok_or(IdentityError::Unauthenticated)?;
+    let session_id = sessions::session_of_refresh(deps, presented)
+        .await?
+        .ok_or(IdentityError::Unauthenticated)?;
+    if !csrf_token.is_some_and(|c| sessions::csrf_valid(deps, session_id, c)) {
+        return Err(IdentityError::CsrfFailed);
+    }
+    sessions::refresh(deps, presented, meta).await
+}
+
+/// "New sign-in to your account" (time and address), to the account's own address.
+pub(crate) fn new_sign_in_notice<'a>(
+    account: &'a Account,
+    at: DateTime<Utc>,
+    meta: &ClientMeta,
+) -> Notice<'a> {
+    Notice {
+        to: &account.email,
+        locale: &account.locale,
+        message: Message::NewSignIn {
+            at,
             ip: meta.ip.clone().unwrap_or_else(|| "?".into()),
         },
-    )
-    .await?;
-    audit::record(
-        &txn,
-        deps.clock.as_ref(),
-        audit::Event::new("sign_in.succeeded")
-            .actor(account.id)
-            .target(tokens.session_id.to_string())
-            .meta(meta),
-    )
-    .await?;
-    txn.commit().await?;
-    Ok((tokens, account))
+    }
+}
+
+/// "Your password changed", to the account's own address.
+fn password_notice(account: &Account) -> Notice<'_> {
+    Notice {
+        to: &account.email,
+        locale: &account.locale,
+        message: Message::PasswordChanged,
+    }
 }
 
 /// Re-checks the password of the signed-in user and records the proof in the session.
@@ -473,9 +502,8 @@ pub async fn reauthenticate(
     match passwords::verify(password, account.password_hash.clone()).await {
         Verified::No => {
             rl::count(deps, rl::SIGN_IN_FAILURES, &subject).await?;
-            audit::record(
-                &deps.db,
-                deps.clock.as_ref(),
+            audit::record_alone(
+                deps,
                 audit::Event::new("step_up.failed")
                     .actor(p.user_id)
                     .meta(meta),
@@ -505,9 +533,8 @@ pub async fn step_up(
         super::mfa::check_second_factor(deps, &account, code).await?;
         sessions::mark_authenticated(deps, p.session_id, true).await?;
     }
-    audit::record(
-        &deps.db,
-        deps.clock.as_ref(),
+    audit::record_alone(
+        deps,
         audit::Event::new("step_up.succeeded")
             .actor(p.user_id)
             .meta(meta),
@@ -540,9 +567,8 @@ pub async fn sign_out_everywhere(
     }
     let keep = keep_current.then_some(p.session_id);
     let n = sessions::revoke_all(deps, p.user_id, keep, "sign_out_everywhere").await?;
-    audit::record(
-        &deps.db,
-        deps.clock.as_ref(),
+    audit::record_alone(
+        deps,
         audit::Event::new("session.sign_out_everywhere")
             .actor(p.user_id)
             .meta(meta)
@@ -571,23 +597,10 @@ pub async fn change_password(
     let now = deps.clock.now();
     let txn = deps.db.begin().await?;
     accounts_repo::set_password_hash(&txn, account.id, &hash, ms(now)).await?;
-    mail::enqueue(
-        &txn,
-        now,
-        &account.email,
-        &account.locale,
-        &Message::PasswordChanged,
-    )
-    .await?;
-    audit::record(
-        &txn,
-        deps.clock.as_ref(),
-        audit::Event::new("password.changed")
-            .actor(account.id)
-            .meta(meta),
-    )
-    .await?;
-    txn.commit().await?;
+    let event = audit::Event::new("password.changed")
+        .actor(account.id)
+        .meta(meta);
+    commit_with(txn, deps, Some(password_notice(&account)), event).await?;
     sessions::revoke_all(deps, account.id, Some(p.session_id), "password_changed").await?;
     Ok(())
 }
@@ -611,18 +624,17 @@ pub async fn request_reset(deps: &Deps, email: &str, meta: &ClientMeta) -> Resul
     {
         let t = new_email_token(deps, a.id, purpose::RESET_PASSWORD, &a.email, now);
         tokens_repo::issue(&txn, t.row).await?;
-        let msg = Message::Reset {
-            link: link(deps, "/password-reset", &t.token),
+        let notice = Notice {
+            to: &a.email,
+            locale: &a.locale,
+            message: Message::Reset {
+                link: link(deps, "/password-reset", &t.token),
+            },
         };
-        mail::enqueue(&txn, now, &a.email, &a.locale, &msg).await?;
-        audit::record(
-            &txn,
-            deps.clock.as_ref(),
-            audit::Event::new("password.reset_requested")
-                .target(a.id.to_string())
-                .meta(meta),
-        )
-        .await?;
+        let event = audit::Event::new("password.reset_requested")
+            .target(a.id.to_string())
+            .meta(meta);
+        return commit_with(txn, deps, Some(notice), event).await;
     }
     txn.commit().await?;
     Ok(())
@@ -678,23 +690,10 @@ pub async fn confirm_reset(
         )
         .await?;
     }
-    mail::enqueue(
-        &txn,
-        now,
-        &account.email,
-        &account.locale,
-        &Message::PasswordChanged,
-    )
-    .await?;
-    audit::record(
-        &txn,
-        deps.clock.as_ref(),
-        audit::Event::new("password.reset")
-            .actor(account.id)
-            .meta(meta),
-    )
-    .await?;
-    txn.commit().await?;
+    let event = audit::Event::new("password.reset")
+        .actor(account.id)
+        .meta(meta);
+    commit_with(txn, deps, Some(password_notice(&account)), event).await?;
     sessions::revoke_all(deps, account.id, None, "password_reset").await?;
     Ok(())
 }
@@ -717,28 +716,26 @@ pub async fn request_email_change(
         .await?
         .ok_or(IdentityError::Unauthenticated)?;
     // A taken address gets nothing, and the caller sees the same success (no enumeration).
+    let mut notice = None;
     if accounts_repo::find_by_email(&txn, &new_email)
         .await?
         .is_none()
     {
         let t = new_email_token(deps, account.id, purpose::CHANGE_EMAIL, &new_email, now);
         tokens_repo::issue(&txn, t.row).await?;
-        let msg = Message::Verify {
-            link: link(deps, "/verify-email", &t.token),
-            code: t.code,
-        };
-        mail::enqueue(&txn, now, &new_email, &account.locale, &msg).await?;
+        notice = Some(Notice {
+            to: &new_email,
+            locale: &account.locale,
+            message: Message::Verify {
+                link: link(deps, "/verify-email", &t.token),
+                code: t.code,
+            },
+        });
     }
-    audit::record(
-        &txn,
-        deps.clock.as_ref(),
-        audit::Event::new("email.change_requested")
-            .actor(account.id)
-            .meta(meta),
-    )
-    .await?;
-    txn.commit().await?;
-    Ok(())
+    let event = audit::Event::new("email.change_requested")
+        .actor(account.id)
+        .meta(meta);
+    commit_with(txn, deps, notice, event).await
 }
 
 /// Changes the display name and/or interface language.
@@ -754,13 +751,7 @@ pub async fn update_profile(
         ..Default::default()
     };
     if let Some(n) = display_name {
-        let n = n.trim().to_owned();
-        if n.is_empty() || n.chars().count() > 120 || n.chars().any(char::is_control) {
-            return Err(IdentityError::Invalid {
-                field: "display_name",
-            });
-        }
-        model.display_name = Set(n);
+        model.display_name = Set(accounts::display_name(&n)?);
     }
     if let Some(l) = locale {
         if !matches!(l.as_str(), "fr" | "ar" | "en") {
@@ -776,7 +767,38 @@ pub async fn load_account<C: ConnectionTrait>(conn: &C, id: Uuid) -> Result<Opti
     Ok(accounts_repo::get(conn, id).await?.filter(usable))
 }
 
-/// Sessions of a user for the device list.
-pub async fn list_sessions(deps: &Deps, user_id: Uuid) -> Result<Vec<sessions_repo::SessionRow>> {
-    sessions::list(deps, user_id).await
+/// One sign-in session in the owner's device list.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct SessionView {
+    /// Id (revoke with `DELETE /api/v1/account/sessions/{id}`).
+    pub id: Uuid,
+    /// Started.
+    pub created_at: DateTime<Utc>,
+    /// Last refreshed.
+    pub last_seen_at: DateTime<Utc>,
+    /// Address at sign-in.
+    pub ip: Option<String>,
+    /// Browser at sign-in.
+    pub user_agent: Option<String>,
+    /// `cookie` or `bearer`.
+    pub via: String,
+    /// The session making this request.
+    pub current: bool,
+}
+
+/// The live sign-in sessions of the principal's account, marking the principal's own.
+pub async fn list_sessions(deps: &Deps, p: &Principal) -> Result<Vec<SessionView>> {
+    Ok(sessions::list(deps, p.user_id)
+        .await?
+        .into_iter()
+        .map(|r| SessionView {
+            current: r.id == p.session_id,
+            id: r.id,
+            created_at: from_ms(r.created_at),
+            last_seen_at: from_ms(r.last_seen_at),
+            ip: r.ip,
+            user_agent: r.user_agent,
+            via: r.via,
+        })
+        .collect())
 }

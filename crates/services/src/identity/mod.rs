@@ -5,9 +5,15 @@
 //! bcrypt, dummy hash) → [`sessions`] (issue, authenticate through the cache, refresh rotation
 //! with reuse detection, revocation) → [`flows`] (the user-facing use cases, each one
 //! transaction that also enqueues its mail and audit row) → [`mail`] (fr/ar/en templates),
-//! [`ratelimit`], [`audit`]. [`testing`] lets other areas' tests obtain a Bearer token.
+//! [`ratelimit`], [`audit`]. [`accounts`] creates accounts (every path) and shapes their views;
+//! [`caller`] resolves who is calling and checks permissions; [`admin`] is account
+//! administration; [`oidc`] is Google sign-in. [`testing`] lets other areas' tests obtain a
+//! Bearer token.
 
+pub mod accounts;
+pub mod admin;
 pub mod audit;
+pub mod caller;
 pub mod crypto;
 pub mod flows;
 pub mod mail;
@@ -148,6 +154,21 @@ pub enum IdentityError {
     /// Not allowed.
     #[error("forbidden")]
     Forbidden,
+    /// The address already has an account.
+    #[error("an account with this email already exists")]
+    EmailTaken,
+    /// Staff must enrol TOTP before their first staff action.
+    #[error("TOTP enrolment required")]
+    MfaEnrolmentRequired,
+    /// The change would leave no active super admin.
+    #[error("the last active super admin cannot be demoted or disabled")]
+    LastSuperAdmin,
+    /// A cookie-authenticated request without the session's CSRF token.
+    #[error("CSRF token missing or wrong")]
+    CsrfFailed,
+    /// A Google sign-in failed (the reason is logged, never shown).
+    #[error("sign-in with the identity provider failed")]
+    OidcFailed,
     /// Storage failure.
     #[error(transparent)]
     Store(#[from] DbError),
@@ -167,6 +188,30 @@ impl From<sea_orm::DbErr> for IdentityError {
 
 /// Result alias.
 pub type Result<T, E = IdentityError> = std::result::Result<T, E>;
+
+/// A mail that goes out with a change: recipient, its language, the message.
+pub(crate) struct Notice<'a> {
+    pub to: &'a str,
+    pub locale: &'a str,
+    pub message: mail::Message,
+}
+
+/// The tail of the identity use cases: the change's notice mail (if any) and its audit row join
+/// the transaction, which then commits, so the change, the mail and the record happen together
+/// or not at all.
+pub(crate) async fn commit_with(
+    txn: myqcm_db::DatabaseTransaction,
+    deps: &Deps,
+    notice: Option<Notice<'_>>,
+    event: audit::Event,
+) -> Result<()> {
+    if let Some(n) = notice {
+        mail::enqueue(&txn, deps.clock.now(), n.to, n.locale, &n.message).await?;
+    }
+    audit::record(&txn, deps.clock.as_ref(), event).await?;
+    txn.commit().await?;
+    Ok(())
+}
 
 /// Milliseconds in a duration, saturating.
 pub(crate) fn dur_ms(d: Duration) -> i64 {

@@ -199,6 +199,20 @@ pub async fn bank(db: &DatabaseConnection) -> Result<Bank, ImportFailure> {
     Ok(out)
 }
 
+/// The catalogue as one file in `format`: every item, or only the taxonomy.
+pub async fn file(
+    db: &DatabaseConnection,
+    format: Format,
+    taxonomy: bool,
+) -> Result<Vec<u8>, ImportFailure> {
+    let bank = bank(db).await?;
+    if taxonomy {
+        write_taxonomy(&bank, format)
+    } else {
+        write(&bank, format)
+    }
+}
+
 /// Serialises a bank in `format` (CSV/XLSX carry items only; case sub-items are left out since
 /// a flat row cannot say which case they belong to).
 pub fn write(bank: &Bank, format: Format) -> Result<Vec<u8>, ImportFailure> {

@@ -79,6 +79,15 @@ impl Format {
             Self::Xlsx => "xlsx",
         }
     }
+
+    /// The media type of a file in this format.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Self::Json => "application/json",
+            Self::Csv => "text/csv; charset=utf-8",
+            Self::Xlsx => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        }
+    }
 }
 
 /// How to import.

@@ -7,15 +7,14 @@ use axum::response::IntoResponse;
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
-use myqcm_db::identity::from_ms;
-use myqcm_services::identity::flows;
-use myqcm_services::identity::sessions;
+use myqcm_services::identity::flows::{self, SessionView};
+use myqcm_services::identity::{caller, sessions};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::api::auth::{Accepted, AccountView, Done};
-use crate::auth::{self, CurrentUser};
+use crate::api::auth::{Accepted, AccountView, Done, done};
+use crate::auth::CurrentUser;
 use crate::error::ApiJson;
 use crate::{AppState, WebError};
 
@@ -40,10 +39,7 @@ pub async fn me(
     State(state): State<AppState>,
     user: CurrentUser,
 ) -> Result<Json<AccountView>, WebError> {
-    let a = flows::load_account(&state.db, user.id)
-        .await?
-        .ok_or_else(|| WebError::code(myqcm_domain::codes::UNAUTHENTICATED))?;
-    Ok(Json(AccountView::from(&a)))
+    Ok(Json(caller::own_account(&state.deps(), &user).await?))
 }
 
 /// The fields a user may change on their own account; anything else (roles, verification,
@@ -65,7 +61,7 @@ pub async fn update(
     user: CurrentUser,
     ApiJson(b): ApiJson<ProfilePatch>,
 ) -> Result<Json<AccountView>, WebError> {
-    let a = flows::update_profile(&auth::deps(&state), user.id, b.display_name, b.locale).await?;
+    let a = flows::update_profile(&state.deps(), user.id, b.display_name, b.locale).await?;
     Ok(Json(AccountView::from(&a)))
 }
 
@@ -94,14 +90,14 @@ pub async fn change_password(
         ));
     };
     flows::change_password(
-        &auth::deps(&state),
+        &state.deps(),
         user.principal(),
         current,
         b.new_password,
         user.meta(),
     )
     .await?;
-    Ok(Json(Done { status: "ok" }))
+    Ok(done())
 }
 
 /// Email change.
@@ -123,7 +119,7 @@ pub async fn change_email(
     ApiJson(b): ApiJson<EmailChange>,
 ) -> Result<impl IntoResponse, WebError> {
     flows::request_email_change(
-        &auth::deps(&state),
+        &state.deps(),
         user.principal(),
         &b.new_email,
         b.password,
@@ -133,45 +129,15 @@ pub async fn change_email(
     Ok((StatusCode::ACCEPTED, Json(Accepted { status: "accepted" })))
 }
 
-/// One sign-in session in the device list.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct SessionItem {
-    /// Id (revoke with `DELETE /api/v1/account/sessions/{id}`).
-    pub id: Uuid,
-    /// Started.
-    pub created_at: DateTime<Utc>,
-    /// Last refreshed.
-    pub last_seen_at: DateTime<Utc>,
-    /// Address at sign-in.
-    pub ip: Option<String>,
-    /// Browser at sign-in.
-    pub user_agent: Option<String>,
-    /// `cookie` or `bearer`.
-    pub via: String,
-    /// The session making this request.
-    pub current: bool,
-}
-
 /// The caller's live sign-in sessions.
 #[utoipa::path(get, path = "/api/v1/account/sessions", tag = "account",
-    responses((status = 200, body = [SessionItem]), (status = 401, body = crate::error::Problem)))]
+    responses((status = 200, body = [SessionView]), (status = 401, body = crate::error::Problem)))]
 pub async fn list_sessions(
     State(state): State<AppState>,
     user: CurrentUser,
-) -> Result<Json<Vec<SessionItem>>, WebError> {
-    let rows = flows::list_sessions(&auth::deps(&state), user.id).await?;
+) -> Result<Json<Vec<SessionView>>, WebError> {
     Ok(Json(
-        rows.into_iter()
-            .map(|r| SessionItem {
-                current: r.id == user.session_id,
-                id: r.id,
-                created_at: from_ms(r.created_at),
-                last_seen_at: from_ms(r.last_seen_at),
-                ip: r.ip,
-                user_agent: r.user_agent,
-                via: r.via,
-            })
-            .collect(),
+        flows::list_sessions(&state.deps(), user.principal()).await?,
     ))
 }
 
@@ -184,8 +150,8 @@ pub async fn revoke_session(
     user: CurrentUser,
     Path(id): Path<Uuid>,
 ) -> Result<Json<Done>, WebError> {
-    sessions::revoke(&auth::deps(&state), user.id, id, "revoked_by_user").await?;
-    Ok(Json(Done { status: "ok" }))
+    sessions::revoke(&state.deps(), user.id, id, "revoked_by_user").await?;
+    Ok(done())
 }
 
 /// The password, to start TOTP enrolment.
@@ -214,7 +180,7 @@ pub async fn totp_start(
     ApiJson(b): ApiJson<TotpStart>,
 ) -> Result<Json<TotpSecret>, WebError> {
     let e = myqcm_services::identity::mfa::start(
-        &auth::deps(&state),
+        &state.deps(),
         user.principal(),
         b.password,
         user.meta(),
@@ -250,7 +216,7 @@ pub async fn totp_confirm(
     ApiJson(b): ApiJson<TotpCode>,
 ) -> Result<Json<RecoveryCodes>, WebError> {
     let codes = myqcm_services::identity::mfa::confirm(
-        &auth::deps(&state),
+        &state.deps(),
         user.principal(),
         &b.code,
         user.meta(),
@@ -268,7 +234,7 @@ pub async fn export(
     State(state): State<AppState>,
     user: CurrentUser,
 ) -> Result<impl IntoResponse, WebError> {
-    let v = myqcm_services::identity::privacy::export(&auth::deps(&state), user.id).await?;
+    let v = myqcm_services::identity::privacy::export(&state.deps(), user.id).await?;
     let mut h = axum::http::HeaderMap::new();
     h.insert(
         axum::http::header::CONTENT_DISPOSITION,
@@ -303,7 +269,7 @@ pub async fn request_deletion(
     ApiJson(b): ApiJson<DeletionRequest>,
 ) -> Result<impl IntoResponse, WebError> {
     let at = myqcm_services::identity::privacy::request_deletion(
-        &auth::deps(&state),
+        &state.deps(),
         user.principal(),
         b.password,
         b.totp_code.as_deref(),

@@ -4,13 +4,7 @@
 use axum::extract::{Query, State};
 use axum::routing::get;
 use axum::{Json, Router};
-use chrono::{DateTime, Utc};
-use myqcm_db::identity::audit as repo;
-use myqcm_db::identity::from_ms;
-use myqcm_domain::permissions::Action;
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
-use uuid::Uuid;
+use myqcm_services::identity::audit::{self, AuditEntry, AuditQuery};
 
 use crate::auth::CurrentUser;
 use crate::{AppState, WebError};
@@ -18,38 +12,6 @@ use crate::{AppState, WebError};
 /// The routes.
 pub fn router() -> Router<AppState> {
     Router::new().route("/admin/audit", get(list))
-}
-
-/// One audit entry.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct AuditEntry {
-    /// Id.
-    pub id: Uuid,
-    /// When (UTC).
-    pub at: DateTime<Utc>,
-    /// Who acted.
-    pub actor_id: Option<Uuid>,
-    /// What happened.
-    pub action: String,
-    /// On what.
-    pub target: Option<String>,
-    /// Request id.
-    pub request_id: Option<String>,
-    /// Client address.
-    pub ip: Option<String>,
-    /// Extra detail (JSON text).
-    pub detail: Option<String>,
-}
-
-/// Filters.
-#[derive(Debug, Deserialize, IntoParams)]
-pub struct AuditQuery {
-    /// Only this action.
-    pub action: Option<String>,
-    /// Only this actor.
-    pub actor: Option<Uuid>,
-    /// At most 500.
-    pub limit: Option<u64>,
 }
 
 /// The newest audit entries.
@@ -60,27 +22,5 @@ pub async fn list(
     user: CurrentUser,
     Query(q): Query<AuditQuery>,
 ) -> Result<Json<Vec<AuditEntry>>, WebError> {
-    user.require(Action::AuditRead)?;
-    let rows = repo::recent(
-        &state.db,
-        q.action.as_deref(),
-        q.actor,
-        q.limit.unwrap_or(100).min(500),
-    )
-    .await
-    .map_err(WebError::internal)?;
-    Ok(Json(
-        rows.into_iter()
-            .map(|r| AuditEntry {
-                id: r.id,
-                at: from_ms(r.at),
-                actor_id: r.actor_id,
-                action: r.action,
-                target: r.target,
-                request_id: r.request_id,
-                ip: r.ip,
-                detail: r.detail,
-            })
-            .collect(),
-    ))
+    Ok(Json(audit::list(&state.deps(), &user, &q).await?))
 }

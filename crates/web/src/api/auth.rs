@@ -2,14 +2,15 @@
 //! (Bearer clients), refresh, sign-out, password reset, and the current session.
 
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
-use myqcm_db::identity::accounts::Account;
-use myqcm_services::identity::flows::{self, SignUp, VerifyProof};
-use myqcm_services::identity::sessions::{self, IssuedTokens, Via};
+pub use myqcm_services::identity::accounts::AccountView;
+use myqcm_services::identity::caller;
+use myqcm_services::identity::flows::{self, Grant, SignUp, VerifyProof};
+use myqcm_services::identity::sessions::{self, IssuedTokens};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -52,43 +53,6 @@ fn accepted() -> (StatusCode, Json<Accepted>) {
     (StatusCode::ACCEPTED, Json(Accepted { status: "accepted" }))
 }
 
-/// The signed-in account as shown to its owner.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct AccountView {
-    /// Id.
-    pub id: Uuid,
-    /// Email.
-    pub email: String,
-    /// Display name.
-    pub display_name: String,
-    /// Roles.
-    pub roles: Vec<String>,
-    /// Admin scopes.
-    pub admin_scopes: Vec<String>,
-    /// Interface language.
-    pub locale: String,
-    /// Whether the email is verified.
-    pub email_verified: bool,
-    /// Whether TOTP is enrolled.
-    pub mfa_enabled: bool,
-}
-
-impl From<&Account> for AccountView {
-    fn from(a: &Account) -> Self {
-        let (roles, scopes) = flows::roles_and_scopes(a);
-        Self {
-            id: a.id,
-            email: a.email.clone(),
-            display_name: a.display_name.clone(),
-            roles: roles.iter().map(ToString::to_string).collect(),
-            admin_scopes: scopes.iter().map(ToString::to_string).collect(),
-            locale: a.locale.clone(),
-            email_verified: a.email_verified_at.is_some(),
-            mfa_enabled: a.totp_enabled_at.is_some(),
-        }
-    }
-}
-
 /// Sign-up body.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -118,7 +82,7 @@ pub async fn sign_up(
         display_name: b.display_name,
         locale: b.locale,
     };
-    flows::sign_up(&auth::deps(&state), input, &meta).await?;
+    flows::sign_up(&state.deps(), input, &meta).await?;
     Ok(accepted())
 }
 
@@ -141,7 +105,8 @@ pub struct Done {
     pub status: &'static str,
 }
 
-fn done() -> Json<Done> {
+/// The `{"status": "ok"}` reply.
+pub fn done() -> Json<Done> {
     Json(Done { status: "ok" })
 }
 
@@ -158,7 +123,7 @@ pub async fn verify_email(
         (None, Some(email), Some(code)) => VerifyProof::Code { email, code },
         _ => return Err(WebError::code(myqcm_domain::codes::INVALID_TOKEN)),
     };
-    flows::verify_email(&auth::deps(&state), proof, &meta).await?;
+    flows::verify_email(&state.deps(), proof, &meta).await?;
     Ok(done())
 }
 
@@ -178,7 +143,7 @@ pub async fn resend_verification(
     ClientContext(meta): ClientContext,
     ApiJson(b): ApiJson<EmailBody>,
 ) -> Result<impl IntoResponse, WebError> {
-    flows::resend_verification(&auth::deps(&state), &b.email, &meta).await?;
+    flows::resend_verification(&state.deps(), &b.email, &meta).await?;
     Ok(accepted())
 }
 
@@ -215,8 +180,9 @@ fn max_age(until: DateTime<Utc>, now: DateTime<Utc>) -> i64 {
     (until - now).num_seconds().max(0)
 }
 
-fn cookie_headers(state: &AppState, t: &IssuedTokens) -> HeaderMap {
-    let now = state.clock.now();
+/// `Set-Cookie` headers for a new pair of tokens.
+pub fn cookie_headers(state: &AppState, t: &IssuedTokens) -> HeaderMap {
+    let now = state.services.clock.now();
     let mut h = HeaderMap::new();
     cookies::set_pair(
         &mut h,
@@ -238,23 +204,19 @@ pub async fn sign_in(
     request_headers: HeaderMap,
     ApiJson(b): ApiJson<SignInBody>,
 ) -> Result<impl IntoResponse, WebError> {
-    let deps = auth::deps(&state);
-    let (tokens, account) = flows::sign_in(
-        &deps,
+    let previous = cookies::read(
+        &request_headers,
+        &cookies::access_name(state.config.https()),
+    );
+    let (tokens, account) = flows::sign_in_browser(
+        &state.deps(),
         &b.email,
         b.password,
         b.totp_code.as_deref(),
-        Via::Cookie,
+        previous.as_deref(),
         &meta,
     )
     .await?;
-    // Whatever session the browser carried before is ended: a planted cookie never survives.
-    if let Some(old) = cookies::read(
-        &request_headers,
-        &cookies::access_name(state.config.https()),
-    ) {
-        sessions::revoke_by_access(&deps, &old, "replaced_by_sign_in").await?;
-    }
     let headers = cookie_headers(&state, &tokens);
     let body = SignedIn {
         user: AccountView::from(&account),
@@ -286,6 +248,23 @@ pub enum TokenBody {
     },
 }
 
+impl From<TokenBody> for Grant {
+    fn from(b: TokenBody) -> Self {
+        match b {
+            TokenBody::Password {
+                email,
+                password,
+                totp_code,
+            } => Self::Password {
+                email,
+                password,
+                second_factor: totp_code,
+            },
+            TokenBody::RefreshToken { refresh_token } => Self::Refresh(refresh_token),
+        }
+    }
+}
+
 /// Tokens for a Bearer client.
 #[derive(Serialize, ToSchema)]
 pub struct TokenResponse {
@@ -311,36 +290,11 @@ pub async fn token(
     ClientContext(meta): ClientContext,
     ApiJson(b): ApiJson<TokenBody>,
 ) -> Result<impl IntoResponse, WebError> {
-    let deps = auth::deps(&state);
-    let tokens = match b {
-        TokenBody::Password {
-            email,
-            password,
-            totp_code,
-        } => {
-            flows::sign_in(
-                &deps,
-                &email,
-                password,
-                totp_code.as_deref(),
-                Via::Bearer,
-                &meta,
-            )
-            .await?
-            .0
-        }
-        TokenBody::RefreshToken { refresh_token } => {
-            sessions::refresh(&deps, &refresh_token, &meta).await?
-        }
-    };
-    let now = state.clock.now();
-    let mut h = HeaderMap::new();
-    h.insert(
-        axum::http::header::CACHE_CONTROL,
-        axum::http::HeaderValue::from_static("no-store"),
-    );
+    let tokens = flows::token_grant(&state.deps(), b.into(), &meta).await?;
+    let now = state.services.clock.now();
+    let no_store = [(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))];
     Ok((
-        h,
+        no_store,
         Json(TokenResponse {
             expires_in: max_age(tokens.access_expires_at, now),
             refresh_expires_in: max_age(tokens.refresh_expires_at, now),
@@ -371,24 +325,14 @@ pub async fn refresh(
     headers: HeaderMap,
     ext: Option<axum::Extension<auth::csrf::FormToken>>,
 ) -> Result<impl IntoResponse, WebError> {
-    let https = state.config.https();
-    let presented = cookies::read(&headers, &cookies::refresh_name(https))
-        .ok_or_else(|| WebError::code(myqcm_domain::codes::UNAUTHENTICATED))?;
-    let deps = auth::deps(&state);
-    // The refresh cookie is a cookie credential: the request must carry the session's token,
-    // checked before anything rotates.
-    let session_id = sessions::session_of_refresh(&deps, &presented)
-        .await?
-        .ok_or_else(|| WebError::code(myqcm_domain::codes::UNAUTHENTICATED))?;
+    let presented = cookies::read(&headers, &cookies::refresh_name(state.config.https()));
     let csrf = headers
         .get("x-csrf-token")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned)
         .or_else(|| ext.map(|e| e.0.0.clone()));
-    if !csrf.is_some_and(|c| sessions::csrf_valid(&deps, session_id, &c)) {
-        return Err(WebError::code(myqcm_domain::codes::CSRF_FAILED));
-    }
-    let tokens = sessions::refresh(&deps, &presented, &meta).await?;
+    let tokens =
+        flows::refresh_browser(&state.deps(), presented.as_deref(), csrf.as_deref(), &meta).await?;
     let out = cookie_headers(&state, &tokens);
     Ok((
         out,
@@ -406,7 +350,7 @@ pub async fn sign_out(
     State(state): State<AppState>,
     user: CurrentUser,
 ) -> Result<impl IntoResponse, WebError> {
-    let deps = auth::deps(&state);
+    let deps = state.deps();
     sessions::revoke(&deps, user.id, user.session_id, "sign_out").await?;
     let mut h = HeaderMap::new();
     cookies::clear_pair(&mut h, state.config.https());
@@ -440,7 +384,7 @@ pub async fn sign_out_everywhere(
     ApiJson(b): ApiJson<SignOutEverywhereBody>,
 ) -> Result<impl IntoResponse, WebError> {
     let n = flows::sign_out_everywhere(
-        &auth::deps(&state),
+        &state.deps(),
         user.principal(),
         b.password,
         b.keep_current,
@@ -473,7 +417,7 @@ pub async fn step_up(
     ApiJson(b): ApiJson<PasswordBody>,
 ) -> Result<Json<Done>, WebError> {
     flows::step_up(
-        &auth::deps(&state),
+        &state.deps(),
         user.principal(),
         b.password,
         b.totp_code.as_deref(),
@@ -491,7 +435,7 @@ pub async fn request_reset(
     ClientContext(meta): ClientContext,
     ApiJson(b): ApiJson<EmailBody>,
 ) -> Result<impl IntoResponse, WebError> {
-    flows::request_reset(&auth::deps(&state), &b.email, &meta).await?;
+    flows::request_reset(&state.deps(), &b.email, &meta).await?;
     Ok(accepted())
 }
 
@@ -513,7 +457,7 @@ pub async fn confirm_reset(
     ClientContext(meta): ClientContext,
     ApiJson(b): ApiJson<ResetBody>,
 ) -> Result<Json<Done>, WebError> {
-    flows::confirm_reset(&auth::deps(&state), &b.token, b.new_password, &meta).await?;
+    flows::confirm_reset(&state.deps(), &b.token, b.new_password, &meta).await?;
     Ok(done())
 }
 
@@ -535,14 +479,11 @@ pub async fn session(
     State(state): State<AppState>,
     user: CurrentUser,
 ) -> Result<Json<SessionView>, WebError> {
-    let deps = auth::deps(&state);
-    let account = flows::load_account(&state.db, user.id)
-        .await?
-        .ok_or_else(|| WebError::code(myqcm_domain::codes::UNAUTHENTICATED))?;
+    let (account, csrf_token) = caller::current_session(&state.deps(), &user).await?;
     Ok(Json(SessionView {
-        user: AccountView::from(&account),
+        user: account,
         session_id: user.session_id,
-        csrf_token: sessions::csrf_token(&deps, user.session_id),
+        csrf_token,
     }))
 }
 

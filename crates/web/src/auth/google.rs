@@ -1,24 +1,18 @@
-//! Google sign-in routes: `GET /api/v1/auth/google/start` sends the browser to the provider with
-//! state, nonce and PKCE S256 kept server-side (cache, 10 minutes) under a random id in the
-//! `myqcm_oidc_tx` cookie; `GET /api/v1/auth/google/callback` checks and consumes that
-//! transaction, exchanges the code, validates the ID token, resolves the account (linking
-//! rules in `services::identity::oidc`), opens a new session and redirects to a safe path.
-//! Every failure is the same generic 400 `oidc_failed`; details go to the log only.
-
-use std::time::Duration;
+//! Google sign-in routes: `GET /api/v1/auth/google/start` sends the browser to the provider and
+//! sets the `myqcm_oidc_tx` cookie naming the server-side transaction; `GET
+//! /api/v1/auth/google/callback` hands that transaction and the provider's answer to
+//! `myqcm_services::identity::oidc::complete`, sets the session cookies and redirects to a safe
+//! path. Every failure is the same generic 400 `oidc_failed`; details go to the log only.
 
 use axum::Router;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use myqcm_domain::codes;
-use myqcm_services::identity::crypto;
-use myqcm_services::identity::oidc::{self, ExternalIdentity};
-use myqcm_services::identity::sessions::{self, Via};
-use serde::{Deserialize, Serialize};
+use myqcm_services::identity::oidc::{self, Callback};
+use serde::Deserialize;
 
-use super::{ClientContext, cookies, deps};
+use super::{ClientContext, cookies};
 use crate::{AppState, WebError};
 
 /// The routes.
@@ -28,32 +22,32 @@ pub fn router() -> Router<AppState> {
         .route("/auth/google/callback", get(callback))
 }
 
-const TX_TTL: Duration = Duration::from_secs(600);
-
 fn tx_cookie(https: bool) -> String {
     format!("{}myqcm_oidc_tx", if https { "__Host-" } else { "" })
 }
 
-fn tx_key(id: &str) -> String {
-    format!("oidc:tx:{}", crypto::sha256_hex(id.as_bytes()))
+/// `Set-Cookie` for the transaction cookie (`max_age` 0 deletes it).
+fn tx_cookie_header(https: bool, value: &str, max_age: u64) -> Result<HeaderValue, WebError> {
+    let cookie = format!(
+        "{}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{}",
+        tx_cookie(https),
+        if https { "; Secure" } else { "" }
+    );
+    HeaderValue::from_str(&cookie).map_err(WebError::internal)
 }
 
-#[derive(Serialize, Deserialize)]
-struct LoginTx {
-    state: String,
-    nonce: String,
-    verifier: String,
-    next: String,
+fn redirect(mut headers: HeaderMap, to: &str) -> Result<Response, WebError> {
+    headers.insert(
+        header::LOCATION,
+        HeaderValue::from_str(to).map_err(WebError::internal)?,
+    );
+    Ok((StatusCode::SEE_OTHER, headers).into_response())
 }
 
 /// Query of the start route.
 #[derive(Deserialize)]
 pub struct StartQuery {
     next: Option<String>,
-}
-
-fn failed() -> WebError {
-    WebError::code(codes::OIDC_FAILED)
 }
 
 /// Redirects to the provider.
@@ -64,42 +58,15 @@ pub async fn start(
     State(state): State<AppState>,
     Query(q): Query<StartQuery>,
 ) -> Result<Response, WebError> {
-    let Some(google) = state.config.google.clone() else {
-        return Err(WebError::code(codes::NOT_FOUND));
-    };
-    let started = google.start().await.map_err(|e| {
-        tracing::warn!(error = %e, "google sign-in could not start");
-        failed()
-    })?;
-    let id = crypto::new_token();
-    let tx = LoginTx {
-        state: started.state,
-        nonce: started.nonce,
-        verifier: started.pkce_verifier,
-        next: myqcm_domain::identity::safe_redirect(q.next.as_deref()),
-    };
-    let bytes = serde_json::to_vec(&tx).map_err(WebError::internal)?;
-    state
-        .cache
-        .set(&tx_key(&id), &bytes, TX_TTL)
-        .await
-        .map_err(WebError::internal)?;
+    let begun = oidc::begin(&state.services, q.next.as_deref()).await?;
     let https = state.config.https();
-    let cookie = format!(
-        "{}={id}; Path=/; HttpOnly; SameSite=Lax; Max-Age=600{}",
-        tx_cookie(https),
-        if https { "; Secure" } else { "" }
-    );
     let mut h = HeaderMap::new();
+    let ttl = oidc::TX_TTL.as_secs();
     h.insert(
         header::SET_COOKIE,
-        HeaderValue::from_str(&cookie).map_err(WebError::internal)?,
+        tx_cookie_header(https, &begun.transaction, ttl)?,
     );
-    h.insert(
-        header::LOCATION,
-        HeaderValue::from_str(&started.authorize_url).map_err(WebError::internal)?,
-    );
-    Ok((StatusCode::SEE_OTHER, h).into_response())
+    redirect(h, &begun.authorize_url)
 }
 
 /// Query of the callback.
@@ -120,68 +87,15 @@ pub async fn callback(
     headers: HeaderMap,
     Query(q): Query<CallbackQuery>,
 ) -> Result<Response, WebError> {
-    let Some(google) = state.config.google.clone() else {
-        return Err(WebError::code(codes::NOT_FOUND));
-    };
     let https = state.config.https();
-    // The transaction is single use: loaded and deleted before anything else.
-    let tx_id = cookies::read(&headers, &tx_cookie(https)).ok_or_else(failed)?;
-    let key = tx_key(&tx_id);
-    let raw = state.cache.get(&key).await.map_err(WebError::internal)?;
-    state.cache.delete(&key).await.map_err(WebError::internal)?;
-    let tx: LoginTx = raw
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .ok_or_else(failed)?;
-    if let Some(e) = q.error {
-        tracing::info!(provider_error = %e.chars().take(64).collect::<String>(), "google sign-in refused by the provider");
-        return Err(failed());
-    }
-    let returned = q.state.unwrap_or_default();
-    if !crypto::ct_eq(returned.as_bytes(), tx.state.as_bytes()) {
-        return Err(failed());
-    }
-    let code = q.code.ok_or_else(failed)?;
-    let id = google
-        .finish(&code, &tx.verifier, &tx.nonce, state.clock.now())
-        .await
-        .map_err(|e| {
-            tracing::warn!(error = %e, "google sign-in failed");
-            failed()
-        })?;
-    let d = deps(&state);
-    let ext = ExternalIdentity {
-        issuer: id.issuer,
-        subject: id.subject,
-        email: id.email,
-        email_verified: id.email_verified,
+    let tx = cookies::read(&headers, &tx_cookie(https));
+    let answer = Callback {
+        code: q.code,
+        state: q.state,
+        error: q.error,
     };
-    let account = oidc::resolve(&d, &ext, &meta).await.map_err(|e| {
-        tracing::warn!(error = %e, "google sign-in refused by policy");
-        failed()
-    })?;
-    let tokens = sessions::issue(&d, account.id, Via::Cookie, &meta, false).await?;
-    let now = state.clock.now();
-    let mut h = HeaderMap::new();
-    cookies::set_pair(
-        &mut h,
-        https,
-        &tokens.access_token,
-        (tokens.access_expires_at - now).num_seconds().max(0),
-        &tokens.refresh_token,
-        (tokens.refresh_expires_at - now).num_seconds().max(0),
-    );
-    let clear = format!(
-        "{}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0{}",
-        tx_cookie(https),
-        if https { "; Secure" } else { "" }
-    );
-    h.append(
-        header::SET_COOKIE,
-        HeaderValue::from_str(&clear).map_err(WebError::internal)?,
-    );
-    h.insert(
-        header::LOCATION,
-        HeaderValue::from_str(&tx.next).map_err(WebError::internal)?,
-    );
-    Ok((StatusCode::SEE_OTHER, h).into_response())
+    let done = oidc::complete(&state.services, tx.as_deref(), answer, &meta).await?;
+    let mut h = crate::api::auth::cookie_headers(&state, &done.tokens);
+    h.append(header::SET_COOKIE, tx_cookie_header(https, "", 0)?);
+    redirect(h, &done.redirect_to)
 }

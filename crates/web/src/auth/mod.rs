@@ -13,30 +13,18 @@ pub mod csrf;
 pub mod google;
 
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
 
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, header};
 use myqcm_domain::codes;
-use myqcm_domain::permissions::{Action, AdminScope, Role, allowed};
-use myqcm_services::identity::flows;
-use myqcm_services::identity::sessions::{self, Principal};
-use myqcm_services::identity::{ClientMeta, Deps};
-use uuid::Uuid;
+use myqcm_domain::permissions::Action;
+use myqcm_services::identity::ClientMeta;
+use myqcm_services::identity::caller::Caller;
+use myqcm_services::identity::sessions;
 
 use crate::middleware::RequestId;
 use crate::{AppState, WebError};
-
-/// The identity dependencies of a request.
-pub fn deps(state: &AppState) -> Deps {
-    Deps {
-        db: state.db.clone(),
-        cache: state.cache.clone(),
-        clock: state.clock.clone(),
-        config: state.config.identity.clone(),
-    }
-}
 
 /// Where the request comes from: the client address (the peer, or the right-most address of
 /// `X-Forwarded-For` not belonging to a trusted proxy when the peer is one), user agent and
@@ -99,70 +87,28 @@ fn meta_of(parts: &Parts, state: &AppState) -> ClientMeta {
 
 /// The signed-in caller. Extracting it refuses the request with 401 when there is no valid
 /// session, and with 403 `csrf_failed` when an unsafe cookie-authenticated request lacks the
-/// session's CSRF token.
+/// session's CSRF token. Dereferences to the services' [`Caller`] (roles, scopes, permission
+/// checks).
 #[derive(Debug, Clone)]
 pub struct CurrentUser {
-    /// Account id.
-    pub id: Uuid,
-    /// Current email.
-    pub email: String,
-    /// Roles, read from the database on this request.
-    pub roles: Vec<Role>,
-    /// Admin scopes (count only with the admin role).
-    pub scopes: Vec<AdminScope>,
-    /// Whether the email is verified.
-    pub verified: bool,
-    /// The sign-in session.
-    pub session_id: Uuid,
+    /// Who is calling, as the use cases see it.
+    pub caller: Caller,
     /// Authenticated by `Authorization: Bearer` (not a cookie).
     pub via_bearer: bool,
-    principal: Principal,
-    mfa_enrolled: bool,
-    meta: ClientMeta,
+}
+
+impl std::ops::Deref for CurrentUser {
+    type Target = Caller;
+    fn deref(&self) -> &Caller {
+        &self.caller
+    }
 }
 
 impl CurrentUser {
-    /// Deny-by-default permission check against the one table in
-    /// `myqcm_domain::permissions`: 403 `forbidden` when no role or scope grants `action`. Staff
-    /// actions also need TOTP enrolment (403 `mfa_enrolment_required`).
+    /// Deny-by-default permission check (`Caller::require`) as an API error. Use cases check
+    /// again; this early check gives staff without TOTP enrolment their answer first.
     pub fn require(&self, action: Action) -> Result<(), WebError> {
-        if !allowed(&self.roles, &self.scopes, action) {
-            return Err(WebError::code(codes::FORBIDDEN));
-        }
-        if action.is_staff() && !self.mfa_enrolled {
-            return Err(WebError::code(codes::MFA_ENROLMENT_REQUIRED));
-        }
-        Ok(())
-    }
-
-    /// For sensitive staff actions: `require(action)` plus a TOTP proof in this session within
-    /// the step-up window (401 `step_up_required` otherwise; `POST /api/v1/auth/step-up`).
-    pub fn require_step_up(&self, state: &AppState, action: Action) -> Result<(), WebError> {
-        self.require(action)?;
-        if !flows::recent_mfa(&deps(state), &self.principal) {
-            return Err(WebError::code(codes::STEP_UP_REQUIRED));
-        }
-        Ok(())
-    }
-
-    /// Whether the user may perform `action` (no error).
-    pub fn can(&self, action: Action) -> bool {
-        self.require(action).is_ok()
-    }
-
-    /// The validated session.
-    pub fn principal(&self) -> &Principal {
-        &self.principal
-    }
-
-    /// Whether TOTP is enrolled.
-    pub fn mfa_enrolled(&self) -> bool {
-        self.mfa_enrolled
-    }
-
-    /// Where the request came from.
-    pub fn meta(&self) -> &ClientMeta {
-        &self.meta
+        Ok(self.caller.require(action)?)
     }
 }
 
@@ -191,7 +137,7 @@ impl FromRequestParts<AppState> for CurrentUser {
         }
         let https = state.config.https();
         let (token, via_bearer) = presented_access(parts, https).ok_or_else(unauthenticated)?;
-        let deps = deps(state);
+        let deps = state.deps();
         let principal = sessions::authenticate(&deps, &token)
             .await?
             .ok_or_else(unauthenticated)?;
@@ -214,24 +160,28 @@ impl FromRequestParts<AppState> for CurrentUser {
                 return Err(WebError::code(codes::CSRF_FAILED));
             }
         }
-        let account = flows::load_account(&state.db, principal.user_id)
+        let caller = Caller::resolve(&deps, principal, meta_of(parts, state))
             .await?
             .ok_or_else(unauthenticated)?;
-        let (roles, scopes) = flows::roles_and_scopes(&account);
-        let user = Self {
-            id: account.id,
-            email: account.email.clone(),
-            roles,
-            scopes,
-            verified: account.email_verified_at.is_some(),
-            session_id: principal.session_id,
-            via_bearer,
-            mfa_enrolled: account.totp_enabled_at.is_some(),
-            principal,
-            meta: meta_of(parts, state),
-        };
+        let user = Self { caller, via_bearer };
         parts.extensions.insert(user.clone());
         Ok(user)
+    }
+}
+
+/// The caller when signed in, else `None` (for routes that answer anonymous callers too).
+#[derive(Debug, Clone)]
+pub struct MaybeUser(pub Option<CurrentUser>);
+
+impl FromRequestParts<AppState> for MaybeUser {
+    type Rejection = WebError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, WebError> {
+        match CurrentUser::from_request_parts(parts, state).await {
+            Ok(u) => Ok(Self(Some(u))),
+            Err(WebError::Known { code, .. }) if code == codes::UNAUTHENTICATED => Ok(Self(None)),
+            Err(e) => Err(e),
+        }
     }
 }
 
@@ -258,9 +208,6 @@ impl FromRequestParts<AppState> for VerifiedUser {
         Ok(Self(user))
     }
 }
-
-/// Shared handle type for identity settings in [`crate::WebConfig`].
-pub type IdentitySettings = Arc<myqcm_services::identity::IdentityConfig>;
 
 #[cfg(test)]
 mod tests {

@@ -58,7 +58,7 @@ pub async fn report_queue(
     user.require(Action::ReportTriage)?;
     Ok(Json(
         reports::queue(
-            &s.db,
+            &s.services.db,
             &actor(&user),
             q.status.as_deref(),
             q.before,
@@ -91,12 +91,12 @@ pub async fn triage(
     let b: TriageInput = parse_body(b)?;
     Ok(Json(
         reports::triage(
-            &s.db,
+            &s.services.db,
             &actor(&user),
             id,
             &b.status,
             b.resolution.as_deref(),
-            s.clock.now(),
+            s.services.clock.now(),
         )
         .await?,
     ))
@@ -130,13 +130,13 @@ pub async fn put_blueprint(
     let a = actor(&user);
     Ok(Json(
         curriculum::put_blueprint(
-            &s.db,
+            &s.services.db,
             Some(&a),
             year,
             b.faculty_id,
             &b.name,
             &b.weights,
-            s.clock.now(),
+            s.services.clock.now(),
         )
         .await?,
     ))
@@ -176,14 +176,14 @@ pub async fn start_import(
         ));
     }
     let run = import_jobs::start(
-        &s.db,
-        s.blobs.as_ref(),
+        &s.services.db,
+        s.services.blobs.as_ref(),
         user.id,
         body,
         format,
         q.partial,
         q.course,
-        s.clock.now(),
+        s.services.clock.now(),
     )
     .await?;
     Ok((StatusCode::ACCEPTED, Json(run)))
@@ -198,7 +198,7 @@ pub async fn import_status(
     Path(id): Path<Uuid>,
 ) -> Result<Json<ImportRunView>, WebError> {
     user.require(Action::CatalogueImportExport)?;
-    import_jobs::get(&s.db, id)
+    import_jobs::get(&s.services.db, id)
         .await?
         .map(Json)
         .ok_or_else(|| WebError::code(codes::NOT_FOUND))
@@ -227,27 +227,15 @@ pub async fn export_catalogue(
     let format = Format::parse(q.format.as_deref().unwrap_or("json")).ok_or_else(|| {
         WebError::with_detail(codes::VALIDATION_FAILED, "format is json, csv or xlsx")
     })?;
-    let bank = export::bank(&s.db).await?;
-    let bytes = if q.taxonomy {
-        export::write_taxonomy(&bank, format)
-    } else {
-        export::write(&bank, format)
-    }?;
-    let ct = match format {
-        Format::Json => "application/json",
-        Format::Csv => "text/csv; charset=utf-8",
-        Format::Xlsx => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    };
+    let bytes = export::file(&s.services.db, format, q.taxonomy).await?;
+    let file_name = format!(
+        "attachment; filename=\"myqcm-catalogue.{}\"",
+        format.as_str()
+    );
     Ok((
         [
-            (header::CONTENT_TYPE, ct.to_owned()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!(
-                    "attachment; filename=\"myqcm-catalogue.{}\"",
-                    format.as_str()
-                ),
-            ),
+            (header::CONTENT_TYPE, format.content_type().to_owned()),
+            (header::CONTENT_DISPOSITION, file_name),
             (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_owned()),
         ],
         bytes,
@@ -266,7 +254,7 @@ pub async fn put_institutions(
     user.require(Action::CatalogueManage)?;
     let b: Vec<UniversityView> = parse_body(b)?;
     Ok(Json(
-        curriculum::upsert_institutions(&s.db, &actor(&user), &b).await?,
+        curriculum::upsert_institutions(&s.services.db, &actor(&user), &b).await?,
     ))
 }
 
@@ -283,7 +271,8 @@ pub async fn put_taxonomy(
 ) -> Result<Json<myqcm_services::import::ImportReport>, WebError> {
     user.require(Action::CatalogueManage)?;
     let b: myqcm_services::import::bank::Bank = parse_body(b)?;
-    let report = myqcm_services::import::apply_taxonomy(&s.db, &b, s.clock.now()).await?;
+    let report =
+        myqcm_services::import::apply_taxonomy(&s.services.db, &b, s.services.clock.now()).await?;
     if !report.committed {
         return Err(WebError::Known {
             code: codes::IMPORT_REJECTED,

@@ -6,7 +6,6 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use bytes::Bytes;
-use myqcm_domain::catalogue::Transition;
 use myqcm_domain::permissions::Action;
 use myqcm_services::catalogue::images::{self, ImageView};
 use myqcm_services::catalogue::views::{
@@ -52,8 +51,8 @@ pub async fn list(
     if a.sees_all_items() {
         staff_check(&user)?;
     }
-    let f = svc::resolve_query(&s.db, &q).await?;
-    Ok(Json(svc::search_staff(&s.db, &a, f).await?))
+    let f = svc::resolve_query(&s.services.db, &q).await?;
+    Ok(Json(svc::search_staff(&s.services.db, &a, f).await?))
 }
 
 /// Staff (reviewers, admins) must have enrolled TOTP; the first staff action they hold is checked.
@@ -74,7 +73,7 @@ pub async fn create(
     user: CurrentUser,
     ApiJson(b): ApiJson<NewItemInput>,
 ) -> Result<(StatusCode, Json<StaffItemView>), WebError> {
-    let v = svc::create_item(&s.db, &actor(&user), b, s.clock.now()).await?;
+    let v = svc::create_item(&s.services.db, &actor(&user), b, s.services.clock.now()).await?;
     Ok((StatusCode::CREATED, Json(v)))
 }
 
@@ -90,7 +89,7 @@ pub async fn show(
     if a.sees_all_items() {
         staff_check(&user)?;
     }
-    Ok(Json(svc::get_staff(&s.db, &a, id).await?))
+    Ok(Json(svc::get_staff(&s.services.db, &a, id).await?))
 }
 
 /// `PUT /api/v1/authoring/items/{id}`: write a new revision (own drafts; approved items for
@@ -107,7 +106,9 @@ pub async fn edit(
     if a.sees_all_items() {
         staff_check(&user)?;
     }
-    Ok(Json(svc::edit_item(&s.db, &a, id, b, s.clock.now()).await?))
+    Ok(Json(
+        svc::edit_item(&s.services.db, &a, id, b, s.services.clock.now()).await?,
+    ))
 }
 
 /// A lifecycle move.
@@ -129,38 +130,20 @@ pub async fn move_item(
     Path(id): Path<Uuid>,
     ApiJson(b): ApiJson<MoveInput>,
 ) -> Result<Json<StaffItemView>, WebError> {
-    let t = match b.action.as_str() {
-        "submit" => Transition::Submit,
-        "withdraw" => Transition::Withdraw,
-        "approve" => Transition::Approve,
-        "reject" => Transition::Reject,
-        "retire" => Transition::Retire,
-        other => {
-            return Err(WebError::from(svc::CatalogueError::Invalid(vec![
-                myqcm_domain::catalogue::ContentError::new(
-                    "action",
-                    "unknown",
-                    format!("{other:?} is not submit, withdraw, approve, reject or retire"),
-                ),
-            ])));
-        }
-    };
-    match t {
-        Transition::Approve | Transition::Reject => user.require(Action::ItemReview)?,
-        Transition::Retire => user.require(Action::CatalogueManage)?,
-        _ => {}
+    let t = svc::parse_transition(&b.action)?;
+    if let Some(action) = svc::transition_permission(t) {
+        user.require(action)?;
     }
-    Ok(Json(
-        svc::transition(
-            &s.db,
-            &actor(&user),
-            id,
-            t,
-            b.reason.as_deref(),
-            s.clock.now(),
-        )
-        .await?,
-    ))
+    let v = svc::transition(
+        &s.services.db,
+        &actor(&user),
+        id,
+        t,
+        b.reason.as_deref(),
+        s.services.clock.now(),
+    )
+    .await?;
+    Ok(Json(v))
 }
 
 /// `GET /api/v1/authoring/items/{id}/revisions`: every revision, oldest first.
@@ -171,7 +154,9 @@ pub async fn revisions(
     user: CurrentUser,
     Path(id): Path<Uuid>,
 ) -> Result<Json<Vec<RevisionView>>, WebError> {
-    Ok(Json(svc::revisions(&s.db, &actor(&user), id).await?))
+    Ok(Json(
+        svc::revisions(&s.services.db, &actor(&user), id).await?,
+    ))
 }
 
 /// `GET /api/v1/authoring/items/{id}/revisions/{rev}`: one revision, unchanged forever.
@@ -182,7 +167,9 @@ pub async fn revision(
     user: CurrentUser,
     Path((id, rev)): Path<(Uuid, Uuid)>,
 ) -> Result<Json<RevisionView>, WebError> {
-    Ok(Json(svc::revision(&s.db, &actor(&user), id, rev).await?))
+    Ok(Json(
+        svc::revision(&s.services.db, &actor(&user), id, rev).await?,
+    ))
 }
 
 /// `GET /api/v1/authoring/items/{id}/history`: submissions, decisions with reasons, comments.
@@ -193,7 +180,7 @@ pub async fn history(
     user: CurrentUser,
     Path(id): Path<Uuid>,
 ) -> Result<Json<Vec<ReviewEventView>>, WebError> {
-    Ok(Json(svc::history(&s.db, &actor(&user), id).await?))
+    Ok(Json(svc::history(&s.services.db, &actor(&user), id).await?))
 }
 
 /// A review comment.
@@ -212,7 +199,14 @@ pub async fn comment(
     Path(id): Path<Uuid>,
     ApiJson(b): ApiJson<CommentInput>,
 ) -> Result<(StatusCode, Json<ReviewEventView>), WebError> {
-    let e = svc::comment(&s.db, &actor(&user), id, &b.body, s.clock.now()).await?;
+    let e = svc::comment(
+        &s.services.db,
+        &actor(&user),
+        id,
+        &b.body,
+        s.services.clock.now(),
+    )
+    .await?;
     Ok((StatusCode::CREATED, Json(e)))
 }
 
@@ -253,7 +247,14 @@ pub async fn upload_image(
     user: CurrentUser,
     body: Bytes,
 ) -> Result<(StatusCode, Json<ImageView>), WebError> {
-    let v = images::upload(&s.db, s.blobs.as_ref(), &actor(&user), body, s.clock.now()).await?;
+    let v = images::upload(
+        &s.services.db,
+        s.services.blobs.as_ref(),
+        &actor(&user),
+        body,
+        s.services.clock.now(),
+    )
+    .await?;
     Ok((StatusCode::CREATED, Json(v)))
 }
 
@@ -265,7 +266,7 @@ pub async fn create_case(
     user: CurrentUser,
     ApiJson(b): ApiJson<NewCaseInput>,
 ) -> Result<(StatusCode, Json<StaffCaseView>), WebError> {
-    let v = svc::create_case(&s.db, &actor(&user), b, s.clock.now()).await?;
+    let v = svc::create_case(&s.services.db, &actor(&user), b, s.services.clock.now()).await?;
     Ok((StatusCode::CREATED, Json(v)))
 }
 
@@ -277,5 +278,7 @@ pub async fn show_case(
     user: CurrentUser,
     Path(id): Path<Uuid>,
 ) -> Result<Json<StaffCaseView>, WebError> {
-    Ok(Json(svc::get_case_staff(&s.db, &actor(&user), id).await?))
+    Ok(Json(
+        svc::get_case_staff(&s.services.db, &actor(&user), id).await?,
+    ))
 }

@@ -53,7 +53,7 @@ pub async fn curriculum_tree(
     Query(q): Query<YearQuery>,
 ) -> Result<Json<CurriculumView>, WebError> {
     user.require(Action::CatalogueRead)?;
-    Ok(Json(curriculum::tree(&s.db, q.year).await?))
+    Ok(Json(curriculum::tree(&s.services.db, q.year).await?))
 }
 
 /// `GET /api/v1/subjects/{code}/kcs`: the subject's KC tree (domain → topic → KC).
@@ -65,7 +65,7 @@ pub async fn kc_tree(
     Path(code): Path<String>,
 ) -> Result<Json<Vec<KcNodeView>>, WebError> {
     user.require(Action::CatalogueRead)?;
-    Ok(Json(curriculum::kc_tree(&s.db, &code).await?))
+    Ok(Json(curriculum::kc_tree(&s.services.db, &code).await?))
 }
 
 /// `?faculty=`.
@@ -86,7 +86,9 @@ pub async fn blueprint(
     Query(q): Query<FacultyQuery>,
 ) -> Result<Json<BlueprintView>, WebError> {
     user.require(Action::CatalogueRead)?;
-    Ok(Json(curriculum::blueprint(&s.db, year, q.faculty).await?))
+    Ok(Json(
+        curriculum::blueprint(&s.services.db, year, q.faculty).await?,
+    ))
 }
 
 /// `GET /api/v1/items`: approved standalone items, filtered, newest first, keyset-paginated.
@@ -98,8 +100,10 @@ pub async fn list_items(
     Query(q): Query<ItemQuery>,
 ) -> Result<Json<Page<LearnerItemView>>, WebError> {
     user.require(Action::CatalogueRead)?;
-    let f = svc::resolve_query(&s.db, &ItemQuery { status: None, ..q }).await?;
-    Ok(Json(svc::search_learner(&s.db, &actor(&user), f).await?))
+    let f = svc::resolve_query(&s.services.db, &ItemQuery { status: None, ..q }).await?;
+    Ok(Json(
+        svc::search_learner(&s.services.db, &actor(&user), f).await?,
+    ))
 }
 
 /// `GET /api/v1/items/{id}`: one approved item, without key or explanations.
@@ -111,7 +115,9 @@ pub async fn get_item(
     Path(id): Path<Uuid>,
 ) -> Result<Json<LearnerItemView>, WebError> {
     user.require(Action::CatalogueRead)?;
-    Ok(Json(svc::get_learner(&s.db, &actor(&user), id).await?))
+    Ok(Json(
+        svc::get_learner(&s.services.db, &actor(&user), id).await?,
+    ))
 }
 
 /// A clinical case in a listing.
@@ -130,7 +136,7 @@ pub async fn list_cases(
     user: CurrentUser,
 ) -> Result<Json<Vec<CaseSummary>>, WebError> {
     user.require(Action::CatalogueRead)?;
-    let cases = svc::list_cases_learner(&s.db, &actor(&user)).await?;
+    let cases = svc::list_cases_learner(&s.services.db, &actor(&user)).await?;
     Ok(Json(
         cases
             .into_iter()
@@ -148,7 +154,9 @@ pub async fn get_case(
     Path(id): Path<Uuid>,
 ) -> Result<Json<LearnerCaseView>, WebError> {
     user.require(Action::CatalogueRead)?;
-    Ok(Json(svc::get_case_learner(&s.db, &actor(&user), id).await?))
+    Ok(Json(
+        svc::get_case_learner(&s.services.db, &actor(&user), id).await?,
+    ))
 }
 
 /// A learner's report.
@@ -172,12 +180,12 @@ pub async fn create_report(
 ) -> Result<(StatusCode, Json<ReportView>), WebError> {
     user.require(Action::ReportCreate)?;
     let r = reports::create(
-        &s.db,
+        &s.services.db,
         &actor(&user),
         id,
         &b.category,
         &b.body,
-        s.clock.now(),
+        s.services.clock.now(),
     )
     .await?;
     Ok((StatusCode::CREATED, Json(r)))
@@ -201,7 +209,13 @@ pub async fn my_reports(
     Query(q): Query<PageQuery>,
 ) -> Result<Json<Vec<ReportView>>, WebError> {
     Ok(Json(
-        reports::mine(&s.db, &actor(&user), q.before, q.limit.unwrap_or(20)).await?,
+        reports::mine(
+            &s.services.db,
+            &actor(&user),
+            q.before,
+            q.limit.unwrap_or(20),
+        )
+        .await?,
     ))
 }
 
@@ -209,7 +223,7 @@ pub async fn my_reports(
 #[utoipa::path(get, path = "/api/v1/media/{id}", tag = "catalogue", params(("id" = Uuid, Path)),
     responses((status = 200, description = "PNG, JPEG or WebP"), (status = 404, body = Problem)))]
 pub async fn media(State(s): State<AppState>, Path(id): Path<Uuid>) -> Result<Response, WebError> {
-    let (ct, data) = images::read(&s.db, s.blobs.as_ref(), id).await?;
+    let (ct, data) = images::read(&s.services.db, s.services.blobs.as_ref(), id).await?;
     Ok((
         [
             (header::CONTENT_TYPE, ct),
@@ -232,5 +246,5 @@ pub async fn institutions(
     user: CurrentUser,
 ) -> Result<Json<Vec<UniversityView>>, WebError> {
     user.require(Action::CatalogueRead)?;
-    Ok(Json(curriculum::institutions(&s.db).await?))
+    Ok(Json(curriculum::institutions(&s.services.db).await?))
 }

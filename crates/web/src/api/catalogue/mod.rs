@@ -29,11 +29,7 @@ pub fn router() -> Router<AppState> {
 
 /// The catalogue's view of the caller.
 pub(crate) fn actor(u: &CurrentUser) -> Actor {
-    Actor {
-        id: u.id,
-        roles: u.roles.clone(),
-        scopes: u.scopes.clone(),
-    }
+    u.caller.actor()
 }
 
 /// Reads a JSON body after the permission check (admin routes answer 403 before they judge the

@@ -1,0 +1,119 @@
+//! [`Services`]: the one handle through which the web layer, the command line and the jobs
+//! reach the use cases. It owns the database pool, the ports and the settings the use cases
+//! need; `app` builds it once from the configuration.
+
+use std::sync::Arc;
+
+use myqcm_db::{DatabaseConnection, DbError};
+use myqcm_domain::Clock;
+use myqcm_domain::ports::{BlobStore, Cache, Mailer, OidcProvider};
+use sea_orm::ConnectionTrait;
+
+use crate::identity::{Deps, IdentityConfig};
+
+/// Database, ports and settings of the use cases. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Services {
+    /// Database pool (migrated).
+    pub db: DatabaseConnection,
+    /// Cache port (session look-ups, rate limits, sign-in transactions).
+    pub cache: Arc<dyn Cache>,
+    /// Blob store port (images, imports).
+    pub blobs: Arc<dyn BlobStore>,
+    /// Mail port (used by the mail job; use cases enqueue mail in their transactions).
+    pub mailer: Arc<dyn Mailer>,
+    /// Clock port.
+    pub clock: Arc<dyn Clock>,
+    /// Identity settings (keys derived from `MYQCM_SECRET_KEY`, lifetimes, retention).
+    pub identity: Arc<IdentityConfig>,
+    /// Google sign-in, when `MYQCM_GOOGLE_CLIENT_ID` is set.
+    pub google: Option<Arc<dyn OidcProvider>>,
+}
+
+/// Whether the dependencies answer (readiness probe).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Readiness {
+    /// The database answered.
+    pub database: bool,
+    /// The cache answered.
+    pub cache: bool,
+}
+
+impl Readiness {
+    /// Both answered.
+    pub fn ok(self) -> bool {
+        self.database && self.cache
+    }
+}
+
+/// Failures outside any business area (infrastructure checks).
+#[derive(Debug, thiserror::Error)]
+pub enum SystemError {
+    /// Storage failure.
+    #[error(transparent)]
+    Store(#[from] DbError),
+}
+
+impl Services {
+    /// A handle without Google sign-in (add it with [`Services::with_google`]).
+    pub fn new(
+        db: DatabaseConnection,
+        cache: Arc<dyn Cache>,
+        blobs: Arc<dyn BlobStore>,
+        mailer: Arc<dyn Mailer>,
+        clock: Arc<dyn Clock>,
+        identity: IdentityConfig,
+    ) -> Self {
+        Self {
+            db,
+            cache,
+            blobs,
+            mailer,
+            clock,
+            identity: Arc::new(identity),
+            google: None,
+        }
+    }
+
+    /// The same handle with Google sign-in through `provider`.
+    #[must_use]
+    pub fn with_google(mut self, provider: Arc<dyn OidcProvider>) -> Self {
+        self.google = Some(provider);
+        self
+    }
+
+    /// What the identity use cases need.
+    pub fn deps(&self) -> Deps {
+        Deps {
+            db: self.db.clone(),
+            cache: self.cache.clone(),
+            clock: self.clock.clone(),
+            config: self.identity.clone(),
+        }
+    }
+
+    /// Pings the database and the cache (failures are logged, not returned).
+    pub async fn readiness(&self) -> Readiness {
+        let (db, cache) = tokio::join!(myqcm_db::ping(&self.db), self.cache.ping());
+        if let Err(e) = &db {
+            tracing::warn!(error = %e, "readiness: database unreachable");
+        }
+        if let Err(e) = &cache {
+            tracing::warn!(error = %e, "readiness: cache unreachable");
+        }
+        Readiness {
+            database: db.is_ok(),
+            cache: cache.is_ok(),
+        }
+    }
+
+    /// Runs a statement that always fails. Only the web layer's test routes call it, to prove
+    /// that a storage failure reaches the client as a bare 500 without SQL or driver names.
+    pub async fn failing_query(&self) -> Result<(), SystemError> {
+        self.db
+            .execute_unprepared("SELECT no_such_column FROM no_such_table")
+            .await
+            .map_err(DbError::from)?;
+        Ok(())
+    }
+}
