@@ -10,6 +10,7 @@ pub mod identity;
 pub mod jobs;
 pub mod migration;
 pub mod sql;
+pub mod training;
 
 pub use connect::{Backend, connect, connect_migrated, migrate, ping};
 pub use sea_orm::{DatabaseConnection, DatabaseTransaction, TransactionTrait};
