@@ -93,6 +93,8 @@ pub struct Settings {
     pub env: String,
     /// Listen address.
     pub listen: String,
+    /// Listen address of the Prometheus `/metrics` listener; empty disables it.
+    pub metrics_listen: String,
     /// Public base URL (links in mail, OIDC redirect, payment return URLs).
     pub public_base_url: String,
     /// Comma-separated CIDRs whose `X-Forwarded-For` is believed.
@@ -155,6 +157,7 @@ impl Default for Settings {
         Self {
             env: "development".into(),
             listen: "127.0.0.1:8080".into(),
+            metrics_listen: "127.0.0.1:9464".into(),
             public_base_url: "http://127.0.0.1:8080".into(),
             trusted_proxies: None,
             data_dir: PathBuf::from("./data"),
@@ -228,6 +231,8 @@ pub struct Config {
     pub production: bool,
     /// Parsed listen address.
     pub listen: SocketAddr,
+    /// Parsed metrics listen address (`None`: no metrics listener).
+    pub metrics_listen: Option<SocketAddr>,
     /// Parsed public URL.
     pub public_base_url: url::Url,
     /// Parsed proxy networks.
@@ -288,6 +293,15 @@ impl Settings {
                 format!("{:?} is not an address like 127.0.0.1:8080", self.listen),
             )
         })?;
+        let metrics_listen = match self.metrics_listen.trim() {
+            "" => None,
+            addr => Some(addr.parse::<SocketAddr>().map_err(|_| {
+                err(
+                    "metrics_listen",
+                    format!("{addr:?} is not an address like 127.0.0.1:9464 (or empty)"),
+                )
+            })?),
+        };
         let public_base_url = url::Url::parse(&self.public_base_url)
             .map_err(|e| err("public_base_url", format!("not a URL: {e}")))?;
         if !matches!(public_base_url.scheme(), "http" | "https") {
@@ -370,6 +384,7 @@ impl Settings {
         Ok(Config {
             production,
             listen,
+            metrics_listen,
             public_base_url,
             trusted_proxies,
             database_url,
@@ -442,6 +457,10 @@ mod tests {
             let c = load(None).map_err(|e| e.to_string())?;
             assert!(!c.production);
             assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
+            assert_eq!(
+                c.metrics_listen.map(|a| a.to_string()).as_deref(),
+                Some("127.0.0.1:9464")
+            );
             assert_eq!(c.database_url, "sqlite://./data/myqcm.sqlite?mode=rwc");
             assert!(c.settings.redis_url.is_none());
             Ok(())
@@ -560,6 +579,7 @@ mod tests {
     fn bad_values_name_their_variable() {
         for (var, value) in [
             ("MYQCM_LISTEN", "nope"),
+            ("MYQCM_METRICS_LISTEN", "nope"),
             ("MYQCM_ENV", "staging"),
             ("MYQCM_TRUSTED_PROXIES", "10.0.0.0/8, bogus"),
             ("MYQCM_DATABASE_URL", "mysql://x"),
@@ -571,6 +591,20 @@ mod tests {
                 Ok(())
             });
         }
+    }
+
+    #[test]
+    fn an_empty_metrics_address_disables_the_metrics_listener() {
+        Jail::expect_with(|jail| {
+            jail.set_env("MYQCM_METRICS_LISTEN", "");
+            assert!(
+                load(None)
+                    .map_err(|e| e.to_string())?
+                    .metrics_listen
+                    .is_none()
+            );
+            Ok(())
+        });
     }
 
     #[test]

@@ -182,6 +182,21 @@ pub async fn shutdown_signal() {
     tracing::info!("shutdown requested");
 }
 
+/// Serves Prometheus `/metrics` on `listener` (`MYQCM_METRICS_LISTEN`, private) until `stop`
+/// turns true.
+pub async fn run_metrics(
+    listener: tokio::net::TcpListener,
+    mut stop: watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    myqcm_web::observability::install_recorder();
+    tracing::info!(address = %listener.local_addr()?, "metrics listening");
+    let shutdown = async move {
+        let _ = stop.wait_for(|s| *s).await.map(|_| ());
+    };
+    myqcm_web::serve(listener, myqcm_web::metrics_router(), shutdown).await?;
+    Ok(())
+}
+
 /// Runs the HTTP server on `listener` (and the worker in-process unless `with_worker` is false)
 /// until `stop` turns true; then stops accepting, drains requests and lets the worker finish or
 /// release its job.

@@ -159,8 +159,15 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             let listener = tokio::net::TcpListener::bind(config.listen)
                 .await
                 .with_context(|| format!("binding {} (MYQCM_LISTEN)", config.listen))?;
+            let stop = stop_on_signal();
+            if let Some(addr) = config.metrics_listen {
+                let metrics = tokio::net::TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("binding {addr} (MYQCM_METRICS_LISTEN)"))?;
+                tokio::spawn(myqcm_app::run_metrics(metrics, stop.clone()));
+            }
             let web = myqcm_app::web_config(&config);
-            myqcm_app::run_server(listener, services, web, !no_worker, stop_on_signal()).await
+            myqcm_app::run_server(listener, services, web, !no_worker, stop).await
         }
         Command::Worker => {
             let services = myqcm_app::build_services(&config).await?;

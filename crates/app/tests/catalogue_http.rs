@@ -782,6 +782,7 @@ async fn images_are_typed_by_content_and_served_with_nosniff() {
     let got = app
         .client
         .get(format!("{}{url}", app.base))
+        .bearer_auth(&author.token)
         .send()
         .await
         .unwrap();
@@ -799,6 +800,95 @@ async fn images_are_typed_by_content_and_served_with_nosniff() {
             && !html.contains("<script"),
         "{html}"
     );
+}
+
+/// The attack: a figure that gives the answer away sits in a draft; a learner, another author
+/// or someone signed out fetches it by its URL. An image is served only to those who may read
+/// an item that uses it: the draft's author and reviewers while it is a draft, every signed-in
+/// reader once it is approved; never to signed-out callers.
+#[tokio::test]
+async fn images_follow_the_items_that_use_them() {
+    let app = App::with_bank().await;
+    let author = app.user(&["author"], &[], false).await;
+    let other = app.user(&["author"], &[], false).await;
+    let student = app.user(&["student"], &[], false).await;
+    let reviewer = app.user(&["reviewer"], &[], true).await;
+    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+    png.extend_from_slice(&[7u8; 32]);
+    let r = app
+        .client
+        .post(app.url("/authoring/images"))
+        .bearer_auth(&author.token)
+        .body(png.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let url = r.json::<Value>().await.unwrap()["url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let fetch = |who: Option<&User>| {
+        let mut rb = app.client.get(format!("{}{url}", app.base));
+        if let Some(u) = who {
+            rb = rb.bearer_auth(&u.token);
+        }
+        async move { rb.send().await.unwrap().status().as_u16() }
+    };
+    let mut d = draft("Quel tracé montre cet ECG ?");
+    d["content"]["stem"] = json!(format!("Quel tracé montre cet ECG ? ![ecg]({url})"));
+    let (s, item) = app.post(&author, "/authoring/items", d).await;
+    assert_eq!(s, 201, "{item}");
+    let id = item["id"].as_str().unwrap().to_owned();
+    // A draft's image: its author and reviewers only.
+    assert_eq!(fetch(None).await, 404);
+    assert_eq!(fetch(Some(&student)).await, 404);
+    assert_eq!(fetch(Some(&other)).await, 404);
+    assert_eq!(fetch(Some(&author)).await, 200);
+    assert_eq!(fetch(Some(&reviewer)).await, 200);
+    // Approved: every signed-in reader, still nobody signed out.
+    let (s, v) = app
+        .post(
+            &author,
+            &format!("/authoring/items/{id}/transitions"),
+            json!({"action": "submit"}),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let (s, v) = app
+        .post(
+            &reviewer,
+            &format!("/authoring/items/{id}/transitions"),
+            json!({"action": "approve"}),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(fetch(Some(&student)).await, 200);
+    assert_eq!(fetch(Some(&other)).await, 200);
+    assert_eq!(fetch(None).await, 404);
+    // An image nobody uses stays its uploader's.
+    let r = app
+        .client
+        .post(app.url("/authoring/images"))
+        .bearer_auth(&other.token)
+        .body(png)
+        .send()
+        .await
+        .unwrap();
+    let lone = r.json::<Value>().await.unwrap()["url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for (who, expected) in [(&other, 200), (&student, 404), (&author, 404)] {
+        let got = app
+            .client
+            .get(format!("{}{lone}", app.base))
+            .bearer_auth(&who.token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(got.status().as_u16(), expected);
+    }
 }
 
 #[tokio::test]

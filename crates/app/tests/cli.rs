@@ -49,34 +49,47 @@ fn audit_rows(dir: &std::path::Path, action: &str) -> Vec<serde_json::Value> {
         })
 }
 
+/// One HTTP/1.1 GET on a fresh connection: (status, body), or `None` while nothing listens.
+fn http_get(port: u16, path: &str) -> Option<(String, String)> {
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes())
+        .ok()?;
+    let mut buf = String::new();
+    std::io::Read::read_to_string(&mut s, &mut buf).ok()?;
+    let status = buf.split_whitespace().nth(1)?.to_owned();
+    let body = buf.split_once("\r\n\r\n").map_or("", |x| x.1).to_owned();
+    Some((status, body))
+}
+
 #[test]
 fn serve_with_embedded_defaults_creates_the_sqlite_file_under_data_and_becomes_ready() {
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
+    let (port, metrics_port) = (free_port(), free_port());
     let mut child = myqcm()
         .arg("serve")
         .current_dir(dir.path())
         .env("MYQCM_LISTEN", format!("127.0.0.1:{port}"))
+        .env("MYQCM_METRICS_LISTEN", format!("127.0.0.1:{metrics_port}"))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
-    let mut status = None;
-    while Instant::now() < deadline {
-        if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
-            s.write_all(b"GET /health/ready HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-                .unwrap();
-            let mut buf = String::new();
-            std::io::Read::read_to_string(&mut s, &mut buf).unwrap();
-            status = buf.split_whitespace().nth(1).map(str::to_owned);
-            break;
-        }
+    let mut ready = None;
+    while Instant::now() < deadline && ready.is_none() {
+        ready = http_get(port, "/health/ready");
         std::thread::sleep(Duration::from_millis(100));
     }
+    // Metrics are on their own listener only: the public one answers 404.
+    let public_metrics = http_get(port, "/metrics");
+    let metrics = http_get(metrics_port, "/metrics");
     let _ = child.kill();
     let _ = child.wait();
-    assert_eq!(status.as_deref(), Some("200"));
+    assert_eq!(ready.map(|r| r.0).as_deref(), Some("200"));
+    assert_eq!(public_metrics.map(|r| r.0).as_deref(), Some("404"));
+    let (status, text) = metrics.unwrap();
+    assert_eq!(status, "200");
+    assert!(text.contains("http_requests_total{"), "{text}");
     assert!(
         dir.path().join("data/myqcm.sqlite").is_file(),
         "SQLite file under ./data/"

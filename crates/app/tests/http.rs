@@ -18,6 +18,7 @@ use tokio::sync::watch;
 
 struct TestApp {
     base: String,
+    metrics_base: String,
     client: reqwest::Client,
     _db: TestDb,
     _dir: tempfile::TempDir,
@@ -61,10 +62,14 @@ async fn spawn_app_with(tune: impl FnOnce(&mut WebConfig)) -> TestApp {
     web.test_routes = true;
     tune(&mut web);
     let (stop, rx) = watch::channel(false);
+    let metrics = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let metrics_base = format!("http://{}", metrics.local_addr().unwrap());
+    tokio::spawn(myqcm_app::run_metrics(metrics, rx.clone()));
     let task = tokio::spawn(myqcm_app::run_server(listener, services, web, false, rx));
     let client = reqwest::Client::builder().build().unwrap();
     TestApp {
         base,
+        metrics_base,
         client,
         _db: db,
         _dir: dir,
@@ -298,8 +303,24 @@ async fn responses_are_compressed_when_the_client_accepts_it() {
 }
 
 #[tokio::test]
-async fn metrics_counters_move_after_requests() {
+async fn metrics_are_served_on_their_own_listener_and_counters_move() {
     let app = spawn_app().await;
+    let scrape = || async {
+        let r = app
+            .client
+            .get(format!("{}/metrics", app.metrics_base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        assert!(
+            r.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/plain")
+        );
+        r.text().await.unwrap()
+    };
     let count = |text: &str| -> f64 {
         text.lines()
             .find(|l| {
@@ -311,11 +332,11 @@ async fn metrics_counters_move_after_requests() {
             .and_then(|v| v.parse().ok())
             .unwrap_or(0.0)
     };
-    let before = count(&app.get("/metrics").await.text().await.unwrap());
+    let before = count(&scrape().await);
     for _ in 0..3 {
         app.get("/health/live").await;
     }
-    let text = app.get("/metrics").await.text().await.unwrap();
+    let text = scrape().await;
     assert!(
         count(&text) >= before + 3.0,
         "counter moved by 3: {before} -> {}",
@@ -323,6 +344,15 @@ async fn metrics_counters_move_after_requests() {
     );
     assert!(text.contains("http_request_duration_seconds_bucket"));
     assert!(text.contains("http_requests_in_flight"));
+    // The public listener has no /metrics, and the metrics listener nothing else.
+    assert_eq!(app.get("/metrics").await.status(), 404);
+    let other = app
+        .client
+        .get(format!("{}/health/live", app.metrics_base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other.status(), 404);
     app.stop().await;
 }
 

@@ -131,6 +131,7 @@ async fn start(dir: &std::path::Path, db_url: &str, redis: &str, prefix: &str) -
     let child = c
         .args(["serve", "--no-worker"])
         .env("MYQCM_LISTEN", format!("127.0.0.1:{port}"))
+        .env("MYQCM_METRICS_LISTEN", "")
         .env("MYQCM_PUBLIC_BASE_URL", &base)
         .env("MYQCM_DATA_DIR", dir)
         .env("MYQCM_DATABASE_URL", db_url)

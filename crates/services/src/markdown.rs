@@ -8,8 +8,7 @@ use std::sync::LazyLock;
 
 use pulldown_cmark::{Event, Options, Parser};
 
-/// Path prefix of images we serve ourselves.
-pub const MEDIA_PREFIX: &str = "/api/v1/media/";
+pub use myqcm_domain::catalogue::media::MEDIA_PREFIX;
 
 static CLEANER: LazyLock<ammonia::Builder<'static>> = LazyLock::new(|| {
     let tags: HashSet<&str> = [

@@ -1,5 +1,6 @@
-//! The HTTP layer of MyQCM (axum): HTML pages at `/…`, the JSON API under `/api/v1/…`,
-//! `/health/*` and `/metrics`.
+//! The HTTP layer of MyQCM (axum): HTML pages at `/…`, the JSON API under `/api/v1/…` and
+//! `/health/*` on the public listener; `/metrics` on its own private listener
+//! ([`metrics_router`]).
 //!
 //! Owns the middleware stack (request id, logs, metrics, timeouts, body limits, compression,
 //! security headers, panic catching), the one mapping from errors to responses (problem+json
@@ -109,7 +110,6 @@ pub fn router(state: AppState) -> Router {
         .route("/", get(pages::landing))
         .route("/health/live", get(health::live))
         .route("/health/ready", get(health::ready))
-        .route("/metrics", get(observability::metrics))
         .route("/static/{*path}", get(pages::asset))
         .route("/favicon.ico", get(pages::favicon))
         .nest("/api/v1", api)
@@ -121,6 +121,14 @@ pub fn router(state: AppState) -> Router {
         ))
         .with_state(state);
     middleware::stack(app, &config)
+}
+
+/// The private metrics listener's router: `GET /metrics` (Prometheus text), 404 elsewhere.
+/// It is never mounted on the public listener.
+pub fn metrics_router() -> Router {
+    Router::new()
+        .route("/metrics", get(observability::metrics))
+        .fallback(|| async { axum::http::StatusCode::NOT_FOUND })
 }
 
 /// Serves `app` on `listener` until `shutdown` resolves, then drains in-flight requests.

@@ -8,6 +8,7 @@ pub mod entities;
 pub mod search;
 
 use chrono::{DateTime, Utc};
+use myqcm_domain::catalogue::media::media_ids;
 use sea_orm::ActiveValue::Set;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
@@ -17,7 +18,7 @@ use uuid::Uuid;
 
 pub use entities::{
     blueprint, clinical_case, course, faculty, import_run, item, item_image, item_kc, item_report,
-    item_revision, kc_node, review_event, subject, unit, university,
+    item_revision, kc_node, media_use, review_event, subject, unit, university,
 };
 pub use search::{SearchFilter, search, search_sql};
 
@@ -388,6 +389,7 @@ pub async fn insert_item<C: ConnectionTrait>(
     .insert(c)
     .await
     .map_err(conflict("external_id_taken"))?;
+    set_media_uses(c, MEDIA_OF_ITEM, id, &media_ids(&n.content_json)).await?;
     let rev = item_revision::ActiveModel {
         id: Set(rev_id),
         item_id: Set(id),
@@ -448,6 +450,7 @@ pub async fn add_revision<C: ConnectionTrait>(
         .one(c)
         .await?
         .map_or(0, |r| r.number);
+    set_media_uses(c, MEDIA_OF_ITEM, item_id, &media_ids(&u.content_json)).await?;
     let rev = item_revision::ActiveModel {
         id: Set(Uuid::now_v7()),
         item_id: Set(item_id),
@@ -656,14 +659,24 @@ pub async fn upsert_case<C: ConnectionTrait>(
             .one(c)
             .await?
     {
+        let images = case_media(&m);
         let mut a: clinical_case::ActiveModel = found.into();
         a.title = Set(m.title);
         a.scenario = Set(m.scenario);
         a.objectives = Set(m.objectives);
-        return Ok(a.update(c).await?);
+        let saved = a.update(c).await?;
+        set_media_uses(c, MEDIA_OF_CASE, saved.id, &images).await?;
+        return Ok(saved);
     }
+    let images = case_media(&m);
     let a: clinical_case::ActiveModel = m.into();
-    Ok(a.insert(c).await?)
+    let saved = a.insert(c).await?;
+    set_media_uses(c, MEDIA_OF_CASE, saved.id, &images).await?;
+    Ok(saved)
+}
+
+fn case_media(m: &clinical_case::Model) -> Vec<Uuid> {
+    media_ids(&format!("{}\n{}", m.scenario, m.objectives))
 }
 
 /// A clinical case by id.
@@ -883,6 +896,49 @@ pub async fn image<C: ConnectionTrait>(
     id: Uuid,
 ) -> Result<Option<item_image::Model>, DbError> {
     Ok(item_image::Entity::find_by_id(id).one(c).await?)
+}
+
+/// `media_use.owner_kind` of an item.
+pub const MEDIA_OF_ITEM: &str = "item";
+/// `media_use.owner_kind` of a clinical case.
+pub const MEDIA_OF_CASE: &str = "case";
+
+/// Records that `owner` names exactly `images` now (earlier uses are dropped).
+pub async fn set_media_uses<C: ConnectionTrait>(
+    c: &C,
+    kind: &str,
+    owner: Uuid,
+    images: &[Uuid],
+) -> Result<(), DbError> {
+    media_use::Entity::delete_many()
+        .filter(media_use::Column::OwnerKind.eq(kind))
+        .filter(media_use::Column::OwnerId.eq(owner))
+        .exec(c)
+        .await?;
+    if !images.is_empty() {
+        media_use::Entity::insert_many(images.iter().map(|image| media_use::ActiveModel {
+            image_id: Set(*image),
+            owner_kind: Set(kind.to_owned()),
+            owner_id: Set(owner),
+        }))
+        .exec(c)
+        .await?;
+    }
+    Ok(())
+}
+
+/// The items and cases naming image `id`: (`owner_kind`, owner id).
+pub async fn media_uses<C: ConnectionTrait>(
+    c: &C,
+    id: Uuid,
+) -> Result<Vec<(String, Uuid)>, DbError> {
+    Ok(media_use::Entity::find()
+        .filter(media_use::Column::ImageId.eq(id))
+        .all(c)
+        .await?
+        .into_iter()
+        .map(|m| (m.owner_kind, m.owner_id))
+        .collect())
 }
 
 /// Opens a transaction that will write. On SQLite it takes the write lock at once (a no-op

@@ -4,12 +4,13 @@
 //!
 //! Map: [`content`] (what an item says and the checks on it), [`lifecycle`] (who may move an
 //! item where), [`qroc`] (answer normalisation and matching), [`reports`], [`blueprint`],
-//! [`curriculum`].
+//! [`curriculum`], [`media`] (which images a text names).
 
 pub mod blueprint;
 pub mod content;
 pub mod curriculum;
 pub mod lifecycle;
+pub mod media;
 pub mod qroc;
 pub mod reports;
 

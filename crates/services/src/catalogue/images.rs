@@ -1,12 +1,15 @@
 //! Item images through the blob store: the type is read from the content's magic bytes (PNG,
 //! JPEG, WebP only; the client's name and type are ignored), the size is limited, the key is
 //! random, and the web layer serves them with `X-Content-Type-Options: nosniff` at
-//! `/api/v1/media/{id}` — the only image source the Markdown renderer keeps.
+//! `/api/v1/media/{id}` — the only image source the Markdown renderer keeps. An image follows
+//! the items and clinical cases that name it (`media_use`, kept in step by every revision
+//! write): whoever may read one of them may read the image; anyone else gets `NotFound`.
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use myqcm_db::DatabaseConnection;
-use myqcm_db::catalogue::{self as repo, item_image};
+use myqcm_db::catalogue::{self as repo, item, item_image};
+use myqcm_domain::catalogue::ItemStatus;
 use myqcm_domain::catalogue::lifecycle::Actor;
 use myqcm_domain::permissions::Action;
 use myqcm_domain::ports::BlobStore;
@@ -105,21 +108,60 @@ pub async fn upload(
     })
 }
 
-/// Reads an image: (content type, bytes).
+/// Reads an image for `actor`: (content type, bytes). `NotFound` unless the actor uploaded it,
+/// sees every item (reviewers, content admins), or may read an item or case that names it
+/// (approved → any signed-in reader of the catalogue; draft → its author). Signed-out callers
+/// (`None`) never read an image.
 pub async fn read(
     db: &DatabaseConnection,
     blobs: &dyn BlobStore,
+    actor: Option<&Actor>,
     id: Uuid,
 ) -> Result<(String, Bytes), ImageError> {
+    let actor = actor.ok_or(CatalogueError::NotFound)?;
     let m = repo::image(db, id)
         .await
         .map_err(CatalogueError::from)?
         .ok_or(CatalogueError::NotFound)?;
+    if !(m.uploaded_by == actor.id || actor.sees_all_items() || readable_use(db, actor, id).await?)
+    {
+        return Err(CatalogueError::NotFound.into());
+    }
     let data = blobs
         .get(&m.blob_key)
         .await
         .map_err(|_| CatalogueError::NotFound)?;
     Ok((m.content_type, data))
+}
+
+/// Whether one of the items or cases naming image `id` is readable by `actor`.
+async fn readable_use(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    id: Uuid,
+) -> Result<bool, CatalogueError> {
+    let learner = actor.can(Action::CatalogueRead);
+    let approved = |i: &item::Model| i.status == ItemStatus::Approved.as_str();
+    for (kind, owner) in repo::media_uses(db, id).await? {
+        let readable = if kind == repo::MEDIA_OF_CASE {
+            match repo::case_by_id(db, owner).await? {
+                Some(case) if case.author_id == actor.id => true,
+                Some(case) => {
+                    let items = repo::case_items(db, case.id).await?;
+                    learner && !items.is_empty() && items.iter().all(approved)
+                }
+                None => false,
+            }
+        } else {
+            repo::item_by_id(db, owner)
+                .await?
+                .is_some_and(|i| i.author_id == actor.id || (learner && approved(&i)))
+        };
+        if readable {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 #[cfg(test)]

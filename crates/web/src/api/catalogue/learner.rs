@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::actor;
-use crate::auth::CurrentUser;
+use crate::auth::{CurrentUser, MaybeUser};
 use crate::error::{ApiJson, Problem};
 use crate::{AppState, WebError};
 
@@ -219,11 +219,24 @@ pub async fn my_reports(
     ))
 }
 
-/// `GET /api/v1/media/{id}`: an item image, with our validated type and `nosniff`.
+/// `GET /api/v1/media/{id}`: an item image, with our validated type and `nosniff`; only for
+/// callers who may read an item or clinical case that uses it (404 for anyone else, signed out
+/// included).
 #[utoipa::path(get, path = "/api/v1/media/{id}", tag = "catalogue", params(("id" = Uuid, Path)),
     responses((status = 200, description = "PNG, JPEG or WebP"), (status = 404, body = Problem)))]
-pub async fn media(State(s): State<AppState>, Path(id): Path<Uuid>) -> Result<Response, WebError> {
-    let (ct, data) = images::read(&s.services.db, s.services.blobs.as_ref(), id).await?;
+pub async fn media(
+    State(s): State<AppState>,
+    MaybeUser(user): MaybeUser,
+    Path(id): Path<Uuid>,
+) -> Result<Response, WebError> {
+    let actor = user.as_ref().map(actor);
+    let (ct, data) = images::read(
+        &s.services.db,
+        s.services.blobs.as_ref(),
+        actor.as_ref(),
+        id,
+    )
+    .await?;
     Ok((
         [
             (header::CONTENT_TYPE, ct),
