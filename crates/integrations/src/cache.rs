@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use fred::prelude::*;
-use fred::types::{Expiration, SetOptions};
+use fred::types::Expiration;
 use moka::Expiry;
 use myqcm_domain::ports::{Cache, PortError};
 
@@ -167,6 +167,11 @@ impl RedisCache {
     }
 }
 
+/// `INCR` and, when the key has no expiry, `PEXPIRE` with the window (`ARGV[1]`, ms).
+const INCR_WITH_WINDOW: &str = "local n = redis.call('INCR', KEYS[1]) \
+     if redis.call('PTTL', KEYS[1]) < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end \
+     return n";
+
 fn millis(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX).max(1)
 }
@@ -202,20 +207,15 @@ impl Cache for RedisCache {
     }
 
     async fn incr(&self, key: &str, window: Duration) -> Result<u64, PortError> {
-        let key = self.key(key);
-        // Create the counter with its window only if absent; INCR keeps the expiry.
-        let _: Option<String> = self
+        // One script, so the increment and the expiry are one atomic step on the server: a
+        // counter can never exist without its window (which a separate `SET NX` + `INCR` allowed
+        // when the key expired in between, leaving a counter that never expires). A counter
+        // found without an expiry (left by that older code) gets one here.
+        let n: i64 = self
             .client
-            .set(
-                &key,
-                0i64,
-                Some(Expiration::PX(millis(window))),
-                Some(SetOptions::NX),
-                false,
-            )
+            .eval(INCR_WITH_WINDOW, vec![self.key(key)], vec![millis(window)])
             .await
             .map_err(unavailable)?;
-        let n: i64 = self.client.incr(&key).await.map_err(unavailable)?;
         Ok(u64::try_from(n).unwrap_or(0))
     }
 

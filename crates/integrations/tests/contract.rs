@@ -78,6 +78,19 @@ async fn cache_story(cache: &dyn Cache) {
             .unwrap(),
         1
     );
+
+    // A counter's window always ends, even when the counter expires between two calls: an
+    // implementation that creates the key and increments it in two steps can see the key expire
+    // in between and recreate it without any expiry, locking the subject out for good.
+    for _ in 0..300 {
+        cache.incr("tiny", Duration::from_millis(1)).await.unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(
+        cache.incr("tiny", Duration::from_secs(60)).await.unwrap(),
+        1,
+        "the last window ended: counting starts again"
+    );
 }
 
 async fn futures_join<F: std::future::Future>(fs: Vec<F>) -> Vec<F::Output> {
@@ -124,6 +137,45 @@ async fn cache_contract_redis() {
         .await
         .expect("redis reachable");
     cache_story(&cache).await;
+}
+
+#[tokio::test]
+async fn redis_counter_left_without_expiry_gets_its_window_back() {
+    use fred::prelude::*;
+    let Ok(url) = std::env::var("MYQCM_TEST_REDIS_URL") else {
+        eprintln!("MYQCM_TEST_REDIS_URL unset, Redis run skipped");
+        return;
+    };
+    let prefix = format!("test:{}:", uuid::Uuid::new_v4());
+    let cache = RedisCache::connect(&url, &prefix)
+        .await
+        .expect("redis reachable");
+    // What the old two-step increment could leave behind: a counter with no expiry.
+    let raw = Builder::from_config(Config::from_url(&url).unwrap())
+        .build()
+        .unwrap();
+    raw.init().await.unwrap();
+    let key = format!("{prefix}rl:stuck");
+    let _: i64 = raw.incr(&key).await.unwrap();
+    assert_eq!(raw.pttl::<i64, _>(&key).await.unwrap(), -1, "no expiry yet");
+    assert_eq!(
+        cache
+            .incr("rl:stuck", Duration::from_millis(200))
+            .await
+            .unwrap(),
+        2
+    );
+    let ttl: i64 = raw.pttl(&key).await.unwrap();
+    assert!(ttl > 0 && ttl <= 200, "the window was set: {ttl}");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        cache
+            .incr("rl:stuck", Duration::from_secs(60))
+            .await
+            .unwrap(),
+        1
+    );
+    let _: i64 = raw.del(&key).await.unwrap();
 }
 
 #[tokio::test]
