@@ -8,11 +8,8 @@ mod m20261126_000002_create_user_account;
 mod m20261126_100001_identity;
 mod m20261126_100002_mfa_recovery;
 mod m20261126_200001_create_catalogue;
-<<<<<<< HEAD
 mod m20261127_300001_training;
-=======
-mod m20261127_300001_media_use;
->>>>>>> layers
+mod m20261127_300002_media_use;
 
 /// The ordered list of migrations.
 #[derive(Debug)]
@@ -27,11 +24,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_100001_identity::Migration),
             Box::new(m20261126_100002_mfa_recovery::Migration),
             Box::new(m20261126_200001_create_catalogue::Migration),
-<<<<<<< HEAD
             Box::new(m20261127_300001_training::Migration),
-=======
-            Box::new(m20261127_300001_media_use::Migration),
->>>>>>> layers
+            Box::new(m20261127_300002_media_use::Migration),
         ]
     }
 }
