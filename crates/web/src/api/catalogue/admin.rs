@@ -181,14 +181,15 @@ pub async fn start_import(
     let run = import_jobs::start(
         &s.db,
         s.blobs.as_ref(),
-        user.id,
+        &actor(&user),
         body,
         format,
         q.partial,
         q.course,
         s.clock.now(),
     )
-    .await?;
+    .await
+    .map_err(err)?;
     Ok((StatusCode::ACCEPTED, Json(run)))
 }
 
@@ -201,10 +202,11 @@ pub async fn import_status(
     Path(id): Path<Uuid>,
 ) -> Result<Json<ImportRunView>, WebError> {
     user.require(Action::CatalogueImportExport)?;
-    import_jobs::get(&s.db, id)
-        .await?
-        .map(Json)
-        .ok_or_else(|| WebError::code(codes::NOT_FOUND))
+    Ok(Json(
+        import_jobs::get(&s.db, &actor(&user), id)
+            .await
+            .map_err(err)?,
+    ))
 }
 
 /// `?format=`.
@@ -230,15 +232,9 @@ pub async fn export_catalogue(
     let format = Format::parse(q.format.as_deref().unwrap_or("json")).ok_or_else(|| {
         WebError::with_detail(codes::VALIDATION_FAILED, "format is json, csv or xlsx")
     })?;
-    let bank = export::bank(&s.db)
+    let bytes = export::for_staff(&s.db, &actor(&user), format, q.taxonomy)
         .await
-        .map_err(|e| WebError::Internal(anyhow::anyhow!(e)))?;
-    let bytes = if q.taxonomy {
-        export::write_taxonomy(&bank, format)
-    } else {
-        export::write(&bank, format)
-    }
-    .map_err(|e| WebError::Internal(anyhow::anyhow!(e)))?;
+        .map_err(err)?;
     let ct = match format {
         Format::Json => "application/json",
         Format::Csv => "text/csv; charset=utf-8",
@@ -291,9 +287,9 @@ pub async fn put_taxonomy(
 ) -> Result<Json<myqcm_services::import::ImportReport>, WebError> {
     user.require(Action::CatalogueManage)?;
     let b: myqcm_services::import::bank::Bank = parse_body(b)?;
-    let report = myqcm_services::import::apply_taxonomy(&s.db, &b, s.clock.now())
+    let report = myqcm_services::import::apply_taxonomy(&s.db, &actor(&user), &b, s.clock.now())
         .await
-        .map_err(|e| WebError::Internal(anyhow::anyhow!(e)))?;
+        .map_err(err)?;
     if !report.committed {
         return Err(WebError::Known {
             code: codes::IMPORT_REJECTED,

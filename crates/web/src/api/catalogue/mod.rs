@@ -3,8 +3,9 @@
 //! exports. Handlers only extract, call `myqcm_services::catalogue`/`import` and shape the
 //! response; every rule lives in the services and the domain.
 //!
-//! Staff-only routes call `CurrentUser::require` first, so staff without TOTP enrolment are
-//! stopped there (403 `mfa_enrolment_required`) before the service checks item-level rules.
+//! Staff without TOTP enrolment are refused by the services themselves (403
+//! `mfa_enrolment_required`, `myqcm_services::catalogue::staff_gate`) on every staff use case;
+//! admin routes also call `CurrentUser::require` first so they answer 403 before judging a body.
 
 pub mod admin;
 pub mod authoring;
@@ -35,6 +36,7 @@ pub(crate) fn actor(u: &CurrentUser) -> Actor {
         id: u.id,
         roles: u.roles.clone(),
         scopes: u.scopes.clone(),
+        mfa_enrolled: u.mfa_enrolled(),
     }
 }
 
@@ -43,6 +45,7 @@ pub(crate) fn err(e: CatalogueError) -> WebError {
     match e {
         CatalogueError::NotFound => WebError::code(codes::NOT_FOUND),
         CatalogueError::Forbidden => WebError::code(codes::FORBIDDEN),
+        CatalogueError::MfaEnrolmentRequired => WebError::code(codes::MFA_ENROLMENT_REQUIRED),
         CatalogueError::OwnItem => WebError::code(codes::OWN_ITEM),
         CatalogueError::WrongState(m) => WebError::with_detail(codes::INVALID_TRANSITION, m),
         CatalogueError::Invalid(errs) => WebError::Known {
