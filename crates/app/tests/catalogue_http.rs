@@ -110,14 +110,7 @@ impl App {
         .await
         .unwrap();
         if totp {
-            let acc = myqcm_db::identity::accounts::get(&self.services.db, row.id)
-                .await
-                .unwrap()
-                .unwrap();
-            let mut a: myqcm_db::identity::accounts::entity::ActiveModel = acc.into();
-            a.totp_secret = Set(Some("JBSWY3DPEHPK3PXP".into()));
-            a.totp_enabled_at = Set(Some(self.services.clock.now().timestamp_millis()));
-            a.update(&self.services.db).await.unwrap();
+            self.enrol_totp(row.id).await;
         }
         let t = myqcm_services::identity::testing::issue_session_for(
             &self.services.db,
@@ -131,6 +124,18 @@ impl App {
             id: row.id,
             token: t.access_token,
         }
+    }
+
+    /// Marks the account as enrolled in TOTP (read again on every request).
+    async fn enrol_totp(&self, id: Uuid) {
+        let acc = myqcm_db::identity::accounts::get(&self.services.db, id)
+            .await
+            .unwrap()
+            .unwrap();
+        let mut a: myqcm_db::identity::accounts::entity::ActiveModel = acc.into();
+        a.totp_secret = Set(Some("JBSWY3DPEHPK3PXP".into()));
+        a.totp_enabled_at = Set(Some(self.services.clock.now().timestamp_millis()));
+        a.update(&self.services.db).await.unwrap();
     }
 
     fn url(&self, p: &str) -> String {
@@ -1057,4 +1062,140 @@ async fn the_openapi_document_describes_the_catalogue() {
     ] {
         assert!(doc["paths"].get(p).is_some(), "{p} missing from OpenAPI");
     }
+}
+
+/// Second-wave review finding: staff who had not enrolled TOTP were stopped only by the
+/// handlers that remembered to check, so a reviewer or content admin whose password leaked
+/// could read every draft with its key through the revisions, history and case routes, and
+/// create items or upload images. The attacker here holds such an account (password only) and
+/// walks every staff route family; each one answers 403 `mfa_enrolment_required` and nothing
+/// of the draft comes back. Once the account enrols, the same calls work.
+#[tokio::test]
+async fn unenrolled_staff_are_refused_on_every_staff_route() {
+    let app = App::with_bank().await;
+    let author = app.user(&["author"], &[], false).await;
+    let reviewer = app.user(&["reviewer"], &[], false).await;
+    let admin = app.user(&["admin"], &["content"], false).await;
+    let (s, item) = app
+        .post(
+            &author,
+            "/authoring/items",
+            draft("Quel examen confirme une HTA suspectée au cabinet médical ?"),
+        )
+        .await;
+    assert_eq!(s, 201, "{item}");
+    let id = item["id"].as_str().unwrap().to_owned();
+    let rev = item["revision"]["id"].as_str().unwrap().to_owned();
+    let (s, case) = app
+        .post(
+            &author,
+            "/authoring/cases",
+            json!({
+                "course": "cardio-hta", "locale": "fr", "title": "HTA au travail",
+                "scenario": "Homme de 45 ans, PA 162/98 mmHg à deux consultations.",
+                "items": [draft("Premier examen du bilan chez ce patient ?"), draft("Quel examen confirme ce diagnostic ici ?")]
+            }),
+        )
+        .await;
+    assert_eq!(s, 201, "{case}");
+    let case_id = case["id"].as_str().unwrap().to_owned();
+    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+    png.extend_from_slice(&[0u8; 64]);
+
+    let refused = |who: &str, route: &str, s: u16, body: &Value| {
+        assert_eq!(
+            (s, body["code"].as_str()),
+            (403, Some("mfa_enrolment_required")),
+            "{who} {route}: {body}"
+        );
+        let text = body.to_string();
+        assert!(
+            !text.contains("ZZSECRET") && !text.contains("MAPA"),
+            "{who} {route} leaked the draft: {text}"
+        );
+    };
+    for u in [&reviewer, &admin] {
+        let who = if u.id == reviewer.id {
+            "reviewer"
+        } else {
+            "admin"
+        };
+        for route in [
+            "/authoring/items?status=draft".to_owned(),
+            format!("/authoring/items/{id}"),
+            format!("/authoring/items/{id}/revisions"),
+            format!("/authoring/items/{id}/revisions/{rev}"),
+            format!("/authoring/items/{id}/history"),
+            format!("/authoring/cases/{case_id}"),
+            "/review/reports".to_owned(),
+        ] {
+            let (s, body) = app.get(u, &route).await;
+            refused(who, &route, s, &body);
+        }
+        let (s, body) = app
+            .post(
+                u,
+                &format!("/authoring/items/{id}/comments"),
+                json!({"body": "vu"}),
+            )
+            .await;
+        refused(who, "comment", s, &body);
+        let (s, body) = app
+            .post(
+                u,
+                "/authoring/items",
+                draft("Un item écrit par un compte non protégé ?"),
+            )
+            .await;
+        refused(who, "create item", s, &body);
+        let r = app
+            .client
+            .post(app.url("/authoring/images"))
+            .bearer_auth(&u.token)
+            .body(png.clone())
+            .send()
+            .await
+            .unwrap();
+        let s = r.status().as_u16();
+        refused(who, "upload image", s, &r.json().await.unwrap());
+    }
+    // Admin-only families: exports, imports, blueprints.
+    let r = app
+        .client
+        .get(app.url("/admin/export?format=json"))
+        .bearer_auth(&admin.token)
+        .send()
+        .await
+        .unwrap();
+    let s = r.status().as_u16();
+    refused("admin", "export", s, &r.json().await.unwrap());
+    let r = app
+        .client
+        .post(app.url("/admin/imports?format=csv"))
+        .bearer_auth(&admin.token)
+        .body("stem\nx\n")
+        .send()
+        .await
+        .unwrap();
+    let s = r.status().as_u16();
+    refused("admin", "import", s, &r.json().await.unwrap());
+    // Nothing was created on the way.
+    let (_, listing) = app.get(&author, "/authoring/items?limit=100").await;
+    assert_eq!(listing["items"].as_array().unwrap().len(), 3, "{listing}");
+    // The same accounts, once enrolled, do their work.
+    app.enrol_totp(reviewer.id).await;
+    app.enrol_totp(admin.id).await;
+    let (s, revs) = app
+        .get(&reviewer, &format!("/authoring/items/{id}/revisions"))
+        .await;
+    assert_eq!(s, 200, "{revs}");
+    assert!(revs.to_string().contains("ZZSECRETOPTIONEXPLANATION"));
+    let (s, body) = app
+        .post(
+            &admin,
+            "/authoring/items",
+            draft("Un item écrit par un administrateur inscrit ?"),
+        )
+        .await;
+    assert_eq!(s, 201, "{body}");
 }

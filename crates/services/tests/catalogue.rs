@@ -19,6 +19,15 @@ fn actor(roles: &[Role]) -> Actor {
         id: Uuid::now_v7(),
         roles: roles.to_vec(),
         scopes: vec![],
+        mfa_enrolled: true,
+    }
+}
+
+fn content_admin() -> Actor {
+    Actor {
+        roles: vec![Role::Admin],
+        scopes: vec![myqcm_domain::permissions::AdminScope::Content],
+        ..actor(&[])
     }
 }
 
@@ -525,7 +534,7 @@ async fn kc_trees_travel_as_sheets_in_our_columns_and_the_earlier_systems() {
         ..Default::default()
     };
     assert!(
-        import::apply_taxonomy(&target, &curriculum_only, epoch())
+        import::apply_taxonomy(&target, &content_admin(), &curriculum_only, epoch())
             .await
             .unwrap()
             .committed

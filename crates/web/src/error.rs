@@ -154,6 +154,7 @@ impl From<CatalogueError> for WebError {
         match e {
             CatalogueError::NotFound => Self::code(codes::NOT_FOUND),
             CatalogueError::Forbidden => Self::code(codes::FORBIDDEN),
+            CatalogueError::MfaEnrolmentRequired => Self::code(codes::MFA_ENROLMENT_REQUIRED),
             CatalogueError::OwnItem => Self::code(codes::OWN_ITEM),
             CatalogueError::WrongState(m) => Self::with_detail(codes::INVALID_TRANSITION, m),
             CatalogueError::Invalid(errs) => Self::Known {

@@ -39,6 +39,11 @@ text_enum!(
 );
 
 /// The person acting, as far as the catalogue rules care.
+///
+/// Staff (anyone whose roles or scopes grant a staff action: reviewers, admins) must enrol
+/// TOTP before they may use any of those powers. [`Actor::can`] therefore grants a staff action
+/// only to an enrolled actor, and [`Actor::enrolment_pending`] tells the services to refuse a
+/// staff use case outright with `mfa_enrolment_required`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Actor {
     /// User id.
@@ -47,12 +52,27 @@ pub struct Actor {
     pub roles: Vec<Role>,
     /// Admin scopes held.
     pub scopes: Vec<AdminScope>,
+    /// Whether the account has enrolled TOTP (two-step verification).
+    pub mfa_enrolled: bool,
 }
 
 impl Actor {
-    /// Whether the permission table grants `action`.
+    /// Whether the permission table grants `action`, and, for a staff action, the actor has
+    /// enrolled TOTP (an unenrolled reviewer has no reviewer power at all).
     pub fn can(&self, action: Action) -> bool {
-        allowed(&self.roles, &self.scopes, action)
+        allowed(&self.roles, &self.scopes, action) && (self.mfa_enrolled || !action.is_staff())
+    }
+
+    /// Whether the permission table grants the actor some staff action (enrolled or not).
+    pub fn holds_staff_power(&self) -> bool {
+        Action::ALL
+            .iter()
+            .any(|a| a.is_staff() && allowed(&self.roles, &self.scopes, *a))
+    }
+
+    /// Staff who have not enrolled TOTP yet: every staff use case refuses them until they do.
+    pub fn enrolment_pending(&self) -> bool {
+        !self.mfa_enrolled && self.holds_staff_power()
     }
 
     /// Staff who may see every item whatever its status.
@@ -193,6 +213,7 @@ mod tests {
             id: Uuid::new_v4(),
             roles: roles.to_vec(),
             scopes: vec![],
+            mfa_enrolled: true,
         }
     }
 
@@ -263,5 +284,35 @@ mod tests {
             decide(&a, facts(ItemStatus::Draft, &a), Transition::Approve, None),
             Err(LifecycleError::Forbidden)
         ));
+    }
+
+    #[test]
+    fn staff_powers_need_totp_enrolment() {
+        let mut r = actor(&[Role::Author, Role::Reviewer]);
+        r.mfa_enrolled = false;
+        assert!(r.enrolment_pending());
+        assert!(!r.can(Action::ItemReview) && !r.sees_all_items());
+        // Non-staff powers stay (the services still refuse staff accounts until they enrol).
+        assert!(r.can(Action::ItemAuthor));
+        let a = actor(&[Role::Author]);
+        let unenrolled_author = Actor {
+            mfa_enrolled: false,
+            ..a
+        };
+        assert!(!unenrolled_author.enrolment_pending());
+        let admin = Actor {
+            roles: vec![Role::Admin],
+            scopes: vec![AdminScope::Content],
+            mfa_enrolled: false,
+            id: Uuid::new_v4(),
+        };
+        assert!(admin.enrolment_pending() && !admin.can(Action::CatalogueManage));
+        assert!(
+            Actor {
+                mfa_enrolled: true,
+                ..admin
+            }
+            .can(Action::CatalogueManage)
+        );
     }
 }

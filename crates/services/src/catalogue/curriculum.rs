@@ -206,8 +206,11 @@ pub async fn put_blueprint(
     weights: &BlueprintWeights,
     now: DateTime<Utc>,
 ) -> Result<BlueprintView> {
-    if actor.is_some_and(|a| !a.can(Action::CatalogueManage)) {
-        return Err(CatalogueError::Forbidden);
+    if let Some(a) = actor {
+        super::staff_gate(a)?;
+        if !a.can(Action::CatalogueManage) {
+            return Err(CatalogueError::Forbidden);
+        }
     }
     weights.validate().map_err(CatalogueError::Invalid)?;
     let mut errs = Vec::new();
@@ -299,6 +302,7 @@ pub async fn upsert_institutions(
     actor: &Actor,
     list: &[UniversityView],
 ) -> Result<Vec<UniversityView>> {
+    super::staff_gate(actor)?;
     if !actor.can(Action::CatalogueManage) {
         return Err(CatalogueError::Forbidden);
     }

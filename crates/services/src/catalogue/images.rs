@@ -73,6 +73,7 @@ pub async fn upload(
     data: Bytes,
     now: DateTime<Utc>,
 ) -> Result<ImageView, ImageError> {
+    super::staff_gate(actor)?;
     if !actor.can(Action::ItemAuthor) && !actor.can(Action::CatalogueManage) {
         return Err(CatalogueError::Forbidden.into());
     }

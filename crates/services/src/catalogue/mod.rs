@@ -34,6 +34,9 @@ pub enum CatalogueError {
     /// The actor lacks the permission.
     #[error("forbidden")]
     Forbidden,
+    /// Staff (reviewers, admins) must enrol TOTP before any staff action.
+    #[error("staff must enrol two-step verification first")]
+    MfaEnrolmentRequired,
     /// A reviewer tried to review their own item.
     #[error("reviewers cannot review their own items")]
     OwnItem,
@@ -115,6 +118,19 @@ fn require(actor: &Actor, action: Action) -> Result<()> {
         Ok(())
     } else {
         Err(CatalogueError::Forbidden)
+    }
+}
+
+/// The one enrolment guard of the staff use cases (authoring, review, reports triage,
+/// curriculum, blueprints, images, imports, exports): an account holding a staff power
+/// (reviewer, admin scope) is refused until it has enrolled TOTP, whatever it asks for, so no
+/// staff route can serve drafts, keys or history to an account protected by a password only.
+/// Learner use cases do not call it.
+pub fn staff_gate(actor: &Actor) -> Result<()> {
+    if actor.enrolment_pending() {
+        Err(CatalogueError::MfaEnrolmentRequired)
+    } else {
+        Ok(())
     }
 }
 
@@ -239,6 +255,23 @@ pub(crate) fn new_item_row(
     }
 }
 
+/// The external id a caller may give an item or case through the API: external ids are the
+/// keys imports update by, so only import/export staff may set one (an author who could pick
+/// one could pre-claim the id of a row an admin imports later and take over its content).
+fn external_id_of(actor: &Actor, given: Option<&str>, field: &str) -> Result<Option<String>> {
+    let Some(e) = given.map(str::trim).filter(|e| !e.is_empty()) else {
+        return Ok(None);
+    };
+    if !actor.can(Action::CatalogueImportExport) {
+        return Err(CatalogueError::Invalid(vec![ContentError::new(
+            field,
+            "not_allowed",
+            "External ids are assigned by imports.",
+        )]));
+    }
+    Ok(Some(e.to_owned()))
+}
+
 /// Creates a draft (authors and content admins).
 pub async fn create_item(
     db: &DatabaseConnection,
@@ -246,10 +279,12 @@ pub async fn create_item(
     input: NewItemInput,
     now: DateTime<Utc>,
 ) -> Result<StaffItemView> {
+    staff_gate(actor)?;
     if !actor.can(Action::ItemAuthor) && !actor.can(Action::CatalogueManage) {
         return Err(CatalogueError::Forbidden);
     }
     input.content.validate().map_err(CatalogueError::Invalid)?;
+    let external_id = external_id_of(actor, input.external_id.as_deref(), "external_id")?;
     let txn = repo::begin_write(db).await?;
     let course = repo::course_by_code(&txn, input.course.trim())
         .await?
@@ -264,10 +299,13 @@ pub async fn create_item(
         .await
         .map_err(|e| CatalogueError::Invalid(vec![e]))?;
     let mut row = new_item_row(&input.content, &course, ItemStatus::Draft, actor.id, kcs);
-    row.external_id = input.external_id.filter(|e| !e.trim().is_empty());
+    row.external_id = external_id;
     if let Some(orig) = input.translation_of {
+        // The original must be an item the caller may read: otherwise the answer is the same
+        // 404 as for an unknown id, so drafts of other authors can be neither probed nor joined.
         let o = repo::item_by_id(&txn, orig)
             .await?
+            .filter(|o| status(o).is_ok_and(|st| may_read(actor, st, o.author_id)))
             .ok_or(CatalogueError::NotFound)?;
         if o.locale == row.locale {
             return Err(CatalogueError::Invalid(vec![ContentError::new(
@@ -314,6 +352,7 @@ pub async fn edit_item(
     input: EditInput,
     now: DateTime<Utc>,
 ) -> Result<StaffItemView> {
+    staff_gate(actor)?;
     input.content.validate().map_err(CatalogueError::Invalid)?;
     let txn = repo::begin_write(db).await?;
     let (row, rev) = load(&txn, id).await?;
@@ -375,6 +414,7 @@ pub async fn transition(
     reason: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<StaffItemView> {
+    staff_gate(actor)?;
     let txn = repo::begin_write(db).await?;
     let (row, rev) = load(&txn, id).await?;
     if !may_read(actor, status(&row)?, row.author_id) {
@@ -413,6 +453,7 @@ pub async fn comment(
     body: &str,
     now: DateTime<Utc>,
 ) -> Result<ReviewEventView> {
+    staff_gate(actor)?;
     let body = body.trim();
     if body.is_empty() || body.chars().count() > 4000 {
         return Err(CatalogueError::Invalid(vec![ContentError::new(
@@ -459,6 +500,7 @@ fn event_view(e: repo::review_event::Model) -> ReviewEventView {
 fn staff_guard(actor: &Actor, row: &item::Model) -> Result<()> {
     // Staff reads: the author (own items), reviewers and content admins. Other authors and
     // learners get a 404, so drafts do not leak.
+    staff_gate(actor)?;
     let own = row.author_id == actor.id && actor.can(Action::ItemAuthor);
     if own || actor.sees_all_items() {
         Ok(())
@@ -511,6 +553,7 @@ pub async fn search_staff(
     actor: &Actor,
     mut f: SearchFilter,
 ) -> Result<Page<StaffItemSummary>> {
+    staff_gate(actor)?;
     if !actor.sees_all_items() {
         require(actor, Action::ItemAuthor)?;
         f.author_id = Some(actor.id);
@@ -856,9 +899,23 @@ pub async fn create_case(
     input: NewCaseInput,
     now: DateTime<Utc>,
 ) -> Result<StaffCaseView> {
+    staff_gate(actor)?;
     if !actor.can(Action::ItemAuthor) && !actor.can(Action::CatalogueManage) {
         return Err(CatalogueError::Forbidden);
     }
+    let case_external_id = external_id_of(actor, input.external_id.as_deref(), "external_id")?;
+    let item_external_ids = input
+        .items
+        .iter()
+        .enumerate()
+        .map(|(i, it)| {
+            external_id_of(
+                actor,
+                it.external_id.as_deref(),
+                &format!("items[{i}].external_id"),
+            )
+        })
+        .collect::<Result<Vec<_>>>()?;
     let mut errs = Vec::new();
     if input.title.trim().is_empty() || input.scenario.trim().is_empty() {
         errs.push(ContentError::new(
@@ -906,7 +963,7 @@ pub async fn create_case(
         &txn,
         repo::clinical_case::Model {
             id: Uuid::now_v7(),
-            external_id: input.external_id.filter(|e| !e.trim().is_empty()),
+            external_id: case_external_id,
             course_id: course.id,
             locale: input.locale.clone(),
             title: input.title.clone(),
@@ -917,7 +974,7 @@ pub async fn create_case(
         },
     )
     .await?;
-    for (pos, it) in input.items.into_iter().enumerate() {
+    for (pos, (it, external_id)) in input.items.into_iter().zip(item_external_ids).enumerate() {
         let kcs = resolve_kcs(&txn, course.subject_id, &it.kcs)
             .await
             .map_err(|e| {
@@ -927,7 +984,7 @@ pub async fn create_case(
                 }])
             })?;
         let mut row = new_item_row(&it.content, &course, ItemStatus::Draft, actor.id, kcs);
-        row.external_id = it.external_id.filter(|e| !e.trim().is_empty());
+        row.external_id = external_id;
         row.case = Some((case.id, i32::try_from(pos + 1).unwrap_or(i32::MAX)));
         let (item, rev) = repo::insert_item(&txn, row, now).await?;
         repo::add_event(
@@ -956,6 +1013,7 @@ pub async fn get_case_staff(
 }
 
 async fn staff_case<C: ConnectionTrait>(c: &C, actor: &Actor, id: Uuid) -> Result<StaffCaseView> {
+    staff_gate(actor)?;
     let case = repo::case_by_id(c, id)
         .await?
         .ok_or(CatalogueError::NotFound)?;

@@ -88,6 +88,7 @@ pub async fn queue(
     before: Option<Uuid>,
     limit: u64,
 ) -> Result<Vec<ReportView>> {
+    super::staff_gate(actor)?;
     if !actor.can(Action::ReportTriage) {
         return Err(CatalogueError::Forbidden);
     }
@@ -113,6 +114,7 @@ pub async fn triage(
     resolution: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<ReportView> {
+    super::staff_gate(actor)?;
     if !actor.can(Action::ReportTriage) {
         return Err(CatalogueError::Forbidden);
     }

@@ -99,6 +99,7 @@ impl Caller {
             id: self.id,
             roles: self.roles.clone(),
             scopes: self.scopes.clone(),
+            mfa_enrolled: self.mfa_enrolled,
         }
     }
 

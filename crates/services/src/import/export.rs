@@ -3,9 +3,11 @@
 
 use std::collections::HashMap;
 
-use myqcm_db::DatabaseConnection;
 use myqcm_db::catalogue::{self as repo, SearchFilter};
+use myqcm_db::{DatabaseConnection, DbError};
 use myqcm_domain::catalogue::ItemContent;
+use myqcm_domain::catalogue::lifecycle::Actor;
+use myqcm_domain::permissions::Action;
 use uuid::Uuid;
 
 use super::bank::{
@@ -13,6 +15,7 @@ use super::bank::{
     BankSubject, BankTopic, BankUnit, Names,
 };
 use super::{Format, ImportFailure, tabular};
+use crate::catalogue::{CatalogueError, staff_gate};
 
 fn names(s: &str) -> Names {
     serde_json::from_str(s).unwrap_or_default()
@@ -199,18 +202,26 @@ pub async fn bank(db: &DatabaseConnection) -> Result<Bank, ImportFailure> {
     Ok(out)
 }
 
-/// The catalogue as one file in `format`: every item, or only the taxonomy.
-pub async fn file(
+/// The export as the admin API serves it: the whole catalogue in `format`, or only the
+/// taxonomy. Import/export staff only, enrolled in TOTP.
+pub async fn for_staff(
     db: &DatabaseConnection,
+    actor: &Actor,
     format: Format,
-    taxonomy: bool,
-) -> Result<Vec<u8>, ImportFailure> {
-    let bank = bank(db).await?;
-    if taxonomy {
+    taxonomy_only: bool,
+) -> Result<Vec<u8>, CatalogueError> {
+    staff_gate(actor)?;
+    if !actor.can(Action::CatalogueImportExport) {
+        return Err(CatalogueError::Forbidden);
+    }
+    let fail = |e: ImportFailure| CatalogueError::Store(DbError::Backend(e.0));
+    let bank = bank(db).await.map_err(fail)?;
+    if taxonomy_only {
         write_taxonomy(&bank, format)
     } else {
         write(&bank, format)
     }
+    .map_err(fail)
 }
 
 /// Serialises a bank in `format` (CSV/XLSX carry items only; case sub-items are left out since

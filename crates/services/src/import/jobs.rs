@@ -8,16 +8,19 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
-use myqcm_db::DatabaseConnection;
 use myqcm_db::catalogue::{self as repo, import_run};
 use myqcm_db::jobs::{NewJob, enqueue};
+use myqcm_db::{DatabaseConnection, DbError};
 use myqcm_domain::Clock;
 use myqcm_domain::catalogue::ItemStatus;
+use myqcm_domain::catalogue::lifecycle::Actor;
+use myqcm_domain::permissions::Action;
 use myqcm_domain::ports::BlobStore;
 use serde::Serialize;
 use uuid::Uuid;
 
-use super::{Format, ImportFailure, ImportOptions, ImportReport};
+use super::{Format, ImportOptions, ImportReport};
+use crate::catalogue::{CatalogueError, staff_gate};
 
 /// The job kind.
 pub const KIND: &str = "catalogue.import";
@@ -73,7 +76,21 @@ pub struct JobPayload {
     pub default_course: Option<String>,
 }
 
-/// Stores the upload and queues the job. The caller has checked the permission.
+/// Import/export staff only, enrolled in TOTP.
+fn may_import(actor: &Actor) -> Result<(), CatalogueError> {
+    staff_gate(actor)?;
+    if actor.can(Action::CatalogueImportExport) {
+        Ok(())
+    } else {
+        Err(CatalogueError::Forbidden)
+    }
+}
+
+fn internal(e: impl std::fmt::Display) -> CatalogueError {
+    CatalogueError::Store(DbError::Backend(e.to_string()))
+}
+
+/// Stores the upload and queues the job (import/export staff, enrolled in TOTP).
 #[allow(
     clippy::too_many_arguments,
     reason = "one call site, each argument is a distinct request field"
@@ -81,19 +98,17 @@ pub struct JobPayload {
 pub async fn start(
     db: &DatabaseConnection,
     blobs: &dyn BlobStore,
-    actor_id: Uuid,
+    actor: &Actor,
     bytes: Bytes,
     format: Format,
     partial: bool,
     default_course: Option<String>,
     now: DateTime<Utc>,
-) -> Result<ImportRunView, ImportFailure> {
+) -> Result<ImportRunView, CatalogueError> {
+    may_import(actor)?;
     let id = Uuid::now_v7();
     let key = format!("imports/{}.{}", Uuid::new_v4().simple(), format.as_str());
-    blobs
-        .put(&key, bytes)
-        .await
-        .map_err(|e| ImportFailure(format!("storing the upload: {e}")))?;
+    blobs.put(&key, bytes).await.map_err(internal)?;
     let txn = repo::begin_write(db).await?;
     let run = repo::insert_import_run(
         &txn,
@@ -106,7 +121,7 @@ pub async fn start(
             total: 0,
             processed: 0,
             report: None,
-            created_by: actor_id,
+            created_by: actor.id,
             created_at: now,
             updated_at: now,
         },
@@ -118,7 +133,7 @@ pub async fn start(
             run_id: id,
             default_course,
         })
-        .map_err(|e| ImportFailure(e.to_string()))?,
+        .map_err(internal)?,
         now,
     );
     job.max_attempts = 3;
@@ -128,12 +143,17 @@ pub async fn start(
     Ok(run.into())
 }
 
-/// A run by id.
+/// A run by id (import/export staff, enrolled in TOTP).
 pub async fn get(
     db: &DatabaseConnection,
+    actor: &Actor,
     id: Uuid,
-) -> Result<Option<ImportRunView>, ImportFailure> {
-    Ok(repo::import_run_by_id(db, id).await?.map(Into::into))
+) -> Result<ImportRunView, CatalogueError> {
+    may_import(actor)?;
+    repo::import_run_by_id(db, id)
+        .await?
+        .map(Into::into)
+        .ok_or(CatalogueError::NotFound)
 }
 
 /// The job body.

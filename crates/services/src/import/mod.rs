@@ -19,8 +19,10 @@ use myqcm_domain::catalogue::{ItemContent, ItemStatus, SourceTags};
 use serde::Serialize;
 use uuid::Uuid;
 
-use crate::catalogue::{KcInput, new_item_row, resolve_kcs};
+use crate::catalogue::{CatalogueError, KcInput, new_item_row, resolve_kcs};
 use bank::{Bank, BankItem};
+use myqcm_domain::catalogue::lifecycle::Actor;
+use myqcm_domain::permissions::Action;
 
 /// One rejected row.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
@@ -712,12 +714,18 @@ pub fn demo_accounts() -> Vec<bank::BankAccount> {
 }
 
 /// Applies a taxonomy document (units, subjects, courses, KC tree, blueprint) synchronously;
-/// items and cases are refused here (they go through the import job).
+/// items and cases are refused here (they go through the import job). Content admins only,
+/// enrolled in TOTP.
 pub async fn apply_taxonomy(
     db: &DatabaseConnection,
+    actor: &Actor,
     bank: &Bank,
     now: DateTime<Utc>,
-) -> Result<ImportReport, ImportFailure> {
+) -> Result<ImportReport, CatalogueError> {
+    crate::catalogue::staff_gate(actor)?;
+    if !actor.can(Action::CatalogueManage) {
+        return Err(CatalogueError::Forbidden);
+    }
     if !bank.items.is_empty() || !bank.clinical_cases.is_empty() {
         return Ok(ImportReport {
             failed: 1,
@@ -735,5 +743,7 @@ pub async fn apply_taxonomy(
         status: ItemStatus::Draft,
         default_course: None,
     };
-    import_bank(db, bank, &[], vec![], &opts, &|_, _| {}, now).await
+    import_bank(db, bank, &[], vec![], &opts, &|_, _| {}, now)
+        .await
+        .map_err(|e| CatalogueError::Store(myqcm_db::DbError::Backend(e.0)))
 }

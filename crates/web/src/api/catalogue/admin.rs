@@ -178,7 +178,7 @@ pub async fn start_import(
     let run = import_jobs::start(
         &s.services.db,
         s.services.blobs.as_ref(),
-        user.id,
+        &actor(&user),
         body,
         format,
         q.partial,
@@ -198,10 +198,9 @@ pub async fn import_status(
     Path(id): Path<Uuid>,
 ) -> Result<Json<ImportRunView>, WebError> {
     user.require(Action::CatalogueImportExport)?;
-    import_jobs::get(&s.services.db, id)
-        .await?
-        .map(Json)
-        .ok_or_else(|| WebError::code(codes::NOT_FOUND))
+    Ok(Json(
+        import_jobs::get(&s.services.db, &actor(&user), id).await?,
+    ))
 }
 
 /// `?format=`.
@@ -227,7 +226,7 @@ pub async fn export_catalogue(
     let format = Format::parse(q.format.as_deref().unwrap_or("json")).ok_or_else(|| {
         WebError::with_detail(codes::VALIDATION_FAILED, "format is json, csv or xlsx")
     })?;
-    let bytes = export::file(&s.services.db, format, q.taxonomy).await?;
+    let bytes = export::for_staff(&s.services.db, &actor(&user), format, q.taxonomy).await?;
     let file_name = format!(
         "attachment; filename=\"myqcm-catalogue.{}\"",
         format.as_str()
@@ -271,8 +270,13 @@ pub async fn put_taxonomy(
 ) -> Result<Json<myqcm_services::import::ImportReport>, WebError> {
     user.require(Action::CatalogueManage)?;
     let b: myqcm_services::import::bank::Bank = parse_body(b)?;
-    let report =
-        myqcm_services::import::apply_taxonomy(&s.services.db, &b, s.services.clock.now()).await?;
+    let report = myqcm_services::import::apply_taxonomy(
+        &s.services.db,
+        &actor(&user),
+        &b,
+        s.services.clock.now(),
+    )
+    .await?;
     if !report.committed {
         return Err(WebError::Known {
             code: codes::IMPORT_REJECTED,

@@ -3,8 +3,9 @@
 //! exports. Handlers only extract, call `myqcm_services::catalogue`/`import` and shape the
 //! response; every rule lives in the services and the domain.
 //!
-//! Staff-only routes call `CurrentUser::require` first, so staff without TOTP enrolment are
-//! stopped there (403 `mfa_enrolment_required`) before the service checks item-level rules.
+//! Staff without TOTP enrolment are refused by the services themselves (403
+//! `mfa_enrolment_required`, `myqcm_services::catalogue::staff_gate`) on every staff use case;
+//! admin routes also call `CurrentUser::require` first so they answer 403 before judging a body.
 
 pub mod admin;
 pub mod authoring;
