@@ -291,3 +291,49 @@ async fn schedules_enqueue_once_per_period_even_with_two_callers() {
             .all(|j| j.kind == "calibrate" && j.payload == json!({"v": 2}))
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn write_transactions_that_read_first_all_commit_under_contention() {
+    let db = test_db().await.unwrap();
+    db.execute_unprepared("CREATE TABLE tally (n BIGINT NOT NULL)")
+        .await
+        .unwrap();
+    let tasks: Vec<_> = (0..8)
+        .map(|i| {
+            let conn = db.conn.clone();
+            tokio::spawn(async move {
+                let backend = conn.get_database_backend();
+                let txn = myqcm_db::begin_write(&conn).await?;
+                // Read first, then write: a deferred SQLite transaction fails here with
+                // SQLITE_BUSY when another one committed in between.
+                txn.query_all_raw(Statement::from_string(
+                    backend,
+                    "SELECT COUNT(*) FROM tally",
+                ))
+                .await?;
+                tokio::task::yield_now().await;
+                txn.execute_raw(Statement::from_string(
+                    backend,
+                    format!("INSERT INTO tally (n) VALUES ({i})"),
+                ))
+                .await?;
+                txn.commit().await?;
+                Ok::<_, DbError>(())
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap().unwrap();
+    }
+    let n = db
+        .query_one_raw(Statement::from_string(
+            db.backend(),
+            "SELECT COUNT(*) AS n FROM tally",
+        ))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get::<i64>("", "n")
+        .unwrap();
+    assert_eq!(n, 8);
+}
