@@ -8,6 +8,7 @@ mod m20261126_000002_create_user_account;
 mod m20261126_100001_identity;
 mod m20261126_100002_mfa_recovery;
 mod m20261126_200001_create_catalogue;
+mod m20261127_500001_job_control;
 
 /// The ordered list of migrations.
 #[derive(Debug)]
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_100001_identity::Migration),
             Box::new(m20261126_100002_mfa_recovery::Migration),
             Box::new(m20261126_200001_create_catalogue::Migration),
+            Box::new(m20261127_500001_job_control::Migration),
         ]
     }
 }
