@@ -5,5 +5,6 @@ pub mod accounts;
 pub mod catalogue;
 pub mod identity;
 pub mod import;
+pub mod jobs;
 pub mod markdown;
 pub mod passwords;
