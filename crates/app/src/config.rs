@@ -150,6 +150,8 @@ pub struct Settings {
     pub audit_retention_days: u32,
     /// Days between a deletion request and the erasure of personal data.
     pub account_deletion_grace_days: u32,
+    /// Days finished background jobs (with their payloads) are kept.
+    pub job_retention_days: u32,
 }
 
 impl Default for Settings {
@@ -181,6 +183,7 @@ impl Default for Settings {
             session_retention_days: 90,
             audit_retention_days: 365,
             account_deletion_grace_days: 14,
+            job_retention_days: 14,
         }
     }
 }
@@ -344,6 +347,9 @@ impl Settings {
         {
             return Err(err("chargily_mode", "expected test or live"));
         }
+        if self.job_retention_days == 0 {
+            return Err(err("job_retention_days", "must be at least 1"));
+        }
 
         for req in self.secret_requirements() {
             let v = req.value.expose().trim();
@@ -463,6 +469,7 @@ mod tests {
             );
             assert_eq!(c.database_url, "sqlite://./data/myqcm.sqlite?mode=rwc");
             assert!(c.settings.redis_url.is_none());
+            assert_eq!(c.settings.job_retention_days, 14);
             Ok(())
         });
     }
@@ -584,6 +591,8 @@ mod tests {
             ("MYQCM_TRUSTED_PROXIES", "10.0.0.0/8, bogus"),
             ("MYQCM_DATABASE_URL", "mysql://x"),
             ("MYQCM_REDIS_URL", "http://x"),
+            ("MYQCM_JOB_RETENTION_DAYS", "0"),
+            ("MYQCM_JOB_RETENTION_DAYS", "a week"),
         ] {
             Jail::expect_with(|jail| {
                 jail.set_env(var, value);

@@ -18,7 +18,7 @@ use anyhow::Context;
 use myqcm_domain::SystemClock;
 use myqcm_domain::ports::{BlobStore, Cache, Mailer};
 use myqcm_integrations::{FileMailer, FsBlobStore, MemoryCache, RedisCache, SmtpMailer};
-use myqcm_jobs::{Registry, Worker, WorkerConfig};
+use myqcm_jobs::{PurgeJob, Registry, Worker, WorkerConfig};
 use myqcm_web::{AppState, WebConfig};
 
 use crate::handlers::MailJob;
@@ -149,7 +149,23 @@ pub fn registry(services: &Services) -> Registry {
             clock: services.clock.clone(),
         }),
     );
+    r.register(PurgeJob::KIND, PurgeJob::handler(services.db.clone()));
+    // Long kinds run one at a time per worker, so they never take every slot from mail.
+    r.limit(myqcm_services::import::jobs::KIND, 1)
+        .limit(identity_jobs::IdentityMaintenanceJob::KIND, 1)
+        .limit(PurgeJob::KIND, 1);
     r
+}
+
+/// Declares the hourly purge of finished jobs older than `MYQCM_JOB_RETENTION_DAYS`.
+pub async fn schedule_job_purge(services: &Services, config: &Config) -> anyhow::Result<()> {
+    PurgeJob::schedule(
+        &services.db,
+        config.settings.job_retention_days,
+        services.clock.now(),
+    )
+    .await?;
+    Ok(())
 }
 
 /// A worker over `services`.

@@ -167,10 +167,12 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 tokio::spawn(myqcm_app::run_metrics(metrics, stop.clone()));
             }
             let web = myqcm_app::web_config(&config);
+            myqcm_app::schedule_job_purge(&services, &config).await?;
             myqcm_app::run_server(listener, services, web, !no_worker, stop).await
         }
         Command::Worker => {
             let services = myqcm_app::build_services(&config).await?;
+            myqcm_app::schedule_job_purge(&services, &config).await?;
             myqcm_app::worker(&services).run(stop_on_signal()).await;
             Ok(())
         }

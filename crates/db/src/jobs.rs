@@ -1,5 +1,6 @@
-//! The job table: enqueue inside the caller's transaction, claim with a lease, finish, retry,
-//! bury, reap expired leases, and recurring schedules.
+//! The job table: enqueue inside the caller's transaction, claim with a lease, heartbeat with
+//! progress, finish, retry, bury, cancel, reap expired leases, purge finished rows, and
+//! recurring schedules.
 //!
 //! "Now" is always a parameter taken from the `Clock` port, never the database's clock, so tests
 //! move a fixed clock instead of sleeping. Times are epoch milliseconds.
@@ -21,9 +22,20 @@ pub enum JobStatus {
     Done,
     /// Failed `max_attempts` times; kept with its last error for an admin to inspect or retry.
     Dead,
+    /// Stopped on an admin's request (before it ran, or at a checkpoint while it ran).
+    Cancelled,
 }
 
 impl JobStatus {
+    /// Every status, in lifecycle order.
+    pub const ALL: [Self; 5] = [
+        Self::Queued,
+        Self::Running,
+        Self::Done,
+        Self::Dead,
+        Self::Cancelled,
+    ];
+
     /// The stored text.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -31,17 +43,17 @@ impl JobStatus {
             Self::Running => "running",
             Self::Done => "done",
             Self::Dead => "dead",
+            Self::Cancelled => "cancelled",
         }
     }
 
+    /// The status stored as `s`, if any.
+    pub fn from_name(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|v| v.as_str() == s)
+    }
+
     fn parse(s: &str) -> Result<Self, DbError> {
-        Ok(match s {
-            "queued" => Self::Queued,
-            "running" => Self::Running,
-            "done" => Self::Done,
-            "dead" => Self::Dead,
-            other => return Err(DbError::Backend(format!("unknown job status {other:?}"))),
-        })
+        Self::from_name(s).ok_or_else(|| DbError::Backend(format!("unknown job status {s:?}")))
     }
 }
 
@@ -101,6 +113,22 @@ pub struct JobRow {
     pub last_error: Option<String>,
     /// Deduplication key.
     pub idempotency_key: Option<String>,
+    /// Higher runs first among due jobs.
+    pub priority: i32,
+    /// Fraction done in [0, 1], as last reported by the handler.
+    pub progress: Option<f64>,
+    /// What the handler last said it was doing.
+    pub progress_message: Option<String>,
+    /// When an admin asked for cancellation (the job stops at its next checkpoint).
+    pub cancel_requested_at: Option<DateTime<Utc>>,
+    /// When the current (or last) attempt was claimed.
+    pub started_at: Option<DateTime<Utc>>,
+    /// When the job became `done`, `dead` or `cancelled`.
+    pub finished_at: Option<DateTime<Utc>>,
+    /// Enqueued.
+    pub created_at: DateTime<Utc>,
+    /// Last change to the row (heartbeats included).
+    pub updated_at: DateTime<Utc>,
 }
 
 fn ms(t: DateTime<Utc>) -> i64 {
@@ -112,7 +140,12 @@ fn from_ms(v: i64) -> DateTime<Utc> {
 }
 
 const COLUMNS: &str = "id, kind, payload, status, attempts, max_attempts, run_at, locked_by, \
-                       locked_until, last_error, idempotency_key";
+                       locked_until, last_error, idempotency_key, priority, progress, \
+                       progress_message, cancel_requested_at, started_at, finished_at, \
+                       created_at, updated_at";
+
+/// Longest progress message kept.
+pub const MAX_PROGRESS_MESSAGE: usize = 500;
 
 fn row(r: &QueryResult) -> Result<JobRow, DbError> {
     let payload: String = r.try_get("", "payload")?;
@@ -129,6 +162,16 @@ fn row(r: &QueryResult) -> Result<JobRow, DbError> {
         locked_until: r.try_get::<Option<i64>>("", "locked_until")?.map(from_ms),
         last_error: r.try_get("", "last_error")?,
         idempotency_key: r.try_get("", "idempotency_key")?,
+        priority: r.try_get("", "priority")?,
+        progress: r.try_get("", "progress")?,
+        progress_message: r.try_get("", "progress_message")?,
+        cancel_requested_at: r
+            .try_get::<Option<i64>>("", "cancel_requested_at")?
+            .map(from_ms),
+        started_at: r.try_get::<Option<i64>>("", "started_at")?.map(from_ms),
+        finished_at: r.try_get::<Option<i64>>("", "finished_at")?.map(from_ms),
+        created_at: from_ms(r.try_get("", "created_at")?),
+        updated_at: from_ms(r.try_get("", "updated_at")?),
     })
 }
 
@@ -182,25 +225,123 @@ pub async fn claim<C: ConnectionTrait>(
     now: DateTime<Utc>,
     lease: chrono::Duration,
 ) -> Result<Option<JobRow>, DbError> {
+    claim_skipping(conn, worker, now, lease, &[]).await
+}
+
+/// [`claim`], passing over jobs whose kind is in `skip` (kinds the worker already runs as many
+/// of as it allows), so a long job of one kind never holds back the others. The claim resets
+/// the progress of an earlier attempt and records when this attempt started.
+pub async fn claim_skipping<C: ConnectionTrait>(
+    conn: &C,
+    worker: &str,
+    now: DateTime<Utc>,
+    lease: chrono::Duration,
+    skip: &[&str],
+) -> Result<Option<JobRow>, DbError> {
     let backend = conn.get_database_backend();
     let lock = if backend == DbBackend::Postgres {
         "FOR UPDATE SKIP LOCKED"
     } else {
         ""
     };
+    let mut values: Vec<Value> = vec![worker.into(), ms(now + lease).into(), ms(now).into()];
+    let skip_clause = if skip.is_empty() {
+        String::new()
+    } else {
+        let placeholders: Vec<String> = skip
+            .iter()
+            .map(|k| {
+                values.push((*k).into());
+                format!("${}", values.len())
+            })
+            .collect();
+        format!("AND kind NOT IN ({}) ", placeholders.join(", "))
+    };
     let sql = format!(
         "UPDATE job SET status = 'running', locked_by = $1, locked_until = $2, \
-         attempts = attempts + 1, updated_at = $3 \
+         attempts = attempts + 1, started_at = $3, progress = NULL, progress_message = NULL, \
+         updated_at = $3 \
          WHERE status = 'queued' AND id = (SELECT id FROM job WHERE status = 'queued' \
-         AND run_at <= $3 ORDER BY priority DESC, run_at, id LIMIT 1 {lock}) \
+         AND run_at <= $3 {skip_clause}ORDER BY priority DESC, run_at, id LIMIT 1 {lock}) \
          RETURNING {COLUMNS}"
     );
-    let values: Vec<Value> = vec![worker.into(), ms(now + lease).into(), ms(now).into()];
     conn.query_one_raw(stmt(backend, &sql, values))
         .await?
         .as_ref()
         .map(row)
         .transpose()
+}
+
+/// What a heartbeat learnt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Beat {
+    /// The lease was extended; `cancel_requested` tells whether an admin asked to stop.
+    Held {
+        /// An admin asked for cancellation.
+        cancel_requested: bool,
+    },
+    /// The worker no longer holds the job (its lease ran out and it was reaped, or it was
+    /// claimed again); nothing changed and the work should stop.
+    Lost,
+}
+
+/// Progress as a handler reports it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Progress {
+    /// Fraction done, clamped to [0, 1].
+    pub fraction: f64,
+    /// What it is doing (at most [`MAX_PROGRESS_MESSAGE`] characters are kept).
+    pub message: Option<String>,
+}
+
+/// Extends the lease of a running job to `now + lease` while `worker` holds it, saving
+/// `progress` when given, and reads whether cancellation was requested.
+pub async fn heartbeat<C: ConnectionTrait>(
+    conn: &C,
+    id: i64,
+    worker: &str,
+    now: DateTime<Utc>,
+    lease: chrono::Duration,
+    progress: Option<&Progress>,
+) -> Result<Beat, DbError> {
+    let backend = conn.get_database_backend();
+    let mut values: Vec<Value> = vec![
+        id.into(),
+        worker.into(),
+        ms(now + lease).into(),
+        ms(now).into(),
+    ];
+    let set_progress = match progress {
+        None => "",
+        Some(p) => {
+            let fraction = if p.fraction.is_finite() {
+                p.fraction.clamp(0.0, 1.0)
+            } else {
+                0.0
+            };
+            let message: Option<String> = p
+                .message
+                .as_ref()
+                .map(|m| m.chars().take(MAX_PROGRESS_MESSAGE).collect());
+            values.push(fraction.into());
+            values.push(message.into());
+            ", progress = $5, progress_message = $6"
+        }
+    };
+    let sql = format!(
+        "UPDATE job SET locked_until = $3, updated_at = $4{set_progress} \
+         WHERE id = $1 AND locked_by = $2 AND status = 'running' RETURNING cancel_requested_at"
+    );
+    Ok(
+        match conn.query_one_raw(stmt(backend, &sql, values)).await? {
+            None => Beat::Lost,
+            Some(r) => Beat::Held {
+                cancel_requested: r
+                    .try_get::<Option<i64>>("", "cancel_requested_at")?
+                    .is_some(),
+            },
+        },
+    )
 }
 
 /// Marks a job done, if `worker` still holds it. Returns false when the lease was lost (the job
@@ -213,7 +354,8 @@ pub async fn complete<C: ConnectionTrait>(
 ) -> Result<bool, DbError> {
     let backend = conn.get_database_backend();
     let sql = "UPDATE job SET status = 'done', locked_by = NULL, locked_until = NULL, \
-               updated_at = $3 WHERE id = $1 AND locked_by = $2 AND status = 'running'";
+               finished_at = $3, updated_at = $3 \
+               WHERE id = $1 AND locked_by = $2 AND status = 'running'";
     let r = conn
         .execute_raw(stmt(
             backend,
@@ -231,12 +373,19 @@ pub enum FailOutcome {
     Retry(DateTime<Utc>),
     /// Out of attempts.
     Dead,
+    /// Cancellation had been requested: the job ends `cancelled`, without a retry.
+    Cancelled,
     /// The worker no longer held the job; nothing changed.
     LeaseLost,
 }
 
-/// Records a failed attempt: back to `queued` at `retry_at`, or `dead` once attempts are used up.
-/// The error text is kept either way.
+/// The status a job leaves `running` for when its attempt ends without success: `cancelled`
+/// when an admin asked for it, `dead` when out of attempts, otherwise back to `queued`.
+const END_STATUS: &str = "CASE WHEN cancel_requested_at IS NOT NULL THEN 'cancelled' \
+                          WHEN attempts >= max_attempts THEN 'dead' ELSE 'queued' END";
+
+/// Records a failed attempt: back to `queued` at `retry_at`, `dead` once attempts are used up,
+/// or `cancelled` when cancellation was requested. The error text is kept either way.
 pub async fn fail<C: ConnectionTrait>(
     conn: &C,
     id: i64,
@@ -247,11 +396,13 @@ pub async fn fail<C: ConnectionTrait>(
 ) -> Result<FailOutcome, DbError> {
     let backend = conn.get_database_backend();
     let error: String = error.chars().take(4000).collect();
-    let sql = "UPDATE job SET \
-               status = CASE WHEN attempts >= max_attempts THEN 'dead' ELSE 'queued' END, \
-               run_at = CASE WHEN attempts >= max_attempts THEN run_at ELSE $4 END, \
-               last_error = $3, locked_by = NULL, locked_until = NULL, updated_at = $5 \
-               WHERE id = $1 AND locked_by = $2 AND status = 'running' RETURNING status";
+    let sql = format!(
+        "UPDATE job SET status = {END_STATUS}, \
+         run_at = CASE WHEN {END_STATUS} = 'queued' THEN $4 ELSE run_at END, \
+         finished_at = CASE WHEN {END_STATUS} = 'queued' THEN NULL ELSE $5 END, \
+         last_error = $3, locked_by = NULL, locked_until = NULL, updated_at = $5 \
+         WHERE id = $1 AND locked_by = $2 AND status = 'running' RETURNING status"
+    );
     let values: Vec<Value> = vec![
         id.into(),
         worker.into(),
@@ -259,20 +410,21 @@ pub async fn fail<C: ConnectionTrait>(
         ms(retry_at).into(),
         ms(now).into(),
     ];
-    match conn.query_one_raw(stmt(backend, sql, values)).await? {
+    match conn.query_one_raw(stmt(backend, &sql, values)).await? {
         None => Ok(FailOutcome::LeaseLost),
         Some(r) => {
             let status: String = r.try_get("", "status")?;
-            Ok(if status == "dead" {
-                FailOutcome::Dead
-            } else {
-                FailOutcome::Retry(retry_at)
+            Ok(match JobStatus::parse(&status)? {
+                JobStatus::Dead => FailOutcome::Dead,
+                JobStatus::Cancelled => FailOutcome::Cancelled,
+                _ => FailOutcome::Retry(retry_at),
             })
         }
     }
 }
 
-/// Gives a claimed job back without counting the attempt (graceful stop before it ran).
+/// Gives a claimed job back without counting the attempt (graceful stop before it finished).
+/// A job whose cancellation was requested ends `cancelled` instead.
 pub async fn release<C: ConnectionTrait>(
     conn: &C,
     id: i64,
@@ -280,7 +432,10 @@ pub async fn release<C: ConnectionTrait>(
     now: DateTime<Utc>,
 ) -> Result<bool, DbError> {
     let backend = conn.get_database_backend();
-    let sql = "UPDATE job SET status = 'queued', attempts = attempts - 1, locked_by = NULL, \
+    let sql = "UPDATE job SET \
+               status = CASE WHEN cancel_requested_at IS NULL THEN 'queued' ELSE 'cancelled' END, \
+               finished_at = CASE WHEN cancel_requested_at IS NULL THEN NULL ELSE $3 END, \
+               attempts = attempts - 1, locked_by = NULL, \
                locked_until = NULL, run_at = $3, updated_at = $3 \
                WHERE id = $1 AND locked_by = $2 AND status = 'running'";
     let r = conn
@@ -293,20 +448,24 @@ pub async fn release<C: ConnectionTrait>(
     Ok(r.rows_affected() == 1)
 }
 
-/// Re-queues (or buries, when out of attempts) every running job whose lease ended before
-/// `now`: its worker died or hung. Returns how many rows changed.
+/// Re-queues (or buries, when out of attempts, or ends as cancelled, when that was requested)
+/// every running job whose lease ended before `now`: its worker died or hung. A worker that is
+/// alive keeps extending its lease by heartbeats, so a long job is never reaped while it runs.
+/// Returns how many rows changed.
 pub async fn reap_expired<C: ConnectionTrait>(
     conn: &C,
     now: DateTime<Utc>,
 ) -> Result<u64, DbError> {
     let backend = conn.get_database_backend();
-    let sql = "UPDATE job SET \
-               status = CASE WHEN attempts >= max_attempts THEN 'dead' ELSE 'queued' END, \
-               last_error = 'lease expired: the worker stopped before finishing', \
-               locked_by = NULL, locked_until = NULL, run_at = $1, updated_at = $1 \
-               WHERE status = 'running' AND locked_until < $1";
+    let sql = format!(
+        "UPDATE job SET status = {END_STATUS}, \
+         finished_at = CASE WHEN {END_STATUS} = 'queued' THEN NULL ELSE $1 END, \
+         last_error = 'lease expired: the worker stopped before finishing', \
+         locked_by = NULL, locked_until = NULL, run_at = $1, updated_at = $1 \
+         WHERE status = 'running' AND locked_until < $1"
+    );
     let r = conn
-        .execute_raw(stmt(backend, sql, vec![ms(now).into()]))
+        .execute_raw(stmt(backend, &sql, vec![ms(now).into()]))
         .await?;
     Ok(r.rows_affected())
 }
@@ -340,14 +499,62 @@ pub async fn list<C: ConnectionTrait>(
     rows.iter().map(row).collect()
 }
 
-/// Puts a dead job back in the queue with a fresh attempt budget (admin "retry").
+/// Which jobs to list (admin view).
+#[derive(Debug, Clone, Default)]
+pub struct JobFilter {
+    /// Only this status.
+    pub status: Option<JobStatus>,
+    /// Only this kind.
+    pub kind: Option<String>,
+    /// Page size.
+    pub limit: u64,
+    /// Rows to skip.
+    pub offset: u64,
+}
+
+/// Lists jobs matching `filter`, newest first.
+pub async fn search<C: ConnectionTrait>(
+    conn: &C,
+    filter: &JobFilter,
+) -> Result<Vec<JobRow>, DbError> {
+    let backend = conn.get_database_backend();
+    let mut values: Vec<Value> = Vec::new();
+    let mut conditions: Vec<String> = Vec::new();
+    if let Some(status) = filter.status {
+        values.push(status.as_str().into());
+        conditions.push(format!("status = ${}", values.len()));
+    }
+    if let Some(kind) = &filter.kind {
+        values.push(kind.clone().into());
+        conditions.push(format!("kind = ${}", values.len()));
+    }
+    let where_clause = if conditions.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {} ", conditions.join(" AND "))
+    };
+    values.push(i64::try_from(filter.limit).unwrap_or(i64::MAX).into());
+    let limit = values.len();
+    values.push(i64::try_from(filter.offset).unwrap_or(i64::MAX).into());
+    let offset = values.len();
+    let sql = format!(
+        "SELECT {COLUMNS} FROM job {where_clause}ORDER BY id DESC LIMIT ${limit} OFFSET ${offset}"
+    );
+    let rows = conn.query_all_raw(stmt(backend, &sql, values)).await?;
+    rows.iter().map(row).collect()
+}
+
+/// Puts a dead job back in the queue with a fresh attempt budget (admin "retry"). The last
+/// error stays for reference until the job runs again. Returns false when the job is not dead.
 pub async fn retry_dead<C: ConnectionTrait>(
     conn: &C,
     id: i64,
     now: DateTime<Utc>,
 ) -> Result<bool, DbError> {
     let backend = conn.get_database_backend();
-    let sql = "UPDATE job SET status = 'queued', attempts = 0, run_at = $2, updated_at = $2 \
+    let sql = "UPDATE job SET status = 'queued', attempts = 0, run_at = $2, updated_at = $2, \
+               progress = NULL, progress_message = NULL, cancel_requested_at = NULL, \
+               started_at = NULL, finished_at = NULL \
                WHERE id = $1 AND status = 'dead'";
     let r = conn
         .execute_raw(stmt(backend, sql, vec![id.into(), ms(now).into()]))
@@ -355,13 +562,74 @@ pub async fn retry_dead<C: ConnectionTrait>(
     Ok(r.rows_affected() == 1)
 }
 
-/// Number of jobs in each status (metrics).
+/// Outcome of a cancellation request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CancelOutcome {
+    /// The job had not started: it is `cancelled` now and will never run.
+    Cancelled,
+    /// The job is running: it stops at its next checkpoint and then ends `cancelled`.
+    Requested,
+    /// The job had already ended (`done`, `dead` or `cancelled`); nothing changed.
+    Finished(JobStatus),
+}
+
+/// Asks a job to stop. A queued job is cancelled at once; a running one is flagged and its
+/// handler stops at its next checkpoint. Repeating the request changes nothing.
+pub async fn request_cancel<C: ConnectionTrait>(
+    conn: &C,
+    id: i64,
+    now: DateTime<Utc>,
+) -> Result<CancelOutcome, DbError> {
+    let backend = conn.get_database_backend();
+    // Every expression on the right sees the row as it was before this statement.
+    let sql = "UPDATE job SET \
+               cancel_requested_at = COALESCE(cancel_requested_at, $2), \
+               status = CASE WHEN status = 'queued' THEN 'cancelled' ELSE status END, \
+               finished_at = CASE WHEN status = 'queued' THEN $2 ELSE finished_at END, \
+               updated_at = $2 \
+               WHERE id = $1 AND status IN ('queued', 'running') RETURNING status";
+    match conn
+        .query_one_raw(stmt(backend, sql, vec![id.into(), ms(now).into()]))
+        .await?
+    {
+        Some(r) => {
+            let status: String = r.try_get("", "status")?;
+            Ok(if JobStatus::parse(&status)? == JobStatus::Cancelled {
+                CancelOutcome::Cancelled
+            } else {
+                CancelOutcome::Requested
+            })
+        }
+        None => Ok(CancelOutcome::Finished(get(conn, id).await?.status)),
+    }
+}
+
+/// Deletes up to `batch` finished jobs (`done`, `cancelled`, `dead`) that finished before
+/// `before`, oldest first; their payloads may hold personal data. Queued and running jobs are
+/// never touched. Returns how many rows were deleted; call again while it returns `batch`.
+pub async fn purge_finished<C: ConnectionTrait>(
+    conn: &C,
+    before: DateTime<Utc>,
+    batch: u64,
+) -> Result<u64, DbError> {
+    let backend = conn.get_database_backend();
+    let sql = "DELETE FROM job WHERE id IN (SELECT id FROM job \
+               WHERE status IN ('done', 'cancelled', 'dead') \
+               AND COALESCE(finished_at, updated_at) < $1 ORDER BY id LIMIT $2)";
+    let batch = i64::try_from(batch).unwrap_or(i64::MAX);
+    let r = conn
+        .execute_raw(stmt(backend, sql, vec![ms(before).into(), batch.into()]))
+        .await?;
+    Ok(r.rows_affected())
+}
+
+/// Number of jobs in each status that has any (metrics).
 pub async fn counts<C: ConnectionTrait>(conn: &C) -> Result<Vec<(JobStatus, i64)>, DbError> {
     let backend = conn.get_database_backend();
     let rows = conn
         .query_all_raw(stmt(
             backend,
-            "SELECT status, COUNT(*) AS n FROM job GROUP BY status",
+            "SELECT status, COUNT(*) AS n FROM job GROUP BY status ORDER BY status",
             vec![],
         ))
         .await?;

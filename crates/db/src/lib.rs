@@ -11,9 +11,11 @@ pub mod jobs;
 pub mod migration;
 pub mod sql;
 pub mod training;
+mod write;
 
 pub use connect::{Backend, connect, connect_migrated, migrate, ping};
 pub use sea_orm::{DatabaseConnection, DatabaseTransaction, TransactionTrait};
+pub use write::begin_write;
 
 /// A persistence failure, in the vocabulary of the layers above.
 #[derive(Debug, thiserror::Error)]

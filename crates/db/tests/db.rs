@@ -293,3 +293,291 @@ async fn schedules_enqueue_once_per_period_even_with_two_callers() {
             .all(|j| j.kind == "calibrate" && j.payload == json!({"v": 2}))
     );
 }
+
+#[tokio::test]
+async fn heartbeats_extend_the_lease_save_progress_and_report_cancellation() {
+    let db = test_db().await.unwrap();
+    let t0 = epoch();
+    let lease = Duration::minutes(5);
+    let id = jobs::enqueue(&*db, &NewJob::new("long", json!({}), t0), t0)
+        .await
+        .unwrap();
+    let claimed = jobs::claim(&*db, "w", t0, lease).await.unwrap().unwrap();
+    assert_eq!(claimed.started_at, Some(t0));
+    assert_eq!(claimed.progress, None);
+    let t1 = t0 + Duration::minutes(4);
+    let progress = jobs::Progress {
+        fraction: 1.7,
+        message: Some("é".repeat(jobs::MAX_PROGRESS_MESSAGE + 20)),
+    };
+    assert_eq!(
+        jobs::heartbeat(&*db, id, "w", t1, lease, Some(&progress))
+            .await
+            .unwrap(),
+        jobs::Beat::Held {
+            cancel_requested: false
+        }
+    );
+    let row = jobs::get(&*db, id).await.unwrap();
+    assert_eq!(row.locked_until, Some(t1 + lease));
+    assert_eq!(row.progress, Some(1.0), "clamped to [0, 1]");
+    assert_eq!(
+        row.progress_message.unwrap().chars().count(),
+        jobs::MAX_PROGRESS_MESSAGE
+    );
+    // Past the original lease, but the heartbeat moved it: nothing to reap.
+    assert_eq!(
+        jobs::reap_expired(&*db, t0 + Duration::minutes(6))
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        jobs::heartbeat(&*db, id, "someone-else", t1, lease, None)
+            .await
+            .unwrap(),
+        jobs::Beat::Lost
+    );
+    assert_eq!(
+        jobs::request_cancel(&*db, id, t1).await.unwrap(),
+        jobs::CancelOutcome::Requested
+    );
+    assert_eq!(
+        jobs::heartbeat(&*db, id, "w", t1, lease, None)
+            .await
+            .unwrap(),
+        jobs::Beat::Held {
+            cancel_requested: true
+        }
+    );
+    // The progress survives a heartbeat without progress.
+    assert_eq!(jobs::get(&*db, id).await.unwrap().progress, Some(1.0));
+}
+
+#[tokio::test]
+async fn a_cancellation_request_ends_the_job_cancelled_however_its_attempt_ends() {
+    let db = test_db().await.unwrap();
+    let t0 = epoch();
+    let lease = Duration::minutes(5);
+    let later = t0 + Duration::minutes(1);
+    // The handler gives up with an error: cancelled, not retried.
+    let failed = jobs::enqueue(&*db, &NewJob::new("k", json!({}), t0), t0)
+        .await
+        .unwrap();
+    jobs::claim(&*db, "w", t0, lease).await.unwrap().unwrap();
+    jobs::request_cancel(&*db, failed, t0).await.unwrap();
+    assert_eq!(
+        jobs::fail(&*db, failed, "w", "stopped", later, later)
+            .await
+            .unwrap(),
+        FailOutcome::Cancelled
+    );
+    let row = jobs::get(&*db, failed).await.unwrap();
+    assert_eq!(row.status, JobStatus::Cancelled);
+    assert_eq!(row.finished_at, Some(later));
+    // The worker died: the reaper ends it cancelled rather than queueing it again.
+    let reaped = jobs::enqueue(&*db, &NewJob::new("k", json!({}), t0), t0)
+        .await
+        .unwrap();
+    jobs::claim(&*db, "w", t0, lease).await.unwrap().unwrap();
+    jobs::request_cancel(&*db, reaped, t0).await.unwrap();
+    assert_eq!(
+        jobs::reap_expired(&*db, t0 + Duration::minutes(6))
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        jobs::get(&*db, reaped).await.unwrap().status,
+        JobStatus::Cancelled
+    );
+    // Shutdown released it: cancelled too.
+    let released = jobs::enqueue(&*db, &NewJob::new("k", json!({}), t0), t0)
+        .await
+        .unwrap();
+    jobs::claim(&*db, "w", t0, lease).await.unwrap().unwrap();
+    jobs::request_cancel(&*db, released, t0).await.unwrap();
+    assert!(jobs::release(&*db, released, "w", later).await.unwrap());
+    assert_eq!(
+        jobs::get(&*db, released).await.unwrap().status,
+        JobStatus::Cancelled
+    );
+    // A finished job cannot be cancelled.
+    let done = jobs::enqueue(&*db, &NewJob::new("k", json!({}), t0), t0)
+        .await
+        .unwrap();
+    jobs::claim(&*db, "w", t0, lease).await.unwrap().unwrap();
+    assert!(jobs::complete(&*db, done, "w", t0).await.unwrap());
+    assert_eq!(
+        jobs::request_cancel(&*db, done, t0).await.unwrap(),
+        jobs::CancelOutcome::Finished(JobStatus::Done)
+    );
+    assert_eq!(
+        jobs::get(&*db, done).await.unwrap().cancel_requested_at,
+        None
+    );
+    assert!(matches!(
+        jobs::request_cancel(&*db, 999_999, t0).await,
+        Err(DbError::NotFound)
+    ));
+}
+
+#[tokio::test]
+async fn retrying_a_dead_job_clears_its_end_and_keeps_its_error_for_reference() {
+    let db = test_db().await.unwrap();
+    let t0 = epoch();
+    let mut job = NewJob::new("k", json!({}), t0);
+    job.max_attempts = 1;
+    let id = jobs::enqueue(&*db, &job, t0).await.unwrap();
+    jobs::claim(&*db, "w", t0, Duration::minutes(1))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        jobs::fail(&*db, id, "w", "smtp down", t0, t0)
+            .await
+            .unwrap(),
+        FailOutcome::Dead
+    );
+    assert_eq!(jobs::get(&*db, id).await.unwrap().finished_at, Some(t0));
+    let t1 = t0 + Duration::hours(2);
+    assert!(jobs::retry_dead(&*db, id, t1).await.unwrap());
+    let row = jobs::get(&*db, id).await.unwrap();
+    assert_eq!((row.status, row.attempts), (JobStatus::Queued, 0));
+    assert_eq!((row.run_at, row.finished_at), (t1, None));
+    assert_eq!(row.last_error.as_deref(), Some("smtp down"));
+    assert!(
+        !jobs::retry_dead(&*db, id, t1).await.unwrap(),
+        "only dead jobs"
+    );
+    let again = jobs::claim(&*db, "w", t1, Duration::minutes(1))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((again.id, again.attempts), (id, 1));
+}
+
+#[tokio::test]
+async fn purge_deletes_finished_jobs_in_batches_oldest_first() {
+    let db = test_db().await.unwrap();
+    let t0 = epoch();
+    let mut done = Vec::new();
+    for i in 0..5 {
+        let at = t0 + Duration::minutes(i);
+        let id = jobs::enqueue(&*db, &NewJob::new("k", json!({}), at), at)
+            .await
+            .unwrap();
+        jobs::claim(&*db, "w", at, Duration::minutes(1))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(jobs::complete(&*db, id, "w", at).await.unwrap());
+        done.push(id);
+    }
+    let queued = jobs::enqueue(&*db, &NewJob::new("k", json!({}), t0), t0)
+        .await
+        .unwrap();
+    // Finished strictly before t0 + 4 min: the first four.
+    let before = t0 + Duration::minutes(4);
+    assert_eq!(jobs::purge_finished(&*db, before, 3).await.unwrap(), 3);
+    assert!(matches!(
+        jobs::get(&*db, done[0]).await,
+        Err(DbError::NotFound)
+    ));
+    assert!(jobs::get(&*db, done[3]).await.is_ok());
+    assert_eq!(jobs::purge_finished(&*db, before, 3).await.unwrap(), 1);
+    assert_eq!(jobs::purge_finished(&*db, before, 3).await.unwrap(), 0);
+    assert!(jobs::get(&*db, done[4]).await.is_ok());
+    assert!(jobs::get(&*db, queued).await.is_ok());
+}
+
+#[tokio::test]
+async fn search_filters_by_status_and_kind_newest_first_with_paging() {
+    let db = test_db().await.unwrap();
+    let t0 = epoch();
+    let mut ids = Vec::new();
+    for kind in ["mail.send", "catalogue.import", "mail.send", "mail.send"] {
+        ids.push(
+            jobs::enqueue(&*db, &NewJob::new(kind, json!({}), t0), t0)
+                .await
+                .unwrap(),
+        );
+    }
+    jobs::request_cancel(&*db, ids[3], t0).await.unwrap();
+    let page = |status, kind: Option<&str>, limit, offset| jobs::JobFilter {
+        status,
+        kind: kind.map(str::to_owned),
+        limit,
+        offset,
+    };
+    let got = |rows: Vec<jobs::JobRow>| rows.iter().map(|r| r.id).collect::<Vec<_>>();
+    assert_eq!(
+        got(jobs::search(&*db, &page(None, None, 10, 0)).await.unwrap()),
+        vec![ids[3], ids[2], ids[1], ids[0]]
+    );
+    assert_eq!(
+        got(jobs::search(&*db, &page(None, Some("mail.send"), 10, 0))
+            .await
+            .unwrap()),
+        vec![ids[3], ids[2], ids[0]]
+    );
+    assert_eq!(
+        got(jobs::search(
+            &*db,
+            &page(Some(JobStatus::Queued), Some("mail.send"), 10, 0)
+        )
+        .await
+        .unwrap()),
+        vec![ids[2], ids[0]]
+    );
+    assert_eq!(
+        got(jobs::search(&*db, &page(None, None, 2, 1)).await.unwrap()),
+        vec![ids[2], ids[1]]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn write_transactions_that_read_first_all_commit_under_contention() {
+    let db = test_db().await.unwrap();
+    db.execute_unprepared("CREATE TABLE tally (n BIGINT NOT NULL)")
+        .await
+        .unwrap();
+    let tasks: Vec<_> = (0..8)
+        .map(|i| {
+            let conn = db.conn.clone();
+            tokio::spawn(async move {
+                let backend = conn.get_database_backend();
+                let txn = myqcm_db::begin_write(&conn).await?;
+                // Read first, then write: a deferred SQLite transaction fails here with
+                // SQLITE_BUSY when another one committed in between.
+                txn.query_all_raw(Statement::from_string(
+                    backend,
+                    "SELECT COUNT(*) FROM tally",
+                ))
+                .await?;
+                tokio::task::yield_now().await;
+                txn.execute_raw(Statement::from_string(
+                    backend,
+                    format!("INSERT INTO tally (n) VALUES ({i})"),
+                ))
+                .await?;
+                txn.commit().await?;
+                Ok::<_, DbError>(())
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap().unwrap();
+    }
+    let n = db
+        .query_one_raw(Statement::from_string(
+            db.backend(),
+            "SELECT COUNT(*) AS n FROM tally",
+        ))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get::<i64>("", "n")
+        .unwrap();
+    assert_eq!(n, 8);
+}

@@ -5,6 +5,7 @@ pub mod catalogue;
 pub mod context;
 pub mod identity;
 pub mod import;
+pub mod jobs;
 pub mod markdown;
 pub mod passwords;
 

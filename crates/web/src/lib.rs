@@ -105,7 +105,8 @@ pub fn router(state: AppState) -> Router {
         .merge(api::admin_users::router())
         .merge(api::audit::router())
         .merge(auth::google::router())
-        .merge(api::catalogue::router());
+        .merge(api::catalogue::router())
+        .merge(api::jobs::router());
     let app = Router::new()
         .route("/", get(pages::landing))
         .route("/health/live", get(health::live))

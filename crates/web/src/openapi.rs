@@ -74,6 +74,10 @@ use crate::health::{Checks, Health};
         crate::api::catalogue::admin::start_import,
         crate::api::catalogue::admin::import_status,
         crate::api::catalogue::admin::export_catalogue,
+        crate::api::jobs::list,
+        crate::api::jobs::show,
+        crate::api::jobs::retry,
+        crate::api::jobs::cancel,
     ),
     components(schemas(Problem, FieldError, Health, Checks)),
     tags(

@@ -941,18 +941,5 @@ pub async fn media_uses<C: ConnectionTrait>(
         .collect())
 }
 
-/// Opens a transaction that will write. On SQLite it takes the write lock at once (a no-op
-/// write as its first statement), so the busy timeout applies; a deferred transaction that
-/// reads first and writes later fails with `SQLITE_BUSY` at once when another connection wrote
-/// in between. On PostgreSQL this is a plain `BEGIN`.
-pub async fn begin_write(
-    db: &sea_orm::DatabaseConnection,
-) -> Result<sea_orm::DatabaseTransaction, DbError> {
-    use sea_orm::TransactionTrait;
-    let txn = db.begin().await?;
-    if txn.get_database_backend() == sea_orm::DbBackend::Sqlite {
-        txn.execute_unprepared("DELETE FROM item_kc WHERE 1 = 0")
-            .await?;
-    }
-    Ok(txn)
-}
+/// Opens a transaction that will write (the crate-wide [`crate::begin_write`]).
+pub use crate::begin_write;

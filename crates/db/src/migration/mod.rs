@@ -10,6 +10,7 @@ mod m20261126_100002_mfa_recovery;
 mod m20261126_200001_create_catalogue;
 mod m20261127_300001_training;
 mod m20261127_300002_media_use;
+mod m20261127_500001_job_control;
 
 /// The ordered list of migrations.
 #[derive(Debug)]
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_200001_create_catalogue::Migration),
             Box::new(m20261127_300001_training::Migration),
             Box::new(m20261127_300002_media_use::Migration),
+            Box::new(m20261127_500001_job_control::Migration),
         ]
     }
 }

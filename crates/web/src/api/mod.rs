@@ -5,3 +5,4 @@ pub mod admin_users;
 pub mod audit;
 pub mod auth;
 pub mod catalogue;
+pub mod jobs;
