@@ -7,3 +7,4 @@ pub mod identity;
 pub mod import;
 pub mod markdown;
 pub mod passwords;
+pub mod training;
