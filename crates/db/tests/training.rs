@@ -384,7 +384,7 @@ async fn learner_state_rows_upsert_and_due_reviews_come_oldest_first() {
         .unwrap()
         .unwrap();
     assert_eq!((a.theta, a.answers), (0.5, 2));
-    assert_eq!(repo::abilities(&*db, l, &[]).await.unwrap().len(), 1);
+    assert_eq!(repo::abilities(&*db, l, &[], false).await.unwrap().len(), 1);
     let kc = |mastery| learner_kc::Model {
         learner_id: l,
         kc_id: b.kc,

@@ -8,5 +8,6 @@ pub mod import;
 pub mod jobs;
 pub mod markdown;
 pub mod passwords;
+pub mod training;
 
 pub use context::{Readiness, Services, SystemError};

@@ -750,16 +750,23 @@ pub async fn attempts_of_session<C: ConnectionTrait>(
 
 // ---------------------------------------------------------------- learner state
 
-/// Abilities of a learner in `subjects` (all subjects when empty).
+/// Abilities of a learner in `subjects` (all subjects when empty), locked on PostgreSQL when
+/// `lock`.
 pub async fn abilities<C: ConnectionTrait>(
     c: &C,
     learner: Uuid,
     subjects: &[Uuid],
+    lock: bool,
 ) -> Result<Vec<learner_ability::Model>, DbError> {
     let mut q =
         learner_ability::Entity::find().filter(learner_ability::Column::LearnerId.eq(learner));
     if !subjects.is_empty() {
         q = q.filter(learner_ability::Column::SubjectId.is_in(subjects.to_vec()));
+    }
+    if lock && is_pg(c) {
+        q = q
+            .order_by_asc(learner_ability::Column::SubjectId)
+            .lock_exclusive();
     }
     Ok(q.all(c).await?)
 }
@@ -950,7 +957,7 @@ pub async fn learner_data<C: ConnectionTrait>(
             .order_by_asc(attempt::Column::CreatedAt)
             .all(c)
             .await?,
-        abilities: abilities(c, learner, &[]).await?,
+        abilities: abilities(c, learner, &[], false).await?,
         kcs: kc_states(c, learner, &[], false).await?,
         memories: learner_memory::Entity::find()
             .filter(learner_memory::Column::LearnerId.eq(learner))

@@ -24,6 +24,7 @@ pub async fn export(deps: &Deps, user_id: Uuid) -> Result<serde_json::Value> {
         .all(&deps.db)
         .await?;
     let events = audit_repo::recent(&deps.db, None, Some(user_id), 10_000).await?;
+    let learning = crate::training::privacy::export(&deps.db, user_id).await?;
     Ok(serde_json::json!({
         "format": "myqcm-export/1",
         "generated_at": deps.clock.now(),
@@ -47,6 +48,7 @@ pub async fn export(deps: &Deps, user_id: Uuid) -> Result<serde_json::Value> {
             "user_agent": s.user_agent,
             "revoked_at": s.revoked_at.map(from_ms),
         })).collect::<Vec<_>>(),
+        "learning": learning,
         "security_events": events.iter().map(|e| serde_json::json!({
             "at": from_ms(e.at),
             "action": e.action,
@@ -139,6 +141,7 @@ pub async fn erase_due(deps: &Deps) -> Result<usize> {
             .filter(myqcm_db::identity::mfa::entity::Column::UserId.eq(a.id))
             .exec(&txn)
             .await?;
+        crate::training::privacy::erase(&txn, a.id).await?;
         // Audit rows stay (security record) but lose the addresses tied to this person.
         audit_repo::entity::Entity::update_many()
             .col_expr(

@@ -121,10 +121,15 @@ pub async fn retry(
     user: CurrentUser,
     Path(id): Path<String>,
 ) -> Result<Json<JobView>, WebError> {
-    jobs::retry(&s.services.db, s.services.clock.as_ref(), &operator(&s, &user), &id)
-        .await
-        .map(Json)
-        .map_err(jobs_error)
+    jobs::retry(
+        &s.services.db,
+        s.services.clock.as_ref(),
+        &operator(&s, &user),
+        &id,
+    )
+    .await
+    .map(Json)
+    .map_err(jobs_error)
 }
 
 /// Cancels a job (step-up required): a queued job never runs; a running one stops at its next
@@ -138,8 +143,13 @@ pub async fn cancel(
     user: CurrentUser,
     Path(id): Path<String>,
 ) -> Result<Json<JobView>, WebError> {
-    jobs::cancel(&s.services.db, s.services.clock.as_ref(), &operator(&s, &user), &id)
-        .await
-        .map(Json)
-        .map_err(jobs_error)
+    jobs::cancel(
+        &s.services.db,
+        s.services.clock.as_ref(),
+        &operator(&s, &user),
+        &id,
+    )
+    .await
+    .map(Json)
+    .map_err(jobs_error)
 }
