@@ -81,7 +81,13 @@ pub struct Operator {
 
 impl Operator {
     fn may_read(&self) -> Result<()> {
-        if !self.actor.can(Action::OperationsManage) {
+        // The permission table itself: `Actor::can` also refuses unenrolled staff, and those
+        // must hear that they need to enrol, not that they lack the permission.
+        if !myqcm_domain::permissions::allowed(
+            &self.actor.roles,
+            &self.actor.scopes,
+            Action::OperationsManage,
+        ) {
             Err(JobsError::Forbidden)
         } else if !self.mfa_enrolled {
             Err(JobsError::MfaEnrolmentRequired)
