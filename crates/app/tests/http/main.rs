@@ -8,6 +8,7 @@ mod support;
 mod admin;
 mod catalogue;
 mod identity;
+mod identity_security;
 mod instances;
 mod jobs;
 mod logs;
