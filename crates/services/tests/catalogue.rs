@@ -1043,3 +1043,51 @@ async fn translation_of_needs_an_original_the_caller_may_read() {
         secret_row.translation_group_id
     );
 }
+
+/// Text with control characters is refused at the import boundary too, naming where it is:
+/// PostgreSQL cannot store a NUL, and one such cell used to fail the whole import as a
+/// database error (retried by the job, then dead).
+#[tokio::test]
+async fn imports_refuse_text_with_control_characters_naming_the_place() {
+    let db = test_db().await.unwrap();
+    import::load_demo_bank(&db, Uuid::now_v7(), epoch())
+        .await
+        .unwrap();
+    let csv = format!(
+        "{CSV_HEAD}{}{}",
+        csv_row(1),
+        csv_row(2).replace("Option B 2", "Option\u{0}B")
+    );
+    let r = import::import(
+        &db,
+        csv.as_bytes(),
+        Format::Csv,
+        &import_opts(),
+        &|_, _| {},
+        epoch(),
+    )
+    .await
+    .unwrap();
+    assert!(!r.committed);
+    assert_eq!(r.errors.len(), 1, "{r:?}");
+    assert_eq!(
+        (r.errors[0].row, r.errors[0].column.as_str()),
+        (3, "option2")
+    );
+    let mut bank = import::export::bank(&db).await.unwrap();
+    bank.items.truncate(2);
+    bank.items[1].explanation = "bell \u{7} here".into();
+    let bytes = import::export::write(&bank, Format::Json).unwrap();
+    let r = import::import(
+        &db,
+        &bytes,
+        Format::Json,
+        &import_opts(),
+        &|_, _| {},
+        epoch(),
+    )
+    .await
+    .unwrap();
+    assert!(!r.committed);
+    assert_eq!(r.errors[0].column, "items[1].explanation", "{r:?}");
+}
