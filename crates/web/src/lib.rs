@@ -12,6 +12,7 @@ pub mod api;
 pub mod auth;
 pub mod error;
 pub mod health;
+pub mod input;
 pub mod middleware;
 pub mod observability;
 pub mod openapi;
@@ -120,6 +121,7 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             auth::csrf::guard,
         ))
+        .layer(axum::middleware::from_fn(input::reject_control_characters))
         .with_state(state);
     middleware::stack(app, &config)
 }
