@@ -10,6 +10,7 @@ use myqcm_services::catalogue::CatalogueError;
 use myqcm_services::catalogue::images::ImageError;
 use myqcm_services::identity::IdentityError;
 use myqcm_services::import::ImportFailure;
+use myqcm_services::training::TrainingError;
 use serde::Serialize;
 
 /// One invalid field.
@@ -192,6 +193,52 @@ impl From<ImageError> for WebError {
 impl From<ImportFailure> for WebError {
     fn from(e: ImportFailure) -> Self {
         Self::internal(e)
+    }
+}
+
+impl From<TrainingError> for WebError {
+    fn from(e: TrainingError) -> Self {
+        match e {
+            TrainingError::NotFound => Self::code(codes::NOT_FOUND),
+            TrainingError::Forbidden => Self::code(codes::FORBIDDEN),
+            TrainingError::Invalid(errs) => Self::Known {
+                code: codes::VALIDATION_FAILED,
+                detail: None,
+                errors: Some(
+                    errs.into_iter()
+                        .map(|e| FieldError {
+                            field: e.field,
+                            code: e.code.into(),
+                            message: e.message,
+                        })
+                        .collect(),
+                ),
+            },
+            TrainingError::SessionClosed => Self::code(codes::SESSION_CLOSED),
+            TrainingError::SessionPaused => Self::code(codes::SESSION_PAUSED),
+            TrainingError::NotCurrent => Self::code(codes::NOT_CURRENT),
+            TrainingError::TimeUp => Self::code(codes::TIME_UP),
+            TrainingError::NoPause => Self::code(codes::NO_PAUSE),
+            TrainingError::QuotaExhausted(f) => {
+                Self::with_detail(codes::QUOTA_EXHAUSTED, format!("feature: {}", f.as_str()))
+            }
+            // The wider filters travel as field errors: drop `field` to get `message` more.
+            TrainingError::NothingToServe(widen) => Self::Known {
+                code: codes::NOTHING_TO_SERVE,
+                detail: Some("Widen a filter: each entry names one and what it would add.".into()),
+                errors: Some(
+                    widen
+                        .into_iter()
+                        .map(|w| FieldError {
+                            field: w.drop,
+                            code: "widen".into(),
+                            message: format!("{} more without this filter", w.available),
+                        })
+                        .collect(),
+                ),
+            },
+            e @ TrainingError::Store(_) => Self::internal(e),
+        }
     }
 }
 
