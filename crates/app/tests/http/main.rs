@@ -16,3 +16,4 @@ mod oidc;
 mod platform;
 mod privacy;
 mod security_findings;
+mod training;
