@@ -10,6 +10,7 @@ pub mod identity_seed;
 pub mod import;
 pub mod seed;
 pub mod telemetry;
+pub mod training_jobs;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -70,6 +71,11 @@ pub async fn build_services(config: &Config) -> anyhow::Result<Services> {
         Arc::new(SystemClock),
         identity_config(config),
     );
+    // TOTP secrets of the first release's format get the AEAD now: migrations cannot do it, as
+    // they run without `MYQCM_SECRET_KEY`.
+    myqcm_services::identity::mfa::reseal_legacy_secrets(&services.deps())
+        .await
+        .context("re-sealing stored TOTP secrets")?;
     Ok(match google_oidc(config) {
         Some(google) => services.with_google(google),
         None => services,
@@ -150,10 +156,17 @@ pub fn registry(services: &Services) -> Registry {
         }),
     );
     r.register(PurgeJob::KIND, PurgeJob::handler(services.db.clone()));
+    r.register(
+        training_jobs::ExpireSessionsJob::KIND,
+        Arc::new(training_jobs::ExpireSessionsJob {
+            training: services.training.clone(),
+        }),
+    );
     // Long kinds run one at a time per worker, so they never take every slot from mail.
     r.limit(myqcm_services::import::jobs::KIND, 1)
         .limit(identity_jobs::IdentityMaintenanceJob::KIND, 1)
-        .limit(PurgeJob::KIND, 1);
+        .limit(PurgeJob::KIND, 1)
+        .limit(training_jobs::ExpireSessionsJob::KIND, 1);
     r
 }
 
@@ -229,6 +242,15 @@ pub async fn run_server(
         identity_jobs::IdentityMaintenanceJob::KIND,
         identity_jobs::IdentityMaintenanceJob::KIND,
         &identity_jobs::IdentityMaintenanceJob::payload(&services.identity),
+        chrono::Duration::hours(1),
+        services.clock.now(),
+    )
+    .await?;
+    myqcm_db::jobs::upsert_schedule(
+        &services.db,
+        training_jobs::ExpireSessionsJob::KIND,
+        training_jobs::ExpireSessionsJob::KIND,
+        &serde_json::json!({}),
         chrono::Duration::hours(1),
         services.clock.now(),
     )
