@@ -12,6 +12,7 @@ pub mod api;
 pub mod auth;
 pub mod error;
 pub mod health;
+pub mod input;
 pub mod middleware;
 pub mod observability;
 pub mod openapi;
@@ -106,7 +107,8 @@ pub fn router(state: AppState) -> Router {
         .merge(api::audit::router())
         .merge(auth::google::router())
         .merge(api::catalogue::router())
-        .merge(api::jobs::router());
+        .merge(api::jobs::router())
+        .merge(api::training::router());
     let app = Router::new()
         .route("/", get(pages::landing))
         .route("/health/live", get(health::live))
@@ -120,6 +122,7 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             auth::csrf::guard,
         ))
+        .layer(axum::middleware::from_fn(input::reject_control_characters))
         .with_state(state);
     middleware::stack(app, &config)
 }
