@@ -35,6 +35,11 @@ pub enum Message {
         /// From which address.
         ip: String,
     },
+    /// Repeated failed sign-ins on the account.
+    SignInFailures {
+        /// The address of the last failing client.
+        ip: String,
+    },
     /// The password was changed or reset; every session was signed out.
     PasswordChanged,
     /// The address was changed (sent to the old address).
@@ -103,6 +108,14 @@ pub fn render(msg: &Message, locale: &str) -> (String, String) {
                 ),
             )
         }
+        Message::SignInFailures { ip } => (
+            pick("Échecs de connexion".into(), "محاولات دخول فاشلة".into(), "Failed sign-ins".into()),
+            pick(
+                format!("Plusieurs tentatives de connexion à votre compte ont échoué, la dernière depuis {ip}. Les appareils où vous vous êtes déjà connecté ne sont pas ralentis.\nSi ce n'était pas vous, choisissez un mot de passe long et unique et activez la vérification en deux étapes."),
+                format!("فشلت عدة محاولات لتسجيل الدخول إلى حسابك، آخرها من {ip}. الأجهزة التي سجلت منها الدخول من قبل لا تتأثر.\nإن لم تكن أنت، اختر كلمة مرور طويلة وفريدة وفعّل التحقق بخطوتين."),
+                format!("Several attempts to sign in to your account failed, the last one from {ip}. Devices you signed in from before are not slowed down.\nIf this was not you, choose a long, unique password and turn on two-step verification."),
+            ),
+        ),
         Message::PasswordChanged => (
             pick("Mot de passe modifié".into(), "تم تغيير كلمة المرور".into(), "Password changed".into()),
             pick(
