@@ -6,14 +6,12 @@
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::panic,
-    reason = "tests fail loudly"
+    reason = "tests fail loudly on purpose"
 )]
-
-mod identity_common;
 
 use std::collections::BTreeMap;
 
-use identity_common::{App, PW, spawn, token_in};
+use crate::support::*;
 
 /// A tiny browser: cookies by name (prefix-less, http), no automatic redirects.
 struct Jar {
@@ -61,7 +59,7 @@ impl Jar {
 
     async fn get(
         &mut self,
-        app: &App,
+        app: &TestApp,
         path: &str,
     ) -> (reqwest::StatusCode, String, reqwest::header::HeaderMap) {
         let res = self
@@ -80,7 +78,7 @@ impl Jar {
 
     async fn post(
         &mut self,
-        app: &App,
+        app: &TestApp,
         path: &str,
         form: &[(&str, &str)],
     ) -> (reqwest::StatusCode, String, reqwest::header::HeaderMap) {
@@ -115,14 +113,6 @@ fn csrf_in(html: &str) -> String {
 
 fn location(h: &reqwest::header::HeaderMap) -> String {
     h.get("location").unwrap().to_str().unwrap().to_owned()
-}
-
-/// The 6-digit code in a verification mail.
-fn code_in(text: &str) -> String {
-    text.split(|c: char| !c.is_ascii_digit())
-        .find(|w| w.len() == 6)
-        .expect("a 6-digit code")
-        .to_owned()
 }
 
 #[tokio::test]
