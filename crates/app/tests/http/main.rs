@@ -13,6 +13,7 @@ mod instances;
 mod jobs;
 mod logs;
 mod oidc;
+mod pages;
 mod platform;
 mod privacy;
 mod security_findings;
