@@ -106,7 +106,8 @@ pub fn router(state: AppState) -> Router {
         .merge(api::audit::router())
         .merge(auth::google::router())
         .merge(api::catalogue::router())
-        .merge(api::jobs::router());
+        .merge(api::jobs::router())
+        .merge(api::progress::router());
     let app = Router::new()
         .route("/", get(pages::landing))
         .route("/health/live", get(health::live))

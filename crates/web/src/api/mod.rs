@@ -6,3 +6,4 @@ pub mod audit;
 pub mod auth;
 pub mod catalogue;
 pub mod jobs;
+pub mod progress;
