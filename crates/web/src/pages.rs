@@ -1,5 +1,7 @@
 //! Server-rendered pages (askama, auto-escaped) and embedded static assets.
 
+pub mod progress_charts;
+
 use askama::Template;
 use axum::extract::Path;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
