@@ -136,6 +136,7 @@ impl From<IdentityError> for WebError {
             IdentityError::Forbidden => Self::code(codes::FORBIDDEN),
             IdentityError::EmailTaken => Self::with_detail(codes::CONFLICT, "email_taken"),
             IdentityError::MfaEnrolmentRequired => Self::code(codes::MFA_ENROLMENT_REQUIRED),
+            IdentityError::EmailNotVerified => Self::code(codes::EMAIL_NOT_VERIFIED),
             IdentityError::LastSuperAdmin => Self::with_detail(
                 codes::CONFLICT,
                 "The last active super admin can be neither demoted nor disabled.",

@@ -83,6 +83,46 @@ fn new_email_token(
     }
 }
 
+/// What proving the mailbox changed, for the caller to finish after its commit.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct MailboxProof {
+    /// The address had never been proven: whoever set the account up before is not trusted.
+    pub first_proof: bool,
+}
+
+/// The owner of the address just proved they read its mail (verification link or code, reset
+/// link, Google with a provider-verified email). Inside the caller's transaction: every pending
+/// email token of every purpose is void (a squatter's pending email change cannot outlive the
+/// proof), and when the address had never been proven, the TOTP, recovery codes and external
+/// links set up before are removed too. The caller ends the sessions after committing
+/// ([`end_sessions_after_proof`]).
+pub(crate) async fn mailbox_proven(
+    txn: &myqcm_db::DatabaseTransaction,
+    account: &Account,
+    now_ms: i64,
+) -> Result<MailboxProof> {
+    tokens_repo::invalidate_every_purpose(txn, account.id, now_ms).await?;
+    let first_proof = account.email_verified_at.is_none();
+    if first_proof {
+        myqcm_db::identity::mfa::clear(txn, account.id).await?;
+        myqcm_db::identity::external::unlink_all(txn, account.id).await?;
+    }
+    Ok(MailboxProof { first_proof })
+}
+
+/// After a first proof of the mailbox every sign-in session ends (they were opened by someone
+/// who had not proven the address, possibly a squatter).
+pub(crate) async fn end_sessions_after_proof(
+    deps: &Deps,
+    account_id: Uuid,
+    proof: MailboxProof,
+) -> Result<()> {
+    if proof.first_proof {
+        sessions::revoke_all(deps, account_id, None, "mailbox_proven").await?;
+    }
+    Ok(())
+}
+
 /// Sign-up input.
 #[derive(Debug, Clone)]
 pub struct SignUp {
@@ -271,6 +311,7 @@ pub async fn verify_email(deps: &Deps, proof: VerifyProof, meta: &ClientMeta) ->
     if !tokens_repo::consume(&txn, t.id, now_ms).await? {
         return Err(IdentityError::InvalidToken);
     }
+    let proof = mailbox_proven(&txn, &account, now_ms).await?;
     let mut model = accounts_repo::entity::ActiveModel {
         id: Set(account.id),
         email_verified_at: Set(Some(now)),
@@ -299,8 +340,12 @@ pub async fn verify_email(deps: &Deps, proof: VerifyProof, meta: &ClientMeta) ->
     } else {
         "email.verified"
     };
-    let event = audit::Event::new(action).actor(account.id).meta(meta);
-    commit_with(txn, deps, notice, event).await
+    let event = audit::Event::new(action)
+        .actor(account.id)
+        .meta(meta)
+        .detail(serde_json::json!({ "first_proof": proof.first_proof }));
+    commit_with(txn, deps, notice, event).await?;
+    end_sessions_after_proof(deps, account.id, proof).await
 }
 
 /// Checks email and password and opens a session. Unknown address, disabled account and wrong
@@ -676,10 +721,11 @@ pub async fn confirm_reset(
     if !tokens_repo::consume(&txn, t.id, now_ms).await? {
         return Err(IdentityError::InvalidToken);
     }
-    tokens_repo::invalidate_all(&txn, account.id, purpose::RESET_PASSWORD, now_ms).await?;
+    // The link reached the mailbox: every other pending token ends, and on a first proof the
+    // second factor set up before goes too.
+    let proof = mailbox_proven(&txn, &account, now_ms).await?;
     accounts_repo::set_password_hash(&txn, account.id, &hash, now_ms).await?;
-    if account.email_verified_at.is_none() {
-        // The link reached the mailbox: the address is proven.
+    if proof.first_proof {
         accounts_repo::update(
             &txn,
             accounts_repo::entity::ActiveModel {
@@ -692,7 +738,8 @@ pub async fn confirm_reset(
     }
     let event = audit::Event::new("password.reset")
         .actor(account.id)
-        .meta(meta);
+        .meta(meta)
+        .detail(serde_json::json!({ "first_proof": proof.first_proof }));
     commit_with(txn, deps, Some(password_notice(&account)), event).await?;
     sessions::revoke_all(deps, account.id, None, "password_reset").await?;
     Ok(())
@@ -708,7 +755,12 @@ pub async fn request_email_change(
     meta: &ClientMeta,
 ) -> Result<()> {
     let new_email = normalize_email(new_email).ok_or(IdentityError::InvalidEmail)?;
-    reauthenticate(deps, p, password, meta).await?;
+    let account = reauthenticate(deps, p, password, meta).await?;
+    // Only the proven owner of the current address may move the account elsewhere (a squatter
+    // of an unverified address could otherwise keep a change pending until the owner proves it).
+    if account.email_verified_at.is_none() {
+        return Err(IdentityError::EmailNotVerified);
+    }
     rl::hit(deps, rl::MAIL_PER_EMAIL, &format!("change:{}", p.user_id)).await?;
     let now = deps.clock.now();
     let txn = deps.db.begin().await?;

@@ -38,8 +38,14 @@ use myqcm_domain::ports::{Cache, PortError};
 pub struct IdentityConfig {
     /// Key for CSRF synchronizer tokens (derived from `MYQCM_SECRET_KEY`).
     pub csrf_key: [u8; 32],
-    /// Key sealing TOTP secrets at rest (derived from `MYQCM_SECRET_KEY`).
+    /// AEAD key sealing TOTP secrets at rest (`seal:totp-secret`).
     pub totp_key: [u8; 32],
+    /// The first release's TOTP key (`totp`), only to re-seal secrets stored in its format.
+    pub legacy_totp_key: [u8; 32],
+    /// AEAD key of the refresh grace record (`seal:refresh-grace`, mixed with the token).
+    pub grace_key: [u8; 32],
+    /// AEAD key of queued mail (`seal:mail`): job payloads hold no link or code in clear.
+    pub mail_key: [u8; 32],
     /// Public base URL: links in mail are built from it, never from the `Host` header.
     pub public_base_url: url::Url,
     /// Access token lifetime (15 min).
@@ -76,7 +82,10 @@ impl IdentityConfig {
     pub fn new(master_secret: &[u8], public_base_url: url::Url) -> Self {
         Self {
             csrf_key: crypto::derive_key(master_secret, "csrf"),
-            totp_key: crypto::derive_key(master_secret, "totp"),
+            totp_key: crypto::derive_key(master_secret, "seal:totp-secret"),
+            legacy_totp_key: crypto::derive_key(master_secret, "totp"),
+            grace_key: crypto::derive_key(master_secret, "seal:refresh-grace"),
+            mail_key: crypto::derive_key(master_secret, "seal:mail"),
             public_base_url,
             access_ttl: Duration::from_secs(15 * 60),
             refresh_ttl: Duration::from_secs(30 * 24 * 3600),
@@ -157,6 +166,9 @@ pub enum IdentityError {
     /// The address already has an account.
     #[error("an account with this email already exists")]
     EmailTaken,
+    /// The action needs a verified email address.
+    #[error("email address not verified")]
+    EmailNotVerified,
     /// Staff must enrol TOTP before their first staff action.
     #[error("TOTP enrolment required")]
     MfaEnrolmentRequired,

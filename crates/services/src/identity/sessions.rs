@@ -247,15 +247,33 @@ pub async fn list(deps: &Deps, user_id: Uuid) -> Result<Vec<SessionRow>> {
     Ok(repo::list_live(&deps.db, user_id, ms(deps.clock.now())).await?)
 }
 
-fn seal(refresh_token: &str, tokens: &IssuedTokens) -> Vec<u8> {
-    let key = crypto::derive_key(refresh_token.as_bytes(), "refresh grace");
-    let plain = serde_json::to_vec(tokens).unwrap_or_default();
-    crypto::xor_stream(&key, &plain)
+/// The grace record's key needs both the server's purpose key and the presented refresh token,
+/// so neither the shared cache nor anyone without the token can open it.
+fn grace_seal_key(deps: &Deps, refresh_token: &str) -> [u8; 32] {
+    let mut ikm = deps.config.grace_key.to_vec();
+    ikm.extend_from_slice(refresh_token.as_bytes());
+    crypto::derive_key(&ikm, "seal:refresh-grace-record")
 }
 
-fn unseal(refresh_token: &str, sealed: &[u8]) -> Option<IssuedTokens> {
-    let key = crypto::derive_key(refresh_token.as_bytes(), "refresh grace");
-    serde_json::from_slice(&crypto::xor_stream(&key, sealed)).ok()
+fn seal(deps: &Deps, refresh_token: &str, tokens: &IssuedTokens) -> Vec<u8> {
+    let plain = serde_json::to_vec(tokens).unwrap_or_default();
+    let key = grace_seal_key(deps, refresh_token);
+    crypto::seal(&key, tokens.session_id.as_bytes(), &plain).into_bytes()
+}
+
+fn unseal(
+    deps: &Deps,
+    refresh_token: &str,
+    session_id: Uuid,
+    sealed: &[u8],
+) -> Option<IssuedTokens> {
+    let key = grace_seal_key(deps, refresh_token);
+    let plain = crypto::open(
+        &key,
+        session_id.as_bytes(),
+        std::str::from_utf8(sealed).ok()?,
+    )?;
+    serde_json::from_slice(&plain).ok()
 }
 
 /// Exchanges a refresh token for a new pair. The presented token is rotated away; presenting it
@@ -292,7 +310,7 @@ pub async fn refresh(deps: &Deps, refresh_token: &str, meta: &ClientMeta) -> Res
             deps.cache
                 .set(
                     &grace_key(&hash),
-                    &seal(refresh_token, &issued),
+                    &seal(deps, refresh_token, &issued),
                     deps.config.refresh_grace,
                 )
                 .await?;
@@ -314,7 +332,7 @@ pub async fn refresh(deps: &Deps, refresh_token: &str, meta: &ClientMeta) -> Res
         // The same successor pair, so both racing clients end up with one valid token.
         for _ in 0..20 {
             if let Some(sealed) = deps.cache.get(&grace_key(&hash)).await?
-                && let Some(issued) = unseal(refresh_token, &sealed)
+                && let Some(issued) = unseal(deps, refresh_token, row.id, &sealed)
             {
                 return Ok(issued);
             }

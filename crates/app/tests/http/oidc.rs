@@ -7,12 +7,10 @@
     reason = "tests fail loudly on purpose"
 )]
 
-mod identity_common;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use identity_common::*;
+use crate::support::*;
 use myqcm_integrations::oidc::{GoogleOidc, OidcSettings};
 use myqcm_testkit::fake_idp::{FakeIdp, FakeUser, Misbehaviour};
 use serde_json::{Value, json};

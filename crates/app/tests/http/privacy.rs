@@ -7,11 +7,9 @@
     reason = "tests fail loudly on purpose"
 )]
 
-mod identity_common;
-
 use std::sync::Arc;
 
-use identity_common::*;
+use crate::support::*;
 use myqcm_services::identity::{Deps, IdentityConfig, privacy};
 use serde_json::{Value, json};
 

@@ -8,12 +8,10 @@
     reason = "tests fail loudly on purpose"
 )]
 
-mod identity_common;
-
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-use identity_common::*;
+use crate::support::*;
 use serde_json::{Value, json};
 
 #[derive(Clone, Default)]

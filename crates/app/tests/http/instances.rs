@@ -11,12 +11,10 @@
     reason = "tests fail loudly on purpose"
 )]
 
-mod identity_common;
-
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use identity_common::*;
+use crate::support::*;
 use serde_json::{Value, json};
 
 async fn check_sign_out_propagates(a: &str, b: &str, client: &reqwest::Client) {

@@ -8,29 +8,23 @@
     reason = "tests fail loudly on purpose"
 )]
 
-use std::sync::Arc;
+use std::ops::Deref;
 
-use myqcm_app::Services;
-use myqcm_integrations::{FileMailer, FsBlobStore};
-use myqcm_testkit::{TestDb, fixed_clock, test_cache, test_db};
-use myqcm_web::WebConfig;
 use sea_orm::{ActiveModelTrait, ActiveValue::Set};
 use serde_json::{Value, json};
-use tokio::sync::watch;
 use uuid::Uuid;
 
-struct App {
-    base: String,
-    client: reqwest::Client,
-    services: Services,
-    _db: TestDb,
-    _dir: tempfile::TempDir,
-    stop: watch::Sender<bool>,
-}
+use crate::support::{TestApp, spawn_app};
 
-impl Drop for App {
-    fn drop(&mut self) {
-        let _ = self.stop.send(true);
+/// The shared [`TestApp`] with the catalogue's shortcuts (Bearer users made in the database,
+/// JSON calls under `/api/v1`).
+struct App(TestApp);
+
+impl Deref for App {
+    type Target = TestApp;
+
+    fn deref(&self) -> &TestApp {
+        &self.0
     }
 }
 
@@ -41,41 +35,7 @@ struct User {
 
 impl App {
     async fn spawn() -> Self {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let db = test_db().await.unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let services = Services::new(
-            db.conn.clone(),
-            test_cache().await.unwrap(),
-            Arc::new(FsBlobStore::new(dir.path().join("blobs"))),
-            Arc::new(
-                FileMailer::new(dir.path().join("mail"), "MyQCM <no-reply@myqcm.local>").unwrap(),
-            ),
-            Arc::new(fixed_clock()),
-            myqcm_services::identity::IdentityConfig::new(
-                myqcm_services::identity::testing::TEST_MASTER_SECRET,
-                base.parse().unwrap(),
-            ),
-        );
-        let web = WebConfig::development(base.parse().unwrap());
-        let (stop, rx) = watch::channel(false);
-        tokio::spawn(myqcm_app::run_server(
-            listener,
-            services.clone(),
-            web,
-            false,
-            rx,
-        ));
-        Self {
-            base,
-            client: reqwest::Client::new(),
-            services,
-            _db: db,
-            _dir: dir,
-            stop,
-        }
+        Self(spawn_app().await)
     }
 
     /// Spawns and loads the demo bank (approved, authored by a separate account).

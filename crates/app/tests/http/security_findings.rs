@@ -7,9 +7,7 @@
     reason = "tests fail loudly on purpose"
 )]
 
-mod identity_common;
-
-use identity_common::*;
+use crate::support::*;
 use serde_json::{Value, json};
 
 async fn step_up(app: &App, b: &Browser, secret: &[u8]) {

@@ -7,12 +7,10 @@
     reason = "tests fail loudly on purpose"
 )]
 
-mod identity_common;
-
 use std::sync::Arc;
 
+use crate::support::*;
 use async_trait::async_trait;
-use identity_common::*;
 use myqcm_db::jobs::{self, FailOutcome, NewJob};
 use myqcm_domain::Clock;
 use myqcm_jobs::{Interrupted, JobContext, JobHandler, Registry, Tick, Worker, WorkerConfig};

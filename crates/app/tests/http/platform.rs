@@ -7,80 +7,9 @@
     reason = "tests fail loudly on purpose"
 )]
 
-use std::sync::Arc;
-
-use myqcm_app::Services;
-use myqcm_integrations::{FileMailer, FsBlobStore};
-use myqcm_testkit::{TestDb, fixed_clock, test_cache, test_db};
-use myqcm_web::WebConfig;
 use serde_json::Value;
-use tokio::sync::watch;
 
-struct TestApp {
-    base: String,
-    metrics_base: String,
-    client: reqwest::Client,
-    _db: TestDb,
-    _dir: tempfile::TempDir,
-    stop: watch::Sender<bool>,
-    task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
-}
-
-impl TestApp {
-    fn url(&self, path: &str) -> String {
-        format!("{}{}", self.base, path)
-    }
-
-    async fn get(&self, path: &str) -> reqwest::Response {
-        self.client.get(self.url(path)).send().await.unwrap()
-    }
-
-    async fn stop(mut self) {
-        self.stop.send(true).unwrap();
-        self.task.take().unwrap().await.unwrap().unwrap();
-    }
-}
-
-async fn spawn_app_with(tune: impl FnOnce(&mut WebConfig)) -> TestApp {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let db = test_db().await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let services = Services::new(
-        db.conn.clone(),
-        test_cache().await.unwrap(),
-        Arc::new(FsBlobStore::new(dir.path().join("blobs"))),
-        Arc::new(FileMailer::new(dir.path().join("mail"), "MyQCM <no-reply@myqcm.local>").unwrap()),
-        Arc::new(fixed_clock()),
-        myqcm_services::identity::IdentityConfig::new(
-            myqcm_services::identity::testing::TEST_MASTER_SECRET,
-            base.parse().unwrap(),
-        ),
-    );
-    let mut web = WebConfig::development(base.parse().unwrap());
-    web.test_routes = true;
-    tune(&mut web);
-    let (stop, rx) = watch::channel(false);
-    let metrics = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let metrics_base = format!("http://{}", metrics.local_addr().unwrap());
-    tokio::spawn(myqcm_app::run_metrics(metrics, rx.clone()));
-    let task = tokio::spawn(myqcm_app::run_server(listener, services, web, false, rx));
-    let client = reqwest::Client::builder().build().unwrap();
-    TestApp {
-        base,
-        metrics_base,
-        client,
-        _db: db,
-        _dir: dir,
-        stop,
-        task: Some(task),
-    }
-}
-
-async fn spawn_app() -> TestApp {
-    spawn_app_with(|_| {}).await
-}
+use crate::support::{spawn_app, spawn_app_with};
 
 const LEAKS: &[&str] = &[
     "panicked",

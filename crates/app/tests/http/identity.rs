@@ -9,9 +9,7 @@
     reason = "tests fail loudly on purpose"
 )]
 
-mod identity_common;
-
-use identity_common::*;
+use crate::support::*;
 use serde_json::{Value, json};
 
 #[tokio::test]

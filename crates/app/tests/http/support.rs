@@ -1,6 +1,7 @@
-//! Shared harness of the `identity_*` test binaries: a server on a loopback port with a fresh
-//! database, a fixed clock the test moves, captured mail read from the job table, and a tiny
-//! cookie "browser".
+//! The one harness of the HTTP tests: [`spawn_app`] starts the application on a loopback port
+//! with a fresh database, a fixed clock the test moves, captured mail (read from the job table),
+//! a private metrics listener, and returns a [`TestApp`] that talks to it like a browser or an API
+//! client.
 #![allow(
     dead_code,
     clippy::unwrap_used,
@@ -23,21 +24,33 @@ use myqcm_web::WebConfig;
 use sea_orm::{ActiveModelTrait, ActiveValue::Set};
 use serde_json::{Value, json};
 use tokio::sync::watch;
+use tokio::task::JoinHandle;
 
 /// A password that passes the policy.
 pub const PW: &str = "a long enough passphrase";
 
-pub struct App {
+/// A running application. Dropping it stops the server; [`TestApp::stop`] also waits for a clean
+/// shutdown.
+pub struct TestApp {
+    /// `http://127.0.0.1:<port>` of the public listener.
     pub base: String,
+    /// `http://127.0.0.1:<port>` of the private metrics listener.
+    pub metrics_base: String,
     pub client: reqwest::Client,
+    /// The handle the server runs on (database, cache, blobs, mailer, clock, settings).
+    pub services: Services,
     pub db: Arc<TestDb>,
     pub clock: FixedClock,
     pub cache: Arc<dyn Cache>,
     _dir: tempfile::TempDir,
     stop: watch::Sender<bool>,
+    task: Option<JoinHandle<anyhow::Result<()>>>,
 }
 
-impl Drop for App {
+/// Older names of [`TestApp`] and [`spawn_app`], kept while branches written against them merge.
+pub type App = TestApp;
+
+impl Drop for TestApp {
     fn drop(&mut self) {
         let _ = self.stop.send(true);
     }
@@ -91,23 +104,36 @@ impl Browser {
     }
 }
 
-pub async fn spawn() -> App {
-    spawn_with(|_| {}).await
+/// The application with the development configuration and the test routes.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
 }
 
-pub async fn spawn_with(tune: impl FnOnce(&mut WebConfig)) -> App {
+/// The application with its web configuration changed by `tune` first.
+pub async fn spawn_app_with(tune: impl FnOnce(&mut WebConfig)) -> TestApp {
     let cache = test_cache().await.unwrap();
     spawn_sharing(None, cache, fixed_clock(), |w, _| tune(w)).await
 }
 
+/// See [`spawn_app`].
+pub async fn spawn() -> TestApp {
+    spawn_app().await
+}
+
+/// See [`spawn_app_with`].
+pub async fn spawn_with(tune: impl FnOnce(&mut WebConfig)) -> TestApp {
+    spawn_app_with(tune).await
+}
+
 /// A server over `db` (a fresh one when `None`) and `cache`: two of them sharing both play two
-/// instances of the application.
+/// instances of the application. `tune` may change the web configuration and the services (for
+/// instance plug in a Google provider).
 pub async fn spawn_sharing(
     db: Option<Arc<TestDb>>,
     cache: Arc<dyn Cache>,
     clock: FixedClock,
     tune: impl FnOnce(&mut WebConfig, &mut Services),
-) -> App {
+) -> TestApp {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let db = match db {
         Some(d) => d,
@@ -116,6 +142,8 @@ pub async fn spawn_sharing(
     let dir = tempfile::tempdir().unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
+    let metrics = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let metrics_base = format!("http://{}", metrics.local_addr().unwrap());
     let mut services = Services::new(
         db.conn.clone(),
         cache.clone(),
@@ -128,19 +156,42 @@ pub async fn spawn_sharing(
     web.test_routes = true;
     tune(&mut web, &mut services);
     let (stop, rx) = watch::channel(false);
-    tokio::spawn(myqcm_app::run_server(listener, services, web, false, rx));
-    App {
+    tokio::spawn(myqcm_app::run_metrics(metrics, rx.clone()));
+    let task = tokio::spawn(myqcm_app::run_server(
+        listener,
+        services.clone(),
+        web,
+        false,
+        rx,
+    ));
+    TestApp {
         base,
+        metrics_base,
         client: reqwest::Client::builder().build().unwrap(),
+        services,
         db,
         clock,
         cache,
         _dir: dir,
         stop,
+        task: Some(task),
     }
 }
 
-impl App {
+impl TestApp {
+    /// Stops the server and waits until it has shut down cleanly.
+    pub async fn stop(mut self) {
+        self.stop.send(true).unwrap();
+        self.task.take().unwrap().await.unwrap().unwrap();
+    }
+
+    /// An anonymous GET.
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).send().await.unwrap()
+    }
+}
+
+impl TestApp {
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
     }
@@ -353,7 +404,7 @@ impl App {
     }
 }
 
-impl App {
+impl TestApp {
     /// Enrols TOTP for the signed-in browser; returns the secret. Moves the clock one step on.
     pub async fn enrol_totp(&self, b: &Browser) -> Vec<u8> {
         let res = self
