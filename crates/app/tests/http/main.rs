@@ -14,4 +14,5 @@ mod logs;
 mod oidc;
 mod platform;
 mod privacy;
+mod progress;
 mod security_findings;

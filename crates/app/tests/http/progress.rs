@@ -1,101 +1,44 @@
-//! `/api/v1/progress…` over real HTTP (loopback server, fresh database per test; SQLite by
-//! default, PostgreSQL with `MYQCM_TEST_DATABASE_URL`): answers given through the training use
-//! cases show up in the caller's progress and in nobody else's; guards and errors.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    reason = "tests fail loudly on purpose"
-)]
+//! `/api/v1/progress…` over real HTTP: answers given through the training use cases show up in
+//! the caller's progress and in nobody else's; guards, errors and the OpenAPI entries.
 
-use std::sync::Arc;
-
-use myqcm_app::Services;
 use myqcm_domain::catalogue::lifecycle::Actor;
 use myqcm_domain::catalogue::{ItemContent, ItemKind};
 use myqcm_domain::permissions::Role;
 use myqcm_domain::training::{SessionRequest, Style};
-use myqcm_integrations::{FileMailer, FsBlobStore};
 use myqcm_services::training::Training;
 use myqcm_services::training::progress::xp_for;
 use myqcm_services::training::views::{AnswerInput, NewSessionInput, Next, ProfileInput};
-use myqcm_testkit::{TestDb, fixed_clock, test_cache, test_db};
-use myqcm_web::WebConfig;
 use serde_json::Value;
-use tokio::sync::watch;
 use uuid::Uuid;
 
-struct App {
-    base: String,
-    client: reqwest::Client,
-    services: Services,
-    _db: TestDb,
-    _dir: tempfile::TempDir,
-    stop: watch::Sender<bool>,
-}
-
-impl Drop for App {
-    fn drop(&mut self) {
-        let _ = self.stop.send(true);
-    }
-}
+use crate::support::*;
 
 struct User {
     id: Uuid,
     token: String,
 }
 
-impl App {
-    async fn spawn() -> Self {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let db = test_db().await.unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let services = Services::new(
-            db.conn.clone(),
-            test_cache().await.unwrap(),
-            Arc::new(FsBlobStore::new(dir.path().join("blobs"))),
-            Arc::new(
-                FileMailer::new(dir.path().join("mail"), "MyQCM <no-reply@myqcm.local>").unwrap(),
-            ),
-            Arc::new(fixed_clock()),
-            myqcm_services::identity::IdentityConfig::new(
-                myqcm_services::identity::testing::TEST_MASTER_SECRET,
-                base.parse().unwrap(),
-            ),
-        );
-        let r = myqcm_services::import::load_demo_bank(
-            &services.db,
-            Uuid::now_v7(),
-            services.clock.now(),
-        )
-        .await
-        .unwrap();
-        assert!(r.committed, "{:?}", r.errors.first());
-        let web = WebConfig::development(base.parse().unwrap());
-        let (stop, rx) = watch::channel(false);
-        tokio::spawn(myqcm_app::run_server(
-            listener,
-            services.clone(),
-            web,
-            false,
-            rx,
-        ));
-        Self {
-            base,
-            client: reqwest::Client::new(),
-            services,
-            _db: db,
-            _dir: dir,
-            stop,
-        }
-    }
+/// The application with the demo bank loaded.
+async fn spawn_with_bank() -> TestApp {
+    let app = spawn_app().await;
+    let r = myqcm_services::import::load_demo_bank(
+        &app.services.db,
+        Uuid::now_v7(),
+        app.services.clock.now(),
+    )
+    .await
+    .unwrap();
+    assert!(r.committed, "{:?}", r.errors.first());
+    app
+}
 
+struct Api<'a>(&'a TestApp);
+
+impl Api<'_> {
     async fn user(&self, roles: &[&str], verified: bool) -> User {
         let email = format!("{}@test.myqcm.local", Uuid::new_v4().simple());
         let row = myqcm_db::identity::accounts::insert(
-            &self.services.db,
+            &self.0.services.db,
             myqcm_db::identity::accounts::NewAccount {
                 email,
                 display_name: "T".into(),
@@ -105,14 +48,14 @@ impl App {
                 locale: "fr".into(),
                 verified,
             },
-            self.services.clock.now(),
+            self.0.services.clock.now(),
         )
         .await
         .unwrap();
         let t = myqcm_services::identity::testing::issue_session_for(
-            &self.services.db,
-            self.services.cache.clone(),
-            self.services.clock.clone(),
+            &self.0.services.db,
+            self.0.services.cache.clone(),
+            self.0.services.clock.clone(),
             row.id,
         )
         .await
@@ -124,7 +67,7 @@ impl App {
     }
 
     async fn get(&self, token: Option<&str>, p: &str) -> (u16, Value) {
-        let mut req = self.client.get(format!("{}/api/v1{}", self.base, p));
+        let mut req = self.0.client.get(format!("{}/api/v1{}", self.0.base, p));
         if let Some(t) = token {
             req = req.bearer_auth(t);
         }
@@ -143,7 +86,7 @@ impl App {
             mfa_enrolled: false,
         };
         let training =
-            Training::open(self.services.db.clone(), self.services.clock.clone()).unwrap();
+            Training::open(self.0.services.db.clone(), self.0.services.clock.clone()).unwrap();
         training
             .set_profile(
                 &actor,
@@ -154,7 +97,7 @@ impl App {
             )
             .await
             .unwrap();
-        let cardio = myqcm_db::catalogue::subject_by_code(&self.services.db, "cardio")
+        let cardio = myqcm_db::catalogue::subject_by_code(&self.0.services.db, "cardio")
             .await
             .unwrap()
             .unwrap()
@@ -178,7 +121,7 @@ impl App {
         let mut item = s.current.unwrap();
         let mut xp = 0;
         for right in pattern {
-            let rev = myqcm_db::catalogue::revision(&self.services.db, item.revision_id)
+            let rev = myqcm_db::catalogue::revision(&self.0.services.db, item.revision_id)
                 .await
                 .unwrap()
                 .unwrap();
@@ -217,7 +160,8 @@ impl App {
 
 #[tokio::test]
 async fn progress_reports_the_callers_own_answers_over_http() {
-    let app = App::spawn().await;
+    let app = spawn_with_bank().await;
+    let app = Api(&app);
     let me = app.user(&["student"], true).await;
     let other = app.user(&["student"], true).await;
     let xp = app.practise(&me, &[true, false, true, true, false]).await;
@@ -273,7 +217,8 @@ async fn progress_reports_the_callers_own_answers_over_http() {
 
 #[tokio::test]
 async fn progress_is_guarded_and_documented() {
-    let app = App::spawn().await;
+    let app = spawn_with_bank().await;
+    let app = Api(&app);
     let (s, p) = app.get(None, "/progress").await;
     assert_eq!((s, p["code"].as_str()), (401, Some("unauthenticated")));
     let unverified = app.user(&["student"], false).await;
