@@ -10,6 +10,7 @@ use myqcm_domain::ports::{BlobStore, Cache, Mailer, OidcProvider};
 use sea_orm::ConnectionTrait;
 
 use crate::identity::{Deps, IdentityConfig};
+use crate::training::Training;
 
 /// Database, ports and settings of the use cases. Cheap to clone.
 #[derive(Clone, Debug)]
@@ -28,6 +29,9 @@ pub struct Services {
     pub identity: Arc<IdentityConfig>,
     /// Google sign-in, when `MYQCM_GOOGLE_CLIENT_ID` is set.
     pub google: Option<Arc<dyn OidcProvider>>,
+    /// Training use cases (profile, modes, sessions, answers), with their in-process caches
+    /// (candidate pools, rendered revisions) shared by every clone of this handle.
+    pub training: Training,
 }
 
 /// Whether the dependencies answer (readiness probe).
@@ -55,7 +59,12 @@ pub enum SystemError {
 }
 
 impl Services {
-    /// A handle without Google sign-in (add it with [`Services::with_google`]).
+    /// A handle without Google sign-in (add it with [`Services::with_google`]); training uses
+    /// the open entitlements and default settings (replace with [`Services::with_training`]).
+    #[allow(
+        clippy::expect_used,
+        reason = "the default retention (0.9) is always accepted by the memory model"
+    )]
     pub fn new(
         db: DatabaseConnection,
         cache: Arc<dyn Cache>,
@@ -64,6 +73,8 @@ impl Services {
         clock: Arc<dyn Clock>,
         identity: IdentityConfig,
     ) -> Self {
+        let training =
+            Training::open(db.clone(), clock.clone()).expect("default training settings are valid");
         Self {
             db,
             cache,
@@ -72,7 +83,15 @@ impl Services {
             clock,
             identity: Arc::new(identity),
             google: None,
+            training,
         }
+    }
+
+    /// The same handle with other training use cases (entitlements, settings).
+    #[must_use]
+    pub fn with_training(mut self, training: Training) -> Self {
+        self.training = training;
+        self
     }
 
     /// The same handle with Google sign-in through `provider`.

@@ -12,6 +12,7 @@ mod instances;
 mod jobs;
 mod logs;
 mod oidc;
+mod pages;
 mod platform;
 mod privacy;
 mod progress;
