@@ -239,3 +239,53 @@ async fn progress_is_guarded_and_documented() {
     assert!(doc["paths"]["/api/v1/progress"]["get"].is_object());
     assert!(doc["paths"]["/api/v1/progress/subjects/{id}"]["get"].is_object());
 }
+
+#[tokio::test]
+async fn the_progress_and_dashboard_pages_show_the_learners_figures() {
+    let raw = spawn_with_bank().await;
+    // Signed out: sent to sign in, coming back afterwards.
+    let res = raw.get("/progress").await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(
+        res.headers()["location"].to_str().unwrap(),
+        "/sign-in?next=%2Fprogress"
+    );
+    raw.sign_up_verified("page-learner@test.myqcm.local", PW)
+        .await;
+    let b = raw.sign_in("page-learner@test.myqcm.local", PW).await;
+    let id = raw.account("page-learner@test.myqcm.local").await.id;
+
+    // A newcomer: empty states and the onboarding prompt.
+    let html = raw.get_as(&b, "/progress").await.text().await.unwrap();
+    assert!(html.contains("Ma progression"), "{html}");
+    assert!(html.contains("Encore 10 réponses"), "empty state: {html}");
+    let dash = raw.get_as(&b, "/dashboard").await.text().await.unwrap();
+    assert!(dash.contains("href=\"/onboarding\""), "{dash}");
+    assert!(dash.contains("Séance de diagnostic"), "{dash}");
+
+    let me = User {
+        id,
+        token: String::new(),
+    };
+    let app = Api(&raw);
+    app.practise(&me, &[true, true, false, true]).await;
+    let html = raw.get_as(&b, "/progress").await.text().await.unwrap();
+    assert!(!html.contains("style="), "no inline style");
+    assert_eq!(
+        html.matches("<svg").count(),
+        4,
+        "score, weakest, trend, reviews"
+    );
+    assert!(html.contains("<title id=\"trend-title\">"), "{html}");
+    assert!(html.contains("Encore 6 réponses"), "{html}");
+    // A KC line reads "value % ± band, n réponse(s)".
+    assert!(html.contains(" % ± "), "{html}");
+    assert!(html.contains("réponse"), "{html}");
+    let dash = raw.get_as(&b, "/dashboard").await.text().await.unwrap();
+    assert!(dash.contains("Dernières séances"), "{dash}");
+    assert!(
+        dash.contains("/summary\""),
+        "the finished session links to its summary: {dash}"
+    );
+    assert_eq!(dash.matches("<svg").count(), 2, "{dash}");
+}
