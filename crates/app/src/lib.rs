@@ -10,6 +10,7 @@ pub mod identity_seed;
 pub mod import;
 pub mod seed;
 pub mod telemetry;
+pub mod training_jobs;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -155,10 +156,17 @@ pub fn registry(services: &Services) -> Registry {
         }),
     );
     r.register(PurgeJob::KIND, PurgeJob::handler(services.db.clone()));
+    r.register(
+        training_jobs::ExpireSessionsJob::KIND,
+        Arc::new(training_jobs::ExpireSessionsJob {
+            training: services.training.clone(),
+        }),
+    );
     // Long kinds run one at a time per worker, so they never take every slot from mail.
     r.limit(myqcm_services::import::jobs::KIND, 1)
         .limit(identity_jobs::IdentityMaintenanceJob::KIND, 1)
-        .limit(PurgeJob::KIND, 1);
+        .limit(PurgeJob::KIND, 1)
+        .limit(training_jobs::ExpireSessionsJob::KIND, 1);
     r
 }
 
@@ -234,6 +242,15 @@ pub async fn run_server(
         identity_jobs::IdentityMaintenanceJob::KIND,
         identity_jobs::IdentityMaintenanceJob::KIND,
         &identity_jobs::IdentityMaintenanceJob::payload(&services.identity),
+        chrono::Duration::hours(1),
+        services.clock.now(),
+    )
+    .await?;
+    myqcm_db::jobs::upsert_schedule(
+        &services.db,
+        training_jobs::ExpireSessionsJob::KIND,
+        training_jobs::ExpireSessionsJob::KIND,
+        &serde_json::json!({}),
         chrono::Duration::hours(1),
         services.clock.now(),
     )

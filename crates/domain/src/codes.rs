@@ -50,6 +50,13 @@ codes! {
     MFA_ENROLMENT_REQUIRED = ("mfa_enrolment_required", 403, "Set up two-step verification first");
     EMAIL_NOT_VERIFIED = ("email_not_verified", 403, "Confirm your email address first");
     OIDC_FAILED = ("oidc_failed", 400, "Google sign-in failed; try again or use your password");
+    SESSION_CLOSED = ("session_closed", 409, "This training session is over");
+    SESSION_PAUSED = ("session_paused", 409, "This training session is paused; resume it first");
+    NOT_CURRENT = ("not_current", 409, "This question is not waiting for an answer");
+    TIME_UP = ("time_up", 409, "The exam time is over");
+    NO_PAUSE = ("no_pause", 409, "A full mock exam cannot be paused");
+    QUOTA_EXHAUSTED = ("quota_exhausted", 403, "Your plan's allowance for this is used up");
+    NOTHING_TO_SERVE = ("nothing_to_serve", 422, "No question matches these filters");
 }
 
 /// Looks a code up by its string.

@@ -13,6 +13,7 @@ pub mod auth;
 pub mod error;
 pub mod health;
 pub mod i18n;
+pub mod input;
 pub mod middleware;
 pub mod observability;
 pub mod openapi;
@@ -108,7 +109,8 @@ pub fn router(state: AppState) -> Router {
         .merge(auth::google::router())
         .merge(api::catalogue::router())
         .merge(api::jobs::router())
-        .merge(api::progress::router());
+        .merge(api::progress::router())
+        .merge(api::training::router());
     let app = Router::new()
         .merge(pages::router())
         .route("/health/live", get(health::live))
@@ -124,6 +126,7 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             auth::csrf::guard,
         ))
+        .layer(axum::middleware::from_fn(input::reject_control_characters))
         .with_state(state);
     middleware::stack(app, &config)
 }

@@ -8,6 +8,12 @@ use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 
+/// Histogram buckets of work measured in microseconds (grading, item selection).
+const MICRO_BUCKETS: &[f64] = &[
+    0.000_005, 0.000_01, 0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.0025, 0.005,
+    0.01, 0.05,
+];
+
 /// Installs the global recorder once (later calls return the same handle).
 pub fn install_recorder() -> PrometheusHandle {
     HANDLE
@@ -20,6 +26,19 @@ pub fn install_recorder() -> PrometheusHandle {
                         10.0,
                     ],
                 )
+                .and_then(|b| {
+                    // Grading and selection take microseconds.
+                    b.set_buckets_for_metric(
+                        Matcher::Full("myqcm_grading_seconds".into()),
+                        MICRO_BUCKETS,
+                    )
+                })
+                .and_then(|b| {
+                    b.set_buckets_for_metric(
+                        Matcher::Full("myqcm_selection_seconds".into()),
+                        MICRO_BUCKETS,
+                    )
+                })
                 .unwrap_or_else(|_| PrometheusBuilder::new());
             let recorder = builder.build_recorder();
             let handle = recorder.handle();

@@ -80,6 +80,23 @@ use crate::health::{Checks, Health};
         crate::api::jobs::cancel,
         crate::api::progress::overview,
         crate::api::progress::subject,
+        crate::api::training::profile,
+        crate::api::training::set_profile,
+        crate::api::training::modes,
+        crate::api::training::set_mode,
+        crate::api::training::create,
+        crate::api::training::list,
+        crate::api::training::show,
+        crate::api::training::current,
+        crate::api::training::answer,
+        crate::api::training::skip,
+        crate::api::training::flag,
+        crate::api::training::note,
+        crate::api::training::pause,
+        crate::api::training::resume,
+        crate::api::training::finish,
+        crate::api::training::summary,
+        crate::api::training::review,
     ),
     components(schemas(Problem, FieldError, Health, Checks)),
     tags(
@@ -90,6 +107,7 @@ use crate::health::{Checks, Health};
         (name = "catalogue", description = "Curriculum, KC trees, blueprints, approved items for learners, reports"),
         (name = "authoring", description = "Drafts, revisions, review workflow, preview, images"),
         (name = "progress", description = "The learner's progress: mastery, trend, streak, reviews, predicted score, XP"),
+        (name = "training", description = "Learner profile, learning modes, training sessions and the answer round trip"),
     )
 )]
 pub struct ApiDoc;

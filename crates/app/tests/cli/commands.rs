@@ -351,3 +351,93 @@ fn calibrate_rejects_bad_input_with_the_line_number() {
         assert!(stderr.contains(expect), "{name}: {stderr}");
     }
 }
+
+/// Issue 8, item 9: `myqcm calibrate … | head` exits quietly (no error about the closed pipe),
+/// items and learners come out in input order (not sorted, not hashed), and the output says
+/// whether priors were used.
+#[test]
+fn calibrate_keeps_input_order_says_which_priors_and_exits_quietly_on_a_closed_pipe() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    // Item names in an order neither sorted nor reverse-sorted; learners likewise.
+    let names = ["zeta", "alpha", "mid", "beta", "omega", "delta"];
+    let csv = simulated_csv(
+        3000,
+        &[
+            (1.0, -1.0),
+            (1.2, 0.0),
+            (0.8, 1.0),
+            (1.0, 0.5),
+            (1.1, -0.5),
+            (0.9, 0.2),
+        ],
+    );
+    let csv = names.iter().enumerate().fold(csv, |c, (i, n)| {
+        c.replace(&format!(",I{i},"), &format!(",{n},"))
+    });
+    let csv = csv.replacen("L0,", "Zoe,", 6);
+    std::fs::write(dir.path().join("r.csv"), &csv).unwrap();
+    for (extra, priors) in [
+        (None, "priors: ln a ~ N(0, 0.5²), b ~ N(0, 2²)"),
+        (Some("--no-priors"), "priors: none (maximum likelihood)"),
+    ] {
+        let mut args = vec![
+            "calibrate",
+            "--input",
+            "r.csv",
+            "--model",
+            "2pl",
+            "--output",
+            "p.json",
+        ];
+        args.extend(extra);
+        let out = myqcm()
+            .args(&args)
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(stdout.contains(priors), "{stdout}");
+        let printed: Vec<&str> = stdout
+            .lines()
+            .filter_map(|l| l.split_whitespace().next())
+            .filter(|w| names.contains(w))
+            .collect();
+        assert_eq!(printed, names, "{stdout}");
+        let json: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.path().join("p.json")).unwrap())
+                .unwrap();
+        let items: Vec<&str> = json["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["item"].as_str().unwrap())
+            .collect();
+        assert_eq!(items, names);
+        assert_eq!(json["learners"][0]["learner"], "Zoe");
+        assert_eq!(json["learners"][1]["learner"], "L1");
+        assert_eq!(json["priors_used"], extra.is_none());
+    }
+    // `| head -1`: read one line, close the pipe; the report is far longer than a pipe holds.
+    let mut child = myqcm()
+        .args(["calibrate", "--input", "r.csv", "--model", "1pl"])
+        .current_dir(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert!(first.starts_with("model 1pl"), "{first}");
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "exit {:?}: {stderr}", out.status);
+    assert!(stderr.trim().is_empty(), "{stderr}");
+}

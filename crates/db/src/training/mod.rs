@@ -737,6 +737,23 @@ pub async fn attempt_for<C: ConnectionTrait>(
         .await?)
 }
 
+/// Which of `session_items` have their attempt stored (the kill test's check).
+pub async fn attempted_served_items<C: ConnectionTrait>(
+    c: &C,
+    session_items: &[Uuid],
+) -> Result<std::collections::HashSet<Uuid>, DbError> {
+    if session_items.is_empty() {
+        return Ok(std::collections::HashSet::new());
+    }
+    Ok(attempt::Entity::find()
+        .filter(attempt::Column::SessionItemId.is_in(session_items.to_vec()))
+        .all(c)
+        .await?
+        .into_iter()
+        .map(|a| a.session_item_id)
+        .collect())
+}
+
 /// Every attempt of a session.
 pub async fn attempts_of_session<C: ConnectionTrait>(
     c: &C,

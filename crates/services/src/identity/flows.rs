@@ -110,15 +110,17 @@ pub(crate) async fn mailbox_proven(
     Ok(MailboxProof { first_proof })
 }
 
-/// After a first proof of the mailbox every sign-in session ends (they were opened by someone
-/// who had not proven the address, possibly a squatter).
+/// After a first proof of the mailbox every other sign-in session ends (they were opened by
+/// someone who had not proven the address, possibly a squatter); `keep` is the session that
+/// made the proof, if any.
 pub(crate) async fn end_sessions_after_proof(
     deps: &Deps,
     account_id: Uuid,
     proof: MailboxProof,
+    keep: Option<Uuid>,
 ) -> Result<()> {
     if proof.first_proof {
-        sessions::revoke_all(deps, account_id, None, "mailbox_proven").await?;
+        sessions::revoke_all(deps, account_id, keep, "mailbox_proven").await?;
     }
     Ok(())
 }
@@ -252,6 +254,22 @@ pub enum VerifyProof {
 /// Confirms an address (sign-up verification or email change). Any failure is the same
 /// `InvalidToken`. Does not sign the user in.
 pub async fn verify_email(deps: &Deps, proof: VerifyProof, meta: &ClientMeta) -> Result<()> {
+    verify_email_keeping(deps, proof, None, meta).await
+}
+
+/// [`verify_email`] from a browser that may be signed in: when `current_access` is a session of
+/// the verified account, that session survives the proof (every other one ends on a first
+/// proof).
+pub async fn verify_email_keeping(
+    deps: &Deps,
+    proof: VerifyProof,
+    current_access: Option<&str>,
+    meta: &ClientMeta,
+) -> Result<()> {
+    let current = match current_access {
+        Some(t) => sessions::authenticate(deps, t).await?,
+        None => None,
+    };
     rl::hit(deps, rl::REDEEM_IP, meta.ip.as_deref().unwrap_or("-")).await?;
     let now = deps.clock.now();
     let now_ms = ms(now);
@@ -345,7 +363,10 @@ pub async fn verify_email(deps: &Deps, proof: VerifyProof, meta: &ClientMeta) ->
         .meta(meta)
         .detail(serde_json::json!({ "first_proof": proof.first_proof }));
     commit_with(txn, deps, notice, event).await?;
-    end_sessions_after_proof(deps, account.id, proof).await
+    let keep = current
+        .filter(|p| p.user_id == account.id)
+        .map(|p| p.session_id);
+    end_sessions_after_proof(deps, account.id, proof, keep).await
 }
 
 /// Checks email and password and opens a session. Unknown address, disabled account and wrong

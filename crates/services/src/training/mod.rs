@@ -182,6 +182,21 @@ impl Default for TrainingConfig {
 /// The job kind of the expiry of abandoned sessions (run by a recurring schedule).
 pub const EXPIRE_JOB: &str = "training.expire_abandoned";
 
+/// Metrics of the answer path (Prometheus, on the private metrics listener).
+pub mod metric {
+    /// Answers stored or repeated, by `outcome` (`correct`, `incorrect`, `ungraded`, `repeat`);
+    /// answers per second by outcome is its rate.
+    pub const ANSWERS: &str = "myqcm_answers_total";
+    /// Time spent grading one answer (seconds).
+    pub const GRADING: &str = "myqcm_grading_seconds";
+    /// Time spent choosing the next unit over the candidate pool (seconds).
+    pub const SELECTION: &str = "myqcm_selection_seconds";
+
+    pub(crate) fn answered(outcome: &'static str) {
+        metrics::counter!(ANSWERS, "outcome" => outcome).increment(1);
+    }
+}
+
 /// The training use cases with their dependencies. Cheap to clone.
 #[derive(Clone)]
 pub struct Training {
@@ -829,6 +844,7 @@ impl Training {
                     .await?
                     .ok_or(TrainingError::NotFound)?;
                 txn.commit().await?;
+                metric::answered("repeat");
                 return self.repeat(&session, &target, &stored).await;
             }
             "skipped" => return Err(TrainingError::NotCurrent),
@@ -840,7 +856,9 @@ impl Training {
         }
         let rev = self.content.revision(&txn, target.revision_id).await?;
         let rules: RuleSet = parse_json(&session.rules)?;
+        let graded_at = std::time::Instant::now();
         let outcome = scoring::grade(&rules, &rev.content, &response).map_err(response_error)?;
+        metrics::histogram!(metric::GRADING).record(graded_at.elapsed().as_secs_f64());
         let feature = Feature::answer_of(rev.content.kind);
         if outcome.correct().is_some()
             && !self
@@ -857,6 +875,7 @@ impl Training {
             let stored = repo::attempt_for(&self.db, target.id)
                 .await?
                 .ok_or(TrainingError::NotCurrent)?;
+            metric::answered("repeat");
             return self.repeat(&session, &target, &stored).await;
         }
         let time_spent = (now - target.served_at).clamp(
@@ -906,6 +925,11 @@ impl Training {
             .advance(&txn, session, &items, pool.as_deref(), &state)
             .await?;
         txn.commit().await?;
+        metric::answered(match outcome.correct() {
+            Some(true) => "correct",
+            Some(false) => "incorrect",
+            None => "ungraded",
+        });
         let style: Style = parse(&session.style)?;
         let (grade, feedback) = if style == Style::Exam {
             (None, None)
@@ -1143,16 +1167,17 @@ impl Training {
             .collect();
         let position = i32::try_from(items.len()).unwrap_or(i32::MAX);
         let mut rng = step_rng(session.seed, position, 1);
-        Ok(
-            match pool.select(style, theta, &mastery, &served, &mut rng) {
-                Some((unit, reason)) => Step::Serve {
-                    unit,
-                    index: 0,
-                    reason,
-                },
-                None => Step::End(EndReason::PoolExhausted),
+        let started = std::time::Instant::now();
+        let chosen = pool.select(style, theta, &mastery, &served, &mut rng);
+        metrics::histogram!(metric::SELECTION).record(started.elapsed().as_secs_f64());
+        Ok(match chosen {
+            Some((unit, reason)) => Step::Serve {
+                unit,
+                index: 0,
+                reason,
             },
-        )
+            None => Step::End(EndReason::PoolExhausted),
+        })
     }
 
     /// Serves the next item of `session` (after `items`) or ends it; saves the session.

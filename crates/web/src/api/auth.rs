@@ -116,6 +116,7 @@ pub fn done() -> Json<Done> {
 pub async fn verify_email(
     State(state): State<AppState>,
     ClientContext(meta): ClientContext,
+    headers: HeaderMap,
     ApiJson(b): ApiJson<VerifyBody>,
 ) -> Result<Json<Done>, WebError> {
     let proof = match (b.token, b.email, b.code) {
@@ -123,7 +124,9 @@ pub async fn verify_email(
         (None, Some(email), Some(code)) => VerifyProof::Code { email, code },
         _ => return Err(WebError::code(myqcm_domain::codes::INVALID_TOKEN)),
     };
-    flows::verify_email(&state.deps(), proof, &meta).await?;
+    // The browser's own session (if it is the verified account's) survives the proof.
+    let current = cookies::read(&headers, &cookies::access_name(state.config.https()));
+    flows::verify_email_keeping(&state.deps(), proof, current.as_deref(), &meta).await?;
     Ok(done())
 }
 

@@ -7,3 +7,4 @@ pub mod auth;
 pub mod catalogue;
 pub mod jobs;
 pub mod progress;
+pub mod training;

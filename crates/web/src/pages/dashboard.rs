@@ -53,12 +53,7 @@ pub async fn dashboard(State(s): State<AppState>, ctx: PageContext) -> Result<Re
         None
     } else {
         let p = s.services.progress().overview(&actor).await?;
-        let sessions = s
-            .services
-            .training
-            .sessions(&actor, None, 5)
-            .await
-            .map_err(WebError::internal)?;
+        let sessions = s.services.training.sessions(&actor, None, 5).await?;
         Some(today(&ctx, p, sessions)?)
     };
     let html = render(&DashboardPage { ctx, data })?;

@@ -7,11 +7,9 @@
     reason = "tests fail loudly on purpose"
 )]
 
-mod identity_common;
-
 use std::sync::Arc;
 
-use identity_common::*;
+use crate::support::*;
 use myqcm_services::identity::testing::TEST_MASTER_SECRET;
 use myqcm_services::identity::{Deps, IdentityConfig, crypto};
 use sea_orm::{ActiveModelTrait, ActiveValue::Set};
