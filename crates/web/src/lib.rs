@@ -109,6 +109,7 @@ pub fn router(state: AppState) -> Router {
         .merge(auth::google::router())
         .merge(api::catalogue::router())
         .merge(api::jobs::router())
+        .merge(api::progress::router())
         .merge(api::training::router());
     let app = Router::new()
         .merge(pages::router())

@@ -14,7 +14,10 @@ pub mod context;
 pub mod dashboard;
 pub mod forms;
 pub mod onboarding;
+pub mod progress;
 pub mod session;
+
+pub mod progress_charts;
 
 use askama::Template;
 use axum::Router;
@@ -38,6 +41,7 @@ pub fn router() -> Router<AppState> {
         .merge(auth::router())
         .merge(account::router())
         .merge(dashboard::router())
+        .merge(progress::router())
 }
 
 /// Renders a template into an HTML response.

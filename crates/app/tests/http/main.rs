@@ -16,5 +16,6 @@ mod oidc;
 mod pages;
 mod platform;
 mod privacy;
+mod progress;
 mod security_findings;
 mod training;
