@@ -27,6 +27,8 @@
       if (next) next.focus();
     }
   }
+  // A mail link opened on the page it points to only changes the fragment.
+  window.addEventListener('hashchange', init);
   if (document.readyState === 'loading') {
     document.addEventListener('DOMContentLoaded', init);
   } else {
