@@ -226,7 +226,7 @@ pub async fn resolve(deps: &Deps, id: &ExternalIdentity, meta: &ClientMeta) -> R
                 .meta(meta)
                 .detail(serde_json::json!({ "took_over_unverified": unverified_local }));
             commit_with(txn, deps, Some(notice), event).await?;
-            flows::end_sessions_after_proof(deps, local.id, proof).await?;
+            flows::end_sessions_after_proof(deps, local.id, proof, None).await?;
             return accounts_repo::get(&deps.db, local.id)
                 .await?
                 .ok_or(IdentityError::Forbidden);
