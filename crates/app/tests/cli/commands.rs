@@ -8,7 +8,7 @@
 use std::io::Write;
 use std::process::Stdio;
 
-use crate::{free_port, myqcm};
+use crate::{free_port, myqcm, run_ok};
 use std::time::{Duration, Instant};
 
 /// The audit rows named `action` in the SQLite database under `dir`.
@@ -200,17 +200,7 @@ fn seed_demo_is_refused_in_production_and_creates_one_account_per_role_otherwise
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("refused"));
-    let out = myqcm()
-        .args(["seed", "--demo"])
-        .current_dir(dir.path())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stdout = run_ok(dir.path(), &["seed", "--demo"]);
     for role in ["student", "author", "reviewer", "admin"] {
         assert!(
             stdout.contains(&format!("{role}@demo.myqcm.local")),
@@ -257,8 +247,9 @@ fn calibrate_recovers_item_order_and_writes_json() {
         })
         .collect();
     std::fs::write(dir.path().join("r.csv"), simulated_csv(800, &items)).unwrap();
-    let out = myqcm()
-        .args([
+    let stdout = run_ok(
+        dir.path(),
+        &[
             "calibrate",
             "--input",
             "r.csv",
@@ -266,16 +257,8 @@ fn calibrate_recovers_item_order_and_writes_json() {
             "2pl",
             "--output",
             "p.json",
-        ])
-        .current_dir(dir.path())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        ],
     );
-    let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         stdout.contains("marginal log-likelihood") && stdout.contains("stop:"),
         "{stdout}"
@@ -374,17 +357,7 @@ fn calibrate_keeps_input_order_says_which_priors_and_exits_quietly_on_a_closed_p
             "p.json",
         ];
         args.extend(extra);
-        let out = myqcm()
-            .args(&args)
-            .current_dir(dir.path())
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stdout = run_ok(dir.path(), &args);
         assert!(stdout.contains(priors), "{stdout}");
         let printed: Vec<&str> = stdout
             .lines()

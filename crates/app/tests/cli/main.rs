@@ -15,3 +15,15 @@ fn myqcm() -> Command {
 fn free_port() -> u16 {
     myqcm_testkit::free_port().unwrap()
 }
+
+/// Runs `myqcm args…` in `dir`, asserts that it succeeded (showing its stderr otherwise) and
+/// returns its standard output.
+fn run_ok(dir: &std::path::Path, args: &[&str]) -> String {
+    let out = myqcm().args(args).current_dir(dir).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}

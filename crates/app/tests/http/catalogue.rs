@@ -8,24 +8,16 @@
     reason = "tests fail loudly on purpose"
 )]
 
-use std::ops::Deref;
-
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::support::{ApiUser as User, TestApp, spawn_app};
+use crate::support::{ApiUser as User, spawn_app, test_app_wrapper};
 
-/// The shared [`TestApp`] with the catalogue's shortcuts (Bearer users made in the database,
-/// JSON calls under `/api/v1`).
-struct App(TestApp);
-
-impl Deref for App {
-    type Target = TestApp;
-
-    fn deref(&self) -> &TestApp {
-        &self.0
-    }
-}
+test_app_wrapper!(
+    /// The shared [`TestApp`] with the catalogue's shortcuts (Bearer users made in the database,
+    /// JSON calls under `/api/v1`).
+    App
+);
 
 impl App {
     async fn spawn() -> Self {
@@ -35,14 +27,7 @@ impl App {
     /// Spawns and loads the demo bank (approved, authored by a separate account).
     async fn with_bank() -> Self {
         let app = Self::spawn().await;
-        let r = myqcm_services::import::load_demo_bank(
-            &app.services.db,
-            Uuid::now_v7(),
-            app.services.clock.now(),
-        )
-        .await
-        .unwrap();
-        assert!(r.committed, "{:?}", r.errors.first());
+        app.load_demo_bank().await;
         app
     }
 

@@ -7,25 +7,15 @@
     reason = "tests fail loudly on purpose"
 )]
 
-use std::sync::Arc;
-
 use crate::support::*;
 use myqcm_services::identity::testing::TEST_MASTER_SECRET;
-use myqcm_services::identity::{Deps, IdentityConfig, crypto};
+use myqcm_services::identity::{Deps, crypto};
 use sea_orm::{ActiveModelTrait, ActiveValue::Set};
 use serde_json::{Value, json};
 
 /// The identity use cases' dependencies over the app's own database, cache and clock.
 fn deps(app: &App) -> Deps {
-    Deps {
-        db: app.db.conn.clone(),
-        cache: app.cache.clone(),
-        clock: Arc::new(app.clock.clone()),
-        config: Arc::new(IdentityConfig::new(
-            TEST_MASTER_SECRET,
-            app.base.parse().unwrap(),
-        )),
-    }
+    app.services.deps()
 }
 
 async fn sign_in_with_code(app: &App, email: &str, code: &str) -> reqwest::Response {

@@ -243,7 +243,7 @@ async fn control_characters_in_any_text_field_are_refused_naming_the_field() {
     let (root, secret) = app
         .staff("root@example.dz", "student,author,reviewer,admin", "super")
         .await;
-    step_up(&app, &root, &secret).await;
+    app.step_up(&root, &secret).await;
     let doc: Value = app
         .client
         .get(app.url("/api/v1/openapi.json"))
@@ -385,7 +385,7 @@ async fn the_export_shows_events_about_the_user_and_erasure_forgets_its_addresse
         401
     );
     // An admin (from 127.0.0.1) changes the learner's roles.
-    step_up(&app, &admin, &secret).await;
+    app.step_up(&admin, &secret).await;
     let res = patch_user(&app, &admin, email, json!({"roles": ["student", "author"]})).await;
     assert_eq!(res.status(), 200);
 

@@ -48,6 +48,25 @@ pub struct TestApp {
     task: Option<JoinHandle<anyhow::Result<()>>>,
 }
 
+/// `test_app_wrapper!(App);` declares `struct App(TestApp)` that derefs to [`TestApp`], so a
+/// module can add its own shortcuts (its inherent methods win over the harness's of the same
+/// name) while tests keep every harness helper.
+macro_rules! test_app_wrapper {
+    ($(#[$meta:meta])* $name:ident) => {
+        $(#[$meta])*
+        struct $name($crate::support::TestApp);
+
+        impl std::ops::Deref for $name {
+            type Target = $crate::support::TestApp;
+
+            fn deref(&self) -> &Self::Target {
+                &self.0
+            }
+        }
+    };
+}
+pub(crate) use test_app_wrapper;
+
 /// Older names of [`TestApp`] and [`spawn_app`], kept while branches written against them merge.
 pub type App = TestApp;
 
@@ -189,6 +208,14 @@ impl TestApp {
     /// An anonymous GET.
     pub async fn get(&self, path: &str) -> reqwest::Response {
         self.client.get(self.url(path)).send().await.unwrap()
+    }
+
+    /// Loads the demo bank (approved items, authored by an account of its own).
+    pub async fn load_demo_bank(&self) {
+        let r = myqcm_services::import::load_demo_bank(&self.db.conn, Uuid::now_v7(), self.now())
+            .await
+            .unwrap();
+        assert!(r.committed, "{:?}", r.errors.first());
     }
 
     /// The OpenAPI document the server publishes.

@@ -13,111 +13,27 @@
 
 use std::sync::Arc;
 
-use myqcm_app::Services;
 use myqcm_domain::catalogue::{ItemContent, ItemKind};
-use myqcm_integrations::{FileMailer, FsBlobStore};
-use myqcm_testkit::{TestDb, fixed_clock, test_cache, test_db};
-use myqcm_web::WebConfig;
 use serde_json::{Value, json};
-use tokio::sync::watch;
 use uuid::Uuid;
 
-struct App {
-    base: String,
-    client: reqwest::Client,
-    services: Services,
-    _db: TestDb,
-    _dir: tempfile::TempDir,
-    stop: watch::Sender<bool>,
-}
+use crate::support::{ApiUser as User, spawn_app, test_app_wrapper};
 
-impl Drop for App {
-    fn drop(&mut self) {
-        let _ = self.stop.send(true);
-    }
-}
-
-struct User {
-    id: Uuid,
-    token: String,
-}
+test_app_wrapper!(
+    /// The shared [`TestApp`] on the demo bank, with the training's shortcuts.
+    App
+);
 
 impl App {
     async fn spawn() -> Self {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let db = test_db().await.unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let services = Services::new(
-            db.conn.clone(),
-            test_cache().await.unwrap(),
-            Arc::new(FsBlobStore::new(dir.path().join("blobs"))),
-            Arc::new(
-                FileMailer::new(dir.path().join("mail"), "MyQCM <no-reply@myqcm.local>").unwrap(),
-            ),
-            Arc::new(fixed_clock()),
-            myqcm_services::identity::IdentityConfig::new(
-                myqcm_services::identity::testing::TEST_MASTER_SECRET,
-                base.parse().unwrap(),
-            ),
-        );
-        let r = myqcm_services::import::load_demo_bank(
-            &services.db,
-            Uuid::now_v7(),
-            services.clock.now(),
-        )
-        .await
-        .unwrap();
-        assert!(r.committed, "{:?}", r.errors.first());
-        let web = WebConfig::development(base.parse().unwrap());
-        let (stop, rx) = watch::channel(false);
-        tokio::spawn(myqcm_app::run_server(
-            listener,
-            services.clone(),
-            web,
-            false,
-            rx,
-        ));
-        Self {
-            base,
-            client: reqwest::Client::new(),
-            services,
-            _db: db,
-            _dir: dir,
-            stop,
-        }
+        let app = spawn_app().await;
+        app.load_demo_bank().await;
+        Self(app)
     }
 
     /// A verified student with a profile (year 3).
     async fn learner(&self) -> User {
-        let row = myqcm_db::identity::accounts::insert(
-            &self.services.db,
-            myqcm_db::identity::accounts::NewAccount {
-                email: format!("{}@test.myqcm.local", Uuid::new_v4().simple()),
-                display_name: "L".into(),
-                password_hash: None,
-                roles: vec!["student".parse().unwrap()],
-                admin_scopes: vec![],
-                locale: "fr".into(),
-                verified: true,
-            },
-            self.services.clock.now(),
-        )
-        .await
-        .unwrap();
-        let t = myqcm_services::identity::testing::issue_session_for(
-            &self.services.db,
-            self.services.cache.clone(),
-            self.services.clock.clone(),
-            row.id,
-        )
-        .await
-        .unwrap();
-        let u = User {
-            id: row.id,
-            token: t.access_token,
-        };
+        let u = self.api_user(&["student"], &[], false).await;
         let (s, b) = self
             .send("PUT", &u, "/learner/profile", json!({"year_of_study": 3}))
             .await;
@@ -128,16 +44,9 @@ impl App {
 
     async fn send(&self, method: &str, u: &User, p: &str, body: Value) -> (u16, Value) {
         let m: reqwest::Method = method.parse().unwrap();
-        let mut req = self
-            .client
-            .request(m.clone(), format!("{}/api/v1{p}", self.base))
-            .bearer_auth(&u.token);
-        if m != reqwest::Method::GET {
-            req = req.json(&body);
-        }
-        let r = req.send().await.unwrap();
-        let s = r.status().as_u16();
-        (s, r.json().await.unwrap_or(Value::Null))
+        let body = (m != reqwest::Method::GET).then_some(body);
+        self.send_bearer(m, &u.token, &format!("/api/v1{p}"), body)
+            .await
     }
 
     async fn get(&self, u: &User, p: &str) -> (u16, Value) {
