@@ -7,8 +7,8 @@
 //! transaction that also enqueues its mail and audit row) → [`mail`] (fr/ar/en templates),
 //! [`ratelimit`], [`audit`]. [`accounts`] creates accounts (every path) and shapes their views;
 //! [`caller`] resolves who is calling and checks permissions; [`admin`] is account
-//! administration; [`oidc`] is Google sign-in. [`testing`] lets other areas' tests obtain a
-//! Bearer token.
+//! administration; [`oidc`] is Google sign-in. `testing` (feature `testing`, enabled only by
+//! dev-dependencies) lets tests obtain a Bearer token without the HTTP sign-in.
 
 pub mod accounts;
 pub mod admin;
@@ -23,6 +23,7 @@ pub mod passwords;
 pub mod privacy;
 pub mod ratelimit;
 pub mod sessions;
+#[cfg(feature = "testing")]
 pub mod testing;
 pub mod totp;
 
