@@ -564,3 +564,175 @@ async fn rotation_never_extends_a_session_past_its_absolute_lifetime() {
         .await;
     assert_eq!(res.status(), 401, "12 hours after sign-in");
 }
+
+/// Issue 9 item 10: recovery codes had 56 bits; starting TOTP enrolment checked the password
+/// without throttling or audit, so a stolen session could guess it freely.
+#[tokio::test]
+async fn recovery_codes_are_strong_and_enrolment_guesses_are_throttled_and_audited() {
+    let app = spawn().await;
+    let email = "enrol@example.dz";
+    app.sign_up_verified(email, PW).await;
+    let b = app.sign_in(email, PW).await;
+    for i in 0..5 {
+        let res = app
+            .send_as(
+                &b,
+                reqwest::Method::POST,
+                "/api/v1/account/mfa/totp",
+                Some(json!({"password": format!("guess {i}")})),
+            )
+            .await;
+        assert_eq!(res.status(), 401, "guess {i}");
+    }
+    let res = app
+        .send_as(
+            &b,
+            reqwest::Method::POST,
+            "/api/v1/account/mfa/totp",
+            Some(json!({"password": PW})),
+        )
+        .await;
+    assert_eq!(status_and_code(res).await, (429, "rate_limited".into()));
+    let failed = app
+        .audit_actions()
+        .await
+        .into_iter()
+        .filter(|a| a == "step_up.failed")
+        .count();
+    assert_eq!(failed, 5);
+
+    let other = "strong.codes@example.dz";
+    app.sign_up_verified(other, PW).await;
+    let ob = app.sign_in(other, PW).await;
+    let res = app
+        .send_as(
+            &ob,
+            reqwest::Method::POST,
+            "/api/v1/account/mfa/totp",
+            Some(json!({"password": PW})),
+        )
+        .await;
+    let v: Value = res.json().await.unwrap();
+    let secret =
+        myqcm_services::identity::totp::base32_decode(v["secret"].as_str().unwrap()).unwrap();
+    let res = app
+        .send_as(
+            &ob,
+            reqwest::Method::POST,
+            "/api/v1/account/mfa/totp/confirm",
+            Some(json!({"code": app.totp(&secret)})),
+        )
+        .await;
+    let v: Value = res.json().await.unwrap();
+    let codes = v["recovery_codes"].as_array().unwrap();
+    assert_eq!(codes.len(), 10);
+    for c in codes {
+        let symbols = c
+            .as_str()
+            .unwrap()
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .count();
+        assert!(symbols * 5 >= 112, "{c}: {} bits", symbols * 5);
+    }
+    // A recovery code still works as a second factor.
+    app.clock.advance(chrono::Duration::seconds(30));
+    let res = sign_in_with_code(&app, other, codes[0].as_str().unwrap()).await;
+    assert_eq!(res.status(), 200);
+}
+
+/// Issue 9 items 10 and 11, Google: `/auth/google/start` was not rate limited; a Google-only
+/// account could not delete itself (deletion wanted a password it never had); a Google sign-in
+/// did not cancel a pending deletion; erasure kept the Google link's subject and address.
+#[tokio::test]
+async fn google_only_accounts_delete_themselves_and_erasure_drops_the_link() {
+    let e = crate::oidc::env_with(crate::oidc::user("g-sub", "gonly@gmail.com", true)).await;
+    let login = e.login(None).await;
+    assert_eq!(login.status(), 303);
+    let cookie = crate::oidc::session_cookie(&login);
+    let csrf = |cookie: String| {
+        let app = &e.app;
+        async move {
+            let v: Value = app
+                .client
+                .get(app.url("/api/v1/auth/session"))
+                .header("cookie", &cookie)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            v["csrf_token"].as_str().unwrap().to_owned()
+        }
+    };
+    let delete = |cookie: String, token: String| {
+        let app = &e.app;
+        async move {
+            app.client
+                .post(app.url("/api/v1/account/delete"))
+                .header("cookie", cookie)
+                .header("x-csrf-token", token)
+                .json(&json!({}))
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    // Not fresh any more: the sign-in is 11 minutes old.
+    let token = csrf(cookie.clone()).await;
+    e.app.clock.advance(chrono::Duration::minutes(11));
+    let res = delete(cookie.clone(), token).await;
+    assert_eq!(status_and_code(res).await, (401, "step_up_required".into()));
+    // A fresh Google sign-in is the proof.
+    let cookie = crate::oidc::session_cookie(&e.login(None).await);
+    let token = csrf(cookie.clone()).await;
+    assert_eq!(delete(cookie, token).await.status(), 202);
+    assert!(
+        e.app
+            .account("gonly@gmail.com")
+            .await
+            .deletion_requested_at
+            .is_some()
+    );
+    // Signing in with Google during the grace period cancels it.
+    assert_eq!(e.login(None).await.status(), 303);
+    assert!(
+        e.app
+            .account("gonly@gmail.com")
+            .await
+            .deletion_requested_at
+            .is_none()
+    );
+    // Deleted for good: the link's subject and address go with the account.
+    let cookie = crate::oidc::session_cookie(&e.login(None).await);
+    let token = csrf(cookie.clone()).await;
+    assert_eq!(delete(cookie, token).await.status(), 202);
+    e.app.clock.advance(chrono::Duration::days(15));
+    let d = deps(&e.app);
+    assert_eq!(
+        myqcm_services::identity::privacy::erase_due(&d)
+            .await
+            .unwrap(),
+        1
+    );
+    assert!(
+        myqcm_db::identity::external::find(&e.app.db.conn, &e.idp.base, "g-sub")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // Starting Google sign-ins is limited per client: 30 a minute.
+    let mut last = 0;
+    for _ in 0..31 {
+        last = e
+            .nav
+            .get(e.app.url("/api/v1/auth/google/start"))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16();
+    }
+    assert_eq!(last, 429);
+}

@@ -15,13 +15,13 @@ use myqcm_integrations::oidc::{GoogleOidc, OidcSettings};
 use myqcm_testkit::fake_idp::{FakeIdp, FakeUser, Misbehaviour};
 use serde_json::{Value, json};
 
-struct Env {
-    app: App,
-    idp: FakeIdp,
-    nav: reqwest::Client,
+pub(crate) struct Env {
+    pub(crate) app: App,
+    pub(crate) idp: FakeIdp,
+    pub(crate) nav: reqwest::Client,
 }
 
-fn user(sub: &str, email: &str, verified: bool) -> FakeUser {
+pub(crate) fn user(sub: &str, email: &str, verified: bool) -> FakeUser {
     FakeUser {
         sub: sub.into(),
         email: email.into(),
@@ -29,7 +29,7 @@ fn user(sub: &str, email: &str, verified: bool) -> FakeUser {
     }
 }
 
-async fn env_with(u: FakeUser) -> Env {
+pub(crate) async fn env_with(u: FakeUser) -> Env {
     let clock = myqcm_testkit::fixed_clock();
     let idp = FakeIdp::start(u, Arc::new(clock.clone())).await.unwrap();
     let (issuer, id, secret) = (
@@ -82,7 +82,7 @@ fn tx_cookie(res: &reqwest::Response) -> String {
 
 impl Env {
     /// Starts a login: (tx cookie, provider authorize URL).
-    async fn begin(&self, next: Option<&str>) -> (String, String) {
+    pub(crate) async fn begin(&self, next: Option<&str>) -> (String, String) {
         let mut url = self.app.url("/api/v1/auth/google/start");
         if let Some(n) = next {
             url = format!(
@@ -111,7 +111,7 @@ impl Env {
             .unwrap()
     }
 
-    async fn login(&self, next: Option<&str>) -> reqwest::Response {
+    pub(crate) async fn login(&self, next: Option<&str>) -> reqwest::Response {
         let (cookie, authorize) = self.begin(next).await;
         let cb = self.consent(&authorize).await;
         self.callback(&cookie, &cb).await
@@ -122,7 +122,7 @@ impl Env {
     }
 }
 
-fn session_cookie(res: &reqwest::Response) -> String {
+pub(crate) fn session_cookie(res: &reqwest::Response) -> String {
     res.headers()
         .get_all("set-cookie")
         .iter()

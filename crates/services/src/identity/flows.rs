@@ -270,6 +270,17 @@ pub async fn verify_email_keeping(
         Some(t) => sessions::authenticate(deps, t).await?,
         None => None,
     };
+    verify_email_in_session(deps, proof, current.as_ref(), meta).await
+}
+
+/// [`verify_email`] by a signed-in caller (`current`): that session survives the proof when it
+/// is the verified account's.
+pub async fn verify_email_in_session(
+    deps: &Deps,
+    proof: VerifyProof,
+    current: Option<&Principal>,
+    meta: &ClientMeta,
+) -> Result<()> {
     rl::hit_ip(deps, rl::REDEEM_IP, meta.ip.as_deref()).await?;
     let now = deps.clock.now();
     let now_ms = ms(now);

@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 use super::crypto::{self, sha256_hex};
 use super::ratelimit as rl;
 use super::sessions::{self, Principal};
-use super::{ClientMeta, Deps, IdentityError, Result, audit, passwords, totp};
+use super::{ClientMeta, Deps, IdentityError, Result, audit, totp};
 
 /// What an authenticator app needs.
 #[derive(Debug, Clone)]
@@ -107,9 +107,8 @@ pub async fn start(
     if account.email_verified_at.is_none() {
         return Err(IdentityError::EmailNotVerified);
     }
-    if passwords::verify(password, account.password_hash.clone()).await == passwords::Verified::No {
-        return Err(IdentityError::InvalidCredentials);
-    }
+    // The password again, throttled and audited like every step-up.
+    super::flows::reauthenticate(deps, p, password, meta).await?;
     let secret = crypto::random_bytes::<20>();
     repo::start_enrolment(&deps.db, account.id, &seal(deps, account.id, &secret)).await?;
     audit::record(
@@ -132,9 +131,16 @@ pub async fn start(
     })
 }
 
+/// A recovery code: 15 random bytes (120 bits, above ASVS's 112), base32 in four groups of six.
 fn new_recovery_code() -> String {
-    let b32 = totp::base32(&crypto::random_bytes::<7>());
-    format!("{}-{}", &b32[..5], &b32[5..10]).to_lowercase()
+    let b32 = totp::base32(&crypto::random_bytes::<15>()).to_lowercase();
+    format!(
+        "{}-{}-{}-{}",
+        &b32[..6],
+        &b32[6..12],
+        &b32[12..18],
+        &b32[18..24]
+    )
 }
 
 fn recovery_hash(code: &str) -> String {

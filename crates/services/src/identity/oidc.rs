@@ -56,8 +56,15 @@ pub struct Begun {
 
 /// Starts a Google sign-in; `next` is where to return (same-origin paths only).
 /// `NotFound` when Google sign-in is not configured.
-pub async fn begin(services: &Services, next: Option<&str>) -> Result<Begun> {
+pub async fn begin(services: &Services, next: Option<&str>, meta: &ClientMeta) -> Result<Begun> {
     let google = services.google.as_ref().ok_or(IdentityError::NotFound)?;
+    // Each start stores a transaction and may fetch the provider's keys: limited per client.
+    super::ratelimit::hit_ip(
+        &services.deps(),
+        super::ratelimit::GOOGLE_START_IP,
+        meta.ip.as_deref(),
+    )
+    .await?;
     let request = google.authorization_request().await.map_err(|e| {
         tracing::warn!(error = %e, "google sign-in could not start");
         IdentityError::OidcFailed
@@ -171,7 +178,7 @@ pub async fn resolve(deps: &Deps, id: &ExternalIdentity, meta: &ClientMeta) -> R
             .await?
             .filter(google_allowed)
             .ok_or(IdentityError::Forbidden)?;
-        return Ok(a);
+        return signed_in_with_google(deps, a, meta).await;
     }
     let Some(email) = id.email.clone().and_then(|e| accounts::normalize_email(&e)) else {
         return Err(IdentityError::Forbidden);
@@ -260,4 +267,28 @@ pub async fn resolve(deps: &Deps, id: &ExternalIdentity, meta: &ClientMeta) -> R
     accounts_repo::get(&deps.db, account)
         .await?
         .ok_or(IdentityError::Forbidden)
+}
+
+/// A Google sign-in into an existing account is a sign-in like any other: it cancels a pending
+/// deletion (as a password sign-in does).
+async fn signed_in_with_google(deps: &Deps, a: Account, meta: &ClientMeta) -> Result<Account> {
+    if a.deletion_requested_at.is_none() {
+        return Ok(a);
+    }
+    let txn = deps.db.begin().await?;
+    let a = accounts_repo::update(
+        &txn,
+        accounts_repo::entity::ActiveModel {
+            id: Set(a.id),
+            deletion_requested_at: Set(None),
+            ..Default::default()
+        },
+    )
+    .await?;
+    let event = audit::Event::new("account.deletion_cancelled")
+        .actor(a.id)
+        .meta(meta)
+        .detail(serde_json::json!({ "via": "google" }));
+    commit_with(txn, deps, None, event).await?;
+    Ok(a)
 }

@@ -64,16 +64,16 @@ pub async fn export(deps: &Deps, user_id: Uuid) -> Result<serde_json::Value> {
 }
 
 /// Schedules the deletion of the caller's account after re-authentication (password, plus a
-/// second factor when enrolled). Every session ends; signing in again during the grace period
+/// second factor when enrolled; a fresh Google sign-in for Google-only accounts). Every session ends; signing in again during the grace period
 /// cancels the deletion. Returns when the erasure will happen.
 pub async fn request_deletion(
     deps: &Deps,
     p: &Principal,
-    password: String,
+    password: Option<String>,
     second_factor: Option<&str>,
     meta: &ClientMeta,
 ) -> Result<DateTime<Utc>> {
-    flows::step_up(deps, p, password, second_factor, meta).await?;
+    confirm_deletion(deps, p, password, second_factor, meta).await?;
     let now = deps.clock.now();
     let days = deps.config.deletion_grace_days;
     let txn = deps.db.begin().await?;
@@ -108,6 +108,29 @@ pub async fn request_deletion(
     txn.commit().await?;
     sessions::revoke_all(deps, a.id, None, "account_deletion").await?;
     Ok(now + Duration::days(i64::from(days)))
+}
+
+/// The proof a deletion needs: the password (and second factor) by step-up; an account without
+/// a password (Google only) instead needs a sign-in from the last 10 minutes (a fresh Google
+/// sign-in), else `StepUpRequired`.
+async fn confirm_deletion(
+    deps: &Deps,
+    p: &Principal,
+    password: Option<String>,
+    second_factor: Option<&str>,
+    meta: &ClientMeta,
+) -> Result<()> {
+    let a = accounts_repo::get(&deps.db, p.user_id)
+        .await?
+        .ok_or(IdentityError::Unauthenticated)?;
+    if a.password_hash.is_some() || a.totp_enabled_at.is_some() {
+        let password = password.ok_or(IdentityError::StepUpRequired)?;
+        return flows::step_up(deps, p, password, second_factor, meta).await;
+    }
+    if !sessions::recently_authenticated(deps, p) {
+        return Err(IdentityError::StepUpRequired);
+    }
+    Ok(())
 }
 
 /// Anonymises every account whose grace period is over. Returns how many.
@@ -145,6 +168,8 @@ pub async fn erase_due(deps: &Deps) -> Result<usize> {
             .exec(&txn)
             .await?;
         sessions_repo::purge_rotated(&txn, ms(now), Some(a.id)).await?;
+        // The Google link holds the provider's subject and the address: both go.
+        myqcm_db::identity::external::unlink_all(&txn, a.id).await?;
         myqcm_db::identity::tokens::entity::Entity::delete_many()
             .filter(myqcm_db::identity::tokens::entity::Column::UserId.eq(a.id))
             .exec(&txn)

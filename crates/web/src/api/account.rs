@@ -247,8 +247,9 @@ pub async fn export(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeletionRequest {
-    /// Current password.
-    pub password: String,
+    /// Current password (accounts without one, signed in with Google in the last 10 minutes,
+    /// leave it out).
+    pub password: Option<String>,
     /// TOTP or recovery code when two-step verification is on.
     pub totp_code: Option<String>,
 }

@@ -53,12 +53,13 @@ pub struct StartQuery {
 /// Redirects to the provider.
 #[utoipa::path(get, path = "/api/v1/auth/google/start", tag = "auth",
     params(("next" = Option<String>, Query, description = "Same-origin path to return to")),
-    responses((status = 303, description = "Redirect to Google"), (status = 404, body = crate::error::Problem)))]
+    responses((status = 303, description = "Redirect to Google"), (status = 404, body = crate::error::Problem), (status = 429, body = crate::error::Problem)))]
 pub async fn start(
     State(state): State<AppState>,
+    ClientContext(meta): ClientContext,
     Query(q): Query<StartQuery>,
 ) -> Result<Response, WebError> {
-    let begun = oidc::begin(&state.services, q.next.as_deref()).await?;
+    let begun = oidc::begin(&state.services, q.next.as_deref(), &meta).await?;
     let https = state.config.https();
     let mut h = HeaderMap::new();
     let ttl = oidc::TX_TTL.as_secs();

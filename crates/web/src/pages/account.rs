@@ -263,7 +263,8 @@ pub async fn delete(
     let (user, mfa) = (&v.user, v.account.mfa_enabled);
     let code = f.totp_code.as_deref().filter(|c| !c.trim().is_empty());
     let deps = state.deps();
-    let done = privacy::request_deletion(&deps, user.principal(), f.password, code, user.meta());
+    let password = Some(f.password).filter(|p| !p.is_empty());
+    let done = privacy::request_deletion(&deps, user.principal(), password, code, user.meta());
     match done.await {
         Ok(at) => {
             let mut h = HeaderMap::new();

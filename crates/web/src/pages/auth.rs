@@ -163,7 +163,8 @@ pub async fn verify(
     } else {
         VerifyProof::Token(f.token.trim().to_owned())
     };
-    match flows::verify_email(&state.deps(), proof, &meta).await {
+    let current = ctx.viewer.as_ref().map(|v| v.user.principal());
+    match flows::verify_email_in_session(&state.deps(), proof, current, &meta).await {
         Ok(()) if ctx.signed_in() => Ok(see_other("/onboarding")),
         Ok(()) => Ok(see_other("/sign-in?verified=1&next=%2Fonboarding")),
         Err(e) => {
