@@ -14,6 +14,7 @@
 use std::sync::Arc;
 
 use myqcm_app::Services;
+use myqcm_domain::FixedClock;
 use myqcm_domain::catalogue::{ItemContent, ItemKind};
 use myqcm_integrations::{FileMailer, FsBlobStore};
 use myqcm_testkit::{TestDb, fixed_clock, test_cache, test_db};
@@ -26,6 +27,7 @@ struct App {
     base: String,
     client: reqwest::Client,
     services: Services,
+    clock: FixedClock,
     _db: TestDb,
     _dir: tempfile::TempDir,
     stop: watch::Sender<bool>,
@@ -49,6 +51,7 @@ impl App {
         let dir = tempfile::tempdir().unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
+        let clock = fixed_clock();
         let services = Services::new(
             db.conn.clone(),
             test_cache().await.unwrap(),
@@ -56,7 +59,7 @@ impl App {
             Arc::new(
                 FileMailer::new(dir.path().join("mail"), "MyQCM <no-reply@myqcm.local>").unwrap(),
             ),
-            Arc::new(fixed_clock()),
+            Arc::new(clock.clone()),
             myqcm_services::identity::IdentityConfig::new(
                 myqcm_services::identity::testing::TEST_MASTER_SECRET,
                 base.parse().unwrap(),
@@ -83,6 +86,7 @@ impl App {
             base,
             client: reqwest::Client::new(),
             services,
+            clock,
             _db: db,
             _dir: dir,
             stop,
@@ -738,6 +742,56 @@ async fn profile_modes_flags_notes_finish_and_the_dry_pool_over_http() {
         .await;
     assert!(f["current"]["served_id"].is_string());
     assert_eq!(f["current"]["item_id"], s["current"]["item_id"]);
+}
+
+#[tokio::test]
+async fn the_recurring_job_expires_abandoned_sessions() {
+    let app = App::spawn().await;
+    let u = app.learner().await;
+    let cardio = app.subject("cardio").await;
+    let idle = app
+        .start(
+            &u,
+            json!({"mode": "custom", "style": "tutor", "subject": cardio}),
+        )
+        .await;
+    let id = idle["id"].as_str().unwrap();
+    // The server declared the hourly schedule at start; eight idle days later the worker runs it.
+    app.clock.advance(chrono::Duration::days(8));
+    let worker = myqcm_app::worker(&app.services);
+    worker.drain().await.unwrap();
+    // The access token expired meanwhile: sign in again (same clock).
+    let t = myqcm_services::identity::testing::issue_session_for(
+        &app.services.db,
+        app.services.cache.clone(),
+        app.services.clock.clone(),
+        u.id,
+    )
+    .await
+    .unwrap();
+    let u = User {
+        id: u.id,
+        token: t.access_token,
+    };
+    let (st, s) = app.get(&u, &format!("/training-sessions/{id}")).await;
+    assert_eq!(st, 200);
+    assert_eq!(
+        (s["status"].as_str(), s["end"]["reason"].as_str()),
+        (Some("expired"), Some("expired"))
+    );
+    let (st, b) = app
+        .send(
+            "POST",
+            &u,
+            &format!("/training-sessions/{id}/answers"),
+            json!({"served_id": idle["current"]["served_id"], "options": [0]}),
+        )
+        .await;
+    assert_eq!(
+        (st, b["code"].as_str()),
+        (409, Some("session_closed")),
+        "{b}"
+    );
 }
 
 #[tokio::test]

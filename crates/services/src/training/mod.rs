@@ -206,6 +206,7 @@ pub struct Training {
     memory: Arc<MemoryModel>,
     content: ContentCache,
     pools: Cache<Uuid, Arc<Pool>>,
+    gate: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl std::fmt::Debug for Training {
@@ -327,6 +328,7 @@ impl Training {
                 .build(),
             memory: Arc::new(memory),
             config: Arc::new(config),
+            gate: Arc::new(tokio::sync::Mutex::new(())),
         })
     }
 
@@ -345,6 +347,19 @@ impl Training {
 
     fn now_ms(&self) -> i64 {
         self.clock.now().timestamp_millis()
+    }
+
+    /// On SQLite, write transactions of this process queue here before `BEGIN IMMEDIATE`:
+    /// SQLite has one writer anyway, and a writer waiting on its busy handler polls with
+    /// sleeps of up to 100 ms, which under load leaves the lock idle and the tail long. An
+    /// async mutex hands the turn over at once, in arrival order. PostgreSQL writers of
+    /// different learners do not conflict, so they are not gated.
+    async fn write_gate(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        if self.db.get_database_backend() == sea_orm::DbBackend::Sqlite {
+            Some(self.gate.lock().await)
+        } else {
+            None
+        }
     }
 
     // ------------------------------------------------------------ profile
@@ -607,6 +622,7 @@ impl Training {
             ));
         }
         let pool = Arc::new(pool);
+        let _gate = self.write_gate().await;
         let txn = begin_write(&self.db).await?;
         let session = repo::insert_session(&txn, session).await?;
         let state = State::load(&txn, learner, false).await?;
@@ -827,6 +843,7 @@ impl Training {
             }
         };
         let pool = self.pool_before_write(learner, id).await?;
+        let _gate = self.write_gate().await;
         let txn = begin_write(&self.db).await?;
         let session = repo::session_of(&txn, id, learner, true)
             .await?
@@ -1443,6 +1460,7 @@ impl Training {
         require(actor, Action::Train)?;
         let learner = actor.id;
         let pool = self.pool_before_write(learner, id).await?;
+        let _gate = self.write_gate().await;
         let txn = begin_write(&self.db).await?;
         let session = repo::session_of(&txn, id, learner, true)
             .await?
@@ -1519,6 +1537,7 @@ impl Training {
     /// Pauses a session (its exam clock stops); full mocks cannot pause.
     pub async fn pause(&self, actor: &Actor, id: Uuid) -> Result<SessionView> {
         require(actor, Action::Train)?;
+        let _gate = self.write_gate().await;
         let txn = begin_write(&self.db).await?;
         let session = repo::session_of(&txn, id, actor.id, true)
             .await?
@@ -1547,6 +1566,7 @@ impl Training {
     /// from the open item's answering time.
     pub async fn resume(&self, actor: &Actor, id: Uuid) -> Result<SessionView> {
         require(actor, Action::Train)?;
+        let _gate = self.write_gate().await;
         let txn = begin_write(&self.db).await?;
         let session = repo::session_of(&txn, id, actor.id, true)
             .await?
@@ -1574,6 +1594,7 @@ impl Training {
     /// Ends a session now (the open item counts as skipped) and returns its summary.
     pub async fn finish(&self, actor: &Actor, id: Uuid) -> Result<SummaryView> {
         require(actor, Action::Train)?;
+        let _gate = self.write_gate().await;
         let txn = begin_write(&self.db).await?;
         let session = repo::session_of(&txn, id, actor.id, true)
             .await?
