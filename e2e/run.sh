@@ -48,6 +48,20 @@ if [ ! -x /usr/bin/chromium ]; then
 fi
 log "browser: $(/usr/bin/chromium --version 2>/dev/null || echo 'chromium (version unknown)')"
 
+# --- node and npm --------------------------------------------------------------------------
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  log "installing Debian nodejs and npm (apt-get; output in e2e/artifacts/apt-node.log)"
+  SUDO=""
+  if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+  if ! { $SUDO apt-get update && $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y nodejs npm; } \
+      >"$ARTIFACTS/apt-node.log" 2>&1; then
+    tail -n 30 "$ARTIFACTS/apt-node.log" >&2
+    log "could not install nodejs and npm"
+    exit 1
+  fi
+fi
+log "node $(node --version)"
+
 # --- npm packages --------------------------------------------------------------------------
 log "npm ci"
 (cd "$E2E_DIR" && npm ci --no-audit --no-fund --loglevel=error)

@@ -4,8 +4,10 @@
 //! columns ignored, score in [0, 1]; a blank score is "not answered"). The command fits the
 //! chosen model by marginal maximum likelihood (`myqcm_psychometrics::calibration`), prints
 //! each item's parameters with standard errors, the marginal log-likelihood, the iteration
-//! count and the stop reason, and each learner's EAP θ with its posterior SD, and writes the
-//! same as JSON to `--output`. Bad input is an error naming the line.
+//! count, the stop reason and the priors used (or `none`), and each learner's EAP θ with its
+//! posterior SD — items and learners in the order they first appear in the input — and writes
+//! the same as JSON to `--output`. Bad input is an error naming the line. A closed standard
+//! output (`| head`) ends the command quietly.
 
 use std::collections::HashMap;
 use std::io::Read;
@@ -238,10 +240,30 @@ pub struct CalibrationReport {
     pub stop_reason: String,
     /// Whether a convergence criterion (not the cap) stopped it.
     pub converged: bool,
-    /// Items.
+    /// Whether priors entered the fit (maximum a posteriori) or not (maximum likelihood).
+    pub priors_used: bool,
+    /// The priors, in words (`none` for pure maximum likelihood).
+    pub priors: String,
+    /// Items, in the order they first appear in the input.
     pub items: Vec<ItemReport>,
-    /// Learners.
+    /// Learners, in the order they first appear in the input.
     pub learners: Vec<LearnerReport>,
+}
+
+/// The priors of a fit in words, e.g. `ln a ~ N(0, 0.5²), b ~ N(0, 2²)`; `None` when there are
+/// none.
+fn describe_priors(p: &Priors) -> Option<String> {
+    let mut parts = Vec::new();
+    if let Some(n) = &p.log_a {
+        parts.push(format!("ln a ~ N({}, {}²)", n.mean, n.sd));
+    }
+    if let Some(n) = &p.b {
+        parts.push(format!("b ~ N({}, {}²)", n.mean, n.sd));
+    }
+    if let Some(k) = p.c_strength {
+        parts.push(format!("c ~ Beta(mode {}, strength {k})", p.c_default_mean));
+    }
+    (!parts.is_empty()).then(|| parts.join(", "))
 }
 
 /// Calibrates parsed responses with the command's settings.
@@ -278,8 +300,11 @@ pub fn calibrate_parsed(
         }
         config.priors.b = Some(NormalPrior { mean: 0.0, sd: 2.0 });
     }
+    let priors = describe_priors(&config.priors);
     let fit: Calibration = calibrate(&data, &config)?;
     Ok(CalibrationReport {
+        priors_used: priors.is_some(),
+        priors: priors.unwrap_or_else(|| "none (maximum likelihood)".to_owned()),
         model: args.model.name(),
         log_likelihood: fit.log_lik,
         iterations: fit.iterations,
@@ -332,12 +357,15 @@ pub fn run(args: &CalibrateArgs) -> anyhow::Result<()> {
         let json = serde_json::to_string_pretty(&report)?;
         std::fs::write(path, json).with_context(|| format!("cannot write {}", path.display()))?;
     }
-    print_report(
+    match print_report(
         &report,
         parsed.responses.len(),
         &mut std::io::stdout().lock(),
-    )
-    .context("cannot print the results")?;
+    ) {
+        // The reader went away (`myqcm calibrate … | head`): what it wanted was printed.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
+        other => other.context("cannot print the results")?,
+    }
     if let Some(path) = &args.output {
         eprintln!("results written to {}", path.display());
     }
@@ -362,6 +390,7 @@ fn print_report(
         "marginal log-likelihood {:.4}  iterations {}  stop: {}",
         report.log_likelihood, report.iterations, report.stop_reason
     )?;
+    writeln!(out, "priors: {}", report.priors)?;
     writeln!(
         out,
         "{:<20} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>7}",
@@ -474,5 +503,32 @@ mod tests {
         print_report(&r, parsed.responses.len(), &mut text).unwrap();
         let text = String::from_utf8(text).unwrap();
         assert!(text.contains("marginal log-likelihood") && text.contains("l59"));
+        assert!(!r.priors_used && text.contains("priors: none (maximum likelihood)"));
+        let map = calibrate_parsed(&parsed, &args(ModelArg::TwoPl)).unwrap();
+        assert!(map.priors_used);
+        assert_eq!(map.priors, "ln a ~ N(0, 0.5²), b ~ N(0, 2²)");
+        let three = calibrate_parsed(&parsed, &args(ModelArg::ThreePl)).unwrap();
+        assert!(
+            three.priors.contains("c ~ Beta(mode 0.2, strength 20)"),
+            "{}",
+            three.priors
+        );
+    }
+
+    #[test]
+    fn a_closed_output_is_not_an_error() {
+        struct Closed;
+        impl std::io::Write for Closed {
+            fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+                Err(std::io::ErrorKind::BrokenPipe.into())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let parsed = parse("learner,item,score\na,q,1\nb,q,0\n").unwrap();
+        let r = calibrate_parsed(&parsed, &args(ModelArg::OnePl)).unwrap();
+        let e = print_report(&r, 2, &mut Closed).unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::BrokenPipe);
     }
 }

@@ -71,6 +71,11 @@ pub async fn build_services(config: &Config) -> anyhow::Result<Services> {
         Arc::new(SystemClock),
         identity_config(config),
     );
+    // TOTP secrets of the first release's format get the AEAD now: migrations cannot do it, as
+    // they run without `MYQCM_SECRET_KEY`.
+    myqcm_services::identity::mfa::reseal_legacy_secrets(&services.deps())
+        .await
+        .context("re-sealing stored TOTP secrets")?;
     Ok(match google_oidc(config) {
         Some(google) => services.with_google(google),
         None => services,

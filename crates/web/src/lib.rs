@@ -12,6 +12,8 @@ pub mod api;
 pub mod auth;
 pub mod error;
 pub mod health;
+pub mod i18n;
+pub mod input;
 pub mod middleware;
 pub mod observability;
 pub mod openapi;
@@ -107,20 +109,24 @@ pub fn router(state: AppState) -> Router {
         .merge(auth::google::router())
         .merge(api::catalogue::router())
         .merge(api::jobs::router())
+        .merge(api::progress::router())
         .merge(api::training::router());
     let app = Router::new()
-        .route("/", get(pages::landing))
+        .merge(pages::router())
         .route("/health/live", get(health::live))
         .route("/health/ready", get(health::ready))
-        .route("/static/{*path}", get(pages::asset))
-        .route("/favicon.ico", get(pages::favicon))
         .nest("/api/v1", api)
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
+            pages::session::prepare,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
             auth::csrf::guard,
         ))
+        .layer(axum::middleware::from_fn(input::reject_control_characters))
         .with_state(state);
     middleware::stack(app, &config)
 }

@@ -172,6 +172,13 @@ async fn record_metrics(req: Request, next: Next) -> Response {
 
 async fn render_errors(req: Request, next: Next) -> Response {
     let path = req.uri().path().to_owned();
+    // What the error page needs to pick its language and keep the language switch working.
+    let mut request_headers = axum::http::HeaderMap::new();
+    for name in [header::COOKIE, header::ACCEPT_LANGUAGE] {
+        for v in req.headers().get_all(&name) {
+            request_headers.append(name.clone(), v.clone());
+        }
+    }
     let request_id = req
         .extensions()
         .get::<RequestId>()
@@ -217,7 +224,12 @@ async fn render_errors(req: Request, next: Next) -> Response {
     } else {
         (
             status,
-            Html(pages::error_page(status, &marker, &request_id)),
+            Html(pages::error_page(
+                status,
+                &marker,
+                &request_id,
+                &request_headers,
+            )),
         )
             .into_response()
     };

@@ -78,6 +78,8 @@ use crate::health::{Checks, Health};
         crate::api::jobs::show,
         crate::api::jobs::retry,
         crate::api::jobs::cancel,
+        crate::api::progress::overview,
+        crate::api::progress::subject,
         crate::api::training::profile,
         crate::api::training::set_profile,
         crate::api::training::modes,
@@ -104,6 +106,7 @@ use crate::health::{Checks, Health};
         (name = "admin", description = "Staff administration"),
         (name = "catalogue", description = "Curriculum, KC trees, blueprints, approved items for learners, reports"),
         (name = "authoring", description = "Drafts, revisions, review workflow, preview, images"),
+        (name = "progress", description = "The learner's progress: mastery, trend, streak, reviews, predicted score, XP"),
         (name = "training", description = "Learner profile, learning modes, training sessions and the answer round trip"),
     )
 )]

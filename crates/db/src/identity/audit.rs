@@ -2,7 +2,8 @@
 //! deletes a row (retention purging excepted, by age only).
 
 use sea_orm::entity::prelude::*;
-use sea_orm::{ActiveValue::Set, ConnectionTrait, QueryOrder, QuerySelect};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ActiveValue::Set, Condition, ConnectionTrait, QueryOrder, QuerySelect};
 
 use crate::DbError;
 
@@ -79,6 +80,51 @@ pub async fn recent<C: ConnectionTrait>(
         .all(conn)
         .await
         .map_err(DbError::from)
+}
+
+/// The newest events by `actor` or about one of `targets` (a user id, its sign-in sessions).
+pub async fn by_or_about<C: ConnectionTrait>(
+    conn: &C,
+    actor: Uuid,
+    targets: Vec<String>,
+    limit: u64,
+) -> Result<Vec<AuditRow>, DbError> {
+    entity::Entity::find()
+        .filter(
+            Condition::any()
+                .add(entity::Column::ActorId.eq(actor))
+                .add(entity::Column::Target.is_in(targets)),
+        )
+        .order_by_desc(entity::Column::At)
+        .order_by_desc(entity::Column::Id)
+        .limit(limit)
+        .all(conn)
+        .await
+        .map_err(DbError::from)
+}
+
+/// Erasure: removes the client address from every event by `actor` or about one of `targets`,
+/// and from every other event made from one of `ips` (the addresses that person used). The
+/// events themselves stay: they are the security record. Returns the rows changed.
+pub async fn forget_ips<C: ConnectionTrait>(
+    conn: &C,
+    actor: Uuid,
+    targets: Vec<String>,
+    ips: Vec<String>,
+) -> Result<u64, DbError> {
+    // The lists are one person's sessions (kept for a retention period) and distinct
+    // addresses: small enough for one statement's parameters.
+    let which = Condition::any()
+        .add(entity::Column::ActorId.eq(actor))
+        .add(entity::Column::Target.is_in(targets))
+        .add(entity::Column::Ip.is_in(ips));
+    let res = entity::Entity::update_many()
+        .col_expr(entity::Column::Ip, Expr::value(Option::<String>::None))
+        .filter(entity::Column::Ip.is_not_null())
+        .filter(which)
+        .exec(conn)
+        .await?;
+    Ok(res.rows_affected)
 }
 
 /// Deletes events older than `cutoff_ms` (retention; the only deletion there is).

@@ -91,3 +91,12 @@ pub async fn link<C: ConnectionTrait>(
     })?;
     Ok(())
 }
+
+/// Removes every linked identity of an account; returns how many.
+pub async fn unlink_all<C: ConnectionTrait>(conn: &C, user_id: Uuid) -> Result<u64, DbError> {
+    let res = entity::Entity::delete_many()
+        .filter(entity::Column::UserId.eq(user_id))
+        .exec(conn)
+        .await?;
+    Ok(res.rows_affected)
+}

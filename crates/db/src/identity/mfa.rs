@@ -121,3 +121,56 @@ pub async fn use_recovery_code<C: ConnectionTrait>(
         .await?;
     Ok(res.rows_affected == 1)
 }
+
+/// Every stored TOTP secret (sealed), by account.
+pub async fn stored_secrets<C: ConnectionTrait>(conn: &C) -> Result<Vec<(Uuid, String)>, DbError> {
+    Ok(account::Entity::find()
+        .filter(account::Column::TotpSecret.is_not_null())
+        .all(conn)
+        .await?
+        .into_iter()
+        .filter_map(|a| a.totp_secret.map(|s| (a.id, s)))
+        .collect())
+}
+
+/// Replaces a stored secret if it is still `expected` (compare-and-set against a concurrent
+/// re-enrolment); false when it changed meanwhile.
+pub async fn replace_secret<C: ConnectionTrait>(
+    conn: &C,
+    user_id: Uuid,
+    expected: &str,
+    sealed: &str,
+) -> Result<bool, DbError> {
+    let res = account::Entity::update_many()
+        .col_expr(account::Column::TotpSecret, Expr::value(sealed.to_owned()))
+        .filter(account::Column::Id.eq(user_id))
+        .filter(account::Column::TotpSecret.eq(expected))
+        .exec(conn)
+        .await?;
+    Ok(res.rows_affected == 1)
+}
+
+/// Removes TOTP (secret, enrolment, last step) and every recovery code of an account.
+pub async fn clear<C: ConnectionTrait>(conn: &C, user_id: Uuid) -> Result<(), DbError> {
+    account::Entity::update_many()
+        .col_expr(
+            account::Column::TotpSecret,
+            Expr::value(Option::<String>::None),
+        )
+        .col_expr(
+            account::Column::TotpEnabledAt,
+            Expr::value(Option::<i64>::None),
+        )
+        .col_expr(
+            account::Column::TotpLastStep,
+            Expr::value(Option::<i64>::None),
+        )
+        .filter(account::Column::Id.eq(user_id))
+        .exec(conn)
+        .await?;
+    entity::Entity::delete_many()
+        .filter(entity::Column::UserId.eq(user_id))
+        .exec(conn)
+        .await?;
+    Ok(())
+}

@@ -142,3 +142,19 @@ pub async fn invalidate_all<C: ConnectionTrait>(
         .await?;
     Ok(())
 }
+
+/// Invalidates every unused token of every purpose for a user (the mailbox was proven, so
+/// whatever was pending, an email change included, came from before that proof).
+pub async fn invalidate_every_purpose<C: ConnectionTrait>(
+    conn: &C,
+    user_id: Uuid,
+    now_ms: i64,
+) -> Result<u64, DbError> {
+    let res = entity::Entity::update_many()
+        .col_expr(entity::Column::UsedAt, Expr::value(now_ms))
+        .filter(entity::Column::UserId.eq(user_id))
+        .filter(entity::Column::UsedAt.is_null())
+        .exec(conn)
+        .await?;
+    Ok(res.rows_affected)
+}

@@ -5,6 +5,7 @@
 //! `FOR UPDATE`; SQLite write transactions are already exclusive).
 
 pub mod entities;
+pub mod progress;
 
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};

@@ -83,6 +83,48 @@ fn new_email_token(
     }
 }
 
+/// What proving the mailbox changed, for the caller to finish after its commit.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct MailboxProof {
+    /// The address had never been proven: whoever set the account up before is not trusted.
+    pub first_proof: bool,
+}
+
+/// The owner of the address just proved they read its mail (verification link or code, reset
+/// link, Google with a provider-verified email). Inside the caller's transaction: every pending
+/// email token of every purpose is void (a squatter's pending email change cannot outlive the
+/// proof), and when the address had never been proven, the TOTP, recovery codes and external
+/// links set up before are removed too. The caller ends the sessions after committing
+/// ([`end_sessions_after_proof`]).
+pub(crate) async fn mailbox_proven(
+    txn: &myqcm_db::DatabaseTransaction,
+    account: &Account,
+    now_ms: i64,
+) -> Result<MailboxProof> {
+    tokens_repo::invalidate_every_purpose(txn, account.id, now_ms).await?;
+    let first_proof = account.email_verified_at.is_none();
+    if first_proof {
+        myqcm_db::identity::mfa::clear(txn, account.id).await?;
+        myqcm_db::identity::external::unlink_all(txn, account.id).await?;
+    }
+    Ok(MailboxProof { first_proof })
+}
+
+/// After a first proof of the mailbox every other sign-in session ends (they were opened by
+/// someone who had not proven the address, possibly a squatter); `keep` is the session that
+/// made the proof, if any.
+pub(crate) async fn end_sessions_after_proof(
+    deps: &Deps,
+    account_id: Uuid,
+    proof: MailboxProof,
+    keep: Option<Uuid>,
+) -> Result<()> {
+    if proof.first_proof {
+        sessions::revoke_all(deps, account_id, keep, "mailbox_proven").await?;
+    }
+    Ok(())
+}
+
 /// Sign-up input.
 #[derive(Debug, Clone)]
 pub struct SignUp {
@@ -102,7 +144,7 @@ pub async fn sign_up(deps: &Deps, input: SignUp, meta: &ClientMeta) -> Result<()
     let email = normalize_email(&input.email).ok_or(IdentityError::InvalidEmail)?;
     let name = accounts::display_name(&input.display_name)?;
     passwords::check_new_password(&input.password, false, &email)?;
-    rl::hit(deps, rl::SIGN_UP_IP, meta.ip.as_deref().unwrap_or("-")).await?;
+    rl::hit_ip(deps, rl::SIGN_UP_IP, meta.ip.as_deref()).await?;
     // Hash before looking the address up, so both outcomes cost the same.
     let password = HashedPassword::new(input.password, &[Role::Student], &email).await?;
     let now = deps.clock.now();
@@ -170,7 +212,7 @@ pub async fn sign_up(deps: &Deps, input: SignUp, meta: &ClientMeta) -> Result<()
 /// Sends a fresh verification mail if the address has an unverified account. Always succeeds
 /// from the caller's point of view (except the per-IP limit, identical for every address).
 pub async fn resend_verification(deps: &Deps, email: &str, meta: &ClientMeta) -> Result<()> {
-    rl::hit(deps, rl::MAIL_PER_IP, meta.ip.as_deref().unwrap_or("-")).await?;
+    rl::hit_ip(deps, rl::MAIL_PER_IP, meta.ip.as_deref()).await?;
     let Some(email) = normalize_email(email) else {
         return Ok(());
     };
@@ -212,7 +254,23 @@ pub enum VerifyProof {
 /// Confirms an address (sign-up verification or email change). Any failure is the same
 /// `InvalidToken`. Does not sign the user in.
 pub async fn verify_email(deps: &Deps, proof: VerifyProof, meta: &ClientMeta) -> Result<()> {
-    rl::hit(deps, rl::REDEEM_IP, meta.ip.as_deref().unwrap_or("-")).await?;
+    verify_email_keeping(deps, proof, None, meta).await
+}
+
+/// [`verify_email`] from a browser that may be signed in: when `current_access` is a session of
+/// the verified account, that session survives the proof (every other one ends on a first
+/// proof).
+pub async fn verify_email_keeping(
+    deps: &Deps,
+    proof: VerifyProof,
+    current_access: Option<&str>,
+    meta: &ClientMeta,
+) -> Result<()> {
+    let current = match current_access {
+        Some(t) => sessions::authenticate(deps, t).await?,
+        None => None,
+    };
+    rl::hit_ip(deps, rl::REDEEM_IP, meta.ip.as_deref()).await?;
     let now = deps.clock.now();
     let now_ms = ms(now);
     let txn = deps.db.begin().await?;
@@ -271,6 +329,7 @@ pub async fn verify_email(deps: &Deps, proof: VerifyProof, meta: &ClientMeta) ->
     if !tokens_repo::consume(&txn, t.id, now_ms).await? {
         return Err(IdentityError::InvalidToken);
     }
+    let proof = mailbox_proven(&txn, &account, now_ms).await?;
     let mut model = accounts_repo::entity::ActiveModel {
         id: Set(account.id),
         email_verified_at: Set(Some(now)),
@@ -299,8 +358,56 @@ pub async fn verify_email(deps: &Deps, proof: VerifyProof, meta: &ClientMeta) ->
     } else {
         "email.verified"
     };
-    let event = audit::Event::new(action).actor(account.id).meta(meta);
-    commit_with(txn, deps, notice, event).await
+    let event = audit::Event::new(action)
+        .actor(account.id)
+        .meta(meta)
+        .detail(serde_json::json!({ "first_proof": proof.first_proof }));
+    commit_with(txn, deps, notice, event).await?;
+    let keep = current
+        .filter(|p| p.user_id == account.id)
+        .map(|p| p.session_id);
+    end_sessions_after_proof(deps, account.id, proof, keep).await
+}
+
+/// Whom a sign-in attempt is counted against besides the account: a device that signed in to
+/// this account before (its own budget, so others' failures never slow the owner down), else
+/// the client address (IPv6 by /64). A device cookie the server has not seen succeed counts as
+/// nothing, so minting cookies buys no attempts.
+async fn sign_in_client(deps: &Deps, email: &str, meta: &ClientMeta) -> Result<String> {
+    if let Some(device) = meta.device.as_deref()
+        && rl::device_known(deps, email, device).await?
+    {
+        return Ok(format!("device:{device}"));
+    }
+    Ok(format!("ip:{}", rl::client_subject(meta.ip.as_deref())))
+}
+
+/// Tells the owner of `email` (at most once an hour) that sign-ins are failing repeatedly.
+async fn notify_failures(deps: &Deps, email: &str, meta: &ClientMeta) -> Result<()> {
+    let Some(a) = accounts_repo::find_by_email(&deps.db, email)
+        .await?
+        .filter(usable)
+    else {
+        return Ok(());
+    };
+    if rl::hit(deps, rl::FAILURE_NOTICE, &a.id.to_string())
+        .await
+        .is_err()
+    {
+        return Ok(());
+    }
+    let txn = deps.db.begin().await?;
+    let notice = Notice {
+        to: &a.email,
+        locale: &a.locale,
+        message: Message::SignInFailures {
+            ip: meta.ip.clone().unwrap_or_else(|| "?".into()),
+        },
+    };
+    let event = audit::Event::new("sign_in.failures_notified")
+        .target(a.id.to_string())
+        .meta(meta);
+    commit_with(txn, deps, Some(notice), event).await
 }
 
 /// Checks email and password and opens a session. Unknown address, disabled account and wrong
@@ -313,11 +420,20 @@ pub async fn sign_in(
     via: Via,
     meta: &ClientMeta,
 ) -> Result<(IssuedTokens, Account)> {
-    rl::hit(deps, rl::SIGN_IN_IP, meta.ip.as_deref().unwrap_or("-")).await?;
+    rl::hit_ip(deps, rl::SIGN_IN_IP, meta.ip.as_deref()).await?;
     let email = email.trim().to_lowercase();
-    rl::check(deps, rl::SIGN_IN_FAILURES, &email).await?;
     if password.len() > 1024 {
         return Err(IdentityError::InvalidCredentials);
+    }
+    // Counted before the password is looked at, per (account, client): no hard lockout, the
+    // owner's known device is its own client, and the owner hears of repeated failures.
+    let client = sign_in_client(deps, &email, meta).await?;
+    let attempt = rl::sign_in_attempt(deps, &email, &client).await?;
+    if attempt.number == rl::SIGN_IN_FREE + 1 {
+        notify_failures(deps, &email, meta).await?;
+    }
+    if !attempt.allowed {
+        return Err(IdentityError::RateLimited);
     }
     let account = accounts_repo::find_by_email(&deps.db, &email)
         .await?
@@ -326,7 +442,6 @@ pub async fn sign_in(
     let verified = passwords::verify(password, stored).await;
     let account = match (verified, account) {
         (Verified::No, account) | (_, account @ None) => {
-            rl::count(deps, rl::SIGN_IN_FAILURES, &email).await?;
             let mut ev = audit::Event::new("sign_in.failed").meta(meta);
             if let Some(a) = &account {
                 ev = ev.target(a.id.to_string());
@@ -366,6 +481,10 @@ pub async fn sign_in(
     } else {
         false
     };
+    rl::sign_in_succeeded(deps, &email, &client).await?;
+    if let Some(device) = meta.device.as_deref() {
+        rl::remember_device(deps, &email, device).await?;
+    }
     let tokens = sessions::issue(deps, account.id, via, meta, mfa).await?;
     let now = deps.clock.now();
     let txn = deps.db.begin().await?;
@@ -494,14 +613,13 @@ pub async fn reauthenticate(
     password: String,
     meta: &ClientMeta,
 ) -> Result<Account> {
-    let subject = format!("reauth:{}", p.user_id);
-    rl::check(deps, rl::SIGN_IN_FAILURES, &subject).await?;
+    let subject = p.user_id.to_string();
+    rl::hit(deps, rl::REAUTH_FAILURES, &subject).await?;
     let account = accounts_repo::get(&deps.db, p.user_id)
         .await?
         .ok_or(IdentityError::Unauthenticated)?;
     match passwords::verify(password, account.password_hash.clone()).await {
         Verified::No => {
-            rl::count(deps, rl::SIGN_IN_FAILURES, &subject).await?;
             audit::record_alone(
                 deps,
                 audit::Event::new("step_up.failed")
@@ -512,6 +630,7 @@ pub async fn reauthenticate(
             Err(IdentityError::InvalidCredentials)
         }
         _ => {
+            rl::clear(deps, rl::REAUTH_FAILURES, &subject).await?;
             sessions::mark_authenticated(deps, p.session_id, false).await?;
             Ok(account)
         }
@@ -607,7 +726,7 @@ pub async fn change_password(
 
 /// Sends a reset link if the address has an account; the caller always sees success.
 pub async fn request_reset(deps: &Deps, email: &str, meta: &ClientMeta) -> Result<()> {
-    rl::hit(deps, rl::MAIL_PER_IP, meta.ip.as_deref().unwrap_or("-")).await?;
+    rl::hit_ip(deps, rl::MAIL_PER_IP, meta.ip.as_deref()).await?;
     let Some(email) = normalize_email(email) else {
         return Ok(());
     };
@@ -647,7 +766,7 @@ pub async fn confirm_reset(
     new_password: String,
     meta: &ClientMeta,
 ) -> Result<()> {
-    rl::hit(deps, rl::REDEEM_IP, meta.ip.as_deref().unwrap_or("-")).await?;
+    rl::hit_ip(deps, rl::REDEEM_IP, meta.ip.as_deref()).await?;
     if token.len() != 43 {
         return Err(IdentityError::InvalidToken);
     }
@@ -676,10 +795,11 @@ pub async fn confirm_reset(
     if !tokens_repo::consume(&txn, t.id, now_ms).await? {
         return Err(IdentityError::InvalidToken);
     }
-    tokens_repo::invalidate_all(&txn, account.id, purpose::RESET_PASSWORD, now_ms).await?;
+    // The link reached the mailbox: every other pending token ends, and on a first proof the
+    // second factor set up before goes too.
+    let proof = mailbox_proven(&txn, &account, now_ms).await?;
     accounts_repo::set_password_hash(&txn, account.id, &hash, now_ms).await?;
-    if account.email_verified_at.is_none() {
-        // The link reached the mailbox: the address is proven.
+    if proof.first_proof {
         accounts_repo::update(
             &txn,
             accounts_repo::entity::ActiveModel {
@@ -692,7 +812,8 @@ pub async fn confirm_reset(
     }
     let event = audit::Event::new("password.reset")
         .actor(account.id)
-        .meta(meta);
+        .meta(meta)
+        .detail(serde_json::json!({ "first_proof": proof.first_proof }));
     commit_with(txn, deps, Some(password_notice(&account)), event).await?;
     sessions::revoke_all(deps, account.id, None, "password_reset").await?;
     Ok(())
@@ -708,7 +829,12 @@ pub async fn request_email_change(
     meta: &ClientMeta,
 ) -> Result<()> {
     let new_email = normalize_email(new_email).ok_or(IdentityError::InvalidEmail)?;
-    reauthenticate(deps, p, password, meta).await?;
+    let account = reauthenticate(deps, p, password, meta).await?;
+    // Only the proven owner of the current address may move the account elsewhere (a squatter
+    // of an unverified address could otherwise keep a change pending until the owner proves it).
+    if account.email_verified_at.is_none() {
+        return Err(IdentityError::EmailNotVerified);
+    }
     rl::hit(deps, rl::MAIL_PER_EMAIL, &format!("change:{}", p.user_id)).await?;
     let now = deps.clock.now();
     let txn = deps.db.begin().await?;

@@ -6,6 +6,8 @@ use myqcm_db::identity::{mfa as repo, ms};
 use sea_orm::TransactionTrait;
 use uuid::Uuid;
 
+use sha2::{Digest, Sha256};
+
 use super::crypto::{self, sha256_hex};
 use super::ratelimit as rl;
 use super::sessions::{self, Principal};
@@ -20,27 +22,67 @@ pub struct Enrolment {
     pub otpauth_uri: String,
 }
 
-fn seal_key(deps: &Deps, user_id: Uuid) -> Vec<u8> {
-    let mut k = deps.config.totp_key.to_vec();
-    k.extend_from_slice(user_id.as_bytes());
-    k
-}
-
-/// Encrypts a TOTP secret for storage (keyed by the master secret and the account).
+/// Encrypts a TOTP secret for storage: AEAD under the TOTP purpose key, bound to the account
+/// (a sealed secret copied onto another account does not open).
 fn seal(deps: &Deps, user_id: Uuid, secret: &[u8]) -> String {
-    crypto::hex(&crypto::xor_stream(&seal_key(deps, user_id), secret))
+    crypto::seal(&deps.config.totp_key, user_id.as_bytes(), secret)
 }
 
 fn unseal(deps: &Deps, user_id: Uuid, sealed: &str) -> Option<Vec<u8>> {
-    let bytes: Option<Vec<u8>> = (0..sealed.len())
+    crypto::open(&deps.config.totp_key, user_id.as_bytes(), sealed)
+}
+
+/// Reads a secret stored by the first release (hex of the secret XORed with the first
+/// SHA-256(legacy key ‖ account id ‖ 0u64) block; secrets were 20 bytes, one block). Used only
+/// by [`reseal_legacy_secrets`]; nothing is written in that format any more.
+fn open_first_release(deps: &Deps, user_id: Uuid, stored: &str) -> Option<Vec<u8>> {
+    let sealed = (0..stored.len())
         .step_by(2)
         .map(|i| {
-            sealed
+            stored
                 .get(i..i + 2)
                 .and_then(|h| u8::from_str_radix(h, 16).ok())
         })
-        .collect();
-    Some(crypto::xor_stream(&seal_key(deps, user_id), &bytes?))
+        .collect::<Option<Vec<u8>>>()?;
+    if sealed.is_empty() || sealed.len() > 32 {
+        return None;
+    }
+    let mut h = Sha256::new();
+    h.update(deps.config.legacy_totp_key);
+    h.update(user_id.as_bytes());
+    h.update(0u64.to_be_bytes());
+    let block = h.finalize();
+    Some(
+        sealed
+            .iter()
+            .zip(block.iter())
+            .map(|(a, b)| a ^ b)
+            .collect(),
+    )
+}
+
+/// Re-seals every TOTP secret still stored in the first release's format with the AEAD. Run by
+/// the binary each time it opens the database, right after the migrations (which cannot do it:
+/// they do not know `MYQCM_SECRET_KEY`). Idempotent; returns how many secrets were re-sealed.
+pub async fn reseal_legacy_secrets(deps: &Deps) -> Result<usize> {
+    let mut n = 0;
+    for (user_id, stored) in repo::stored_secrets(&deps.db).await? {
+        if crypto::is_sealed_v2(&stored) {
+            continue;
+        }
+        let Some(secret) = open_first_release(deps, user_id, &stored) else {
+            tracing::warn!(%user_id, "a stored TOTP secret is in no known format; left as is");
+            continue;
+        };
+        let resealed = seal(deps, user_id, &secret);
+        if repo::replace_secret(&deps.db, user_id, &stored, &resealed).await? {
+            n += 1;
+        }
+    }
+    if n > 0 {
+        tracing::info!(count = n, "TOTP secrets re-sealed with the AEAD");
+    }
+    Ok(n)
 }
 
 /// The account's TOTP secret (clear), if enrolment started.
@@ -60,6 +102,10 @@ pub async fn start(
         .ok_or(IdentityError::Unauthenticated)?;
     if account.totp_enabled_at.is_some() {
         return Err(IdentityError::Invalid { field: "totp" });
+    }
+    // A second factor binds the account to a device: only the proven owner of the address.
+    if account.email_verified_at.is_none() {
+        return Err(IdentityError::EmailNotVerified);
     }
     if passwords::verify(password, account.password_hash.clone()).await == passwords::Verified::No {
         return Err(IdentityError::InvalidCredentials);
@@ -136,18 +182,18 @@ pub async fn confirm(
 }
 
 async fn check_totp(deps: &Deps, account: &Account, secret: &[u8], code: &str) -> Result<()> {
+    // Counted before the check (parallel guesses cannot exceed the limit), forgotten on success.
     let subject = account.id.to_string();
-    rl::check(deps, rl::TOTP_FAILURES, &subject).await?;
+    rl::hit(deps, rl::TOTP_FAILURES, &subject).await?;
     let unix = deps.clock.now().timestamp();
     let ok = match totp::matching_step(secret, code, unix, account.totp_last_step) {
         Some(step) => repo::accept_step(&deps.db, account.id, step).await?,
         None => false,
     };
     if !ok {
-        rl::count(deps, rl::TOTP_FAILURES, &subject).await?;
         return Err(IdentityError::InvalidCredentials);
     }
-    Ok(())
+    rl::clear(deps, rl::TOTP_FAILURES, &subject).await
 }
 
 /// Checks a second factor of an enrolled account: a TOTP code (each step once) or an unused
@@ -161,7 +207,7 @@ pub async fn check_second_factor(deps: &Deps, account: &Account, code: &str) -> 
         return check_totp(deps, account, &secret, trimmed).await;
     }
     let subject = account.id.to_string();
-    rl::check(deps, rl::TOTP_FAILURES, &subject).await?;
+    rl::hit(deps, rl::TOTP_FAILURES, &subject).await?;
     if repo::use_recovery_code(
         &deps.db,
         account.id,
@@ -170,9 +216,8 @@ pub async fn check_second_factor(deps: &Deps, account: &Account, code: &str) -> 
     )
     .await?
     {
-        return Ok(());
+        return rl::clear(deps, rl::TOTP_FAILURES, &subject).await;
     }
-    rl::count(deps, rl::TOTP_FAILURES, &subject).await?;
     Err(IdentityError::InvalidCredentials)
 }
 

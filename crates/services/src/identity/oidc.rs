@@ -156,6 +156,16 @@ fn google_allowed(a: &Account) -> bool {
 /// Finds, links or creates the account for `id`. `Forbidden` when policy refuses.
 pub async fn resolve(deps: &Deps, id: &ExternalIdentity, meta: &ClientMeta) -> Result<Account> {
     let now = deps.clock.now();
+    // An address the provider has not verified proves nothing: such a sign-in neither creates,
+    // links nor enters an account.
+    if !id.email_verified {
+        audit::record_alone(
+            deps,
+            audit::Event::new("google.unverified_email").meta(meta),
+        )
+        .await?;
+        return Err(IdentityError::Forbidden);
+    }
     if let Some(link) = external::find(&deps.db, &id.issuer, &id.subject).await? {
         let a = accounts_repo::get(&deps.db, link.user_id)
             .await?
@@ -170,19 +180,23 @@ pub async fn resolve(deps: &Deps, id: &ExternalIdentity, meta: &ClientMeta) -> R
     let existing = accounts_repo::find_by_email(&txn, &email).await?;
     let account = match existing {
         Some(local) => {
-            // Never link by an email the provider has not verified, never a second identity of
-            // the same issuer, never staff.
-            if !id.email_verified
-                || !google_allowed(&local)
-                || external::has_issuer(&txn, local.id, &id.issuer).await?
-            {
+            // Never a second identity of the same issuer, never staff, never a TOTP account —
+            // except on an account whose address was never proven: what its creator set up
+            // (second factor, links) goes when the owner proves the mailbox here.
+            let unverified_local = local.email_verified_at.is_none();
+            let refused = if unverified_local {
+                flows::is_staff(&local) || !flows::usable(&local)
+            } else {
+                !google_allowed(&local) || external::has_issuer(&txn, local.id, &id.issuer).await?
+            };
+            if refused {
                 let event = audit::Event::new("google.link_refused")
                     .target(local.id.to_string())
                     .meta(meta);
                 commit_with(txn, deps, None, event).await?;
                 return Err(IdentityError::Forbidden);
             }
-            let unverified_local = local.email_verified_at.is_none();
+            let proof = flows::mailbox_proven(&txn, &local, ms(now)).await?;
             if unverified_local {
                 // Whoever set this password never proved the address: drop it (policy 2.4 (b)).
                 accounts_repo::update(
@@ -212,9 +226,7 @@ pub async fn resolve(deps: &Deps, id: &ExternalIdentity, meta: &ClientMeta) -> R
                 .meta(meta)
                 .detail(serde_json::json!({ "took_over_unverified": unverified_local }));
             commit_with(txn, deps, Some(notice), event).await?;
-            if unverified_local {
-                sessions::revoke_all(deps, local.id, None, "google_takeover").await?;
-            }
+            flows::end_sessions_after_proof(deps, local.id, proof, None).await?;
             return accounts_repo::get(&deps.db, local.id)
                 .await?
                 .ok_or(IdentityError::Forbidden);
@@ -226,7 +238,7 @@ pub async fn resolve(deps: &Deps, id: &ExternalIdentity, meta: &ClientMeta) -> R
                 roles: vec![Role::Student],
                 admin_scopes: vec![],
                 locale: None,
-                verified: id.email_verified,
+                verified: true,
                 password: None,
             };
             let user =

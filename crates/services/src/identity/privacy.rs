@@ -5,7 +5,6 @@
 use chrono::{DateTime, Duration, Utc};
 use myqcm_db::identity::accounts::{self as accounts_repo};
 use myqcm_db::identity::{audit as audit_repo, from_ms, ms, sessions as sessions_repo};
-use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, TransactionTrait};
 use uuid::Uuid;
 
@@ -23,7 +22,11 @@ pub async fn export(deps: &Deps, user_id: Uuid) -> Result<serde_json::Value> {
         .filter(sessions_repo::entity::Column::UserId.eq(user_id))
         .all(&deps.db)
         .await?;
-    let events = audit_repo::recent(&deps.db, None, Some(user_id), 10_000).await?;
+    // Events by the user, and about the user or one of its sign-in sessions (an admin's
+    // change, a failed sign-in on the account); another actor's address is not the user's to
+    // see, so only the user's own events carry one.
+    let events =
+        audit_repo::by_or_about(&deps.db, user_id, about(user_id, &sessions), 10_000).await?;
     let learning = crate::training::privacy::export(&deps.db, user_id).await?;
     Ok(serde_json::json!({
         "format": "myqcm-export/1",
@@ -49,11 +52,14 @@ pub async fn export(deps: &Deps, user_id: Uuid) -> Result<serde_json::Value> {
             "revoked_at": s.revoked_at.map(from_ms),
         })).collect::<Vec<_>>(),
         "learning": learning,
-        "security_events": events.iter().map(|e| serde_json::json!({
-            "at": from_ms(e.at),
-            "action": e.action,
-            "ip": e.ip,
-        })).collect::<Vec<_>>(),
+        "security_events": events.iter().map(|e| {
+            let (by, ip) = match e.actor_id {
+                Some(a) if a == user_id => ("you", e.ip.clone()),
+                Some(_) => ("staff", None),
+                None => ("unknown", None),
+            };
+            serde_json::json!({ "at": from_ms(e.at), "action": e.action, "by": by, "ip": ip })
+        }).collect::<Vec<_>>(),
     }))
 }
 
@@ -129,10 +135,16 @@ pub async fn erase_due(deps: &Deps) -> Result<usize> {
             },
         )
         .await?;
+        let sessions = sessions_repo::entity::Entity::find()
+            .filter(sessions_repo::entity::Column::UserId.eq(a.id))
+            .all(&txn)
+            .await?;
+        let ips = used_ips(&txn, a.id, &sessions).await?;
         sessions_repo::entity::Entity::delete_many()
             .filter(sessions_repo::entity::Column::UserId.eq(a.id))
             .exec(&txn)
             .await?;
+        sessions_repo::purge_rotated(&txn, ms(now), Some(a.id)).await?;
         myqcm_db::identity::tokens::entity::Entity::delete_many()
             .filter(myqcm_db::identity::tokens::entity::Column::UserId.eq(a.id))
             .exec(&txn)
@@ -142,15 +154,9 @@ pub async fn erase_due(deps: &Deps) -> Result<usize> {
             .exec(&txn)
             .await?;
         crate::training::privacy::erase(&txn, a.id).await?;
-        // Audit rows stay (security record) but lose the addresses tied to this person.
-        audit_repo::entity::Entity::update_many()
-            .col_expr(
-                audit_repo::entity::Column::Ip,
-                Expr::value(Option::<String>::None),
-            )
-            .filter(audit_repo::entity::Column::ActorId.eq(a.id))
-            .exec(&txn)
-            .await?;
+        // Audit rows stay (security record) but lose every address tied to this person:
+        // on the rows by or about them, and wherever else one of their addresses appears.
+        audit_repo::forget_ips(&txn, a.id, about(a.id, &sessions), ips).await?;
         audit::record(
             &txn,
             deps.clock.as_ref(),
@@ -162,12 +168,39 @@ pub async fn erase_due(deps: &Deps) -> Result<usize> {
     Ok(due.len())
 }
 
+/// The audit targets that mean this user: its id and its sign-in sessions' ids.
+fn about(user_id: Uuid, sessions: &[sessions_repo::entity::Model]) -> Vec<String> {
+    std::iter::once(user_id.to_string())
+        .chain(sessions.iter().map(|s| s.id.to_string()))
+        .collect()
+}
+
+/// The client addresses a user used: those of its sign-in sessions and of its own audit events.
+async fn used_ips<C: sea_orm::ConnectionTrait>(
+    conn: &C,
+    user_id: Uuid,
+    sessions: &[sessions_repo::entity::Model],
+) -> Result<Vec<String>> {
+    let mut ips: Vec<String> = sessions.iter().filter_map(|s| s.ip.clone()).collect();
+    ips.extend(
+        audit_repo::by_or_about(conn, user_id, Vec::new(), 100_000)
+            .await?
+            .into_iter()
+            .filter(|e| e.actor_id == Some(user_id))
+            .filter_map(|e| e.ip),
+    );
+    ips.sort_unstable();
+    ips.dedup();
+    Ok(ips)
+}
+
 /// Applies the retention periods: ended sign-in sessions (with their IPs) and old audit rows.
 pub async fn apply_retention(deps: &Deps) -> Result<(u64, u64)> {
     let now = ms(deps.clock.now());
     let sessions_cutoff = now - i64::from(deps.config.session_retention_days) * 86_400_000;
     let audit_cutoff = now - i64::from(deps.config.audit_retention_days) * 86_400_000;
     let s = sessions_repo::purge_ended_before(&deps.db, sessions_cutoff).await?;
+    sessions_repo::purge_rotated(&deps.db, now, None).await?;
     let a = audit_repo::purge_before(&deps.db, audit_cutoff).await?;
     Ok((s, a))
 }

@@ -120,8 +120,18 @@ pub async fn issue(
     let access = crypto::new_token();
     let refresh = crypto::new_token();
     let id = Uuid::now_v7();
-    let access_exp = ms(now) + dur_ms(deps.config.access_ttl);
-    let refresh_exp = ms(now) + dur_ms(deps.config.refresh_ttl);
+    // The session's end is fixed here; rotation never moves it (ASVS 7.3.2).
+    let staff = myqcm_db::identity::accounts::get(&deps.db, user_id)
+        .await?
+        .is_some_and(|a| super::accounts::is_staff(&a));
+    let max = if staff {
+        deps.config.session_max_staff
+    } else {
+        deps.config.session_max_learner
+    };
+    let absolute = ms(now) + dur_ms(max);
+    let access_exp = (ms(now) + dur_ms(deps.config.access_ttl)).min(absolute);
+    let refresh_exp = (ms(now) + dur_ms(deps.config.refresh_ttl)).min(absolute);
     repo::insert(
         &deps.db,
         SessionRow {
@@ -143,6 +153,7 @@ pub async fn issue(
             user_agent: truncate(meta.user_agent.clone(), 256),
             revoked_at: None,
             revoked_reason: None,
+            absolute_expires_at: Some(absolute),
         },
     )
     .await?;
@@ -247,15 +258,33 @@ pub async fn list(deps: &Deps, user_id: Uuid) -> Result<Vec<SessionRow>> {
     Ok(repo::list_live(&deps.db, user_id, ms(deps.clock.now())).await?)
 }
 
-fn seal(refresh_token: &str, tokens: &IssuedTokens) -> Vec<u8> {
-    let key = crypto::derive_key(refresh_token.as_bytes(), "refresh grace");
-    let plain = serde_json::to_vec(tokens).unwrap_or_default();
-    crypto::xor_stream(&key, &plain)
+/// The grace record's key needs both the server's purpose key and the presented refresh token,
+/// so neither the shared cache nor anyone without the token can open it.
+fn grace_seal_key(deps: &Deps, refresh_token: &str) -> [u8; 32] {
+    let mut ikm = deps.config.grace_key.to_vec();
+    ikm.extend_from_slice(refresh_token.as_bytes());
+    crypto::derive_key(&ikm, "seal:refresh-grace-record")
 }
 
-fn unseal(refresh_token: &str, sealed: &[u8]) -> Option<IssuedTokens> {
-    let key = crypto::derive_key(refresh_token.as_bytes(), "refresh grace");
-    serde_json::from_slice(&crypto::xor_stream(&key, sealed)).ok()
+fn seal(deps: &Deps, refresh_token: &str, tokens: &IssuedTokens) -> Vec<u8> {
+    let plain = serde_json::to_vec(tokens).unwrap_or_default();
+    let key = grace_seal_key(deps, refresh_token);
+    crypto::seal(&key, tokens.session_id.as_bytes(), &plain).into_bytes()
+}
+
+fn unseal(
+    deps: &Deps,
+    refresh_token: &str,
+    session_id: Uuid,
+    sealed: &[u8],
+) -> Option<IssuedTokens> {
+    let key = grace_seal_key(deps, refresh_token);
+    let plain = crypto::open(
+        &key,
+        session_id.as_bytes(),
+        std::str::from_utf8(sealed).ok()?,
+    )?;
+    serde_json::from_slice(&plain).ok()
 }
 
 /// Exchanges a refresh token for a new pair. The presented token is rotated away; presenting it
@@ -269,18 +298,24 @@ pub async fn refresh(deps: &Deps, refresh_token: &str, meta: &ClientMeta) -> Res
     let now_ms = ms(now);
     let hash = sha256_hex(refresh_token.as_bytes());
     if let Some(row) = repo::by_refresh_hash(&deps.db, &hash).await? {
-        if row.revoked_at.is_some() || row.refresh_expires_at <= now_ms {
+        let absolute = row
+            .absolute_expires_at
+            .unwrap_or(row.created_at + dur_ms(deps.config.session_max_learner));
+        if row.revoked_at.is_some() || row.refresh_expires_at <= now_ms || absolute <= now_ms {
             return Err(IdentityError::Unauthenticated);
         }
         let access = crypto::new_token();
         let refresh = crypto::new_token();
         let next = Rotation {
             access_hash: sha256_hex(access.as_bytes()),
-            access_expires_at: now_ms + dur_ms(deps.config.access_ttl),
+            access_expires_at: (now_ms + dur_ms(deps.config.access_ttl)).min(absolute),
             refresh_hash: sha256_hex(refresh.as_bytes()),
-            refresh_expires_at: now_ms + dur_ms(deps.config.refresh_ttl),
+            refresh_expires_at: (now_ms + dur_ms(deps.config.refresh_ttl)).min(absolute),
         };
         if repo::rotate(&deps.db, row.id, &hash, &next, now_ms).await? {
+            // Every token rotated away is remembered until it would have expired, so reuse of
+            // any of them (not only the last) is recognised.
+            repo::remember_rotated(&deps.db, &row, &hash, now_ms).await?;
             let issued = IssuedTokens {
                 session_id: row.id,
                 csrf_token: csrf_token(deps, row.id),
@@ -292,7 +327,7 @@ pub async fn refresh(deps: &Deps, refresh_token: &str, meta: &ClientMeta) -> Res
             deps.cache
                 .set(
                     &grace_key(&hash),
-                    &seal(refresh_token, &issued),
+                    &seal(deps, refresh_token, &issued),
                     deps.config.refresh_grace,
                 )
                 .await?;
@@ -302,7 +337,7 @@ pub async fn refresh(deps: &Deps, refresh_token: &str, meta: &ClientMeta) -> Res
         // Lost a race with a parallel refresh: fall through to the grace path.
     }
     let Some(row) = repo::by_previous_refresh_hash(&deps.db, &hash).await? else {
-        return Err(IdentityError::Unauthenticated);
+        return older_token_reused(deps, &hash, now_ms, meta).await;
     };
     if row.revoked_at.is_some() {
         return Err(IdentityError::Unauthenticated);
@@ -314,7 +349,7 @@ pub async fn refresh(deps: &Deps, refresh_token: &str, meta: &ClientMeta) -> Res
         // The same successor pair, so both racing clients end up with one valid token.
         for _ in 0..20 {
             if let Some(sealed) = deps.cache.get(&grace_key(&hash)).await?
-                && let Some(issued) = unseal(refresh_token, &sealed)
+                && let Some(issued) = unseal(deps, refresh_token, row.id, &sealed)
             {
                 return Ok(issued);
             }
@@ -323,6 +358,34 @@ pub async fn refresh(deps: &Deps, refresh_token: &str, meta: &ClientMeta) -> Res
         }
         return Err(IdentityError::Unauthenticated);
     }
+    reuse_detected(deps, &row, now_ms, meta).await
+}
+
+/// A refresh token that is neither current nor the last one rotated away: reuse when it is one
+/// of the family's older tokens (still within its lifetime), else simply unknown.
+async fn older_token_reused(
+    deps: &Deps,
+    hash: &str,
+    now_ms: i64,
+    meta: &ClientMeta,
+) -> Result<IssuedTokens> {
+    let Some(old) = repo::find_rotated(&deps.db, hash, now_ms).await? else {
+        return Err(IdentityError::Unauthenticated);
+    };
+    match repo::get(&deps.db, old.session_id).await? {
+        Some(row) if row.revoked_at.is_none() => reuse_detected(deps, &row, now_ms, meta).await,
+        _ => Err(IdentityError::Unauthenticated),
+    }
+}
+
+/// A rotated-away refresh token came back: someone holds a copy. The whole family ends and the
+/// audit log says so.
+async fn reuse_detected(
+    deps: &Deps,
+    row: &SessionRow,
+    now_ms: i64,
+    meta: &ClientMeta,
+) -> Result<IssuedTokens> {
     let rows = repo::revoke_family(&deps.db, row.family_id, "refresh_reuse", now_ms).await?;
     forget(deps, &rows).await?;
     audit::record(

@@ -138,6 +138,17 @@ pub fn parse(
                 column: String::new(),
                 reason: format!("invalid JSON: {e}"),
             })?;
+            // Parsed once more as a tree to find text with control characters (the typed parse
+            // accepts them; PostgreSQL would then fail the whole import).
+            if let Ok(tree) = serde_json::from_slice::<serde_json::Value>(bytes)
+                && let Some(column) = first_control_character(&tree, String::new())
+            {
+                return Err(RowError {
+                    row: 0,
+                    column,
+                    reason: myqcm_domain::text::DISALLOWED_MESSAGE.into(),
+                });
+            }
             let rows = (1..=bank.items.len()).collect();
             Ok((bank, rows, vec![]))
         }
@@ -155,6 +166,32 @@ pub fn parse(
             };
             Ok((bank, rows, parsed.errors))
         }
+    }
+}
+
+/// The path (`items[3].options[0].text`) of the first string or key holding a control
+/// character.
+fn first_control_character(v: &serde_json::Value, path: String) -> Option<String> {
+    use myqcm_domain::text::has_disallowed;
+    match v {
+        serde_json::Value::String(s) => has_disallowed(s).then_some(path),
+        serde_json::Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, x)| first_control_character(x, format!("{path}[{i}]"))),
+        serde_json::Value::Object(map) => map.iter().find_map(|(k, x)| {
+            let child = if path.is_empty() {
+                k.clone()
+            } else {
+                format!("{path}.{k}")
+            };
+            if has_disallowed(k) {
+                Some(child)
+            } else {
+                first_control_character(x, child)
+            }
+        }),
+        _ => None,
     }
 }
 

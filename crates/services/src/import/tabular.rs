@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::io::Cursor;
 
 use myqcm_domain::catalogue::{NumericSpec, OptionSpec, QrocSpec};
+use myqcm_domain::text::{DISALLOWED_MESSAGE, has_disallowed};
 
 use super::RowError;
 use super::bank::{BankItem, BankKcDomain, BankKcTag, BankNode, BankSource, BankTopic, Names};
@@ -118,8 +119,47 @@ pub struct Parsed {
     pub kcs: Vec<BankKcDomain>,
 }
 
+/// Bounds on what a spreadsheet may make the importer do, checked while reading, before
+/// memory is spent: a crafted workbook (a zip bomb, or cells at A1 and XFD1048576, which a
+/// reader that fills the rectangle between would allocate) is refused with a clear message.
+#[derive(Debug, Clone, Copy)]
+pub struct SheetLimits {
+    /// Bytes an .xlsx may hold once unzipped (all parts together).
+    pub max_unzipped_bytes: u64,
+    /// Parts in the .xlsx archive.
+    pub max_parts: usize,
+    /// Rows read, the header included (CSV records or sheet rows).
+    pub max_rows: usize,
+    /// Columns read.
+    pub max_columns: usize,
+}
+
+/// The limits imports use: 64 MiB unzipped, 1 000 parts, 100 000 rows, 200 columns. Bigger
+/// banks go in several files, or as JSON.
+pub const LIMITS: SheetLimits = SheetLimits {
+    max_unzipped_bytes: 64 * 1024 * 1024,
+    max_parts: 1_000,
+    max_rows: 100_000,
+    max_columns: 200,
+};
+
+/// One line of a sheet as the reader hands it over: its cells, or why the line is unreadable.
+enum Line {
+    Cells(usize, Vec<String>),
+    Bad(RowError),
+}
+
 /// Reads CSV bytes (UTF-8, optional BOM; `,` or `;` separator detected from the header).
 pub fn parse_csv(bytes: &[u8], default_course: Option<&str>) -> Result<Parsed, RowError> {
+    parse_csv_within(bytes, default_course, &LIMITS)
+}
+
+/// [`parse_csv`] with explicit limits.
+pub fn parse_csv_within(
+    bytes: &[u8],
+    default_course: Option<&str>,
+    limits: &SheetLimits,
+) -> Result<Parsed, RowError> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     let first_line = bytes.split(|b| *b == b'\n').next().unwrap_or_default();
     let delim = if first_line.iter().filter(|b| **b == b';').count()
@@ -139,37 +179,216 @@ pub fn parse_csv(bytes: &[u8], default_course: Option<&str>) -> Result<Parsed, R
         .iter()
         .map(str::to_owned)
         .collect();
-    let mut rows = Vec::new();
-    for (i, rec) in rdr.records().enumerate() {
-        match rec {
-            Ok(r) => rows.push((i + 2, r.iter().map(str::to_owned).collect::<Vec<_>>())),
-            Err(e) => rows.push((i + 2, vec![format!("\u{0}{e}")])),
-        }
+    if headers.len() > limits.max_columns {
+        return Err(too_wide(limits));
     }
-    from_rows(&headers, rows, default_course)
+    let lines = rdr.into_records().enumerate().map(|(i, rec)| {
+        let row = i + 2;
+        if row > limits.max_rows {
+            return Err(too_long(limits));
+        }
+        Ok(match rec {
+            Ok(r) if r.len() > limits.max_columns => return Err(too_wide(limits)),
+            Ok(r) => Line::Cells(row, r.iter().map(str::to_owned).collect()),
+            Err(e) => Line::Bad(RowError {
+                row,
+                column: String::new(),
+                reason: format!("malformed CSV line: {e}"),
+            }),
+        })
+    });
+    from_rows(&headers, lines, default_course)
+}
+
+fn too_long(limits: &SheetLimits) -> RowError {
+    RowError::file(format!(
+        "the sheet has more than {} rows; split it into several files",
+        limits.max_rows
+    ))
+}
+
+fn too_wide(limits: &SheetLimits) -> RowError {
+    RowError::file(format!(
+        "the sheet has more than {} columns",
+        limits.max_columns
+    ))
+}
+
+/// Spreadsheet name of a cell: `(0, 0)` is `A1`.
+fn cell_name(row: u32, col: u32) -> String {
+    let mut letters = Vec::new();
+    let mut c = col + 1;
+    while c > 0 {
+        let rem = u8::try_from((c - 1) % 26).unwrap_or(0);
+        letters.push(char::from(b'A' + rem));
+        c = (c - 1) / 26;
+    }
+    letters.iter().rev().collect::<String>() + &(u64::from(row) + 1).to_string()
+}
+
+/// Unzips every part of an .xlsx into the void, counting, so that the reader that follows
+/// never meets more than `limits` allow (sizes declared in the archive can lie; the count
+/// cannot).
+fn check_archive(bytes: &[u8], limits: &SheetLimits) -> Result<(), RowError> {
+    use std::io::Read;
+    let unreadable =
+        |e: &dyn std::fmt::Display| RowError::file(format!("not a readable .xlsx file: {e}"));
+    let bomb = || {
+        RowError::file(format!(
+            "the workbook unzips to more than {} MiB; split it into several files",
+            limits.max_unzipped_bytes / (1024 * 1024)
+        ))
+    };
+    let mut zip = zip::ZipArchive::new(Cursor::new(bytes)).map_err(|e| unreadable(&e))?;
+    if zip.len() > limits.max_parts {
+        return Err(RowError::file(format!(
+            "the workbook has {} parts; at most {} are read",
+            zip.len(),
+            limits.max_parts
+        )));
+    }
+    let mut declared: u64 = 0;
+    for i in 0..zip.len() {
+        let part = zip.by_index_raw(i).map_err(|e| unreadable(&e))?;
+        declared = declared.saturating_add(part.size());
+    }
+    if declared > limits.max_unzipped_bytes {
+        return Err(bomb());
+    }
+    let mut total: u64 = 0;
+    for i in 0..zip.len() {
+        let part = zip.by_index(i).map_err(|e| unreadable(&e))?;
+        let allowance = limits.max_unzipped_bytes - total;
+        let n = std::io::copy(&mut part.take(allowance + 1), &mut std::io::sink())
+            .map_err(|e| unreadable(&e))?;
+        if n > allowance {
+            return Err(bomb());
+        }
+        total += n;
+    }
+    Ok(())
 }
 
 /// Reads the first sheet of an .xlsx workbook.
 pub fn parse_xlsx(bytes: &[u8], default_course: Option<&str>) -> Result<Parsed, RowError> {
+    parse_xlsx_within(bytes, default_course, &LIMITS)
+}
+
+/// [`parse_xlsx`] with explicit limits. The archive is measured first; the sheet is then read
+/// cell by cell in file order and handed on row by row, so nothing is allocated for the empty
+/// space between cells, and a cell beyond the limits ends the read.
+pub fn parse_xlsx_within(
+    bytes: &[u8],
+    default_course: Option<&str>,
+    limits: &SheetLimits,
+) -> Result<Parsed, RowError> {
     use calamine::{Reader, Xlsx};
-    let mut wb: Xlsx<_> = Xlsx::new(Cursor::new(bytes.to_vec()))
+    check_archive(bytes, limits)?;
+    let mut wb: Xlsx<_> = Xlsx::new(Cursor::new(bytes))
         .map_err(|e| RowError::file(format!("not a readable .xlsx file: {e}")))?;
-    let range = wb
-        .worksheet_range_at(0)
-        .ok_or_else(|| RowError::file("the workbook has no sheet"))?
+    let first = wb
+        .sheet_names()
+        .first()
+        .cloned()
+        .ok_or_else(|| RowError::file("the workbook has no sheet"))?;
+    let mut cells = wb
+        .worksheet_cells_reader(&first)
         .map_err(|e| RowError::file(format!("unreadable sheet: {e}")))?;
-    let mut it = range.rows();
-    let headers: Vec<String> = it
-        .next()
-        .ok_or_else(|| RowError::file("the sheet is empty"))?
-        .iter()
-        .map(cell)
-        .collect();
-    let rows = it
-        .enumerate()
-        .map(|(i, r)| (i + 2, r.iter().map(cell).collect()))
-        .collect();
+    let mut rows = SheetRows {
+        limits,
+        current: None,
+        done: false,
+        next: move || {
+            cells
+                .next_cell()
+                .map(|c| {
+                    c.map(|c| {
+                        let (row, col) = c.get_position();
+                        (row, col, cell(&calamine::Data::from(c.get_value().clone())))
+                    })
+                })
+                .map_err(|e| RowError::file(format!("unreadable sheet: {e}")))
+        },
+    };
+    // The header is the first row holding anything; rows are numbered as the sheet numbers
+    // them.
+    let headers = loop {
+        match rows.next() {
+            None => return Err(RowError::file("the sheet is empty")),
+            Some(Err(e)) => return Err(e),
+            Some(Ok(Line::Cells(_, h))) if h.iter().all(|c| c.trim().is_empty()) => {}
+            Some(Ok(Line::Cells(_, h))) => break h,
+            Some(Ok(Line::Bad(e))) => return Err(e),
+        }
+    };
     from_rows(&headers, rows, default_course)
+}
+
+/// Assembles streamed cells into rows (cells of one row arrive together in a sheet's XML).
+struct SheetRows<'l, F> {
+    limits: &'l SheetLimits,
+    /// The row being assembled: its index and its cells.
+    current: Option<(u32, Vec<String>)>,
+    /// The reader reached the end of the sheet or failed: it is not called again.
+    done: bool,
+    next: F,
+}
+
+impl<F> Iterator for SheetRows<'_, F>
+where
+    F: FnMut() -> Result<Option<(u32, u32, String)>, RowError>,
+{
+    type Item = Result<Line, RowError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        loop {
+            let (row, col, value) = match (self.next)() {
+                Err(e) => {
+                    self.done = true;
+                    return Some(Err(e));
+                }
+                Ok(None) => {
+                    self.done = true;
+                    let (r, cells) = self.current.take()?;
+                    return Some(Ok(Line::Cells(r as usize + 1, cells)));
+                }
+                Ok(Some(c)) => c,
+            };
+            if value.is_empty() {
+                // Formatting without content, wherever it sits, is not data.
+                continue;
+            }
+            if row as usize >= self.limits.max_rows || col as usize >= self.limits.max_columns {
+                self.done = true;
+                return Some(Err(RowError::file(format!(
+                    "cell {} lies outside the area read (at most {} rows and {} columns); \
+                     split the sheet or remove stray cells",
+                    cell_name(row, col),
+                    self.limits.max_rows,
+                    self.limits.max_columns
+                ))));
+            }
+            let done = match &mut self.current {
+                Some((r, cells)) if *r == row => {
+                    if cells.len() <= col as usize {
+                        cells.resize(col as usize + 1, String::new());
+                    }
+                    cells[col as usize] = value;
+                    continue;
+                }
+                other => other.take(),
+            };
+            let mut cells = vec![String::new(); col as usize + 1];
+            cells[col as usize] = value;
+            self.current = Some((row, cells));
+            if let Some((r, cells)) = done {
+                return Some(Ok(Line::Cells(r as usize + 1, cells)));
+            }
+        }
+    }
 }
 
 fn cell(c: &calamine::Data) -> String {
@@ -183,7 +402,7 @@ fn cell(c: &calamine::Data) -> String {
 
 fn from_rows(
     headers: &[String],
-    rows: Vec<(usize, Vec<String>)>,
+    rows: impl Iterator<Item = Result<Line, RowError>>,
     default_course: Option<&str>,
 ) -> Result<Parsed, RowError> {
     let normalised: Vec<String> = headers.iter().map(|h| norm(h)).collect();
@@ -192,7 +411,7 @@ fn from_rows(
             .iter()
             .any(|h| h == "stem" || h == "questiontext")
     {
-        return Ok(kc_rows(&normalised, rows));
+        return kc_rows(&normalised, rows);
     }
     let cols: Vec<Option<String>> = headers.iter().map(|h| canonical(&norm(h))).collect();
     if !cols.iter().any(|c| c.as_deref() == Some("stem")) {
@@ -201,20 +420,26 @@ fn from_rows(
         ));
     }
     let mut out = Parsed {
-        items: Vec::with_capacity(rows.len()),
+        items: Vec::new(),
         errors: Vec::new(),
         kcs: Vec::new(),
     };
-    for (row, values) in rows {
-        if let Some(err) = values.first().and_then(|v| v.strip_prefix('\u{0}')) {
-            out.errors.push(RowError {
+    for line in rows {
+        let (row, values) = match line? {
+            Line::Cells(row, values) => (
                 row,
-                column: String::new(),
-                reason: format!("malformed CSV line: {err}"),
-            });
+                values.into_iter().map(unescape_cell).collect::<Vec<_>>(),
+            ),
+            Line::Bad(e) => {
+                out.errors.push(e);
+                continue;
+            }
+        };
+        if values.iter().all(|v| v.trim().is_empty()) {
             continue;
         }
-        if values.iter().all(|v| v.trim().is_empty()) {
+        if let Some(e) = control_characters(row, headers, &values) {
+            out.errors.push(e);
             continue;
         }
         let map: HashMap<&str, &str> = cols
@@ -233,6 +458,16 @@ fn from_rows(
         }
     }
     Ok(out)
+}
+
+/// The first cell of a row holding a control character, as a row error naming its column.
+fn control_characters(row: usize, headers: &[String], values: &[String]) -> Option<RowError> {
+    let i = values.iter().position(|v| has_disallowed(v))?;
+    Some(RowError {
+        row,
+        column: headers.get(i).cloned().unwrap_or_default(),
+        reason: DISALLOWED_MESSAGE.into(),
+    })
 }
 
 fn split_list(s: &str) -> Vec<String> {
@@ -427,6 +662,29 @@ fn row_to_item(
     })
 }
 
+/// Characters that make a spreadsheet program read a cell as a formula (CSV injection).
+const FORMULA_LEADS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
+
+/// Neutralises a cell for export: one that would start a formula, or that starts with the
+/// quote itself, gets a leading `'`, which spreadsheet programs show as text and
+/// [`unescape_cell`] removes on import, so an export re-imports unchanged.
+pub fn escape_cell(v: String) -> String {
+    match v.chars().next() {
+        Some(c) if FORMULA_LEADS.contains(&c) || c == '\'' => format!("'{v}"),
+        _ => v,
+    }
+}
+
+/// Undoes [`escape_cell`]: drops one leading `'` when a formula character or another `'`
+/// follows (any other leading quote is content and stays).
+pub fn unescape_cell(v: String) -> String {
+    let mut chars = v.chars();
+    match (chars.next(), chars.next()) {
+        (Some('\''), Some(c)) if FORMULA_LEADS.contains(&c) || c == '\'' => v[1..].to_owned(),
+        _ => v,
+    }
+}
+
 /// One export row for an item, in [`export_headers`] order.
 pub fn export_row(i: &BankItem) -> Vec<String> {
     let mut r = vec![
@@ -480,7 +738,7 @@ pub fn export_row(i: &BankItem) -> Vec<String> {
             String::new()
         },
     ]);
-    r
+    r.into_iter().map(escape_cell).collect()
 }
 
 /// Columns of the taxonomy sheet, in order.
@@ -522,14 +780,31 @@ fn names_of(get: &dyn Fn(&str) -> Option<String>, prefix: &str) -> Names {
 /// Reads a taxonomy sheet: one row per KC with its subject, domain and topic (our export), or
 /// the earlier system's columns (`domain_slug`, `domain_name`, `kc_slug`, `kc_name`,
 /// `parent_slug`), where a KC without a parent hangs under a topic named after its domain.
-fn kc_rows(headers: &[String], rows: Vec<(usize, Vec<String>)>) -> Parsed {
+fn kc_rows(
+    headers: &[String],
+    rows: impl Iterator<Item = Result<Line, RowError>>,
+) -> Result<Parsed, RowError> {
     let mut out = Parsed {
         items: vec![],
         errors: vec![],
         kcs: vec![],
     };
-    for (row, values) in rows {
+    for line in rows {
+        let (row, values) = match line? {
+            Line::Cells(row, values) => (
+                row,
+                values.into_iter().map(unescape_cell).collect::<Vec<_>>(),
+            ),
+            Line::Bad(e) => {
+                out.errors.push(e);
+                continue;
+            }
+        };
         if values.iter().all(|v| v.trim().is_empty()) {
+            continue;
+        }
+        if let Some(e) = control_characters(row, headers, &values) {
+            out.errors.push(e);
             continue;
         }
         let cell = |k: &str| {
@@ -607,7 +882,7 @@ fn kc_rows(headers: &[String], rows: Vec<(usize, Vec<String>)>) -> Parsed {
             name: names,
         });
     }
-    out
+    Ok(out)
 }
 
 /// Taxonomy rows for export, in [`kc_headers`] order.
@@ -617,21 +892,26 @@ pub fn kc_export_rows(domains: &[BankKcDomain]) -> Vec<Vec<String>> {
     for d in domains {
         for t in &d.topics {
             for k in &t.kcs {
-                out.push(vec![
-                    d.subject.clone(),
-                    d.domain.code.clone(),
-                    n(&d.domain.name, "fr"),
-                    n(&d.domain.name, "en"),
-                    n(&d.domain.name, "ar"),
-                    t.code.clone(),
-                    n(&t.name, "fr"),
-                    n(&t.name, "en"),
-                    n(&t.name, "ar"),
-                    k.code.clone(),
-                    n(&k.name, "fr"),
-                    n(&k.name, "en"),
-                    n(&k.name, "ar"),
-                ]);
+                out.push(
+                    vec![
+                        d.subject.clone(),
+                        d.domain.code.clone(),
+                        n(&d.domain.name, "fr"),
+                        n(&d.domain.name, "en"),
+                        n(&d.domain.name, "ar"),
+                        t.code.clone(),
+                        n(&t.name, "fr"),
+                        n(&t.name, "en"),
+                        n(&t.name, "ar"),
+                        k.code.clone(),
+                        n(&k.name, "fr"),
+                        n(&k.name, "en"),
+                        n(&k.name, "ar"),
+                    ]
+                    .into_iter()
+                    .map(escape_cell)
+                    .collect(),
+                );
             }
         }
     }

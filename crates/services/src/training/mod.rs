@@ -21,6 +21,7 @@
 pub mod content;
 pub mod pool;
 pub mod privacy;
+pub mod progress;
 pub mod views;
 
 use std::collections::{HashMap, HashSet};

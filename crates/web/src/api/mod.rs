@@ -6,4 +6,5 @@ pub mod audit;
 pub mod auth;
 pub mod catalogue;
 pub mod jobs;
+pub mod progress;
 pub mod training;

@@ -1,0 +1,21 @@
+//! Every HTTP test of the application in one binary (one link instead of one per file): a real
+//! server on a loopback port per test, a fresh database (SQLite by default, PostgreSQL with
+//! `MYQCM_TEST_DATABASE_URL`; Redis with `MYQCM_TEST_REDIS_URL`), a fixed clock. The server comes
+//! from [`support::spawn_app`]; see `README.md` beside this file to add a test.
+
+mod support;
+
+mod admin;
+mod catalogue;
+mod identity;
+mod identity_security;
+mod instances;
+mod jobs;
+mod logs;
+mod oidc;
+mod pages;
+mod platform;
+mod privacy;
+mod progress;
+mod security_findings;
+mod training;

@@ -1,0 +1,523 @@
+//! The HTML pages over real HTTP: language negotiation and RTL, localised error pages with the
+//! request id, the pre-session CSRF cookie on signed-out forms, and the account journeys through
+//! the forms (sign-up → mail code → sign-in → dashboard; wrong password; reset through the mail's
+//! link; session renewal from the refresh cookie; sign-out; language switch).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "tests fail loudly on purpose"
+)]
+
+use std::collections::BTreeMap;
+
+use crate::support::*;
+
+/// A tiny browser: cookies by name (prefix-less, http), no automatic redirects.
+struct Jar {
+    cookies: BTreeMap<String, String>,
+    client: reqwest::Client,
+    accept_language: String,
+}
+
+impl Jar {
+    fn new() -> Self {
+        Self::with_language("fr")
+    }
+
+    fn with_language(lang: &str) -> Self {
+        Self {
+            cookies: BTreeMap::new(),
+            client: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            accept_language: lang.to_owned(),
+        }
+    }
+
+    fn header(&self) -> String {
+        self.cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    fn absorb(&mut self, res: &reqwest::Response) {
+        for c in res.headers().get_all("set-cookie") {
+            let c = c.to_str().unwrap();
+            let (kv, attrs) = c.split_once(';').unwrap_or((c, ""));
+            let (k, v) = kv.split_once('=').unwrap();
+            if attrs.contains("Max-Age=0") {
+                self.cookies.remove(k);
+            } else {
+                self.cookies.insert(k.to_owned(), v.to_owned());
+            }
+        }
+    }
+
+    async fn get(
+        &mut self,
+        app: &TestApp,
+        path: &str,
+    ) -> (reqwest::StatusCode, String, reqwest::header::HeaderMap) {
+        let res = self
+            .client
+            .get(app.url(path))
+            .header("cookie", self.header())
+            .header("accept-language", &self.accept_language)
+            .send()
+            .await
+            .unwrap();
+        self.absorb(&res);
+        let status = res.status();
+        let headers = res.headers().clone();
+        (status, res.text().await.unwrap(), headers)
+    }
+
+    async fn post(
+        &mut self,
+        app: &TestApp,
+        path: &str,
+        form: &[(&str, &str)],
+    ) -> (reqwest::StatusCode, String, reqwest::header::HeaderMap) {
+        let res = self
+            .client
+            .post(app.url(path))
+            .header("cookie", self.header())
+            .header("accept-language", &self.accept_language)
+            .header("origin", &app.base)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(
+                url::form_urlencoded::Serializer::new(String::new())
+                    .extend_pairs(form)
+                    .finish(),
+            )
+            .send()
+            .await
+            .unwrap();
+        self.absorb(&res);
+        let status = res.status();
+        let headers = res.headers().clone();
+        (status, res.text().await.unwrap(), headers)
+    }
+}
+
+/// The `_csrf` value of the first form in `html`.
+fn csrf_in(html: &str) -> String {
+    let i = html.find("name=\"_csrf\" value=\"").expect("a _csrf field");
+    let rest = &html[i + "name=\"_csrf\" value=\"".len()..];
+    rest[..rest.find('"').unwrap()].to_owned()
+}
+
+fn location(h: &reqwest::header::HeaderMap) -> String {
+    h.get("location").unwrap().to_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn pages_speak_french_arabic_and_english() {
+    let app = spawn().await;
+    let mut fr = Jar::new();
+    let (s, html, h) = fr.get(&app, "/").await;
+    assert_eq!(s, 200);
+    assert!(html.contains("<html lang=\"fr\" dir=\"ltr\">"), "{html}");
+    assert!(html.contains("entraînement adaptatif"));
+    assert!(html.contains("href=\"/sign-up\""));
+    assert!(html.contains("/static/vendor/htmx-2.0.11.min.js"));
+    assert!(html.contains("\"includeIndicatorStyles\":false"));
+    assert!(!html.contains("style="), "no inline style");
+    assert!(!html.contains("<script>"), "no inline script");
+    assert!(
+        h.get("content-security-policy")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .contains("script-src 'self'")
+    );
+    assert!(
+        fr.cookies.contains_key("myqcm_csrf"),
+        "pre-session CSRF cookie set"
+    );
+
+    let mut ar = Jar::with_language("ar-DZ,ar;q=0.9");
+    let (_, html, _) = ar.get(&app, "/").await;
+    assert!(html.contains("<html lang=\"ar\" dir=\"rtl\">"));
+    assert!(html.contains("تدريب تكيّفي"));
+
+    let mut en = Jar::with_language("en-GB,en;q=0.8");
+    let (_, html, _) = en.get(&app, "/sign-in").await;
+    assert!(html.contains("<html lang=\"en\" dir=\"ltr\">"));
+    assert!(html.contains("Forgot your password?"));
+
+    // The switch, before sign-in, is remembered in the `lang` cookie.
+    let csrf = csrf_in(&html);
+    let (s, _, h) = en
+        .post(
+            &app,
+            "/language",
+            &[("_csrf", &csrf), ("lang", "ar"), ("next", "/sign-in")],
+        )
+        .await;
+    assert_eq!(s, 303);
+    assert_eq!(location(&h), "/sign-in");
+    assert_eq!(en.cookies.get("lang").map(String::as_str), Some("ar"));
+    let (_, html, _) = en.get(&app, "/sign-in").await;
+    assert!(html.contains("dir=\"rtl\""));
+}
+
+#[tokio::test]
+async fn error_pages_are_localised_and_quote_the_request_id() {
+    let app = spawn().await;
+    let mut en = Jar::with_language("en");
+    let (s, html, h) = en.get(&app, "/no/such/page").await;
+    assert_eq!(s, 404);
+    let id = h.get("x-request-id").unwrap().to_str().unwrap();
+    assert!(html.contains("Page not found"));
+    assert!(html.contains(id), "the request id is on the page");
+    assert!(html.contains("href=\"/\""), "a way back");
+    let mut fr = Jar::new();
+    let (_, html, _) = fr.get(&app, "/no/such/page").await;
+    assert!(html.contains("Page introuvable"));
+    let mut ar = Jar::with_language("ar");
+    let (_, html, _) = ar.get(&app, "/no/such/page").await;
+    assert!(html.contains("الصفحة غير موجودة") && html.contains("dir=\"rtl\""));
+}
+
+#[tokio::test]
+async fn signed_out_forms_need_the_pre_session_token() {
+    let app = spawn().await;
+    let mut b = Jar::new();
+    b.get(&app, "/sign-up").await;
+    let form = [
+        ("display_name", "Amina"),
+        ("email", "amina@example.dz"),
+        ("password", PW),
+    ];
+    let (s, html, _) = b.post(&app, "/sign-up", &form).await;
+    assert_eq!(s, 403, "no _csrf");
+    assert!(html.contains("La demande n’a pas pu être vérifiée"));
+    let mut with_wrong = form.to_vec();
+    with_wrong.push(("_csrf", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"));
+    let (s, _, _) = b.post(&app, "/sign-up", &with_wrong).await;
+    assert_eq!(s, 403, "a token that is not the cookie's");
+    assert!(app.mails_to("amina@example.dz").await.is_empty());
+}
+
+#[tokio::test]
+async fn sign_up_verify_by_code_sign_in_and_reach_the_dashboard() {
+    let app = spawn().await;
+    let mut b = Jar::new();
+    let (_, html, _) = b.get(&app, "/sign-up").await;
+    let csrf = csrf_in(&html);
+    // A weak password keeps what was typed and says what is wrong.
+    let (s, html, _) = b
+        .post(
+            &app,
+            "/sign-up",
+            &[
+                ("_csrf", &csrf),
+                ("display_name", "Amina"),
+                ("email", "amina@example.dz"),
+                ("password", "short"),
+            ],
+        )
+        .await;
+    assert_eq!(s, 422);
+    assert!(html.contains("<title>Erreur :"));
+    assert!(
+        html.contains("href=\"#password\""),
+        "the summary links to the field"
+    );
+    assert!(html.contains("value=\"amina@example.dz\""));
+    let (s, _, h) = b
+        .post(
+            &app,
+            "/sign-up",
+            &[
+                ("_csrf", &csrf),
+                ("display_name", "Amina"),
+                ("email", "amina@example.dz"),
+                ("password", PW),
+            ],
+        )
+        .await;
+    assert_eq!(s, 303);
+    let to = location(&h);
+    assert!(to.starts_with("/verify-email?sent=1"), "{to}");
+    let (s, html, _) = b.get(&app, &to).await;
+    assert_eq!(s, 200);
+    assert!(
+        html.contains("ne pouvez pas commencer"),
+        "says why training waits"
+    );
+    let mail = app.last_link_mail_to("amina@example.dz").await;
+    // The mail's link opens this page.
+    let link = mail
+        .text
+        .split_whitespace()
+        .find(|w| w.contains("#token="))
+        .unwrap();
+    assert!(
+        link.starts_with(&format!("{}/verify-email#token=", app.base)),
+        "{link}"
+    );
+    let (s, _, _) = b.get(&app, "/verify-email").await;
+    assert_eq!(s, 200);
+    let code = code_in(&mail.text);
+    let (s, html, _) = b
+        .post(
+            &app,
+            "/verify-email",
+            &[
+                ("_csrf", &csrf),
+                ("email", "amina@example.dz"),
+                ("code", "000000"),
+            ],
+        )
+        .await;
+    assert!(s == 400 || code == "000000", "wrong code refused: {s}");
+    assert!(html.contains("n’est pas valide ou a expiré") || code == "000000");
+    let (s, _, h) = b
+        .post(
+            &app,
+            "/verify-email",
+            &[
+                ("_csrf", &csrf),
+                ("email", "amina@example.dz"),
+                ("code", &code),
+            ],
+        )
+        .await;
+    assert_eq!(s, 303);
+    assert_eq!(location(&h), "/sign-in?verified=1&next=%2Fonboarding");
+    let (_, html, _) = b.get(&app, "/sign-in?verified=1&next=%2Fonboarding").await;
+    assert!(html.contains("Adresse confirmée"));
+    let (s, _, h) = b
+        .post(
+            &app,
+            "/sign-in",
+            &[
+                ("_csrf", &csrf),
+                ("email", "amina@example.dz"),
+                ("password", PW),
+                ("next", "/dashboard"),
+            ],
+        )
+        .await;
+    assert_eq!(s, 303);
+    assert_eq!(location(&h), "/dashboard");
+    assert!(b.cookies.contains_key("myqcm_access"));
+    let (s, html, _) = b.get(&app, "/dashboard").await;
+    assert_eq!(s, 200);
+    assert!(html.contains("Bonjour Amina"));
+    assert!(html.contains("action=\"/sign-out\""));
+}
+
+#[tokio::test]
+async fn wrong_password_then_right_one() {
+    let app = spawn().await;
+    app.sign_up_verified("sami@example.dz", PW).await;
+    let mut b = Jar::with_language("en");
+    let (_, html, _) = b.get(&app, "/sign-in").await;
+    let csrf = csrf_in(&html);
+    let (s, html, _) = b
+        .post(
+            &app,
+            "/sign-in",
+            &[
+                ("_csrf", &csrf),
+                ("email", "sami@example.dz"),
+                ("password", "not the password"),
+            ],
+        )
+        .await;
+    assert_eq!(s, 401);
+    assert!(html.contains("Email or password incorrect"));
+    assert!(
+        html.contains("value=\"sami@example.dz\""),
+        "the address is kept"
+    );
+    assert!(
+        !html.contains("not the password"),
+        "the password is not echoed"
+    );
+    assert!(!b.cookies.contains_key("myqcm_access"));
+    let (s, _, h) = b
+        .post(
+            &app,
+            "/sign-in",
+            &[
+                ("_csrf", &csrf),
+                ("email", "sami@example.dz"),
+                ("password", PW),
+            ],
+        )
+        .await;
+    assert_eq!(s, 303);
+    assert_eq!(location(&h), "/dashboard", "default landing after sign-in");
+    // Unsafe next targets are ignored.
+    b.cookies.remove("myqcm_access");
+    b.cookies.remove("myqcm_refresh");
+    let (_, _, h) = b
+        .post(
+            &app,
+            "/sign-in",
+            &[
+                ("_csrf", &csrf),
+                ("email", "sami@example.dz"),
+                ("password", PW),
+                ("next", "//evil.example/x"),
+            ],
+        )
+        .await;
+    assert_eq!(location(&h), "/dashboard");
+}
+
+#[tokio::test]
+async fn reset_through_the_mail_link_then_sign_in_with_the_new_password() {
+    let app = spawn().await;
+    app.sign_up_verified("lina@example.dz", PW).await;
+    let mut b = Jar::new();
+    let (_, html, _) = b.get(&app, "/password-reset").await;
+    let csrf = csrf_in(&html);
+    let (s, html, _) = b
+        .post(
+            &app,
+            "/password-reset",
+            &[("_csrf", &csrf), ("email", "lina@example.dz")],
+        )
+        .await;
+    assert_eq!(s, 200);
+    assert!(html.contains("un lien valable 30 minutes"));
+    let mail = app.last_link_mail_to("lina@example.dz").await;
+    let link = mail
+        .text
+        .split_whitespace()
+        .find(|w| w.contains("#token="))
+        .unwrap();
+    assert!(link.starts_with(&format!("{}/password-reset#token=", app.base)));
+    let (s, html, _) = b.get(&app, "/password-reset").await;
+    assert_eq!(s, 200);
+    assert!(html.contains("action=\"/password-reset/confirm\""));
+    let token = token_in(&mail.text);
+    let new_pw = "another long passphrase";
+    let (s, _, h) = b
+        .post(
+            &app,
+            "/password-reset/confirm",
+            &[
+                ("_csrf", &csrf),
+                ("token", &token),
+                ("new_password", new_pw),
+            ],
+        )
+        .await;
+    assert_eq!(s, 303);
+    assert_eq!(location(&h), "/sign-in?reset=1");
+    let (s, _, _) = b
+        .post(
+            &app,
+            "/password-reset/confirm",
+            &[
+                ("_csrf", &csrf),
+                ("token", &token),
+                ("new_password", new_pw),
+            ],
+        )
+        .await;
+    assert_eq!(s, 400, "the link works once");
+    let (s, _, _) = b
+        .post(
+            &app,
+            "/sign-in",
+            &[
+                ("_csrf", &csrf),
+                ("email", "lina@example.dz"),
+                ("password", new_pw),
+            ],
+        )
+        .await;
+    assert_eq!(s, 303);
+}
+
+#[tokio::test]
+async fn pages_renew_an_expired_access_cookie_and_sign_out_ends_it() {
+    let app = spawn().await;
+    app.sign_up_verified("omar@example.dz", PW).await;
+    let mut b = Jar::new();
+    let (_, html, _) = b.get(&app, "/sign-in").await;
+    let csrf = csrf_in(&html);
+    b.post(
+        &app,
+        "/sign-in",
+        &[
+            ("_csrf", &csrf),
+            ("email", "omar@example.dz"),
+            ("password", PW),
+        ],
+    )
+    .await;
+    let old_refresh = b.cookies["myqcm_refresh"].clone();
+    // The browser dropped the expired access cookie; the refresh cookie renews the session.
+    b.cookies.remove("myqcm_access");
+    let (s, html, _) = b.get(&app, "/dashboard").await;
+    assert_eq!(s, 200, "{html}");
+    assert!(
+        b.cookies.contains_key("myqcm_access"),
+        "a new access cookie"
+    );
+    assert_ne!(
+        b.cookies["myqcm_refresh"], old_refresh,
+        "the refresh token rotated"
+    );
+    let csrf = csrf_in(&html);
+    let (s, _, h) = b.post(&app, "/sign-out", &[("_csrf", &csrf)]).await;
+    assert_eq!(s, 303);
+    assert_eq!(location(&h), "/");
+    assert!(h.get("clear-site-data").is_some());
+    assert!(!b.cookies.contains_key("myqcm_access"));
+    let (s, _, h) = b.get(&app, "/dashboard").await;
+    assert_eq!(s, 303);
+    assert_eq!(location(&h), "/sign-in?next=%2Fdashboard");
+}
+
+#[tokio::test]
+async fn the_language_is_remembered_on_the_account() {
+    let app = spawn().await;
+    app.sign_up_verified("nour@example.dz", PW).await;
+    let mut b = Jar::new();
+    let (_, html, _) = b.get(&app, "/sign-in").await;
+    let csrf = csrf_in(&html);
+    b.post(
+        &app,
+        "/sign-in",
+        &[
+            ("_csrf", &csrf),
+            ("email", "nour@example.dz"),
+            ("password", PW),
+        ],
+    )
+    .await;
+    let (_, html, _) = b.get(&app, "/dashboard").await;
+    let csrf = csrf_in(&html);
+    let (s, _, _) = b
+        .post(
+            &app,
+            "/language",
+            &[("_csrf", &csrf), ("lang", "ar"), ("next", "/dashboard")],
+        )
+        .await;
+    assert_eq!(s, 303);
+    assert_eq!(app.account("nour@example.dz").await.locale, "ar");
+    // Even with the cookie gone and a French browser, the account's language wins.
+    b.cookies.remove("lang");
+    let (_, html, _) = b.get(&app, "/dashboard").await;
+    assert!(html.contains("<html lang=\"ar\" dir=\"rtl\">"));
+    // A signed-in form with the pre-session token instead of the session's is refused.
+    let pre = b.cookies["myqcm_csrf"].clone();
+    let (s, _, _) = b
+        .post(&app, "/language", &[("_csrf", &pre), ("lang", "en")])
+        .await;
+    assert_eq!(s, 403);
+}

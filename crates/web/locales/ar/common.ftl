@@ -1,0 +1,24 @@
+# Layout, navigation and forms shared by every page.
+nav-skip = انتقل إلى المحتوى
+nav-label = التنقل الرئيسي
+nav-dashboard = لوحة المتابعة
+nav-practice = تدرّب
+nav-progress = التقدّم
+nav-settings = الإعدادات
+nav-sign-out = تسجيل الخروج
+nav-sign-in = تسجيل الدخول
+nav-sign-up = إنشاء حساب
+footer-language = اللغة
+banner-unverified = أكّد بريدك الإلكتروني لتبدأ التدريب.
+banner-unverified-link = تأكيد بريدي
+form-error-summary = هناك مشكلة
+form-error-prefix = خطأ:
+form-error-title-prefix = خطأ:
+field-email = البريد الإلكتروني
+field-password = كلمة المرور
+field-invalid = هذه القيمة غير صالحة.
+field-weak_password = اختر كلمة مرور أطول (8 أحرف على الأقل) وأقل شيوعًا.
+field-out_of_range = هذه القيمة خارج الحدود المسموح بها.
+field-required = هذا الحقل مطلوب.
+auth-or = أو
+auth-google = المتابعة باستخدام Google

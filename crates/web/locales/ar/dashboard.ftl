@@ -1,0 +1,31 @@
+dashboard-title = لوحة المتابعة
+dashboard-welcome = مرحبًا { $name }
+dashboard-unverified = لم يتم تأكيد بريدك بعد: يبدأ التدريب فور تأكيده. افتح رابط الرسالة أو أدخل رمزها.
+dashboard-intro = ستعرض لوحتك هنا مراجعات اليوم ونقاط ضعفك.
+dashboard-start = ابدأ جلسة
+dashboard-profile = ملفي الدراسي
+dashboard-newcomer-title = مرحبًا بك!
+dashboard-newcomer = أخبرنا بسنة دراستك وتاريخ امتحانك: سنختار الأسئلة ونتوقع علامتك. يمكنك أيضًا البدء فورًا بحصة تشخيصية.
+dashboard-diagnostic = حصة تشخيصية
+dashboard-suggested = الحصة المقترحة
+dashboard-suggest-review = { $count ->
+    [one] سؤال واحد للمراجعة اليوم.
+    [two] سؤالان للمراجعة اليوم.
+    [few] { $count } أسئلة للمراجعة اليوم.
+   *[other] { $count } سؤالًا للمراجعة اليوم.
+}
+dashboard-start-review = ابدأ المراجعة
+dashboard-suggest-first = ابدأ بحصة أولى: تحدّد مستواك.
+dashboard-suggest-weak = حصة موجّهة إلى أضعف مفاهيمك.
+dashboard-exam = الامتحان
+dashboard-exam-in = { $count ->
+    [one] بعد يوم واحد
+    [two] بعد يومين
+    [few] بعد { $count } أيام
+   *[other] بعد { $count } يومًا
+}
+dashboard-all-progress = كل تقدّمي
+dashboard-sessions = آخر الحصص
+dashboard-no-sessions = لا توجد حصص بعد.
+dashboard-resume = متابعة
+dashboard-summary = الحصيلة

@@ -1,0 +1,11 @@
+landing-title = MyQCM — تدريب تكيّفي على أسئلة الاختيار من متعدد في الطب
+landing-tagline = أسئلة متعددة الإجابات ووحيدة الإجابة وقصيرة وحالات سريرية تُختار حسب مستواك.
+landing-cta-sign-up = أنشئ حسابًا مجانيًا
+landing-cta-sign-in = لدي حساب بالفعل
+landing-cta-dashboard = الذهاب إلى لوحة المتابعة
+landing-how-title = كيف يعمل
+landing-point-level = كل إجابة تحدّث مستواك في كل مادة وكل مفهوم.
+landing-point-memory = تعود الأسئلة في الوقت المناسب لترسيخ الحفظ.
+landing-point-explained = تصحيحات مشروحة يكتبها ويراجعها أساتذة.
+landing-audience = لطلبة الطب الذين يستعدون لامتحاناتهم، بالفرنسية والعربية والإنجليزية.
+landing-api-docs = توثيق واجهة البرمجة

@@ -1,0 +1,24 @@
+# Layout, navigation and forms shared by every page.
+nav-skip = Skip to content
+nav-label = Main navigation
+nav-dashboard = Dashboard
+nav-practice = Practise
+nav-progress = Progress
+nav-settings = Settings
+nav-sign-out = Sign out
+nav-sign-in = Sign in
+nav-sign-up = Create an account
+footer-language = Language
+banner-unverified = Confirm your email address to start training.
+banner-unverified-link = Confirm my address
+form-error-summary = There is a problem
+form-error-prefix = Error:
+form-error-title-prefix = Error:
+field-email = Email address
+field-password = Password
+field-invalid = This value is not valid.
+field-weak_password = Choose a longer (at least 8 characters) and less common password.
+field-out_of_range = This value is outside the allowed range.
+field-required = This field is required.
+auth-or = or
+auth-google = Continue with Google

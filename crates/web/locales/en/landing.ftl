@@ -1,0 +1,11 @@
+landing-title = MyQCM — adaptive MCQ training for medical students
+landing-tagline = Multiple-choice, single-answer, short-answer questions and clinical cases, chosen for what you already know.
+landing-cta-sign-up = Create a free account
+landing-cta-sign-in = I already have an account
+landing-cta-dashboard = Go to the dashboard
+landing-how-title = How it works
+landing-point-level = Every answer updates your level per subject and per concept.
+landing-point-memory = Questions come back at the right time to be remembered.
+landing-point-explained = Explained corrections, written and reviewed by teachers.
+landing-audience = For medical students preparing their exams, in French, Arabic and English.
+landing-api-docs = API documentation

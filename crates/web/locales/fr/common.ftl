@@ -1,0 +1,24 @@
+# Layout, navigation and forms shared by every page.
+nav-skip = Aller au contenu
+nav-label = Navigation principale
+nav-dashboard = Tableau de bord
+nav-practice = S’entraîner
+nav-progress = Progrès
+nav-settings = Paramètres
+nav-sign-out = Se déconnecter
+nav-sign-in = Se connecter
+nav-sign-up = Créer un compte
+footer-language = Langue
+banner-unverified = Confirmez votre adresse électronique pour commencer l’entraînement.
+banner-unverified-link = Confirmer mon adresse
+form-error-summary = Il y a un problème
+form-error-prefix = Erreur :
+form-error-title-prefix = Erreur :
+field-email = Adresse électronique
+field-password = Mot de passe
+field-invalid = Cette valeur n’est pas valide.
+field-weak_password = Choisissez un mot de passe plus long (au moins 8 caractères) et moins courant.
+field-out_of_range = Cette valeur est hors des limites permises.
+field-required = Ce champ est obligatoire.
+auth-or = ou
+auth-google = Continuer avec Google

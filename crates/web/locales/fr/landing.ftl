@@ -1,0 +1,11 @@
+landing-title = MyQCM — entraînement adaptatif aux QCM de médecine
+landing-tagline = Des QCM, QCS, QROC et cas cliniques choisis selon ce que vous savez déjà.
+landing-cta-sign-up = Créer un compte gratuit
+landing-cta-sign-in = J’ai déjà un compte
+landing-cta-dashboard = Aller au tableau de bord
+landing-how-title = Comment ça marche
+landing-point-level = Chaque réponse met à jour votre niveau par matière et par notion.
+landing-point-memory = Les questions reviennent au bon moment pour être retenues.
+landing-point-explained = Corrections expliquées, rédigées et relues par des enseignants.
+landing-audience = Pour les étudiants en médecine qui préparent leurs examens, en français, en arabe et en anglais.
+landing-api-docs = Documentation de l’API

@@ -1,0 +1,296 @@
+//! The signed-in person's own pages: settings (profile, language, sign-in sessions with
+//! revoke, password, two-step verification, data export, account deletion on a confirmation
+//! page) and onboarding (the learner profile). Each form calls the same use case as its JSON
+//! route in `api::account` (or `api::training` for the profile).
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use myqcm_services::identity::flows::{self, SessionView};
+use myqcm_services::identity::{mfa, privacy, sessions};
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::forms::{Form, page, see_other, see_other_with, to_sign_in};
+use super::{PageContext, Viewer, render};
+use crate::auth::cookies;
+use crate::{AppState, WebError};
+
+/// The routes.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/settings", get(settings))
+        .route("/settings/profile", post(save_profile))
+        .route("/settings/password", post(change_password))
+        .route("/settings/sessions/{id}/revoke", post(revoke_session))
+        .route("/settings/mfa", post(mfa_start))
+        .route("/settings/mfa/confirm", post(mfa_confirm))
+        .route("/settings/delete", get(delete_page).post(delete))
+        .merge(super::onboarding::router())
+}
+
+/// Extra content of the settings page after an MFA step.
+#[derive(Default)]
+struct MfaState {
+    secret: Option<mfa::Enrolment>,
+    recovery_codes: Vec<String>,
+}
+
+#[derive(Template)]
+#[template(path = "settings/settings.html")]
+struct SettingsPage {
+    ctx: PageContext,
+    form: Form,
+    sessions: Vec<SessionView>,
+    mfa: MfaState,
+}
+
+impl SettingsPage {
+    fn viewer(&self) -> Option<&Viewer> {
+        self.ctx.viewer.as_ref()
+    }
+
+    fn mfa_enabled(&self) -> bool {
+        self.viewer().is_some_and(|v| v.account.mfa_enabled)
+    }
+
+    fn when(&self, at: &chrono::DateTime<chrono::Utc>) -> String {
+        at.format("%Y-%m-%d %H:%M UTC").to_string()
+    }
+}
+
+async fn settings_page(
+    state: &AppState,
+    ctx: PageContext,
+    form: Form,
+    mfa: MfaState,
+) -> Result<Response, WebError> {
+    let Some(v) = &ctx.viewer else {
+        return Ok(to_sign_in("/settings"));
+    };
+    let sessions = flows::list_sessions(&state.deps(), v.user.principal()).await?;
+    let status = form.status();
+    let p = SettingsPage {
+        form,
+        sessions,
+        mfa,
+        ctx,
+    };
+    Ok(page(status, render(&p)?))
+}
+
+/// `GET /settings`.
+pub async fn settings(
+    State(state): State<AppState>,
+    ctx: PageContext,
+) -> Result<Response, WebError> {
+    let form = Form::new().with("display_name", ctx.display_name());
+    settings_page(&state, ctx, form, MfaState::default()).await
+}
+
+/// The profile form.
+#[derive(Deserialize)]
+pub struct ProfileForm {
+    display_name: String,
+}
+
+/// `POST /settings/profile`: the display name.
+pub async fn save_profile(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    axum::Form(f): axum::Form<ProfileForm>,
+) -> Result<Response, WebError> {
+    let Some(v) = &ctx.viewer else {
+        return Ok(to_sign_in("/settings"));
+    };
+    let form = Form::new().with("display_name", &f.display_name);
+    let deps = state.deps();
+    let done = flows::update_profile(&deps, v.user.id, Some(f.display_name.clone()), None);
+    let form = match done.await {
+        Ok(_) => return Ok(see_other("/settings")),
+        Err(e) => form.failure(ctx.locale, "display_name", e)?,
+    };
+    settings_page(&state, ctx, form, MfaState::default()).await
+}
+
+/// The password change form.
+#[derive(Deserialize)]
+pub struct PasswordForm {
+    current_password: String,
+    new_password: String,
+}
+
+/// `POST /settings/password`: other sessions end.
+pub async fn change_password(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    axum::Form(f): axum::Form<PasswordForm>,
+) -> Result<Response, WebError> {
+    let Some(v) = &ctx.viewer else {
+        return Ok(to_sign_in("/settings"));
+    };
+    let user = &v.user;
+    let done = flows::change_password(
+        &state.deps(),
+        user.principal(),
+        f.current_password,
+        f.new_password,
+        user.meta(),
+    )
+    .await;
+    let form = match done {
+        Ok(()) => Form::new().noticed(ctx.t("settings-password-changed")),
+        Err(e) => Form::new().failure(ctx.locale, "new_password", e)?,
+    };
+    settings_page(&state, ctx, form, MfaState::default()).await
+}
+
+/// `POST /settings/sessions/{id}/revoke`: ends one of the viewer's sessions (their current one
+/// signs them out).
+pub async fn revoke_session(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    Path(id): Path<Uuid>,
+) -> Result<Response, WebError> {
+    let Some(v) = &ctx.viewer else {
+        return Ok(to_sign_in("/settings"));
+    };
+    sessions::revoke(&state.deps(), v.user.id, id, "revoked_by_user").await?;
+    if id == v.user.session_id {
+        let mut h = HeaderMap::new();
+        cookies::clear_pair(&mut h, state.config.https());
+        return Ok(see_other_with(h, "/sign-in"));
+    }
+    Ok(see_other("/settings#sessions"))
+}
+
+/// A password (and, when enrolled, a second factor).
+#[derive(Deserialize)]
+pub struct PasswordOnly {
+    password: String,
+    #[serde(default)]
+    totp_code: Option<String>,
+}
+
+/// `POST /settings/mfa`: a new TOTP secret to add to an authenticator app.
+pub async fn mfa_start(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    axum::Form(f): axum::Form<PasswordOnly>,
+) -> Result<Response, WebError> {
+    let Some(v) = &ctx.viewer else {
+        return Ok(to_sign_in("/settings"));
+    };
+    let user = &v.user;
+    let mut m = MfaState::default();
+    let form = match mfa::start(&state.deps(), user.principal(), f.password, user.meta()).await {
+        Ok(e) => {
+            m.secret = Some(e);
+            Form::new()
+        }
+        Err(e) => Form::new().failure(ctx.locale, "mfa_password", e)?,
+    };
+    settings_page(&state, ctx, form, m).await
+}
+
+/// A code from the authenticator app.
+#[derive(Deserialize)]
+pub struct CodeForm {
+    code: String,
+}
+
+/// `POST /settings/mfa/confirm`: turns two-step verification on and shows the recovery codes
+/// once.
+pub async fn mfa_confirm(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    axum::Form(f): axum::Form<CodeForm>,
+) -> Result<Response, WebError> {
+    let Some(v) = &ctx.viewer else {
+        return Ok(to_sign_in("/settings"));
+    };
+    let user = &v.user;
+    let mut m = MfaState::default();
+    let form = match mfa::confirm(&state.deps(), user.principal(), f.code.trim(), user.meta()).await
+    {
+        Ok(codes) => {
+            m.recovery_codes = codes;
+            Form::new().noticed(ctx.t("settings-mfa-enabled"))
+        }
+        Err(e) => Form::new().failure(ctx.locale, "mfa_code", e)?,
+    };
+    settings_page(&state, ctx, form, m).await
+}
+
+#[derive(Template)]
+#[template(path = "settings/delete.html")]
+struct DeletePage {
+    ctx: PageContext,
+    form: Form,
+    mfa: bool,
+    /// Set once the deletion is scheduled.
+    erase_after: Option<String>,
+}
+
+/// `GET /settings/delete`: the confirmation page (a second page, not a script dialog).
+pub async fn delete_page(ctx: PageContext) -> Result<Response, WebError> {
+    let Some(v) = &ctx.viewer else {
+        return Ok(to_sign_in("/settings/delete"));
+    };
+    let mfa = v.account.mfa_enabled;
+    let p = DeletePage {
+        ctx,
+        form: Form::new(),
+        mfa,
+        erase_after: None,
+    };
+    Ok(page(p.form.status(), render(&p)?))
+}
+
+/// `POST /settings/delete`: schedules the erasure (signing in again during the grace period
+/// cancels it); every session ends now.
+pub async fn delete(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    axum::Form(f): axum::Form<PasswordOnly>,
+) -> Result<Response, WebError> {
+    let Some(v) = &ctx.viewer else {
+        return Ok(to_sign_in("/settings/delete"));
+    };
+    let (user, mfa) = (&v.user, v.account.mfa_enabled);
+    let code = f.totp_code.as_deref().filter(|c| !c.trim().is_empty());
+    let deps = state.deps();
+    let done = privacy::request_deletion(&deps, user.principal(), f.password, code, user.meta());
+    match done.await {
+        Ok(at) => {
+            let mut h = HeaderMap::new();
+            cookies::clear_pair(&mut h, state.config.https());
+            let erase_after = Some(at.format("%Y-%m-%d").to_string());
+            let ctx = PageContext {
+                viewer: None,
+                csrf: String::new(),
+                ..ctx
+            };
+            let p = DeletePage {
+                ctx,
+                form: Form::new(),
+                mfa,
+                erase_after,
+            };
+            Ok((h, render(&p)?).into_response())
+        }
+        Err(e) => {
+            let form = Form::new().failure(ctx.locale, "password", e)?;
+            let p = DeletePage {
+                ctx,
+                form,
+                mfa,
+                erase_after: None,
+            };
+            Ok(page(p.form.status(), render(&p)?))
+        }
+    }
+}
