@@ -11,8 +11,9 @@ backends="${1:-both}"; learners="${2:-32}"
 target="${CARGO_TARGET_DIR:-target}"
 profile="${MYQCM_LOAD_PROFILE:-load}"
 cargo build -q --profile "$profile" -p myqcm-app --bin myqcm --example load_answers
-bin="$target/$profile/myqcm"
-driver="$target/$profile/examples/load_answers"
+out="$profile"; [[ "$profile" == dev ]] && out=debug
+bin="$target/$out/myqcm"
+driver="$target/$out/examples/load_answers"
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
@@ -45,10 +46,16 @@ run_backend() {
   "$bin" seed --demo >/dev/null
   "$driver" seed --learners "$learners"
   start_server
-  "$driver" run --base "$base" --learners "$learners" --seconds 12 --ack "$tmp/ack.txt" &
+  "$driver" run --base "$base" --learners "$learners" --seconds 20 --ack "$tmp/ack.txt" &
   local load=$!
-  sleep 5
-  local before; before=$(wc -l <"$tmp/ack.txt" 2>/dev/null || echo 0)
+  # Kill once answers flow (at least 50 acknowledged), mid-run.
+  local before=0
+  for _ in $(seq 1 600); do
+    before=$(wc -l <"$tmp/ack.txt" 2>/dev/null || echo 0)
+    [[ "$before" -ge 50 ]] && break
+    sleep 0.1
+  done
+  sleep 1
   kill -KILL "$pid"; wait "$pid" 2>/dev/null || true
   echo "== $name: SIGKILL sent during the load (about $before answers acknowledged so far)"
   sleep 1

@@ -15,8 +15,9 @@ backends="${1:-both}"; seconds="${2:-20}"; learners="${3:-64}"; rate="${4:-800}"
 target="${CARGO_TARGET_DIR:-target}"
 profile="${MYQCM_LOAD_PROFILE:-load}"
 cargo build -q --profile "$profile" -p myqcm-app --bin myqcm --example load_answers
-bin="$target/$profile/myqcm"
-driver="$target/$profile/examples/load_answers"
+out="$profile"; [[ "$profile" == dev ]] && out=debug
+bin="$target/$out/myqcm"
+driver="$target/$out/examples/load_answers"
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 

@@ -158,6 +158,9 @@ async fn verify(file: &str) -> anyhow::Result<()> {
     if missing > 0 {
         bail!("{missing} acknowledged answers are not in the database");
     }
+    if ids.is_empty() {
+        bail!("no answer was acknowledged: the check proves nothing");
+    }
     Ok(())
 }
 
@@ -255,8 +258,10 @@ impl Shared {
         if v["repeat"] == false
             && let (Some(ack), Some(s)) = (&self.ack, v["served_id"].as_str())
         {
+            // Written through at once: the kill test watches the file during the run.
             let mut f = ack.lock().await;
             writeln!(f, "{s}")?;
+            f.flush()?;
         }
         if v["next"]["type"] == "item" {
             l.current = v["next"].clone();

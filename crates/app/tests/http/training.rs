@@ -650,6 +650,56 @@ async fn profile_modes_flags_notes_finish_and_the_dry_pool_over_http() {
 }
 
 #[tokio::test]
+async fn the_recurring_job_expires_abandoned_sessions() {
+    let app = App::spawn().await;
+    let u = app.learner().await;
+    let cardio = app.subject("cardio").await;
+    let idle = app
+        .start(
+            &u,
+            json!({"mode": "custom", "style": "tutor", "subject": cardio}),
+        )
+        .await;
+    let id = idle["id"].as_str().unwrap();
+    // The server declared the hourly schedule at start; eight idle days later the worker runs it.
+    app.clock.advance(chrono::Duration::days(8));
+    let worker = myqcm_app::worker(&app.services);
+    worker.drain().await.unwrap();
+    // The access token expired meanwhile: sign in again (same clock).
+    let t = myqcm_services::identity::testing::issue_session_for(
+        &app.services.db,
+        app.services.cache.clone(),
+        app.services.clock.clone(),
+        u.id,
+    )
+    .await
+    .unwrap();
+    let u = User {
+        id: u.id,
+        token: t.access_token,
+    };
+    let (st, s) = app.get(&u, &format!("/training-sessions/{id}")).await;
+    assert_eq!(st, 200);
+    assert_eq!(
+        (s["status"].as_str(), s["end"]["reason"].as_str()),
+        (Some("expired"), Some("expired"))
+    );
+    let (st, b) = app
+        .send(
+            "POST",
+            &u,
+            &format!("/training-sessions/{id}/answers"),
+            json!({"served_id": idle["current"]["served_id"], "options": [0]}),
+        )
+        .await;
+    assert_eq!(
+        (st, b["code"].as_str()),
+        (409, Some("session_closed")),
+        "{b}"
+    );
+}
+
+#[tokio::test]
 async fn the_training_api_is_in_the_openapi_document() {
     let app = App::spawn().await;
     let r = app

@@ -11,7 +11,7 @@ use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, Value,
+    QueryOrder, QuerySelect, TryIntoModel, Value,
 };
 use uuid::Uuid;
 
@@ -537,12 +537,26 @@ pub async fn session_of<C: ConnectionTrait>(
     Ok(q.one(c).await?)
 }
 
-/// Saves the changed columns of a session.
+/// Saves the changed columns of a session. One `UPDATE` on both backends (an
+/// `ActiveModel::update` reads the row back on SQLite, one more statement on the answer path);
+/// the returned model is the saved one. `a` must come from a loaded row (every column set).
 pub async fn update_session<C: ConnectionTrait>(
     c: &C,
     a: training_session::ActiveModel,
 ) -> Result<training_session::Model, DbError> {
-    Ok(a.update(c).await?)
+    let id = match &a.id {
+        sea_orm::ActiveValue::Set(v) | sea_orm::ActiveValue::Unchanged(v) => *v,
+        sea_orm::ActiveValue::NotSet => return Err(DbError::NotFound),
+    };
+    let r = training_session::Entity::update_many()
+        .set(a.clone())
+        .filter(training_session::Column::Id.eq(id))
+        .exec(c)
+        .await?;
+    if r.rows_affected != 1 {
+        return Err(DbError::NotFound);
+    }
+    Ok(a.try_into_model()?)
 }
 
 /// A learner's sessions, newest first (`before`: only sessions created strictly earlier).
@@ -591,14 +605,19 @@ pub async fn insert_session_item<C: ConnectionTrait>(
     c: &C,
     m: session_item::Model,
 ) -> Result<session_item::Model, DbError> {
-    let a: session_item::ActiveModel = m.into();
-    a.insert(c).await.map_err(|e| {
-        if is_unique_violation(&e) {
-            DbError::Conflict("session_item")
-        } else {
-            e.into()
-        }
-    })
+    // Without RETURNING: the row is `m` (SQLite would read it back otherwise).
+    let a: session_item::ActiveModel = m.clone().into();
+    session_item::Entity::insert(a)
+        .exec_without_returning(c)
+        .await
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                DbError::Conflict("session_item")
+            } else {
+                e.into()
+            }
+        })?;
+    Ok(m)
 }
 
 /// Every item served in a session, in order.
@@ -716,14 +735,19 @@ pub async fn insert_attempt<C: ConnectionTrait>(
     c: &C,
     m: attempt::Model,
 ) -> Result<attempt::Model, DbError> {
-    let a: attempt::ActiveModel = m.into();
-    a.insert(c).await.map_err(|e| {
-        if is_unique_violation(&e) {
-            DbError::Conflict("attempt")
-        } else {
-            e.into()
-        }
-    })
+    // Without RETURNING: the row is `m` (SQLite would read it back otherwise).
+    let a: attempt::ActiveModel = m.clone().into();
+    attempt::Entity::insert(a)
+        .exec_without_returning(c)
+        .await
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                DbError::Conflict("attempt")
+            } else {
+                e.into()
+            }
+        })?;
+    Ok(m)
 }
 
 /// The attempt stored for a served item.

@@ -207,6 +207,7 @@ pub struct Training {
     memory: Arc<MemoryModel>,
     content: ContentCache,
     pools: Cache<Uuid, Arc<Pool>>,
+    gate: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl std::fmt::Debug for Training {
@@ -328,6 +329,7 @@ impl Training {
                 .build(),
             memory: Arc::new(memory),
             config: Arc::new(config),
+            gate: Arc::new(tokio::sync::Mutex::new(())),
         })
     }
 
@@ -346,6 +348,19 @@ impl Training {
 
     fn now_ms(&self) -> i64 {
         self.clock.now().timestamp_millis()
+    }
+
+    /// On SQLite, write transactions of this process queue here before `BEGIN IMMEDIATE`:
+    /// SQLite has one writer anyway, and a writer waiting on its busy handler polls with
+    /// sleeps of up to 100 ms, which under load leaves the lock idle and the tail long. An
+    /// async mutex hands the turn over at once, in arrival order. PostgreSQL writers of
+    /// different learners do not conflict, so they are not gated.
+    async fn write_gate(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        if self.db.get_database_backend() == sea_orm::DbBackend::Sqlite {
+            Some(self.gate.lock().await)
+        } else {
+            None
+        }
     }
 
     // ------------------------------------------------------------ profile
@@ -608,6 +623,7 @@ impl Training {
             ));
         }
         let pool = Arc::new(pool);
+        let _gate = self.write_gate().await;
         let txn = begin_write(&self.db).await?;
         let session = repo::insert_session(&txn, session).await?;
         let state = State::load(&txn, learner, false).await?;
@@ -828,6 +844,7 @@ impl Training {
             }
         };
         let pool = self.pool_before_write(learner, id).await?;
+        let _gate = self.write_gate().await;
         let txn = begin_write(&self.db).await?;
         let session = repo::session_of(&txn, id, learner, true)
             .await?
@@ -1444,6 +1461,7 @@ impl Training {
         require(actor, Action::Train)?;
         let learner = actor.id;
         let pool = self.pool_before_write(learner, id).await?;
+        let _gate = self.write_gate().await;
         let txn = begin_write(&self.db).await?;
         let session = repo::session_of(&txn, id, learner, true)
             .await?
@@ -1520,6 +1538,7 @@ impl Training {
     /// Pauses a session (its exam clock stops); full mocks cannot pause.
     pub async fn pause(&self, actor: &Actor, id: Uuid) -> Result<SessionView> {
         require(actor, Action::Train)?;
+        let _gate = self.write_gate().await;
         let txn = begin_write(&self.db).await?;
         let session = repo::session_of(&txn, id, actor.id, true)
             .await?
@@ -1548,6 +1567,7 @@ impl Training {
     /// from the open item's answering time.
     pub async fn resume(&self, actor: &Actor, id: Uuid) -> Result<SessionView> {
         require(actor, Action::Train)?;
+        let _gate = self.write_gate().await;
         let txn = begin_write(&self.db).await?;
         let session = repo::session_of(&txn, id, actor.id, true)
             .await?
@@ -1575,6 +1595,7 @@ impl Training {
     /// Ends a session now (the open item counts as skipped) and returns its summary.
     pub async fn finish(&self, actor: &Actor, id: Uuid) -> Result<SummaryView> {
         require(actor, Action::Train)?;
+        let _gate = self.write_gate().await;
         let txn = begin_write(&self.db).await?;
         let session = repo::session_of(&txn, id, actor.id, true)
             .await?
