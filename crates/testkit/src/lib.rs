@@ -110,3 +110,22 @@ pub fn fixed_clock() -> FixedClock {
 pub fn epoch() -> DateTime<Utc> {
     DateTime::from_timestamp(1_767_600_000, 0).unwrap_or_default()
 }
+
+/// A loopback TCP port that was free at the time of the call, for a child process to bind.
+pub fn free_port() -> std::io::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+/// A command running `program` (a test's `env!("CARGO_BIN_EXE_myqcm")`) without the `MYQCM_*`
+/// and `RUST_LOG` variables of the environment running the tests: each test sets what it needs.
+pub fn isolated_command(program: &str) -> std::process::Command {
+    let mut c = std::process::Command::new(program);
+    for (k, _) in std::env::vars() {
+        if k.starts_with("MYQCM_") || k == "RUST_LOG" {
+            c.env_remove(k);
+        }
+    }
+    c
+}

@@ -5,16 +5,11 @@
     reason = "tests fail loudly on purpose"
 )]
 
-use std::process::{Command, Output};
+use std::process::Output;
 
 fn myqcm(dir: &std::path::Path, args: &[&str]) -> Output {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_myqcm"));
-    for (k, _) in std::env::vars() {
-        if k.starts_with("MYQCM_") || k == "RUST_LOG" {
-            c.env_remove(k);
-        }
-    }
-    c.args(args)
+    crate::myqcm()
+        .args(args)
         .current_dir(dir)
         .env("MYQCM_DATA_DIR", dir.join("data"))
         .output()

@@ -6,27 +6,10 @@
 )]
 
 use std::io::Write;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
+
+use crate::{free_port, myqcm};
 use std::time::{Duration, Instant};
-
-fn myqcm() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_myqcm"));
-    // Only what each test sets: no MYQCM_* from the environment running the tests.
-    for (k, _) in std::env::vars() {
-        if k.starts_with("MYQCM_") || k == "RUST_LOG" {
-            c.env_remove(k);
-        }
-    }
-    c
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// The audit rows named `action` in the SQLite database under `dir`.
 fn audit_rows(dir: &std::path::Path, action: &str) -> Vec<serde_json::Value> {

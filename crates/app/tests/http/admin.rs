@@ -146,15 +146,7 @@ async fn a5_non_admins_get_403_on_every_admin_route_from_the_openapi_document() 
     let (reviewer, _) = app.staff("rev@example.dz", "reviewer", "").await;
     // Admin without the needed scope.
     let (finance, _) = app.staff("fin@example.dz", "admin", "finance").await;
-    let doc: Value = app
-        .client
-        .get(app.url("/api/v1/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc = app.openapi().await;
     let mut checked = 0;
     for (path, ops) in doc["paths"].as_object().unwrap() {
         if !path.starts_with("/api/v1/admin") {
@@ -198,15 +190,7 @@ async fn a9_a_demoted_reviewer_is_refused_on_the_very_next_request() {
             .status(),
         200
     );
-    let step = app
-        .send_as(
-            &admin,
-            reqwest::Method::POST,
-            "/api/v1/auth/step-up",
-            Some(json!({"password": PW, "totp_code": app.totp(&secret)})),
-        )
-        .await;
-    assert_eq!(step.status(), 200);
+    app.step_up(&admin, &secret).await;
     let rev_id = app.account("rev@example.dz").await.id;
     let res = app
         .send_as(

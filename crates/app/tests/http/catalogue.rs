@@ -10,11 +10,10 @@
 
 use std::ops::Deref;
 
-use sea_orm::{ActiveModelTrait, ActiveValue::Set};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::support::{TestApp, spawn_app};
+use crate::support::{ApiUser as User, TestApp, spawn_app};
 
 /// The shared [`TestApp`] with the catalogue's shortcuts (Bearer users made in the database,
 /// JSON calls under `/api/v1`).
@@ -26,11 +25,6 @@ impl Deref for App {
     fn deref(&self) -> &TestApp {
         &self.0
     }
-}
-
-struct User {
-    id: Uuid,
-    token: String,
 }
 
 impl App {
@@ -53,49 +47,12 @@ impl App {
     }
 
     async fn user(&self, roles: &[&str], scopes: &[&str], totp: bool) -> User {
-        let email = format!("{}@test.myqcm.local", Uuid::new_v4().simple());
-        let row = myqcm_db::identity::accounts::insert(
-            &self.services.db,
-            myqcm_db::identity::accounts::NewAccount {
-                email,
-                display_name: "T".into(),
-                password_hash: None,
-                roles: roles.iter().map(|r| r.parse().unwrap()).collect(),
-                admin_scopes: scopes.iter().map(|r| r.parse().unwrap()).collect(),
-                locale: "fr".into(),
-                verified: true,
-            },
-            self.services.clock.now(),
-        )
-        .await
-        .unwrap();
-        if totp {
-            self.enrol_totp(row.id).await;
-        }
-        let t = myqcm_services::identity::testing::issue_session_for(
-            &self.services.db,
-            self.services.cache.clone(),
-            self.services.clock.clone(),
-            row.id,
-        )
-        .await
-        .unwrap();
-        User {
-            id: row.id,
-            token: t.access_token,
-        }
+        self.0.api_user(roles, scopes, totp).await
     }
 
-    /// Marks the account as enrolled in TOTP (read again on every request).
+    /// Marks the account as enrolled in TOTP.
     async fn enrol_totp(&self, id: Uuid) {
-        let acc = myqcm_db::identity::accounts::get(&self.services.db, id)
-            .await
-            .unwrap()
-            .unwrap();
-        let mut a: myqcm_db::identity::accounts::entity::ActiveModel = acc.into();
-        a.totp_secret = Set(Some("JBSWY3DPEHPK3PXP".into()));
-        a.totp_enabled_at = Set(Some(self.services.clock.now().timestamp_millis()));
-        a.update(&self.services.db).await.unwrap();
+        self.mark_totp_enrolled(id).await;
     }
 
     fn url(&self, p: &str) -> String {
@@ -103,28 +60,14 @@ impl App {
     }
 
     async fn get(&self, u: &User, p: &str) -> (u16, Value) {
-        let r = self
-            .client
-            .get(self.url(p))
-            .bearer_auth(&u.token)
-            .send()
+        let path = format!("/api/v1{p}");
+        self.send_bearer(reqwest::Method::GET, &u.token, &path, None)
             .await
-            .unwrap();
-        let s = r.status().as_u16();
-        (s, r.json().await.unwrap_or(Value::Null))
     }
 
     async fn send(&self, method: reqwest::Method, u: &User, p: &str, body: Value) -> (u16, Value) {
-        let r = self
-            .client
-            .request(method, self.url(p))
-            .bearer_auth(&u.token)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        let s = r.status().as_u16();
-        (s, r.json().await.unwrap_or(Value::Null))
+        let path = format!("/api/v1{p}");
+        self.send_bearer(method, &u.token, &path, Some(body)).await
     }
 
     async fn post(&self, u: &User, p: &str, body: Value) -> (u16, Value) {
@@ -1003,15 +946,7 @@ async fn a_clinical_case_is_authored_reviewed_and_served_as_an_ordered_block() {
 #[tokio::test]
 async fn the_openapi_document_describes_the_catalogue() {
     let app = App::spawn().await;
-    let doc: Value = app
-        .client
-        .get(app.url("/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc = app.openapi().await;
     for p in [
         "/api/v1/items",
         "/api/v1/items/{id}",

@@ -335,3 +335,242 @@ async fn google_needs_a_provider_verified_email_and_unverified_links_drop_on_pro
             .is_some()
     );
 }
+
+fn set_cookie(res: &reqwest::Response, name: &str) -> Option<String> {
+    res.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|c| {
+            let (kv, _) = c.split_once(';').unwrap_or((c, ""));
+            let (k, v) = kv.split_once('=')?;
+            (k.trim_start_matches("__Host-") == name).then(|| v.to_owned())
+        })
+}
+
+async fn sign_in_from(app: &App, device: Option<&str>, email: &str, pw: &str) -> reqwest::Response {
+    let mut rb = app
+        .client
+        .post(app.url("/api/v1/auth/sign-in"))
+        .json(&json!({"email": email, "password": pw}));
+    if let Some(d) = device {
+        rb = rb.header("cookie", format!("myqcm_device={d}"));
+    }
+    rb.send().await.unwrap()
+}
+
+/// Issue 9 item 4: anyone could lock an account for good with five wrong passwords every 15
+/// minutes. Now the delay is per (account, client): the guesser slows down, the owner's own
+/// device (which signed in before) signs in at once, and the owner is told, once.
+#[tokio::test]
+async fn a_password_guesser_slows_down_but_never_locks_the_owner_out() {
+    let app = spawn().await;
+    let owner = "guessed@example.dz";
+    app.sign_up_verified(owner, PW).await;
+    let res = sign_in_from(&app, None, owner, PW).await;
+    assert_eq!(res.status(), 200);
+    let device = set_cookie(&res, "myqcm_device").expect("a device cookie");
+    assert_eq!(device.len(), 43);
+
+    // The guesser (another client: no device cookie, or a made-up one).
+    for i in 0..5 {
+        let res = sign_in_from(&app, None, owner, "a wrong guess").await;
+        assert_eq!(res.status(), 401, "free attempt {i}");
+    }
+    let res = sign_in_from(&app, None, owner, "a wrong guess").await;
+    assert_eq!(status_and_code(res).await, (429, "rate_limited".into()));
+    let res = sign_in_from(&app, None, owner, PW).await;
+    assert_eq!(
+        res.status(),
+        429,
+        "even the right password waits: no oracle"
+    );
+    let minted = "m".repeat(43);
+    let res = sign_in_from(&app, Some(&minted), owner, "a wrong guess").await;
+    assert_eq!(res.status(), 429, "a made-up device cookie buys nothing");
+
+    // The owner's device is not slowed down by any of this.
+    let res = sign_in_from(&app, Some(&device), owner, PW).await;
+    assert_eq!(res.status(), 200, "the owner's own device signs in");
+    assert!(
+        set_cookie(&res, "myqcm_device").is_none(),
+        "the device keeps its id"
+    );
+
+    // The delay grows but ends: after a while the guesser may try again.
+    app.clock.advance(chrono::Duration::seconds(20));
+    let res = sign_in_from(&app, None, owner, "a wrong guess").await;
+    assert_eq!(res.status(), 401, "allowed again after the delay");
+
+    // The owner heard about it once, with the guesser's address.
+    let notices: Vec<Mail> = app
+        .mails_to(owner)
+        .await
+        .into_iter()
+        .filter(|m| {
+            m.subject.contains("connexion")
+                && m.text.contains("127.0.0.1")
+                && m.text.contains("deux étapes")
+        })
+        .collect();
+    assert_eq!(notices.len(), 1, "one notice: {notices:?}");
+    assert!(
+        app.audit_actions()
+            .await
+            .contains(&"sign_in.failures_notified".to_owned())
+    );
+}
+
+/// Issue 9 item 3: the failure count was checked before the queued password check and
+/// incremented after it, so parallel guesses all passed the check. Every attempt is now counted
+/// first: of 20 parallel guesses at most 5 reach the password check.
+#[tokio::test]
+async fn parallel_password_guesses_cannot_exceed_the_free_attempts() {
+    let app = spawn().await;
+    let owner = "parallel@example.dz";
+    app.sign_up_verified(owner, PW).await;
+    let mut guesses = tokio::task::JoinSet::new();
+    for i in 0..20 {
+        let (client, url) = (app.client.clone(), app.url("/api/v1/auth/sign-in"));
+        guesses.spawn(async move {
+            let body = json!({"email": owner, "password": format!("wrong guess {i}")});
+            let res = client.post(url).json(&body).send().await.unwrap();
+            res.status().as_u16()
+        });
+    }
+    let statuses = guesses.join_all().await;
+    let checked = statuses.iter().filter(|s| **s == 401).count();
+    assert_eq!(checked, 5, "{statuses:?}");
+    assert_eq!(statuses.iter().filter(|s| **s == 429).count(), 15);
+    let failed = app
+        .audit_actions()
+        .await
+        .into_iter()
+        .filter(|a| a == "sign_in.failed")
+        .count();
+    assert_eq!(failed, 5, "only five passwords were checked");
+}
+
+/// Issue 9 item 3: per-address limits used the full IPv6 address, and a host holds a whole /64.
+/// Sign-ups from six addresses of one /64 share one budget of five an hour; another /64 has
+/// its own.
+#[tokio::test]
+async fn ipv6_clients_are_limited_by_their_64() {
+    let app = spawn_with(|w| w.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()]).await;
+    let sign_up_from = |ip: String, i: u32| {
+        let app = &app;
+        async move {
+            app.client
+                .post(app.url("/api/v1/auth/sign-up"))
+                .header("x-forwarded-for", ip)
+                .json(&json!({"email": format!("v6-{i}@example.dz"), "password": PW, "display_name": "V6"}))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    for i in 0..5 {
+        assert_eq!(
+            sign_up_from(format!("2001:db8:7:7::{:x}", i + 1), i).await,
+            202
+        );
+    }
+    assert_eq!(sign_up_from("2001:db8:7:7:ffff::9".into(), 5).await, 429);
+    assert_eq!(sign_up_from("2001:db8:7:8::1".into(), 6).await, 202);
+}
+
+async fn refreshed(app: &App, refresh: &str) -> Value {
+    let res = app.refresh_grant(refresh).await;
+    assert_eq!(res.status(), 200, "refresh");
+    res.json().await.unwrap()
+}
+
+/// Issue 9 item 5: reuse detection remembered the last rotation only, so a stolen token two
+/// rotations old was merely "unknown" and the thief's copy of the family lived on. Every
+/// rotated token is now remembered until it would expire; presenting any of them ends the family.
+#[tokio::test]
+async fn reusing_any_older_refresh_token_revokes_the_family() {
+    let app = spawn().await;
+    let email = "reuse@example.dz";
+    app.sign_up_verified(email, PW).await;
+    let t0 = app.token_grant(email, PW).await;
+    let stolen = t0["refresh_token"].as_str().unwrap().to_owned();
+    let t1 = refreshed(&app, &stolen).await;
+    let t2 = refreshed(&app, t1["refresh_token"].as_str().unwrap()).await;
+    let live_access = t2["access_token"].as_str().unwrap();
+    assert_eq!(
+        app.get_bearer(live_access, "/api/v1/account")
+            .await
+            .status(),
+        200
+    );
+    app.clock.advance(chrono::Duration::seconds(60));
+    let res = app.refresh_grant(&stolen).await;
+    assert_eq!(res.status(), 401);
+    assert_eq!(
+        app.get_bearer(live_access, "/api/v1/account")
+            .await
+            .status(),
+        401,
+        "the family ended"
+    );
+    let res = app
+        .refresh_grant(t2["refresh_token"].as_str().unwrap())
+        .await;
+    assert_eq!(res.status(), 401);
+    assert!(
+        app.audit_actions()
+            .await
+            .contains(&"refresh.reuse_detected".to_owned())
+    );
+}
+
+/// Issue 9 item 5 (ASVS 7.3.2): rotation extended a session for ever. A learner's session ends
+/// 30 days after sign-in and a staff member's 12 hours after, however often it is refreshed.
+#[tokio::test]
+async fn rotation_never_extends_a_session_past_its_absolute_lifetime() {
+    let app = spawn().await;
+    let learner = "learner.life@example.dz";
+    app.sign_up_verified(learner, PW).await;
+    let mut t = app.token_grant(learner, PW).await;
+    for _ in 0..2 {
+        app.clock.advance(chrono::Duration::days(14));
+        t = refreshed(&app, t["refresh_token"].as_str().unwrap()).await;
+    }
+    assert!(
+        t["refresh_expires_in"].as_i64().unwrap() <= 2 * 86_400,
+        "capped at sign-in + 30 days: {t}"
+    );
+    app.clock
+        .advance(chrono::Duration::days(2) + chrono::Duration::seconds(1));
+    let res = app
+        .refresh_grant(t["refresh_token"].as_str().unwrap())
+        .await;
+    assert_eq!(res.status(), 401, "30 days after sign-in");
+
+    let (_b, secret) = app
+        .staff("staff.life@example.dz", "student,reviewer", "")
+        .await;
+    let res = app
+        .post(
+            "/api/v1/auth/token",
+            &json!({"grant_type": "password", "email": "staff.life@example.dz", "password": PW,
+                    "totp_code": app.totp(&secret)}),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let mut s: Value = res.json().await.unwrap();
+    assert!(s["refresh_expires_in"].as_i64().unwrap() <= 12 * 3600);
+    for _ in 0..5 {
+        app.clock.advance(chrono::Duration::hours(2));
+        s = refreshed(&app, s["refresh_token"].as_str().unwrap()).await;
+    }
+    app.clock
+        .advance(chrono::Duration::hours(2) + chrono::Duration::seconds(1));
+    let res = app
+        .refresh_grant(s["refresh_token"].as_str().unwrap())
+        .await;
+    assert_eq!(res.status(), 401, "12 hours after sign-in");
+}

@@ -11,7 +11,7 @@
     reason = "tests fail loudly on purpose"
 )]
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::support::*;
@@ -109,24 +109,10 @@ impl Drop for Server {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 async fn start(dir: &std::path::Path, db_url: &str, redis: &str, prefix: &str) -> (Server, String) {
-    let port = free_port();
+    let port = myqcm_testkit::free_port().unwrap();
     let base = format!("http://127.0.0.1:{port}");
-    let mut c = Command::new(env!("CARGO_BIN_EXE_myqcm"));
-    for (k, _) in std::env::vars() {
-        if k.starts_with("MYQCM_") || k == "RUST_LOG" {
-            c.env_remove(k);
-        }
-    }
-    let child = c
+    let child = myqcm_testkit::isolated_command(env!("CARGO_BIN_EXE_myqcm"))
         .args(["serve", "--no-worker"])
         .env("MYQCM_LISTEN", format!("127.0.0.1:{port}"))
         .env("MYQCM_METRICS_LISTEN", "")

@@ -38,18 +38,6 @@ impl JobHandler for Driven {
     }
 }
 
-async fn step_up(app: &App, b: &Browser, secret: &[u8]) {
-    let res = app
-        .send_as(
-            b,
-            Method::POST,
-            "/api/v1/auth/step-up",
-            Some(json!({"password": PW, "totp_code": app.totp(secret)})),
-        )
-        .await;
-    assert_eq!(res.status(), 200);
-}
-
 async fn json_of(res: reqwest::Response, status: u16) -> Value {
     assert_eq!(res.status(), status);
     let text = res.text().await.unwrap();
@@ -179,7 +167,7 @@ async fn operators_see_progress_cancel_a_running_job_and_retry_a_dead_one() {
         "step_up_required",
     )
     .await;
-    step_up(&app, &ops, &secret).await;
+    app.step_up(&ops, &secret).await;
     let v = json_of(app.send_as(&ops, Method::POST, &cancel, None).await, 200).await;
     assert_eq!(v["status"], "running", "it stops at its next checkpoint");
     assert_eq!(v["cancel_requested"], true);
@@ -253,7 +241,7 @@ async fn jobs_are_for_the_operations_and_super_scopes_only() {
         "forbidden",
     )
     .await;
-    step_up(&app, &support, &secret).await;
+    app.step_up(&support, &secret).await;
     assert_problem(
         app.send_as(
             &support,
@@ -306,15 +294,7 @@ async fn jobs_are_for_the_operations_and_super_scopes_only() {
 #[tokio::test]
 async fn the_openapi_document_describes_the_jobs_api_without_payloads() {
     let app = spawn().await;
-    let doc: Value = app
-        .client
-        .get(app.url("/api/v1/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc = app.openapi().await;
     let paths = &doc["paths"];
     assert!(paths["/api/v1/admin/jobs"]["get"].is_object());
     assert!(paths["/api/v1/admin/jobs/{id}"]["get"].is_object());

@@ -7,22 +7,12 @@
     reason = "tests fail loudly on purpose"
 )]
 
-use std::sync::Arc;
-
 use crate::support::*;
-use myqcm_services::identity::{Deps, IdentityConfig, privacy};
+use myqcm_services::identity::{Deps, privacy};
 use serde_json::{Value, json};
 
 fn deps(app: &App) -> Deps {
-    Deps {
-        db: app.db.conn.clone(),
-        cache: app.cache.clone(),
-        clock: Arc::new(app.clock.clone()),
-        config: Arc::new(IdentityConfig::new(
-            b"test",
-            "http://127.0.0.1/".parse().unwrap(),
-        )),
-    }
+    app.services.deps()
 }
 
 #[tokio::test]

@@ -10,27 +10,10 @@
 use crate::support::*;
 use serde_json::{Value, json};
 
-async fn step_up(app: &App, b: &Browser, secret: &[u8]) {
-    let res = app
-        .send_as(
-            b,
-            reqwest::Method::POST,
-            "/api/v1/auth/step-up",
-            Some(json!({"password": PW, "totp_code": app.totp(secret)})),
-        )
-        .await;
-    assert_eq!(res.status(), 200, "step-up");
-}
-
 async fn patch_user(app: &App, b: &Browser, email: &str, body: Value) -> reqwest::Response {
     let id = app.account(email).await.id;
-    app.send_as(
-        b,
-        reqwest::Method::PATCH,
-        &format!("/api/v1/admin/users/{id}"),
-        Some(body),
-    )
-    .await
+    app.patch_as(b, &format!("/api/v1/admin/users/{id}"), body)
+        .await
 }
 
 /// A support admin holds `UsersManage`, which lets it edit accounts. The attack: after a
@@ -43,7 +26,7 @@ async fn a_support_admin_cannot_climb_to_super_admin() {
     let (_root, _) = app.staff("root@example.dz", "admin", "super").await;
     let (support, secret) = app.staff("support@example.dz", "admin", "support").await;
     app.sign_up_verified("accomplice@example.dz", PW).await;
-    step_up(&app, &support, &secret).await;
+    app.step_up(&support, &secret).await;
 
     // (1) Its own scopes.
     let res = patch_user(
@@ -139,7 +122,7 @@ async fn the_last_super_admin_stays_and_no_one_edits_their_own_grants() {
     let app = spawn().await;
     let (root, secret) = app.staff("root@example.dz", "admin", "super").await;
     app.sign_up_verified("second@example.dz", PW).await;
-    step_up(&app, &root, &secret).await;
+    app.step_up(&root, &secret).await;
     let res = patch_user(
         &app,
         &root,
@@ -160,7 +143,7 @@ async fn the_last_super_admin_stays_and_no_one_edits_their_own_grants() {
     assert_eq!(res.status(), 200);
     let second = app.sign_in("second@example.dz", PW).await;
     let second_secret = app.enrol_totp(&second).await;
-    step_up(&app, &second, &second_secret).await;
+    app.step_up(&second, &second_secret).await;
     let res = patch_user(
         &app,
         &second,
@@ -170,7 +153,7 @@ async fn the_last_super_admin_stays_and_no_one_edits_their_own_grants() {
     .await;
     assert_eq!(res.status(), 200);
     let (support, support_secret) = app.staff("support@example.dz", "admin", "support").await;
-    step_up(&app, &support, &support_secret).await;
+    app.step_up(&support, &support_secret).await;
     let res = patch_user(
         &app,
         &support,

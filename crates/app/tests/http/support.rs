@@ -25,6 +25,7 @@ use sea_orm::{ActiveModelTrait, ActiveValue::Set};
 use serde_json::{Value, json};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
+use uuid::Uuid;
 
 /// A password that passes the policy.
 pub const PW: &str = "a long enough passphrase";
@@ -189,6 +190,13 @@ impl TestApp {
     pub async fn get(&self, path: &str) -> reqwest::Response {
         self.client.get(self.url(path)).send().await.unwrap()
     }
+
+    /// The OpenAPI document the server publishes.
+    pub async fn openapi(&self) -> Value {
+        let res = self.get("/api/v1/openapi.json").await;
+        assert_eq!(res.status(), 200);
+        res.json().await.unwrap()
+    }
 }
 
 impl TestApp {
@@ -217,7 +225,7 @@ impl TestApp {
 
     pub async fn sign_up_verified(&self, email: &str, password: &str) {
         self.sign_up(email, password).await;
-        let token = token_in(&self.last_link_mail_to(email).await.text);
+        let token = self.last_link_mail_to(email).await.token();
         let res = self
             .post("/api/v1/auth/verify-email", &json!({"token": token}))
             .await;
@@ -408,12 +416,7 @@ impl TestApp {
     /// Enrols TOTP for the signed-in browser; returns the secret. Moves the clock one step on.
     pub async fn enrol_totp(&self, b: &Browser) -> Vec<u8> {
         let res = self
-            .send_as(
-                b,
-                reqwest::Method::POST,
-                "/api/v1/account/mfa/totp",
-                Some(json!({"password": PW})),
-            )
+            .post_as(b, "/api/v1/account/mfa/totp", json!({"password": PW}))
             .await;
         assert_eq!(res.status(), 200);
         let v: Value = res.json().await.unwrap();
@@ -421,24 +424,18 @@ impl TestApp {
             myqcm_services::identity::totp::base32_decode(v["secret"].as_str().unwrap()).unwrap();
         let code = self.totp(&secret);
         let res = self
-            .send_as(
-                b,
-                reqwest::Method::POST,
-                "/api/v1/account/mfa/totp/confirm",
-                Some(json!({"code": code})),
-            )
+            .post_as(b, "/api/v1/account/mfa/totp/confirm", json!({"code": code}))
             .await;
         assert_eq!(res.status(), 200);
         let v: Value = res.json().await.unwrap();
         assert_eq!(v["recovery_codes"].as_array().unwrap().len(), 10);
-        self.clock.advance(chrono::Duration::seconds(30));
+        self.advance(chrono::Duration::seconds(30));
         secret
     }
 
     /// The current TOTP code for `secret` at the server's clock.
     pub fn totp(&self, secret: &[u8]) -> String {
-        use myqcm_domain::Clock;
-        myqcm_services::identity::totp::code_at(secret, self.clock.now().timestamp())
+        myqcm_services::identity::totp::code_at(secret, self.now().timestamp())
     }
 
     /// A verified staff account signed in with TOTP enrolled: (browser, secret).
@@ -449,6 +446,157 @@ impl TestApp {
         let secret = self.enrol_totp(&b).await;
         (b, secret)
     }
+}
+
+/// Accounts for the set-up of a test, the shortest way that still goes through HTTP.
+impl TestApp {
+    /// A verified learner (password [`PW`]) signed in with a browser.
+    pub async fn learner(&self, email: &str) -> Browser {
+        self.sign_up_verified(email, PW).await;
+        self.sign_in(email, PW).await
+    }
+
+    /// Re-authenticates `b` with [`PW`] and a TOTP code (`secret` from [`TestApp::staff`]): the
+    /// admin changes a step-up guards are allowed for the next minutes.
+    pub async fn step_up(&self, b: &Browser, secret: &[u8]) {
+        let res = self
+            .post_as(
+                b,
+                "/api/v1/auth/step-up",
+                json!({"password": PW, "totp_code": self.totp(secret)}),
+            )
+            .await;
+        assert_eq!(res.status(), 200, "step-up");
+    }
+
+    /// An account written straight to the database (verified, no password) with `roles` and
+    /// `scopes`, TOTP marked enrolled when `totp`, and a Bearer token: set-up for tests about
+    /// other areas, without mail, hashing or rate limits.
+    pub async fn api_user(&self, roles: &[&str], scopes: &[&str], totp: bool) -> ApiUser {
+        let row = accounts::insert(
+            &self.db.conn,
+            accounts::NewAccount {
+                email: format!("{}@test.myqcm.local", Uuid::new_v4().simple()),
+                display_name: "T".into(),
+                password_hash: None,
+                roles: roles.iter().map(|r| r.parse().unwrap()).collect(),
+                admin_scopes: scopes.iter().map(|r| r.parse().unwrap()).collect(),
+                locale: "fr".into(),
+                verified: true,
+            },
+            self.now(),
+        )
+        .await
+        .unwrap();
+        if totp {
+            self.mark_totp_enrolled(row.id).await;
+        }
+        let t = myqcm_services::identity::testing::issue_session_for(
+            &self.db.conn,
+            self.cache.clone(),
+            Arc::new(self.clock.clone()),
+            row.id,
+        )
+        .await
+        .unwrap();
+        ApiUser {
+            id: row.id,
+            token: t.access_token,
+        }
+    }
+
+    /// Marks the account as enrolled in TOTP (the enrolment is read again on every request).
+    pub async fn mark_totp_enrolled(&self, id: Uuid) {
+        let acc = accounts::get(&self.db.conn, id).await.unwrap().unwrap();
+        let mut a: accounts::entity::ActiveModel = acc.into();
+        a.totp_secret = Set(Some("JBSWY3DPEHPK3PXP".into()));
+        a.totp_enabled_at = Set(Some(self.now().timestamp_millis()));
+        a.update(&self.db.conn).await.unwrap();
+    }
+}
+
+/// An API client: an account id and its Bearer token (see [`TestApp::api_user`]).
+#[derive(Debug, Clone)]
+pub struct ApiUser {
+    pub id: Uuid,
+    pub token: String,
+}
+
+/// JSON requests: with a browser's cookies and CSRF token (`*_as`), or a Bearer token.
+impl TestApp {
+    pub async fn post_as(&self, b: &Browser, path: &str, body: Value) -> reqwest::Response {
+        self.send_as(b, reqwest::Method::POST, path, Some(body))
+            .await
+    }
+
+    pub async fn put_as(&self, b: &Browser, path: &str, body: Value) -> reqwest::Response {
+        self.send_as(b, reqwest::Method::PUT, path, Some(body))
+            .await
+    }
+
+    pub async fn patch_as(&self, b: &Browser, path: &str, body: Value) -> reqwest::Response {
+        self.send_as(b, reqwest::Method::PATCH, path, Some(body))
+            .await
+    }
+
+    pub async fn delete_as(&self, b: &Browser, path: &str) -> reqwest::Response {
+        self.send_as(b, reqwest::Method::DELETE, path, None).await
+    }
+
+    /// GET as `b`: (status, JSON body or `null`).
+    pub async fn get_json_as(&self, b: &Browser, path: &str) -> (u16, Value) {
+        status_and_json(self.get_as(b, path).await).await
+    }
+
+    /// A request with a Bearer token and an optional JSON body: (status, JSON body or `null`).
+    pub async fn send_bearer(
+        &self,
+        method: reqwest::Method,
+        token: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut rb = self
+            .client
+            .request(method, self.url(path))
+            .bearer_auth(token);
+        if let Some(body) = body {
+            rb = rb.json(&body);
+        }
+        status_and_json(rb.send().await.unwrap()).await
+    }
+}
+
+/// The fixed clock the server reads.
+impl TestApp {
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        use myqcm_domain::Clock;
+        self.clock.now()
+    }
+
+    /// Moves the server's clock on (expiries, rate-limit windows, step-up freshness); no test
+    /// sleeps.
+    pub fn advance(&self, by: chrono::Duration) {
+        self.clock.advance(by);
+    }
+}
+
+impl Mail {
+    /// The link token (`#token=…`) this mail carries.
+    pub fn token(&self) -> String {
+        token_in(&self.text)
+    }
+
+    /// The 6-digit code this mail carries.
+    pub fn code(&self) -> String {
+        code_in(&self.text)
+    }
+}
+
+/// (status, JSON body), the body `null` when it is empty or not JSON.
+pub async fn status_and_json(res: reqwest::Response) -> (u16, Value) {
+    let status = res.status().as_u16();
+    (status, res.json().await.unwrap_or(Value::Null))
 }
 
 /// The link token (`#token=…`) in a mail.

@@ -52,6 +52,8 @@ pub mod entity {
         pub revoked_at: Option<i64>,
         /// Why it was revoked.
         pub revoked_reason: Option<String>,
+        /// End fixed at sign-in that no rotation extends (ms); none on sessions from before.
+        pub absolute_expires_at: Option<i64>,
     }
 
     /// No relations.
@@ -84,6 +86,7 @@ pub async fn insert<C: ConnectionTrait>(conn: &C, row: SessionRow) -> Result<(),
         user_agent: Set(row.user_agent),
         revoked_at: Set(row.revoked_at),
         revoked_reason: Set(row.revoked_reason),
+        absolute_expires_at: Set(row.absolute_expires_at),
     }
     .insert(conn)
     .await?;
@@ -308,6 +311,87 @@ pub async fn purge_ended_before<C: ConnectionTrait>(
                 .add(entity::Column::RevokedAt.lt(cutoff_ms))
                 .add(entity::Column::RefreshExpiresAt.lt(cutoff_ms)),
         )
+        .exec(conn)
+        .await?;
+    Ok(res.rows_affected)
+}
+
+/// The `auth_refresh_rotated` table: every refresh token rotated away, until it would expire.
+pub mod rotated {
+    use sea_orm::entity::prelude::*;
+
+    /// One rotated-away refresh token.
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "auth_refresh_rotated")]
+    pub struct Model {
+        /// SHA-256 (hex) of the rotated token.
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub refresh_hash: String,
+        /// Its session.
+        pub session_id: Uuid,
+        /// Its refresh family.
+        pub family_id: Uuid,
+        /// Owner.
+        pub user_id: Uuid,
+        /// When it was rotated away (ms).
+        pub rotated_at: i64,
+        /// When it would have expired (ms); the row goes after that.
+        pub expires_at: i64,
+    }
+
+    /// No relations.
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// Remembers a refresh token rotated away from `session` (until `expires_at`).
+pub async fn remember_rotated<C: ConnectionTrait>(
+    conn: &C,
+    session: &SessionRow,
+    hash: &str,
+    now_ms: i64,
+) -> Result<(), DbError> {
+    rotated::ActiveModel {
+        refresh_hash: Set(hash.to_owned()),
+        session_id: Set(session.id),
+        family_id: Set(session.family_id),
+        user_id: Set(session.user_id),
+        rotated_at: Set(now_ms),
+        expires_at: Set(session.refresh_expires_at),
+    }
+    .insert(conn)
+    .await?;
+    Ok(())
+}
+
+/// A rotated-away refresh token by hash, while it would still be valid.
+pub async fn find_rotated<C: ConnectionTrait>(
+    conn: &C,
+    hash: &str,
+    now_ms: i64,
+) -> Result<Option<rotated::Model>, DbError> {
+    rotated::Entity::find_by_id(hash.to_owned())
+        .filter(rotated::Column::ExpiresAt.gt(now_ms))
+        .one(conn)
+        .await
+        .map_err(DbError::from)
+}
+
+/// Deletes rotated-token records past their expiry (and those of purged sessions' users when
+/// `user` is given, for erasure).
+pub async fn purge_rotated<C: ConnectionTrait>(
+    conn: &C,
+    now_ms: i64,
+    user: Option<Uuid>,
+) -> Result<u64, DbError> {
+    let mut cond = sea_orm::Condition::any().add(rotated::Column::ExpiresAt.lte(now_ms));
+    if let Some(u) = user {
+        cond = cond.add(rotated::Column::UserId.eq(u));
+    }
+    let res = rotated::Entity::delete_many()
+        .filter(cond)
         .exec(conn)
         .await?;
     Ok(res.rows_affected)

@@ -11,6 +11,7 @@ mod m20261126_200001_create_catalogue;
 mod m20261127_300001_training;
 mod m20261127_300002_media_use;
 mod m20261127_500001_job_control;
+mod m20261202_700001_sec_session_limits;
 
 /// The ordered list of migrations.
 #[derive(Debug)]
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_300001_training::Migration),
             Box::new(m20261127_300002_media_use::Migration),
             Box::new(m20261127_500001_job_control::Migration),
+            Box::new(m20261202_700001_sec_session_limits::Migration),
         ]
     }
 }

@@ -144,7 +144,7 @@ pub async fn sign_up(deps: &Deps, input: SignUp, meta: &ClientMeta) -> Result<()
     let email = normalize_email(&input.email).ok_or(IdentityError::InvalidEmail)?;
     let name = accounts::display_name(&input.display_name)?;
     passwords::check_new_password(&input.password, false, &email)?;
-    rl::hit(deps, rl::SIGN_UP_IP, meta.ip.as_deref().unwrap_or("-")).await?;
+    rl::hit_ip(deps, rl::SIGN_UP_IP, meta.ip.as_deref()).await?;
     // Hash before looking the address up, so both outcomes cost the same.
     let password = HashedPassword::new(input.password, &[Role::Student], &email).await?;
     let now = deps.clock.now();
@@ -212,7 +212,7 @@ pub async fn sign_up(deps: &Deps, input: SignUp, meta: &ClientMeta) -> Result<()
 /// Sends a fresh verification mail if the address has an unverified account. Always succeeds
 /// from the caller's point of view (except the per-IP limit, identical for every address).
 pub async fn resend_verification(deps: &Deps, email: &str, meta: &ClientMeta) -> Result<()> {
-    rl::hit(deps, rl::MAIL_PER_IP, meta.ip.as_deref().unwrap_or("-")).await?;
+    rl::hit_ip(deps, rl::MAIL_PER_IP, meta.ip.as_deref()).await?;
     let Some(email) = normalize_email(email) else {
         return Ok(());
     };
@@ -270,7 +270,7 @@ pub async fn verify_email_keeping(
         Some(t) => sessions::authenticate(deps, t).await?,
         None => None,
     };
-    rl::hit(deps, rl::REDEEM_IP, meta.ip.as_deref().unwrap_or("-")).await?;
+    rl::hit_ip(deps, rl::REDEEM_IP, meta.ip.as_deref()).await?;
     let now = deps.clock.now();
     let now_ms = ms(now);
     let txn = deps.db.begin().await?;
@@ -369,6 +369,47 @@ pub async fn verify_email_keeping(
     end_sessions_after_proof(deps, account.id, proof, keep).await
 }
 
+/// Whom a sign-in attempt is counted against besides the account: a device that signed in to
+/// this account before (its own budget, so others' failures never slow the owner down), else
+/// the client address (IPv6 by /64). A device cookie the server has not seen succeed counts as
+/// nothing, so minting cookies buys no attempts.
+async fn sign_in_client(deps: &Deps, email: &str, meta: &ClientMeta) -> Result<String> {
+    if let Some(device) = meta.device.as_deref()
+        && rl::device_known(deps, email, device).await?
+    {
+        return Ok(format!("device:{device}"));
+    }
+    Ok(format!("ip:{}", rl::client_subject(meta.ip.as_deref())))
+}
+
+/// Tells the owner of `email` (at most once an hour) that sign-ins are failing repeatedly.
+async fn notify_failures(deps: &Deps, email: &str, meta: &ClientMeta) -> Result<()> {
+    let Some(a) = accounts_repo::find_by_email(&deps.db, email)
+        .await?
+        .filter(usable)
+    else {
+        return Ok(());
+    };
+    if rl::hit(deps, rl::FAILURE_NOTICE, &a.id.to_string())
+        .await
+        .is_err()
+    {
+        return Ok(());
+    }
+    let txn = deps.db.begin().await?;
+    let notice = Notice {
+        to: &a.email,
+        locale: &a.locale,
+        message: Message::SignInFailures {
+            ip: meta.ip.clone().unwrap_or_else(|| "?".into()),
+        },
+    };
+    let event = audit::Event::new("sign_in.failures_notified")
+        .target(a.id.to_string())
+        .meta(meta);
+    commit_with(txn, deps, Some(notice), event).await
+}
+
 /// Checks email and password and opens a session. Unknown address, disabled account and wrong
 /// password give the same error after the same amount of work.
 pub async fn sign_in(
@@ -379,11 +420,20 @@ pub async fn sign_in(
     via: Via,
     meta: &ClientMeta,
 ) -> Result<(IssuedTokens, Account)> {
-    rl::hit(deps, rl::SIGN_IN_IP, meta.ip.as_deref().unwrap_or("-")).await?;
+    rl::hit_ip(deps, rl::SIGN_IN_IP, meta.ip.as_deref()).await?;
     let email = email.trim().to_lowercase();
-    rl::check(deps, rl::SIGN_IN_FAILURES, &email).await?;
     if password.len() > 1024 {
         return Err(IdentityError::InvalidCredentials);
+    }
+    // Counted before the password is looked at, per (account, client): no hard lockout, the
+    // owner's known device is its own client, and the owner hears of repeated failures.
+    let client = sign_in_client(deps, &email, meta).await?;
+    let attempt = rl::sign_in_attempt(deps, &email, &client).await?;
+    if attempt.number == rl::SIGN_IN_FREE + 1 {
+        notify_failures(deps, &email, meta).await?;
+    }
+    if !attempt.allowed {
+        return Err(IdentityError::RateLimited);
     }
     let account = accounts_repo::find_by_email(&deps.db, &email)
         .await?
@@ -392,7 +442,6 @@ pub async fn sign_in(
     let verified = passwords::verify(password, stored).await;
     let account = match (verified, account) {
         (Verified::No, account) | (_, account @ None) => {
-            rl::count(deps, rl::SIGN_IN_FAILURES, &email).await?;
             let mut ev = audit::Event::new("sign_in.failed").meta(meta);
             if let Some(a) = &account {
                 ev = ev.target(a.id.to_string());
@@ -432,6 +481,10 @@ pub async fn sign_in(
     } else {
         false
     };
+    rl::sign_in_succeeded(deps, &email, &client).await?;
+    if let Some(device) = meta.device.as_deref() {
+        rl::remember_device(deps, &email, device).await?;
+    }
     let tokens = sessions::issue(deps, account.id, via, meta, mfa).await?;
     let now = deps.clock.now();
     let txn = deps.db.begin().await?;
@@ -560,14 +613,13 @@ pub async fn reauthenticate(
     password: String,
     meta: &ClientMeta,
 ) -> Result<Account> {
-    let subject = format!("reauth:{}", p.user_id);
-    rl::check(deps, rl::SIGN_IN_FAILURES, &subject).await?;
+    let subject = p.user_id.to_string();
+    rl::hit(deps, rl::REAUTH_FAILURES, &subject).await?;
     let account = accounts_repo::get(&deps.db, p.user_id)
         .await?
         .ok_or(IdentityError::Unauthenticated)?;
     match passwords::verify(password, account.password_hash.clone()).await {
         Verified::No => {
-            rl::count(deps, rl::SIGN_IN_FAILURES, &subject).await?;
             audit::record_alone(
                 deps,
                 audit::Event::new("step_up.failed")
@@ -578,6 +630,7 @@ pub async fn reauthenticate(
             Err(IdentityError::InvalidCredentials)
         }
         _ => {
+            rl::clear(deps, rl::REAUTH_FAILURES, &subject).await?;
             sessions::mark_authenticated(deps, p.session_id, false).await?;
             Ok(account)
         }
@@ -673,7 +726,7 @@ pub async fn change_password(
 
 /// Sends a reset link if the address has an account; the caller always sees success.
 pub async fn request_reset(deps: &Deps, email: &str, meta: &ClientMeta) -> Result<()> {
-    rl::hit(deps, rl::MAIL_PER_IP, meta.ip.as_deref().unwrap_or("-")).await?;
+    rl::hit_ip(deps, rl::MAIL_PER_IP, meta.ip.as_deref()).await?;
     let Some(email) = normalize_email(email) else {
         return Ok(());
     };
@@ -713,7 +766,7 @@ pub async fn confirm_reset(
     new_password: String,
     meta: &ClientMeta,
 ) -> Result<()> {
-    rl::hit(deps, rl::REDEEM_IP, meta.ip.as_deref().unwrap_or("-")).await?;
+    rl::hit_ip(deps, rl::REDEEM_IP, meta.ip.as_deref()).await?;
     if token.len() != 43 {
         return Err(IdentityError::InvalidToken);
     }

@@ -2,7 +2,12 @@
 //! caller's transaction (a rolled-back change sends nothing; SMTP latency never shows in a
 //! response, which keeps responses enumeration-proof).
 
+use std::borrow::Cow;
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
+use fluent_templates::fluent_bundle::FluentValue;
+use fluent_templates::{LanguageIdentifier, Loader, langid};
 use myqcm_db::jobs::{self, NewJob};
 use sea_orm::ConnectionTrait;
 
@@ -35,6 +40,11 @@ pub enum Message {
         /// From which address.
         ip: String,
     },
+    /// Repeated failed sign-ins on the account.
+    SignInFailures {
+        /// The address of the last failing client.
+        ip: String,
+    },
     /// The password was changed or reset; every session was signed out.
     PasswordChanged,
     /// The address was changed (sent to the old address).
@@ -51,91 +61,67 @@ pub enum Message {
     AccountDeleted,
 }
 
-fn lang(locale: &str) -> &'static str {
-    match locale {
-        "ar" => "ar",
-        "en" => "en",
-        _ => "fr",
+// The mail catalogues (`crates/services/locales/<lang>/mail.ftl`), French by default. Plain-text
+// mail: no Unicode isolation marks around arguments, which would break the links.
+fluent_templates::static_loader! {
+    static MAIL_TEXT = {
+        locales: "./locales",
+        fallback_language: "fr",
+        customise: |bundle| bundle.set_use_isolating(false),
+    };
+}
+
+fn lang(locale: &str) -> LanguageIdentifier {
+    match locale.get(..2) {
+        Some("ar") => langid!("ar"),
+        Some("en") => langid!("en"),
+        _ => langid!("fr"),
     }
 }
 
-/// Subject and plain-text body of `msg` in `locale` (`fr` by default).
-pub fn render(msg: &Message, locale: &str) -> (String, String) {
-    let l = lang(locale);
-    let pick = |fr: String, ar: String, en: String| match l {
-        "ar" => ar,
-        "en" => en,
-        _ => fr,
-    };
+/// The message id (without `-subject`/`-body`) and the arguments of `msg`.
+fn text_of(msg: &Message) -> (&'static str, Vec<(&'static str, String)>) {
     match msg {
         Message::Verify { link, code } => (
-            pick("Confirmez votre adresse".into(), "تأكيد بريدك الإلكتروني".into(), "Confirm your email address".into()),
-            pick(
-                format!("Bienvenue sur MyQCM.\n\nOuvrez ce lien pour confirmer votre adresse :\n{link}\n\nou saisissez ce code : {code}\n\nLe lien et le code sont valables 30 minutes."),
-                format!("مرحبًا بك في MyQCM.\n\nافتح هذا الرابط لتأكيد بريدك:\n{link}\n\nأو أدخل هذا الرمز: {code}\n\nالرابط والرمز صالحان لمدة 30 دقيقة."),
-                format!("Welcome to MyQCM.\n\nOpen this link to confirm your address:\n{link}\n\nor enter this code: {code}\n\nThe link and the code are valid for 30 minutes."),
-            ),
+            "mail-verify",
+            vec![("link", link.clone()), ("code", code.clone())],
         ),
         Message::SignUpExisting { sign_in, reset } => (
-            pick("Tentative d'inscription".into(), "محاولة تسجيل".into(), "Sign-up attempt".into()),
-            pick(
-                format!("Quelqu'un a tenté de créer un compte MyQCM avec cette adresse, qui en a déjà un.\nConnexion : {sign_in}\nMot de passe oublié : {reset}\nSi ce n'était pas vous, ignorez ce message."),
-                format!("حاول شخص ما إنشاء حساب MyQCM بهذا البريد، وهو مسجل من قبل.\nتسجيل الدخول: {sign_in}\nنسيت كلمة المرور: {reset}\nإن لم تكن أنت، تجاهل هذه الرسالة."),
-                format!("Someone tried to create a MyQCM account with this address, which already has one.\nSign in: {sign_in}\nForgot your password: {reset}\nIf this was not you, ignore this message."),
-            ),
+            "mail-signup-existing",
+            vec![("sign_in", sign_in.clone()), ("reset", reset.clone())],
         ),
-        Message::Reset { link } => (
-            pick("Réinitialisation du mot de passe".into(), "إعادة تعيين كلمة المرور".into(), "Reset your password".into()),
-            pick(
-                format!("Ouvrez ce lien pour choisir un nouveau mot de passe (valable 30 minutes, une seule fois) :\n{link}\n\nSi vous n'avez rien demandé, ignorez ce message."),
-                format!("افتح هذا الرابط لاختيار كلمة مرور جديدة (صالح 30 دقيقة ولمرة واحدة):\n{link}\n\nإن لم تطلب ذلك، تجاهل هذه الرسالة."),
-                format!("Open this link to choose a new password (valid 30 minutes, once):\n{link}\n\nIf you did not ask for this, ignore this message."),
-            ),
+        Message::Reset { link } => ("mail-reset", vec![("link", link.clone())]),
+        Message::NewSignIn { at, ip } => (
+            "mail-new-sign-in",
+            vec![
+                ("at", at.format("%Y-%m-%d %H:%M UTC").to_string()),
+                ("ip", ip.clone()),
+            ],
         ),
-        Message::NewSignIn { at, ip } => {
-            let at = at.format("%Y-%m-%d %H:%M UTC");
-            (
-                pick("Nouvelle connexion".into(), "تسجيل دخول جديد".into(), "New sign-in".into()),
-                pick(
-                    format!("Une connexion à votre compte a eu lieu le {at} depuis {ip}.\nSi ce n'était pas vous, changez votre mot de passe et déconnectez toutes les sessions."),
-                    format!("تم تسجيل الدخول إلى حسابك في {at} من {ip}.\nإن لم تكن أنت، غيّر كلمة المرور وسجّل الخروج من كل الجلسات."),
-                    format!("Your account was signed in on {at} from {ip}.\nIf this was not you, change your password and sign out everywhere."),
-                ),
-            )
+        Message::PasswordChanged => ("mail-password-changed", vec![]),
+        Message::EmailChanged { new_email } => {
+            ("mail-email-changed", vec![("new_email", new_email.clone())])
         }
-        Message::PasswordChanged => (
-            pick("Mot de passe modifié".into(), "تم تغيير كلمة المرور".into(), "Password changed".into()),
-            pick(
-                "Le mot de passe de votre compte a été modifié et toutes les autres sessions ont été fermées.".into(),
-                "تم تغيير كلمة مرور حسابك وإغلاق كل الجلسات الأخرى.".into(),
-                "Your account's password was changed and every other session was signed out.".into(),
-            ),
-        ),
-        Message::EmailChanged { new_email } => (
-            pick("Adresse modifiée".into(), "تم تغيير البريد الإلكتروني".into(), "Email address changed".into()),
-            pick(
-                format!("L'adresse de votre compte MyQCM a été remplacée par {new_email}. Si ce n'était pas vous, contactez le support."),
-                format!("تم تغيير بريد حسابك في MyQCM إلى {new_email}. إن لم تكن أنت، اتصل بالدعم."),
-                format!("Your MyQCM account's address was changed to {new_email}. If this was not you, contact support."),
-            ),
-        ),
-        Message::DeletionScheduled { days } => (
-            pick("Suppression du compte programmée".into(), "تمت جدولة حذف الحساب".into(), "Account deletion scheduled".into()),
-            pick(
-                format!("Votre compte sera supprimé dans {days} jours. Reconnectez-vous avant pour annuler."),
-                format!("سيُحذف حسابك بعد {days} يومًا. سجّل الدخول قبل ذلك للإلغاء."),
-                format!("Your account will be deleted in {days} days. Sign in before then to cancel."),
-            ),
-        ),
-        Message::AccountDeleted => (
-            pick("Compte supprimé".into(), "تم حذف الحساب".into(), "Account deleted".into()),
-            pick(
-                "Votre compte MyQCM et vos données personnelles ont été supprimés.".into(),
-                "تم حذف حسابك في MyQCM وبياناتك الشخصية.".into(),
-                "Your MyQCM account and your personal data were deleted.".into(),
-            ),
-        ),
+        Message::SignInFailures { ip } => ("mail-sign-in-failures", vec![("ip", ip.clone())]),
+        Message::DeletionScheduled { days } => {
+            ("mail-deletion-scheduled", vec![("days", days.to_string())])
+        }
+        Message::AccountDeleted => ("mail-account-deleted", vec![]),
     }
+}
+
+/// Subject and plain-text body of `msg` in `locale` (`fr` by default), from the Fluent
+/// catalogues.
+pub fn render(msg: &Message, locale: &str) -> (String, String) {
+    let l = lang(locale);
+    let (id, args) = text_of(msg);
+    let args: HashMap<Cow<'static, str>, FluentValue<'_>> = args
+        .into_iter()
+        .map(|(k, v)| (Cow::Borrowed(k), FluentValue::from(v)))
+        .collect();
+    let subject = MAIL_TEXT.lookup(&l, &format!("{id}-subject"));
+    let body = MAIL_TEXT.lookup_with_args(&l, &format!("{id}-body"), &args);
+    (subject, body)
 }
 
 /// Enqueues `msg` for `to` in `locale` using `conn` (normally the caller's transaction).
@@ -161,5 +147,81 @@ pub fn mask(email: &str) -> String {
             format!("{keep}***@{domain}")
         }
         None => "***".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn all() -> Vec<Message> {
+        vec![
+            Message::Verify {
+                link: "https://x.test/verify-email#token=abc".into(),
+                code: "123456".into(),
+            },
+            Message::SignUpExisting {
+                sign_in: "https://x.test/sign-in".into(),
+                reset: "https://x.test/password-reset".into(),
+            },
+            Message::Reset {
+                link: "https://x.test/password-reset#token=abc".into(),
+            },
+            Message::NewSignIn {
+                at: DateTime::<Utc>::UNIX_EPOCH,
+                ip: "203.0.113.9".into(),
+            },
+            Message::PasswordChanged,
+            Message::EmailChanged {
+                new_email: "am***@example.dz".into(),
+            },
+            Message::DeletionScheduled { days: 14 },
+            Message::AccountDeleted,
+        ]
+    }
+
+    #[test]
+    fn every_mail_renders_in_every_language_with_its_arguments_intact() {
+        for locale in ["fr", "ar", "en"] {
+            for msg in all() {
+                let (subject, body) = render(&msg, locale);
+                assert!(
+                    !subject.is_empty() && !subject.contains("mail-"),
+                    "{locale}: {subject}"
+                );
+                assert!(
+                    !body.is_empty() && !body.contains("mail-"),
+                    "{locale}: {body}"
+                );
+                assert!(
+                    !body.contains('\u{2068}'),
+                    "no isolation marks in plain-text mail"
+                );
+                if let Message::Verify { link, code } = &msg {
+                    assert!(
+                        body.lines().any(|l| l == link),
+                        "the link stands on its own line"
+                    );
+                    assert!(body.contains(code.as_str()));
+                }
+            }
+        }
+        assert_eq!(
+            render(&Message::PasswordChanged, "en").0,
+            "Password changed"
+        );
+        assert_eq!(
+            render(&Message::PasswordChanged, "ar-DZ").0,
+            "تم تغيير كلمة المرور"
+        );
+        assert_eq!(
+            render(&Message::PasswordChanged, "xx").0,
+            "Mot de passe modifié"
+        );
+        assert!(
+            render(&Message::DeletionScheduled { days: 14 }, "fr")
+                .1
+                .contains("14 jours")
+        );
     }
 }

@@ -182,18 +182,18 @@ pub async fn confirm(
 }
 
 async fn check_totp(deps: &Deps, account: &Account, secret: &[u8], code: &str) -> Result<()> {
+    // Counted before the check (parallel guesses cannot exceed the limit), forgotten on success.
     let subject = account.id.to_string();
-    rl::check(deps, rl::TOTP_FAILURES, &subject).await?;
+    rl::hit(deps, rl::TOTP_FAILURES, &subject).await?;
     let unix = deps.clock.now().timestamp();
     let ok = match totp::matching_step(secret, code, unix, account.totp_last_step) {
         Some(step) => repo::accept_step(&deps.db, account.id, step).await?,
         None => false,
     };
     if !ok {
-        rl::count(deps, rl::TOTP_FAILURES, &subject).await?;
         return Err(IdentityError::InvalidCredentials);
     }
-    Ok(())
+    rl::clear(deps, rl::TOTP_FAILURES, &subject).await
 }
 
 /// Checks a second factor of an enrolled account: a TOTP code (each step once) or an unused
@@ -207,7 +207,7 @@ pub async fn check_second_factor(deps: &Deps, account: &Account, code: &str) -> 
         return check_totp(deps, account, &secret, trimmed).await;
     }
     let subject = account.id.to_string();
-    rl::check(deps, rl::TOTP_FAILURES, &subject).await?;
+    rl::hit(deps, rl::TOTP_FAILURES, &subject).await?;
     if repo::use_recovery_code(
         &deps.db,
         account.id,
@@ -216,9 +216,8 @@ pub async fn check_second_factor(deps: &Deps, account: &Account, code: &str) -> 
     )
     .await?
     {
-        return Ok(());
+        return rl::clear(deps, rl::TOTP_FAILURES, &subject).await;
     }
-    rl::count(deps, rl::TOTP_FAILURES, &subject).await?;
     Err(IdentityError::InvalidCredentials)
 }
 

@@ -7,8 +7,8 @@
 //! transaction that also enqueues its mail and audit row) → [`mail`] (fr/ar/en templates),
 //! [`ratelimit`], [`audit`]. [`accounts`] creates accounts (every path) and shapes their views;
 //! [`caller`] resolves who is calling and checks permissions; [`admin`] is account
-//! administration; [`oidc`] is Google sign-in. [`testing`] lets other areas' tests obtain a
-//! Bearer token.
+//! administration; [`oidc`] is Google sign-in. `testing` (feature `testing`, enabled only by
+//! dev-dependencies) lets tests obtain a Bearer token without the HTTP sign-in.
 
 pub mod accounts;
 pub mod admin;
@@ -23,6 +23,7 @@ pub mod passwords;
 pub mod privacy;
 pub mod ratelimit;
 pub mod sessions;
+#[cfg(feature = "testing")]
 pub mod testing;
 pub mod totp;
 
@@ -52,6 +53,10 @@ pub struct IdentityConfig {
     pub access_ttl: Duration,
     /// Refresh token lifetime (30 days).
     pub refresh_ttl: Duration,
+    /// Absolute lifetime of a learner's sign-in session, fixed at sign-in (30 days).
+    pub session_max_learner: Duration,
+    /// Absolute lifetime of a staff (reviewer, admin) sign-in session (12 hours).
+    pub session_max_staff: Duration,
     /// Window during which the refresh token just rotated away still answers (10 s).
     pub refresh_grace: Duration,
     /// How long a session look-up stays cached.
@@ -90,6 +95,8 @@ impl IdentityConfig {
             access_ttl: Duration::from_secs(15 * 60),
             refresh_ttl: Duration::from_secs(30 * 24 * 3600),
             refresh_grace: Duration::from_secs(10),
+            session_max_learner: Duration::from_secs(30 * 24 * 3600),
+            session_max_staff: Duration::from_secs(12 * 3600),
             lookup_cache_ttl: Duration::from_secs(60),
             email_token_ttl: Duration::from_secs(30 * 60),
             step_up_window: Duration::from_secs(10 * 60),
@@ -122,6 +129,9 @@ pub struct ClientMeta {
     pub user_agent: Option<String>,
     /// The request id.
     pub request_id: Option<String>,
+    /// The browser's device cookie (random, set at sign-in): a device that signed in to an
+    /// account before has its own sign-in budget there.
+    pub device: Option<String>,
 }
 
 /// Failures of the identity use cases, each with a safe meaning for the client.

@@ -144,6 +144,7 @@ pub async fn erase_due(deps: &Deps) -> Result<usize> {
             .filter(sessions_repo::entity::Column::UserId.eq(a.id))
             .exec(&txn)
             .await?;
+        sessions_repo::purge_rotated(&txn, ms(now), Some(a.id)).await?;
         myqcm_db::identity::tokens::entity::Entity::delete_many()
             .filter(myqcm_db::identity::tokens::entity::Column::UserId.eq(a.id))
             .exec(&txn)
@@ -199,6 +200,7 @@ pub async fn apply_retention(deps: &Deps) -> Result<(u64, u64)> {
     let sessions_cutoff = now - i64::from(deps.config.session_retention_days) * 86_400_000;
     let audit_cutoff = now - i64::from(deps.config.audit_retention_days) * 86_400_000;
     let s = sessions_repo::purge_ended_before(&deps.db, sessions_cutoff).await?;
+    sessions_repo::purge_rotated(&deps.db, now, None).await?;
     let a = audit_repo::purge_before(&deps.db, audit_cutoff).await?;
     Ok((s, a))
 }

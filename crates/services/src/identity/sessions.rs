@@ -120,8 +120,18 @@ pub async fn issue(
     let access = crypto::new_token();
     let refresh = crypto::new_token();
     let id = Uuid::now_v7();
-    let access_exp = ms(now) + dur_ms(deps.config.access_ttl);
-    let refresh_exp = ms(now) + dur_ms(deps.config.refresh_ttl);
+    // The session's end is fixed here; rotation never moves it (ASVS 7.3.2).
+    let staff = myqcm_db::identity::accounts::get(&deps.db, user_id)
+        .await?
+        .is_some_and(|a| super::accounts::is_staff(&a));
+    let max = if staff {
+        deps.config.session_max_staff
+    } else {
+        deps.config.session_max_learner
+    };
+    let absolute = ms(now) + dur_ms(max);
+    let access_exp = (ms(now) + dur_ms(deps.config.access_ttl)).min(absolute);
+    let refresh_exp = (ms(now) + dur_ms(deps.config.refresh_ttl)).min(absolute);
     repo::insert(
         &deps.db,
         SessionRow {
@@ -143,6 +153,7 @@ pub async fn issue(
             user_agent: truncate(meta.user_agent.clone(), 256),
             revoked_at: None,
             revoked_reason: None,
+            absolute_expires_at: Some(absolute),
         },
     )
     .await?;
@@ -287,18 +298,24 @@ pub async fn refresh(deps: &Deps, refresh_token: &str, meta: &ClientMeta) -> Res
     let now_ms = ms(now);
     let hash = sha256_hex(refresh_token.as_bytes());
     if let Some(row) = repo::by_refresh_hash(&deps.db, &hash).await? {
-        if row.revoked_at.is_some() || row.refresh_expires_at <= now_ms {
+        let absolute = row
+            .absolute_expires_at
+            .unwrap_or(row.created_at + dur_ms(deps.config.session_max_learner));
+        if row.revoked_at.is_some() || row.refresh_expires_at <= now_ms || absolute <= now_ms {
             return Err(IdentityError::Unauthenticated);
         }
         let access = crypto::new_token();
         let refresh = crypto::new_token();
         let next = Rotation {
             access_hash: sha256_hex(access.as_bytes()),
-            access_expires_at: now_ms + dur_ms(deps.config.access_ttl),
+            access_expires_at: (now_ms + dur_ms(deps.config.access_ttl)).min(absolute),
             refresh_hash: sha256_hex(refresh.as_bytes()),
-            refresh_expires_at: now_ms + dur_ms(deps.config.refresh_ttl),
+            refresh_expires_at: (now_ms + dur_ms(deps.config.refresh_ttl)).min(absolute),
         };
         if repo::rotate(&deps.db, row.id, &hash, &next, now_ms).await? {
+            // Every token rotated away is remembered until it would have expired, so reuse of
+            // any of them (not only the last) is recognised.
+            repo::remember_rotated(&deps.db, &row, &hash, now_ms).await?;
             let issued = IssuedTokens {
                 session_id: row.id,
                 csrf_token: csrf_token(deps, row.id),
@@ -320,7 +337,7 @@ pub async fn refresh(deps: &Deps, refresh_token: &str, meta: &ClientMeta) -> Res
         // Lost a race with a parallel refresh: fall through to the grace path.
     }
     let Some(row) = repo::by_previous_refresh_hash(&deps.db, &hash).await? else {
-        return Err(IdentityError::Unauthenticated);
+        return older_token_reused(deps, &hash, now_ms, meta).await;
     };
     if row.revoked_at.is_some() {
         return Err(IdentityError::Unauthenticated);
@@ -341,6 +358,34 @@ pub async fn refresh(deps: &Deps, refresh_token: &str, meta: &ClientMeta) -> Res
         }
         return Err(IdentityError::Unauthenticated);
     }
+    reuse_detected(deps, &row, now_ms, meta).await
+}
+
+/// A refresh token that is neither current nor the last one rotated away: reuse when it is one
+/// of the family's older tokens (still within its lifetime), else simply unknown.
+async fn older_token_reused(
+    deps: &Deps,
+    hash: &str,
+    now_ms: i64,
+    meta: &ClientMeta,
+) -> Result<IssuedTokens> {
+    let Some(old) = repo::find_rotated(&deps.db, hash, now_ms).await? else {
+        return Err(IdentityError::Unauthenticated);
+    };
+    match repo::get(&deps.db, old.session_id).await? {
+        Some(row) if row.revoked_at.is_none() => reuse_detected(deps, &row, now_ms, meta).await,
+        _ => Err(IdentityError::Unauthenticated),
+    }
+}
+
+/// A rotated-away refresh token came back: someone holds a copy. The whole family ends and the
+/// audit log says so.
+async fn reuse_detected(
+    deps: &Deps,
+    row: &SessionRow,
+    now_ms: i64,
+    meta: &ClientMeta,
+) -> Result<IssuedTokens> {
     let rows = repo::revoke_family(&deps.db, row.family_id, "refresh_reuse", now_ms).await?;
     forget(deps, &rows).await?;
     audit::record(

@@ -1,5 +1,6 @@
 //! Helpers for tests of other areas: obtain a Bearer token for an account without going through
-//! the HTTP sign-in (no password hashing, no rate limits).
+//! the HTTP sign-in (no password hashing, no rate limits). Compiled only with the feature
+//! `testing`, which only dev-dependencies enable (`myqcm-app`'s tests).
 //!
 //! ```ignore
 //! let tokens = myqcm_services::identity::testing::issue_session_for(&db, cache, clock, user_id).await?;

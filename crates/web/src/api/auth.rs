@@ -8,9 +8,9 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 pub use myqcm_services::identity::accounts::AccountView;
-use myqcm_services::identity::caller;
 use myqcm_services::identity::flows::{self, Grant, SignUp, VerifyProof};
 use myqcm_services::identity::sessions::{self, IssuedTokens};
+use myqcm_services::identity::{ClientMeta, caller, crypto};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -198,19 +198,28 @@ pub fn cookie_headers(state: &AppState, t: &IssuedTokens) -> HeaderMap {
     h
 }
 
+/// A browser without a device cookie gets a new device id (set as a cookie after sign-in).
+fn adopt_device(meta: &mut ClientMeta) -> Option<String> {
+    if meta.device.is_some() {
+        return None;
+    }
+    let d = crypto::new_token();
+    meta.device = Some(d.clone());
+    Some(d)
+}
+
 /// Signs in a browser: new session, new cookies (any cookie sent before is ignored).
 #[utoipa::path(post, path = "/api/v1/auth/sign-in", tag = "auth", request_body = SignInBody,
     responses((status = 200, body = SignedIn), (status = 401, body = crate::error::Problem), (status = 429, body = crate::error::Problem)))]
 pub async fn sign_in(
     State(state): State<AppState>,
-    ClientContext(meta): ClientContext,
+    ClientContext(mut meta): ClientContext,
     request_headers: HeaderMap,
     ApiJson(b): ApiJson<SignInBody>,
 ) -> Result<impl IntoResponse, WebError> {
-    let previous = cookies::read(
-        &request_headers,
-        &cookies::access_name(state.config.https()),
-    );
+    let https = state.config.https();
+    let previous = cookies::read(&request_headers, &cookies::access_name(https));
+    let new_device = adopt_device(&mut meta);
     let (tokens, account) = flows::sign_in_browser(
         &state.deps(),
         &b.email,
@@ -220,7 +229,8 @@ pub async fn sign_in(
         &meta,
     )
     .await?;
-    let headers = cookie_headers(&state, &tokens);
+    let mut headers = cookie_headers(&state, &tokens);
+    cookies::set_device(&mut headers, https, new_device.as_deref());
     let body = SignedIn {
         user: AccountView::from(&account),
         csrf_token: tokens.csrf_token.clone(),

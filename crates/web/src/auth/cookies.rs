@@ -14,6 +14,26 @@ pub fn refresh_name(https: bool) -> String {
     format!("{}myqcm_refresh", if https { "__Host-" } else { "" })
 }
 
+/// Name of the device cookie (a random id that lets a browser which signed in to an account
+/// keep its own sign-in budget there; see `ratelimit::sign_in_attempt`).
+pub fn device_name(https: bool) -> String {
+    format!("{}myqcm_device", if https { "__Host-" } else { "" })
+}
+
+/// How long the device cookie lasts (seconds): a year.
+pub const DEVICE_MAX_AGE: i64 = 365 * 24 * 3600;
+
+/// `Set-Cookie` for a new device id, if any (SameSite=Lax: it is no credential on its own).
+pub fn set_device(headers: &mut HeaderMap, https: bool, device: Option<&str>) {
+    let Some(device) = device else {
+        return;
+    };
+    headers.append(
+        header::SET_COOKIE,
+        build(&device_name(https), device, "Lax", DEVICE_MAX_AGE, https),
+    );
+}
+
 /// Reads a cookie's value from the request.
 pub fn read(headers: &HeaderMap, name: &str) -> Option<String> {
     headers

@@ -82,6 +82,8 @@ fn meta_of(parts: &Parts, state: &AppState) -> ClientMeta {
             .and_then(|v| v.to_str().ok())
             .map(|s| s.chars().take(256).collect()),
         request_id: parts.extensions.get::<RequestId>().map(|r| r.0.clone()),
+        device: cookies::read(&parts.headers, &cookies::device_name(state.config.https()))
+            .filter(|d| d.len() == 43),
     }
 }
 

@@ -7,14 +7,11 @@ use axum::Router;
 use axum::extract::State;
 use axum::response::Response;
 use axum::routing::get;
-use myqcm_domain::codes;
-use myqcm_services::training::TrainingError;
 use myqcm_services::training::views::ProfileInput;
 use serde::Deserialize;
 
 use super::forms::{Form, page, see_other, to_sign_in};
 use super::{PageContext, render};
-use crate::error::FieldError;
 use crate::{AppState, WebError};
 
 /// The routes.
@@ -39,28 +36,6 @@ impl OnboardingPage {
     }
 }
 
-/// A training failure as the page shows it (field errors keep their field).
-fn failure(e: TrainingError) -> WebError {
-    match e {
-        TrainingError::Invalid(errs) => WebError::Known {
-            code: codes::VALIDATION_FAILED,
-            detail: None,
-            errors: Some(
-                errs.into_iter()
-                    .map(|e| FieldError {
-                        field: e.field,
-                        code: e.code.into(),
-                        message: e.message,
-                    })
-                    .collect(),
-            ),
-        },
-        TrainingError::Forbidden => WebError::code(codes::FORBIDDEN),
-        TrainingError::NotFound => WebError::code(codes::NOT_FOUND),
-        other => WebError::internal(other),
-    }
-}
-
 /// `GET /onboarding`: the profile form, filled with what is already known.
 pub async fn onboarding(
     State(state): State<AppState>,
@@ -76,7 +51,7 @@ pub async fn onboarding(
             .training
             .profile(&v.user.actor())
             .await
-            .map_err(failure)?;
+            .map_err(WebError::from)?;
         let year = p.year_of_study.map(|y| y.to_string()).unwrap_or_default();
         let minutes = p.daily_minutes.map(|m| m.to_string()).unwrap_or_default();
         form = form
@@ -124,7 +99,7 @@ pub async fn save(
         .await
     {
         Ok(_) => return Ok(see_other(super::auth::HOME)),
-        Err(e) => form.failure(ctx.locale, "year_of_study", failure(e))?,
+        Err(e) => form.failure(ctx.locale, "year_of_study", e)?,
     };
     Ok(page(form.status(), render(&OnboardingPage { ctx, form })?))
 }
