@@ -3,6 +3,13 @@
 //! `MYQCM_TEST_DATABASE_URL`; Redis with `MYQCM_TEST_REDIS_URL`), a fixed clock. The server comes
 //! from [`support::spawn_app`]; see `README.md` beside this file to add a test.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "tests fail loudly on purpose"
+)]
+
 mod support;
 
 mod admin;

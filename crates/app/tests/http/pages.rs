@@ -205,6 +205,36 @@ async fn signed_out_forms_need_the_pre_session_token() {
 }
 
 #[tokio::test]
+async fn a_nul_byte_typed_into_a_page_form_is_refused_not_a_server_error() {
+    // PostgreSQL cannot store U+0000 in text: before the form extractor checked it, a sign-up or
+    // sign-in form with such an address answered 500 there.
+    let app = spawn().await;
+    let mut b = Jar::new();
+    let (_, html, _) = b.get(&app, "/sign-in").await;
+    let csrf = csrf_in(&html);
+    for path in ["/sign-in", "/sign-up"] {
+        let (s, body, _) = b
+            .post(
+                &app,
+                path,
+                &[
+                    ("_csrf", csrf.as_str()),
+                    ("display_name", "Amina"),
+                    ("email", "a\u{0}b@example.dz"),
+                    ("password", PW),
+                ],
+            )
+            .await;
+        assert_eq!(s, 422, "{path}: {body}");
+        assert!(
+            body.contains("<html lang=\"fr\""),
+            "{path}: a localised error page"
+        );
+    }
+    assert!(app.mails().await.is_empty());
+}
+
+#[tokio::test]
 async fn sign_up_verify_by_code_sign_in_and_reach_the_dashboard() {
     let app = spawn().await;
     let mut b = Jar::new();

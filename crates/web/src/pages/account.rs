@@ -101,7 +101,7 @@ pub struct ProfileForm {
 pub async fn save_profile(
     State(state): State<AppState>,
     ctx: PageContext,
-    axum::Form(f): axum::Form<ProfileForm>,
+    crate::input::PageForm(f): crate::input::PageForm<ProfileForm>,
 ) -> Result<Response, WebError> {
     let Some(v) = &ctx.viewer else {
         return Ok(to_sign_in("/settings"));
@@ -127,7 +127,7 @@ pub struct PasswordForm {
 pub async fn change_password(
     State(state): State<AppState>,
     ctx: PageContext,
-    axum::Form(f): axum::Form<PasswordForm>,
+    crate::input::PageForm(f): crate::input::PageForm<PasswordForm>,
 ) -> Result<Response, WebError> {
     let Some(v) = &ctx.viewer else {
         return Ok(to_sign_in("/settings"));
@@ -179,7 +179,7 @@ pub struct PasswordOnly {
 pub async fn mfa_start(
     State(state): State<AppState>,
     ctx: PageContext,
-    axum::Form(f): axum::Form<PasswordOnly>,
+    crate::input::PageForm(f): crate::input::PageForm<PasswordOnly>,
 ) -> Result<Response, WebError> {
     let Some(v) = &ctx.viewer else {
         return Ok(to_sign_in("/settings"));
@@ -207,7 +207,7 @@ pub struct CodeForm {
 pub async fn mfa_confirm(
     State(state): State<AppState>,
     ctx: PageContext,
-    axum::Form(f): axum::Form<CodeForm>,
+    crate::input::PageForm(f): crate::input::PageForm<CodeForm>,
 ) -> Result<Response, WebError> {
     let Some(v) = &ctx.viewer else {
         return Ok(to_sign_in("/settings"));
@@ -255,7 +255,7 @@ pub async fn delete_page(ctx: PageContext) -> Result<Response, WebError> {
 pub async fn delete(
     State(state): State<AppState>,
     ctx: PageContext,
-    axum::Form(f): axum::Form<PasswordOnly>,
+    crate::input::PageForm(f): crate::input::PageForm<PasswordOnly>,
 ) -> Result<Response, WebError> {
     let Some(v) = &ctx.viewer else {
         return Ok(to_sign_in("/settings/delete"));

@@ -76,7 +76,7 @@ pub async fn sign_up(
     State(state): State<AppState>,
     ClientContext(meta): ClientContext,
     ctx: PageContext,
-    axum::Form(f): axum::Form<SignUpForm>,
+    crate::input::PageForm(f): crate::input::PageForm<SignUpForm>,
 ) -> Result<Response, WebError> {
     let input = SignUp {
         email: f.email.clone(),
@@ -153,7 +153,7 @@ pub async fn verify(
     State(state): State<AppState>,
     ClientContext(meta): ClientContext,
     ctx: PageContext,
-    axum::Form(f): axum::Form<VerifyForm>,
+    crate::input::PageForm(f): crate::input::PageForm<VerifyForm>,
 ) -> Result<Response, WebError> {
     let proof = if f.token.trim().is_empty() {
         VerifyProof::Code {
@@ -188,7 +188,7 @@ pub async fn resend(
     State(state): State<AppState>,
     ClientContext(meta): ClientContext,
     ctx: PageContext,
-    axum::Form(f): axum::Form<EmailForm>,
+    crate::input::PageForm(f): crate::input::PageForm<EmailForm>,
 ) -> Result<Response, WebError> {
     let form = Form::new().with("email", &f.email);
     let form = match flows::resend_verification(&state.deps(), &f.email, &meta).await {
@@ -257,7 +257,7 @@ pub async fn sign_in(
     ClientContext(meta): ClientContext,
     headers: HeaderMap,
     ctx: PageContext,
-    axum::Form(f): axum::Form<SignInForm>,
+    crate::input::PageForm(f): crate::input::PageForm<SignInForm>,
 ) -> Result<Response, WebError> {
     let previous = cookies::read(&headers, &cookies::access_name(state.config.https()));
     let code = f.totp_code.as_deref().filter(|c| !c.trim().is_empty());
@@ -330,7 +330,7 @@ pub async fn request_reset(
     State(state): State<AppState>,
     ClientContext(meta): ClientContext,
     ctx: PageContext,
-    axum::Form(f): axum::Form<EmailForm>,
+    crate::input::PageForm(f): crate::input::PageForm<EmailForm>,
 ) -> Result<Response, WebError> {
     let form = Form::new().with("email", &f.email);
     let form = match flows::request_reset(&state.deps(), &f.email, &meta).await {
@@ -352,7 +352,7 @@ pub async fn confirm_reset(
     State(state): State<AppState>,
     ClientContext(meta): ClientContext,
     ctx: PageContext,
-    axum::Form(f): axum::Form<ConfirmResetForm>,
+    crate::input::PageForm(f): crate::input::PageForm<ConfirmResetForm>,
 ) -> Result<Response, WebError> {
     let token = f.token.trim();
     match flows::confirm_reset(&state.deps(), token, f.new_password, &meta).await {
@@ -381,7 +381,7 @@ pub struct LanguageForm {
 pub async fn language(
     State(state): State<AppState>,
     ctx: PageContext,
-    axum::Form(f): axum::Form<LanguageForm>,
+    crate::input::PageForm(f): crate::input::PageForm<LanguageForm>,
 ) -> Result<Response, WebError> {
     let locale = Locale::parse(&f.lang)
         .ok_or_else(|| WebError::invalid_field("lang", "invalid", "unknown language"))?;

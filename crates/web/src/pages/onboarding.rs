@@ -77,7 +77,7 @@ pub struct OnboardingForm {
 pub async fn save(
     State(state): State<AppState>,
     ctx: PageContext,
-    axum::Form(f): axum::Form<OnboardingForm>,
+    crate::input::PageForm(f): crate::input::PageForm<OnboardingForm>,
 ) -> Result<Response, WebError> {
     let Some(v) = &ctx.viewer else {
         return Ok(to_sign_in("/onboarding"));
