@@ -14,6 +14,7 @@ pub mod context;
 pub mod dashboard;
 pub mod forms;
 pub mod onboarding;
+pub mod practice;
 pub mod progress;
 pub mod session;
 
@@ -42,6 +43,7 @@ pub fn router() -> Router<AppState> {
         .merge(account::router())
         .merge(dashboard::router())
         .merge(progress::router())
+        .merge(practice::router())
 }
 
 /// Renders a template into an HTML response.

@@ -22,6 +22,7 @@ mod logs;
 mod oidc;
 mod pages;
 mod platform;
+mod practice;
 mod privacy;
 mod progress;
 mod security_findings;

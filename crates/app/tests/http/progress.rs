@@ -1,5 +1,11 @@
 //! `/api/v1/progress…` over real HTTP: answers given through the training use cases show up in
 //! the caller's progress and in nobody else's; guards, errors and the OpenAPI entries.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "tests fail loudly on purpose"
+)]
 
 use myqcm_domain::catalogue::lifecycle::Actor;
 use myqcm_domain::catalogue::{ItemContent, ItemKind};
