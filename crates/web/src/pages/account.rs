@@ -266,23 +266,7 @@ pub async fn delete(
     let password = Some(f.password).filter(|p| !p.is_empty());
     let done = privacy::request_deletion(&deps, user.principal(), password, code, user.meta());
     match done.await {
-        Ok(at) => {
-            let mut h = HeaderMap::new();
-            cookies::clear_pair(&mut h, state.config.https());
-            let erase_after = Some(at.format("%Y-%m-%d").to_string());
-            let ctx = PageContext {
-                viewer: None,
-                csrf: String::new(),
-                ..ctx
-            };
-            let p = DeletePage {
-                ctx,
-                form: Form::new(),
-                mfa,
-                erase_after,
-            };
-            Ok((h, render(&p)?).into_response())
-        }
+        Ok(at) => Ok(deletion_scheduled(&state, ctx, mfa, at)?),
         Err(e) => {
             let form = Form::new().failure(ctx.locale, "password", e)?;
             let p = DeletePage {
@@ -294,4 +278,27 @@ pub async fn delete(
             Ok(page(p.form.status(), render(&p)?))
         }
     }
+}
+
+/// The page that confirms a scheduled erasure, signed out (cookies cleared).
+fn deletion_scheduled(
+    state: &AppState,
+    ctx: PageContext,
+    mfa: bool,
+    at: chrono::DateTime<chrono::Utc>,
+) -> Result<Response, WebError> {
+    let mut h = HeaderMap::new();
+    cookies::clear_pair(&mut h, state.config.https());
+    let ctx = PageContext {
+        viewer: None,
+        csrf: String::new(),
+        ..ctx
+    };
+    let p = DeletePage {
+        ctx,
+        form: Form::new(),
+        mfa,
+        erase_after: Some(at.format("%Y-%m-%d").to_string()),
+    };
+    Ok((h, render(&p)?).into_response())
 }

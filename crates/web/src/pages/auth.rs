@@ -270,21 +270,34 @@ pub async fn sign_in(
         &meta,
     )
     .await;
+    match result {
+        Ok((tokens, _)) => {
+            let h = crate::api::auth::cookie_headers(&state, &tokens);
+            Ok(see_other_with(h, &next_or_home(f.next.as_deref())))
+        }
+        Err(e) => sign_in_again(ctx, &f, code.is_some(), e),
+    }
+}
+
+/// The sign-in page again after a refused attempt: the code step when two-step verification
+/// asks for it (or the code was wrong), else the error on the address.
+fn sign_in_again(
+    ctx: PageContext,
+    f: &SignInForm,
+    code_sent: bool,
+    e: IdentityError,
+) -> Result<Response, WebError> {
     let form = Form::new()
         .with("email", &f.email)
         .with("next", f.next.as_deref().unwrap_or(""));
-    let (form, totp_step) = match result {
-        Ok((tokens, _)) => {
-            let h = crate::api::auth::cookie_headers(&state, &tokens);
-            return Ok(see_other_with(h, &next_or_home(f.next.as_deref())));
-        }
-        Err(IdentityError::MfaRequired) => (form.with("password", &f.password), true),
-        Err(e) if code.is_some() => (
+    let (form, totp_step) = match e {
+        IdentityError::MfaRequired => (form.with("password", &f.password), true),
+        e if code_sent => (
             form.with("password", &f.password)
                 .failure(ctx.locale, "totp_code", e)?,
             true,
         ),
-        Err(e) => (form.failure(ctx.locale, "email", e)?, false),
+        e => (form.failure(ctx.locale, "email", e)?, false),
     };
     let p = SignInPage {
         ctx,

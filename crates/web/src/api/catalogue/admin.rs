@@ -257,6 +257,25 @@ pub async fn put_institutions(
     ))
 }
 
+/// A taxonomy document that changed nothing: 422 with one field error per refused place.
+fn taxonomy_rejected(report: myqcm_services::import::ImportReport) -> WebError {
+    WebError::Known {
+        code: codes::IMPORT_REJECTED,
+        detail: Some("Nothing was changed.".into()),
+        errors: Some(
+            report
+                .errors
+                .into_iter()
+                .map(|e| crate::error::FieldError {
+                    field: e.column,
+                    code: "invalid".into(),
+                    message: e.reason,
+                })
+                .collect(),
+        ),
+    }
+}
+
 /// `PUT /api/v1/admin/taxonomy`: add or rename units, subjects, courses, KC-tree nodes and the
 /// year's blueprint from a bank document without items (all-or-nothing).
 #[utoipa::path(put, path = "/api/v1/admin/taxonomy", tag = "admin",
@@ -278,21 +297,7 @@ pub async fn put_taxonomy(
     )
     .await?;
     if !report.committed {
-        return Err(WebError::Known {
-            code: codes::IMPORT_REJECTED,
-            detail: Some("Nothing was changed.".into()),
-            errors: Some(
-                report
-                    .errors
-                    .into_iter()
-                    .map(|e| crate::error::FieldError {
-                        field: e.column,
-                        code: "invalid".into(),
-                        message: e.reason,
-                    })
-                    .collect(),
-            ),
-        });
+        return Err(taxonomy_rejected(report));
     }
     Ok(Json(report))
 }
