@@ -70,3 +70,24 @@ impl JobHandler for IdentityMaintenanceJob {
         Ok(())
     }
 }
+
+/// `identity.mail_request`: carries out a password reset or verification resend request
+/// (looks the address up, issues the token, queues the mail), so the request itself does the
+/// same work for known and unknown addresses.
+pub struct MailRequestJob {
+    /// What the identity use cases need.
+    pub deps: Deps,
+}
+
+impl MailRequestJob {
+    /// The job kind.
+    pub const KIND: &'static str = myqcm_services::identity::flows::MAIL_REQUEST_JOB;
+}
+
+#[async_trait]
+impl JobHandler for MailRequestJob {
+    async fn run(&self, payload: serde_json::Value, _ctx: JobContext) -> anyhow::Result<()> {
+        myqcm_services::identity::flows::run_mail_request(&self.deps, &payload).await?;
+        Ok(())
+    }
+}

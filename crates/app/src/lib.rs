@@ -137,6 +137,8 @@ pub fn registry(services: &Services) -> Registry {
         MailJob::KIND,
         Arc::new(MailJob {
             mailer: services.mailer.clone(),
+            db: services.db.clone(),
+            key: services.identity.mail_key,
         }),
     );
     r.register(
@@ -153,6 +155,12 @@ pub fn registry(services: &Services) -> Registry {
             db: services.db.clone(),
             blobs: services.blobs.clone(),
             clock: services.clock.clone(),
+        }),
+    );
+    r.register(
+        identity_jobs::MailRequestJob::KIND,
+        Arc::new(identity_jobs::MailRequestJob {
+            deps: services.deps(),
         }),
     );
     r.register(PurgeJob::KIND, PurgeJob::handler(services.db.clone()));

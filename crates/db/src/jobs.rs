@@ -623,6 +623,48 @@ pub async fn purge_finished<C: ConnectionTrait>(
     Ok(r.rows_affected())
 }
 
+/// Replaces the payload of job `id`, e.g. a delivered mail's sealed content by a marker, so a
+/// finished job keeps no personal data. Returns whether the row exists.
+pub async fn replace_payload<C: ConnectionTrait>(
+    conn: &C,
+    id: i64,
+    payload: &serde_json::Value,
+    now: DateTime<Utc>,
+) -> Result<bool, DbError> {
+    let backend = conn.get_database_backend();
+    let sql = "UPDATE job SET payload = $2, updated_at = $3 WHERE id = $1";
+    let r = conn
+        .execute_raw(stmt(
+            backend,
+            sql,
+            vec![id.into(), payload.to_string().into(), ms(now).into()],
+        ))
+        .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// Deletes the finished jobs (`done`, `dead`, `cancelled`) of `kind` whose idempotency key
+/// starts with `prefix`, e.g. every past mail about an erased account. Queued and running jobs
+/// stay (a queued mail is still owed to its recipient). Returns how many rows were deleted.
+pub async fn delete_finished_by_key_prefix<C: ConnectionTrait>(
+    conn: &C,
+    kind: &str,
+    prefix: &str,
+) -> Result<u64, DbError> {
+    let backend = conn.get_database_backend();
+    let len = i32::try_from(prefix.chars().count()).unwrap_or(i32::MAX);
+    let sql = "DELETE FROM job WHERE kind = $1 AND status IN ('done', 'dead', 'cancelled') \
+               AND idempotency_key IS NOT NULL AND SUBSTR(idempotency_key, 1, $3) = $2";
+    let r = conn
+        .execute_raw(stmt(
+            backend,
+            sql,
+            vec![kind.into(), prefix.into(), len.into()],
+        ))
+        .await?;
+    Ok(r.rows_affected())
+}
+
 /// Number of jobs in each status that has any (metrics).
 pub async fn counts<C: ConnectionTrait>(conn: &C) -> Result<Vec<(JobStatus, i64)>, DbError> {
     let backend = conn.get_database_backend();

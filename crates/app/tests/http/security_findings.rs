@@ -8,6 +8,7 @@
 )]
 
 use crate::support::*;
+use sea_orm::EntityTrait;
 use serde_json::{Value, json};
 
 async fn patch_user(app: &App, b: &Browser, email: &str, body: Value) -> reqwest::Response {
@@ -471,4 +472,230 @@ async fn the_export_shows_events_about_the_user_and_erasure_forgets_its_addresse
             .any(|r| r.actor_id == Some(admin_id) && r.ip.as_deref() == Some("127.0.0.1")),
         "other people's rows keep their addresses"
     );
+}
+
+/// Every mail-job payload of the table, whatever its status, as raw text.
+async fn raw_mail_payloads(app: &App) -> Vec<String> {
+    let mut out = Vec::new();
+    for status in myqcm_db::jobs::JobStatus::ALL {
+        let rows = myqcm_db::jobs::list(&app.db.conn, status, 1000)
+            .await
+            .unwrap();
+        out.extend(
+            rows.into_iter()
+                .filter(|j| j.kind == "mail.send")
+                .map(|j| format!("{} {:?}", j.payload, j.idempotency_key)),
+        );
+    }
+    out
+}
+
+/// Issue 9 finding 7. Mail jobs held verification codes, reset links, addresses and sign-in
+/// IPs in clear in the job table, for ever. The attack: with a copy of the table (a leaked
+/// backup, or the admin jobs API) read the victim's reset link and verification code out of
+/// the `mail.send` payloads and take the account. Payloads are now sealed, replaced by a
+/// marker once delivered, and an erased account leaves no address in any job row.
+#[tokio::test]
+async fn the_job_table_holds_no_mail_code_link_address_or_ip() {
+    let app = spawn_with(|w| w.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()]).await;
+    let email = "victim@example.dz";
+    app.sign_up(email, PW).await;
+    let code = app.last_mail_to(email).await.text;
+    let code: String = code
+        .split(|c: char| !c.is_ascii_digit())
+        .find(|w| w.len() == 6)
+        .expect("a 6-digit code in the verification mail")
+        .to_owned();
+    let res = post_from(
+        &app,
+        HOME,
+        "/api/v1/auth/verify-email",
+        &json!({"email": email, "code": code}),
+    )
+    .await;
+    assert!(res.status().is_success(), "{}", res.status());
+    let res = post_from(
+        &app,
+        HOME,
+        "/api/v1/auth/sign-in",
+        &json!({"email": email, "password": PW}),
+    )
+    .await;
+    assert_eq!(res.status(), 200);
+    let res = post_from(
+        &app,
+        HOME,
+        "/api/v1/auth/password-reset",
+        &json!({"email": email}),
+    )
+    .await;
+    assert!(res.status().is_success(), "{}", res.status());
+    let link = app.last_link_mail_to(email).await.text;
+    let token = link
+        .split("#token=")
+        .nth(1)
+        .and_then(|t| t.split_whitespace().next())
+        .expect("a reset link")
+        .to_owned();
+    let opened = app.mails_to(email).await;
+    assert!(
+        opened.iter().any(|m| m.text.contains(HOME)),
+        "the new sign-in notice names the address: {opened:?}"
+    );
+
+    // What a reader of the table sees: no code, no token, no address, no IP.
+    let raw = raw_mail_payloads(&app).await;
+    assert!(raw.len() >= 3, "{raw:?}");
+    for row in &raw {
+        for secret in [code.as_str(), token.as_str(), email, HOME] {
+            assert!(!row.contains(secret), "{secret} readable in {row}");
+        }
+    }
+    // The payload does not open under another deployment's key.
+    let job = myqcm_db::jobs::list(&app.db.conn, myqcm_db::jobs::JobStatus::Queued, 1)
+        .await
+        .unwrap()
+        .remove(0);
+    let other = myqcm_services::identity::IdentityConfig::new(
+        b"another deployment's secret key, 32+ bytes",
+        "http://x.test".parse().unwrap(),
+    );
+    assert!(myqcm_services::identity::mail::open(&other.mail_key, &job.payload).is_none());
+
+    // Delivered mail keeps only a marker.
+    myqcm_app::worker(&app.services).drain().await.unwrap();
+    let done = myqcm_db::jobs::list(&app.db.conn, myqcm_db::jobs::JobStatus::Done, 1000)
+        .await
+        .unwrap();
+    let delivered: Vec<_> = done.iter().filter(|j| j.kind == "mail.send").collect();
+    assert_eq!(delivered.len(), raw.len(), "every mail was delivered");
+    for j in delivered {
+        assert_eq!(j.payload["delivered"], json!(true), "{}", j.payload);
+        assert!(j.payload.get("sealed").is_none());
+    }
+
+    // A dead mail (delivery failed for good) still holds the sealed address; erasure removes it.
+    let b = app.sign_in(email, PW).await;
+    let res = app
+        .send_as(
+            &b,
+            reqwest::Method::POST,
+            "/api/v1/account/delete",
+            Some(json!({"password": PW})),
+        )
+        .await;
+    assert_eq!(res.status(), 202);
+    let id = app.account(email).await.id;
+    // The pending notices (new sign-in, deletion scheduled) fail for good: their jobs end dead,
+    // the sealed address inside.
+    let now = myqcm_domain::Clock::now(&app.clock);
+    while let Some(j) =
+        myqcm_db::jobs::claim(&app.db.conn, "test", now, chrono::Duration::minutes(1))
+            .await
+            .unwrap()
+    {
+        myqcm_db::jobs::fail(&app.db.conn, j.id, "test", "smtp down", now, now)
+            .await
+            .unwrap();
+    }
+    let prefix = myqcm_services::identity::mail::key_prefix(id);
+    let dead_of_account = |rows: Vec<myqcm_db::jobs::JobRow>| {
+        rows.into_iter()
+            .filter(|j| {
+                j.kind == "mail.send"
+                    && j.idempotency_key
+                        .as_deref()
+                        .is_some_and(|k| k.starts_with(&prefix))
+            })
+            .count()
+    };
+    let dead = myqcm_db::jobs::list(&app.db.conn, myqcm_db::jobs::JobStatus::Dead, 1000)
+        .await
+        .unwrap();
+    assert_eq!(dead_of_account(dead), 2, "both notices are dead");
+    app.clock.advance(chrono::Duration::days(15));
+    assert_eq!(
+        myqcm_services::identity::privacy::erase_due(&app.services.deps())
+            .await
+            .unwrap(),
+        1
+    );
+    let dead = myqcm_db::jobs::list(&app.db.conn, myqcm_db::jobs::JobStatus::Dead, 1000)
+        .await
+        .unwrap();
+    assert_eq!(dead_of_account(dead), 0, "erasure removed the dead mail");
+    let done = myqcm_db::jobs::list(&app.db.conn, myqcm_db::jobs::JobStatus::Done, 1000)
+        .await
+        .unwrap();
+    assert_eq!(dead_of_account(done), 0, "and the delivered markers");
+    let farewell = app.mails_to(email).await;
+    assert_eq!(
+        farewell.len(),
+        1,
+        "only the farewell is queued: {farewell:?}"
+    );
+    myqcm_app::worker(&app.services).drain().await.unwrap();
+    assert!(
+        app.mails().await.is_empty(),
+        "the farewell was delivered, nothing left to open"
+    );
+}
+
+/// Queued jobs as (kind, raw payload), without carrying anything out.
+async fn queued_jobs(app: &App) -> Vec<(String, String)> {
+    myqcm_db::jobs::list(&app.db.conn, myqcm_db::jobs::JobStatus::Queued, 10_000)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|j| (j.kind, j.payload.to_string()))
+        .collect()
+}
+
+/// Issue 9 finding 10 (timing). A reset or resend request for a known address issued a token
+/// and queued a mail before answering, one for an unknown address did nothing: the answers were
+/// identical but their timing told an attacker with a stopwatch which addresses have accounts.
+/// The request now does the same work for every address — the rate limits and one sealed
+/// `identity.mail_request` row — and the look-up, token and mail happen in that job.
+#[tokio::test]
+async fn reset_and_resend_do_the_same_work_for_known_and_unknown_addresses() {
+    let app = spawn().await;
+    let known = "known@example.dz";
+    let unknown = "nobody@example.dz";
+    app.sign_up(known, PW).await;
+    for path in [
+        "/api/v1/auth/password-reset",
+        "/api/v1/auth/resend-verification",
+    ] {
+        let before = queued_jobs(&app).await;
+        let mut answers = Vec::new();
+        for email in [known, unknown] {
+            let res = app.post(path, &json!({ "email": email })).await;
+            answers.push((res.status(), res.text().await.unwrap()));
+            let after = queued_jobs(&app).await;
+            let new: Vec<_> = after[before.len() + answers.len() - 1..].to_vec();
+            assert_eq!(new.len(), 1, "{path} {email}: one row, {new:?}");
+            let (kind, payload) = &new[0];
+            assert_eq!(kind, "identity.mail_request");
+            assert!(
+                !payload.contains(email) && payload.contains("\"sealed\":\"v2."),
+                "{payload}"
+            );
+        }
+        assert_eq!(answers[0], answers[1], "{path}: same answer");
+    }
+    let tokens = myqcm_db::identity::tokens::entity::Entity::find()
+        .all(&app.db.conn)
+        .await
+        .unwrap();
+    assert_eq!(
+        tokens.len(),
+        1,
+        "only the sign-up's token exists before the jobs run"
+    );
+    // Carried out, the requests mail the known address only.
+    let mails = app.mails().await;
+    let to_known: Vec<_> = mails.iter().filter(|m| m.to == known).collect();
+    assert_eq!(to_known.len(), 3, "sign-up, reset, resend: {mails:?}");
+    assert!(mails.iter().all(|m| m.to != unknown));
+    assert!(to_known[1].text.contains("/password-reset#token="));
 }

@@ -18,6 +18,7 @@ use myqcm_domain::FixedClock;
 use myqcm_domain::ports::Cache;
 use myqcm_integrations::{FileMailer, FsBlobStore};
 use myqcm_services::identity::IdentityConfig;
+use myqcm_services::identity::mail;
 use myqcm_services::identity::testing::TEST_MASTER_SECRET;
 use myqcm_testkit::{TestDb, fixed_clock, test_cache, test_db};
 use myqcm_web::WebConfig;
@@ -335,18 +336,49 @@ impl TestApp {
             .unwrap()
     }
 
-    /// Every captured mail, oldest first.
+    /// Carries out the queued reset and resend requests as the worker would (their mail then
+    /// joins the queue), and takes them off the queue.
+    pub async fn run_mail_requests(&self) {
+        let deps = self.services.deps();
+        let queued = myqcm_db::jobs::list(&self.db.conn, myqcm_db::jobs::JobStatus::Queued, 10_000)
+            .await
+            .unwrap();
+        for j in queued
+            .into_iter()
+            .filter(|j| j.kind == myqcm_services::identity::flows::MAIL_REQUEST_JOB)
+        {
+            myqcm_services::identity::flows::run_mail_request(&deps, &j.payload)
+                .await
+                .unwrap();
+            myqcm_db::jobs::request_cancel(
+                &self.db.conn,
+                j.id,
+                myqcm_domain::Clock::now(&self.clock),
+            )
+            .await
+            .unwrap();
+        }
+    }
+
+    /// Every captured mail, oldest first (after carrying out pending reset and resend
+    /// requests).
     pub async fn mails(&self) -> Vec<Mail> {
+        self.run_mail_requests().await;
         myqcm_db::jobs::list(&self.db.conn, myqcm_db::jobs::JobStatus::Queued, 10_000)
             .await
             .unwrap()
             .into_iter()
-            .filter(|j| j.kind == "mail.send")
-            .map(|j| Mail {
-                to: j.payload["to"].as_str().unwrap().to_owned(),
-                subject: j.payload["subject"].as_str().unwrap().to_owned(),
-                text: j.payload["text"].as_str().unwrap().to_owned(),
-            })
+            .filter(|j| j.kind == mail::JOB_KIND)
+            .map(
+                |j| match mail::open(&self.services.identity.mail_key, &j.payload) {
+                    Some(mail::Opened::Mail(m)) => Mail {
+                        to: m.to,
+                        subject: m.subject,
+                        text: m.text,
+                    },
+                    other => panic!("a queued mail that does not open: {other:?}"),
+                },
+            )
             .collect()
     }
 

@@ -161,7 +161,12 @@ pub async fn sign_up(deps: &Deps, input: SignUp, meta: &ClientMeta) -> Result<()
                         .trim_end_matches("#token=")
                         .to_owned(),
                 };
-                mail::enqueue(&txn, now, &existing.email, &existing.locale, &msg).await?;
+                let to = mail::Recipient {
+                    account: existing.id,
+                    to: &existing.email,
+                    locale: &existing.locale,
+                };
+                mail::enqueue(&txn, &deps.config.mail_key, now, to, &msg).await?;
             }
             audit::record(
                 &txn,
@@ -202,26 +207,121 @@ pub async fn sign_up(deps: &Deps, input: SignUp, meta: &ClientMeta) -> Result<()
                 link: link(deps, "/verify-email", &t.token),
                 code: t.code,
             };
-            mail::enqueue(&txn, now, &email, &user.locale, &msg).await?;
+            let to = mail::Recipient {
+                account: user.id,
+                to: &email,
+                locale: &user.locale,
+            };
+            mail::enqueue(&txn, &deps.config.mail_key, now, to, &msg).await?;
         }
     }
     txn.commit().await?;
     Ok(())
 }
 
-/// Sends a fresh verification mail if the address has an unverified account. Always succeeds
-/// from the caller's point of view (except the per-IP limit, identical for every address).
+/// Asks for a fresh verification mail; sent (by the `identity.mail_request` job) only if the
+/// address has an unverified account. The request itself does the same work for every address
+/// (rate limits, one sealed job row), so neither the answer nor its timing tells whether an
+/// account exists; only the per-IP limit can refuse, identically for every address.
 pub async fn resend_verification(deps: &Deps, email: &str, meta: &ClientMeta) -> Result<()> {
+    defer_mail_request(deps, MailRequestKind::Verify, email, meta).await
+}
+
+/// The mail a deferred request asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum MailRequestKind {
+    /// A fresh verification mail.
+    Verify,
+    /// A password reset link.
+    Reset,
+}
+
+/// A deferred request, sealed in the job payload (it holds an address and an IP).
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct MailRequest {
+    kind: MailRequestKind,
+    email: String,
+    ip: Option<String>,
+    user_agent: Option<String>,
+    request_id: Option<String>,
+}
+
+/// The job kind that carries out reset and resend requests.
+pub const MAIL_REQUEST_JOB: &str = "identity.mail_request";
+const MAIL_REQUEST_CONTEXT: &[u8] = b"identity.mail_request";
+
+/// Rate limits, then one sealed job row, whatever the address: the account look-up, the token
+/// and the mail happen in the job ([`run_mail_request`]).
+async fn defer_mail_request(
+    deps: &Deps,
+    kind: MailRequestKind,
+    email: &str,
+    meta: &ClientMeta,
+) -> Result<()> {
     rl::hit_ip(deps, rl::MAIL_PER_IP, meta.ip.as_deref()).await?;
     let Some(email) = normalize_email(email) else {
         return Ok(());
     };
-    if rl::hit(deps, rl::MAIL_PER_EMAIL, &email).await.is_err() {
+    let subject = match kind {
+        MailRequestKind::Verify => email.clone(),
+        MailRequestKind::Reset => format!("reset:{email}"),
+    };
+    if rl::hit(deps, rl::MAIL_PER_EMAIL, &subject).await.is_err() {
         return Ok(());
     }
+    let request = MailRequest {
+        kind,
+        email,
+        ip: meta.ip.clone(),
+        user_agent: meta.user_agent.clone(),
+        request_id: meta.request_id.clone(),
+    };
+    let plain = serde_json::to_vec(&request).unwrap_or_default();
+    let sealed = crypto::seal(&deps.config.mail_key, MAIL_REQUEST_CONTEXT, &plain);
+    let now = deps.clock.now();
+    let mut job = myqcm_db::jobs::NewJob::new(
+        MAIL_REQUEST_JOB,
+        serde_json::json!({ "sealed": sealed }),
+        now,
+    );
+    job.priority = 10;
+    myqcm_db::jobs::enqueue(&deps.db, &job, now).await?;
+    Ok(())
+}
+
+/// Carries out a deferred reset or resend request (the `identity.mail_request` job): looks the
+/// address up and, when it has a usable account, issues the token and queues the mail. A
+/// payload that does not open (another secret key, altered) is dropped: there is nothing to
+/// retry.
+pub async fn run_mail_request(deps: &Deps, payload: &serde_json::Value) -> Result<()> {
+    let Some(plain) = payload["sealed"]
+        .as_str()
+        .and_then(|s| crypto::open(&deps.config.mail_key, MAIL_REQUEST_CONTEXT, s))
+    else {
+        tracing::warn!("a mail request that does not open under the current key was dropped");
+        return Ok(());
+    };
+    let Ok(r) = serde_json::from_slice::<MailRequest>(&plain) else {
+        return Ok(());
+    };
+    let meta = ClientMeta {
+        ip: r.ip,
+        user_agent: r.user_agent,
+        request_id: r.request_id,
+        device: None,
+    };
+    match r.kind {
+        MailRequestKind::Verify => send_verification(deps, &r.email).await,
+        MailRequestKind::Reset => send_reset(deps, &r.email, &meta).await,
+    }
+}
+
+/// A fresh verification mail if `email` has an unverified, usable account.
+async fn send_verification(deps: &Deps, email: &str) -> Result<()> {
     let now = deps.clock.now();
     let txn = deps.db.begin().await?;
-    if let Some(a) = accounts_repo::find_by_email(&txn, &email).await?
+    if let Some(a) = accounts_repo::find_by_email(&txn, email).await?
         && a.email_verified_at.is_none()
         && usable(&a)
     {
@@ -231,7 +331,12 @@ pub async fn resend_verification(deps: &Deps, email: &str, meta: &ClientMeta) ->
             link: link(deps, "/verify-email", &t.token),
             code: t.code,
         };
-        mail::enqueue(&txn, now, &a.email, &a.locale, &msg).await?;
+        let to = mail::Recipient {
+            account: a.id,
+            to: &a.email,
+            locale: &a.locale,
+        };
+        mail::enqueue(&txn, &deps.config.mail_key, now, to, &msg).await?;
     }
     txn.commit().await?;
     Ok(())
@@ -358,6 +463,7 @@ pub async fn verify_email_in_session(
     }
     // The old address hears about the change.
     let notice = change.then(|| Notice {
+        account: account.id,
         to: &account.email,
         locale: &account.locale,
         message: Message::EmailChanged {
@@ -409,6 +515,7 @@ async fn notify_failures(deps: &Deps, email: &str, meta: &ClientMeta) -> Result<
     }
     let txn = deps.db.begin().await?;
     let notice = Notice {
+        account: a.id,
         to: &a.email,
         locale: &a.locale,
         message: Message::SignInFailures {
@@ -599,6 +706,7 @@ pub(crate) fn new_sign_in_notice<'a>(
     meta: &ClientMeta,
 ) -> Notice<'a> {
     Notice {
+        account: account.id,
         to: &account.email,
         locale: &account.locale,
         message: Message::NewSignIn {
@@ -611,6 +719,7 @@ pub(crate) fn new_sign_in_notice<'a>(
 /// "Your password changed", to the account's own address.
 fn password_notice(account: &Account) -> Notice<'_> {
     Notice {
+        account: account.id,
         to: &account.email,
         locale: &account.locale,
         message: Message::PasswordChanged,
@@ -735,26 +844,23 @@ pub async fn change_password(
     Ok(())
 }
 
-/// Sends a reset link if the address has an account; the caller always sees success.
+/// Asks for a reset link; sent (by the `identity.mail_request` job) only if the address has a
+/// usable account. Same work and answer for every address, as [`resend_verification`].
 pub async fn request_reset(deps: &Deps, email: &str, meta: &ClientMeta) -> Result<()> {
-    rl::hit_ip(deps, rl::MAIL_PER_IP, meta.ip.as_deref()).await?;
-    let Some(email) = normalize_email(email) else {
-        return Ok(());
-    };
-    if rl::hit(deps, rl::MAIL_PER_EMAIL, &format!("reset:{email}"))
-        .await
-        .is_err()
-    {
-        return Ok(());
-    }
+    defer_mail_request(deps, MailRequestKind::Reset, email, meta).await
+}
+
+/// A reset link if `email` has a usable account.
+async fn send_reset(deps: &Deps, email: &str, meta: &ClientMeta) -> Result<()> {
     let now = deps.clock.now();
     let txn = deps.db.begin().await?;
-    if let Some(a) = accounts_repo::find_by_email(&txn, &email).await?
+    if let Some(a) = accounts_repo::find_by_email(&txn, email).await?
         && usable(&a)
     {
         let t = new_email_token(deps, a.id, purpose::RESET_PASSWORD, &a.email, now);
         tokens_repo::issue(&txn, t.row).await?;
         let notice = Notice {
+            account: a.id,
             to: &a.email,
             locale: &a.locale,
             message: Message::Reset {
@@ -861,6 +967,7 @@ pub async fn request_email_change(
         let t = new_email_token(deps, account.id, purpose::CHANGE_EMAIL, &new_email, now);
         tokens_repo::issue(&txn, t.row).await?;
         notice = Some(Notice {
+            account: account.id,
             to: &new_email,
             locale: &account.locale,
             message: Message::Verify {

@@ -1,6 +1,13 @@
 //! Transactional mail in French, Arabic and English, enqueued as `mail.send` jobs inside the
 //! caller's transaction (a rolled-back change sends nothing; SMTP latency never shows in a
 //! response, which keeps responses enumeration-proof).
+//!
+//! A queued mail holds links, codes, addresses and IPs, so its job payload is sealed (AEAD under
+//! the `seal:mail` purpose key of `MYQCM_SECRET_KEY`): a database dump or the admin jobs API
+//! shows only `{"account": id, "sealed": "v2.…"}`. Once delivered, the payload is replaced by
+//! `{"account": id, "delivered": true}`; finished jobs are purged after the job retention; and
+//! erasing an account deletes its finished mail jobs at once (found by their `mail:<account>:`
+//! idempotency key prefix; a dead one still holds its sealed address).
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -9,7 +16,18 @@ use chrono::{DateTime, Utc};
 use fluent_templates::fluent_bundle::FluentValue;
 use fluent_templates::{LanguageIdentifier, Loader, langid};
 use myqcm_db::jobs::{self, NewJob};
+use myqcm_domain::ports::{Mailer, OutgoingMail, PortError};
 use sea_orm::ConnectionTrait;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::crypto;
+
+/// The job kind that delivers one queued mail.
+pub const JOB_KIND: &str = "mail.send";
+
+/// Authenticated context of a sealed mail payload: it opens only as a `mail.send` payload.
+const SEAL_CONTEXT: &[u8] = b"mail.send";
 
 /// The messages the identity work sends.
 #[derive(Debug, Clone)]
@@ -124,19 +142,121 @@ pub fn render(msg: &Message, locale: &str) -> (String, String) {
     (subject, body)
 }
 
-/// Enqueues `msg` for `to` in `locale` using `conn` (normally the caller's transaction).
+/// Whom a mail goes to: the account it concerns (for erasure) and the address and language.
+#[derive(Debug, Clone, Copy)]
+pub struct Recipient<'a> {
+    /// The account the mail is about.
+    pub account: Uuid,
+    /// Delivery address (for an email change: the new address).
+    pub to: &'a str,
+    /// Language of the text.
+    pub locale: &'a str,
+}
+
+/// A rendered mail, as sealed in the job payload.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueuedMail {
+    /// Address.
+    pub to: String,
+    /// Subject line.
+    pub subject: String,
+    /// Plain-text body.
+    pub text: String,
+}
+
+/// The idempotency key prefix of every mail job about `account`.
+pub fn key_prefix(account: Uuid) -> String {
+    format!("mail:{}:", account.simple())
+}
+
+/// Enqueues `msg` for `to` using `conn` (normally the caller's transaction), sealed under `key`.
 pub async fn enqueue<C: ConnectionTrait>(
     conn: &C,
+    key: &[u8; 32],
     now: DateTime<Utc>,
-    to: &str,
-    locale: &str,
+    to: Recipient<'_>,
     msg: &Message,
 ) -> Result<(), myqcm_db::DbError> {
-    let (subject, text) = render(msg, locale);
-    let payload = serde_json::json!({ "to": to, "subject": subject, "text": text, "html": null });
-    let mut job = NewJob::new("mail.send", payload, now);
+    let (subject, text) = render(msg, to.locale);
+    let mail = QueuedMail {
+        to: to.to.to_owned(),
+        subject,
+        text,
+    };
+    let plain = serde_json::to_vec(&mail).unwrap_or_default();
+    let payload = serde_json::json!({
+        "account": to.account,
+        "sealed": crypto::seal(key, SEAL_CONTEXT, &plain),
+    });
+    let mut job = NewJob::new(JOB_KIND, payload, now);
     job.priority = 10;
+    job.idempotency_key = Some(format!(
+        "{}{}",
+        key_prefix(to.account),
+        Uuid::new_v4().simple()
+    ));
     jobs::enqueue(conn, &job, now).await.map(|_| ())
+}
+
+/// What a `mail.send` payload holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Opened {
+    /// The mail to deliver.
+    Mail(QueuedMail),
+    /// Already delivered (an attempt sent it, then lost its lease before recording success).
+    Delivered,
+}
+
+/// Opens a `mail.send` payload sealed under `key`; `None` when it is neither a sealed mail nor
+/// a delivered marker, or does not open under this key (altered, or another secret key).
+pub fn open(key: &[u8; 32], payload: &serde_json::Value) -> Option<Opened> {
+    if payload["delivered"].as_bool() == Some(true) {
+        return Some(Opened::Delivered);
+    }
+    let plain = crypto::open(key, SEAL_CONTEXT, payload["sealed"].as_str()?)?;
+    serde_json::from_slice(&plain).ok().map(Opened::Mail)
+}
+
+/// Why a queued mail was not delivered.
+#[derive(Debug, thiserror::Error)]
+pub enum DeliveryError {
+    /// The payload does not open under the current key (the secret key changed, or the row
+    /// was altered). Retrying cannot help; the job ends dead and is purged with the others.
+    #[error("the queued mail does not open under the current secret key")]
+    Unreadable,
+    /// The mail port failed (retried by the worker).
+    #[error("mail delivery failed: {0}")]
+    Port(#[from] PortError),
+    /// Recording the delivery failed.
+    #[error(transparent)]
+    Db(#[from] myqcm_db::DbError),
+}
+
+/// Delivers the mail of job `job_id` through `mailer`, then replaces the payload by a
+/// delivered marker so the row keeps no address, link, code or IP.
+pub async fn deliver<C: ConnectionTrait>(
+    conn: &C,
+    mailer: &dyn Mailer,
+    key: &[u8; 32],
+    job_id: i64,
+    payload: &serde_json::Value,
+    now: DateTime<Utc>,
+) -> Result<(), DeliveryError> {
+    let mail = match open(key, payload).ok_or(DeliveryError::Unreadable)? {
+        Opened::Delivered => return Ok(()),
+        Opened::Mail(m) => m,
+    };
+    mailer
+        .send(&OutgoingMail {
+            to: mail.to,
+            subject: mail.subject,
+            text: mail.text,
+            html: None,
+        })
+        .await?;
+    let marker = serde_json::json!({ "account": payload["account"], "delivered": true });
+    jobs::replace_payload(conn, job_id, &marker, now).await?;
+    Ok(())
 }
 
 /// Masks an address for display: `am***@example.dz`.
@@ -223,5 +343,34 @@ mod tests {
                 .1
                 .contains("14 jours")
         );
+    }
+
+    #[test]
+    fn a_sealed_mail_opens_only_under_its_key_and_shows_nothing_in_clear() {
+        let key = crypto::derive_key(b"one deployment's secret", "seal:mail");
+        let other = crypto::derive_key(b"another deployment's secret", "seal:mail");
+        let mail = QueuedMail {
+            to: "amina@example.dz".into(),
+            subject: "Code".into(),
+            text: "123456 https://x.test/verify-email#token=abc".into(),
+        };
+        let sealed = crypto::seal(
+            &key,
+            SEAL_CONTEXT,
+            &serde_json::to_vec(&mail).unwrap_or_default(),
+        );
+        let payload = serde_json::json!({ "account": Uuid::nil(), "sealed": sealed });
+        let raw = payload.to_string();
+        assert!(!raw.contains("amina") && !raw.contains("123456") && !raw.contains("token=abc"));
+        assert_eq!(open(&key, &payload), Some(Opened::Mail(mail)));
+        assert_eq!(open(&other, &payload), None);
+        let moved = crypto::seal(&key, b"another.kind", b"{}");
+        assert_eq!(open(&key, &serde_json::json!({ "sealed": moved })), None);
+        assert_eq!(
+            open(&key, &serde_json::json!({ "delivered": true })),
+            Some(Opened::Delivered)
+        );
+        assert_eq!(open(&key, &serde_json::json!({ "to": "x@y.z" })), None);
+        assert!(key_prefix(Uuid::nil()).starts_with("mail:0000"));
     }
 }

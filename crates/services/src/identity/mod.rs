@@ -213,6 +213,7 @@ pub type Result<T, E = IdentityError> = std::result::Result<T, E>;
 
 /// A mail that goes out with a change: recipient, its language, the message.
 pub(crate) struct Notice<'a> {
+    pub account: uuid::Uuid,
     pub to: &'a str,
     pub locale: &'a str,
     pub message: mail::Message,
@@ -228,7 +229,19 @@ pub(crate) async fn commit_with(
     event: audit::Event,
 ) -> Result<()> {
     if let Some(n) = notice {
-        mail::enqueue(&txn, deps.clock.now(), n.to, n.locale, &n.message).await?;
+        let to = mail::Recipient {
+            account: n.account,
+            to: n.to,
+            locale: n.locale,
+        };
+        mail::enqueue(
+            &txn,
+            &deps.config.mail_key,
+            deps.clock.now(),
+            to,
+            &n.message,
+        )
+        .await?;
     }
     audit::record(&txn, deps.clock.as_ref(), event).await?;
     txn.commit().await?;

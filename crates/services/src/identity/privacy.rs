@@ -89,11 +89,16 @@ pub async fn request_deletion(
         },
     )
     .await?;
+    let to = mail::Recipient {
+        account: a.id,
+        to: &a.email,
+        locale: &a.locale,
+    };
     mail::enqueue(
         &txn,
+        &deps.config.mail_key,
         now,
-        &a.email,
-        &a.locale,
+        to,
         &Message::DeletionScheduled { days },
     )
     .await?;
@@ -140,7 +145,27 @@ pub async fn erase_due(deps: &Deps) -> Result<usize> {
     let due = accounts_repo::due_for_deletion(&deps.db, cutoff).await?;
     for a in &due {
         let txn = deps.db.begin().await?;
-        mail::enqueue(&txn, now, &a.email, &a.locale, &Message::AccountDeleted).await?;
+        // Past mail jobs about the account go (a dead one still holds its sealed address);
+        // queued ones are still owed and keep no address once delivered, like the farewell.
+        myqcm_db::jobs::delete_finished_by_key_prefix(
+            &txn,
+            mail::JOB_KIND,
+            &mail::key_prefix(a.id),
+        )
+        .await?;
+        let to = mail::Recipient {
+            account: a.id,
+            to: &a.email,
+            locale: &a.locale,
+        };
+        mail::enqueue(
+            &txn,
+            &deps.config.mail_key,
+            now,
+            to,
+            &Message::AccountDeleted,
+        )
+        .await?;
         accounts_repo::update(
             &txn,
             accounts_repo::entity::ActiveModel {
