@@ -78,6 +78,28 @@ async function signIn(base, email, password) {
   return cookie;
 }
 
+/**
+ * Starts a short tutor session through the builder form (the first subject offered), so the
+ * player, its summary and its review are measured too; returns their paths (none when the
+ * account has no subject to practise). The session is ended afterwards by the caller.
+ */
+async function practicePaths(base, cookie) {
+  const page = await decoded(await fetchRaw(`${base}/practice`, { cookie }));
+  const csrf = /name="_csrf" value="([^"]+)"/.exec(page)?.[1];
+  const subject = /<option value="([0-9a-f-]{36})"/.exec(page)?.[1];
+  if (!csrf || !subject) return { paths: [], finish: async () => {} };
+  const form = { _csrf: csrf, subject, style: 'tutor', item_count: '3' };
+  const res = await fetchRaw(`${base}/practice`, { cookie, method: 'POST', form });
+  const player = res.headers.location;
+  if (res.status !== 303 || !player) return { paths: [], finish: async () => {} };
+  return {
+    paths: [player, `${player}/summary`, `${player}/review`],
+    finish: async () => {
+      await fetchRaw(`${base}${player}/finish`, { cookie, method: 'POST', form: { _csrf: csrf } });
+    },
+  };
+}
+
 /** Measures every page; returns [{ path, status, html, assets, total }]. */
 export async function measure(base, { email, password } = {}) {
   const rows = [];
@@ -92,6 +114,9 @@ export async function measure(base, { email, password } = {}) {
   if (email && password) {
     const cookie = await signIn(base, email, password);
     for (const p of PRIVATE_PAGES) await run(p, cookie);
+    const practice = await practicePaths(base, cookie);
+    for (const p of practice.paths) await run(p, cookie);
+    await practice.finish();
   }
   return rows;
 }

@@ -15,6 +15,8 @@ pub mod dashboard;
 pub mod forms;
 pub mod onboarding;
 pub mod practice;
+pub mod practice_builder;
+pub mod practice_review;
 pub mod progress;
 pub mod session;
 

@@ -1,14 +1,18 @@
-// The quiz player's keyboard shortcuts, strike-out and clock (no inline script: the CSP forbids
-// it). The player works without this file: every action is a form or a link. With it:
-//   A–E or 1–5 toggle an option, Enter submits, N next, F flag, S skip, P pause,
-//   X then a letter strikes an option out, ? opens the list of shortcuts, Escape closes it.
+// The quiz player's keyboard shortcuts, strike-out and clock, and the session builder's filter
+// groups (no inline script: the CSP forbids it). Both pages work without this file: every
+// action is a form or a link. With it:
+//   A–E or 1–5 toggle an option, Enter submits (or goes on after the correction), N next,
+//   F flag, S skip, P pause or resume, X then a letter strikes an option out, ? opens or
+//   closes the list of shortcuts, Escape closes it.
 // Shortcuts never fire while typing in a text field or with Ctrl, Alt or Meta held.
-// Markup contract (templates/practice/player.html):
+// Markup contract (templates/practice/player.html, paused.html, parts.html, builder.html):
 //   form#answer-form; option inputs carry data-key="A" data-index="1";
-//   option rows [data-option-row="A"]; strike buttons button.strike[data-option="A"];
-//   buttons or links [data-shortcut="next|flag|skip|pause|help"]; #shortcut-help (hidden);
-//   clocks [data-deadline-ms] (counts down to an epoch-ms instant) and [data-started-ms]
-//   (counts up), whose text is replaced by m:ss.
+//   option rows [data-option-row="A"]; strike buttons button.strike[data-option="A"]
+//   (hidden, [data-needs-script], aria-pressed); buttons or links
+//   [data-shortcut="next|flag|skip|pause|help"]; details#shortcut-help whose summary is
+//   [data-shortcut="help"]; clocks [data-remaining-ms] (counts down from the server's figure;
+//   at zero the page reloads once and the server says what happens);
+//   builder: select[data-filters-for="subject"] and fieldset.filter-group[data-subject].
 (function () {
   'use strict';
   var striking = false;
@@ -49,15 +53,16 @@
   function toggleHelp(show) {
     var help = document.getElementById('shortcut-help');
     if (!help) return;
-    var open = typeof show === 'boolean' ? show : help.hidden;
-    help.hidden = !open;
-    var opener = byShortcut('help');
-    if (opener) opener.setAttribute('aria-expanded', open ? 'true' : 'false');
-    if (open) {
-      help.focus();
-    } else if (opener) {
-      opener.focus();
-    }
+    var open = typeof show === 'boolean' ? show : !help.open;
+    help.open = open;
+    var summary = help.querySelector('summary');
+    if (summary) summary.focus();
+  }
+
+  function native(el) {
+    if (!el || !el.tagName) return false;
+    var tag = el.tagName.toLowerCase();
+    return tag === 'button' || tag === 'a' || tag === 'summary';
   }
 
   function onKey(e) {
@@ -66,7 +71,8 @@
     var key = e.key;
     if (key === 'Escape') {
       striking = false;
-      toggleHelp(false);
+      var help = document.getElementById('shortcut-help');
+      if (help && help.open) toggleHelp(false);
       return;
     }
     if (key === '?') {
@@ -94,6 +100,9 @@
     }
     var lower = key.toLowerCase();
     if (key === 'Enter') {
+      if (native(e.target)) return;
+      var own = e.target.closest ? e.target.closest('form') : null;
+      if (own && own.id !== 'answer-form') return;
       var form = document.getElementById('answer-form');
       var submit = form && form.querySelector('button[type="submit"]');
       if (form && submit && !submit.disabled) {
@@ -124,34 +133,58 @@
       e.preventDefault();
       return;
     }
-    var help = e.target.closest ? e.target.closest('[data-shortcut="help"]') : null;
-    if (help) {
-      toggleHelp();
-      e.preventDefault();
-    }
   }
 
   function clockText(ms) {
     var s = Math.max(0, Math.floor(ms / 1000));
-    var m = Math.floor(s / 60);
+    var h = Math.floor(s / 3600);
+    var m = Math.floor(s / 60) % 60;
     var r = s % 60;
-    return m + ':' + (r < 10 ? '0' : '') + r;
+    var mm = h > 0 ? (m < 10 ? '0' : '') + m : String(m);
+    return (h > 0 ? h + ':' : '') + mm + ':' + (r < 10 ? '0' : '') + r;
+  }
+
+  var deadlines = [];
+  var reloaded = false;
+
+  function startClocks() {
+    var now = Date.now();
+    var els = document.querySelectorAll('[data-remaining-ms]');
+    for (var i = 0; i < els.length; i++) {
+      var left = Number(els[i].getAttribute('data-remaining-ms'));
+      deadlines.push({ el: els[i], at: now + left, running: left > 0 });
+    }
   }
 
   function tick() {
     var now = Date.now();
-    var down = document.querySelectorAll('[data-deadline-ms]');
-    for (var i = 0; i < down.length; i++) {
-      down[i].textContent = clockText(Number(down[i].getAttribute('data-deadline-ms')) - now);
+    for (var i = 0; i < deadlines.length; i++) {
+      var d = deadlines[i];
+      var left = d.at - now;
+      d.el.textContent = clockText(left);
+      if (left <= 0 && d.running && !reloaded) {
+        // The server decides what the end of the time means (it ends the session).
+        reloaded = true;
+        window.location.reload();
+      }
     }
-    var up = document.querySelectorAll('[data-started-ms]');
-    for (var j = 0; j < up.length; j++) {
-      up[j].textContent = clockText(now - Number(up[j].getAttribute('data-started-ms')));
+  }
+
+  function filterGroups() {
+    var select = document.querySelector('select[data-filters-for="subject"]');
+    if (!select) return;
+    var groups = document.querySelectorAll('fieldset.filter-group[data-subject]');
+    for (var i = 0; i < groups.length; i++) {
+      var mine = groups[i].getAttribute('data-subject') === select.value;
+      groups[i].hidden = !mine;
+      if (!mine) {
+        var boxes = groups[i].querySelectorAll('input');
+        for (var j = 0; j < boxes.length; j++) boxes[j].checked = false;
+      }
     }
   }
 
   function init() {
-    // Struck options the learner had before a swap are not kept: a new item starts clean.
     document.addEventListener('keydown', onKey);
     document.addEventListener('click', onClick);
     // Unhide the help button and strike buttons only when this script runs.
@@ -162,8 +195,16 @@
       for (var k = 0; k < again.length; k++) again[k].hidden = false;
       tick();
     });
-    tick();
-    window.setInterval(tick, 1000);
+    var subject = document.querySelector('select[data-filters-for="subject"]');
+    if (subject) {
+      subject.addEventListener('change', filterGroups);
+      filterGroups();
+    }
+    startClocks();
+    if (deadlines.length) {
+      tick();
+      window.setInterval(tick, 1000);
+    }
   }
 
   if (document.readyState === 'loading') {

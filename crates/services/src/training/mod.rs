@@ -18,6 +18,7 @@
 //! shows its scenario and the sub-item being answered. Feedback is built from the stored
 //! attempt; exam sessions hold it back until the session is over.
 
+pub mod builder;
 pub mod content;
 pub mod pool;
 pub mod privacy;

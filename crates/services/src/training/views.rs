@@ -407,3 +407,37 @@ pub struct ReviewedItem {
     /// Answering time (ms).
     pub time_spent_ms: Option<i64>,
 }
+
+/// A subject, course or knowledge component the builder offers.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct Choice {
+    /// Id (what the session request takes).
+    pub id: Uuid,
+    /// Code.
+    pub code: String,
+    /// Names per locale.
+    #[schema(value_type = Object)]
+    pub names: serde_json::Value,
+}
+
+/// A subject with the filters that narrow it.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct SubjectChoice {
+    /// The subject.
+    pub subject: Choice,
+    /// Its courses.
+    pub courses: Vec<Choice>,
+    /// Its knowledge components (leaves of the KC tree).
+    pub kcs: Vec<Choice>,
+}
+
+/// What the session builder offers.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct BuilderChoices {
+    /// Subjects of the learner's year of study.
+    pub subjects: Vec<SubjectChoice>,
+    /// Learning modes.
+    pub modes: Vec<ModeView>,
+    /// The mode the learner's profile prefers.
+    pub preferred_mode: String,
+}

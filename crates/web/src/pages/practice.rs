@@ -1,9 +1,11 @@
-//! The learner's practice pages: `/practice` (session builder), `/practice/{id}` (the player:
-//! one item at a time, answer, skip, flag, finish) and `/practice/{id}/summary`. Every action
-//! is a form (works without JavaScript; `static/practice.js` adds keyboard shortcuts). Same
-//! use cases as the training JSON API (`services.training`); ownership, exactly-once answers
-//! and what feedback a style may disclose are the service's rules. Item HTML is the service's
-//! sanitised rendering.
+//! The learner's practice pages: `/practice` (session builder, `practice_builder.rs`),
+//! `/practice/{id}` (the player: one item at a time, answer, skip, flag, pause and resume,
+//! finish, with the exam clock, "why this question", notes and reports) and
+//! `/practice/{id}/summary` and `/review` (`practice_review.rs`). Every action is a form (works
+//! without JavaScript; `static/practice.js` adds keyboard shortcuts, strike-out and the ticking
+//! clock). Same use cases as the training JSON API (`services.training`); ownership,
+//! exactly-once answers, the exam clock and what feedback a style may disclose are the service's
+//! rules. Item HTML is the service's sanitised rendering.
 
 use askama::Template;
 use axum::Router;
@@ -14,34 +16,39 @@ use axum::routing::{get, post};
 use fluent_templates::fluent_bundle::FluentValue;
 use myqcm_domain::catalogue::lifecycle::Actor;
 use myqcm_domain::permissions::Action;
-use myqcm_domain::training::{SessionRequest, Style};
-use myqcm_services::training::progress::SubjectProgress;
+use myqcm_services::training::TrainingError;
 use myqcm_services::training::views::{
-    AnswerInput, AnswerOutcome, CaseContext, NewSessionInput, ServedItemView, SessionView,
-    SummaryView,
+    AnswerInput, AnswerOutcome, CaseContext, ServedItemView, SessionView,
 };
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::forms::{Form, page, see_other, to_sign_in};
-use super::progress::name_in;
-use super::{PageContext, render};
+use super::forms::{page, see_other, to_sign_in};
+use super::{PageContext, practice_builder, practice_review, render};
 use crate::{AppState, WebError};
 
 /// The routes.
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/practice", get(builder).post(create))
+        .route(
+            "/practice",
+            get(practice_builder::builder).post(practice_builder::create),
+        )
         .route("/practice/{id}", get(player))
         .route("/practice/{id}/answer", post(answer))
         .route("/practice/{id}/skip", post(skip))
         .route("/practice/{id}/flag", post(flag))
+        .route("/practice/{id}/pause", post(pause))
+        .route("/practice/{id}/resume", post(resume))
         .route("/practice/{id}/finish", post(finish))
-        .route("/practice/{id}/summary", get(summary))
+        .route("/practice/{id}/note", post(practice_review::note))
+        .route("/practice/{id}/report", post(practice_review::report))
+        .route("/practice/{id}/summary", get(practice_review::summary))
+        .route("/practice/{id}/review", get(practice_review::review))
 }
 
 /// The signed-in, verified learner's actor, or where to send the visitor instead.
-fn learner(ctx: &PageContext, back: &str) -> Result<Actor, Box<Response>> {
+pub(super) fn learner(ctx: &PageContext, back: &str) -> Result<Actor, Box<Response>> {
     let Some(v) = ctx.viewer.as_ref() else {
         return Err(Box::new(to_sign_in(back)));
     };
@@ -52,120 +59,69 @@ fn learner(ctx: &PageContext, back: &str) -> Result<Actor, Box<Response>> {
     Ok(actor)
 }
 
-#[derive(Template)]
-#[template(path = "practice/builder.html")]
-struct BuilderPage {
-    ctx: PageContext,
-    form: Form,
-    subjects: Vec<(String, String)>,
-}
-
-impl BuilderPage {
-    fn selected(&self, name: &str, value: &str) -> bool {
-        self.form.val(name) == value
+/// Where a write the session's state refuses sends the learner: a paused session shows its
+/// resume page, one that is over (the exam time ran out, or closed) its summary. Other errors
+/// stay errors.
+pub(super) fn refused(id: Uuid, e: TrainingError) -> Result<Response, WebError> {
+    match e {
+        TrainingError::SessionPaused => Ok(see_other(&format!("/practice/{id}"))),
+        TrainingError::TimeUp | TrainingError::SessionClosed => {
+            Ok(see_other(&format!("/practice/{id}/summary")))
+        }
+        e => Err(e.into()),
     }
 }
 
-/// `?style=` preselects a style.
-#[derive(Deserialize)]
-pub struct BuilderQuery {
-    #[serde(default)]
-    style: String,
-}
-
-/// `GET /practice`: the session builder (subject, style, item count).
-pub async fn builder(
-    State(s): State<AppState>,
-    ctx: PageContext,
-    Query(q): Query<BuilderQuery>,
-) -> Result<Response, WebError> {
-    let actor = match learner(&ctx, "/practice") {
-        Ok(a) => a,
-        Err(r) => return Ok(*r),
-    };
-    let style = if q.style.is_empty() {
-        "tutor"
+/// `m:ss` (or `h:mm:ss`) of a duration in milliseconds.
+pub(super) fn clock(ms: i64) -> String {
+    let s = ms.max(0) / 1000;
+    let (h, m, s) = (s / 3600, (s / 60) % 60, s % 60);
+    if h > 0 {
+        format!("{h}:{m:02}:{s:02}")
     } else {
-        &q.style
-    };
-    let form = Form::new().with("style", style).with("item_count", "10");
-    builder_page(&s, ctx, &actor, form).await
-}
-
-async fn builder_page(
-    s: &AppState,
-    ctx: PageContext,
-    actor: &Actor,
-    form: Form,
-) -> Result<Response, WebError> {
-    let p = s.services.progress().overview(actor).await?;
-    let subjects = p
-        .subjects
-        .iter()
-        .map(|x: &SubjectProgress| {
-            (
-                x.subject_id.to_string(),
-                name_in(&x.names, ctx.locale, &x.code),
-            )
-        })
-        .collect();
-    let status = form.status();
-    let html = render(&BuilderPage {
-        ctx,
-        form,
-        subjects,
-    })?;
-    Ok(page(status, html))
-}
-
-/// The builder form.
-#[derive(Deserialize)]
-pub struct BuilderForm {
-    #[serde(default)]
-    subject: String,
-    #[serde(default)]
-    style: String,
-    #[serde(default)]
-    item_count: String,
-}
-
-fn new_session(f: &BuilderForm) -> NewSessionInput {
-    let style = f.style.parse().unwrap_or(Style::Tutor);
-    NewSessionInput {
-        mode: None,
-        style,
-        request: SessionRequest {
-            subject: f.subject.trim().parse().ok(),
-            item_count: f.item_count.trim().parse().ok(),
-            ..SessionRequest::default()
-        },
+        format!("{m}:{s:02}")
     }
 }
 
-/// `POST /practice`: starts the session, then its player.
-pub async fn create(
-    State(s): State<AppState>,
-    ctx: PageContext,
-    crate::input::PageForm(f): crate::input::PageForm<BuilderForm>,
-) -> Result<Response, WebError> {
-    let actor = match learner(&ctx, "/practice") {
-        Ok(a) => a,
-        Err(r) => return Ok(*r),
-    };
-    let form = Form::new()
-        .with("subject", &f.subject)
-        .with("style", &f.style)
-        .with("item_count", &f.item_count);
-    let form = match s
-        .services
-        .training
-        .create_session(&actor, new_session(&f))
-        .await
-    {
-        Ok(v) => return Ok(see_other(&format!("/practice/{}", v.id))),
-        Err(e) => form.failure(ctx.locale, "subject", e)?,
-    };
-    builder_page(&s, ctx, &actor, form).await
+/// "Why this question", in the page's language, from the service's reason code.
+pub(super) fn reason_text(ctx: &PageContext, code: &str) -> String {
+    match code {
+        "due_review" => ctx.t("practice-reason-due_review"),
+        "weak_kc" => ctx.t("practice-reason-weak_kc"),
+        "most_informative" => ctx.t("practice-reason-most_informative"),
+        "blueprint_gap" => ctx.t("practice-reason-blueprint_gap"),
+        "case_continuation" => ctx.t("practice-reason-case_continuation"),
+        _ => ctx.t("practice-reason-exploration"),
+    }
+}
+
+/// "n of N" (`id` takes `$n` and `$total`).
+pub(super) fn of(ctx: &PageContext, id: &str, n: i64, total: i64) -> String {
+    ctx.locale.t_args(
+        id,
+        &[
+            ("n", FluentValue::from(n)),
+            ("total", FluentValue::from(total)),
+        ],
+    )
+}
+
+/// A confirmation named in the query (`?done=note`) after a form's redirect.
+#[derive(Deserialize)]
+pub struct DoneQuery {
+    #[serde(default)]
+    done: String,
+}
+
+impl DoneQuery {
+    /// The localised confirmation, if any.
+    pub(super) fn notice(&self, ctx: &PageContext) -> Option<String> {
+        match self.done.as_str() {
+            "note" => Some(ctx.t("practice-note-saved")),
+            "report" => Some(ctx.t("practice-report-sent")),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Template)]
@@ -175,6 +131,7 @@ struct PlayerPage {
     session: SessionView,
     item: ServedItemView,
     outcome: Option<AnswerOutcome>,
+    notice: Option<String>,
 }
 
 impl PlayerPage {
@@ -186,31 +143,35 @@ impl PlayerPage {
         self.item.kind == "qroc"
     }
 
-    fn total(&self) -> i64 {
-        i64::from(self.session.params.item_count)
-    }
-
-    fn position(&self) -> i64 {
-        i64::from(self.item.position) + 1
-    }
-
-    /// "n of N" (`id` takes `$n` and `$total`).
-    fn of(&self, id: &str, n: i64, total: i64) -> String {
-        self.ctx.locale.t_args(
-            id,
-            &[
-                ("n", FluentValue::from(n)),
-                ("total", FluentValue::from(total)),
-            ],
+    fn progress_text(&self) -> String {
+        let total = i64::from(self.session.params.item_count);
+        of(
+            &self.ctx,
+            "practice-progress",
+            i64::from(self.item.position),
+            total,
         )
     }
 
-    fn progress_text(&self) -> String {
-        self.of("practice-progress", self.position(), self.total())
+    fn case_step(&self, c: &CaseContext) -> String {
+        of(
+            &self.ctx,
+            "practice-case-step",
+            i64::from(c.step),
+            i64::from(c.size),
+        )
     }
 
-    fn case_step(&self, c: &CaseContext) -> String {
-        self.of("practice-case-step", i64::from(c.step), i64::from(c.size))
+    fn reason(&self) -> String {
+        reason_text(&self.ctx, &self.item.reason.code)
+    }
+
+    fn clock(&self, ms: &i64) -> String {
+        clock(*ms)
+    }
+
+    fn note(&self) -> &str {
+        self.item.note.as_deref().unwrap_or("")
     }
 
     fn grade_text(&self) -> String {
@@ -230,11 +191,37 @@ impl PlayerPage {
     }
 }
 
-/// `GET /practice/{id}`: the item waiting for an answer; a finished session shows its summary.
+#[derive(Template)]
+#[template(path = "practice/paused.html")]
+struct PausedPage {
+    ctx: PageContext,
+    session: SessionView,
+    item: ServedItemView,
+}
+
+impl PausedPage {
+    fn progress_text(&self) -> String {
+        let total = i64::from(self.session.params.item_count);
+        of(
+            &self.ctx,
+            "practice-progress",
+            i64::from(self.item.position),
+            total,
+        )
+    }
+
+    fn clock(&self, ms: &i64) -> String {
+        clock(*ms)
+    }
+}
+
+/// `GET /practice/{id}`: the item waiting for an answer (a paused session shows its resume
+/// page); a finished session shows its summary.
 pub async fn player(
     State(s): State<AppState>,
     ctx: PageContext,
     Path(id): Path<Uuid>,
+    Query(q): Query<DoneQuery>,
 ) -> Result<Response, WebError> {
     let actor = match learner(&ctx, &format!("/practice/{id}")) {
         Ok(a) => a,
@@ -244,12 +231,18 @@ pub async fn player(
     let Some(item) = session.current.take() else {
         return Ok(see_other(&format!("/practice/{id}/summary")));
     };
-    let html = render(&PlayerPage {
-        ctx,
-        session,
-        item,
-        outcome: None,
-    })?;
+    let html = if session.status == "paused" {
+        render(&PausedPage { ctx, session, item })?
+    } else {
+        let notice = q.notice(&ctx);
+        render(&PlayerPage {
+            ctx,
+            session,
+            item,
+            outcome: None,
+            notice,
+        })?
+    };
     Ok(page(StatusCode::OK, html))
 }
 
@@ -273,7 +266,8 @@ fn answer_input(pairs: &[(String, String)]) -> Result<AnswerInput, WebError> {
 }
 
 /// `POST /practice/{id}/answer`: stores the answer; tutor sessions show the grade and feedback
-/// with a "Next" link, exam sessions go straight to the next item.
+/// with a "Next" link, exam sessions go straight to the next item. An answer after the exam
+/// time is refused by the service, which ends the session: the summary follows.
 pub async fn answer(
     State(s): State<AppState>,
     ctx: PageContext,
@@ -286,19 +280,20 @@ pub async fn answer(
     };
     let t = &s.services.training;
     let session = t.session(&actor, id).await?;
-    let outcome = t.answer(&actor, id, answer_input(&pairs)?).await?;
-    let Some(item) = session
-        .current
-        .clone()
-        .filter(|_| outcome.feedback.is_some() || outcome.grade.is_some())
-    else {
+    let outcome = match t.answer(&actor, id, answer_input(&pairs)?).await {
+        Ok(o) => o,
+        Err(e) => return refused(id, e),
+    };
+    let Some(item) = (session.current.clone()).filter(|_| outcome.feedback.is_some()) else {
         return Ok(see_other(&format!("/practice/{id}")));
     };
+    let (outcome, notice) = (Some(outcome), None);
     let html = render(&PlayerPage {
         ctx,
         session,
         item,
-        outcome: Some(outcome),
+        outcome,
+        notice,
     })?;
     Ok(page(StatusCode::OK, html))
 }
@@ -322,8 +317,10 @@ pub async fn skip(
         Ok(a) => a,
         Err(r) => return Ok(*r),
     };
-    s.services.training.skip(&actor, id, f.served_id).await?;
-    Ok(see_other(&format!("/practice/{id}")))
+    match s.services.training.skip(&actor, id, f.served_id).await {
+        Ok(_) => Ok(see_other(&format!("/practice/{id}"))),
+        Err(e) => refused(id, e),
+    }
 }
 
 /// `POST /practice/{id}/flag`: flags (or unflags) the current item.
@@ -345,6 +342,38 @@ pub async fn flag(
     Ok(see_other(&format!("/practice/{id}")))
 }
 
+/// `POST /practice/{id}/pause`: stops the clock; the player then shows the resume page.
+pub async fn pause(
+    State(s): State<AppState>,
+    ctx: PageContext,
+    Path(id): Path<Uuid>,
+) -> Result<Response, WebError> {
+    let actor = match learner(&ctx, &format!("/practice/{id}")) {
+        Ok(a) => a,
+        Err(r) => return Ok(*r),
+    };
+    match s.services.training.pause(&actor, id).await {
+        Ok(_) => Ok(see_other(&format!("/practice/{id}"))),
+        Err(e) => refused(id, e),
+    }
+}
+
+/// `POST /practice/{id}/resume`: restarts the clock where it stopped, back to the item.
+pub async fn resume(
+    State(s): State<AppState>,
+    ctx: PageContext,
+    Path(id): Path<Uuid>,
+) -> Result<Response, WebError> {
+    let actor = match learner(&ctx, &format!("/practice/{id}")) {
+        Ok(a) => a,
+        Err(r) => return Ok(*r),
+    };
+    match s.services.training.resume(&actor, id).await {
+        Ok(_) => Ok(see_other(&format!("/practice/{id}"))),
+        Err(e) => refused(id, e),
+    }
+}
+
 /// `POST /practice/{id}/finish`: ends the session now, then its summary.
 pub async fn finish(
     State(s): State<AppState>,
@@ -357,41 +386,4 @@ pub async fn finish(
     };
     s.services.training.finish(&actor, id).await?;
     Ok(see_other(&format!("/practice/{id}/summary")))
-}
-
-#[derive(Template)]
-#[template(path = "practice/summary.html")]
-struct SummaryPage {
-    ctx: PageContext,
-    s: SummaryView,
-}
-
-impl SummaryPage {
-    fn pct(&self, x: &Option<f64>) -> String {
-        x.map_or_else(|| "—".to_owned(), |v| format!("{:.0}", v * 100.0))
-    }
-
-    fn kc_pct(&self, v: &f64) -> String {
-        format!("{:.0}", v * 100.0)
-    }
-
-    fn minutes(&self) -> String {
-        let secs = self.s.time_spent_ms / 1000;
-        format!("{}:{:02}", secs / 60, secs % 60)
-    }
-}
-
-/// `GET /practice/{id}/summary`: % correct, mean score, time, per-KC breakdown.
-pub async fn summary(
-    State(s): State<AppState>,
-    ctx: PageContext,
-    Path(id): Path<Uuid>,
-) -> Result<Response, WebError> {
-    let actor = match learner(&ctx, &format!("/practice/{id}/summary")) {
-        Ok(a) => a,
-        Err(r) => return Ok(*r),
-    };
-    let view = s.services.training.summary(&actor, id).await?;
-    let html = render(&SummaryPage { ctx, s: view })?;
-    Ok(page(StatusCode::OK, html))
 }
