@@ -186,12 +186,18 @@ impl PlayerPage {
         self.item.kind == "qroc"
     }
 
+    /// Writing direction of the item's own language (a French item on an Arabic page is LTR).
+    fn item_dir(&self) -> &'static str {
+        crate::i18n::Locale::parse(&self.item.locale).map_or("auto", crate::i18n::Locale::dir)
+    }
+
     fn total(&self) -> i64 {
         i64::from(self.session.params.item_count)
     }
 
+    /// `position` is already 1-based.
     fn position(&self) -> i64 {
-        i64::from(self.item.position) + 1
+        i64::from(self.item.position)
     }
 
     /// "n of N" (`id` takes `$n` and `$total`).
