@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Browser end-to-end tests.
 #
-#   bash e2e/run.sh BINARY          e.g. bash e2e/run.sh target/debug/myqcm
+#   bash e2e/run.sh BINARY [TEST_FILE...]   e.g. bash e2e/run.sh target/debug/myqcm
+#                                           or   bash e2e/run.sh target/debug/myqcm e2e/tests/xss.test.mjs
 #
 # Installs Debian's chromium when missing, installs the pinned npm packages (npm ci), starts
 # `BINARY serve` on a free loopback port with a fresh data directory (after `migrate` and
@@ -11,15 +12,18 @@
 set -euo pipefail
 
 if [ $# -lt 1 ]; then
-  echo "usage: $0 BINARY" >&2
+  echo "usage: $0 BINARY [TEST_FILE...]" >&2
   exit 64
 fi
 
+CALLER_DIR="$PWD"
 E2E_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT_DIR="$(cd "$E2E_DIR/.." && pwd)"
 ARTIFACTS="$E2E_DIR/artifacts"
 
 BIN="$1"
+shift
+TESTS=("$@")
 case "$BIN" in
   /*) ;;
   *) BIN="$PWD/$BIN" ;;
@@ -131,6 +135,15 @@ else
   log "WARNING: the binary has no 'seed' command; continuing without demo data"
 fi
 export MYQCM_E2E_SEED_LOG="$ARTIFACTS/seed.log"
+# Hostile items (script tags, event handlers, javascript: links) in a subject of their own, for
+# xss.test.mjs: approved, so that sessions serve them.
+if "$BIN" import --help >/dev/null 2>&1; then
+  log "import e2e/fixtures/xss-bank.json"
+  if ! "$BIN" import "$E2E_DIR/fixtures/xss-bank.json" --status approved \
+      --author author@demo.myqcm.local --quiet >"$ARTIFACTS/import.log" 2>&1; then
+    log "WARNING: the hostile fixture did not import (see e2e/artifacts/import.log); continuing"
+  fi
+fi
 
 # --- server --------------------------------------------------------------------------------
 log "starting server (log: e2e/artifacts/server.log)"
@@ -167,10 +180,21 @@ export MYQCM_E2E_BASE_URL="$BASE_URL"
 export MYQCM_E2E_ARTIFACTS="$ARTIFACTS"
 export MYQCM_E2E_DATA_DIR="$DATA_DIR"
 
+if [ "${#TESTS[@]}" -eq 0 ]; then
+  TESTS=(e2e/tests/)
+else
+  # Paths given relative to the caller's directory.
+  for i in "${!TESTS[@]}"; do
+    case "${TESTS[$i]}" in
+      /*) ;;
+      *) TESTS[$i]="$CALLER_DIR/${TESTS[$i]}" ;;
+    esac
+  done
+fi
 cd "$ROOT_DIR"
 # In the background + wait, so that a signal stops the run (and the server) at once.
 set +e
-node --test e2e/tests/ &
+node --test "${TESTS[@]}" &
 NODE_PID=$!
 wait "$NODE_PID"
 status=$?

@@ -3,11 +3,13 @@
 // scripts, compressed as the server sends them to a browser (Accept-Encoding: br, gzip),
 // excluding item images. Fails when a page is over the budget (100 KB).
 //
-//   node scripts/page-weight.mjs BASE_URL [EMAIL PASSWORD]
+//   node scripts/page-weight.mjs BASE_URL [EMAIL PASSWORD [YEAR]]
 //
-// With EMAIL and PASSWORD (a verified account) the signed-in pages are measured too. The browser
-// journeys (e2e/tests/page-weight.test.mjs) run it against the test server with the demo
-// student. Exports measure() for that use.
+// With EMAIL and PASSWORD (a verified account) the signed-in pages are measured too, and a
+// two-item tutor session is started to measure the player (before and after an answer) and the
+// summary; an account without a year of study gets YEAR through the onboarding form first.
+// The browser journeys (e2e/tests/page-weight.test.mjs) run it against the test server with the
+// demo student. Exports measure() for that use.
 
 import http from 'node:http';
 import https from 'node:https';
@@ -78,56 +80,69 @@ async function signIn(base, email, password) {
   return cookie;
 }
 
+const field = (html, name) => new RegExp(`name="${name}" value="([^"]+)"`).exec(html)?.[1] ?? '';
+
 /**
- * Starts a short tutor session through the builder form (the first subject offered), so the
- * player, its summary and its review are measured too; returns their paths (none when the
- * account has no subject to practise). The session is ended afterwards by the caller.
+ * The practice pages need a session: starts a tutor session of two items through the builder
+ * form, then measures the player, the player after an answer (feedback) and the summary.
  */
-async function practicePaths(base, cookie) {
-  const page = await decoded(await fetchRaw(`${base}/practice`, { cookie }));
-  const csrf = /name="_csrf" value="([^"]+)"/.exec(page)?.[1];
-  const subject = /<option value="([0-9a-f-]{36})"/.exec(page)?.[1];
-  if (!csrf || !subject) return { paths: [], finish: async () => {} };
-  const form = { _csrf: csrf, subject, style: 'tutor', item_count: '3' };
-  const res = await fetchRaw(`${base}/practice`, { cookie, method: 'POST', form });
-  const player = res.headers.location;
-  if (res.status !== 303 || !player) return { paths: [], finish: async () => {} };
-  return {
-    paths: [player, `${player}/summary`, `${player}/review`],
-    finish: async () => {
-      await fetchRaw(`${base}${player}/finish`, { cookie, method: 'POST', form: { _csrf: csrf } });
-    },
-  };
+const firstSubject = (html) => /<select id="subject" name="subject"[^>]*>\s*<option value="([^"]+)"/.exec(html)?.[1];
+
+/** An account whose builder offers no subject (no year of study yet) gets `year` by onboarding. */
+async function ensureYear(base, cookie, year) {
+  const builder = await decoded(await fetchRaw(`${base}/practice`, { cookie }));
+  if (firstSubject(builder) || !year) return;
+  const onboarding = await decoded(await fetchRaw(`${base}/onboarding`, { cookie }));
+  const form = { _csrf: field(onboarding, '_csrf'), year_of_study: String(year) };
+  const saved = await fetchRaw(`${base}/onboarding`, { cookie, method: 'POST', form });
+  if (saved.status !== 303) throw new Error(`page weight: onboarding failed (${saved.status})`);
+}
+
+async function measureSession(base, cookie, run) {
+  const builder = await decoded(await fetchRaw(`${base}/practice`, { cookie }));
+  const subject = firstSubject(builder);
+  if (!subject) throw new Error('page weight: the builder offers no subject (no year of study? pass YEAR)');
+  const form = { _csrf: field(builder, '_csrf'), subject, style: 'tutor', item_count: '2' };
+  const created = await fetchRaw(`${base}/practice`, { cookie, method: 'POST', form });
+  const player = created.headers.location;
+  if (created.status !== 303 || !player) throw new Error(`page weight: no session started (${created.status})`);
+  const html = await run(player, cookie, { label: '/practice/{id}' });
+  const option = /name="option" value="([^"]+)"/.exec(html)?.[1];
+  const answer = { _csrf: field(html, '_csrf'), served_id: field(html, 'served_id'), ...(option ? { option } : { text: 'x' }) };
+  await run(`${player}/answer`, cookie, { label: '/practice/{id}/answer', method: 'POST', form: answer });
+  await run(`${player}/summary`, cookie, { label: '/practice/{id}/summary' });
+  await fetchRaw(`${base}${player}/finish`, { cookie, method: 'POST', form: { _csrf: field(html, '_csrf') } });
+  await run(`${player}/review`, cookie, { label: '/practice/{id}/review' });
 }
 
 /** Measures every page; returns [{ path, status, html, assets, total }]. */
-export async function measure(base, { email, password } = {}) {
+export async function measure(base, { email, password, year } = {}) {
   const rows = [];
-  const run = async (path, cookie) => {
-    const res = await fetchRaw(`${base}${path}`, { cookie });
+  const run = async (path, cookie, { label = path, method = 'GET', form = null } = {}) => {
+    const res = await fetchRaw(`${base}${path}`, { cookie, method, form });
     const html = await decoded(res);
     let assets = 0;
     for (const a of assetsOf(html, `${base}${path}`)) assets += (await fetchRaw(a, { cookie })).bytes.length;
-    rows.push({ path, status: res.status, html: res.bytes.length, assets, total: res.bytes.length + assets });
+    rows.push({ path: label, status: res.status, html: res.bytes.length, assets, total: res.bytes.length + assets });
+    return html;
   };
   for (const p of PUBLIC_PAGES) await run(p, '');
   if (email && password) {
     const cookie = await signIn(base, email, password);
+    await ensureYear(base, cookie, year);
     for (const p of PRIVATE_PAGES) await run(p, cookie);
-    const practice = await practicePaths(base, cookie);
-    for (const p of practice.paths) await run(p, cookie);
-    await practice.finish();
+    await measureSession(base, cookie, run);
   }
   return rows;
 }
 
 async function main() {
-  const [base, email, password] = process.argv.slice(2);
+  const [base, email, password, year] = process.argv.slice(2);
   if (!base) {
-    console.error('usage: node scripts/page-weight.mjs BASE_URL [EMAIL PASSWORD]');
+    console.error('usage: node scripts/page-weight.mjs BASE_URL [EMAIL PASSWORD [YEAR]]');
     process.exit(64);
   }
-  const rows = await measure(base.replace(/\/+$/, ''), { email, password });
+  const rows = await measure(base.replace(/\/+$/, ''), { email, password, year });
   let over = 0;
   for (const r of rows) {
     const flag = r.total > BUDGET ? '  OVER BUDGET' : '';

@@ -589,6 +589,14 @@ async fn exams_hold_feedback_until_the_end_and_stop_when_time_is_up() {
             .iter()
             .all(|r| r.feedback.is_none() && r.grade.is_none())
     );
+    // Nor does the summary of the running exam tell how the answer went.
+    let running = e.training.summary(&a, s.id).await.unwrap();
+    assert_eq!(
+        (running.answered, running.graded, running.correct),
+        (1, 0, 0)
+    );
+    assert_eq!((running.percent_correct, running.mean_score), (None, None));
+    assert!(running.per_kc.is_empty());
     // Pausing stops the clock.
     e.clock.advance(Duration::seconds(100));
     e.training.pause(&a, s.id).await.unwrap();

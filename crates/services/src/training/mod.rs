@@ -1615,7 +1615,8 @@ impl Training {
     }
 
     /// The summary of a session (so far, when still open): % correct from labels, mean score,
-    /// time, per-KC breakdown.
+    /// time, per-KC breakdown. An exam still open shows counts and time but no grade: graded,
+    /// correct, incorrect, % correct, mean score and the per-KC breakdown stay empty until it ends.
     pub async fn summary(&self, actor: &Actor, id: Uuid) -> Result<SummaryView> {
         require(actor, Action::Train)?;
         let s = repo::session_of(&self.db, id, actor.id, false)
@@ -1623,8 +1624,13 @@ impl Training {
             .ok_or(TrainingError::NotFound)?;
         let items = repo::session_items(&self.db, id).await?;
         let attempts = repo::attempts_of_session(&self.db, id).await?;
-        let graded: Vec<&attempt::Model> =
-            attempts.iter().filter(|a| a.correct.is_some()).collect();
+        // An exam still running discloses no grade (as its answers and review do not).
+        let disclose =
+            parse::<Style>(&s.style)? != Style::Exam || !parse::<Status>(&s.status)?.is_open();
+        let graded: Vec<&attempt::Model> = attempts
+            .iter()
+            .filter(|a| disclose && a.correct.is_some())
+            .collect();
         let correct = graded.iter().filter(|a| a.correct == Some(true)).count();
         let n = |x: usize| u32::try_from(x).unwrap_or(u32::MAX);
         let mean = |v: &[f64]| (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64);
@@ -1675,7 +1681,7 @@ impl Training {
             graded: n(graded.len()),
             correct: n(correct),
             incorrect: n(graded.len() - correct),
-            ungraded: n(attempts.len() - graded.len()),
+            ungraded: n(attempts.iter().filter(|a| a.correct.is_none()).count()),
             skipped: n(items.iter().filter(|i| i.state == "skipped").count()),
             flagged: n(items.iter().filter(|i| i.flagged).count()),
             percent_correct: (!graded.is_empty())

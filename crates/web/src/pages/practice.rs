@@ -143,6 +143,11 @@ impl PlayerPage {
         self.item.kind == "qroc"
     }
 
+    /// Writing direction of the item's own language (a French item on an Arabic page is LTR).
+    fn item_dir(&self) -> &'static str {
+        crate::i18n::Locale::parse(&self.item.locale).map_or("auto", crate::i18n::Locale::dir)
+    }
+
     fn progress_text(&self) -> String {
         let total = i64::from(self.session.params.item_count);
         of(
