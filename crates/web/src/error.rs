@@ -136,6 +136,15 @@ impl From<IdentityError> for WebError {
             IdentityError::EmailTaken => Self::with_detail(codes::CONFLICT, "email_taken"),
             IdentityError::MfaEnrolmentRequired => Self::code(codes::MFA_ENROLMENT_REQUIRED),
             IdentityError::EmailNotVerified => Self::code(codes::EMAIL_NOT_VERIFIED),
+            IdentityError::StaffKeepsMfa => Self::Known {
+                code: codes::FORBIDDEN,
+                detail: Some("Staff accounts keep two-step verification on.".into()),
+                errors: Some(vec![FieldError {
+                    field: String::new(),
+                    code: "staff_keeps_mfa".into(),
+                    message: "Staff accounts keep two-step verification on.".into(),
+                }]),
+            },
             IdentityError::LastSuperAdmin => Self::with_detail(
                 codes::CONFLICT,
                 "The last active super admin can be neither demoted nor disabled.",

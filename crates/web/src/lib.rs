@@ -111,8 +111,12 @@ pub fn router(state: AppState) -> Router {
         .merge(api::jobs::router())
         .merge(api::progress::router())
         .merge(api::training::router());
+    let mut pages = pages::router();
+    if config.test_routes {
+        pages = pages.merge(test_routes::pages());
+    }
     let app = Router::new()
-        .merge(pages::router())
+        .merge(pages)
         .route("/health/live", get(health::live))
         .route("/health/ready", get(health::ready))
         .nest("/api/v1", api)

@@ -37,6 +37,8 @@ use crate::health::{Checks, Health};
         crate::api::account::request_deletion,
         crate::api::account::totp_start,
         crate::api::account::totp_confirm,
+        crate::api::account::totp_disable,
+        crate::api::account::recovery_codes,
         crate::api::admin_users::list,
         crate::api::admin_users::show,
         crate::api::admin_users::update,

@@ -15,6 +15,11 @@ pub fn router() -> Router<AppState> {
         .route("/__test/echo", post(echo))
 }
 
+/// A page path that fails like a broken page would (the HTML 500 page).
+pub fn pages() -> Router<AppState> {
+    Router::new().route("/__test/page-error", get(db_error))
+}
+
 #[expect(clippy::panic, reason = "the point of this test route")]
 async fn panic() -> &'static str {
     panic!("deliberate test panic at crates/web/src/test_routes.rs:1");

@@ -859,7 +859,19 @@ async fn blueprints_are_versioned_and_institutions_are_admin_edited() {
         "{rep}"
     );
     let (_, list) = app.get(&student, "/institutions").await;
-    assert_eq!(list[0]["faculties"][0]["code"], "fm-alger");
+    let added = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["code"] == "u-alger");
+    assert_eq!(added.unwrap()["faculties"][0]["code"], "fm-alger");
+    assert!(
+        list.as_array()
+            .unwrap()
+            .iter()
+            .any(|u| u["code"] == "oran-1"),
+        "beside the reference list of faculties of medicine"
+    );
 }
 
 #[tokio::test]

@@ -12,6 +12,7 @@
 
 mod support;
 
+mod account_pages;
 mod admin;
 mod catalogue;
 mod identity;

@@ -5,6 +5,7 @@
 //! Functions take any `ConnectionTrait` so the services choose the transaction.
 
 pub mod entities;
+pub mod reference;
 pub mod search;
 
 use chrono::{DateTime, Utc};
@@ -206,6 +207,17 @@ pub async fn upsert_faculty<C: ConnectionTrait>(
     }
     .insert(c)
     .await?)
+}
+
+/// A faculty by code.
+pub async fn faculty_by_code<C: ConnectionTrait>(
+    c: &C,
+    code: &str,
+) -> Result<Option<faculty::Model>, DbError> {
+    Ok(faculty::Entity::find()
+        .filter(faculty::Column::Code.eq(code))
+        .one(c)
+        .await?)
 }
 
 /// Universities and faculties.

@@ -87,6 +87,16 @@ pub async fn activate<C: ConnectionTrait>(
     }
     .update(conn)
     .await?;
+    replace_recovery_codes(conn, user_id, now_ms, code_hashes).await
+}
+
+/// Replaces every recovery code of an account (used or not) with `code_hashes`.
+pub async fn replace_recovery_codes<C: ConnectionTrait>(
+    conn: &C,
+    user_id: Uuid,
+    now_ms: i64,
+    code_hashes: &[String],
+) -> Result<(), DbError> {
     entity::Entity::delete_many()
         .filter(entity::Column::UserId.eq(user_id))
         .exec(conn)

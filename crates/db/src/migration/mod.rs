@@ -12,6 +12,7 @@ mod m20261127_300001_training;
 mod m20261127_300002_media_use;
 mod m20261127_500001_job_control;
 mod m20261202_700001_sec_session_limits;
+mod m20261202_800001_reference_faculties;
 
 /// The ordered list of migrations.
 #[derive(Debug)]
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_300002_media_use::Migration),
             Box::new(m20261127_500001_job_control::Migration),
             Box::new(m20261202_700001_sec_session_limits::Migration),
+            Box::new(m20261202_800001_reference_faculties::Migration),
         ]
     }
 }

@@ -37,3 +37,11 @@ mail-account-deleted-body = Your MyQCM account and your personal data were delet
 mail-sign-in-failures-subject = Failed sign-ins
 mail-sign-in-failures-body = Several attempts to sign in to your account failed, the last one from { $ip }. Devices you signed in from before are not slowed down.
     If this was not you, choose a long, unique password and turn on two-step verification.
+mail-mfa-disabled-subject = Two-step sign-in turned off
+mail-mfa-disabled-body =
+    Two-step sign-in was turned off on your MyQCM account: signing in now asks for the password only.
+    If this was not you, change your password, sign out your other devices and turn it back on in the settings.
+mail-recovery-codes-subject = New recovery codes
+mail-recovery-codes-body =
+    New recovery codes were generated for your MyQCM account; the old ones no longer work.
+    If this was not you, change your password and sign out your other devices in the settings.

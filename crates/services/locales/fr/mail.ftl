@@ -37,3 +37,11 @@ mail-account-deleted-body = Votre compte MyQCM et vos données personnelles ont 
 mail-sign-in-failures-subject = Échecs de connexion
 mail-sign-in-failures-body = Plusieurs tentatives de connexion à votre compte ont échoué, la dernière depuis { $ip }. Les appareils où vous vous êtes déjà connecté ne sont pas ralentis.
     Si ce n’était pas vous, choisissez un mot de passe long et unique et activez la vérification en deux étapes.
+mail-mfa-disabled-subject = Vérification en deux étapes désactivée
+mail-mfa-disabled-body =
+    La vérification en deux étapes de votre compte MyQCM a été désactivée : la connexion ne demande plus que le mot de passe.
+    Si ce n’était pas vous, changez votre mot de passe, déconnectez les autres appareils et réactivez-la depuis les paramètres.
+mail-recovery-codes-subject = Nouveaux codes de secours
+mail-recovery-codes-body =
+    De nouveaux codes de secours ont été générés pour votre compte MyQCM ; les anciens ne fonctionnent plus.
+    Si ce n’était pas vous, changez votre mot de passe et déconnectez les autres appareils depuis les paramètres.

@@ -296,6 +296,61 @@ pub async fn institutions(db: &DatabaseConnection) -> Result<Vec<UniversityView>
         .collect())
 }
 
+/// A faculty offered by the pickers, named in the page's language.
+#[derive(Debug, Clone)]
+pub struct FacultyChoice {
+    /// Id (matches a profile's `faculty_id`).
+    pub id: Uuid,
+    /// Code (the form value).
+    pub code: String,
+    /// Name.
+    pub name: String,
+}
+
+/// A university and its faculties, named in the page's language.
+#[derive(Debug, Clone)]
+pub struct UniversityChoice {
+    /// Name.
+    pub name: String,
+    /// Faculties.
+    pub faculties: Vec<FacultyChoice>,
+}
+
+/// Universities with their faculties for a picker in language `lang`: names from the
+/// reference list when it has the code, else the stored name; sorted by name.
+pub async fn institution_choices(
+    db: &DatabaseConnection,
+    lang: &str,
+) -> Result<Vec<UniversityChoice>> {
+    let (unis, facs) = repo::list_institutions(db).await?;
+    let name = |code: &str, stored: &str| {
+        repo::reference::names_of(code)
+            .map_or_else(|| stored.to_owned(), |n| n.get(lang).to_owned())
+    };
+    let mut out: Vec<UniversityChoice> = unis
+        .iter()
+        .map(|u| {
+            let mut faculties: Vec<FacultyChoice> = facs
+                .iter()
+                .filter(|f| f.university_id == u.id)
+                .map(|f| FacultyChoice {
+                    id: f.id,
+                    code: f.code.clone(),
+                    name: name(&f.code, &f.name),
+                })
+                .collect();
+            faculties.sort_by(|a, b| a.name.cmp(&b.name));
+            UniversityChoice {
+                name: name(&u.code, &u.name),
+                faculties,
+            }
+        })
+        .filter(|u| !u.faculties.is_empty())
+        .collect();
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(out)
+}
+
 /// Adds universities and faculties (existing codes are kept as they are).
 pub async fn upsert_institutions(
     db: &DatabaseConnection,

@@ -77,6 +77,10 @@ pub enum Message {
     },
     /// The account was deleted.
     AccountDeleted,
+    /// Two-step verification was turned off.
+    MfaDisabled,
+    /// New recovery codes replaced the old ones.
+    RecoveryCodesReplaced,
 }
 
 // The mail catalogues (`crates/services/locales/<lang>/mail.ftl`), French by default. Plain-text
@@ -125,6 +129,8 @@ fn text_of(msg: &Message) -> (&'static str, Vec<(&'static str, String)>) {
             ("mail-deletion-scheduled", vec![("days", days.to_string())])
         }
         Message::AccountDeleted => ("mail-account-deleted", vec![]),
+        Message::MfaDisabled => ("mail-mfa-disabled", vec![]),
+        Message::RecoveryCodesReplaced => ("mail-recovery-codes", vec![]),
     }
 }
 
@@ -297,6 +303,8 @@ mod tests {
             },
             Message::DeletionScheduled { days: 14 },
             Message::AccountDeleted,
+            Message::MfaDisabled,
+            Message::RecoveryCodesReplaced,
         ]
     }
 

@@ -8,7 +8,10 @@ use uuid::Uuid;
 
 use sha2::{Digest, Sha256};
 
+use myqcm_domain::permissions::Role;
+
 use super::crypto::{self, sha256_hex};
+use super::mail::Message;
 use super::ratelimit as rl;
 use super::sessions::{self, Principal};
 use super::{ClientMeta, Deps, IdentityError, Result, audit, totp};
@@ -184,6 +187,105 @@ pub async fn confirm(
     .await?;
     txn.commit().await?;
     sessions::mark_authenticated(deps, p.session_id, true).await?;
+    Ok(codes)
+}
+
+/// Whether these roles must keep TOTP once enrolled (author, reviewer or admin).
+pub fn roles_keep_mfa(roles: &[Role]) -> bool {
+    roles
+        .iter()
+        .any(|r| matches!(r, Role::Author | Role::Reviewer | Role::Admin))
+}
+
+/// Whether the account (as its owner sees it) must keep TOTP: the settings page then offers
+/// no way to turn it off.
+pub fn view_keeps_mfa(view: &super::accounts::AccountView) -> bool {
+    let roles: Vec<Role> = view.roles.iter().filter_map(|r| r.parse().ok()).collect();
+    roles_keep_mfa(&roles)
+}
+
+fn keeps_mfa(account: &Account) -> bool {
+    roles_keep_mfa(&super::accounts::roles_and_scopes(account).0)
+}
+
+/// The enrolled account behind `p`, after a step-up with the password and a second factor
+/// (TOTP or recovery code): the proof that turning off or renewing the factor needs.
+async fn enrolled_after_step_up(
+    deps: &Deps,
+    p: &Principal,
+    password: String,
+    second_factor: &str,
+    meta: &ClientMeta,
+) -> Result<Account> {
+    let account = accounts_repo::get(&deps.db, p.user_id)
+        .await?
+        .ok_or(IdentityError::Unauthenticated)?;
+    if account.totp_enabled_at.is_none() {
+        return Err(IdentityError::Invalid { field: "totp" });
+    }
+    if second_factor.trim().is_empty() {
+        return Err(IdentityError::MfaRequired);
+    }
+    super::flows::step_up(deps, p, password, Some(second_factor), meta).await?;
+    Ok(account)
+}
+
+/// Turns two-step verification off after a step-up (password and a current TOTP or recovery
+/// code): the secret and every recovery code are removed, the change is audited and a notice
+/// mail goes to the account's address. Staff accounts (author, reviewer, admin) keep TOTP:
+/// refused before any credential is checked.
+pub async fn disable(
+    deps: &Deps,
+    p: &Principal,
+    password: String,
+    second_factor: &str,
+    meta: &ClientMeta,
+) -> Result<()> {
+    let account = accounts_repo::get(&deps.db, p.user_id)
+        .await?
+        .ok_or(IdentityError::Unauthenticated)?;
+    if keeps_mfa(&account) {
+        return Err(IdentityError::StaffKeepsMfa);
+    }
+    let account = enrolled_after_step_up(deps, p, password, second_factor, meta).await?;
+    let txn = deps.db.begin().await?;
+    repo::clear(&txn, account.id).await?;
+    let notice = super::Notice {
+        account: account.id,
+        to: &account.email,
+        locale: &account.locale,
+        message: Message::MfaDisabled,
+    };
+    let event = audit::Event::new("mfa.disabled")
+        .actor(account.id)
+        .meta(meta);
+    super::commit_with(txn, deps, Some(notice), event).await
+}
+
+/// Replaces the recovery codes (the old ones, used or not, stop working) after a step-up with
+/// the password and a second factor; returns ten new codes, shown once.
+pub async fn regenerate_recovery_codes(
+    deps: &Deps,
+    p: &Principal,
+    password: String,
+    second_factor: &str,
+    meta: &ClientMeta,
+) -> Result<Vec<String>> {
+    let account = enrolled_after_step_up(deps, p, password, second_factor, meta).await?;
+    let codes: Vec<String> = (0..10).map(|_| new_recovery_code()).collect();
+    let hashes: Vec<String> = codes.iter().map(|c| recovery_hash(c)).collect();
+    let txn = deps.db.begin().await?;
+    repo::replace_recovery_codes(&txn, account.id, ms(deps.clock.now()), &hashes).await?;
+    let notice = super::Notice {
+        account: account.id,
+        to: &account.email,
+        locale: &account.locale,
+        message: Message::RecoveryCodesReplaced,
+    };
+    let event = audit::Event::new("mfa.recovery_codes_replaced")
+        .actor(account.id)
+        .meta(meta);
+    super::commit_with(txn, deps, Some(notice), event).await?;
     Ok(codes)
 }
 

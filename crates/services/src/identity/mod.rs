@@ -182,6 +182,9 @@ pub enum IdentityError {
     /// Staff must enrol TOTP before their first staff action.
     #[error("TOTP enrolment required")]
     MfaEnrolmentRequired,
+    /// Staff accounts (author, reviewer, admin) keep two-step verification on.
+    #[error("staff accounts keep two-step verification")]
+    StaffKeepsMfa,
     /// The change would leave no active super admin.
     #[error("the last active super admin cannot be demoted or disabled")]
     LastSuperAdmin,

@@ -372,10 +372,60 @@ impl Training {
         Ok(profile_view(repo::profile(&self.db, actor.id).await?))
     }
 
+    /// Sets the caller's faculty (and so university) by code from the list, keeping the rest
+    /// of the profile; an empty code clears both. An unknown code is refused on `faculty`.
+    pub async fn set_faculty(&self, actor: &Actor, code: &str) -> Result<ProfileView> {
+        require(actor, Action::Train)?;
+        let code = code.trim();
+        let fac = if code.is_empty() {
+            None
+        } else {
+            Some(
+                catalogue_repo::faculty_by_code(&self.db, code)
+                    .await?
+                    .ok_or_else(|| invalid("faculty", "unknown", "Unknown faculty."))?,
+            )
+        };
+        let now = self.now_ms();
+        let mut m =
+            repo::profile(&self.db, actor.id)
+                .await?
+                .unwrap_or_else(|| learner_profile::Model {
+                    learner_id: actor.id,
+                    university_id: None,
+                    faculty_id: None,
+                    year_of_study: None,
+                    exam_date: None,
+                    daily_minutes: None,
+                    mode: "guided".into(),
+                    created_at: now,
+                    updated_at: now,
+                });
+        m.faculty_id = fac.as_ref().map(|f| f.id);
+        m.university_id = fac.as_ref().map(|f| f.university_id);
+        m.updated_at = now;
+        Ok(profile_view(Some(repo::put_profile(&self.db, m).await?)))
+    }
+
     /// Sets the caller's profile (onboarding, settings).
     pub async fn set_profile(&self, actor: &Actor, input: ProfileInput) -> Result<ProfileView> {
         require(actor, Action::Train)?;
+        let mut input = input;
         let mut errs = Vec::new();
+        if let Some(code) = input
+            .faculty
+            .as_deref()
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+        {
+            match catalogue_repo::faculty_by_code(&self.db, code).await? {
+                Some(f) => {
+                    input.faculty_id = Some(f.id);
+                    input.university_id = Some(f.university_id);
+                }
+                None => errs.push(ContentError::new("faculty", "unknown", "Unknown faculty.")),
+            }
+        }
         if !(1..=7).contains(&input.year_of_study) {
             errs.push(ContentError::new(
                 "year_of_study",

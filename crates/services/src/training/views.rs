@@ -37,6 +37,10 @@ pub struct ProfileInput {
     /// Faculty (must belong to the university when both are given).
     #[serde(default)]
     pub faculty_id: Option<Uuid>,
+    /// Faculty by code (`GET /api/v1/institutions`); sets the university too and wins over
+    /// `faculty_id`. An unknown code is refused on `faculty`.
+    #[serde(default)]
+    pub faculty: Option<String>,
     /// Year of study (1–7).
     pub year_of_study: i32,
     /// Exam date (`YYYY-MM-DD`, today or later).

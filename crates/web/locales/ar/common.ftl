@@ -22,3 +22,5 @@ field-out_of_range = هذه القيمة خارج الحدود المسموح ب
 field-required = هذا الحقل مطلوب.
 auth-or = أو
 auth-google = المتابعة باستخدام Google
+field-staff_keeps_mfa = تحتفظ حسابات الفريق بالتحقق بخطوتين.
+field-unknown = اختر قيمة من القائمة.

@@ -9,23 +9,30 @@ dashboard-newcomer = أخبرنا بسنة دراستك وتاريخ امتحا�
 dashboard-diagnostic = حصة تشخيصية
 dashboard-suggested = الحصة المقترحة
 dashboard-suggest-review = { $count ->
+    [zero] لا سؤال للمراجعة اليوم.
     [one] سؤال واحد للمراجعة اليوم.
     [two] سؤالان للمراجعة اليوم.
     [few] { $count } أسئلة للمراجعة اليوم.
-   *[other] { $count } سؤالًا للمراجعة اليوم.
+    [many] { $count } سؤالًا للمراجعة اليوم.
+   *[other] { $count } سؤال للمراجعة اليوم.
 }
 dashboard-start-review = ابدأ المراجعة
 dashboard-suggest-first = ابدأ بحصة أولى: تحدّد مستواك.
 dashboard-suggest-weak = حصة موجّهة إلى أضعف مفاهيمك.
 dashboard-exam = الامتحان
 dashboard-exam-in = { $count ->
+    [zero] اليوم
     [one] بعد يوم واحد
     [two] بعد يومين
     [few] بعد { $count } أيام
-   *[other] بعد { $count } يومًا
+    [many] بعد { $count } يومًا
+   *[other] بعد { $count } يوم
 }
 dashboard-all-progress = كل تقدّمي
 dashboard-sessions = آخر الحصص
 dashboard-no-sessions = لا توجد حصص بعد.
 dashboard-resume = متابعة
 dashboard-summary = الحصيلة
+dashboard-style-tutor = تعليمي
+dashboard-style-exam = امتحان
+dashboard-style-review = مراجعة

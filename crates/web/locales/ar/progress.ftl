@@ -3,15 +3,19 @@ progress-percent = { $value }٪
 progress-between = { $low }–{ $high }٪
 progress-range = المجال { $range }
 progress-kc-band = { $value }٪ ± { $pm }، { $count ->
+    [zero] بلا إجابة
     [one] إجابة واحدة
     [two] إجابتان
     [few] { $count } إجابات
+    [many] { $count } إجابةً
    *[other] { $count } إجابة
 }
 progress-empty = { $count ->
+    [zero] أرقامك أصبحت ذات معنى.
     [one] إجابة واحدة أخرى وتصبح أرقامك ذات معنى.
     [two] إجابتان أخريان وتصبح أرقامك ذات معنى.
     [few] { $count } إجابات أخرى وتصبح أرقامك ذات معنى.
+    [many] { $count } إجابةً أخرى وتصبح أرقامك ذات معنى.
    *[other] { $count } إجابة أخرى وتصبح أرقامك ذات معنى.
 }
 progress-practise = ابدأ حصة
@@ -21,10 +25,12 @@ progress-answers = الإجابات المقيّمة
 progress-correct = صحيحة
 progress-streak = السلسلة
 progress-days = { $count ->
+    [zero] { $count } يوم
     [one] يوم واحد
     [two] يومان
     [few] { $count } أيام
-   *[other] { $count } يومًا
+    [many] { $count } يومًا
+   *[other] { $count } يوم
 }
 progress-longest = الأفضل: { $count }
 progress-xp = الخبرة

@@ -22,3 +22,5 @@ field-out_of_range = This value is outside the allowed range.
 field-required = This field is required.
 auth-or = or
 auth-google = Continue with Google
+field-staff_keeps_mfa = Staff accounts keep two-step verification on.
+field-unknown = Choose a value from the list.

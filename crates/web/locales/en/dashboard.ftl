@@ -17,6 +17,7 @@ dashboard-suggest-first = Start with a first session: it places your level.
 dashboard-suggest-weak = A session aimed at your weakest topics.
 dashboard-exam = Exam
 dashboard-exam-in = { $count ->
+    [0] today
     [one] in { $count } day
    *[other] in { $count } days
 }
@@ -25,3 +26,6 @@ dashboard-sessions = Recent sessions
 dashboard-no-sessions = No session yet.
 dashboard-resume = Resume
 dashboard-summary = Summary
+dashboard-style-tutor = Tutor
+dashboard-style-exam = Exam
+dashboard-style-review = Review

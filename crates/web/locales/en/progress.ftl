@@ -7,6 +7,7 @@ progress-kc-band = { $value }% ± { $pm }, { $count ->
    *[other] { $count } answers
 }
 progress-empty = { $count ->
+    [0] Your figures now mean something.
     [one] { $count } more answer and your figures start to mean something.
    *[other] { $count } more answers and your figures start to mean something.
 }

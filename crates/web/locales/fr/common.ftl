@@ -22,3 +22,5 @@ field-out_of_range = Cette valeur est hors des limites permises.
 field-required = Ce champ est obligatoire.
 auth-or = ou
 auth-google = Continuer avec Google
+field-staff_keeps_mfa = Les comptes de l’équipe gardent la vérification en deux étapes.
+field-unknown = Choisissez une valeur de la liste.

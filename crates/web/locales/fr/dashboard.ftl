@@ -17,6 +17,7 @@ dashboard-suggest-first = Commencez par une première séance : elle situe votre
 dashboard-suggest-weak = Une séance ciblée sur vos notions les plus fragiles.
 dashboard-exam = Examen
 dashboard-exam-in = { $count ->
+    [0] aujourd’hui
     [one] dans { $count } jour
    *[other] dans { $count } jours
 }
@@ -25,3 +26,6 @@ dashboard-sessions = Dernières séances
 dashboard-no-sessions = Aucune séance pour l’instant.
 dashboard-resume = Reprendre
 dashboard-summary = Bilan
+dashboard-style-tutor = Tuteur
+dashboard-style-exam = Examen
+dashboard-style-review = Révision

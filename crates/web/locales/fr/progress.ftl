@@ -7,6 +7,7 @@ progress-kc-band = { $value } % ± { $pm }, { $count ->
    *[other] { $count } réponses
 }
 progress-empty = { $count ->
+    [0] Vos chiffres ont désormais du sens.
     [one] Encore { $count } réponse et vos chiffres prendront du sens.
    *[other] Encore { $count } réponses et vos chiffres prendront du sens.
 }

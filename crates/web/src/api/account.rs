@@ -28,8 +28,9 @@ pub fn router() -> Router<AppState> {
         .route("/account/sessions/{id}", delete(revoke_session))
         .route("/account/export", get(export))
         .route("/account/delete", post(request_deletion))
-        .route("/account/mfa/totp", post(totp_start))
+        .route("/account/mfa/totp", post(totp_start).delete(totp_disable))
         .route("/account/mfa/totp/confirm", post(totp_confirm))
+        .route("/account/mfa/recovery-codes", post(recovery_codes))
 }
 
 /// The caller's account.
@@ -218,6 +219,59 @@ pub async fn totp_confirm(
     let codes = myqcm_services::identity::mfa::confirm(
         &state.deps(),
         user.principal(),
+        &b.code,
+        user.meta(),
+    )
+    .await?;
+    Ok(Json(RecoveryCodes {
+        recovery_codes: codes,
+    }))
+}
+
+/// The step-up that turning off or renewing the second factor needs.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TotpStepUp {
+    /// Current password.
+    pub password: String,
+    /// A current TOTP code or an unused recovery code.
+    pub code: String,
+}
+
+/// Turns two-step verification off (password and a current code; a notice mail goes out).
+/// Staff accounts (author, reviewer, admin) keep it: 403.
+#[utoipa::path(delete, path = "/api/v1/account/mfa/totp", tag = "account", request_body = TotpStepUp,
+    responses((status = 200, body = Done), (status = 401, body = crate::error::Problem), (status = 403, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
+pub async fn totp_disable(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ApiJson(b): ApiJson<TotpStepUp>,
+) -> Result<Json<Done>, WebError> {
+    let deps = state.deps();
+    myqcm_services::identity::mfa::disable(
+        &deps,
+        user.principal(),
+        b.password,
+        &b.code,
+        user.meta(),
+    )
+    .await?;
+    Ok(done())
+}
+
+/// Replaces the recovery codes (password and a current code); the new ones are shown once.
+#[utoipa::path(post, path = "/api/v1/account/mfa/recovery-codes", tag = "account", request_body = TotpStepUp,
+    responses((status = 200, body = RecoveryCodes), (status = 401, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
+pub async fn recovery_codes(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ApiJson(b): ApiJson<TotpStepUp>,
+) -> Result<Json<RecoveryCodes>, WebError> {
+    let deps = state.deps();
+    let codes = myqcm_services::identity::mfa::regenerate_recovery_codes(
+        &deps,
+        user.principal(),
+        b.password,
         &b.code,
         user.meta(),
     )

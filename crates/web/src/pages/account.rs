@@ -15,19 +15,25 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::forms::{Form, page, see_other, see_other_with, to_sign_in};
+use super::onboarding::faculty_code;
 use super::{PageContext, Viewer, render};
 use crate::auth::cookies;
 use crate::{AppState, WebError};
+use myqcm_services::catalogue::curriculum::UniversityChoice;
+use myqcm_services::training::TrainingError;
 
 /// The routes.
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/settings", get(settings))
         .route("/settings/profile", post(save_profile))
+        .route("/settings/faculty", post(save_faculty))
         .route("/settings/password", post(change_password))
         .route("/settings/sessions/{id}/revoke", post(revoke_session))
         .route("/settings/mfa", post(mfa_start))
         .route("/settings/mfa/confirm", post(mfa_confirm))
+        .route("/settings/mfa/disable", post(mfa_disable))
+        .route("/settings/mfa/recovery-codes", post(mfa_recovery_codes))
         .route("/settings/delete", get(delete_page).post(delete))
         .merge(super::onboarding::router())
 }
@@ -46,6 +52,8 @@ struct SettingsPage {
     form: Form,
     sessions: Vec<SessionView>,
     mfa: MfaState,
+    /// The faculty picker, for accounts with a learner profile.
+    institutions: Option<Vec<UniversityChoice>>,
 }
 
 impl SettingsPage {
@@ -57,8 +65,14 @@ impl SettingsPage {
         self.viewer().is_some_and(|v| v.account.mfa_enabled)
     }
 
+    /// Staff keep two-step verification: no form to turn it off.
+    fn mfa_kept(&self) -> bool {
+        self.viewer()
+            .is_some_and(|v| mfa::view_keeps_mfa(&v.account))
+    }
+
     fn when(&self, at: &chrono::DateTime<chrono::Utc>) -> String {
-        at.format("%Y-%m-%d %H:%M UTC").to_string()
+        self.ctx.locale.datetime(at)
     }
 }
 
@@ -72,14 +86,38 @@ async fn settings_page(
         return Ok(to_sign_in("/settings"));
     };
     let sessions = flows::list_sessions(&state.deps(), v.user.principal()).await?;
+    let (form, institutions) = faculty_picker(state, &ctx, v, form).await?;
     let status = form.status();
     let p = SettingsPage {
         form,
         sessions,
         mfa,
         ctx,
+        institutions,
     };
     Ok(page(status, render(&p)?))
+}
+
+/// The faculty picker with the saved faculty selected (unless the form already holds a
+/// value); none for an account without a learner profile (staff only).
+async fn faculty_picker(
+    state: &AppState,
+    ctx: &PageContext,
+    v: &Viewer,
+    form: Form,
+) -> Result<(Form, Option<Vec<UniversityChoice>>), WebError> {
+    let profile = match state.services.training.profile(&v.user.actor()).await {
+        Ok(p) => p,
+        Err(TrainingError::Forbidden) => return Ok((form, None)),
+        Err(e) => return Err(e.into()),
+    };
+    let list = super::onboarding::choices(state, ctx).await?;
+    let form = if form.val("faculty").is_empty() {
+        form.with("faculty", faculty_code(&list, profile.faculty_id))
+    } else {
+        form
+    };
+    Ok((form, Some(list)))
 }
 
 /// `GET /settings`.
@@ -112,6 +150,37 @@ pub async fn save_profile(
     let form = match done.await {
         Ok(_) => return Ok(see_other("/settings")),
         Err(e) => form.failure(ctx.locale, "display_name", e)?,
+    };
+    settings_page(&state, ctx, form, MfaState::default()).await
+}
+
+/// The faculty form.
+#[derive(Deserialize)]
+pub struct FacultyForm {
+    #[serde(default)]
+    faculty: String,
+}
+
+/// `POST /settings/faculty`: the faculty (and so university) from the list.
+pub async fn save_faculty(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    crate::input::PageForm(f): crate::input::PageForm<FacultyForm>,
+) -> Result<Response, WebError> {
+    let Some(v) = &ctx.viewer else {
+        return Ok(to_sign_in("/settings"));
+    };
+    let actor = v.user.actor();
+    let form = match state
+        .services
+        .training
+        .set_faculty(&actor, &f.faculty)
+        .await
+    {
+        Ok(_) => Form::new().noticed(ctx.t("profile-faculty-saved")),
+        Err(e) => Form::new()
+            .with("faculty", &f.faculty)
+            .failure(ctx.locale, "faculty", e)?,
     };
     settings_page(&state, ctx, form, MfaState::default()).await
 }
@@ -225,6 +294,70 @@ pub async fn mfa_confirm(
     settings_page(&state, ctx, form, m).await
 }
 
+/// The step-up for turning two-step verification off.
+#[derive(Deserialize)]
+pub struct MfaDisableForm {
+    disable_password: String,
+    disable_code: String,
+}
+
+/// `POST /settings/mfa/disable`: turns two-step verification off (password and a current
+/// code or a recovery code); staff accounts are refused.
+pub async fn mfa_disable(
+    State(state): State<AppState>,
+    mut ctx: PageContext,
+    crate::input::PageForm(f): crate::input::PageForm<MfaDisableForm>,
+) -> Result<Response, WebError> {
+    let Some(v) = &ctx.viewer else {
+        return Ok(to_sign_in("/settings"));
+    };
+    let user = &v.user;
+    let (pw, code) = (f.disable_password, f.disable_code.trim().to_owned());
+    let form = match mfa::disable(&state.deps(), user.principal(), pw, &code, user.meta()).await {
+        Ok(()) => {
+            if let Some(v) = ctx.viewer.as_mut() {
+                v.account.mfa_enabled = false;
+            }
+            Form::new().noticed(ctx.t("settings-mfa-disabled"))
+        }
+        Err(e) => Form::new().failure(ctx.locale, "disable_password", e)?,
+    };
+    settings_page(&state, ctx, form, MfaState::default()).await
+}
+
+/// The step-up for new recovery codes.
+#[derive(Deserialize)]
+pub struct RecoveryCodesForm {
+    codes_password: String,
+    codes_code: String,
+}
+
+/// `POST /settings/mfa/recovery-codes`: ten new recovery codes, shown once (the old ones stop
+/// working).
+pub async fn mfa_recovery_codes(
+    State(state): State<AppState>,
+    ctx: PageContext,
+    crate::input::PageForm(f): crate::input::PageForm<RecoveryCodesForm>,
+) -> Result<Response, WebError> {
+    let Some(v) = &ctx.viewer else {
+        return Ok(to_sign_in("/settings"));
+    };
+    let user = &v.user;
+    let (pw, code) = (f.codes_password, f.codes_code.trim().to_owned());
+    let deps = state.deps();
+    let mut m = MfaState::default();
+    let form = match mfa::regenerate_recovery_codes(&deps, user.principal(), pw, &code, user.meta())
+        .await
+    {
+        Ok(codes) => {
+            m.recovery_codes = codes;
+            Form::new().noticed(ctx.t("settings-mfa-codes-replaced"))
+        }
+        Err(e) => Form::new().failure(ctx.locale, "codes_password", e)?,
+    };
+    settings_page(&state, ctx, form, m).await
+}
+
 #[derive(Template)]
 #[template(path = "settings/delete.html")]
 struct DeletePage {
@@ -289,6 +422,7 @@ fn deletion_scheduled(
 ) -> Result<Response, WebError> {
     let mut h = HeaderMap::new();
     cookies::clear_pair(&mut h, state.config.https());
+    let erase_after = Some(ctx.locale.local_date(&at));
     let ctx = PageContext {
         viewer: None,
         csrf: String::new(),
@@ -298,7 +432,7 @@ fn deletion_scheduled(
         ctx,
         form: Form::new(),
         mfa,
-        erase_after: Some(at.format("%Y-%m-%d").to_string()),
+        erase_after,
     };
     Ok((h, render(&p)?).into_response())
 }

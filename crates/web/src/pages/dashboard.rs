@@ -31,6 +31,16 @@ struct DashboardPage {
     data: Option<Today>,
 }
 
+impl DashboardPage {
+    /// A session's style in words (the code when the catalogue has no name for it).
+    fn style_name(&self, style: &str) -> String {
+        self.ctx
+            .locale
+            .try_t(&format!("dashboard-style-{style}"))
+            .unwrap_or_else(|| style.to_owned())
+    }
+}
+
 /// What the dashboard shows to a verified learner.
 struct Today {
     p: ProgressView,
@@ -80,7 +90,7 @@ fn today(
         .reviews
         .forecast
         .iter()
-        .map(|d| (d.date.get(5..).unwrap_or(&d.date).to_owned(), d.due))
+        .map(|d| (ctx.locale.iso_day_month(&d.date), d.due))
         .collect();
     let weakest = BandChart::new(
         "dash-weakest",

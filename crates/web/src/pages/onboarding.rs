@@ -7,7 +7,8 @@ use axum::Router;
 use axum::extract::State;
 use axum::response::Response;
 use axum::routing::get;
-use myqcm_services::training::views::ProfileInput;
+use myqcm_services::catalogue::curriculum::{self, UniversityChoice};
+use myqcm_services::training::views::{ProfileInput, ProfileView};
 use serde::Deserialize;
 
 use super::forms::{Form, page, see_other, to_sign_in};
@@ -24,6 +25,7 @@ pub fn router() -> Router<AppState> {
 struct OnboardingPage {
     ctx: PageContext,
     form: Form,
+    institutions: Vec<UniversityChoice>,
 }
 
 impl OnboardingPage {
@@ -45,6 +47,7 @@ pub async fn onboarding(
         return Ok(to_sign_in("/onboarding"));
     };
     let mut form = Form::new();
+    let institutions = choices(&state, &ctx).await?;
     if !ctx.unverified() {
         let p = state
             .services
@@ -52,14 +55,42 @@ pub async fn onboarding(
             .profile(&v.user.actor())
             .await
             .map_err(WebError::from)?;
-        let year = p.year_of_study.map(|y| y.to_string()).unwrap_or_default();
-        let minutes = p.daily_minutes.map(|m| m.to_string()).unwrap_or_default();
-        form = form
-            .with("year_of_study", &year)
-            .with("exam_date", p.exam_date.as_deref().unwrap_or(""))
-            .with("daily_minutes", &minutes);
+        form = filled(p, &institutions);
     }
-    Ok(page(form.status(), render(&OnboardingPage { ctx, form })?))
+    let p = OnboardingPage {
+        ctx,
+        form,
+        institutions,
+    };
+    Ok(page(p.form.status(), render(&p)?))
+}
+
+/// The form filled from a saved profile.
+fn filled(p: ProfileView, institutions: &[UniversityChoice]) -> Form {
+    let year = p.year_of_study.map(|y| y.to_string()).unwrap_or_default();
+    let minutes = p.daily_minutes.map(|m| m.to_string()).unwrap_or_default();
+    Form::new()
+        .with("year_of_study", &year)
+        .with("exam_date", p.exam_date.as_deref().unwrap_or(""))
+        .with("daily_minutes", &minutes)
+        .with("faculty", faculty_code(institutions, p.faculty_id))
+}
+
+/// The code of the faculty `id` among the choices (empty when none).
+pub fn faculty_code(institutions: &[UniversityChoice], id: Option<uuid::Uuid>) -> &str {
+    institutions
+        .iter()
+        .flat_map(|u| &u.faculties)
+        .find(|f| Some(f.id) == id)
+        .map_or("", |f| f.code.as_str())
+}
+
+/// The picker's universities and faculties in the page's language.
+pub async fn choices(
+    state: &AppState,
+    ctx: &PageContext,
+) -> Result<Vec<UniversityChoice>, WebError> {
+    Ok(curriculum::institution_choices(&state.services.db, ctx.lang()).await?)
 }
 
 /// The onboarding form.
@@ -71,6 +102,30 @@ pub struct OnboardingForm {
     exam_date: String,
     #[serde(default)]
     daily_minutes: String,
+    #[serde(default)]
+    faculty: String,
+}
+
+impl OnboardingForm {
+    /// What was typed, to show again.
+    fn kept(&self) -> Form {
+        Form::new()
+            .with("year_of_study", &self.year_of_study)
+            .with("exam_date", &self.exam_date)
+            .with("daily_minutes", &self.daily_minutes)
+            .with("faculty", &self.faculty)
+    }
+
+    /// The use case's input (unparsable numbers become values the service refuses).
+    fn input(&self) -> ProfileInput {
+        ProfileInput {
+            faculty: Some(self.faculty.trim().to_owned()).filter(|c| !c.is_empty()),
+            year_of_study: self.year_of_study.trim().parse().unwrap_or(0),
+            exam_date: Some(self.exam_date.trim().to_owned()).filter(|d| !d.is_empty()),
+            daily_minutes: self.daily_minutes.trim().parse().ok(),
+            ..ProfileInput::default()
+        }
+    }
 }
 
 /// `POST /onboarding`: saves the profile, then the dashboard.
@@ -82,24 +137,16 @@ pub async fn save(
     let Some(v) = &ctx.viewer else {
         return Ok(to_sign_in("/onboarding"));
     };
-    let form = Form::new()
-        .with("year_of_study", &f.year_of_study)
-        .with("exam_date", &f.exam_date)
-        .with("daily_minutes", &f.daily_minutes);
-    let input = ProfileInput {
-        year_of_study: f.year_of_study.trim().parse().unwrap_or(0),
-        exam_date: Some(f.exam_date.trim().to_owned()).filter(|d| !d.is_empty()),
-        daily_minutes: f.daily_minutes.trim().parse().ok(),
-        ..ProfileInput::default()
-    };
-    let form = match state
-        .services
-        .training
-        .set_profile(&v.user.actor(), input)
-        .await
-    {
+    let actor = v.user.actor();
+    let form = match state.services.training.set_profile(&actor, f.input()).await {
         Ok(_) => return Ok(see_other(super::auth::HOME)),
-        Err(e) => form.failure(ctx.locale, "year_of_study", e)?,
+        Err(e) => f.kept().failure(ctx.locale, "year_of_study", e)?,
     };
-    Ok(page(form.status(), render(&OnboardingPage { ctx, form })?))
+    let institutions = choices(&state, &ctx).await?;
+    let p = OnboardingPage {
+        ctx,
+        form,
+        institutions,
+    };
+    Ok(page(p.form.status(), render(&p)?))
 }

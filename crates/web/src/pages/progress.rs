@@ -132,13 +132,15 @@ fn build(ctx: PageContext, p: ProgressView) -> Result<ProgressPage, WebError> {
             value: d.percent_correct,
         })
         .collect();
-    let first = p.trend.first().map(|d| d.date.clone()).unwrap_or_default();
-    let last = p.trend.last().map(|d| d.date.clone()).unwrap_or_default();
+    let l = ctx.locale;
+    let first = p.trend.first().map(|d| l.iso_day_month(&d.date));
+    let last = p.trend.last().map(|d| l.iso_day_month(&d.date));
+    let (first, last) = (first.unwrap_or_default(), last.unwrap_or_default());
     let due_values: Vec<(String, i64)> = p
         .reviews
         .forecast
         .iter()
-        .map(|d| (d.date.get(5..).unwrap_or(&d.date).to_owned(), d.due))
+        .map(|d| (l.iso_day_month(&d.date), d.due))
         .collect();
     let t = |id: &str| ctx.t(id);
     let subjects = BandChart::new(
@@ -180,12 +182,12 @@ fn build(ctx: PageContext, p: ProgressView) -> Result<ProgressPage, WebError> {
         .iter()
         .filter(|d| d.graded > 0)
         .map(|d| Row {
-            label: d.date.clone(),
+            label: l.iso_date(&d.date),
             value: format!(
                 "{} ({}/{})",
                 percent(&ctx, d.percent_correct.unwrap_or(0.0)),
-                d.correct,
-                d.graded
+                l.number(i64::from(d.correct)),
+                l.number(i64::from(d.graded))
             ),
         })
         .collect();
@@ -194,8 +196,8 @@ fn build(ctx: PageContext, p: ProgressView) -> Result<ProgressPage, WebError> {
         .forecast
         .iter()
         .map(|d| Row {
-            label: d.date.clone(),
-            value: d.due.to_string(),
+            label: l.iso_date(&d.date),
+            value: l.number(d.due),
         })
         .collect();
     let score = p.prediction.as_ref().map(|pr| {
