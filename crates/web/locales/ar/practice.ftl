@@ -64,7 +64,6 @@ practice-pool-unused = لم يُجب عنها قط
 practice-pool-incorrect = خاطئة في آخر إجابة
 practice-pool-flagged = المُعلَّمة
 practice-filters-hint = عدم تحديد أي خيار يعني بلا مرشح. الدروس والمفاهيم تخص المادة المختارة فقط.
-field-unknown = هذا الاختيار غير متاح.
 field-too_many = عدد القيم المختارة كبير جدا.
 field-too_long = هذا النص طويل جدا.
 field-widen = لم يبق أي سؤال بهذا المرشح: ألغِ تحديده للحصول على المزيد.

@@ -64,7 +64,6 @@ practice-pool-unused = Never answered
 practice-pool-incorrect = Last answered wrong
 practice-pool-flagged = Flagged
 practice-filters-hint = Nothing ticked means no filter. Courses and topics apply to the chosen subject only.
-field-unknown = This choice is not available.
 field-too_many = Too many values chosen.
 field-too_long = This text is too long.
 field-widen = No question left with this filter: untick it to get more.

@@ -64,7 +64,6 @@ practice-pool-unused = Jamais répondues
 practice-pool-incorrect = Fausses à la dernière réponse
 practice-pool-flagged = Marquées
 practice-filters-hint = Rien de coché : pas de filtre. Les cours et notions ne s'appliquent qu'à la matière choisie.
-field-unknown = Ce choix n'est pas disponible.
 field-too_many = Trop de valeurs choisies.
 field-too_long = Ce texte est trop long.
 field-widen = Plus aucune question avec ce filtre : décochez-le pour en avoir davantage.
