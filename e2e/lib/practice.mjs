@@ -29,16 +29,24 @@ async function focusedMatches(page, selector) {
   }, selector);
 }
 
+/** Whether the focused element shows a focus ring (outline or box-shadow). */
+async function focusVisible(page) {
+  return page.evaluate(() => {
+    const st = getComputedStyle(document.activeElement);
+    return (st.outlineStyle !== 'none' && parseFloat(st.outlineWidth) > 0) || st.boxShadow !== 'none';
+  });
+}
+
 /**
  * Presses Tab until the focused element matches `selector` (fails after `max` presses): the
- * control is reachable by keyboard, and is now focused.
+ * control is reachable by keyboard, is now focused, and shows that it is.
  */
 export async function tabTo(page, selector, max = 80) {
-  for (let i = 0; i < max; i += 1) {
-    if (await focusedMatches(page, selector)) return;
+  for (let i = 0; i < max && !(await focusedMatches(page, selector)); i += 1) {
     await page.keyboard.press('Tab');
   }
   assert.ok(await focusedMatches(page, selector), `${selector} not reached with ${max} Tab presses on ${page.url()}`);
+  assert.ok(await focusVisible(page), `${selector} is focused without a visible focus ring on ${page.url()}`);
 }
 
 /** Moves a focused closed <select> to the option whose text matches `label`, with arrow keys. */

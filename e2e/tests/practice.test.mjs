@@ -83,9 +83,15 @@ describe('tutor journey with the keyboard (fr)', { concurrency: false }, () => {
     await Promise.all([page.waitForURL(/\/practice\/[0-9a-f-]{36}$/), page.keyboard.press('Enter')]);
     const id = sessionIdOf(page.url());
 
+    // Five items; a clinical case begun among them runs to its last step past the count.
     const kinds = new Set();
-    for (let i = 1; i <= 5; i += 1) {
-      assert.deepEqual(await progressOf(page), { n: i, total: 5 });
+    let answered = 0;
+    while (!/\/summary$/.test(page.url())) {
+      answered += 1;
+      const { n, total } = await progressOf(page);
+      assert.equal(n, answered, 'progress');
+      if (answered <= 5) assert.equal(total, 5, 'progress');
+      else assert.equal(await page.locator('.case').count(), 1, `item ${answered} past the count is not a case step`);
       const kind = await itemKind(page);
       if (!kinds.has(kind)) await assertAccessible(page, `fr player (${kind}, before answering)`);
       await answerWithKeyboard(page);
@@ -95,8 +101,9 @@ describe('tutor journey with the keyboard (fr)', { concurrency: false }, () => {
       kinds.add(kind);
       await Promise.all([page.waitForNavigation({ waitUntil: 'load' }), page.keyboard.press('n')]);
     }
-    await page.waitForURL(new RegExp(`/practice/${id}/summary$`));
-    assert.equal((await page.innerText('.answered')).trim(), '5 / 5');
+    assert.ok(answered >= 5 && answered <= 9, `${answered} items answered`);
+    assert.match(page.url(), new RegExp(`/practice/${id}/summary$`));
+    assert.equal((await page.innerText('.answered')).trim(), `${answered} / ${answered}`);
     assert.match(await page.innerText('.percent-correct'), /^\d+ %$/);
     await assertAccessible(page, 'fr summary');
 
@@ -105,7 +112,7 @@ describe('tutor journey with the keyboard (fr)', { concurrency: false }, () => {
     const row = page.locator(`li.session-row[data-session="${id}"]`);
     assert.equal(await row.count(), 1, 'the dashboard lists the session');
     assert.equal(await row.locator(`a[href="/practice/${id}/summary"]`).count(), 1);
-    assert.match(await row.innerText(), /5\/5/);
+    assert.match(await row.innerText(), new RegExp(`${answered}/5`));
     await assertAccessible(page, 'fr dashboard');
     pointer.restore();
 
@@ -173,19 +180,18 @@ describe('exam session', { concurrency: false }, () => {
       }
       assert.doesNotMatch(await mainText(page), /\b(Juste|Faux)\b|bonne réponse|Réponse attendue/, `${label}: a verdict is shown`);
     };
-    for (let i = 1; i <= 3; i += 1) {
-      await hidden(`item ${i}`);
-      if (i === 1) await assertAccessible(page, 'fr exam player');
+    // Three items (a clinical case begun among them runs to its last step), then the summary.
+    let answered = 0;
+    while (!/\/summary$/.test(page.url())) {
+      answered += 1;
+      assert.match(page.url(), new RegExp(`/practice/${id}$`), 'an exam goes straight to the next item');
+      assert.equal((await progressOf(page)).n, answered);
+      await hidden(`item ${answered}`);
+      if (answered <= 2) await assertAccessible(page, `fr exam player (item ${answered})`);
       await answerWithForm(page);
-      if (i < 3) {
-        assert.match(page.url(), new RegExp(`/practice/${id}$`), 'an exam goes straight to the next item');
-        assert.deepEqual(await progressOf(page), { n: i + 1, total: 3 });
-        await hidden(`after answer ${i}`);
-        if (i === 1) await assertAccessible(page, 'fr exam player (after an answer)');
-      }
     }
-    await page.waitForURL(new RegExp(`/practice/${id}/summary$`));
-    assert.equal((await page.innerText('.answered')).trim(), '3 / 3');
+    assert.ok(answered >= 3 && answered <= 7, `${answered} items answered`);
+    assert.equal((await page.innerText('.answered')).trim(), `${answered} / ${answered}`);
     assert.match(await page.innerText('.percent-correct'), /^\d+ %$/, 'the summary shows the results');
     await assertAccessible(page, 'fr exam summary');
     // Per-item review (key and explanations), when the summary links to it.
