@@ -10,6 +10,8 @@
 pub mod account;
 pub mod assets;
 pub mod auth;
+pub mod author;
+pub mod author_form;
 pub mod context;
 pub mod dashboard;
 pub mod forms;
@@ -46,6 +48,7 @@ pub fn router() -> Router<AppState> {
         .merge(dashboard::router())
         .merge(progress::router())
         .merge(practice::router())
+        .merge(author::router())
 }
 
 /// Renders a template into an HTML response.

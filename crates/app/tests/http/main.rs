@@ -14,6 +14,7 @@ mod support;
 
 mod account_pages;
 mod admin;
+mod author_pages;
 mod catalogue;
 mod identity;
 mod identity_security;

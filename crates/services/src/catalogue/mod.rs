@@ -4,6 +4,7 @@
 //! domain's rules, so the HTTP layer and the command line get the same answers.
 
 pub mod curriculum;
+pub mod desk;
 pub mod images;
 pub mod reports;
 pub mod views;

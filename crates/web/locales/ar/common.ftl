@@ -4,6 +4,7 @@ nav-label = التنقل الرئيسي
 nav-dashboard = لوحة المتابعة
 nav-practice = تدرّب
 nav-progress = التقدّم
+nav-author = التأليف
 nav-settings = الإعدادات
 nav-sign-out = تسجيل الخروج
 nav-sign-in = تسجيل الدخول

@@ -4,6 +4,7 @@ nav-label = Main navigation
 nav-dashboard = Dashboard
 nav-practice = Practise
 nav-progress = Progress
+nav-author = Author
 nav-settings = Settings
 nav-sign-out = Sign out
 nav-sign-in = Sign in

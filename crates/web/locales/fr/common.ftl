@@ -4,6 +4,7 @@ nav-label = Navigation principale
 nav-dashboard = Tableau de bord
 nav-practice = S’entraîner
 nav-progress = Progrès
+nav-author = Rédaction
 nav-settings = Paramètres
 nav-sign-out = Se déconnecter
 nav-sign-in = Se connecter

@@ -108,6 +108,17 @@ impl PageContext {
                 .is_some_and(|v| !v.account.email_verified)
     }
 
+    /// Whether the viewer holds the author role (the navigation then links the author pages;
+    /// staff who still have to enrol two-step sign-in are told so there).
+    pub fn is_author(&self) -> bool {
+        self.viewer.as_ref().is_some_and(|v| {
+            v.user
+                .caller
+                .roles
+                .contains(&myqcm_domain::permissions::Role::Author)
+        })
+    }
+
     /// The languages the switcher offers.
     pub fn locales(&self) -> [Locale; 3] {
         Locale::ALL

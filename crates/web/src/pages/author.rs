@@ -1,0 +1,446 @@
+//! The author pages (`/author`): the author's items with status filters, search and pages; the
+//! item editor for QCS, QCM and QROC (options with key and explanations, KCs picked from the
+//! tree grouped by subject, difficulty, source, locale) with a preview through the renderer
+//! learners see (a "Preview" button without JavaScript, a live preview with htmx); submitting
+//! for review; reviewer comments and the revision history. Staff who have not enrolled
+//! two-step sign-in get a page that says so; learners get 403. Every response is `noindex` and
+//! `Cache-Control: no-store, private`.
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use myqcm_domain::catalogue::Transition;
+use myqcm_domain::catalogue::lifecycle::Actor;
+use myqcm_domain::codes;
+use myqcm_domain::permissions::Action;
+use myqcm_services::catalogue::desk::{self, DeskItem, DeskPage, DeskQuery, SubjectChoices};
+use myqcm_services::catalogue::views::{RenderedContent, ReviewEventView, RevisionView};
+use myqcm_services::catalogue::{self as svc};
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::author_form::{EditorForm, OptionSlot, blank, editor_fields, slots, stored};
+use super::forms::{Form, page, see_other, to_sign_in};
+use super::progress::name_in;
+use super::{PageContext, render};
+use crate::input::PageForm;
+use crate::{AppState, WebError};
+
+/// The routes, with the staff headers on every response.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/author", get(list))
+        .route("/author/items/new", get(new_item).post(create))
+        .route("/author/items/{id}", get(show).post(save))
+        .route("/author/items/{id}/submit", post(submit))
+        .route("/author/items/{id}/comments", post(comment))
+        .route("/author/preview", post(live_preview))
+        .layer(axum::middleware::map_response(staff_headers))
+}
+
+/// Staff pages are never indexed nor kept by shared caches.
+async fn staff_headers(mut res: Response) -> Response {
+    let h = res.headers_mut();
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("no-store, private"),
+    );
+    h.insert(
+        "x-robots-tag",
+        HeaderValue::from_static("noindex, nofollow"),
+    );
+    res
+}
+
+#[derive(Template)]
+#[template(path = "author/enrol.html")]
+struct EnrolPage {
+    ctx: PageContext,
+}
+
+/// The author behind the page, or where to send the viewer instead: signed out → sign-in;
+/// staff without two-step sign-in → the enrolment page; no authoring power → 403.
+fn author(ctx: &PageContext, back: &str) -> Result<Actor, Box<Response>> {
+    let Some(v) = ctx.viewer.as_ref() else {
+        return Err(Box::new(to_sign_in(back)));
+    };
+    let actor = v.user.actor();
+    if actor.enrolment_pending() {
+        let html = render(&EnrolPage { ctx: ctx.clone() });
+        return Err(Box::new(match html {
+            Ok(h) => page(StatusCode::FORBIDDEN, h),
+            Err(e) => e.into_response(),
+        }));
+    }
+    if !actor.can(Action::ItemAuthor) && !actor.can(Action::CatalogueManage) {
+        return Err(Box::new(WebError::code(codes::FORBIDDEN).into_response()));
+    }
+    Ok(actor)
+}
+
+macro_rules! author_or_return {
+    ($ctx:expr, $back:expr) => {
+        match author(&$ctx, $back) {
+            Ok(a) => a,
+            Err(r) => return Ok(*r),
+        }
+    };
+}
+
+#[derive(Template)]
+#[template(path = "author/list.html")]
+struct ListPage {
+    ctx: PageContext,
+    q: ListQuery,
+    data: DeskPage,
+}
+
+impl ListPage {
+    fn filters(&self) -> [&'static str; 5] {
+        desk::STATUS_FILTERS
+    }
+
+    fn status_label(&self, s: &str) -> String {
+        self.ctx.t(&format!("author-status-{s}"))
+    }
+
+    fn kind_label(&self, k: &str) -> String {
+        self.ctx.t(&format!("practice-kind-{k}"))
+    }
+
+    fn when(&self, at: &chrono::DateTime<chrono::Utc>) -> String {
+        self.ctx.locale.datetime(at)
+    }
+
+    fn filter_href(&self, status: &str) -> String {
+        let q: String = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("status", status)
+            .append_pair("q", &self.q.q)
+            .finish();
+        format!("/author?{q}")
+    }
+
+    fn next_href(&self, next: &Uuid) -> String {
+        let q: String = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("status", &self.q.status)
+            .append_pair("q", &self.q.q)
+            .append_pair("before", &next.to_string())
+            .finish();
+        format!("/author?{q}")
+    }
+}
+
+/// `?status=&q=&before=`.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ListQuery {
+    #[serde(default)]
+    status: String,
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    before: Option<Uuid>,
+}
+
+/// `GET /author`: my items.
+pub async fn list(
+    State(s): State<AppState>,
+    ctx: PageContext,
+    Query(q): Query<ListQuery>,
+) -> Result<Response, WebError> {
+    let actor = author_or_return!(ctx, "/author");
+    let query = DeskQuery {
+        status: q.status.clone(),
+        q: q.q.clone(),
+        before: q.before,
+    };
+    let data = desk::my_items(&s.services.db, &actor, &query).await?;
+    Ok(render(&ListPage { ctx, q, data })?.into_response())
+}
+
+/// A subject's pickers in the page's language.
+pub struct SubjectPick {
+    name: String,
+    courses: Vec<(String, String)>,
+    kcs: Vec<(String, String)>,
+}
+
+fn picks(choices: &[SubjectChoices], ctx: &PageContext) -> Vec<SubjectPick> {
+    choices
+        .iter()
+        .map(|s| SubjectPick {
+            name: name_in(&s.names, ctx.locale, &s.code),
+            courses: s
+                .courses
+                .iter()
+                .map(|c| (c.code.clone(), name_in(&c.names, ctx.locale, &c.code)))
+                .collect(),
+            kcs: s
+                .kcs
+                .iter()
+                .map(|k| (k.code.clone(), name_in(&k.names, ctx.locale, &k.code)))
+                .collect(),
+        })
+        .collect()
+}
+
+#[derive(Template)]
+#[template(path = "author/editor.html")]
+struct EditorPage {
+    ctx: PageContext,
+    form: Form,
+    subjects: Vec<SubjectPick>,
+    preview: Option<RenderedContent>,
+    item: Option<DeskItem>,
+    comment: Form,
+}
+
+impl EditorPage {
+    fn selected(&self, name: &str, value: &str) -> bool {
+        self.form.val(name) == value
+    }
+
+    fn checked(&self, name: &str, value: &str) -> bool {
+        self.form.val(name).split(',').any(|v| v == value)
+    }
+
+    fn slots(&self) -> Vec<OptionSlot> {
+        slots(&self.form)
+    }
+
+    fn label(&self, prefix: &str, value: &str) -> String {
+        self.ctx.t(&format!("{prefix}-{value}"))
+    }
+
+    fn action(&self) -> String {
+        self.item.as_ref().map_or_else(
+            || "/author/items/new".to_owned(),
+            |d| format!("/author/items/{}", d.item.id),
+        )
+    }
+
+    fn editable(&self) -> bool {
+        self.item.as_ref().is_none_or(|d| d.item.status == "draft")
+    }
+
+    fn status(&self) -> String {
+        self.item.as_ref().map_or_else(String::new, |d| {
+            let s = if d.changes_requested {
+                "changes_requested"
+            } else {
+                d.item.status.as_str()
+            };
+            self.ctx.t(&format!("author-status-{s}"))
+        })
+    }
+
+    fn who(&self, e: &ReviewEventView) -> String {
+        let mine = self
+            .ctx
+            .viewer
+            .as_ref()
+            .is_some_and(|v| v.user.caller.id == e.actor_id);
+        self.ctx.t(if mine {
+            "author-you"
+        } else {
+            "author-reviewer"
+        })
+    }
+
+    fn event_label(&self, e: &ReviewEventView) -> String {
+        self.ctx.t(&format!("author-event-{}", e.kind))
+    }
+
+    fn when(&self, at: &chrono::DateTime<chrono::Utc>) -> String {
+        self.ctx.locale.datetime(at)
+    }
+
+    fn revision_title(&self, r: &RevisionView) -> String {
+        self.ctx
+            .tn("author-revision-number", "number", i64::from(r.number))
+    }
+}
+
+async fn editor(
+    s: &AppState,
+    ctx: PageContext,
+    actor: &Actor,
+    form: Form,
+    preview: Option<RenderedContent>,
+) -> Result<Response, WebError> {
+    let subjects = picks(&desk::editor_choices(&s.services.db, actor).await?, &ctx);
+    let status = form.status();
+    let comment = Form::new();
+    let html = render(&EditorPage {
+        ctx,
+        form,
+        subjects,
+        preview,
+        item: None,
+        comment,
+    })?;
+    Ok(page(status, html))
+}
+
+/// `GET /author/items/new`: an empty editor.
+pub async fn new_item(State(s): State<AppState>, ctx: PageContext) -> Result<Response, WebError> {
+    let actor = author_or_return!(ctx, "/author/items/new");
+    editor(&s, ctx, &actor, blank(), None).await
+}
+
+/// `POST /author/items/new`: preview (`intent=preview`) or create the draft.
+pub async fn create(
+    State(s): State<AppState>,
+    ctx: PageContext,
+    PageForm(pairs): PageForm<Vec<(String, String)>>,
+) -> Result<Response, WebError> {
+    let actor = author_or_return!(ctx, "/author/items/new");
+    let f = EditorForm(pairs);
+    if f.one("intent") == "preview" {
+        let p = desk::preview(&actor, &f.content())?;
+        return editor(&s, ctx, &actor, f.kept(), Some(p)).await;
+    }
+    let now = s.services.clock.now();
+    let form = match svc::create_item(&s.services.db, &actor, f.new_item(), now).await {
+        Ok(v) => return Ok(see_other(&format!("/author/items/{}", v.id))),
+        Err(e) => editor_fields(f.kept().failure(ctx.locale, "stem", e)?),
+    };
+    editor(&s, ctx, &actor, form, None).await
+}
+
+/// What an item page shows besides the stored item: the form as typed, a preview of it, the
+/// comment form's state.
+#[derive(Default)]
+struct Extras {
+    form: Option<Form>,
+    preview: Option<RenderedContent>,
+    comment: Form,
+}
+
+async fn item_page(
+    s: &AppState,
+    ctx: PageContext,
+    actor: &Actor,
+    id: Uuid,
+    x: Extras,
+) -> Result<Response, WebError> {
+    let d = desk::item(&s.services.db, actor, id).await?;
+    let form = x.form.unwrap_or_else(|| stored(&d));
+    let subjects = picks(&d.choices, &ctx);
+    let status = if x.comment.failed() {
+        x.comment.status()
+    } else {
+        form.status()
+    };
+    let preview = x.preview.or_else(|| Some(d.item.revision.rendered.clone()));
+    let comment = x.comment;
+    let html = render(&EditorPage {
+        ctx,
+        form,
+        subjects,
+        preview,
+        item: Some(d),
+        comment,
+    })?;
+    Ok(page(status, html))
+}
+
+/// `GET /author/items/{id}`: the editor of an item, its preview, comments and revisions.
+pub async fn show(
+    State(s): State<AppState>,
+    ctx: PageContext,
+    Path(id): Path<Uuid>,
+) -> Result<Response, WebError> {
+    let actor = author_or_return!(ctx, &format!("/author/items/{id}"));
+    item_page(&s, ctx, &actor, id, Extras::default()).await
+}
+
+/// `POST /author/items/{id}`: preview, or save a new revision.
+pub async fn save(
+    State(s): State<AppState>,
+    ctx: PageContext,
+    Path(id): Path<Uuid>,
+    PageForm(pairs): PageForm<Vec<(String, String)>>,
+) -> Result<Response, WebError> {
+    let actor = author_or_return!(ctx, &format!("/author/items/{id}"));
+    let f = EditorForm(pairs);
+    if f.one("intent") == "preview" {
+        let p = desk::preview(&actor, &f.content())?;
+        let x = Extras {
+            form: Some(f.kept()),
+            preview: Some(p),
+            ..Extras::default()
+        };
+        return item_page(&s, ctx, &actor, id, x).await;
+    }
+    let now = s.services.clock.now();
+    let form = match svc::edit_item(&s.services.db, &actor, id, f.edit(), now).await {
+        Ok(_) => return Ok(see_other(&format!("/author/items/{id}"))),
+        Err(e) => editor_fields(f.kept().failure(ctx.locale, "stem", e)?),
+    };
+    let x = Extras {
+        form: Some(form),
+        ..Extras::default()
+    };
+    item_page(&s, ctx, &actor, id, x).await
+}
+
+/// `POST /author/items/{id}/submit`: send the draft to review.
+pub async fn submit(
+    State(s): State<AppState>,
+    ctx: PageContext,
+    Path(id): Path<Uuid>,
+) -> Result<Response, WebError> {
+    let actor = author_or_return!(ctx, &format!("/author/items/{id}"));
+    let now = s.services.clock.now();
+    svc::transition(&s.services.db, &actor, id, Transition::Submit, None, now).await?;
+    Ok(see_other(&format!("/author/items/{id}")))
+}
+
+/// The comment form.
+#[derive(Deserialize)]
+pub struct CommentForm {
+    #[serde(default)]
+    body: String,
+}
+
+/// `POST /author/items/{id}/comments`: answer the reviewer.
+pub async fn comment(
+    State(s): State<AppState>,
+    ctx: PageContext,
+    Path(id): Path<Uuid>,
+    PageForm(c): PageForm<CommentForm>,
+) -> Result<Response, WebError> {
+    let actor = author_or_return!(ctx, &format!("/author/items/{id}"));
+    let now = s.services.clock.now();
+    let form = match svc::comment(&s.services.db, &actor, id, &c.body, now).await {
+        Ok(_) => return Ok(see_other(&format!("/author/items/{id}#history"))),
+        Err(e) => Form::new()
+            .with("body", &c.body)
+            .failure(ctx.locale, "body", e)?,
+    };
+    let extras = Extras {
+        comment: form,
+        ..Extras::default()
+    };
+    item_page(&s, ctx, &actor, id, extras).await
+}
+
+#[derive(Template)]
+#[template(path = "author/preview.html")]
+struct PreviewPart {
+    ctx: PageContext,
+    preview: Option<RenderedContent>,
+}
+
+/// `POST /author/preview`: the preview fragment the editor's htmx live preview swaps in.
+pub async fn live_preview(
+    ctx: PageContext,
+    PageForm(pairs): PageForm<Vec<(String, String)>>,
+) -> Result<Response, WebError> {
+    let actor = author_or_return!(ctx, "/author");
+    let preview = Some(desk::preview(&actor, &EditorForm(pairs).content())?);
+    Ok(render(&PreviewPart { ctx, preview })?.into_response())
+}
