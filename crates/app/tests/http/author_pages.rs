@@ -242,3 +242,50 @@ async fn learners_are_refused_and_unenrolled_staff_are_sent_to_enrol() {
     assert_eq!(s, 403);
     assert!(html.contains(r#"href="/settings#mfa-title""#));
 }
+
+#[tokio::test]
+async fn a_rejected_draft_shows_as_changes_requested_with_the_reason() {
+    let app = spawn_app().await;
+    app.load_demo_bank().await;
+    let (b, _) = app.staff("writer2@example.com", "student,author", "").await;
+    let p = Pages::new(b);
+    let (s, item, _) = p.post(&app, "/author/items/new", &qcm("save", true)).await;
+    assert_eq!(s, 303);
+    let (s, _, _) = p.post(&app, &format!("{item}/submit"), &[]).await;
+    assert_eq!(s, 303);
+
+    let reviewer = app.api_user(&["reviewer"], &[], true).await;
+    let id = item.trim_start_matches("/author/items/");
+    let (s, v) = app
+        .send_bearer(
+            reqwest::Method::POST,
+            &reviewer.token,
+            &format!("/api/v1/authoring/items/{id}/transitions"),
+            Some(serde_json::json!({"action": "reject", "reason": "ZZREASON: cite the guideline"})),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+
+    let (_, list) = p.get(&app, "/author?status=changes_requested").await;
+    assert!(list.contains(&item), "listed under changes requested");
+    assert!(list.contains("status-changes_requested"));
+    let (_, drafts) = p.get(&app, "/author?status=draft").await;
+    assert!(!drafts.contains(&item), "not a plain draft");
+    let (_, page) = p.get(&app, &item).await;
+    assert!(
+        page.contains("ZZREASON: cite the guideline"),
+        "the reviewer's reason"
+    );
+    assert!(page.contains(r#"id="editor-form""#), "editable again");
+
+    // Still requested after an edit, until it is submitted again.
+    let (s, _, _) = p.post(&app, &item, &qcm("save", true)).await;
+    assert_eq!(s, 303);
+    let (_, list) = p.get(&app, "/author?status=changes_requested").await;
+    assert!(list.contains(&item));
+    let (_, page) = p.get(&app, &item).await;
+    assert!(
+        page.contains("Révision 2") || page.contains("Revision 2"),
+        "both revisions listed"
+    );
+}

@@ -88,12 +88,14 @@ fn excerpt(stem: &str) -> String {
     out
 }
 
+/// Whether the last lifecycle move of the item was a rejection (edits and comments since then
+/// do not count: the changes stay requested until the author submits again).
 async fn sent_back(db: &DatabaseConnection, id: Uuid) -> Result<bool> {
     let events = repo::events(db, id).await?;
     Ok(events
         .iter()
         .rev()
-        .find(|e| e.kind != "comment")
+        .find(|e| !matches!(e.kind.as_str(), "comment" | "edit"))
         .is_some_and(|e| e.kind == "reject"))
 }
 

@@ -221,6 +221,15 @@ impl EditorPage {
         )
     }
 
+    /// Item text keeps its own direction (an Arabic item on a French page reads right to left).
+    fn item_dir(&self) -> &'static str {
+        if self.form.val("locale") == "ar" {
+            "rtl"
+        } else {
+            "ltr"
+        }
+    }
+
     fn editable(&self) -> bool {
         self.item.as_ref().is_none_or(|d| d.item.status == "draft")
     }
