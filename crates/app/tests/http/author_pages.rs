@@ -289,3 +289,42 @@ async fn a_rejected_draft_shows_as_changes_requested_with_the_reason() {
         "both revisions listed"
     );
 }
+
+#[tokio::test]
+async fn the_list_pages_through_older_items() {
+    let app = spawn_app().await;
+    app.load_demo_bank().await;
+    let (b, _) = app.staff("prolific@example.com", "author", "").await;
+    for i in 0..21 {
+        let res = app
+            .post_as(
+                &b,
+                "/api/v1/authoring/items",
+                serde_json::json!({
+                    "course": "cardio-hta",
+                    "kcs": [{"kc": "kc-cardio-hta-def"}],
+                    "content": {
+                        "kind": "qcs", "locale": "fr", "difficulty": "easy", "estimated_seconds": 40,
+                        "stem": format!("ZZSTEM{i:02} question"),
+                        "options": [{"text": "a", "correct": true}, {"text": "b", "correct": false}]
+                    }
+                }),
+            )
+            .await;
+        assert_eq!(res.status(), 201);
+    }
+    let p = Pages::new(b);
+    let (_, first) = p.get(&app, "/author").await;
+    assert_eq!(first.matches("ZZSTEM").count(), 20);
+    let next = first
+        .split(r#"rel="next""#)
+        .next()
+        .and_then(|s| s.rsplit("href=\"").next())
+        .map(|s| s.split('"').next().unwrap().replace("&#38;", "&"))
+        .unwrap();
+    assert!(next.contains("before="), "{next}");
+    let (s, second) = p.get(&app, &next).await;
+    assert_eq!(s, 200);
+    assert_eq!(second.matches("ZZSTEM").count(), 1);
+    assert!(!second.contains(r#"rel="next""#));
+}
