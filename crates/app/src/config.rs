@@ -152,6 +152,9 @@ pub struct Settings {
     pub account_deletion_grace_days: u32,
     /// Days finished background jobs (with their payloads) are kept.
     pub job_retention_days: u32,
+    /// Hours between two calibration runs from the database (`calibration.run`, candidate
+    /// sets only); 0 = no recurring calibration.
+    pub calibration_every_hours: u32,
 }
 
 impl Default for Settings {
@@ -184,6 +187,7 @@ impl Default for Settings {
             audit_retention_days: 365,
             account_deletion_grace_days: 14,
             job_retention_days: 14,
+            calibration_every_hours: 0,
         }
     }
 }
