@@ -462,6 +462,21 @@ mod tests {
     }
 
     #[test]
+    fn calibration_runs_nightly_when_configured() {
+        Jail::expect_with(|jail| {
+            jail.set_env("MYQCM_CALIBRATION_EVERY_HOURS", "24");
+            let c = load(None).map_err(|e| e.to_string())?;
+            assert_eq!(c.settings.calibration_every_hours, 24);
+            jail.set_env("MYQCM_CALIBRATION_EVERY_HOURS", "nightly");
+            assert_eq!(
+                load(None).unwrap_err().variable,
+                "MYQCM_CALIBRATION_EVERY_HOURS"
+            );
+            Ok(())
+        });
+    }
+
+    #[test]
     fn development_defaults_load_without_any_variable() {
         Jail::expect_with(|_jail| {
             let c = load(None).map_err(|e| e.to_string())?;
@@ -474,6 +489,10 @@ mod tests {
             assert_eq!(c.database_url, "sqlite://./data/myqcm.sqlite?mode=rwc");
             assert!(c.settings.redis_url.is_none());
             assert_eq!(c.settings.job_retention_days, 14);
+            assert_eq!(
+                c.settings.calibration_every_hours, 0,
+                "no recurring calibration"
+            );
             Ok(())
         });
     }

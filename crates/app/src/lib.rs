@@ -197,15 +197,15 @@ pub async fn schedule_job_purge(services: &Services, config: &Config) -> anyhow:
         services.clock.now(),
     )
     .await?;
-    schedule_calibration(services, config).await
+    schedule_calibration(services, config.settings.calibration_every_hours).await
 }
 
 /// Declares `calibration.run` every `MYQCM_CALIBRATION_EVERY_HOURS` hours (24 for nightly),
 /// first run one period from now; 0 (the default) declares nothing and removes an earlier
 /// schedule.
-pub async fn schedule_calibration(services: &Services, config: &Config) -> anyhow::Result<()> {
+pub async fn schedule_calibration(services: &Services, every_hours: u32) -> anyhow::Result<()> {
     let kind = training_jobs::CalibrationJob::KIND;
-    match config.settings.calibration_every_hours {
+    match every_hours {
         0 => {
             myqcm_db::jobs::delete_schedule(&services.db, kind).await?;
         }
