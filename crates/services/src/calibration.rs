@@ -173,6 +173,9 @@ struct Group {
     n: usize,
 }
 
+/// One learner's labels on one KC: `(time, attempt id, label)`.
+type Observations = Vec<(i64, Uuid, bool)>;
+
 /// Everything read from the attempts.
 #[derive(Default)]
 struct Collected {
@@ -187,7 +190,7 @@ struct Collected {
     /// `(learner, group, label)`.
     responses: Vec<(u32, u32, f64)>,
     /// `(learner, kc) -> (time, attempt id, label)`.
-    kc_obs: HashMap<(u32, u32), Vec<(i64, Uuid, bool)>>,
+    kc_obs: HashMap<(u32, u32), Observations>,
     attempts: usize,
     from: i64,
     to: i64,
@@ -502,7 +505,7 @@ fn fit_kcs(
     d: &Collected,
     options: CalibrationOptions,
 ) -> Result<(Vec<(u32, BktParams)>, KcFitReport), CalibrationError> {
-    let mut per_kc: Vec<Vec<(u32, &Vec<(i64, Uuid, bool)>)>> = vec![Vec::new(); d.kc_ids.len()];
+    let mut per_kc: Vec<Vec<(u32, &Observations)>> = vec![Vec::new(); d.kc_ids.len()];
     for ((l, k), obs) in &d.kc_obs {
         per_kc[*k as usize].push((*l, obs));
     }

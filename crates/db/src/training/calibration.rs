@@ -27,6 +27,9 @@ pub struct GradedAttempt {
     pub created_at: i64,
 }
 
+/// `(id, learner, item, label, ratio, created_at)` as selected.
+type AttemptTuple = (Uuid, Uuid, Uuid, Option<bool>, Option<f64>, i64);
+
 /// The next page of graded attempts (label not null) after `after` in id order, at most
 /// `limit` rows. Pass the last id of a page to get the next one; an empty page is the end.
 /// Ungraded answers are skipped: they feed no model.
@@ -50,7 +53,7 @@ pub async fn graded_attempts_page<C: ConnectionTrait>(
     if let Some(after) = after {
         q = q.filter(Col::Id.gt(after));
     }
-    let rows: Vec<(Uuid, Uuid, Uuid, Option<bool>, Option<f64>, i64)> = q
+    let rows: Vec<AttemptTuple> = q
         .order_by_asc(Col::Id)
         .limit(limit)
         .into_tuple()
