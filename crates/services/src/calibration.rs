@@ -186,6 +186,8 @@ struct Collected {
     group_ids: HashMap<Uuid, u32>,
     kcs_of: HashMap<Uuid, Vec<u32>>,
     kc_ids: Vec<Uuid>,
+    /// Starting values of each KC's fit: its parameters in the set in use, else the defaults.
+    kc_init: Vec<BktParams>,
     kc_index: HashMap<Uuid, u32>,
     /// `(learner, group, label)`.
     responses: Vec<(u32, u32, f64)>,
@@ -327,13 +329,22 @@ impl Calibration {
             d.groups[g as usize].items.push(r.id);
             d.item_group.insert(r.id, g);
         }
+        let first_new = d.kc_ids.len();
         for (item, kc, _) in training_repo::kc_tags(&self.db, items).await? {
             let next = d.kc_ids.len() as u32;
             let k = *d.kc_index.entry(kc).or_insert(next);
             if k == next {
                 d.kc_ids.push(kc);
+                d.kc_init.push(BktParams::default());
             }
             d.kcs_of.entry(item).or_default().push(k);
+        }
+        let new_kcs = &d.kc_ids[first_new..];
+        for p in training_repo::kc_parameters(&self.db, set, new_kcs).await? {
+            if let Some(&k) = d.kc_index.get(&p.kc_id) {
+                d.kc_init[k as usize] =
+                    BktParams::clamped(p.p_init, p.p_learn, p.p_guess, p.p_slip);
+            }
         }
         Ok(())
     }
@@ -500,7 +511,8 @@ fn fit(d: Collected, options: CalibrationOptions) -> Result<(Collected, Fitted),
     ))
 }
 
-/// BKT per KC: each learner's labels on the KC's items in time order, EM from the defaults.
+/// BKT per KC: each learner's labels on the KC's items in time order, EM starting from the
+/// KC's parameters in the set in use (the defaults when it has none).
 fn fit_kcs(
     d: &Collected,
     options: CalibrationOptions,
@@ -532,8 +544,11 @@ fn fit_kcs(
             let labels: Vec<bool> = obs.iter().map(|(_, _, y)| *y).collect();
             s.push(&labels);
         }
-        let f = bkt::fit(&s, &BktFitConfig::default())
-            .map_err(|e| CalibrationError::Model(e.to_string()))?;
+        let config = BktFitConfig {
+            init: d.kc_init[k],
+            ..BktFitConfig::default()
+        };
+        let f = bkt::fit(&s, &config).map_err(|e| CalibrationError::Model(e.to_string()))?;
         report.fitted += 1;
         if f.stop.converged() {
             report.converged += 1;

@@ -170,6 +170,12 @@ async fn a_cohort_answering_through_training_yields_a_candidate_set() {
     assert!(report.groups_fitted > 0 && report.items_fitted >= report.groups_fitted);
     assert!(report.window_from_ms <= report.window_to_ms);
     assert!(!report.fits.is_empty(), "{report:?}");
+    assert!(report.kcs.fitted > 0, "{report:?}");
+    let (item_rows, kc_rows) = calib_repo::parameter_counts(&*db, report.parameter_set_id)
+        .await
+        .unwrap();
+    assert_eq!(item_rows as usize, report.items_fitted);
+    assert_eq!(kc_rows as usize, report.kcs.fitted);
     let f = fractions.lock().unwrap().clone();
     assert!(f.windows(2).all(|w| w[0] <= w[1]), "{f:?}");
     assert_eq!(f.last().copied(), Some(1.0));
