@@ -377,6 +377,7 @@ pub async fn run_database(services: &crate::Services, args: &CalibrateArgs) -> a
     let progress = move |fraction: f64, message: &str| {
         progress_bar.set_position((fraction.clamp(0.0, 1.0) * 1000.0) as u64);
         progress_bar.set_message(message.to_owned());
+        true
     };
     let options = CalibrationOptions {
         min_responses: args.min_responses,

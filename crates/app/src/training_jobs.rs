@@ -62,8 +62,10 @@ impl CalibrationJob {
 impl JobHandler for CalibrationJob {
     async fn run(&self, payload: serde_json::Value, ctx: JobContext) -> anyhow::Result<()> {
         let progress_ctx = ctx.clone();
-        let progress =
-            move |fraction: f64, message: &str| progress_ctx.set_progress(fraction, message);
+        let progress = move |fraction: f64, message: &str| {
+            progress_ctx.set_progress(fraction, message);
+            !progress_ctx.is_cancelled()
+        };
         match self
             .calibration
             .run(Self::options(&payload), &progress)
@@ -89,6 +91,11 @@ impl JobHandler for CalibrationJob {
                 ctx.progress(1.0, "no graded attempt: nothing to calibrate")
                     .await?;
                 Ok(())
+            }
+            // Cancelled by an admin: the checkpoint reports it to the worker.
+            Err(CalibrationError::Stopped) => {
+                ctx.checkpoint().await?;
+                anyhow::bail!("calibration stopped")
             }
             Err(e) => Err(e.into()),
         }

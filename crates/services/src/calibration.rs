@@ -40,6 +40,9 @@ pub enum CalibrationError {
     /// The estimator refused the data or the settings.
     #[error("model: {0}")]
     Model(String),
+    /// The progress callback asked to stop (a cancelled job); nothing was written.
+    #[error("calibration stopped before writing")]
+    Stopped,
     /// Storage failure.
     #[error("storage: {0}")]
     Store(String),
@@ -161,8 +164,17 @@ pub struct Calibration {
     clock: Arc<dyn Clock>,
 }
 
-/// Progress callback: fraction done in [0, 1] and what is happening.
-pub type ProgressFn<'a> = &'a (dyn Fn(f64, &str) + Send + Sync);
+/// Progress callback: fraction done in [0, 1] and what is happening; returns `false` to stop
+/// the run (checked after each page and before fitting and writing).
+pub type ProgressFn<'a> = &'a (dyn Fn(f64, &str) -> bool + Send + Sync);
+
+fn report(progress: ProgressFn<'_>, fraction: f64, message: &str) -> Result<(), CalibrationError> {
+    if progress(fraction, message) {
+        Ok(())
+    } else {
+        Err(CalibrationError::Stopped)
+    }
+}
 
 /// One translation group in the matrix.
 struct Group {
@@ -225,17 +237,17 @@ impl Calibration {
         if total == 0 {
             return Err(CalibrationError::NoData);
         }
-        progress(0.0, "reading graded attempts");
+        report(progress, 0.0, "reading graded attempts")?;
         let data = self.collect(based_on, options, total, progress).await?;
-        progress(0.6, "fitting item parameters");
+        report(progress, 0.6, "fitting item parameters")?;
         let opts = options;
         let (data, fitted) = tokio::task::spawn_blocking(move || fit(data, opts))
             .await
             .map_err(|e| CalibrationError::Model(e.to_string()))??;
-        progress(0.9, "writing the candidate set");
-        let report = self.write(based_on, options, &data, fitted).await?;
+        report(progress, 0.9, "writing the candidate set")?;
+        let written = self.write(based_on, options, &data, fitted).await?;
         progress(1.0, "candidate set written");
-        Ok(report)
+        Ok(written)
     }
 
     async fn collect(
@@ -282,10 +294,11 @@ impl Calibration {
                 d.attempts += 1;
             }
             let done = d.attempts as f64 / total as f64;
-            progress(
+            report(
+                progress,
                 0.6 * done,
                 &format!("read {} of {total} attempts", d.attempts),
-            );
+            )?;
         }
         if d.attempts == 0 {
             return Err(CalibrationError::NoData);

@@ -53,7 +53,7 @@ async fn a_cohort_answering_through_training_yields_a_candidate_set() {
     let training = Training::open(db.conn.clone(), Arc::new(clock.clone())).unwrap();
     let calibration = Calibration::new(db.conn.clone(), Arc::new(clock.clone()));
     let none = calibration
-        .run(CalibrationOptions::default(), &|_, _| {})
+        .run(CalibrationOptions::default(), &|_, _| true)
         .await;
     assert!(matches!(none, Err(CalibrationError::NoData)), "{none:?}");
 
@@ -159,7 +159,10 @@ async fn a_cohort_answering_through_training_yields_a_candidate_set() {
                 min_kc_observations: 20,
                 page_size: 37, // several pages
             },
-            &move |f, _| sink.lock().unwrap().push(f),
+            &move |f, _| {
+                sink.lock().unwrap().push(f);
+                true
+            },
         )
         .await
         .unwrap();
@@ -224,6 +227,27 @@ async fn a_cohort_answering_through_training_yields_a_candidate_set() {
     }
     assert!(up > 0 && down > 0, "up {up} down {down}: {report:?}");
 
+    // A run asked to stop (a cancelled job) writes nothing.
+    let stopped = calibration
+        .run(
+            CalibrationOptions {
+                min_responses: 5,
+                min_kc_observations: 20,
+                page_size: 37,
+            },
+            &|f, _| f < 0.3,
+        )
+        .await;
+    assert!(
+        matches!(stopped, Err(CalibrationError::Stopped)),
+        "{stopped:?}"
+    );
+    assert_eq!(
+        training_repo::parameter_sets(&*db).await.unwrap().len(),
+        2,
+        "the priors and the first candidate only"
+    );
+
     // A second run is a new candidate, based on the same set in use.
     let again = calibration
         .run(
@@ -232,7 +256,7 @@ async fn a_cohort_answering_through_training_yields_a_candidate_set() {
                 min_kc_observations: 20,
                 page_size: 1000,
             },
-            &|_, _| {},
+            &|_, _| true,
         )
         .await
         .unwrap();
