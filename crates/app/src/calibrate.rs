@@ -1,6 +1,7 @@
-//! `myqcm calibrate`: item calibration from a CSV file.
+//! `myqcm calibrate`: item calibration from the database (no `--input`: graded attempts, a
+//! candidate parameter set written, see [`run_database`]) or from a CSV file (research mode).
 //!
-//! Input is long format `learner,item,score` (header required, columns in any order, extra
+//! File mode: input is long format `learner,item,score` (header required, columns in any order, extra
 //! columns ignored, score in [0, 1]; a blank score is "not answered"). The command fits the
 //! chosen model by marginal maximum likelihood (`myqcm_psychometrics::calibration`), prints
 //! each item's parameters with standard errors, the marginal log-likelihood, the iteration
@@ -10,7 +11,7 @@
 //! output (`| head`) ends the command quietly.
 
 use std::collections::HashMap;
-use std::io::Read;
+use std::io::{Read, Write};
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
@@ -19,17 +20,33 @@ use myqcm_psychometrics::calibration::{
 };
 use myqcm_psychometrics::irt::ModelKind;
 use myqcm_psychometrics::quadrature::Quadrature;
+use myqcm_services::calibration::{
+    Calibration as DbCalibration, CalibrationOptions, CalibrationReport as DbReport,
+};
 use serde::Serialize;
 
 /// Arguments of `myqcm calibrate`.
 #[derive(clap::Args, Debug)]
 pub struct CalibrateArgs {
-    /// CSV file in long format with columns learner,item,score (score in [0, 1]).
-    #[arg(long)]
-    pub input: PathBuf,
-    /// Item response model.
+    /// CSV file in long format with columns learner,item,score (score in [0, 1]). Without it,
+    /// the command calibrates from the configured database and writes a candidate parameter set.
+    #[arg(long, requires = "model")]
+    pub input: Option<PathBuf>,
+    /// Item response model (file mode; the database mode follows the item-type policy).
     #[arg(long, value_enum)]
-    pub model: ModelArg,
+    pub model: Option<ModelArg>,
+    /// Database mode: print the report as JSON.
+    #[arg(long, conflicts_with = "input")]
+    pub json: bool,
+    /// Database mode: an item group with fewer graded answers keeps its current parameters.
+    #[arg(long, default_value_t = 30, conflicts_with = "input")]
+    pub min_responses: usize,
+    /// Database mode: a KC with fewer graded observations keeps its current BKT parameters.
+    #[arg(long, default_value_t = 100, conflicts_with = "input")]
+    pub min_kc_observations: usize,
+    /// Database mode: no progress bar.
+    #[arg(long)]
+    pub quiet: bool,
     /// Where to write the results as JSON.
     #[arg(long)]
     pub output: Option<PathBuf>,
@@ -274,12 +291,15 @@ pub fn calibrate_parsed(
     parsed: &ParsedResponses,
     args: &CalibrateArgs,
 ) -> anyhow::Result<CalibrationReport> {
+    let model = args
+        .model
+        .ok_or_else(|| anyhow::anyhow!("--model is required with --input"))?;
     let data = ResponseMatrix::new(parsed.learners.len(), parsed.items.len(), &parsed.responses)?;
-    let mut config = CalibrationConfig::new(args.model.kind());
+    let mut config = CalibrationConfig::new(model.kind());
     config.quadrature = Quadrature::standard_normal(args.quadrature_points, 6.0)?;
     config.param_tol = args.tolerance;
     config.max_iter = args.max_iterations;
-    if args.model == ModelArg::ThreePl {
+    if model == ModelArg::ThreePl {
         if !(args.guess_prior > 0.0 && args.guess_prior < 0.5) {
             bail!(
                 "--guess-prior must be in (0, 0.5), got {}",
@@ -295,7 +315,7 @@ pub fn calibrate_parsed(
         config.priors.log_a = None;
         config.priors.b = None;
     } else {
-        if args.model != ModelArg::OnePl {
+        if model != ModelArg::OnePl {
             config.priors.log_a = Some(NormalPrior { mean: 0.0, sd: 0.5 });
         }
         config.priors.b = Some(NormalPrior { mean: 0.0, sd: 2.0 });
@@ -305,7 +325,7 @@ pub fn calibrate_parsed(
     Ok(CalibrationReport {
         priors_used: priors.is_some(),
         priors: priors.unwrap_or_else(|| "none (maximum likelihood)".to_owned()),
-        model: args.model.name(),
+        model: model.name(),
         log_likelihood: fit.log_lik,
         iterations: fit.iterations,
         stop_reason: fit.stop.to_string(),
@@ -338,6 +358,88 @@ pub fn calibrate_parsed(
     })
 }
 
+/// Runs `myqcm calibrate` without `--input`: graded attempts from the database, a candidate
+/// parameter set written (never made active), the report printed (as JSON with `--json`).
+///
+/// # Errors
+/// No graded attempt, storage or estimator failures.
+pub async fn run_database(services: &crate::Services, args: &CalibrateArgs) -> anyhow::Result<()> {
+    let bar = if args.quiet || args.json {
+        indicatif::ProgressBar::hidden()
+    } else {
+        indicatif::ProgressBar::new(1000)
+    };
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:40} {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let progress_bar = bar.clone();
+    let progress = move |fraction: f64, message: &str| {
+        progress_bar.set_position((fraction.clamp(0.0, 1.0) * 1000.0) as u64);
+        progress_bar.set_message(message.to_owned());
+        true
+    };
+    let options = CalibrationOptions {
+        min_responses: args.min_responses,
+        min_kc_observations: args.min_kc_observations,
+        ..CalibrationOptions::default()
+    };
+    let calibration = DbCalibration::new(services.db.clone(), services.clock.clone());
+    let report = calibration.run(options, &progress).await;
+    bar.finish_and_clear();
+    let report = report?;
+    let text = if args.json {
+        serde_json::to_string_pretty(&report)?
+    } else {
+        describe_database_report(&report)
+    };
+    let mut out = std::io::stdout().lock();
+    match writeln!(out, "{text}") {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other.context("cannot print the report")?),
+    }
+}
+
+/// The database report in words.
+pub fn describe_database_report(r: &DbReport) -> String {
+    let mut s = format!(
+        "candidate parameter set {} (based on set {}; the set in use is unchanged)\n\
+         attempts {}  learners {}  items answered {} in {} groups\n\
+         items fitted {} ({} groups); skipped for fewer than {} answers: {} items ({} groups)\n",
+        r.parameter_set_id,
+        r.based_on,
+        r.attempts,
+        r.learners,
+        r.items_seen,
+        r.groups_seen,
+        r.items_fitted,
+        r.groups_fitted,
+        r.min_responses,
+        r.items_skipped,
+        r.groups_skipped,
+    );
+    for f in &r.fits {
+        s.push_str(&format!(
+            "{} ({}): {} groups, {} answers, {} iterations, stop: {}, log-likelihood {:.4}\n",
+            f.model,
+            f.kinds.join(", "),
+            f.groups,
+            f.responses,
+            f.iterations,
+            f.stop,
+            f.log_likelihood
+        ));
+    }
+    s.push_str(&format!(
+        "KCs: {} fitted ({} converged), {} skipped\nconverged: {}",
+        r.kcs.fitted,
+        r.kcs.converged,
+        r.kcs.skipped,
+        if r.converged { "yes" } else { "no" }
+    ));
+    s
+}
+
 fn fmt_se(v: Option<f64>) -> String {
     v.map_or_else(|| "-".to_owned(), |v| format!("{v:.4}"))
 }
@@ -348,10 +450,14 @@ fn fmt_se(v: Option<f64>) -> String {
 /// Unreadable input, bad rows (with the line number), estimator failures, or an unwritable
 /// output file.
 pub fn run(args: &CalibrateArgs) -> anyhow::Result<()> {
-    let file = std::fs::File::open(&args.input)
-        .with_context(|| format!("cannot open {}", args.input.display()))?;
+    let input = args
+        .input
+        .as_ref()
+        .ok_or_else(|| anyhow::anyhow!("--input is required in file mode"))?;
+    let file =
+        std::fs::File::open(input).with_context(|| format!("cannot open {}", input.display()))?;
     let parsed = parse_responses(std::io::BufReader::new(file))
-        .with_context(|| format!("invalid input {}", args.input.display()))?;
+        .with_context(|| format!("invalid input {}", input.display()))?;
     let report = calibrate_parsed(&parsed, args)?;
     if let Some(path) = &args.output {
         let json = serde_json::to_string_pretty(&report)?;
@@ -431,8 +537,12 @@ mod tests {
 
     fn args(model: ModelArg) -> CalibrateArgs {
         CalibrateArgs {
-            input: PathBuf::from("unused.csv"),
-            model,
+            input: Some(PathBuf::from("unused.csv")),
+            model: Some(model),
+            json: false,
+            min_responses: 30,
+            min_kc_observations: 100,
+            quiet: true,
             output: None,
             quadrature_points: 21,
             tolerance: 1e-4,

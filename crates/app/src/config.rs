@@ -152,6 +152,9 @@ pub struct Settings {
     pub account_deletion_grace_days: u32,
     /// Days finished background jobs (with their payloads) are kept.
     pub job_retention_days: u32,
+    /// Hours between two calibration runs from the database (`calibration.run`, candidate
+    /// sets only); 0 = no recurring calibration.
+    pub calibration_every_hours: u32,
 }
 
 impl Default for Settings {
@@ -184,6 +187,7 @@ impl Default for Settings {
             audit_retention_days: 365,
             account_deletion_grace_days: 14,
             job_retention_days: 14,
+            calibration_every_hours: 0,
         }
     }
 }
@@ -458,6 +462,21 @@ mod tests {
     }
 
     #[test]
+    fn calibration_runs_nightly_when_configured() {
+        Jail::expect_with(|jail| {
+            jail.set_env("MYQCM_CALIBRATION_EVERY_HOURS", "24");
+            let c = load(None).map_err(|e| e.to_string())?;
+            assert_eq!(c.settings.calibration_every_hours, 24);
+            jail.set_env("MYQCM_CALIBRATION_EVERY_HOURS", "nightly");
+            assert_eq!(
+                load(None).unwrap_err().variable,
+                "MYQCM_CALIBRATION_EVERY_HOURS"
+            );
+            Ok(())
+        });
+    }
+
+    #[test]
     fn development_defaults_load_without_any_variable() {
         Jail::expect_with(|_jail| {
             let c = load(None).map_err(|e| e.to_string())?;
@@ -470,6 +489,10 @@ mod tests {
             assert_eq!(c.database_url, "sqlite://./data/myqcm.sqlite?mode=rwc");
             assert!(c.settings.redis_url.is_none());
             assert_eq!(c.settings.job_retention_days, 14);
+            assert_eq!(
+                c.settings.calibration_every_hours, 0,
+                "no recurring calibration"
+            );
             Ok(())
         });
     }

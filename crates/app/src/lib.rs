@@ -170,15 +170,26 @@ pub fn registry(services: &Services) -> Registry {
             training: services.training.clone(),
         }),
     );
+    r.register(
+        training_jobs::CalibrationJob::KIND,
+        Arc::new(training_jobs::CalibrationJob {
+            calibration: myqcm_services::calibration::Calibration::new(
+                services.db.clone(),
+                services.clock.clone(),
+            ),
+        }),
+    );
     // Long kinds run one at a time per worker, so they never take every slot from mail.
     r.limit(myqcm_services::import::jobs::KIND, 1)
         .limit(identity_jobs::IdentityMaintenanceJob::KIND, 1)
         .limit(PurgeJob::KIND, 1)
-        .limit(training_jobs::ExpireSessionsJob::KIND, 1);
+        .limit(training_jobs::ExpireSessionsJob::KIND, 1)
+        .limit(training_jobs::CalibrationJob::KIND, 1);
     r
 }
 
-/// Declares the hourly purge of finished jobs older than `MYQCM_JOB_RETENTION_DAYS`.
+/// Declares the hourly purge of finished jobs older than `MYQCM_JOB_RETENTION_DAYS`, and the
+/// recurring calibration when `MYQCM_CALIBRATION_EVERY_HOURS` is set.
 pub async fn schedule_job_purge(services: &Services, config: &Config) -> anyhow::Result<()> {
     PurgeJob::schedule(
         &services.db,
@@ -186,6 +197,31 @@ pub async fn schedule_job_purge(services: &Services, config: &Config) -> anyhow:
         services.clock.now(),
     )
     .await?;
+    schedule_calibration(services, config.settings.calibration_every_hours).await
+}
+
+/// Declares `calibration.run` every `MYQCM_CALIBRATION_EVERY_HOURS` hours (24 for nightly),
+/// first run one period from now; 0 (the default) declares nothing and removes an earlier
+/// schedule.
+pub async fn schedule_calibration(services: &Services, every_hours: u32) -> anyhow::Result<()> {
+    let kind = training_jobs::CalibrationJob::KIND;
+    match every_hours {
+        0 => {
+            myqcm_db::jobs::delete_schedule(&services.db, kind).await?;
+        }
+        hours => {
+            let every = chrono::Duration::hours(i64::from(hours));
+            myqcm_db::jobs::upsert_schedule(
+                &services.db,
+                kind,
+                kind,
+                &serde_json::json!({}),
+                every,
+                services.clock.now() + every,
+            )
+            .await?;
+        }
+    }
     Ok(())
 }
 

@@ -44,8 +44,9 @@ enum Command {
         #[arg(long, required = true)]
         demo: bool,
     },
-    /// Fit item parameters (1PL/2PL/3PL) and learner abilities from a responses CSV
-    /// (`learner,item,score`, score in [0, 1]); research and data checks.
+    /// Fit item and KC parameters from the graded attempts in the database into a candidate
+    /// parameter set; or, with --input, item parameters (1PL/2PL/3PL) and learner abilities from
+    /// a responses CSV (`learner,item,score`, score in [0, 1]) for research and data checks.
     Calibrate(myqcm_app::calibrate::CalibrateArgs),
     /// Import items and taxonomy from JSON, CSV or .xlsx (all-or-nothing unless --partial).
     Import {
@@ -150,9 +151,13 @@ fn stop_on_signal() -> watch::Receiver<bool> {
 
 async fn run(command: Command, config: Config) -> anyhow::Result<()> {
     match command {
-        Command::Calibrate(args) => {
+        Command::Calibrate(args) if args.input.is_some() => {
             // CPU-bound and file-based: off the async workers.
             tokio::task::spawn_blocking(move || myqcm_app::calibrate::run(&args)).await?
+        }
+        Command::Calibrate(args) => {
+            let services = myqcm_app::build_services(&config).await?;
+            myqcm_app::calibrate::run_database(&services, &args).await
         }
         Command::Serve { no_worker } => {
             let services = myqcm_app::build_services(&config).await?;

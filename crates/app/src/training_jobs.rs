@@ -1,8 +1,12 @@
 //! `training.expire_abandoned`: the hourly close of training sessions left open and idle for
-//! longer than the training settings allow (their open item counts as skipped).
+//! longer than the training settings allow (their open item counts as skipped);
+//! `calibration.run`: calibration from the database into a candidate parameter set.
 
 use async_trait::async_trait;
 use myqcm_jobs::{JobContext, JobHandler};
+use myqcm_services::calibration::{
+    CALIBRATION_JOB, Calibration, CalibrationError, CalibrationOptions,
+};
 use myqcm_services::training::{EXPIRE_JOB, Training};
 
 /// The handler.
@@ -22,5 +26,78 @@ impl JobHandler for ExpireSessionsJob {
         let expired = self.training.expire_abandoned().await?;
         tracing::info!(expired, "abandoned training sessions expired");
         Ok(())
+    }
+}
+
+/// `calibration.run`: calibration from the graded attempts into a candidate parameter set
+/// (never made active), reporting its progress through the job. Recurring every
+/// `MYQCM_CALIBRATION_EVERY_HOURS` when that is set (off by default). The payload may carry
+/// `min_responses` and `min_kc_observations`.
+pub struct CalibrationJob {
+    /// The calibration use case.
+    pub calibration: Calibration,
+}
+
+impl CalibrationJob {
+    /// The job kind (and schedule name).
+    pub const KIND: &'static str = CALIBRATION_JOB;
+
+    fn options(payload: &serde_json::Value) -> CalibrationOptions {
+        let d = CalibrationOptions::default();
+        let get = |k: &str, v: usize| {
+            payload
+                .get(k)
+                .and_then(serde_json::Value::as_u64)
+                .map_or(v, |n| usize::try_from(n).unwrap_or(v))
+        };
+        CalibrationOptions {
+            min_responses: get("min_responses", d.min_responses),
+            min_kc_observations: get("min_kc_observations", d.min_kc_observations),
+            ..d
+        }
+    }
+}
+
+#[async_trait]
+impl JobHandler for CalibrationJob {
+    async fn run(&self, payload: serde_json::Value, ctx: JobContext) -> anyhow::Result<()> {
+        let progress_ctx = ctx.clone();
+        let progress = move |fraction: f64, message: &str| {
+            progress_ctx.set_progress(fraction, message);
+            !progress_ctx.is_cancelled()
+        };
+        match self
+            .calibration
+            .run(Self::options(&payload), &progress)
+            .await
+        {
+            Ok(r) => {
+                ctx.progress(
+                    1.0,
+                    format!("candidate parameter set {}", r.parameter_set_id),
+                )
+                .await?;
+                tracing::info!(
+                    set = r.parameter_set_id,
+                    attempts = r.attempts,
+                    items_fitted = r.items_fitted,
+                    converged = r.converged,
+                    "calibration candidate written"
+                );
+                Ok(())
+            }
+            // Nothing answered yet: a quiet night, not a failure to retry.
+            Err(CalibrationError::NoData) => {
+                ctx.progress(1.0, "no graded attempt: nothing to calibrate")
+                    .await?;
+                Ok(())
+            }
+            // Cancelled by an admin: the checkpoint reports it to the worker.
+            Err(CalibrationError::Stopped) => {
+                ctx.checkpoint().await?;
+                anyhow::bail!("calibration stopped")
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 }

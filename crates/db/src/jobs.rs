@@ -708,6 +708,20 @@ pub async fn upsert_schedule<C: ConnectionTrait>(
     Ok(())
 }
 
+/// Removes the schedule named `name` (nothing when there is none); returns whether one was
+/// removed.
+pub async fn delete_schedule<C: ConnectionTrait>(conn: &C, name: &str) -> Result<bool, DbError> {
+    let backend = conn.get_database_backend();
+    let r = conn
+        .execute_raw(stmt(
+            backend,
+            "DELETE FROM job_schedule WHERE name = $1",
+            vec![name.into()],
+        ))
+        .await?;
+    Ok(r.rows_affected() > 0)
+}
+
 /// Enqueues one job for each schedule that is due at `now` and moves the schedule forward.
 /// Safe with several workers: the schedule row is advanced with a compare-and-set on its old
 /// next-run time, and the job carries an idempotency key derived from it. Returns the number of

@@ -546,3 +546,111 @@ async fn erasure_removes_personal_learning_data_and_keeps_anonymous_statistics()
         "other learners untouched"
     );
 }
+
+#[tokio::test]
+async fn graded_attempts_stream_in_id_pages_and_parameters_copy_into_a_candidate() {
+    use myqcm_db::training::calibration as cal;
+    let db = test_db().await.unwrap();
+    let b = bank(&db).await;
+    assert_eq!(cal::count_graded_attempts(&*db).await.unwrap(), 0);
+    assert!(
+        cal::graded_attempts_page(&*db, None, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // 7 answers: one per served item; the fourth is ungraded (feeds no model).
+    let mut graded = Vec::new();
+    for k in 0..7 {
+        let s = session(Uuid::now_v7(), b.subject, 1_000);
+        repo::insert_session(&*db, s.clone()).await.unwrap();
+        let mut si = served(&s, &b, 1);
+        if k % 2 == 1 {
+            (si.item_id, si.revision_id) = b.qcm;
+        }
+        repo::insert_session_item(&*db, si.clone()).await.unwrap();
+        let mut a = an_attempt(&si, None);
+        a.created_at = 10_000 + k;
+        a.correct = Some(k % 3 == 0);
+        a.ratio = Some(if k % 3 == 0 { 1.0 } else { 0.2 });
+        if k == 3 {
+            (a.correct, a.ratio, a.grader) = (None, None, None);
+        } else {
+            graded.push(a.id);
+        }
+        repo::insert_attempt(&*db, a).await.unwrap();
+    }
+    assert_eq!(cal::count_graded_attempts(&*db).await.unwrap(), 6);
+    let mut read = Vec::new();
+    let mut after = None;
+    let mut pages = 0;
+    loop {
+        let page = cal::graded_attempts_page(&*db, after, 4).await.unwrap();
+        let Some(last) = page.last() else { break };
+        assert!(page.len() <= 4);
+        after = Some(last.id);
+        pages += 1;
+        read.extend(page);
+    }
+    assert_eq!(pages, 2);
+    let ids: Vec<Uuid> = read.iter().map(|a| a.id).collect();
+    graded.sort();
+    assert_eq!(ids, graded, "every graded attempt once, in id order");
+    assert!(read.iter().all(|a| a.learner_id != Uuid::nil()));
+    let first = read.iter().find(|a| a.created_at == 10_000).unwrap();
+    assert!(first.correct && (first.ratio - 1.0).abs() < 1e-12);
+    assert_eq!(first.item_id, b.qcs.0);
+
+    let items = cal::calibration_items(&*db, &[b.qcs.0, b.qcm.0, Uuid::now_v7()])
+        .await
+        .unwrap();
+    assert_eq!(items.len(), 2);
+    let qcs = items.iter().find(|i| i.id == b.qcs.0).unwrap();
+    assert_eq!(
+        (qcs.kind.as_str(), qcs.difficulty.as_str()),
+        ("qcs", "medium")
+    );
+    assert!(qcs.content.contains("\"options\""));
+
+    // A candidate starts as a copy of the set in use, then gets its own rows.
+    let active = repo::insert_parameter_set(&*db, "fit 1", "calibrated", "active", "", 1)
+        .await
+        .unwrap();
+    repo::put_item_parameters(&*db, active.id, &[(b.qcs.0, 1.1, 0.3, 0.25)])
+        .await
+        .unwrap();
+    repo::put_kc_parameters(&*db, active.id, &[(b.kc, 0.3, 0.2, 0.2, 0.1)])
+        .await
+        .unwrap();
+    let cand = repo::insert_parameter_set(&*db, "fit 2", "calibrated", "candidate", "", 2)
+        .await
+        .unwrap();
+    cal::copy_parameters(&*db, active.id, cand.id)
+        .await
+        .unwrap();
+    assert_eq!(cal::parameter_counts(&*db, cand.id).await.unwrap(), (1, 1));
+    repo::put_item_parameters(&*db, cand.id, &[(b.qcs.0, 0.9, 1.4, 0.2)])
+        .await
+        .unwrap();
+    assert_eq!(
+        cal::item_parameters(&*db, cand.id, &[b.qcs.0, b.qcm.0])
+            .await
+            .unwrap(),
+        vec![(b.qcs.0, 0.9, 1.4, 0.2)]
+    );
+    assert_eq!(
+        cal::item_parameters(&*db, active.id, &[b.qcs.0])
+            .await
+            .unwrap(),
+        vec![(b.qcs.0, 1.1, 0.3, 0.25)],
+        "the set in use is untouched"
+    );
+    assert!(
+        cal::set_parameter_set_notes(&*db, cand.id, r#"{"attempts":6}"#)
+            .await
+            .unwrap()
+    );
+    let sets = repo::parameter_sets(&*db).await.unwrap();
+    assert_eq!(sets[0].notes, r#"{"attempts":6}"#);
+    assert_eq!(repo::active_parameter_set(&*db).await.unwrap(), active.id);
+}

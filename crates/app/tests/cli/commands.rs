@@ -397,3 +397,136 @@ fn calibrate_keeps_input_order_says_which_priors_and_exits_quietly_on_a_closed_p
     assert!(out.status.success(), "exit {:?}: {stderr}", out.status);
     assert!(stderr.trim().is_empty(), "{stderr}");
 }
+
+/// Learners answering the demo bank's cardiology items through the training use cases, on the
+/// SQLite database under `dir` (as the server would); returns the number of answers.
+fn answer_demo_bank(dir: &std::path::Path, learners: u32, per_session: u32) -> usize {
+    use myqcm_domain::catalogue::lifecycle::Actor;
+    use myqcm_domain::catalogue::{ItemContent, ItemKind};
+    use myqcm_domain::permissions::Role;
+    use myqcm_domain::training::{SessionRequest, Style};
+    use myqcm_services::training::Training;
+    use myqcm_services::training::views::{AnswerInput, NewSessionInput, Next, ProfileInput};
+    let url = format!(
+        "sqlite://{}?mode=rw",
+        dir.join("data/myqcm.sqlite").display()
+    );
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(async {
+            let db = myqcm_db::connect(&url, None).await.unwrap();
+            let training =
+                Training::open(db.clone(), std::sync::Arc::new(myqcm_domain::SystemClock)).unwrap();
+            let subject = myqcm_db::catalogue::subject_by_code(&db, "cardio")
+                .await
+                .unwrap()
+                .unwrap()
+                .id;
+            let mut answered = 0;
+            for learner in 0..learners {
+                let who = Actor {
+                    id: uuid::Uuid::now_v7(),
+                    roles: vec![Role::Student],
+                    scopes: vec![],
+                    mfa_enrolled: false,
+                };
+                let profile = ProfileInput {
+                    year_of_study: 3,
+                    ..ProfileInput::default()
+                };
+                training.set_profile(&who, profile).await.unwrap();
+                let request = SessionRequest {
+                    subject: Some(subject),
+                    kinds: vec![ItemKind::Qcs, ItemKind::Qcm],
+                    item_count: Some(per_session),
+                    ..SessionRequest::default()
+                };
+                let input = NewSessionInput {
+                    mode: Some("custom".into()),
+                    style: Style::Tutor,
+                    request,
+                };
+                let s = training.create_session(&who, input).await.unwrap();
+                let mut item = s.current.unwrap();
+                loop {
+                    let rev = myqcm_db::catalogue::revision(&db, item.revision_id)
+                        .await
+                        .unwrap()
+                        .unwrap();
+                    let c: ItemContent = serde_json::from_str(&rev.content).unwrap();
+                    let right = (learner + u32::from(item.item_id.as_bytes()[15])) % 2 == 0;
+                    let options: Vec<usize> = (0..c.options.len())
+                        .filter(|i| c.options[*i].correct == right)
+                        .take(if right { usize::MAX } else { 1 })
+                        .collect();
+                    let answer = AnswerInput {
+                        served_id: item.served_id,
+                        options: Some(options),
+                        text: None,
+                    };
+                    let out = training.answer(&who, s.id, answer).await.unwrap();
+                    answered += 1;
+                    match out.next {
+                        Next::Item(v) => item = *v,
+                        Next::End(_) => break,
+                    }
+                }
+            }
+            answered
+        })
+}
+
+#[test]
+fn calibrate_without_input_writes_a_candidate_set_from_the_database() {
+    let dir = tempfile::tempdir().unwrap();
+    // A fresh database has nothing to learn from: a clear refusal.
+    let out = myqcm()
+        .args(["calibrate"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("nothing to calibrate"), "{stderr}");
+    // File mode still needs its model.
+    let out = myqcm()
+        .args(["calibrate", "--input", "r.csv"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--model"));
+
+    run_ok(dir.path(), &["seed", "--demo"]);
+    let answered = answer_demo_bank(dir.path(), 12, 10);
+    let json = run_ok(
+        dir.path(),
+        &[
+            "calibrate",
+            "--json",
+            "--min-responses",
+            "3",
+            "--min-kc-observations",
+            "10",
+        ],
+    );
+    let report: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(report["status"], "candidate", "{report}");
+    assert_eq!(report["based_on"], 0);
+    assert_eq!(report["attempts"].as_u64().unwrap(), answered as u64);
+    assert_eq!(report["learners"], 12);
+    assert!(report["items_fitted"].as_u64().unwrap() > 0, "{report}");
+    assert!(report["fits"][0]["stop"].is_string(), "{report}");
+    let first = report["parameter_set_id"].as_i64().unwrap();
+
+    let text = run_ok(dir.path(), &["calibrate", "--quiet"]);
+    assert!(
+        text.contains(&format!("candidate parameter set {}", first + 1))
+            && text.contains("the set in use is unchanged")
+            && text.contains("skipped for fewer than 30 answers")
+            && text.contains("converged:"),
+        "{text}"
+    );
+}

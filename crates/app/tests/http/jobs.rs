@@ -313,3 +313,64 @@ async fn the_openapi_document_describes_the_jobs_api_without_payloads() {
     }
     assert!(view["payload"].is_null(), "payloads are never exposed");
 }
+
+/// `every_seconds` of the calibration schedule, when declared.
+async fn calibration_schedule(app: &TestApp) -> Option<i64> {
+    use sea_orm::ConnectionTrait;
+    let backend = app.db.conn.get_database_backend();
+    let row = app
+        .db
+        .conn
+        .query_one_raw(myqcm_db::sql::stmt(
+            backend,
+            "SELECT every_seconds FROM job_schedule WHERE name = $1",
+            vec!["calibration.run".into()],
+        ))
+        .await
+        .unwrap()?;
+    Some(row.try_get::<i64>("", "every_seconds").unwrap())
+}
+
+#[tokio::test]
+async fn calibration_is_a_job_kind_that_reports_progress_and_is_scheduled_only_when_configured() {
+    let app = spawn_app().await;
+    assert!(
+        myqcm_app::registry(&app.services)
+            .kinds()
+            .contains(&"calibration.run")
+    );
+    let job = myqcm_app::training_jobs::CalibrationJob {
+        calibration: myqcm_services::calibration::Calibration::new(
+            app.services.db.clone(),
+            app.services.clock.clone(),
+        ),
+    };
+    // No answer yet: a quiet run that says so, not a failure to retry.
+    let ctx = JobContext::detached(1, 1, app.services.clock.clone());
+    job.run(json!({"min_responses": 5}), ctx.clone())
+        .await
+        .unwrap();
+    let p = ctx.last_progress().unwrap();
+    assert!((p.fraction - 1.0).abs() < 1e-12);
+    assert!(
+        p.message
+            .as_deref()
+            .unwrap()
+            .contains("nothing to calibrate"),
+        "{p:?}"
+    );
+
+    // Off by default; nightly when configured; off again removes the schedule.
+    myqcm_app::schedule_calibration(&app.services, 0)
+        .await
+        .unwrap();
+    assert_eq!(calibration_schedule(&app).await, None);
+    myqcm_app::schedule_calibration(&app.services, 24)
+        .await
+        .unwrap();
+    assert_eq!(calibration_schedule(&app).await, Some(86_400));
+    myqcm_app::schedule_calibration(&app.services, 0)
+        .await
+        .unwrap();
+    assert_eq!(calibration_schedule(&app).await, None);
+}

@@ -4,6 +4,7 @@
 //! transaction; reads that precede a state update can lock their rows (PostgreSQL
 //! `FOR UPDATE`; SQLite write transactions are already exclusive).
 
+pub mod calibration;
 pub mod entities;
 pub mod progress;
 

@@ -1,0 +1,196 @@
+//! Reads behind calibration from the database: graded attempts streamed in pages (keyset on the
+//! attempt id, so memory stays bounded by one page whatever the table's size), the items they
+//! refer to (type, author's difficulty, translation group, current content for the option
+//! count) and the parameters of a set for those items.
+
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use uuid::Uuid;
+
+use super::{CHUNK, attempt, item_parameter, kc_parameter};
+use crate::DbError;
+use crate::sql::stmt;
+
+/// One graded attempt, as calibration needs it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct GradedAttempt {
+    /// Attempt id (the page key).
+    pub id: Uuid,
+    /// Learner.
+    pub learner_id: Uuid,
+    /// Item answered.
+    pub item_id: Uuid,
+    /// The label (what the models learn from).
+    pub correct: bool,
+    /// Score ratio in [0, 1].
+    pub ratio: f64,
+    /// When (epoch ms).
+    pub created_at: i64,
+}
+
+/// `(id, learner, item, label, ratio, created_at)` as selected.
+type AttemptTuple = (Uuid, Uuid, Uuid, Option<bool>, Option<f64>, i64);
+
+/// The next page of graded attempts (label not null) after `after` in id order, at most
+/// `limit` rows. Pass the last id of a page to get the next one; an empty page is the end.
+/// Ungraded answers are skipped: they feed no model.
+pub async fn graded_attempts_page<C: ConnectionTrait>(
+    c: &C,
+    after: Option<Uuid>,
+    limit: u64,
+) -> Result<Vec<GradedAttempt>, DbError> {
+    use attempt::Column as Col;
+    let mut q = attempt::Entity::find()
+        .select_only()
+        .columns([
+            Col::Id,
+            Col::LearnerId,
+            Col::ItemId,
+            Col::Correct,
+            Col::Ratio,
+            Col::CreatedAt,
+        ])
+        .filter(Col::Correct.is_not_null());
+    if let Some(after) = after {
+        q = q.filter(Col::Id.gt(after));
+    }
+    let rows: Vec<AttemptTuple> = q
+        .order_by_asc(Col::Id)
+        .limit(limit)
+        .into_tuple()
+        .all(c)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(id, learner_id, item_id, correct, ratio, created_at)| GradedAttempt {
+                id,
+                learner_id,
+                item_id,
+                correct: correct.unwrap_or(false),
+                ratio: ratio.unwrap_or(0.0).clamp(0.0, 1.0),
+                created_at,
+            },
+        )
+        .collect())
+}
+
+/// What calibration needs to know about an item.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CalibrationItem {
+    /// Item.
+    pub id: Uuid,
+    /// `qcs`, `qcm`, `qroc`.
+    pub kind: String,
+    /// Author's difficulty: `easy`, `medium`, `hard`.
+    pub difficulty: String,
+    /// Linked translations share this id.
+    pub translation_group_id: Uuid,
+    /// Content of the current revision (JSON), for the option count.
+    pub content: String,
+}
+
+/// The items among `ids` (unknown ids are absent).
+pub async fn calibration_items<C: ConnectionTrait>(
+    c: &C,
+    ids: &[Uuid],
+) -> Result<Vec<CalibrationItem>, DbError> {
+    let backend = c.get_database_backend();
+    let mut out = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(CHUNK) {
+        let marks: Vec<String> = (1..=chunk.len()).map(|k| format!("${k}")).collect();
+        let sql = format!(
+            "SELECT i.id, i.kind, i.difficulty, i.translation_group_id, r.content \
+             FROM item i JOIN item_revision r ON r.id = i.current_revision_id \
+             WHERE i.id IN ({})",
+            marks.join(", ")
+        );
+        let values = chunk.iter().map(|u| (*u).into()).collect();
+        for r in c.query_all_raw(stmt(backend, &sql, values)).await? {
+            out.push(CalibrationItem {
+                id: r.try_get("", "id")?,
+                kind: r.try_get("", "kind")?,
+                difficulty: r.try_get("", "difficulty")?,
+                translation_group_id: r.try_get("", "translation_group_id")?,
+                content: r.try_get("", "content")?,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Item parameters `(item, a, b, c)` of `items` in set `set` (items without a row are absent).
+pub async fn item_parameters<C: ConnectionTrait>(
+    c: &C,
+    set: i64,
+    items: &[Uuid],
+) -> Result<Vec<(Uuid, f64, f64, f64)>, DbError> {
+    let mut out = Vec::new();
+    for chunk in items.chunks(CHUNK) {
+        out.extend(
+            item_parameter::Entity::find()
+                .filter(item_parameter::Column::ParameterSetId.eq(set))
+                .filter(item_parameter::Column::ItemId.is_in(chunk.to_vec()))
+                .all(c)
+                .await?
+                .into_iter()
+                .map(|p| (p.item_id, p.a, p.b, p.c)),
+        );
+    }
+    Ok(out)
+}
+
+/// Copies every item and KC row of set `from` into set `to` (rows already in `to` are left
+/// alone), so a candidate set starts as a complete copy of the set in use.
+pub async fn copy_parameters<C: ConnectionTrait>(c: &C, from: i64, to: i64) -> Result<(), DbError> {
+    let backend = c.get_database_backend();
+    for sql in [
+        "INSERT INTO item_parameter (parameter_set_id, item_id, a, b, c) \
+         SELECT $2, item_id, a, b, c FROM item_parameter WHERE parameter_set_id = $1 \
+         ON CONFLICT DO NOTHING",
+        "INSERT INTO kc_parameter (parameter_set_id, kc_id, p_init, p_learn, p_guess, p_slip) \
+         SELECT $2, kc_id, p_init, p_learn, p_guess, p_slip FROM kc_parameter \
+         WHERE parameter_set_id = $1 ON CONFLICT DO NOTHING",
+    ] {
+        c.execute_raw(stmt(backend, sql, vec![from.into(), to.into()]))
+            .await?;
+    }
+    Ok(())
+}
+
+/// Number of item and KC rows in set `set`.
+pub async fn parameter_counts<C: ConnectionTrait>(c: &C, set: i64) -> Result<(u64, u64), DbError> {
+    use sea_orm::PaginatorTrait;
+    let items = item_parameter::Entity::find()
+        .filter(item_parameter::Column::ParameterSetId.eq(set))
+        .count(c)
+        .await?;
+    let kcs = kc_parameter::Entity::find()
+        .filter(kc_parameter::Column::ParameterSetId.eq(set))
+        .count(c)
+        .await?;
+    Ok((items, kcs))
+}
+
+/// Number of graded attempts (label not null), for progress.
+pub async fn count_graded_attempts<C: ConnectionTrait>(c: &C) -> Result<u64, DbError> {
+    use sea_orm::PaginatorTrait;
+    Ok(attempt::Entity::find()
+        .filter(attempt::Column::Correct.is_not_null())
+        .count(c)
+        .await?)
+}
+
+/// Replaces a parameter set's notes (a calibration stores its report there, as JSON).
+pub async fn set_parameter_set_notes<C: ConnectionTrait>(
+    c: &C,
+    id: i64,
+    notes: &str,
+) -> Result<bool, DbError> {
+    use sea_orm::sea_query::Expr;
+    let r = super::parameter_set::Entity::update_many()
+        .col_expr(super::parameter_set::Column::Notes, Expr::value(notes))
+        .filter(super::parameter_set::Column::Id.eq(id))
+        .exec(c)
+        .await?;
+    Ok(r.rows_affected == 1)
+}

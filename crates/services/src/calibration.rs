@@ -1,0 +1,572 @@
+//! Calibration from the database: graded attempts are streamed in pages (keyset on the attempt
+//! id, memory bounded by one page plus the compact response matrix), item parameters are fitted
+//! per item type — 3PL for a QCS (a Beta prior on c centred on the item's c in the set in use,
+//! 1/k under the priors), 2PL for a QCM or a QROC (c = 0) — by marginal maximum likelihood with
+//! `ln a ~ N(0, 0.5²)` and `b ~ N(0, 2²)`, BKT parameters per KC by EM starting from the set in
+//! use, and everything is written as a **candidate** parameter set. The set in use is never
+//! switched here: publishing is the release gate's decision.
+//!
+//! Linked translations (one translation group) share one set of parameters: their answers are
+//! pooled into one column of the response matrix and every member gets the group's estimate.
+//! Groups and KCs with fewer answers than the minimum keep their parameters from the set in use
+//! (the candidate starts as a copy of it).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use myqcm_db::training::calibration::{self as repo, CalibrationItem};
+use myqcm_db::training::{self as training_repo};
+use myqcm_db::{DatabaseConnection, DbError};
+use myqcm_domain::Clock;
+use myqcm_domain::catalogue::{Difficulty, ItemKind};
+use myqcm_domain::learning::prior_item_params;
+use myqcm_psychometrics::bkt::{self, BktFitConfig, BktParams, BktSequences};
+use myqcm_psychometrics::calibration::{
+    CalibrationConfig, NormalPrior, Priors, ResponseMatrix, calibrate,
+};
+use myqcm_psychometrics::irt::ModelKind;
+use serde::Serialize;
+use uuid::Uuid;
+
+/// The job kind of a calibration run (`calibration.run`).
+pub const CALIBRATION_JOB: &str = "calibration.run";
+
+/// Why a calibration failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CalibrationError {
+    /// There is no graded attempt to learn from.
+    #[error("no graded attempt in the database: nothing to calibrate")]
+    NoData,
+    /// The estimator refused the data or the settings.
+    #[error("model: {0}")]
+    Model(String),
+    /// The progress callback asked to stop (a cancelled job); nothing was written.
+    #[error("calibration stopped before writing")]
+    Stopped,
+    /// Storage failure.
+    #[error("storage: {0}")]
+    Store(String),
+}
+
+impl From<DbError> for CalibrationError {
+    fn from(e: DbError) -> Self {
+        Self::Store(e.to_string())
+    }
+}
+
+impl From<sea_orm::DbErr> for CalibrationError {
+    fn from(e: sea_orm::DbErr) -> Self {
+        Self::Store(e.to_string())
+    }
+}
+
+/// Settings of a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CalibrationOptions {
+    /// A translation group with fewer graded answers keeps its current parameters.
+    pub min_responses: usize,
+    /// A KC with fewer graded observations keeps its current BKT parameters.
+    pub min_kc_observations: usize,
+    /// Attempts read per page.
+    pub page_size: u64,
+}
+
+impl Default for CalibrationOptions {
+    /// 30 answers per item group, 100 observations per KC, pages of 10,000 attempts.
+    fn default() -> Self {
+        Self {
+            min_responses: 30,
+            min_kc_observations: 100,
+            page_size: 10_000,
+        }
+    }
+}
+
+/// One model fit in a run.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct FitReport {
+    /// `2pl` or `3pl`.
+    pub model: &'static str,
+    /// Item types fitted with it.
+    pub kinds: Vec<&'static str>,
+    /// Translation groups fitted.
+    pub groups: usize,
+    /// Answers used.
+    pub responses: usize,
+    /// EM iterations.
+    pub iterations: usize,
+    /// Why EM stopped.
+    pub stop: String,
+    /// A convergence criterion (not the cap) stopped it.
+    pub converged: bool,
+    /// Marginal log-likelihood at the estimates.
+    pub log_likelihood: f64,
+}
+
+/// BKT part of a run.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct KcFitReport {
+    /// KCs fitted.
+    pub fitted: usize,
+    /// KCs seen with too few observations (kept from the set in use).
+    pub skipped: usize,
+    /// Fits stopped by a convergence criterion.
+    pub converged: usize,
+}
+
+/// What a run did; stored as the candidate set's notes (JSON).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct CalibrationReport {
+    /// The candidate set written.
+    pub parameter_set_id: i64,
+    /// Always `candidate`.
+    pub status: &'static str,
+    /// The set in use when the run started (the candidate is a copy of it, refitted).
+    pub based_on: i64,
+    /// The item-type policy, in words.
+    pub policy: &'static str,
+    /// The product version that fitted it.
+    pub code_version: &'static str,
+    /// Creation time of the oldest graded attempt used (epoch ms).
+    pub window_from_ms: i64,
+    /// Creation time of the newest graded attempt used (epoch ms).
+    pub window_to_ms: i64,
+    /// Graded attempts read.
+    pub attempts: usize,
+    /// Learners among them.
+    pub learners: usize,
+    /// Items answered.
+    pub items_seen: usize,
+    /// Translation groups answered.
+    pub groups_seen: usize,
+    /// Items that got new parameters (every member of a fitted group).
+    pub items_fitted: usize,
+    /// Groups fitted.
+    pub groups_fitted: usize,
+    /// Items whose group had fewer than `min_responses` answers.
+    pub items_skipped: usize,
+    /// Groups with fewer than `min_responses` answers.
+    pub groups_skipped: usize,
+    /// Minimum answers per group.
+    pub min_responses: usize,
+    /// One entry per model fitted.
+    pub fits: Vec<FitReport>,
+    /// BKT fits.
+    pub kcs: KcFitReport,
+    /// Every fit stopped by a convergence criterion.
+    pub converged: bool,
+}
+
+/// Calibration use cases.
+#[derive(Clone)]
+pub struct Calibration {
+    db: DatabaseConnection,
+    clock: Arc<dyn Clock>,
+}
+
+/// Progress callback: fraction done in [0, 1] and what is happening; returns `false` to stop
+/// the run (checked after each page and before fitting and writing).
+pub type ProgressFn<'a> = &'a (dyn Fn(f64, &str) -> bool + Send + Sync);
+
+fn report(progress: ProgressFn<'_>, fraction: f64, message: &str) -> Result<(), CalibrationError> {
+    if progress(fraction, message) {
+        Ok(())
+    } else {
+        Err(CalibrationError::Stopped)
+    }
+}
+
+/// One translation group in the matrix.
+struct Group {
+    kind: ItemKind,
+    /// Current c (prior mode of the 3PL fit).
+    c: f64,
+    items: Vec<Uuid>,
+    n: usize,
+}
+
+/// One learner's labels on one KC: `(time, attempt id, label)`.
+type Observations = Vec<(i64, Uuid, bool)>;
+
+/// Everything read from the attempts.
+#[derive(Default)]
+struct Collected {
+    learners: HashMap<Uuid, u32>,
+    /// Group index of each item seen.
+    item_group: HashMap<Uuid, u32>,
+    groups: Vec<Group>,
+    group_ids: HashMap<Uuid, u32>,
+    kcs_of: HashMap<Uuid, Vec<u32>>,
+    kc_ids: Vec<Uuid>,
+    /// Starting values of each KC's fit: its parameters in the set in use, else the defaults.
+    kc_init: Vec<BktParams>,
+    kc_index: HashMap<Uuid, u32>,
+    /// `(learner, group, label)`.
+    responses: Vec<(u32, u32, f64)>,
+    /// `(learner, kc) -> (time, attempt id, label)`.
+    kc_obs: HashMap<(u32, u32), Observations>,
+    attempts: usize,
+    from: i64,
+    to: i64,
+}
+
+fn option_count(content: &str) -> usize {
+    serde_json::from_str::<serde_json::Value>(content)
+        .ok()
+        .and_then(|v| v.get("options").and_then(|o| o.as_array()).map(Vec::len))
+        .unwrap_or(0)
+}
+
+impl Calibration {
+    /// Over `db`.
+    pub fn new(db: DatabaseConnection, clock: Arc<dyn Clock>) -> Self {
+        Self { db, clock }
+    }
+
+    /// Fits every item group and KC with enough graded answers and writes a candidate set.
+    ///
+    /// # Errors
+    /// [`CalibrationError::NoData`] without graded attempts; storage or estimator failures.
+    pub async fn run(
+        &self,
+        options: CalibrationOptions,
+        progress: ProgressFn<'_>,
+    ) -> Result<CalibrationReport, CalibrationError> {
+        let based_on = training_repo::active_parameter_set(&self.db).await?;
+        let total = repo::count_graded_attempts(&self.db).await?;
+        if total == 0 {
+            return Err(CalibrationError::NoData);
+        }
+        report(progress, 0.0, "reading graded attempts")?;
+        let data = self.collect(based_on, options, total, progress).await?;
+        report(progress, 0.6, "fitting item parameters")?;
+        let opts = options;
+        let (data, fitted) = tokio::task::spawn_blocking(move || fit(data, opts))
+            .await
+            .map_err(|e| CalibrationError::Model(e.to_string()))??;
+        report(progress, 0.9, "writing the candidate set")?;
+        let written = self.write(based_on, options, &data, fitted).await?;
+        progress(1.0, "candidate set written");
+        Ok(written)
+    }
+
+    async fn collect(
+        &self,
+        set: i64,
+        options: CalibrationOptions,
+        total: u64,
+        progress: ProgressFn<'_>,
+    ) -> Result<Collected, CalibrationError> {
+        let mut d = Collected {
+            from: i64::MAX,
+            to: i64::MIN,
+            ..Collected::default()
+        };
+        let mut after = None;
+        loop {
+            let page = repo::graded_attempts_page(&self.db, after, options.page_size).await?;
+            let Some(last) = page.last() else { break };
+            after = Some(last.id);
+            let new: Vec<Uuid> = page
+                .iter()
+                .map(|a| a.item_id)
+                .filter(|i| !d.item_group.contains_key(i))
+                .collect::<std::collections::HashSet<_>>()
+                .into_iter()
+                .collect();
+            self.learn_items(set, &new, &mut d).await?;
+            for a in &page {
+                let Some(&g) = d.item_group.get(&a.item_id) else {
+                    continue; // item deleted since: nothing to attach the answer to
+                };
+                let next = d.learners.len() as u32;
+                let l = *d.learners.entry(a.learner_id).or_insert(next);
+                d.responses.push((l, g, if a.correct { 1.0 } else { 0.0 }));
+                d.groups[g as usize].n += 1;
+                for &k in d.kcs_of.get(&a.item_id).map_or(&[][..], Vec::as_slice) {
+                    d.kc_obs
+                        .entry((l, k))
+                        .or_default()
+                        .push((a.created_at, a.id, a.correct));
+                }
+                d.from = d.from.min(a.created_at);
+                d.to = d.to.max(a.created_at);
+                d.attempts += 1;
+            }
+            let done = d.attempts as f64 / total as f64;
+            report(
+                progress,
+                0.6 * done,
+                &format!("read {} of {total} attempts", d.attempts),
+            )?;
+        }
+        if d.attempts == 0 {
+            return Err(CalibrationError::NoData);
+        }
+        Ok(d)
+    }
+
+    /// Registers `items` (not seen before): their group (created with the current c on first
+    /// sight) and KCs.
+    async fn learn_items(
+        &self,
+        set: i64,
+        items: &[Uuid],
+        d: &mut Collected,
+    ) -> Result<(), CalibrationError> {
+        if items.is_empty() {
+            return Ok(());
+        }
+        let rows: Vec<CalibrationItem> = repo::calibration_items(&self.db, items).await?;
+        let current: HashMap<Uuid, f64> = repo::item_parameters(&self.db, set, items)
+            .await?
+            .into_iter()
+            .map(|(i, _, _, c)| (i, c))
+            .collect();
+        for r in rows {
+            let kind: ItemKind = r.kind.parse().unwrap_or(ItemKind::Qcm);
+            let difficulty: Difficulty = r.difficulty.parse().unwrap_or(Difficulty::Medium);
+            let c = current.get(&r.id).copied().unwrap_or_else(|| {
+                prior_item_params(kind, difficulty, option_count(&r.content)).c()
+            });
+            let next = d.groups.len() as u32;
+            let g = *d.group_ids.entry(r.translation_group_id).or_insert(next);
+            if g == next {
+                d.groups.push(Group {
+                    kind,
+                    c,
+                    items: Vec::new(),
+                    n: 0,
+                });
+            }
+            d.groups[g as usize].items.push(r.id);
+            d.item_group.insert(r.id, g);
+        }
+        let first_new = d.kc_ids.len();
+        for (item, kc, _) in training_repo::kc_tags(&self.db, items).await? {
+            let next = d.kc_ids.len() as u32;
+            let k = *d.kc_index.entry(kc).or_insert(next);
+            if k == next {
+                d.kc_ids.push(kc);
+                d.kc_init.push(BktParams::default());
+            }
+            d.kcs_of.entry(item).or_default().push(k);
+        }
+        let new_kcs = &d.kc_ids[first_new..];
+        for p in training_repo::kc_parameters(&self.db, set, new_kcs).await? {
+            if let Some(&k) = d.kc_index.get(&p.kc_id) {
+                d.kc_init[k as usize] =
+                    BktParams::clamped(p.p_init, p.p_learn, p.p_guess, p.p_slip);
+            }
+        }
+        Ok(())
+    }
+
+    async fn write(
+        &self,
+        based_on: i64,
+        options: CalibrationOptions,
+        d: &Collected,
+        fitted: Fitted,
+    ) -> Result<CalibrationReport, CalibrationError> {
+        // BKT starting points and KC counts were settled in `fit`; write in one transaction.
+        let txn = myqcm_db::begin_write(&self.db).await?;
+        let now = self.clock.now().timestamp_millis();
+        let set = training_repo::insert_parameter_set(
+            &txn,
+            &format!("calibration {}", self.clock.now().format("%Y-%m-%d %H:%M")),
+            "calibrated",
+            "candidate",
+            "{}",
+            now,
+        )
+        .await?;
+        repo::copy_parameters(&txn, based_on, set.id).await?;
+        let mut rows = Vec::new();
+        for (g, p) in &fitted.items {
+            for item in &d.groups[*g as usize].items {
+                rows.push((*item, p.0, p.1, p.2));
+            }
+        }
+        training_repo::put_item_parameters(&txn, set.id, &rows).await?;
+        let kc_rows: Vec<_> = fitted
+            .kcs
+            .iter()
+            .map(|(k, p)| {
+                (
+                    d.kc_ids[*k as usize],
+                    p.p_init(),
+                    p.p_learn(),
+                    p.p_guess(),
+                    p.p_slip(),
+                )
+            })
+            .collect();
+        training_repo::put_kc_parameters(&txn, set.id, &kc_rows).await?;
+        let groups_skipped = d
+            .groups
+            .iter()
+            .filter(|g| g.n < options.min_responses)
+            .count();
+        let items_skipped = d
+            .groups
+            .iter()
+            .filter(|g| g.n < options.min_responses)
+            .map(|g| g.items.len())
+            .sum();
+        let report = CalibrationReport {
+            parameter_set_id: set.id,
+            status: "candidate",
+            based_on,
+            policy: POLICY,
+            code_version: env!("CARGO_PKG_VERSION"),
+            window_from_ms: d.from,
+            window_to_ms: d.to,
+            attempts: d.attempts,
+            learners: d.learners.len(),
+            items_seen: d.item_group.len(),
+            groups_seen: d.groups.len(),
+            items_fitted: rows.len(),
+            groups_fitted: fitted.items.len(),
+            items_skipped,
+            groups_skipped,
+            min_responses: options.min_responses,
+            converged: fitted.fits.iter().all(|f| f.converged)
+                && fitted.kc_report.converged == fitted.kc_report.fitted,
+            fits: fitted.fits,
+            kcs: fitted.kc_report,
+        };
+        let notes =
+            serde_json::to_string(&report).map_err(|e| CalibrationError::Store(e.to_string()))?;
+        repo::set_parameter_set_notes(&txn, set.id, &notes).await?;
+        txn.commit().await?;
+        Ok(report)
+    }
+}
+
+const POLICY: &str = "qcs: 3pl, c ~ Beta(mode = c in use, strength 20); qcm, qroc: 2pl (c = 0); \
+                      ln a ~ N(0, 0.5²), b ~ N(0, 2²); linked translations share parameters";
+
+/// The estimates of one run.
+struct Fitted {
+    /// `(group, (a, b, c))`.
+    items: Vec<(u32, (f64, f64, f64))>,
+    fits: Vec<FitReport>,
+    kcs: Vec<(u32, BktParams)>,
+    kc_report: KcFitReport,
+}
+
+fn fit(d: Collected, options: CalibrationOptions) -> Result<(Collected, Fitted), CalibrationError> {
+    let mut items = Vec::new();
+    let mut fits = Vec::new();
+    let policies: [(ModelKind, &'static str, &[ItemKind]); 2] = [
+        (ModelKind::TwoPl, "2pl", &[ItemKind::Qcm, ItemKind::Qroc]),
+        (ModelKind::ThreePl, "3pl", &[ItemKind::Qcs]),
+    ];
+    for (model, name, kinds) in policies {
+        // Columns: the groups of these kinds with enough answers, renumbered.
+        let mut column: HashMap<u32, u32> = HashMap::new();
+        let mut order = Vec::new();
+        for (g, group) in d.groups.iter().enumerate() {
+            if kinds.contains(&group.kind) && group.n >= options.min_responses {
+                column.insert(g as u32, order.len() as u32);
+                order.push(g as u32);
+            }
+        }
+        if order.is_empty() {
+            continue;
+        }
+        let triples: Vec<(u32, u32, f64)> = d
+            .responses
+            .iter()
+            .filter_map(|(l, g, u)| column.get(g).map(|j| (*l, *j, *u)))
+            .collect();
+        let matrix = ResponseMatrix::new(d.learners.len(), order.len(), &triples)
+            .map_err(|e| CalibrationError::Model(e.to_string()))?;
+        let mut config = CalibrationConfig::new(model);
+        config.priors = if model == ModelKind::ThreePl {
+            Priors::three_pl(
+                order
+                    .iter()
+                    .map(|g| d.groups[*g as usize].c.clamp(0.01, 0.45))
+                    .collect(),
+            )
+        } else {
+            Priors::default()
+        };
+        config.priors.log_a = Some(NormalPrior { mean: 0.0, sd: 0.5 });
+        config.priors.b = Some(NormalPrior { mean: 0.0, sd: 2.0 });
+        let out =
+            calibrate(&matrix, &config).map_err(|e| CalibrationError::Model(e.to_string()))?;
+        for (g, e) in order.iter().zip(&out.items) {
+            items.push((*g, (e.params.a(), e.params.b(), e.params.c())));
+        }
+        fits.push(FitReport {
+            model: name,
+            kinds: kinds.iter().map(|k| k.as_str()).collect(),
+            groups: order.len(),
+            responses: triples.len(),
+            iterations: out.iterations,
+            stop: out.stop.to_string(),
+            converged: out.stop.converged(),
+            log_likelihood: out.log_lik,
+        });
+    }
+    let (kcs, kc_report) = fit_kcs(&d, options)?;
+    Ok((
+        d,
+        Fitted {
+            items,
+            fits,
+            kcs,
+            kc_report,
+        },
+    ))
+}
+
+/// BKT per KC: each learner's labels on the KC's items in time order, EM starting from the
+/// KC's parameters in the set in use (the defaults when it has none).
+fn fit_kcs(
+    d: &Collected,
+    options: CalibrationOptions,
+) -> Result<(Vec<(u32, BktParams)>, KcFitReport), CalibrationError> {
+    let mut per_kc: Vec<Vec<(u32, &Observations)>> = vec![Vec::new(); d.kc_ids.len()];
+    for ((l, k), obs) in &d.kc_obs {
+        per_kc[*k as usize].push((*l, obs));
+    }
+    let mut out = Vec::new();
+    let mut report = KcFitReport {
+        fitted: 0,
+        skipped: 0,
+        converged: 0,
+    };
+    for (k, mut seqs) in per_kc.into_iter().enumerate() {
+        let n: usize = seqs.iter().map(|(_, o)| o.len()).sum();
+        if n == 0 {
+            continue;
+        }
+        if n < options.min_kc_observations {
+            report.skipped += 1;
+            continue;
+        }
+        seqs.sort_by_key(|(l, _)| *l);
+        let mut s = BktSequences::new();
+        for (_, obs) in seqs {
+            let mut obs = obs.clone();
+            obs.sort_unstable();
+            let labels: Vec<bool> = obs.iter().map(|(_, _, y)| *y).collect();
+            s.push(&labels);
+        }
+        let config = BktFitConfig {
+            init: d.kc_init[k],
+            ..BktFitConfig::default()
+        };
+        let f = bkt::fit(&s, &config).map_err(|e| CalibrationError::Model(e.to_string()))?;
+        report.fitted += 1;
+        if f.stop.converged() {
+            report.converged += 1;
+        }
+        out.push((k as u32, f.params));
+    }
+    Ok((out, report))
+}

@@ -1,0 +1,266 @@
+//! Calibration from the database (SQLite by default, PostgreSQL with
+//! `MYQCM_TEST_DATABASE_URL`): a seeded cohort answers the demo bank through the training use
+//! cases, then a run writes a candidate set whose difficulties move the right way — up for the
+//! item groups everyone fails, down for those everyone passes — while the set in use stays.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "tests fail loudly on purpose"
+)]
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use myqcm_db::catalogue as catalogue_repo;
+use myqcm_db::training::{self as training_repo, calibration as calib_repo};
+use myqcm_domain::catalogue::lifecycle::Actor;
+use myqcm_domain::catalogue::{Difficulty, ItemContent, ItemKind};
+use myqcm_domain::learning::prior_item_params;
+use myqcm_domain::permissions::Role;
+use myqcm_domain::training::{SessionRequest, Style};
+use myqcm_services::calibration::{Calibration, CalibrationError, CalibrationOptions};
+use myqcm_services::import;
+use myqcm_services::training::Training;
+use myqcm_services::training::views::{AnswerInput, NewSessionInput, Next, ProfileInput};
+use myqcm_testkit::{epoch, fixed_clock, test_db};
+use uuid::Uuid;
+
+/// How the cohort answers an item group: everyone wrong, everyone right, or by ability.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Rule {
+    Fail,
+    Pass,
+    Mixed,
+}
+
+fn rule(group: Uuid) -> Rule {
+    match group.as_bytes()[15] % 4 {
+        0 => Rule::Fail,
+        1 => Rule::Pass,
+        _ => Rule::Mixed,
+    }
+}
+
+#[tokio::test]
+async fn a_cohort_answering_through_training_yields_a_candidate_set() {
+    let db = test_db().await.unwrap();
+    let r = import::load_demo_bank(&db, Uuid::now_v7(), epoch())
+        .await
+        .unwrap();
+    assert!(r.committed, "{:?}", r.errors);
+    let clock = fixed_clock();
+    let training = Training::open(db.conn.clone(), Arc::new(clock.clone())).unwrap();
+    let calibration = Calibration::new(db.conn.clone(), Arc::new(clock.clone()));
+    let none = calibration
+        .run(CalibrationOptions::default(), &|_, _| true)
+        .await;
+    assert!(matches!(none, Err(CalibrationError::NoData)), "{none:?}");
+
+    let subject = catalogue_repo::subject_by_code(&*db, "cardio")
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    // item -> (group, kind, difficulty, option count)
+    let mut seen: HashMap<Uuid, (Uuid, ItemKind, Difficulty, usize)> = HashMap::new();
+    let mut answered = 0usize;
+    for learner in 0..30u32 {
+        let who = Actor {
+            id: Uuid::now_v7(),
+            roles: vec![Role::Student],
+            scopes: vec![],
+            mfa_enrolled: false,
+        };
+        training
+            .set_profile(
+                &who,
+                ProfileInput {
+                    year_of_study: 3,
+                    ..ProfileInput::default()
+                },
+            )
+            .await
+            .unwrap();
+        let s = training
+            .create_session(
+                &who,
+                NewSessionInput {
+                    mode: Some("custom".into()),
+                    style: Style::Tutor,
+                    request: SessionRequest {
+                        subject: Some(subject),
+                        kinds: vec![ItemKind::Qcs, ItemKind::Qcm],
+                        item_count: Some(15),
+                        ..SessionRequest::default()
+                    },
+                },
+            )
+            .await
+            .unwrap();
+        let mut item = s.current.unwrap();
+        loop {
+            let rev = catalogue_repo::revision(&*db, item.revision_id)
+                .await
+                .unwrap()
+                .unwrap();
+            let c: ItemContent = serde_json::from_str(&rev.content).unwrap();
+            let info = calib_repo::calibration_items(&*db, &[item.item_id])
+                .await
+                .unwrap()
+                .remove(0);
+            seen.insert(
+                item.item_id,
+                (
+                    info.translation_group_id,
+                    c.kind,
+                    c.difficulty,
+                    c.options.len(),
+                ),
+            );
+            let right = match rule(info.translation_group_id) {
+                Rule::Fail => false,
+                Rule::Pass => true,
+                Rule::Mixed => {
+                    (learner + u32::from(info.translation_group_id.as_bytes()[14])) % 2 == 0
+                }
+            };
+            let options: Vec<usize> = (0..c.options.len())
+                .filter(|i| c.options[*i].correct == right)
+                .take(if right { usize::MAX } else { 1 })
+                .collect();
+            let out = training
+                .answer(
+                    &who,
+                    s.id,
+                    AnswerInput {
+                        served_id: item.served_id,
+                        options: Some(options),
+                        text: None,
+                    },
+                )
+                .await
+                .unwrap();
+            assert_eq!(out.grade.unwrap().correct, Some(right));
+            answered += 1;
+            match out.next {
+                Next::Item(v) => item = *v,
+                Next::End(_) => break,
+            }
+        }
+    }
+
+    let fractions = Arc::new(Mutex::new(Vec::new()));
+    let sink = fractions.clone();
+    let report = calibration
+        .run(
+            CalibrationOptions {
+                min_responses: 5,
+                min_kc_observations: 20,
+                page_size: 37, // several pages
+            },
+            &move |f, _| {
+                sink.lock().unwrap().push(f);
+                true
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(report.status, "candidate");
+    assert_eq!(report.based_on, 0);
+    assert_eq!(report.attempts, answered);
+    assert_eq!(report.learners, 30);
+    assert!(report.groups_fitted > 0 && report.items_fitted >= report.groups_fitted);
+    assert!(report.window_from_ms <= report.window_to_ms);
+    assert!(!report.fits.is_empty(), "{report:?}");
+    assert!(report.kcs.fitted > 0, "{report:?}");
+    let (item_rows, kc_rows) = calib_repo::parameter_counts(&*db, report.parameter_set_id)
+        .await
+        .unwrap();
+    assert_eq!(item_rows as usize, report.items_fitted);
+    assert_eq!(kc_rows as usize, report.kcs.fitted);
+    let f = fractions.lock().unwrap().clone();
+    assert!(f.windows(2).all(|w| w[0] <= w[1]), "{f:?}");
+    assert_eq!(f.last().copied(), Some(1.0));
+
+    // The set in use is unchanged; the candidate carries its report.
+    assert_eq!(training_repo::active_parameter_set(&*db).await.unwrap(), 0);
+    let sets = training_repo::parameter_sets(&*db).await.unwrap();
+    let cand = sets
+        .iter()
+        .find(|s| s.id == report.parameter_set_id)
+        .unwrap();
+    assert_eq!(cand.status, "candidate");
+    let notes: serde_json::Value = serde_json::from_str(&cand.notes).unwrap();
+    assert_eq!(notes["attempts"], answered);
+    assert_eq!(notes["code_version"], env!("CARGO_PKG_VERSION"));
+
+    let items: Vec<Uuid> = seen.keys().copied().collect();
+    let fitted: HashMap<Uuid, (f64, f64, f64)> =
+        calib_repo::item_parameters(&*db, report.parameter_set_id, &items)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|(i, a, b, c)| (i, (a, b, c)))
+            .collect();
+    let (mut up, mut down) = (0, 0);
+    let mut by_group: HashMap<Uuid, (f64, f64, f64)> = HashMap::new();
+    for (item, (group, kind, difficulty, n)) in &seen {
+        let Some(p) = fitted.get(item) else { continue };
+        // Linked translations share one estimate.
+        assert_eq!(*by_group.entry(*group).or_insert(*p), *p);
+        let prior = prior_item_params(*kind, *difficulty, *n);
+        match rule(*group) {
+            Rule::Fail => {
+                assert!(p.1 > prior.b(), "{item}: b {} vs prior {}", p.1, prior.b());
+                up += 1;
+            }
+            Rule::Pass => {
+                assert!(p.1 < prior.b(), "{item}: b {} vs prior {}", p.1, prior.b());
+                down += 1;
+            }
+            Rule::Mixed => {}
+        }
+        if *kind == ItemKind::Qcm {
+            assert!(p.2.abs() < 1e-12, "a QCM is fitted 2PL (c = 0): {p:?}");
+        }
+    }
+    assert!(up > 0 && down > 0, "up {up} down {down}: {report:?}");
+
+    // A run asked to stop (a cancelled job) writes nothing.
+    let stopped = calibration
+        .run(
+            CalibrationOptions {
+                min_responses: 5,
+                min_kc_observations: 20,
+                page_size: 37,
+            },
+            &|f, _| f < 0.3,
+        )
+        .await;
+    assert!(
+        matches!(stopped, Err(CalibrationError::Stopped)),
+        "{stopped:?}"
+    );
+    assert_eq!(
+        training_repo::parameter_sets(&*db).await.unwrap().len(),
+        2,
+        "the priors and the first candidate only"
+    );
+
+    // A second run is a new candidate, based on the same set in use.
+    let again = calibration
+        .run(
+            CalibrationOptions {
+                min_responses: 5,
+                min_kc_observations: 20,
+                page_size: 1000,
+            },
+            &|_, _| true,
+        )
+        .await
+        .unwrap();
+    assert!(again.parameter_set_id > report.parameter_set_id);
+    assert_eq!(again.based_on, 0);
+    assert_eq!(again.items_fitted, report.items_fitted);
+}
