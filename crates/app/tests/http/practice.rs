@@ -568,6 +568,44 @@ async fn a_clinical_case_keeps_its_vignette_above_every_step() {
 }
 
 #[tokio::test]
+async fn a_case_running_past_the_count_says_so_instead_of_n_of_fewer() {
+    let app = spawn().await;
+    let me = Learner::new(&app, "past@example.test").await;
+    let (_, html, _) = me.get(&app, "/practice").await;
+    let course = checkbox_for(&html, "courses", "Cardiopathie ischémique");
+    let mut past = None;
+    for count in 1..=8 {
+        let n = count.to_string();
+        let fields = [
+            ("style", "tutor"),
+            ("item_count", n.as_str()),
+            ("courses", course.as_str()),
+        ];
+        let player = me.start_with(&app, &fields).await;
+        let mut texts = Vec::new();
+        for _ in 0..count + 6 {
+            let (s, html, _) = me.get(&app, &player).await;
+            if s != 200 {
+                break;
+            }
+            texts.push(text_after(&html, "class=\"practice-progress\">"));
+            me.answer_current(&app, &player).await;
+        }
+        if texts.len() > count {
+            past = Some((count, texts));
+            break;
+        }
+    }
+    let (count, texts) = past.expect("a case begun among the last items");
+    assert_eq!(texts[count - 1], format!("Question {count} sur {count}"));
+    for t in &texts[count..] {
+        assert!(!t.contains(" sur "), "{texts:?}");
+        assert!(t.contains("suite du cas clinique"), "{texts:?}");
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn the_summary_leads_to_a_review_with_answers_keys_and_explanations() {
     let app = spawn().await;
     let me = Learner::new(&app, "review@example.test").await;

@@ -11,6 +11,7 @@ practice-item-count-hint = بين 1 و200.
 practice-start = ابدأ
 practice-player-title = تدريب
 practice-progress = السؤال { $n } من { $total }
+practice-progress-case-continues = السؤال { $n } · تتمة الحالة السريرية (بعد العدد المطلوب)
 practice-case = حالة سريرية
 practice-case-step = المرحلة { $n } من { $total }
 practice-options = الاقتراحات

@@ -11,6 +11,7 @@ practice-item-count-hint = Between 1 and 200.
 practice-start = Start
 practice-player-title = Practice
 practice-progress = Question { $n } of { $total }
+practice-progress-case-continues = Question { $n } · the clinical case continues (past the requested count)
 practice-case = Clinical case
 practice-case-step = Step { $n } of { $total }
 practice-options = Options

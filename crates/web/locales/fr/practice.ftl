@@ -11,6 +11,7 @@ practice-item-count-hint = Entre 1 et 200.
 practice-start = Commencer
 practice-player-title = Entraînement
 practice-progress = Question { $n } sur { $total }
+practice-progress-case-continues = Question { $n } · suite du cas clinique (au-delà du nombre demandé)
 practice-case = Cas clinique
 practice-case-step = Étape { $n } sur { $total }
 practice-options = Propositions
