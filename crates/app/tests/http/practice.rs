@@ -502,6 +502,54 @@ async fn an_item_is_reported_from_the_player_and_a_bad_report_shows_the_form_aga
 }
 
 #[tokio::test]
+async fn reports_are_rate_limited_per_learner_with_a_429_page_and_problem() {
+    let app = spawn().await;
+    let me = Learner::new(&app, "flood@example.test").await;
+    let player = me.start(&app, "tutor", "2").await;
+    let (_, html, _) = me.get(&app, &player).await;
+    let (csrf, served) = ids(&html);
+    let item = attr_after(&html, "name=\"item_id\" value=\"");
+    let form = [
+        ("_csrf", csrf.as_str()),
+        ("served_id", served.as_str()),
+        ("item_id", item.as_str()),
+        ("category", "typo"),
+        ("body", "faute"),
+    ];
+    for n in 0..20 {
+        let (s, html, _) = me.post(&app, &format!("{player}/report"), &form).await;
+        assert_eq!(s, 303, "report {n}: {html}");
+    }
+    let (s, html, _) = me.post(&app, &format!("{player}/report"), &form).await;
+    assert_eq!(s, 429, "{html}");
+    assert!(html.contains("class=\"error-summary\""), "{html}");
+    assert!(html.contains("Trop de tentatives"), "{html}");
+    assert!(
+        html.contains("value=\"typo\" checked"),
+        "values kept: {html}"
+    );
+    let res = app
+        .send_as(
+            &me.b,
+            reqwest::Method::POST,
+            &format!("/api/v1/items/{item}/reports"),
+            Some(json!({"category": "typo", "body": "faute"})),
+        )
+        .await;
+    assert_eq!(res.status(), 429);
+    let p: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(p["code"], "rate_limited", "{p}");
+    let (s, mine) = app.get_json_as(&me.b, "/api/v1/reports/mine").await;
+    assert_eq!(s, 200);
+    assert_eq!(
+        mine.as_array().unwrap().len(),
+        20,
+        "none stored past the limit"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn the_shortcut_list_names_every_shortcut_and_opens_without_script() {
     let app = spawn().await;
     let me = Learner::new(&app, "keys@example.test").await;

@@ -114,11 +114,20 @@ pub async fn report(
     let form = Form::new()
         .with("category", &f.category)
         .with("body", &f.body);
-    let form =
-        match reports::create(&s.services.db, &actor, f.item_id, &f.category, &f.body, now).await {
-            Ok(_) => return Ok(see_other(&back_to(id, &f.back, f.served_id, "report"))),
-            Err(e) => form.failure(ctx.locale, "category", e)?,
-        };
+    let cache = s.services.cache.as_ref();
+    let filed = reports::create(
+        &s.services.db,
+        cache,
+        &actor,
+        f.item_id,
+        &f.category,
+        &f.body,
+        now,
+    );
+    let form = match filed.await {
+        Ok(_) => return Ok(see_other(&back_to(id, &f.back, f.served_id, "report"))),
+        Err(e) => form.failure(ctx.locale, "category", e)?,
+    };
     let (status, served_id, item_id, back) = (form.status(), f.served_id, f.item_id, f.back);
     let html = render(&ReportPage {
         ctx,
