@@ -88,10 +88,13 @@ describe('tutor journey with the keyboard (fr)', { concurrency: false }, () => {
     let answered = 0;
     while (!/\/summary$/.test(page.url())) {
       answered += 1;
-      const { n, total } = await progressOf(page);
+      const { n, total, continues } = await progressOf(page);
       assert.equal(n, answered, 'progress');
       if (answered <= 5) assert.equal(total, 5, 'progress');
-      else assert.equal(await page.locator('.case').count(), 1, `item ${answered} past the count is not a case step`);
+      else {
+        assert.equal(continues, true, `item ${answered} past the count says the case continues`);
+        assert.equal(await page.locator('.case').count(), 1, `item ${answered} past the count is not a case step`);
+      }
       const kind = await itemKind(page);
       if (!kinds.has(kind)) await assertAccessible(page, `fr player (${kind}, before answering)`);
       await answerWithKeyboard(page);

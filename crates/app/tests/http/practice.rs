@@ -55,6 +55,20 @@ impl Learner {
         Self::parts(res).await
     }
 
+    /// A page after switching the account's language to `lang`.
+    async fn get_in(&self, app: &TestApp, path: &str, lang: &str) -> String {
+        let form = [
+            ("_csrf", self.b.csrf.as_str()),
+            ("lang", lang),
+            ("next", path),
+        ];
+        let (s, body, _) = self.post(app, "/language", &form).await;
+        assert_eq!(s, 303, "{body}");
+        let (s, html, _) = self.get(app, path).await;
+        assert_eq!(s, 200, "{html}");
+        html
+    }
+
     async fn post(
         &self,
         app: &TestApp,
@@ -211,6 +225,53 @@ async fn a_tutor_session_through_the_forms_shows_feedback_and_ends_on_the_summar
     assert!(html.contains("class=\"percent-correct\""), "{html}");
     assert!(html.contains(&format!("{answered} / {answered}")), "{html}");
     assert!(html.contains("href=\"/dashboard\""));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn feedback_says_right_and_wrong_in_words_and_summary_and_review_isolate_ltr_fragments() {
+    let app = spawn().await;
+    let me = Learner::new(&app, "verdict@example.test").await;
+    let fields = [
+        ("style", "tutor"),
+        ("item_count", "2"),
+        ("mode", "custom"),
+        ("kinds", "qcs"),
+    ];
+    let player = me.start_with(&app, &fields).await;
+    let (s, html, _) = me.answer_current(&app, &player).await;
+    assert_eq!(s, 200, "{html}");
+    // Each option carries its verdict as an icon and a word, not only a colour.
+    let right = html
+        .matches("aria-hidden=\"true\">✓</span> bonne réponse")
+        .count();
+    let wrong = html
+        .matches("aria-hidden=\"true\">✗</span> proposition fausse")
+        .count();
+    assert!(right >= 1 && wrong >= 1, "{html}");
+    assert_eq!(
+        right + wrong,
+        html.matches("class=\"option-letter\"").count(),
+        "{html}"
+    );
+    me.answer_current(&app, &player).await;
+    let summary = me.get_in(&app, &format!("{player}/summary"), "ar").await;
+    assert!(summary.contains("dir=\"rtl\""), "{summary}");
+    assert!(
+        summary.contains("<bdi class=\"answered\">2 / 2</bdi>"),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("<bdi class=\"percent-correct\">"),
+        "{summary}"
+    );
+    assert!(summary.contains("<bdi class=\"time-spent\">"), "{summary}");
+    let review = me.get_in(&app, &format!("{player}/review"), "ar").await;
+    assert!(
+        review.contains("class=\"stem\" lang=\"fr\" dir=\"ltr\""),
+        "a French item keeps its direction on an Arabic page: {review}"
+    );
+    assert!(review.contains("<bdi>A</bdi>"), "{review}");
     app.stop().await;
 }
 

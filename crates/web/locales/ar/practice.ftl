@@ -28,6 +28,7 @@ practice-incorrect = خطأ
 practice-ungraded = غير مُقيَّم
 practice-score = العلامة { $value }٪
 practice-option-correct = الإجابة الصحيحة
+practice-option-wrong = اقتراح خاطئ
 practice-option-selected = اختيارك
 practice-expected = الإجابة المتوقعة: { $answer }
 practice-next = التالي

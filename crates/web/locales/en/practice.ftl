@@ -28,6 +28,7 @@ practice-incorrect = Incorrect
 practice-ungraded = Not graded
 practice-score = score { $value }%
 practice-option-correct = right answer
+practice-option-wrong = wrong option
 practice-option-selected = your choice
 practice-expected = Expected answer: { $answer }
 practice-next = Next

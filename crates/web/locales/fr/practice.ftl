@@ -28,6 +28,7 @@ practice-incorrect = Faux
 practice-ungraded = Non noté
 practice-score = note { $value } %
 practice-option-correct = bonne réponse
+practice-option-wrong = proposition fausse
 practice-option-selected = votre choix
 practice-expected = Réponse attendue : { $answer }
 practice-next = Suivante
