@@ -104,11 +104,19 @@ export async function itemKind(page) {
   return 'none';
 }
 
-/** "Question n of N" as numbers. */
+/**
+ * "Question n of N" as numbers; a case step past the requested count reads "Question n · the
+ * clinical case continues" and gives `{ n, total: null, continues: true }`.
+ */
 export async function progressOf(page) {
   const text = await page.textContent('.practice-progress');
   const nums = (text ?? '').match(/\d+/g)?.map(Number) ?? [];
+  if (nums.length === 1) {
+    assert.match(text, /cas clinique|الحالة السريرية|clinical case/, `unexpected progress text: ${text}`);
+    return { n: nums[0], total: null, continues: true };
+  }
   assert.equal(nums.length, 2, `unexpected progress text: ${text}`);
+  assert.ok(nums[0] <= nums[1], `never "n of fewer": ${text}`);
   return { n: nums[0], total: nums[1] };
 }
 

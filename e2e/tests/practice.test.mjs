@@ -88,10 +88,13 @@ describe('tutor journey with the keyboard (fr)', { concurrency: false }, () => {
     let answered = 0;
     while (!/\/summary$/.test(page.url())) {
       answered += 1;
-      const { n, total } = await progressOf(page);
+      const { n, total, continues } = await progressOf(page);
       assert.equal(n, answered, 'progress');
       if (answered <= 5) assert.equal(total, 5, 'progress');
-      else assert.equal(await page.locator('.case').count(), 1, `item ${answered} past the count is not a case step`);
+      else {
+        assert.equal(continues, true, `item ${answered} past the count says the case continues`);
+        assert.equal(await page.locator('.case').count(), 1, `item ${answered} past the count is not a case step`);
+      }
       const kind = await itemKind(page);
       if (!kinds.has(kind)) await assertAccessible(page, `fr player (${kind}, before answering)`);
       await answerWithKeyboard(page);
@@ -194,13 +197,14 @@ describe('exam session', { concurrency: false }, () => {
     assert.equal((await page.innerText('.answered')).trim(), `${answered} / ${answered}`);
     assert.match(await page.innerText('.percent-correct'), /^\d+ %$/, 'the summary shows the results');
     await assertAccessible(page, 'fr exam summary');
-    // Per-item review (key and explanations), when the summary links to it.
+    // Per-item review (key and explanations): the summary always links to it.
     const review = page.locator(`main a[href^="/practice/${id}/review"]`);
-    if ((await review.count()) > 0) {
-      await Promise.all([page.waitForNavigation(), review.first().click()]);
-      assert.ok((await page.locator('.explanation').count()) > 0, 'the review shows the explanations');
-      await assertAccessible(page, 'fr exam review');
-    }
+    assert.ok((await review.count()) > 0, 'the summary links to the per-item review');
+    await Promise.all([page.waitForNavigation(), review.first().click()]);
+    assert.match(page.url(), new RegExp(`/practice/${id}/review$`));
+    assert.ok((await page.locator('.review-item').count()) >= answered, 'every answered item is reviewed');
+    assert.ok((await page.locator('.explanation').count()) > 0, 'the review shows the explanations');
+    await assertAccessible(page, 'fr exam review');
     await context.close();
   });
 

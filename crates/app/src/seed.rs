@@ -1,7 +1,8 @@
 //! `myqcm seed --demo`: demonstration accounts, one per role, with generated passwords printed
 //! once, then the demo question bank (`crates/services/seed/demo_bank.json`: curriculum, KC
 //! trees, blueprint, items, clinical cases and translations), loaded approved and authored by the
-//! demo author. Running it again changes nothing.
+//! demo author. The demo student gets its learner profile (year 3, the Algiers faculty of
+//! medicine), so it can practise at once. Running it again changes nothing.
 
 use std::fmt::Write as _;
 
@@ -63,8 +64,41 @@ pub async fn demo(services: &Services) -> anyhow::Result<String> {
         "Demo bank: {} items and case sub-items ({} new, {} updated, {} unchanged)",
         report.total, report.created, report.updated, report.unchanged
     );
+    demo_student_profile(services, &mut out).await?;
     Ok(out)
 }
+
+/// The demo student's year of study (3rd, as its name says) and faculty, so it can practise at
+/// once without the onboarding form. Left alone once the student has a profile.
+async fn demo_student_profile(services: &Services, out: &mut String) -> anyhow::Result<()> {
+    let Some(student) = find_by_email(&services.db, "student@demo.myqcm.local").await? else {
+        return Ok(());
+    };
+    let actor = myqcm_domain::catalogue::lifecycle::Actor {
+        id: student.id,
+        roles: vec![Role::Student],
+        scopes: vec![],
+        mfa_enrolled: false,
+    };
+    if services.training.profile(&actor).await?.complete {
+        return Ok(());
+    }
+    let input = myqcm_services::training::views::ProfileInput {
+        university_id: None,
+        faculty_id: None,
+        faculty: Some(DEMO_FACULTY.into()),
+        year_of_study: 3,
+        exam_date: None,
+        daily_minutes: None,
+        mode: None,
+    };
+    services.training.set_profile(&actor, input).await?;
+    let _ = writeln!(out, "Demo student profile: year 3, faculty {DEMO_FACULTY}");
+    Ok(())
+}
+
+/// The demo student's faculty (from `crates/db/data/algerian_faculties_of_medicine.json`).
+const DEMO_FACULTY: &str = "alger-1-med";
 
 fn random_password() -> anyhow::Result<String> {
     let mut bytes = [0u8; 15];

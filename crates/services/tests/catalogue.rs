@@ -11,7 +11,7 @@ use myqcm_domain::catalogue::{ItemStatus, Transition};
 use myqcm_domain::permissions::Role;
 use myqcm_services::catalogue::{self, CatalogueError, EditInput, NewItemInput, reports};
 use myqcm_services::import::{self, Format, ImportOptions};
-use myqcm_testkit::{epoch, test_db};
+use myqcm_testkit::{epoch, test_cache, test_db};
 use uuid::Uuid;
 
 fn actor(roles: &[Role]) -> Actor {
@@ -264,8 +264,11 @@ async fn reports_go_through_triage_and_the_reporter_reads_the_outcome() {
     .await
     .unwrap();
     let item = page.items[0].id;
+    let cache = test_cache().await.unwrap();
+    let cache = cache.as_ref();
     let r = reports::create(
         &db,
+        cache,
         &student,
         item,
         "typo",
@@ -275,7 +278,7 @@ async fn reports_go_through_triage_and_the_reporter_reads_the_outcome() {
     .await
     .unwrap();
     assert!(matches!(
-        reports::create(&db, &reviewer, item, "typo", "x", epoch()).await,
+        reports::create(&db, cache, &reviewer, item, "typo", "x", epoch()).await,
         Err(CatalogueError::Forbidden)
     ));
     assert!(matches!(

@@ -165,6 +165,7 @@ impl From<CatalogueError> for WebError {
             CatalogueError::Forbidden => Self::code(codes::FORBIDDEN),
             CatalogueError::MfaEnrolmentRequired => Self::code(codes::MFA_ENROLMENT_REQUIRED),
             CatalogueError::OwnItem => Self::code(codes::OWN_ITEM),
+            CatalogueError::RateLimited(m) => Self::with_detail(codes::RATE_LIMITED, m),
             CatalogueError::WrongState(m) => Self::with_detail(codes::INVALID_TRANSITION, m),
             CatalogueError::Invalid(errs) => Self::Known {
                 code: codes::VALIDATION_FAILED,

@@ -11,7 +11,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 
 use axum::http::{HeaderMap, header};
-use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, Offset, Utc};
+use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, Utc};
 use fluent_templates::fluent_bundle::FluentValue;
 use fluent_templates::{LanguageIdentifier, Loader, langid, static_loader};
 
@@ -34,7 +34,7 @@ pub type LocalTime = FixedOffset;
 
 /// Algeria's offset from UTC.
 fn algeria() -> LocalTime {
-    FixedOffset::east_opt(3600).unwrap_or_else(|| Utc.fix())
+    myqcm_domain::localtime::algeria()
 }
 
 /// Name of the cookie remembering the language before sign-in.
@@ -186,29 +186,7 @@ impl Locale {
     /// Month names as written on dates: CLDR's abbreviated forms for French and English, the
     /// Maghreb (Algerian) names for Arabic, which CLDR's `ar-DZ` also uses.
     fn months(self) -> [&'static str; 12] {
-        match self {
-            Self::Fr => [
-                "janv.", "févr.", "mars", "avr.", "mai", "juin", "juil.", "août", "sept.", "oct.",
-                "nov.", "déc.",
-            ],
-            Self::Ar => [
-                "جانفي",
-                "فيفري",
-                "مارس",
-                "أفريل",
-                "ماي",
-                "جوان",
-                "جويلية",
-                "أوت",
-                "سبتمبر",
-                "أكتوبر",
-                "نوفمبر",
-                "ديسمبر",
-            ],
-            Self::En => [
-                "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-            ],
-        }
+        myqcm_domain::localtime::months(self.tag())
     }
 
     /// An integer with the language's grouping: `12 345` (narrow no-break space) in French,

@@ -211,6 +211,36 @@ fn seed_demo_is_refused_in_production_and_creates_one_account_per_role_otherwise
     let rows = audit_rows(dir.path(), "account.created");
     assert_eq!(rows.len(), 4, "one audit row per demo account: {rows:?}");
     assert!(rows.iter().all(|r| r["via"] == "seed"), "{rows:?}");
+    assert!(stdout.contains("Demo student profile: year 3"), "{stdout}");
+    let (year, faculty) = demo_student_profile(dir.path());
+    assert_eq!(year, Some(3), "the demo student practises at once");
+    assert!(faculty.is_some(), "a faculty from the reference list");
+    let again = run_ok(dir.path(), &["seed", "--demo"]);
+    assert!(!again.contains("Demo student profile"), "{again}");
+}
+
+/// The demo student's (year of study, faculty) from the database.
+fn demo_student_profile(dir: &std::path::Path) -> (Option<i32>, Option<uuid::Uuid>) {
+    let url = format!(
+        "sqlite://{}?mode=rw",
+        dir.join("data/myqcm.sqlite").display()
+    );
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(async {
+            let db = myqcm_db::connect(&url, None).await.unwrap();
+            let a = myqcm_db::identity::accounts::find_by_email(&db, "student@demo.myqcm.local")
+                .await
+                .unwrap()
+                .unwrap();
+            let p = myqcm_db::training::profile(&db, a.id)
+                .await
+                .unwrap()
+                .unwrap();
+            (p.year_of_study, p.faculty_id)
+        })
 }
 
 /// Simulated 2PL responses with a small deterministic generator (no RNG crate needed).

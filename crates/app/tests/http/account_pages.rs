@@ -88,6 +88,35 @@ fn recovery_codes_in(html: &str) -> Vec<String> {
 }
 
 #[tokio::test]
+async fn two_step_verification_turns_on_through_the_settings_forms() {
+    let app = spawn_app().await;
+    let b = app.learner("mfa-on@example.dz").await;
+    let p = Pages::new(b, "fr");
+    let (s, html) = p.get(&app, "/settings").await;
+    assert_eq!(s, 200);
+    assert!(html.contains("name=\"mfa_password\""), "{html}");
+    let (s, html) = p.post(&app, "/settings/mfa", &[("mfa_password", PW)]).await;
+    assert_eq!(s, 200, "{html}");
+    let start = html.find("id=\"totp-secret\">").unwrap() + "id=\"totp-secret\">".len();
+    let shown = &html[start..start + html[start..].find('<').unwrap()];
+    let secret = myqcm_services::identity::totp::base32_decode(shown.trim()).unwrap();
+    assert!(html.contains("name=\"mfa_code\""), "{html}");
+    let code = app.totp(&secret);
+    let (s, html) = p
+        .post(
+            &app,
+            "/settings/mfa/confirm",
+            &[("mfa_code", code.as_str())],
+        )
+        .await;
+    assert_eq!(s, 200, "{html}");
+    assert_eq!(recovery_codes_in(&html).len(), 10, "{html}");
+    let (_, html) = p.get(&app, "/settings").await;
+    assert!(html.contains("action=\"/settings/mfa/disable\""), "{html}");
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn two_step_verification_turns_off_through_the_settings_form_with_a_notice_mail() {
     let app = spawn_app().await;
     let email = "mfa-off@example.dz";

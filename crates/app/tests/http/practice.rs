@@ -55,6 +55,20 @@ impl Learner {
         Self::parts(res).await
     }
 
+    /// A page after switching the account's language to `lang`.
+    async fn get_in(&self, app: &TestApp, path: &str, lang: &str) -> String {
+        let form = [
+            ("_csrf", self.b.csrf.as_str()),
+            ("lang", lang),
+            ("next", path),
+        ];
+        let (s, body, _) = self.post(app, "/language", &form).await;
+        assert_eq!(s, 303, "{body}");
+        let (s, html, _) = self.get(app, path).await;
+        assert_eq!(s, 200, "{html}");
+        html
+    }
+
     async fn post(
         &self,
         app: &TestApp,
@@ -211,6 +225,53 @@ async fn a_tutor_session_through_the_forms_shows_feedback_and_ends_on_the_summar
     assert!(html.contains("class=\"percent-correct\""), "{html}");
     assert!(html.contains(&format!("{answered} / {answered}")), "{html}");
     assert!(html.contains("href=\"/dashboard\""));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn feedback_says_right_and_wrong_in_words_and_summary_and_review_isolate_ltr_fragments() {
+    let app = spawn().await;
+    let me = Learner::new(&app, "verdict@example.test").await;
+    let fields = [
+        ("style", "tutor"),
+        ("item_count", "2"),
+        ("mode", "custom"),
+        ("kinds", "qcs"),
+    ];
+    let player = me.start_with(&app, &fields).await;
+    let (s, html, _) = me.answer_current(&app, &player).await;
+    assert_eq!(s, 200, "{html}");
+    // Each option carries its verdict as an icon and a word, not only a colour.
+    let right = html
+        .matches("aria-hidden=\"true\">✓</span> bonne réponse")
+        .count();
+    let wrong = html
+        .matches("aria-hidden=\"true\">✗</span> proposition fausse")
+        .count();
+    assert!(right >= 1 && wrong >= 1, "{html}");
+    assert_eq!(
+        right + wrong,
+        html.matches("class=\"option-letter\"").count(),
+        "{html}"
+    );
+    me.answer_current(&app, &player).await;
+    let summary = me.get_in(&app, &format!("{player}/summary"), "ar").await;
+    assert!(summary.contains("dir=\"rtl\""), "{summary}");
+    assert!(
+        summary.contains("<bdi class=\"answered\">2 / 2</bdi>"),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("<bdi class=\"percent-correct\">"),
+        "{summary}"
+    );
+    assert!(summary.contains("<bdi class=\"time-spent\">"), "{summary}");
+    let review = me.get_in(&app, &format!("{player}/review"), "ar").await;
+    assert!(
+        review.contains("class=\"stem\" lang=\"fr\" dir=\"ltr\""),
+        "a French item keeps its direction on an Arabic page: {review}"
+    );
+    assert!(review.contains("<bdi>A</bdi>"), "{review}");
     app.stop().await;
 }
 
@@ -502,6 +563,54 @@ async fn an_item_is_reported_from_the_player_and_a_bad_report_shows_the_form_aga
 }
 
 #[tokio::test]
+async fn reports_are_rate_limited_per_learner_with_a_429_page_and_problem() {
+    let app = spawn().await;
+    let me = Learner::new(&app, "flood@example.test").await;
+    let player = me.start(&app, "tutor", "2").await;
+    let (_, html, _) = me.get(&app, &player).await;
+    let (csrf, served) = ids(&html);
+    let item = attr_after(&html, "name=\"item_id\" value=\"");
+    let form = [
+        ("_csrf", csrf.as_str()),
+        ("served_id", served.as_str()),
+        ("item_id", item.as_str()),
+        ("category", "typo"),
+        ("body", "faute"),
+    ];
+    for n in 0..20 {
+        let (s, html, _) = me.post(&app, &format!("{player}/report"), &form).await;
+        assert_eq!(s, 303, "report {n}: {html}");
+    }
+    let (s, html, _) = me.post(&app, &format!("{player}/report"), &form).await;
+    assert_eq!(s, 429, "{html}");
+    assert!(html.contains("class=\"error-summary\""), "{html}");
+    assert!(html.contains("Trop de tentatives"), "{html}");
+    assert!(
+        html.contains("value=\"typo\" checked"),
+        "values kept: {html}"
+    );
+    let res = app
+        .send_as(
+            &me.b,
+            reqwest::Method::POST,
+            &format!("/api/v1/items/{item}/reports"),
+            Some(json!({"category": "typo", "body": "faute"})),
+        )
+        .await;
+    assert_eq!(res.status(), 429);
+    let p: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(p["code"], "rate_limited", "{p}");
+    let (s, mine) = app.get_json_as(&me.b, "/api/v1/reports/mine").await;
+    assert_eq!(s, 200);
+    assert_eq!(
+        mine.as_array().unwrap().len(),
+        20,
+        "none stored past the limit"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn the_shortcut_list_names_every_shortcut_and_opens_without_script() {
     let app = spawn().await;
     let me = Learner::new(&app, "keys@example.test").await;
@@ -564,6 +673,44 @@ async fn a_clinical_case_keeps_its_vignette_above_every_step() {
     }
     assert!(steps.contains(&"Étape 1 sur 4".to_owned()), "{steps:?}");
     assert!(steps.contains(&"Étape 4 sur 4".to_owned()), "{steps:?}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_case_running_past_the_count_says_so_instead_of_n_of_fewer() {
+    let app = spawn().await;
+    let me = Learner::new(&app, "past@example.test").await;
+    let (_, html, _) = me.get(&app, "/practice").await;
+    let course = checkbox_for(&html, "courses", "Cardiopathie ischémique");
+    let mut past = None;
+    for count in 1..=8 {
+        let n = count.to_string();
+        let fields = [
+            ("style", "tutor"),
+            ("item_count", n.as_str()),
+            ("courses", course.as_str()),
+        ];
+        let player = me.start_with(&app, &fields).await;
+        let mut texts = Vec::new();
+        for _ in 0..count + 6 {
+            let (s, html, _) = me.get(&app, &player).await;
+            if s != 200 {
+                break;
+            }
+            texts.push(text_after(&html, "class=\"practice-progress\">"));
+            me.answer_current(&app, &player).await;
+        }
+        if texts.len() > count {
+            past = Some((count, texts));
+            break;
+        }
+    }
+    let (count, texts) = past.expect("a case begun among the last items");
+    assert_eq!(texts[count - 1], format!("Question {count} sur {count}"));
+    for t in &texts[count..] {
+        assert!(!t.contains(" sur "), "{texts:?}");
+        assert!(t.contains("suite du cas clinique"), "{texts:?}");
+    }
     app.stop().await;
 }
 

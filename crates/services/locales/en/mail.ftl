@@ -24,7 +24,7 @@ mail-reset-body =
     If you did not ask for this, ignore this message.
 mail-new-sign-in-subject = New sign-in
 mail-new-sign-in-body =
-    Your account was signed in on { $at } from { $ip }.
+    Your account was signed in on { $at } (Algerian time) from { $ip }.
     If this was not you, change your password and sign out everywhere.
 mail-password-changed-subject = Password changed
 mail-password-changed-body = Your account's password was changed and every other session was signed out.

@@ -24,7 +24,7 @@ mail-reset-body =
     Si vous n’avez rien demandé, ignorez ce message.
 mail-new-sign-in-subject = Nouvelle connexion
 mail-new-sign-in-body =
-    Une connexion à votre compte a eu lieu le { $at } depuis { $ip }.
+    Une connexion à votre compte a eu lieu le { $at } (heure algérienne) depuis { $ip }.
     Si ce n’était pas vous, changez votre mot de passe et déconnectez toutes les sessions.
 mail-password-changed-subject = Mot de passe modifié
 mail-password-changed-body = Le mot de passe de votre compte a été modifié et toutes les autres sessions ont été fermées.

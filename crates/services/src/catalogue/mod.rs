@@ -50,6 +50,9 @@ pub enum CatalogueError {
     /// A uniqueness rule.
     #[error("conflict: {0}")]
     Conflict(&'static str),
+    /// Too many requests of this kind in the window (item reports).
+    #[error("rate limited: {0}")]
+    RateLimited(&'static str),
     /// Storage failure.
     #[error(transparent)]
     Store(DbError),

@@ -2,24 +2,32 @@
 //! their own report (`status` + `resolution`); notifications come later.
 
 use chrono::{DateTime, Utc};
-use myqcm_db::DatabaseConnection;
 use myqcm_db::catalogue::{self as repo, item_report};
+use myqcm_db::{DatabaseConnection, DbError};
 use myqcm_domain::catalogue::ContentError;
 use myqcm_domain::catalogue::lifecycle::Actor;
 use myqcm_domain::catalogue::reports::{MAX_REPORT_TEXT, ReportCategory, ReportStatus, can_move};
 use myqcm_domain::permissions::Action;
+use myqcm_domain::ports::Cache;
 use uuid::Uuid;
 
 use super::views::ReportView;
 use super::{CatalogueError, Result};
+use crate::identity::ratelimit::{self, Limit};
+
+/// Reports per learner: 20 an hour (a learner who finds more is welcome to write to support;
+/// the queue is read by people, so a script must not be able to flood it).
+pub const REPORTS_PER_USER: Limit = ratelimit::per("report-user", 20, 3600);
 
 fn invalid(field: &str, code: &'static str, msg: &str) -> CatalogueError {
     CatalogueError::Invalid(vec![ContentError::new(field, code, msg)])
 }
 
-/// Files a report on an approved item, against the revision the learner saw.
+/// Files a report on an approved item, against the revision the learner saw. At most
+/// [`REPORTS_PER_USER`] per learner (counted once the report is valid, before it is stored).
 pub async fn create(
     db: &DatabaseConnection,
+    cache: &dyn Cache,
     actor: &Actor,
     item_id: Uuid,
     category: &str,
@@ -44,6 +52,12 @@ pub async fn create(
         .filter(|r| r.status == "approved")
         .ok_or(CatalogueError::NotFound)?;
     let rev = row.current_revision_id.ok_or(CatalogueError::NotFound)?;
+    let over = ratelimit::over(cache, REPORTS_PER_USER, &actor.id.to_string())
+        .await
+        .map_err(|e| CatalogueError::Store(DbError::Backend(format!("cache: {e}"))))?;
+    if over {
+        return Err(CatalogueError::RateLimited("at most 20 reports an hour"));
+    }
     let r = repo::insert_report(
         db,
         item_report::Model {

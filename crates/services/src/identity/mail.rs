@@ -101,8 +101,9 @@ fn lang(locale: &str) -> LanguageIdentifier {
     }
 }
 
-/// The message id (without `-subject`/`-body`) and the arguments of `msg`.
-fn text_of(msg: &Message) -> (&'static str, Vec<(&'static str, String)>) {
+/// The message id (without `-subject`/`-body`) and the arguments of `msg` in `locale` (times
+/// in Algerian time, written as the pages write them).
+fn text_of(msg: &Message, locale: &str) -> (&'static str, Vec<(&'static str, String)>) {
     match msg {
         Message::Verify { link, code } => (
             "mail-verify",
@@ -116,7 +117,7 @@ fn text_of(msg: &Message) -> (&'static str, Vec<(&'static str, String)>) {
         Message::NewSignIn { at, ip } => (
             "mail-new-sign-in",
             vec![
-                ("at", at.format("%Y-%m-%d %H:%M UTC").to_string()),
+                ("at", myqcm_domain::localtime::datetime(locale, at)),
                 ("ip", ip.clone()),
             ],
         ),
@@ -138,7 +139,7 @@ fn text_of(msg: &Message) -> (&'static str, Vec<(&'static str, String)>) {
 /// catalogues.
 pub fn render(msg: &Message, locale: &str) -> (String, String) {
     let l = lang(locale);
-    let (id, args) = text_of(msg);
+    let (id, args) = text_of(msg, locale);
     let args: HashMap<Cow<'static, str>, FluentValue<'_>> = args
         .into_iter()
         .map(|(k, v)| (Cow::Borrowed(k), FluentValue::from(v)))
@@ -306,6 +307,24 @@ mod tests {
             Message::MfaDisabled,
             Message::RecoveryCodesReplaced,
         ]
+    }
+
+    #[test]
+    fn the_new_sign_in_time_reads_in_algerian_time_in_each_language() {
+        use chrono::TimeZone;
+        let msg = Message::NewSignIn {
+            at: Utc.with_ymd_and_hms(2026, 12, 2, 13, 5, 0).unwrap(),
+            ip: "203.0.113.9".into(),
+        };
+        for (locale, when) in [
+            ("fr", "le 2 déc. 2026 14:05 (heure algérienne)"),
+            ("ar", "في 2 ديسمبر 2026 14:05 (بتوقيت الجزائر)"),
+            ("en", "on 2 Dec 2026 14:05 (Algerian time)"),
+        ] {
+            let (_, body) = render(&msg, locale);
+            assert!(body.contains(when), "{locale}: {body}");
+            assert!(!body.contains("UTC"), "{locale}: {body}");
+        }
     }
 
     #[test]

@@ -6,6 +6,8 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
+use myqcm_domain::ports::{Cache, PortError};
+
 use super::crypto::sha256_hex;
 use super::{Deps, IdentityError, Result};
 
@@ -20,7 +22,8 @@ pub struct Limit {
     pub window: Duration,
 }
 
-const fn per(name: &'static str, max: u64, secs: u64) -> Limit {
+/// A limit of `max` events per `secs` seconds, named `name` in its cache key.
+pub const fn per(name: &'static str, max: u64, secs: u64) -> Limit {
     Limit {
         name,
         max,
@@ -84,11 +87,20 @@ pub async fn hit_ip(deps: &Deps, limit: Limit, ip: Option<&str>) -> Result<()> {
 
 /// Counts one event; refuses when the window's count exceeds the limit.
 pub async fn hit(deps: &Deps, limit: Limit, subject: &str) -> Result<()> {
-    let n = deps.cache.incr(&key(limit, subject), limit.window).await?;
-    if n > limit.max {
+    if over(deps.cache.as_ref(), limit, subject).await? {
         return Err(IdentityError::RateLimited);
     }
     Ok(())
+}
+
+/// Counts one event of `subject` under `limit` on any cache and says whether the window's
+/// count now exceeds it (for other service areas, which map it to their own error).
+pub async fn over(
+    cache: &dyn Cache,
+    limit: Limit,
+    subject: &str,
+) -> std::result::Result<bool, PortError> {
+    Ok(cache.incr(&key(limit, subject), limit.window).await? > limit.max)
 }
 
 /// Forgets a subject's count (after a success, for limits that count attempts).

@@ -244,18 +244,27 @@ pub struct PasswordOnly {
     totp_code: Option<String>,
 }
 
+/// The settings form that starts TOTP enrolment (`mfa_password`: the settings page holds
+/// several password fields, each with its own id).
+#[derive(Deserialize)]
+pub struct MfaStartForm {
+    mfa_password: String,
+}
+
 /// `POST /settings/mfa`: a new TOTP secret to add to an authenticator app.
 pub async fn mfa_start(
     State(state): State<AppState>,
     ctx: PageContext,
-    crate::input::PageForm(f): crate::input::PageForm<PasswordOnly>,
+    crate::input::PageForm(f): crate::input::PageForm<MfaStartForm>,
 ) -> Result<Response, WebError> {
     let Some(v) = &ctx.viewer else {
         return Ok(to_sign_in("/settings"));
     };
     let user = &v.user;
     let mut m = MfaState::default();
-    let form = match mfa::start(&state.deps(), user.principal(), f.password, user.meta()).await {
+    let deps = state.deps();
+    let started = mfa::start(&deps, user.principal(), f.mfa_password, user.meta());
+    let form = match started.await {
         Ok(e) => {
             m.secret = Some(e);
             Form::new()
@@ -265,10 +274,10 @@ pub async fn mfa_start(
     settings_page(&state, ctx, form, m).await
 }
 
-/// A code from the authenticator app.
+/// A code from the authenticator app (the settings form's `mfa_code`).
 #[derive(Deserialize)]
 pub struct CodeForm {
-    code: String,
+    mfa_code: String,
 }
 
 /// `POST /settings/mfa/confirm`: turns two-step verification on and shows the recovery codes
@@ -283,7 +292,13 @@ pub async fn mfa_confirm(
     };
     let user = &v.user;
     let mut m = MfaState::default();
-    let form = match mfa::confirm(&state.deps(), user.principal(), f.code.trim(), user.meta()).await
+    let form = match mfa::confirm(
+        &state.deps(),
+        user.principal(),
+        f.mfa_code.trim(),
+        user.meta(),
+    )
+    .await
     {
         Ok(codes) => {
             m.recovery_codes = codes;

@@ -106,6 +106,22 @@ pub(super) fn of(ctx: &PageContext, id: &str, n: i64, total: i64) -> String {
     )
 }
 
+/// "Question n of N"; a clinical case begun among the last items runs past the requested
+/// count, and its extra steps read "Question n · case continues" instead of "6 of 5".
+pub(super) fn progress(ctx: &PageContext, session: &SessionView, item: &ServedItemView) -> String {
+    let (n, total) = (
+        i64::from(item.position),
+        i64::from(session.params.item_count),
+    );
+    if n > total && item.case.is_some() {
+        return ctx.locale.t_args(
+            "practice-progress-case-continues",
+            &[("n", FluentValue::from(n))],
+        );
+    }
+    of(ctx, "practice-progress", n, total)
+}
+
 /// A confirmation named in the query (`?done=note`) after a form's redirect.
 #[derive(Deserialize)]
 pub struct DoneQuery {
@@ -149,13 +165,7 @@ impl PlayerPage {
     }
 
     fn progress_text(&self) -> String {
-        let total = i64::from(self.session.params.item_count);
-        of(
-            &self.ctx,
-            "practice-progress",
-            i64::from(self.item.position),
-            total,
-        )
+        progress(&self.ctx, &self.session, &self.item)
     }
 
     fn case_step(&self, c: &CaseContext) -> String {
@@ -206,13 +216,7 @@ struct PausedPage {
 
 impl PausedPage {
     fn progress_text(&self) -> String {
-        let total = i64::from(self.session.params.item_count);
-        of(
-            &self.ctx,
-            "practice-progress",
-            i64::from(self.item.position),
-            total,
-        )
+        progress(&self.ctx, &self.session, &self.item)
     }
 
     fn clock(&self, ms: &i64) -> String {

@@ -114,11 +114,20 @@ pub async fn report(
     let form = Form::new()
         .with("category", &f.category)
         .with("body", &f.body);
-    let form =
-        match reports::create(&s.services.db, &actor, f.item_id, &f.category, &f.body, now).await {
-            Ok(_) => return Ok(see_other(&back_to(id, &f.back, f.served_id, "report"))),
-            Err(e) => form.failure(ctx.locale, "category", e)?,
-        };
+    let cache = s.services.cache.as_ref();
+    let filed = reports::create(
+        &s.services.db,
+        cache,
+        &actor,
+        f.item_id,
+        &f.category,
+        &f.body,
+        now,
+    );
+    let form = match filed.await {
+        Ok(_) => return Ok(see_other(&back_to(id, &f.back, f.served_id, "report"))),
+        Err(e) => form.failure(ctx.locale, "category", e)?,
+    };
     let (status, served_id, item_id, back) = (form.status(), f.served_id, f.item_id, f.back);
     let html = render(&ReportPage {
         ctx,
@@ -140,15 +149,15 @@ struct SummaryPage {
 
 impl SummaryPage {
     fn pct(&self, x: &Option<f64>) -> String {
-        x.map_or_else(|| "—".to_owned(), |v| format!("{v:.0}"))
+        x.map_or_else(|| "—".to_owned(), |v| self.ctx.locale.decimal(v, 0))
     }
 
     fn mean(&self, x: &Option<f64>) -> String {
-        x.map_or_else(|| "—".to_owned(), |v| format!("{:.0}", v * 100.0))
+        x.map_or_else(|| "—".to_owned(), |v| self.ctx.locale.decimal(v * 100.0, 0))
     }
 
     fn kc_pct(&self, v: &f64) -> String {
-        format!("{:.0}", v * 100.0)
+        self.ctx.locale.decimal(v * 100.0, 0)
     }
 
     fn minutes(&self) -> String {
@@ -216,6 +225,11 @@ impl ReviewPage {
 
     fn reason(&self, r: &ReviewedItem) -> String {
         reason_text(&self.ctx, &r.item.reason.code)
+    }
+
+    /// Writing direction of the item's own language (a French item on an Arabic page is LTR).
+    fn item_dir(&self, r: &ReviewedItem) -> &'static str {
+        crate::i18n::Locale::parse(&r.item.locale).map_or("auto", crate::i18n::Locale::dir)
     }
 
     /// The case scenario is shown above its first sub-item in the list.

@@ -181,6 +181,7 @@ pub async fn create_report(
     user.require(Action::ReportCreate)?;
     let r = reports::create(
         &s.services.db,
+        s.services.cache.as_ref(),
         &actor(&user),
         id,
         &b.category,
