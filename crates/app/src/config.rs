@@ -119,6 +119,10 @@ pub struct Settings {
     pub mail_from: String,
     /// Require verified email before training and buying (production forces it on).
     pub email_verification: bool,
+    /// Comma-separated areas switched off: `sign-up`, `practice`, `progress`, `author`
+    /// (hidden from the pages, their routes answer 404).
+    #[serde(deserialize_with = "opt_text")]
+    pub disabled_areas: Option<String>,
     /// Google OAuth client id; unset: Google sign-in hidden.
     #[serde(deserialize_with = "opt_text")]
     pub google_client_id: Option<String>,
@@ -173,6 +177,7 @@ impl Default for Settings {
             smtp_url: None,
             mail_from: "MyQCM <no-reply@myqcm.local>".into(),
             email_verification: true,
+            disabled_areas: None,
             google_client_id: None,
             google_client_secret: Secret::default(),
             google_issuer: "https://accounts.google.com".into(),
@@ -248,6 +253,8 @@ pub struct Config {
     pub database_url: String,
     /// Decoded master secret.
     pub secret_key: Vec<u8>,
+    /// Areas switched off (`MYQCM_DISABLED_AREAS`).
+    pub disabled_areas: Vec<myqcm_web::Area>,
 }
 
 impl Settings {
@@ -371,6 +378,7 @@ impl Settings {
                 ));
             }
         }
+        let disabled_areas = parse_areas(self.disabled_areas.as_deref())?;
         let secret_key = base64::engine::general_purpose::STANDARD
             .decode(self.secret_key.expose().trim())
             .map_err(|_| err("secret_key", "must be base64"))?;
@@ -399,9 +407,37 @@ impl Settings {
             trusted_proxies,
             database_url,
             secret_key,
+            disabled_areas,
             settings: self,
         })
     }
+}
+
+/// `MYQCM_DISABLED_AREAS`: a comma-separated list of area names; an unknown name is an error
+/// (a typo must not leave an area open that the operator meant to close).
+fn parse_areas(list: Option<&str>) -> Result<Vec<myqcm_web::Area>, ConfigError> {
+    let mut out = Vec::new();
+    for name in list
+        .unwrap_or_default()
+        .split(',')
+        .filter(|n| !n.trim().is_empty())
+    {
+        let area = myqcm_web::Area::parse(name).ok_or_else(|| {
+            let known: Vec<&str> = myqcm_web::Area::ALL.iter().map(|a| a.name()).collect();
+            err(
+                "disabled_areas",
+                format!(
+                    "unknown area {:?}; known: {}",
+                    name.trim(),
+                    known.join(", ")
+                ),
+            )
+        })?;
+        if !out.contains(&area) {
+            out.push(area);
+        }
+    }
+    Ok(out)
 }
 
 /// Builds the figment: defaults, then the TOML file if given, then `MYQCM_*` variables.
@@ -566,6 +602,27 @@ mod tests {
                 });
             }
         }
+    }
+
+    #[test]
+    fn disabled_areas_are_parsed_and_an_unknown_name_is_refused() {
+        Jail::expect_with(|jail| {
+            jail.set_env("MYQCM_DISABLED_AREAS", " sign-up, Author ,sign-up");
+            let c = load(None).unwrap();
+            assert_eq!(
+                c.disabled_areas,
+                vec![myqcm_web::Area::SignUp, myqcm_web::Area::Author]
+            );
+            jail.set_env("MYQCM_DISABLED_AREAS", "sign-up,payment");
+            let e = load(None).unwrap_err();
+            assert_eq!(e.variable, "MYQCM_DISABLED_AREAS");
+            assert!(e.message.contains("payment"), "{}", e.message);
+            Ok(())
+        });
+        Jail::expect_with(|_| {
+            assert!(load(None).unwrap().disabled_areas.is_empty());
+            Ok(())
+        });
     }
 
     #[test]

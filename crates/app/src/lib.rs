@@ -88,6 +88,7 @@ pub fn web_config(config: &Config) -> WebConfig {
         production: config.production,
         trusted_proxies: config.trusted_proxies.clone(),
         email_verification: config.settings.email_verification,
+        disabled_areas: config.disabled_areas.clone(),
         ..WebConfig::development(config.public_base_url.clone())
     }
 }

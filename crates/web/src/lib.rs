@@ -9,6 +9,7 @@
 //! result. This crate depends on `services` and `domain` only: no database, no adapter.
 
 pub mod api;
+pub mod areas;
 pub mod auth;
 pub mod error;
 pub mod health;
@@ -28,6 +29,7 @@ use axum::Router;
 use axum::routing::get;
 use myqcm_services::Services;
 
+pub use areas::Area;
 pub use error::WebError;
 
 /// Settings the HTTP layer needs (a projection of the application's configuration).
@@ -48,6 +50,8 @@ pub struct WebConfig {
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// `MYQCM_EMAIL_VERIFICATION`: the verified-email guard is enforced.
     pub email_verification: bool,
+    /// `MYQCM_DISABLED_AREAS`: parts of the product switched off (hidden, their routes 404).
+    pub disabled_areas: Vec<Area>,
 }
 
 impl WebConfig {
@@ -61,7 +65,13 @@ impl WebConfig {
             test_routes: false,
             trusted_proxies: Vec::new(),
             email_verification: true,
+            disabled_areas: Vec::new(),
         }
+    }
+
+    /// Whether `area` is switched on.
+    pub fn area_enabled(&self, area: Area) -> bool {
+        !self.disabled_areas.contains(&area)
     }
 
     /// Whether the public URL is https (cookies, HSTS).
@@ -129,6 +139,10 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::csrf::guard,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            areas::gate,
         ))
         .layer(axum::middleware::from_fn(input::reject_control_characters))
         .with_state(state);

@@ -551,3 +551,66 @@ async fn the_language_is_remembered_on_the_account() {
         .await;
     assert_eq!(s, 403);
 }
+
+/// An operator who closes sign-up and the practice area (`MYQCM_DISABLED_AREAS`) must not leave
+/// links into them on any page, nor routes that still work: the pages and the API answer the
+/// ordinary 404; areas left on keep working.
+#[tokio::test]
+async fn switched_off_areas_disappear_from_pages_and_answer_404() {
+    // The learner's account predates the switch (sign-up is closed on the second instance).
+    let open = spawn().await;
+    let b = open.learner("areas@example.dz").await;
+    assert!(
+        open.get("/")
+            .await
+            .text()
+            .await
+            .unwrap()
+            .contains("href=\"/sign-up\"")
+    );
+    let dash = open.get_as(&b, "/dashboard").await.text().await.unwrap();
+    assert!(dash.contains("href=\"/practice"));
+    let app = spawn_sharing(
+        Some(open.db.clone()),
+        open.cache.clone(),
+        open.clock.clone(),
+        |w, _| w.disabled_areas = vec![myqcm_web::Area::SignUp, myqcm_web::Area::Practice],
+    )
+    .await;
+    for path in ["/", "/sign-in"] {
+        let res = app.get(path).await;
+        assert_eq!(res.status(), 200, "{path}");
+        let html = res.text().await.unwrap();
+        assert!(!html.contains("href=\"/sign-up\""), "{path} links sign-up");
+    }
+    let res = app.get("/sign-up").await;
+    assert_eq!(res.status(), 404);
+    assert!(
+        res.text().await.unwrap().contains("<html"),
+        "the HTML 404 page"
+    );
+    let res = app
+        .post(
+            "/api/v1/auth/sign-up",
+            &serde_json::json!({"email": "new@example.dz", "password": PW, "display_name": "N"}),
+        )
+        .await;
+    assert_eq!(res.status(), 404);
+    assert!(
+        app.mails_to("new@example.dz").await.is_empty(),
+        "no account made"
+    );
+    let dash = app.get_as(&b, "/dashboard").await.text().await.unwrap();
+    assert!(
+        !dash.contains("href=\"/practice"),
+        "the dashboard links practice"
+    );
+    assert!(dash.contains("href=\"/progress\""), "progress stays on");
+    assert_eq!(app.get_as(&b, "/practice").await.status(), 404);
+    assert_eq!(
+        app.get_as(&b, "/api/v1/training-sessions").await.status(),
+        404
+    );
+    assert_eq!(app.get_as(&b, "/progress").await.status(), 200);
+    assert_eq!(app.get_as(&b, "/api/v1/progress").await.status(), 200);
+}

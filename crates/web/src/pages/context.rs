@@ -44,6 +44,8 @@ pub struct PageContext {
     pub google: bool,
     /// Whether the verified-email guard is enforced.
     pub email_verification: bool,
+    /// Areas switched off by configuration (`MYQCM_DISABLED_AREAS`).
+    pub disabled_areas: Vec<crate::Area>,
 }
 
 impl PageContext {
@@ -57,6 +59,8 @@ impl PageContext {
             path: "/".to_owned(),
             google: false,
             email_verification: true,
+            // Rendered without the configuration at hand: error pages do not advertise sign-up.
+            disabled_areas: vec![crate::Area::SignUp],
         }
     }
 
@@ -119,6 +123,12 @@ impl PageContext {
         })
     }
 
+    /// Whether the area called `name` (`sign-up`, `practice`, `progress`, `author`) is on;
+    /// templates hide links into switched-off areas.
+    pub fn area(&self, name: &str) -> bool {
+        crate::Area::parse(name).is_none_or(|a| !self.disabled_areas.contains(&a))
+    }
+
     /// The languages the switcher offers.
     pub fn locales(&self) -> [Locale; 3] {
         Locale::ALL
@@ -177,6 +187,7 @@ impl FromRequestParts<AppState> for PageContext {
                 .map_or_else(|| "/".to_owned(), |p| p.as_str().to_owned()),
             google: state.services.google.is_some(),
             email_verification: state.config.email_verification,
+            disabled_areas: state.config.disabled_areas.clone(),
         })
     }
 }
