@@ -121,6 +121,60 @@ async fn idempotency_key_returns_the_existing_job() {
 }
 
 #[tokio::test]
+async fn payloads_can_be_replaced_and_finished_jobs_deleted_by_key_prefix() {
+    let db = test_db().await.unwrap();
+    let t0 = epoch();
+    let keyed = |key: &str| {
+        let mut j = NewJob::new("mail.send", json!({"sealed": "x"}), t0);
+        j.idempotency_key = Some(key.into());
+        j
+    };
+    let done = jobs::enqueue(&*db, &keyed("mail:aa:1"), t0).await.unwrap();
+    let mut later = keyed("mail:aa:2");
+    later.run_at = t0 + Duration::hours(1);
+    let queued = jobs::enqueue(&*db, &later, t0).await.unwrap();
+    let other = jobs::enqueue(&*db, &keyed("mail:ab:1"), t0).await.unwrap();
+    let wildcard = jobs::enqueue(&*db, &keyed("mail:a_:1"), t0).await.unwrap();
+    assert!(
+        jobs::replace_payload(&*db, done, &json!({"delivered": true}), t0)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !jobs::replace_payload(&*db, 999_999, &json!({}), t0)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        jobs::get(&*db, done).await.unwrap().payload,
+        json!({"delivered": true})
+    );
+    // Finish every due job (all but `queued`, due in an hour).
+    while let Some(j) = jobs::claim(&*db, "w", t0, Duration::minutes(1))
+        .await
+        .unwrap()
+    {
+        assert_ne!(j.id, queued);
+        assert!(jobs::complete(&*db, j.id, "w", t0).await.unwrap());
+    }
+    let n = jobs::delete_finished_by_key_prefix(&*db, "mail.send", "mail:aa:")
+        .await
+        .unwrap();
+    assert_eq!(n, 1, "only the finished job of that prefix");
+    assert!(jobs::get(&*db, done).await.is_err());
+    // The queued one, another prefix and an underscore (a LIKE wildcard elsewhere) stay.
+    for id in [queued, other, wildcard] {
+        assert!(jobs::get(&*db, id).await.is_ok(), "{id}");
+    }
+    assert_eq!(
+        jobs::delete_finished_by_key_prefix(&*db, "other.kind", "mail:a")
+            .await
+            .unwrap(),
+        0
+    );
+}
+
+#[tokio::test]
 async fn claim_respects_run_at_priority_and_leases() {
     let db = test_db().await.unwrap();
     let t0 = epoch();
