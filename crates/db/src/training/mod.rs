@@ -988,16 +988,22 @@ pub async fn learner_data<C: ConnectionTrait>(
         sessions: training_session::Entity::find()
             .filter(training_session::Column::LearnerId.eq(learner))
             .order_by_asc(training_session::Column::CreatedAt)
+            .order_by_asc(training_session::Column::Id)
             .all(c)
             .await?,
+        // Ties (items served in the same millisecond) in session order, the same on every
+        // backend.
         items: session_item::Entity::find()
             .filter(session_item::Column::LearnerId.eq(learner))
             .order_by_asc(session_item::Column::ServedAt)
+            .order_by_asc(session_item::Column::SessionId)
+            .order_by_asc(session_item::Column::Position)
             .all(c)
             .await?,
         attempts: attempt::Entity::find()
             .filter(attempt::Column::LearnerId.eq(learner))
             .order_by_asc(attempt::Column::CreatedAt)
+            .order_by_asc(attempt::Column::Id)
             .all(c)
             .await?,
         abilities: abilities(c, learner, &[], false).await?,
