@@ -161,11 +161,7 @@ pub async fn sign_up(deps: &Deps, input: SignUp, meta: &ClientMeta) -> Result<()
                         .trim_end_matches("#token=")
                         .to_owned(),
                 };
-                let to = mail::Recipient {
-                    account: existing.id,
-                    to: &existing.email,
-                    locale: &existing.locale,
-                };
+                let to = mail::Recipient::of(&existing);
                 mail::enqueue(&txn, &deps.config.mail_key, now, to, &msg).await?;
             }
             audit::record(
@@ -331,11 +327,7 @@ async fn send_verification(deps: &Deps, email: &str) -> Result<()> {
             link: link(deps, "/verify-email", &t.token),
             code: t.code,
         };
-        let to = mail::Recipient {
-            account: a.id,
-            to: &a.email,
-            locale: &a.locale,
-        };
+        let to = mail::Recipient::of(&a);
         mail::enqueue(&txn, &deps.config.mail_key, now, to, &msg).await?;
     }
     txn.commit().await?;

@@ -160,6 +160,17 @@ pub struct Recipient<'a> {
     pub locale: &'a str,
 }
 
+impl<'a> Recipient<'a> {
+    /// An account's own address and language.
+    pub fn of(account: &'a myqcm_db::identity::accounts::Account) -> Self {
+        Self {
+            account: account.id,
+            to: &account.email,
+            locale: &account.locale,
+        }
+    }
+}
+
 /// A rendered mail, as sealed in the job payload.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct QueuedMail {

@@ -89,11 +89,7 @@ pub async fn request_deletion(
         },
     )
     .await?;
-    let to = mail::Recipient {
-        account: a.id,
-        to: &a.email,
-        locale: &a.locale,
-    };
+    let to = mail::Recipient::of(&a);
     mail::enqueue(
         &txn,
         &deps.config.mail_key,
@@ -153,11 +149,7 @@ pub async fn erase_due(deps: &Deps) -> Result<usize> {
             &mail::key_prefix(a.id),
         )
         .await?;
-        let to = mail::Recipient {
-            account: a.id,
-            to: &a.email,
-            locale: &a.locale,
-        };
+        let to = mail::Recipient::of(a);
         mail::enqueue(
             &txn,
             &deps.config.mail_key,
