@@ -15,7 +15,7 @@ mod write;
 
 pub use connect::{Backend, connect, connect_migrated, migrate, ping};
 pub use sea_orm::{DatabaseConnection, DatabaseTransaction, TransactionTrait};
-pub use write::begin_write;
+pub use write::{WriteBatch, begin_write};
 
 /// A persistence failure, in the vocabulary of the layers above.
 #[derive(Debug, thiserror::Error)]

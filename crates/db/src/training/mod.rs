@@ -11,8 +11,8 @@ pub mod progress;
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, TryIntoModel, Value,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, FromQueryResult,
+    IdenStatic, Iterable, QueryFilter, QueryOrder, QuerySelect, TryIntoModel, Value,
 };
 use uuid::Uuid;
 
@@ -22,7 +22,7 @@ pub use entities::{
 };
 
 use crate::sql::stmt;
-use crate::{DbError, is_unique_violation};
+use crate::{DbError, WriteBatch, is_unique_violation};
 
 /// Largest number of bound values per `IN (…)` list; longer lists are sent in chunks.
 const CHUNK: usize = 500;
@@ -667,14 +667,20 @@ pub async fn close_item<C: ConnectionTrait>(
     state: &str,
     now_ms: i64,
 ) -> Result<bool, DbError> {
-    let r = session_item::Entity::update_many()
+    let r = close_item_query(id, state, now_ms).exec(c).await?;
+    Ok(r.rows_affected == 1)
+}
+
+fn close_item_query(
+    id: Uuid,
+    state: &str,
+    now_ms: i64,
+) -> sea_orm::UpdateMany<session_item::Entity> {
+    session_item::Entity::update_many()
         .col_expr(session_item::Column::State, Expr::value(state))
         .col_expr(session_item::Column::ClosedAt, Expr::value(now_ms))
         .filter(session_item::Column::Id.eq(id))
         .filter(session_item::Column::State.eq("served"))
-        .exec(c)
-        .await?;
-    Ok(r.rows_affected == 1)
 }
 
 /// Sets or clears the flag of a served item. Returns whether the row exists in that session.
@@ -835,17 +841,18 @@ pub async fn put_ability<C: ConnectionTrait>(
     c: &C,
     m: learner_ability::Model,
 ) -> Result<(), DbError> {
+    ability_upsert(m).exec(c).await?;
+    Ok(())
+}
+
+fn ability_upsert(m: learner_ability::Model) -> sea_orm::Insert<learner_ability::ActiveModel> {
     use learner_ability::Column as Col;
     let a: learner_ability::ActiveModel = m.into();
-    learner_ability::Entity::insert(a)
-        .on_conflict(
-            OnConflict::columns([Col::LearnerId, Col::SubjectId])
-                .update_columns([Col::Theta, Col::Se, Col::Answers, Col::UpdatedAt])
-                .to_owned(),
-        )
-        .exec(c)
-        .await?;
-    Ok(())
+    learner_ability::Entity::insert(a).on_conflict(
+        OnConflict::columns([Col::LearnerId, Col::SubjectId])
+            .update_columns([Col::Theta, Col::Se, Col::Answers, Col::UpdatedAt])
+            .to_owned(),
+    )
 }
 
 /// KC states of a learner (only `kcs` when not empty), locked on PostgreSQL when `lock`.
@@ -870,20 +877,25 @@ pub async fn put_kc_states<C: ConnectionTrait>(
     c: &C,
     rows: Vec<learner_kc::Model>,
 ) -> Result<(), DbError> {
+    if let Some(q) = kc_upsert(rows) {
+        q.exec(c).await?;
+    }
+    Ok(())
+}
+
+fn kc_upsert(rows: Vec<learner_kc::Model>) -> Option<sea_orm::InsertMany<learner_kc::ActiveModel>> {
     use learner_kc::Column as Col;
     if rows.is_empty() {
-        return Ok(());
+        return None;
     }
     let models: Vec<learner_kc::ActiveModel> = rows.into_iter().map(Into::into).collect();
-    learner_kc::Entity::insert_many(models)
-        .on_conflict(
+    Some(
+        learner_kc::Entity::insert_many(models).on_conflict(
             OnConflict::columns([Col::LearnerId, Col::KcId])
                 .update_columns([Col::Mastery, Col::Evidence, Col::UpdatedAt])
                 .to_owned(),
-        )
-        .exec(c)
-        .await?;
-    Ok(())
+        ),
+    )
 }
 
 /// The memory of (learner, item), locked on PostgreSQL when `lock`.
@@ -907,25 +919,26 @@ pub async fn put_memory<C: ConnectionTrait>(
     c: &C,
     m: learner_memory::Model,
 ) -> Result<(), DbError> {
+    memory_upsert(m).exec(c).await?;
+    Ok(())
+}
+
+fn memory_upsert(m: learner_memory::Model) -> sea_orm::Insert<learner_memory::ActiveModel> {
     use learner_memory::Column as Col;
     let a: learner_memory::ActiveModel = m.into();
-    learner_memory::Entity::insert(a)
-        .on_conflict(
-            OnConflict::columns([Col::LearnerId, Col::ItemId])
-                .update_columns([
-                    Col::SubjectId,
-                    Col::Stability,
-                    Col::Difficulty,
-                    Col::Reviews,
-                    Col::Lapses,
-                    Col::LastReviewAt,
-                    Col::DueAt,
-                ])
-                .to_owned(),
-        )
-        .exec(c)
-        .await?;
-    Ok(())
+    learner_memory::Entity::insert(a).on_conflict(
+        OnConflict::columns([Col::LearnerId, Col::ItemId])
+            .update_columns([
+                Col::SubjectId,
+                Col::Stability,
+                Col::Difficulty,
+                Col::Reviews,
+                Col::Lapses,
+                Col::LastReviewAt,
+                Col::DueAt,
+            ])
+            .to_owned(),
+    )
 }
 
 /// Memories of a learner in `subjects` (due scores of a pool; `ix_learner_memory_subject`).
@@ -1058,4 +1071,214 @@ pub async fn erase_learner<C: ConnectionTrait>(c: &C, learner: Uuid) -> Result<(
     ))
     .await?;
     Ok(())
+}
+
+// ---------------------------------------------------------------- the answer path, batched
+//
+// An answer reads in two statements (the session with its served items; the learner state)
+// and writes in one batch ([`crate::WriteBatch`]): five round trips with `BEGIN`/`COMMIT`
+// instead of fifteen. See docs/PERFORMANCE.md.
+
+/// `s.col AS s_col, …` for every column of `E`, aliased with `prefix`.
+fn prefixed_columns<E: EntityTrait>(table: &str, prefix: &str) -> String {
+    E::Column::iter()
+        .map(|c| {
+            let name = c.as_str();
+            format!("{table}.{name} AS {prefix}{name}")
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A 64-bit key for the learner's advisory lock (both halves of the UUID folded together).
+fn learner_lock_key(learner: Uuid) -> i64 {
+    let (hi, lo) = learner.as_u64_pair();
+    i64::from_ne_bytes((hi ^ lo).to_ne_bytes())
+}
+
+/// A session of `learner` with every item served in it, in order, in one statement.
+///
+/// With `lock` on PostgreSQL the session row is locked (`FOR UPDATE`) and then the
+/// transaction takes the learner's advisory lock (`pg_advisory_xact_lock`), which every
+/// writer of the learner state holds: the statements that follow see the state as the last
+/// answer of this learner, in any session, left it. (SQLite write transactions are exclusive.)
+/// The served items are read under the statement's snapshot; a concurrent answer to the same
+/// session is caught by the exactly-once gate of the write batch.
+pub async fn session_with_items<C: ConnectionTrait>(
+    c: &C,
+    id: Uuid,
+    learner: Uuid,
+    lock: bool,
+) -> Result<Option<(training_session::Model, Vec<session_item::Model>)>, DbError> {
+    let backend = c.get_database_backend();
+    let s_cols = prefixed_columns::<training_session::Entity>("s", "s_");
+    let i_cols = prefixed_columns::<session_item::Entity>("i", "i_");
+    let mut values: Vec<Value> = vec![id.into(), learner.into()];
+    let sql = if lock && backend == DbBackend::Postgres {
+        values.push(learner_lock_key(learner).into());
+        format!(
+            "SELECT {s_cols}, {i_cols}, pg_advisory_xact_lock($3) IS NULL AS locked \
+             FROM (SELECT * FROM training_session WHERE id = $1 AND learner_id = $2 FOR UPDATE) s \
+             LEFT JOIN session_item i ON i.session_id = s.id ORDER BY i.position"
+        )
+    } else {
+        format!(
+            "SELECT {s_cols}, {i_cols} FROM training_session s \
+             LEFT JOIN session_item i ON i.session_id = s.id \
+             WHERE s.id = $1 AND s.learner_id = $2 ORDER BY i.position"
+        )
+    };
+    let rows = c.query_all_raw(stmt(backend, &sql, values)).await?;
+    let Some(first) = rows.first() else {
+        return Ok(None);
+    };
+    let session = training_session::Model::from_query_result(first, "s_")?;
+    let mut items = Vec::with_capacity(rows.len());
+    for r in &rows {
+        if r.try_get::<Option<Uuid>>("i_", "id")?.is_some() {
+            items.push(session_item::Model::from_query_result(r, "i_")?);
+        }
+    }
+    Ok(Some((session, items)))
+}
+
+/// The learner state an answer reads: every ability and KC state of the learner, and the
+/// memory of `item` (when given), in one statement.
+#[derive(Debug, Default)]
+pub struct LearnerStateRows {
+    /// One row per subject with an ability.
+    pub abilities: Vec<learner_ability::Model>,
+    /// One row per KC with evidence.
+    pub kcs: Vec<learner_kc::Model>,
+    /// The memory of the item asked for.
+    pub memory: Option<learner_memory::Model>,
+}
+
+/// Reads [`LearnerStateRows`] in one `UNION ALL`.
+pub async fn learner_state<C: ConnectionTrait>(
+    c: &C,
+    learner: Uuid,
+    item: Option<Uuid>,
+) -> Result<LearnerStateRows, DbError> {
+    const Z: &str = "CAST(0 AS BIGINT)";
+    const F: &str = "CAST(0 AS DOUBLE PRECISION)";
+    let backend = c.get_database_backend();
+    let mut sql = format!(
+        "SELECT 'a' AS k, subject_id AS id, CAST(NULL AS {u}) AS subject, theta AS x, se AS y, \
+         CAST(answers AS BIGINT) AS n1, {Z} AS n2, updated_at AS n3, {Z} AS n4 \
+         FROM learner_ability WHERE learner_id = $1 \
+         UNION ALL SELECT 'k', kc_id, NULL, mastery, {F}, CAST(evidence AS BIGINT), {Z}, \
+         updated_at, {Z} FROM learner_kc WHERE learner_id = $1",
+        u = if backend == DbBackend::Postgres {
+            "uuid"
+        } else {
+            "BLOB"
+        },
+    );
+    let mut values: Vec<Value> = vec![learner.into()];
+    if let Some(item) = item {
+        values.push(item.into());
+        sql.push_str(
+            " UNION ALL SELECT 'm', item_id, subject_id, stability, difficulty, \
+             CAST(reviews AS BIGINT), CAST(lapses AS BIGINT), last_review_at, due_at \
+             FROM learner_memory WHERE learner_id = $1 AND item_id = $2",
+        );
+    }
+    let rows = c.query_all_raw(stmt(backend, &sql, values)).await?;
+    let mut out = LearnerStateRows::default();
+    let int = |v: i64| i32::try_from(v).unwrap_or(i32::MAX);
+    for r in &rows {
+        let kind: String = r.try_get("", "k")?;
+        let id: Uuid = r.try_get("", "id")?;
+        let x: f64 = r.try_get("", "x")?;
+        let y: f64 = r.try_get("", "y")?;
+        let n1: i64 = r.try_get("", "n1")?;
+        let n2: i64 = r.try_get("", "n2")?;
+        let n3: i64 = r.try_get("", "n3")?;
+        let n4: i64 = r.try_get("", "n4")?;
+        match kind.as_str() {
+            "a" => out.abilities.push(learner_ability::Model {
+                learner_id: learner,
+                subject_id: id,
+                theta: x,
+                se: y,
+                answers: int(n1),
+                updated_at: n3,
+            }),
+            "k" => out.kcs.push(learner_kc::Model {
+                learner_id: learner,
+                kc_id: id,
+                mastery: x,
+                evidence: int(n1),
+                updated_at: n3,
+            }),
+            _ => {
+                out.memory = Some(learner_memory::Model {
+                    learner_id: learner,
+                    item_id: id,
+                    subject_id: r.try_get("", "subject")?,
+                    stability: x,
+                    difficulty: y,
+                    reviews: int(n1),
+                    lapses: int(n2),
+                    last_review_at: n3,
+                    due_at: n4,
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Queues the exactly-once close of a served item (the batch's gate).
+pub fn queue_close_item(batch: &mut WriteBatch, id: Uuid, state: &str, now_ms: i64) {
+    batch.push_gate(&close_item_query(id, state, now_ms));
+}
+
+/// Queues an attempt.
+pub fn queue_attempt(batch: &mut WriteBatch, m: attempt::Model) {
+    let a: attempt::ActiveModel = m.into();
+    batch.push(&attempt::Entity::insert(a), 1);
+}
+
+/// Queues a served item.
+pub fn queue_session_item(batch: &mut WriteBatch, m: session_item::Model) {
+    let a: session_item::ActiveModel = m.into();
+    batch.push(&session_item::Entity::insert(a), 1);
+}
+
+/// Queues the changed columns of a loaded session.
+///
+/// # Errors
+/// [`DbError::NotFound`] when `a` has no id.
+pub fn queue_session_update(
+    batch: &mut WriteBatch,
+    a: training_session::ActiveModel,
+) -> Result<training_session::Model, DbError> {
+    let id = match &a.id {
+        sea_orm::ActiveValue::Set(v) | sea_orm::ActiveValue::Unchanged(v) => *v,
+        sea_orm::ActiveValue::NotSet => return Err(DbError::NotFound),
+    };
+    batch.push(
+        &training_session::Entity::update_many()
+            .set(a.clone())
+            .filter(training_session::Column::Id.eq(id)),
+        1,
+    );
+    Ok(a.try_into_model()?)
+}
+
+/// Queues the learner-state upserts of one graded answer.
+pub fn queue_learner_state(
+    batch: &mut WriteBatch,
+    ability: learner_ability::Model,
+    kcs: Vec<learner_kc::Model>,
+    memory: learner_memory::Model,
+) {
+    batch.push(&ability_upsert(ability), 1);
+    let n = kcs.len() as u64;
+    if let Some(q) = kc_upsert(kcs) {
+        batch.push(&q, n);
+    }
+    batch.push(&memory_upsert(memory), 1);
 }

@@ -36,7 +36,7 @@ use myqcm_db::training::{
     self as repo, attempt, learner_ability, learner_kc, learner_memory, learner_profile,
     session_item, training_session,
 };
-use myqcm_db::{DatabaseConnection, DatabaseTransaction, DbError};
+use myqcm_db::{DatabaseConnection, DatabaseTransaction, DbError, WriteBatch};
 use myqcm_domain::Clock;
 use myqcm_domain::catalogue::lifecycle::Actor;
 use myqcm_domain::catalogue::{ContentError, ItemKind, Locale};
@@ -260,9 +260,16 @@ struct State {
 }
 
 impl State {
-    async fn load<C: ConnectionTrait>(c: &C, learner: Uuid, lock: bool) -> Result<Self> {
-        let abilities = repo::abilities(c, learner, &[], lock)
-            .await?
+    /// The learner's abilities and KC states, and the memory of `item` when given, in one
+    /// statement (see [`repo::learner_state`]).
+    async fn load<C: ConnectionTrait>(
+        c: &C,
+        learner: Uuid,
+        item: Option<Uuid>,
+    ) -> Result<(Self, Option<learner_memory::Model>)> {
+        let rows = repo::learner_state(c, learner, item).await?;
+        let abilities = rows
+            .abilities
             .into_iter()
             .map(|a| {
                 (
@@ -275,8 +282,8 @@ impl State {
                 )
             })
             .collect();
-        let kcs = repo::kc_states(c, learner, &[], lock)
-            .await?
+        let kcs = rows
+            .kcs
             .into_iter()
             .map(|k| {
                 (
@@ -288,7 +295,7 @@ impl State {
                 )
             })
             .collect();
-        Ok(Self { abilities, kcs })
+        Ok((Self { abilities, kcs }, rows.memory))
     }
 
     fn ability(&self, subject: Uuid) -> Ability {
@@ -677,10 +684,12 @@ impl Training {
         let _gate = self.write_gate().await;
         let txn = begin_write(&self.db).await?;
         let session = repo::insert_session(&txn, session).await?;
-        let state = State::load(&txn, learner, false).await?;
+        let (state, _) = State::load(&txn, learner, None).await?;
+        let mut batch = WriteBatch::new(self.db.get_database_backend());
         let (session, next) = self
-            .advance(&txn, session, &[], Some(&pool), &state)
+            .advance(&txn, &mut batch, session, &[], Some(&pool), &state)
             .await?;
+        batch.run(&txn).await?;
         txn.commit().await?;
         self.pools.insert(id, pool);
         let current = match next {
@@ -897,10 +906,9 @@ impl Training {
         let pool = self.pool_before_write(learner, id).await?;
         let _gate = self.write_gate().await;
         let txn = begin_write(&self.db).await?;
-        let session = repo::session_of(&txn, id, learner, true)
+        let (session, mut items) = repo::session_with_items(&txn, id, learner, true)
             .await?
             .ok_or(TrainingError::NotFound)?;
-        let mut items = repo::session_items(&txn, id).await?;
         let target = items
             .iter()
             .find(|i| i.id == input.served_id)
@@ -938,7 +946,54 @@ impl Training {
             return Err(TrainingError::QuotaExhausted(feature));
         }
         let now = self.now_ms();
-        if !repo::close_item(&txn, target.id, "answered", now).await? {
+        let time_spent = (now - target.served_at).clamp(
+            0,
+            i64::try_from(self.config.max_item_time.as_millis()).unwrap_or(i64::MAX),
+        );
+        let mut batch = WriteBatch::new(self.db.get_database_backend());
+        repo::queue_close_item(&mut batch, target.id, "answered", now);
+        let stored = attempt::Model {
+            id: Uuid::now_v7(),
+            session_item_id: target.id,
+            session_id: id,
+            learner_id: learner,
+            item_id: target.item_id,
+            revision_id: target.revision_id,
+            response: json(&response)?,
+            ratio: outcome.ratio(),
+            correct: outcome.correct(),
+            grader: match outcome {
+                Outcome::Graded { grader, .. } => Some(grader.as_str().into()),
+                Outcome::Ungraded { .. } => None,
+            },
+            ungraded_reason: match outcome {
+                Outcome::Ungraded { reason } => Some(reason.as_str().into()),
+                Outcome::Graded { .. } => None,
+            },
+            rule_version: rules.version.clone(),
+            parameter_set_id: target.parameter_set_id,
+            time_spent_ms: time_spent,
+            created_at: now,
+        };
+        repo::queue_attempt(&mut batch, stored.clone());
+        let graded = outcome.correct();
+        let (mut state, memory) =
+            State::load(&txn, learner, graded.map(|_| target.item_id)).await?;
+        if let Some(correct) = graded {
+            let model = self
+                .item_model(&txn, &target, &rev, pool.as_deref())
+                .await?;
+            self.update_state(&mut batch, &target, model, &mut state, memory, correct)?;
+            self.entitlements.consume(&txn, learner, feature, 1).await?;
+        }
+        if let Some(i) = items.iter_mut().find(|i| i.id == target.id) {
+            i.state = "answered".into();
+        }
+        let (session, next) = self
+            .advance(&txn, &mut batch, session, &items, pool.as_deref(), &state)
+            .await?;
+        if !batch.run(&txn).await? {
+            // Another submission of this answer closed the item first: its result stands.
             drop(txn);
             let stored = repo::attempt_for(&self.db, target.id)
                 .await?
@@ -946,52 +1001,6 @@ impl Training {
             metric::answered("repeat");
             return self.repeat(&session, &target, &stored).await;
         }
-        let time_spent = (now - target.served_at).clamp(
-            0,
-            i64::try_from(self.config.max_item_time.as_millis()).unwrap_or(i64::MAX),
-        );
-        let stored = repo::insert_attempt(
-            &txn,
-            attempt::Model {
-                id: Uuid::now_v7(),
-                session_item_id: target.id,
-                session_id: id,
-                learner_id: learner,
-                item_id: target.item_id,
-                revision_id: target.revision_id,
-                response: json(&response)?,
-                ratio: outcome.ratio(),
-                correct: outcome.correct(),
-                grader: match outcome {
-                    Outcome::Graded { grader, .. } => Some(grader.as_str().into()),
-                    Outcome::Ungraded { .. } => None,
-                },
-                ungraded_reason: match outcome {
-                    Outcome::Ungraded { reason } => Some(reason.as_str().into()),
-                    Outcome::Graded { .. } => None,
-                },
-                rule_version: rules.version.clone(),
-                parameter_set_id: target.parameter_set_id,
-                time_spent_ms: time_spent,
-                created_at: now,
-            },
-        )
-        .await?;
-        let mut state = State::load(&txn, learner, true).await?;
-        if let Some(correct) = outcome.correct() {
-            let model = self
-                .item_model(&txn, &target, &rev, pool.as_deref())
-                .await?;
-            self.update_state(&txn, &target, model, &mut state, correct)
-                .await?;
-            self.entitlements.consume(&txn, learner, feature, 1).await?;
-        }
-        if let Some(i) = items.iter_mut().find(|i| i.id == target.id) {
-            i.state = "answered".into();
-        }
-        let (session, next) = self
-            .advance(&txn, session, &items, pool.as_deref(), &state)
-            .await?;
         txn.commit().await?;
         metric::answered(match outcome.correct() {
             Some(true) => "correct",
@@ -1050,10 +1059,19 @@ impl Training {
         session: training_session::Model,
         reason: EndReason,
     ) -> Result<training_session::Model> {
-        let now = self.now_ms();
         if let Some(open) = repo::current_item(txn, session.id).await? {
-            repo::close_item(txn, open.id, "skipped", now).await?;
+            repo::close_item(txn, open.id, "skipped", self.now_ms()).await?;
         }
+        Ok(repo::update_session(txn, self.ended(session, reason)).await?)
+    }
+
+    /// The changes that end `session` for `reason`.
+    fn ended(
+        &self,
+        session: training_session::Model,
+        reason: EndReason,
+    ) -> training_session::ActiveModel {
+        let now = self.now_ms();
         let status = if reason == EndReason::Expired {
             Status::Expired
         } else {
@@ -1065,7 +1083,7 @@ impl Training {
         a.completed_at = Set(Some(now));
         a.updated_at = Set(now);
         a.paused_at = Set(None);
-        Ok(repo::update_session(txn, a).await?)
+        a
     }
 
     /// The IRT parameters and KCs (with BKT parameters) of a served item: from the pool, else
@@ -1102,13 +1120,15 @@ impl Training {
         Ok((params, kcs))
     }
 
-    /// Applies one graded answer to the learner state (ability, KCs, memory) in `txn`.
-    async fn update_state(
+    /// Applies one graded answer to the learner state (ability, KCs, memory): the new rows go
+    /// into `batch`, and `state` is updated for the choice of the next item.
+    fn update_state(
         &self,
-        txn: &DatabaseTransaction,
+        batch: &mut WriteBatch,
         target: &session_item::Model,
         model: (myqcm_psychometrics::irt::ItemParams, Vec<(Uuid, BktParams)>),
         state: &mut State,
+        memory: Option<learner_memory::Model>,
         correct: bool,
     ) -> Result<()> {
         let now = self.now_ms();
@@ -1128,16 +1148,14 @@ impl Training {
                 )
             })
             .collect();
-        let memory = repo::memory(txn, learner, target.item_id, true)
-            .await?
-            .map(|m| Memory {
-                stability: m.stability,
-                difficulty: m.difficulty,
-                reviews: u32::try_from(m.reviews).unwrap_or(0),
-                lapses: u32::try_from(m.lapses).unwrap_or(0),
-                last_review_ms: m.last_review_at,
-                due_ms: m.due_at,
-            });
+        let memory = memory.map(|m| Memory {
+            stability: m.stability,
+            difficulty: m.difficulty,
+            reviews: u32::try_from(m.reviews).unwrap_or(0),
+            lapses: u32::try_from(m.lapses).unwrap_or(0),
+            last_review_ms: m.last_review_at,
+            due_ms: m.due_at,
+        });
         let u = learning::update(
             &self.memory,
             &ability,
@@ -1148,8 +1166,8 @@ impl Training {
             now,
         )?;
         let count = |n: u32| i32::try_from(n).unwrap_or(i32::MAX);
-        repo::put_ability(
-            txn,
+        repo::queue_learner_state(
+            batch,
             learner_ability::Model {
                 learner_id: learner,
                 subject_id: target.subject_id,
@@ -1158,10 +1176,6 @@ impl Training {
                 answers: count(u.ability.answers),
                 updated_at: now,
             },
-        )
-        .await?;
-        repo::put_kc_states(
-            txn,
             kcs.iter()
                 .zip(&u.kcs)
                 .map(|((id, _), s)| learner_kc::Model {
@@ -1172,10 +1186,6 @@ impl Training {
                     updated_at: now,
                 })
                 .collect(),
-        )
-        .await?;
-        repo::put_memory(
-            txn,
             learner_memory::Model {
                 learner_id: learner,
                 item_id: target.item_id,
@@ -1187,8 +1197,7 @@ impl Training {
                 last_review_at: u.memory.last_review_ms,
                 due_at: u.memory.due_ms,
             },
-        )
-        .await?;
+        );
         state.abilities.insert(target.subject_id, u.ability);
         for ((id, _), s) in kcs.iter().zip(&u.kcs) {
             state.kcs.insert(*id, *s);
@@ -1248,10 +1257,12 @@ impl Training {
         })
     }
 
-    /// Serves the next item of `session` (after `items`) or ends it; saves the session.
+    /// Serves the next item of `session` (after `items`, none of which stays open) or ends it;
+    /// the new served item and the session's changes go into `batch`.
     async fn advance(
         &self,
         txn: &DatabaseTransaction,
+        batch: &mut WriteBatch,
         session: training_session::Model,
         items: &[session_item::Model],
         pool: Option<&Pool>,
@@ -1274,7 +1285,7 @@ impl Training {
                     }
                     _ => vec![],
                 };
-                let session = self.end_session(txn, session, reason).await?;
+                let session = repo::queue_session_update(batch, self.ended(session, reason))?;
                 return Ok((
                     session,
                     Next::End(EndView {
@@ -1323,38 +1334,35 @@ impl Training {
         let case_size = u
             .case_id
             .map(|_| i32::try_from(u.items.len()).unwrap_or(i32::MAX));
-        let row = repo::insert_session_item(
-            txn,
-            session_item::Model {
-                id: Uuid::now_v7(),
-                session_id: session.id,
-                learner_id: session.learner_id,
-                position,
-                item_id: it.item_id,
-                revision_id: it.revision_id,
-                subject_id: it.subject_id,
-                case_id: u.case_id,
-                case_step: u
-                    .case_id
-                    .map(|_| i32::try_from(index + 1).unwrap_or(i32::MAX)),
-                case_size,
-                option_order,
-                reason: reason.as_str().into(),
-                p_correct: Some(before.p_irt),
-                p_correct_bkt: before.p_bkt,
-                parameter_set_id: it.parameter_set,
-                state: "served".into(),
-                served_at: now,
-                closed_at: None,
-                flagged: false,
-                note: None,
-            },
-        )
-        .await?;
+        let row = session_item::Model {
+            id: Uuid::now_v7(),
+            session_id: session.id,
+            learner_id: session.learner_id,
+            position,
+            item_id: it.item_id,
+            revision_id: it.revision_id,
+            subject_id: it.subject_id,
+            case_id: u.case_id,
+            case_step: u
+                .case_id
+                .map(|_| i32::try_from(index + 1).unwrap_or(i32::MAX)),
+            case_size,
+            option_order,
+            reason: reason.as_str().into(),
+            p_correct: Some(before.p_irt),
+            p_correct_bkt: before.p_bkt,
+            parameter_set_id: it.parameter_set,
+            state: "served".into(),
+            served_at: now,
+            closed_at: None,
+            flagged: false,
+            note: None,
+        };
+        repo::queue_session_item(batch, row.clone());
         let mut a: training_session::ActiveModel = session.into();
         a.served = Set(position + 1);
         a.updated_at = Set(now);
-        let session = repo::update_session(txn, a).await?;
+        let session = repo::queue_session_update(batch, a)?;
         let view = self.served_view(txn, &session, &row).await?;
         Ok((session, Next::Item(Box::new(view))))
     }
@@ -1514,10 +1522,9 @@ impl Training {
         let pool = self.pool_before_write(learner, id).await?;
         let _gate = self.write_gate().await;
         let txn = begin_write(&self.db).await?;
-        let session = repo::session_of(&txn, id, learner, true)
+        let (session, mut items) = repo::session_with_items(&txn, id, learner, true)
             .await?
             .ok_or(TrainingError::NotFound)?;
-        let mut items = repo::session_items(&txn, id).await?;
         let target = items
             .iter()
             .find(|i| i.id == served_id)
@@ -1535,16 +1542,18 @@ impl Training {
             txn.commit().await?;
             return Err(e);
         }
-        if !repo::close_item(&txn, target.id, "skipped", self.now_ms()).await? {
-            return Err(TrainingError::NotCurrent);
-        }
+        let mut batch = WriteBatch::new(self.db.get_database_backend());
+        repo::queue_close_item(&mut batch, target.id, "skipped", self.now_ms());
         if let Some(i) = items.iter_mut().find(|i| i.id == target.id) {
             i.state = "skipped".into();
         }
-        let state = State::load(&txn, learner, false).await?;
+        let (state, _) = State::load(&txn, learner, None).await?;
         let (_, next) = self
-            .advance(&txn, session, &items, pool.as_deref(), &state)
+            .advance(&txn, &mut batch, session, &items, pool.as_deref(), &state)
             .await?;
+        if !batch.run(&txn).await? {
+            return Err(TrainingError::NotCurrent);
+        }
         txn.commit().await?;
         Ok(next)
     }
