@@ -654,3 +654,121 @@ async fn graded_attempts_stream_in_id_pages_and_parameters_copy_into_a_candidate
     assert_eq!(sets[0].notes, r#"{"attempts":6}"#);
     assert_eq!(repo::active_parameter_set(&*db).await.unwrap(), active.id);
 }
+
+#[tokio::test]
+async fn an_answer_batch_writes_everything_once_and_a_second_close_keeps_nothing() {
+    let db = test_db().await.unwrap();
+    let b = bank(&db).await;
+    let learner = Uuid::now_v7();
+    let s = repo::insert_session(&*db, session(learner, b.subject, 100))
+        .await
+        .unwrap();
+    let si = repo::insert_session_item(&*db, served(&s, &b, 0))
+        .await
+        .unwrap();
+    // One read gives the session and its items; another learner gets nothing.
+    let (read, items) = repo::session_with_items(&*db, s.id, learner, true)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(read.id, s.id);
+    assert_eq!(items.iter().map(|i| i.id).collect::<Vec<_>>(), vec![si.id]);
+    assert!(
+        repo::session_with_items(&*db, s.id, Uuid::now_v7(), false)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let empty = repo::learner_state(&*db, learner, Some(b.qcs.0))
+        .await
+        .unwrap();
+    assert!(empty.abilities.is_empty() && empty.kcs.is_empty() && empty.memory.is_none());
+
+    let state = |theta: f64, evidence: i32, reviews: i32| {
+        (
+            learner_ability::Model {
+                learner_id: learner,
+                subject_id: b.subject,
+                theta,
+                se: 0.9,
+                answers: evidence,
+                updated_at: 2_000,
+            },
+            vec![learner_kc::Model {
+                learner_id: learner,
+                kc_id: b.kc,
+                mastery: 0.4,
+                evidence,
+                updated_at: 2_000,
+            }],
+            learner_memory::Model {
+                learner_id: learner,
+                item_id: b.qcs.0,
+                subject_id: b.subject,
+                stability: 2.5,
+                difficulty: 5.0,
+                reviews,
+                lapses: 0,
+                last_review_at: 2_000,
+                due_at: 90_000,
+            },
+        )
+    };
+    let batch_for = |session_row: &training_session::Model, theta: f64| {
+        let mut batch = myqcm_db::WriteBatch::new(db.get_database_backend());
+        repo::queue_close_item(&mut batch, si.id, "answered", 2_000);
+        repo::queue_attempt(&mut batch, an_attempt(&si, None));
+        let (a, k, m) = state(theta, 1, 1);
+        repo::queue_learner_state(&mut batch, a, k, m);
+        repo::queue_session_item(&mut batch, served(session_row, &b, 1));
+        let mut update: training_session::ActiveModel = session_row.clone().into();
+        update.served = sea_orm::ActiveValue::Set(2);
+        repo::queue_session_update(&mut batch, update).unwrap();
+        batch
+    };
+
+    let txn = db.begin().await.unwrap();
+    assert!(batch_for(&read, 0.3).run(&txn).await.unwrap());
+    txn.commit().await.unwrap();
+    let (after, items) = repo::session_with_items(&*db, s.id, learner, false)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(after.served, 2);
+    assert_eq!(
+        items.iter().map(|i| i.state.as_str()).collect::<Vec<_>>(),
+        vec!["answered", "served"]
+    );
+    assert!(repo::attempt_for(&*db, si.id).await.unwrap().is_some());
+    let st = repo::learner_state(&*db, learner, Some(b.qcs.0))
+        .await
+        .unwrap();
+    assert_eq!(st.abilities.len(), 1);
+    assert!((st.abilities[0].theta - 0.3).abs() < 1e-12);
+    assert_eq!(st.kcs.len(), 1);
+    assert_eq!(st.kcs[0].evidence, 1);
+    let memory = st.memory.unwrap();
+    assert_eq!((memory.reviews, memory.due_at), (1, 90_000));
+    assert_eq!(memory.subject_id, b.subject);
+    assert!(
+        repo::learner_state(&*db, learner, None)
+            .await
+            .unwrap()
+            .memory
+            .is_none()
+    );
+
+    // The same answer again: the gate closes nothing, so the caller keeps nothing.
+    let txn = db.begin().await.unwrap();
+    assert!(!batch_for(&read, 2.0).run(&txn).await.unwrap());
+    drop(txn);
+    let st = repo::learner_state(&*db, learner, None).await.unwrap();
+    assert!(
+        (st.abilities[0].theta - 0.3).abs() < 1e-12,
+        "the refused batch changed nothing"
+    );
+    assert_eq!(
+        repo::attempts_of_session(&*db, s.id).await.unwrap().len(),
+        1
+    );
+}
