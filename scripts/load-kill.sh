@@ -10,7 +10,10 @@ cd "$(dirname "$0")/.."
 backends="${1:-both}"; learners="${2:-32}"
 target="${CARGO_TARGET_DIR:-target}"
 profile="${MYQCM_LOAD_PROFILE:-load}"
-cargo build -q --profile "$profile" -p myqcm-app --bin myqcm --example load_answers
+# MYQCM_LOAD_SKIP_BUILD=1 reuses the binaries already built for the profile.
+if [[ -z "${MYQCM_LOAD_SKIP_BUILD:-}" ]]; then
+  cargo build -q --profile "$profile" -p myqcm-app --bin myqcm --example load_answers
+fi
 out="$profile"; [[ "$profile" == dev ]] && out=debug
 bin="$target/$out/myqcm"
 driver="$target/$out/examples/load_answers"
