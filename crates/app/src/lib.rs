@@ -232,7 +232,10 @@ pub fn worker(services: &Services) -> Worker {
         services.db.clone(),
         services.clock.clone(),
         Arc::new(registry(services)),
-        WorkerConfig::default(),
+        WorkerConfig {
+            events: Some(services.cache.clone()),
+            ..WorkerConfig::default()
+        },
     )
 }
 

@@ -771,3 +771,9 @@ pub async fn enqueue_due_schedules<C: ConnectionTrait>(
     }
     Ok(enqueued)
 }
+
+/// The publish/subscribe channel on which a worker announces a job's progress and end
+/// (`{"status", "progress", "message"}` as JSON); the server-sent events of the job read it.
+pub fn events_channel(id: i64) -> String {
+    format!("job:{id}")
+}

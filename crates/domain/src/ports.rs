@@ -1,10 +1,12 @@
 //! Ports: the seams with several implementations or that tests must control.
 //! Implementations live in `myqcm-integrations` (cache, blobs, mail) and here (clock).
 
+use std::pin::Pin;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
+use futures_core::Stream;
 
 pub use crate::clock::Clock;
 
@@ -39,7 +41,18 @@ pub trait Cache: Send + Sync + std::fmt::Debug {
     async fn incr(&self, key: &str, window: Duration) -> Result<u64, PortError>;
     /// Checks the backend answers (readiness probe).
     async fn ping(&self) -> Result<(), PortError>;
+    /// Sends `message` to every current subscriber of `channel`: in this process, and with
+    /// Redis in every instance sharing the server. Fire and forget: nobody listening is not an
+    /// error, and a message published before a subscription is not replayed.
+    async fn publish(&self, channel: &str, message: &[u8]) -> Result<(), PortError>;
+    /// The messages published on `channel` from now on, in order; ends when the backend
+    /// goes away. A subscriber that falls far behind skips what it missed (live progress is
+    /// the use: the next message supersedes the last).
+    async fn subscribe(&self, channel: &str) -> Result<Subscription, PortError>;
 }
+
+/// The message stream of [`Cache::subscribe`].
+pub type Subscription = Pin<Box<dyn Stream<Item = Vec<u8>> + Send>>;
 
 /// Stored binary objects (images, documents). Keys are chosen by the caller from
 /// `[A-Za-z0-9._/-]`, never from user-supplied file names.

@@ -1,12 +1,63 @@
 //! Cache adapters: [`MemoryCache`] (moka, one process) and [`RedisCache`] (shared by instances).
+//!
+//! Publish/subscribe: each adapter fans messages out to its local subscribers through a
+//! [`Hub`] (one `tokio::sync::broadcast` channel per channel name). The memory cache publishes
+//! straight into its hub; the Redis cache publishes with `PUBLISH` and a second connection,
+//! subscribed to the deployment's pattern, feeds every message it receives into the hub, so a
+//! subscriber on one instance sees what another instance published.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use fred::prelude::*;
 use fred::types::Expiration;
+use futures::StreamExt as _;
 use moka::Expiry;
-use myqcm_domain::ports::{Cache, PortError};
+use myqcm_domain::ports::{Cache, PortError, Subscription};
+use tokio::sync::broadcast;
+
+/// Messages a slow subscriber may fall behind before it skips ahead.
+const HUB_BACKLOG: usize = 64;
+
+/// In-process fan-out of published messages, by channel name.
+#[derive(Clone, Default)]
+struct Hub {
+    channels: Arc<Mutex<HashMap<String, broadcast::Sender<Vec<u8>>>>>,
+}
+
+impl Hub {
+    fn subscribe(&self, channel: &str) -> Subscription {
+        let rx = {
+            let mut map = self.channels.lock().unwrap_or_else(PoisonError::into_inner);
+            // Channels whose subscribers have all gone are dropped here and on publish.
+            map.retain(|_, tx| tx.receiver_count() > 0);
+            map.entry(channel.to_owned())
+                .or_insert_with(|| broadcast::channel(HUB_BACKLOG).0)
+                .subscribe()
+        };
+        futures::stream::unfold(rx, |mut rx| async move {
+            loop {
+                match rx.recv().await {
+                    Ok(message) => return Some((message, rx)),
+                    Err(broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(broadcast::error::RecvError::Closed) => return None,
+                }
+            }
+        })
+        .boxed()
+    }
+
+    fn send(&self, channel: &str, message: Vec<u8>) {
+        let mut map = self.channels.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(tx) = map.get(channel)
+            && tx.send(message).is_err()
+        {
+            map.remove(channel);
+        }
+    }
+}
 
 #[derive(Clone, Debug)]
 struct Entry {
@@ -36,6 +87,7 @@ impl Expiry<String, Entry> for EntryExpiry {
 #[derive(Clone)]
 pub struct MemoryCache {
     inner: moka::future::Cache<String, Entry>,
+    hub: Hub,
 }
 
 impl std::fmt::Debug for MemoryCache {
@@ -53,7 +105,10 @@ impl MemoryCache {
             .max_capacity(capacity)
             .expire_after(EntryExpiry)
             .build();
-        Self { inner }
+        Self {
+            inner,
+            hub: Hub::default(),
+        }
     }
 }
 
@@ -117,6 +172,15 @@ impl Cache for MemoryCache {
     async fn ping(&self) -> Result<(), PortError> {
         Ok(())
     }
+
+    async fn publish(&self, channel: &str, message: &[u8]) -> Result<(), PortError> {
+        self.hub.send(channel, message.to_vec());
+        Ok(())
+    }
+
+    async fn subscribe(&self, channel: &str) -> Result<Subscription, PortError> {
+        Ok(self.hub.subscribe(channel))
+    }
 }
 
 fn decode_counter(bytes: &[u8]) -> u64 {
@@ -131,6 +195,24 @@ fn decode_counter(bytes: &[u8]) -> u64 {
 pub struct RedisCache {
     client: Client,
     prefix: String,
+    hub: Hub,
+    /// The connection in subscriber mode; closed when the last clone of the cache goes.
+    _subscriber: Arc<Subscriber>,
+}
+
+/// Owns the subscriber connection. Its listeners hold clones of the client, so it would
+/// otherwise stay open (with its tasks) after the cache is dropped.
+struct Subscriber(Client);
+
+impl Drop for Subscriber {
+    fn drop(&mut self) {
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            let client = self.0.clone();
+            rt.spawn(async move {
+                let _ = client.quit().await;
+            });
+        }
+    }
 }
 
 impl std::fmt::Debug for RedisCache {
@@ -156,9 +238,39 @@ impl RedisCache {
             .build()
             .map_err(unavailable)?;
         client.init().await.map_err(unavailable)?;
+        let subscriber = client.clone_new();
+        subscriber.init().await.map_err(unavailable)?;
+        let hub = Hub::default();
+        let events = format!("{prefix}ev:");
+        let pattern = format!("{events}*");
+        let feed = hub.clone();
+        subscriber.on_message(move |m: fred::types::Message| {
+            if let Some(name) = m.channel.strip_prefix(events.as_str())
+                && let Some(bytes) = m.value.as_bytes()
+            {
+                feed.send(name, bytes.to_vec());
+            }
+            std::future::ready(Ok(()))
+        });
+        // A reconnected connection has lost its subscription: take it again.
+        let again = subscriber.clone();
+        let again_pattern = pattern.clone();
+        subscriber.on_reconnect(move |_| {
+            let c = again.clone();
+            let p = again_pattern.clone();
+            async move {
+                if let Err(e) = c.psubscribe(p).await {
+                    tracing::warn!(error = %e, "redis: subscribing again after a reconnect failed");
+                }
+                Ok(())
+            }
+        });
+        subscriber.psubscribe(pattern).await.map_err(unavailable)?;
         Ok(Self {
             client,
             prefix: prefix.to_owned(),
+            hub,
+            _subscriber: Arc::new(Subscriber(subscriber)),
         })
     }
 
@@ -225,5 +337,17 @@ impl Cache for RedisCache {
             .await
             .map(|_| ())
             .map_err(unavailable)
+    }
+
+    async fn publish(&self, channel: &str, message: &[u8]) -> Result<(), PortError> {
+        self.client
+            .publish::<i64, _, _>(format!("{}ev:{channel}", self.prefix), message)
+            .await
+            .map(|_| ())
+            .map_err(unavailable)
+    }
+
+    async fn subscribe(&self, channel: &str) -> Result<Subscription, PortError> {
+        Ok(self.hub.subscribe(channel))
     }
 }

@@ -91,6 +91,47 @@ async fn cache_story(cache: &dyn Cache) {
         1,
         "the last window ended: counting starts again"
     );
+
+    pubsub_story(cache, cache).await;
+}
+
+/// Publish/subscribe between `publisher` and `subscriber` (the same cache, or two instances
+/// sharing one Redis).
+async fn pubsub_story(publisher: &dyn Cache, subscriber: &dyn Cache) {
+    use futures::StreamExt as _;
+    async fn next(s: &mut myqcm_domain::ports::Subscription) -> Vec<u8> {
+        tokio::time::timeout(Duration::from_secs(5), s.next())
+            .await
+            .expect("a published message arrives")
+            .expect("the stream is open")
+    }
+    // Nobody listening: not an error.
+    publisher.publish("job:none", b"lost").await.unwrap();
+    let mut a = subscriber.subscribe("job:1").await.unwrap();
+    let mut b = subscriber.subscribe("job:1").await.unwrap();
+    let mut other = subscriber.subscribe("job:2").await.unwrap();
+    // The subscription is live once subscribe returns locally; over Redis the pattern was
+    // subscribed at connect, so the order holds too.
+    publisher.publish("job:1", b"10%").await.unwrap();
+    publisher.publish("job:1", &[0, 255, 7]).await.unwrap();
+    publisher.publish("job:2", b"other").await.unwrap();
+    assert_eq!(next(&mut a).await, b"10%");
+    assert_eq!(next(&mut a).await, vec![0, 255, 7], "binary survives");
+    assert_eq!(
+        next(&mut b).await,
+        b"10%",
+        "every subscriber gets every message"
+    );
+    assert_eq!(next(&mut other).await, b"other", "channels are separate");
+    drop(b);
+    publisher.publish("job:1", b"done").await.unwrap();
+    assert_eq!(next(&mut a).await, b"done");
+    assert!(
+        tokio::time::timeout(Duration::from_millis(200), other.next())
+            .await
+            .is_err(),
+        "nothing more on job:2"
+    );
 }
 
 async fn futures_join<F: std::future::Future>(fs: Vec<F>) -> Vec<F::Output> {
@@ -137,6 +178,31 @@ async fn cache_contract_redis() {
         .await
         .expect("redis reachable");
     cache_story(&cache).await;
+}
+
+#[tokio::test]
+async fn redis_messages_reach_subscribers_of_another_instance_only_in_the_same_deployment() {
+    let Ok(url) = std::env::var("MYQCM_TEST_REDIS_URL") else {
+        eprintln!("MYQCM_TEST_REDIS_URL unset, Redis run skipped");
+        return;
+    };
+    let prefix = format!("test:{}:", uuid::Uuid::new_v4());
+    let instance_a = RedisCache::connect(&url, &prefix).await.unwrap();
+    let instance_b = RedisCache::connect(&url, &prefix).await.unwrap();
+    pubsub_story(&instance_b, &instance_a).await;
+
+    // Another deployment on the same server (another prefix) hears nothing.
+    use futures::StreamExt as _;
+    let elsewhere = RedisCache::connect(&url, &format!("test:{}:", uuid::Uuid::new_v4()))
+        .await
+        .unwrap();
+    let mut stranger = elsewhere.subscribe("job:1").await.unwrap();
+    instance_b.publish("job:1", b"private").await.unwrap();
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), stranger.next())
+            .await
+            .is_err()
+    );
 }
 
 #[tokio::test]

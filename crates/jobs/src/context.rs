@@ -14,6 +14,7 @@ use chrono::{DateTime, Duration, Utc};
 use myqcm_db::DatabaseConnection;
 use myqcm_db::jobs::{self, Beat, Progress};
 use myqcm_domain::Clock;
+use myqcm_domain::ports::Cache;
 use tokio::sync::watch;
 
 /// Why a handler should stop now.
@@ -33,7 +34,12 @@ struct Holder {
     db: DatabaseConnection,
     worker: String,
     lease: Duration,
+    events: Option<Arc<dyn Cache>>,
 }
+
+/// Live announcements are sent at most this often (the last report before the end may be
+/// skipped; the end itself is always announced).
+const ANNOUNCE_GAP: StdDuration = StdDuration::from_millis(100);
 
 #[derive(Default)]
 struct State {
@@ -44,6 +50,7 @@ struct State {
     last_write: Option<DateTime<Utc>>,
     cancelled: bool,
     lost: bool,
+    announced_at: Option<std::time::Instant>,
 }
 
 struct Shared {
@@ -88,7 +95,12 @@ impl JobContext {
         Self::build(
             job_id,
             attempt,
-            Some(Holder { db, worker, lease }),
+            Some(Holder {
+                db,
+                worker,
+                lease,
+                events: None,
+            }),
             clock,
             min_gap,
         )
@@ -144,7 +156,67 @@ impl JobContext {
         message: impl Into<String>,
     ) -> Result<(), Interrupted> {
         self.set_progress(fraction, message);
+        self.announce_progress().await;
         self.checkpoint().await
+    }
+
+    /// Announces progress and the end of this job on `events` (see [`crate::WorkerConfig`]).
+    pub(crate) fn announcing_to(mut self, events: Option<Arc<dyn Cache>>) -> Self {
+        if let Some(shared) = Arc::get_mut(&mut self.shared)
+            && let Some(holder) = shared.holder.as_mut()
+        {
+            holder.events = events;
+        }
+        self
+    }
+
+    async fn announce(&self, event: serde_json::Value) {
+        let Some(events) = self.shared.holder.as_ref().and_then(|h| h.events.as_ref()) else {
+            return;
+        };
+        let channel = myqcm_db::jobs::events_channel(self.job_id);
+        if let Err(e) = events.publish(&channel, event.to_string().as_bytes()).await {
+            tracing::debug!(error = %e, job_id = self.job_id, "job event not announced");
+        }
+    }
+
+    async fn announce_progress(&self) {
+        let progress = {
+            let mut st = self.state();
+            let now = std::time::Instant::now();
+            let done = st.progress.as_ref().is_some_and(|p| p.fraction >= 1.0);
+            if !done && st.announced_at.is_some_and(|t| now - t < ANNOUNCE_GAP) {
+                return;
+            }
+            st.announced_at = Some(now);
+            st.progress.clone()
+        };
+        if let Some(p) = progress {
+            self.announce(serde_json::json!({
+                "status": "running",
+                "progress": p.fraction,
+                "message": p.message,
+            }))
+            .await;
+        }
+    }
+
+    /// Announces how the attempt ended.
+    pub(crate) async fn announce_end(&self, tick: &crate::Tick) {
+        let status = match tick {
+            crate::Tick::Done(_) => "done",
+            crate::Tick::Retry(..) => "queued",
+            crate::Tick::Dead(_) => "dead",
+            crate::Tick::Cancelled(_) => "cancelled",
+            _ => return,
+        };
+        let progress = self.last_progress();
+        self.announce(serde_json::json!({
+            "status": status,
+            "progress": progress.as_ref().map(|p| p.fraction),
+            "message": progress.and_then(|p| p.message),
+        }))
+        .await;
     }
 
     /// Records progress without waiting (for synchronous callbacks); saved by the next

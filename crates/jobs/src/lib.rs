@@ -102,6 +102,9 @@ pub struct WorkerConfig {
     pub concurrency: usize,
     /// Clock time between refreshes of the `myqcm_jobs{status}` gauge.
     pub gauges_every: Duration,
+    /// Where progress and ends are announced live (the cache port's publish/subscribe, on
+    /// [`myqcm_db::jobs::events_channel`]); `None` announces nothing.
+    pub events: Option<Arc<dyn myqcm_domain::ports::Cache>>,
 }
 
 impl Default for WorkerConfig {
@@ -116,6 +119,7 @@ impl Default for WorkerConfig {
             shutdown_grace: StdDuration::from_secs(20),
             concurrency: 4,
             gauges_every: Duration::seconds(15),
+            events: None,
         }
     }
 }
@@ -469,7 +473,8 @@ impl Worker {
             inner.config.lease,
             inner.clock.clone(),
             inner.config.checkpoint_every,
-        );
+        )
+        .announcing_to(inner.config.events.clone());
         let started = std::time::Instant::now();
         let result = match inner.registry.handlers.get(&kind).cloned() {
             None => Err(anyhow::anyhow!(
@@ -493,6 +498,25 @@ impl Worker {
             return Ok(Tick::LeaseLost(id));
         }
         let now = inner.clock.now();
+        let tick = self
+            .record_outcome(id, &kind, job.attempts, result, now)
+            .await;
+        if let Ok(t) = &tick {
+            ctx.announce_end(t).await;
+        }
+        tick
+    }
+
+    async fn record_outcome(
+        &self,
+        id: i64,
+        kind: &str,
+        attempts: i32,
+        result: anyhow::Result<()>,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<Tick> {
+        let inner = &self.inner;
+        let kind = kind.to_owned();
         match result {
             Ok(()) => {
                 if jobs::complete(&inner.db, id, &inner.id, now).await? {
@@ -504,7 +528,7 @@ impl Worker {
             }
             Err(e) => {
                 let message = format!("{e:#}");
-                let retry_at = now + backoff(&inner.config, id, job.attempts);
+                let retry_at = now + backoff(&inner.config, id, attempts);
                 match jobs::fail(&inner.db, id, &inner.id, &message, retry_at, now).await? {
                     FailOutcome::Retry(at) => {
                         metrics::counter!("myqcm_jobs_failed_total", "kind" => kind).increment(1);

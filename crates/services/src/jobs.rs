@@ -303,3 +303,121 @@ pub async fn cancel(
     txn.commit().await.map_err(DbError::from)?;
     Ok(job.into())
 }
+
+/// A job's state as its live stream sends it (`GET /api/v1/admin/jobs/{id}/events`).
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct JobEvent {
+    /// The job.
+    pub id: i64,
+    /// `queued`, `running`, `done`, `dead` or `cancelled`.
+    pub status: String,
+    /// Fraction done, when reported.
+    pub progress: Option<f64>,
+    /// What it is doing, when reported.
+    pub message: Option<String>,
+    /// True on the last event of the stream (done, dead or cancelled).
+    pub finished: bool,
+}
+
+impl JobEvent {
+    fn of_row(j: &JobRow) -> Self {
+        let status = j.status.as_str().to_owned();
+        Self {
+            id: j.id,
+            finished: is_final(&status),
+            status,
+            progress: j.progress,
+            message: j.progress_message.clone(),
+        }
+    }
+
+    /// An announcement of the worker (`{"status", "progress", "message"}`).
+    fn of_announcement(id: i64, bytes: &[u8]) -> Option<Self> {
+        #[derive(serde::Deserialize)]
+        struct Announced {
+            status: String,
+            progress: Option<f64>,
+            message: Option<String>,
+        }
+        let a: Announced = serde_json::from_slice(bytes).ok()?;
+        Some(Self {
+            id,
+            finished: is_final(&a.status),
+            status: a.status,
+            progress: a.progress,
+            message: a.message,
+        })
+    }
+}
+
+fn is_final(status: &str) -> bool {
+    matches!(status, "done" | "dead" | "cancelled")
+}
+
+/// How often the stream re-reads the job row while it waits (a worker that died, or
+/// announcements lost with a Redis outage, must not leave a page waiting forever).
+const REREAD_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The live stream of a job: its state now, then every change the workers announce (on any
+/// instance, through the cache port's publish/subscribe), until it is done, dead or
+/// cancelled. A job that is already over gives one event.
+///
+/// # Errors
+/// As [`show`]; [`JobsError::Store`] when the cache cannot subscribe.
+pub async fn watch(
+    db: &DatabaseConnection,
+    cache: &dyn myqcm_domain::ports::Cache,
+    op: &Operator,
+    id: &str,
+) -> Result<futures::stream::BoxStream<'static, JobEvent>> {
+    use futures::StreamExt as _;
+    op.may_read()?;
+    let id = job_id(id)?;
+    // Subscribe before reading, so nothing announced in between is missed.
+    let live = cache
+        .subscribe(&repo::events_channel(id))
+        .await
+        .map_err(|e| JobsError::Store(DbError::Backend(format!("cache subscribe: {e}"))))?;
+    let first = JobEvent::of_row(&repo::get(db, id).await?);
+    if first.finished {
+        return Ok(futures::stream::once(std::future::ready(first)).boxed());
+    }
+    struct Watch {
+        live: myqcm_domain::ports::Subscription,
+        db: DatabaseConnection,
+        id: i64,
+    }
+    let rest = futures::stream::unfold(
+        Some(Watch {
+            live,
+            db: db.clone(),
+            id,
+        }),
+        |state| async move {
+            let mut w = state?;
+            let event = loop {
+                tokio::select! {
+                    m = w.live.next() => match m {
+                        Some(bytes) => {
+                            if let Some(e) = JobEvent::of_announcement(w.id, &bytes) {
+                                break e;
+                            }
+                        }
+                        // The backend went away: keep to the re-reads.
+                        None => w.live = futures::stream::pending().boxed(),
+                    },
+                    () = tokio::time::sleep(REREAD_EVERY) => {
+                        if let Ok(row) = repo::get(&w.db, w.id).await {
+                            break JobEvent::of_row(&row);
+                        }
+                    }
+                }
+            };
+            let next = if event.finished { None } else { Some(w) };
+            Some((event, next))
+        },
+    );
+    Ok(futures::stream::once(std::future::ready(first))
+        .chain(rest)
+        .boxed())
+}

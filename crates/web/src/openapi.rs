@@ -78,6 +78,7 @@ use crate::health::{Checks, Health};
         crate::api::catalogue::admin::export_catalogue,
         crate::api::jobs::list,
         crate::api::jobs::show,
+        crate::api::jobs::events,
         crate::api::jobs::retry,
         crate::api::jobs::cancel,
         crate::api::progress::overview,

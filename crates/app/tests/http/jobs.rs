@@ -374,3 +374,129 @@ async fn calibration_is_a_job_kind_that_reports_progress_and_is_scheduled_only_w
         .unwrap();
     assert_eq!(calibration_schedule(&app).await, None);
 }
+
+/// Reads server-sent events from `res` until one satisfies `want` (its JSON data is returned);
+/// `None` when the stream ends first.
+async fn next_event(
+    res: &mut reqwest::Response,
+    buf: &mut String,
+    want: impl Fn(&Value) -> bool,
+) -> Option<Value> {
+    loop {
+        while let Some(end) = buf.find("\n\n") {
+            let block: String = buf.drain(..end + 2).collect();
+            let data: String = block
+                .lines()
+                .filter_map(|l| l.strip_prefix("data:"))
+                .map(str::trim)
+                .collect();
+            if block.lines().any(|l| l.trim() == "event: job") && !data.is_empty() {
+                let v: Value = serde_json::from_str(&data).unwrap();
+                if want(&v) {
+                    return Some(v);
+                }
+            }
+        }
+        let chunk = tokio::time::timeout(std::time::Duration::from_secs(10), res.chunk())
+            .await
+            .expect("an event or the end within 10 s")
+            .unwrap();
+        match chunk {
+            Some(bytes) => buf.push_str(std::str::from_utf8(&bytes).unwrap()),
+            None => return None,
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_running_jobs_progress_reaches_its_event_stream_which_ends_with_the_job() {
+    let app = spawn().await;
+    let (ops, _) = app.staff("ops@example.dz", "admin", "operations").await;
+    let now = app.clock.now();
+    let mut report = NewJob::new("report.build", json!({}), now);
+    report.priority = 100;
+    let id = jobs::enqueue(&app.db.conn, &report, now).await.unwrap();
+
+    // Only operators may watch.
+    let learner = app.learner("learner@example.dz").await;
+    assert_eq!(
+        app.get_as(&learner, &format!("/api/v1/admin/jobs/{id}/events"))
+            .await
+            .status(),
+        403
+    );
+    assert_eq!(
+        app.get_as(&ops, "/api/v1/admin/jobs/999999/events")
+            .await
+            .status(),
+        404
+    );
+
+    let mut stream = app
+        .get_as(&ops, &format!("/api/v1/admin/jobs/{id}/events"))
+        .await;
+    assert_eq!(stream.status(), 200);
+    assert!(
+        stream.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/event-stream")
+    );
+    let mut buf = String::new();
+    let first = next_event(&mut stream, &mut buf, |_| true).await.unwrap();
+    assert_eq!(first["status"], "queued");
+    assert_eq!(first["finished"], false);
+
+    // A worker announcing through the same cache port the server reads (in-process, or the
+    // shared Redis in the PostgreSQL + Redis run).
+    let (steps, steps_rx) = mpsc::unbounded_channel();
+    let (acks_tx, mut acks) = mpsc::unbounded_channel();
+    let mut registry = Registry::new();
+    registry.register(
+        "report.build",
+        Arc::new(Driven {
+            steps: tokio::sync::Mutex::new(steps_rx),
+            acks: acks_tx,
+        }),
+    );
+    let worker = Worker::new(
+        app.db.conn.clone(),
+        Arc::new(app.clock.clone()),
+        Arc::new(registry),
+        WorkerConfig {
+            events: Some(app.cache.clone()),
+            ..WorkerConfig::default()
+        },
+    );
+    let running = worker.start().await.unwrap().expect("the job is due");
+    assert_eq!(running.id, id);
+    steps.send((0.25, "quarter")).unwrap();
+    acks.recv().await.unwrap().unwrap();
+    let quarter = next_event(&mut stream, &mut buf, |v| v["progress"] == 0.25)
+        .await
+        .expect("the progress arrives live");
+    assert_eq!(quarter["status"], "running");
+    assert_eq!(quarter["message"], "quarter");
+    drop(steps);
+    assert_eq!(running.wait().await.unwrap(), Tick::Done(id));
+    let end = next_event(&mut stream, &mut buf, |v| v["finished"] == true)
+        .await
+        .expect("the end is announced");
+    assert_eq!(end["status"], "done");
+    assert!(
+        next_event(&mut stream, &mut buf, |_| true).await.is_none(),
+        "the stream ends with the job"
+    );
+
+    // A finished job gives one event and the end.
+    let mut again = app
+        .get_as(&ops, &format!("/api/v1/admin/jobs/{id}/events"))
+        .await;
+    let mut buf = String::new();
+    let only = next_event(&mut again, &mut buf, |_| true).await.unwrap();
+    assert_eq!(
+        (only["status"].as_str(), only["finished"].as_bool()),
+        (Some("done"), Some(true))
+    );
+    assert!(next_event(&mut again, &mut buf, |_| true).await.is_none());
+}

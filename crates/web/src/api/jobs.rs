@@ -2,12 +2,16 @@
 //! show with progress, retry a dead job, cancel. Retry and cancel need a recent TOTP step-up
 //! and are audited. Payloads are never shown. Every rule lives in `myqcm_services::jobs`.
 
+use std::convert::Infallible;
+
 use axum::extract::{Path, Query, State};
+use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use futures::StreamExt as _;
 use myqcm_domain::codes;
 use myqcm_services::identity::flows;
-use myqcm_services::jobs::{self, JobQuery, JobView, JobsError, Operator};
+use myqcm_services::jobs::{self, JobEvent, JobQuery, JobView, JobsError, Operator};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
@@ -21,6 +25,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/admin/jobs", get(list))
         .route("/admin/jobs/{id}", get(show))
+        .route("/admin/jobs/{id}/events", get(events))
         .route("/admin/jobs/{id}/retry", post(retry))
         .route("/admin/jobs/{id}/cancel", post(cancel))
 }
@@ -152,4 +157,34 @@ pub async fn cancel(
     .await
     .map(Json)
     .map_err(jobs_error)
+}
+
+/// The job's live progress as server-sent events (`event: job`, data: [`JobEvent`]): its
+/// state now, then each change announced by a worker on any instance, until it is done, dead
+/// or cancelled (then the stream ends).
+#[utoipa::path(get, path = "/api/v1/admin/jobs/{id}/events", tag = "admin",
+    params(("id" = i64, Path, description = "Job id")),
+    responses((status = 200, content_type = "text/event-stream", body = JobEvent,
+        description = "One `job` event per change"),
+        (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn events(
+    State(s): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<String>,
+) -> Result<Sse<impl futures::Stream<Item = Result<Event, Infallible>>>, WebError> {
+    let stream = jobs::watch(
+        &s.services.db,
+        &*s.services.cache,
+        &operator(&s, &user),
+        &id,
+    )
+    .await
+    .map_err(jobs_error)?;
+    Ok(Sse::new(stream.map(|e| {
+        Ok(Event::default()
+            .event("job")
+            .json_data(&e)
+            .unwrap_or_else(|_| Event::default().event("job")))
+    }))
+    .keep_alive(KeepAlive::default()))
 }
