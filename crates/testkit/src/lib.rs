@@ -101,6 +101,25 @@ pub async fn test_cache() -> anyhow::Result<Arc<dyn Cache>> {
     }
 }
 
+/// Two caches of one deployment, as two instances hold them: with `MYQCM_TEST_REDIS_URL`, two
+/// Redis connections sharing a unique key prefix (keys and published messages are shared);
+/// otherwise one in-process cache, twice.
+pub async fn test_cache_pair() -> anyhow::Result<(Arc<dyn Cache>, Arc<dyn Cache>)> {
+    match std::env::var("MYQCM_TEST_REDIS_URL") {
+        Ok(url) => {
+            let prefix = format!("test:{}:", uuid::Uuid::new_v4().simple());
+            Ok((
+                Arc::new(RedisCache::connect(&url, &prefix).await?),
+                Arc::new(RedisCache::connect(&url, &prefix).await?),
+            ))
+        }
+        Err(_) => {
+            let one: Arc<dyn Cache> = Arc::new(MemoryCache::new(10_000));
+            Ok((one.clone(), one))
+        }
+    }
+}
+
 /// A fixed clock at a round, recognisable instant (2026-01-05 08:00 UTC).
 pub fn fixed_clock() -> FixedClock {
     FixedClock::new(epoch())

@@ -409,8 +409,11 @@ async fn next_event(
 }
 
 #[tokio::test]
-async fn a_running_jobs_progress_reaches_its_event_stream_which_ends_with_the_job() {
-    let app = spawn().await;
+async fn a_jobs_progress_run_by_another_instance_reaches_the_event_stream_until_it_ends() {
+    // The server is instance A; the worker below is instance B, with its own cache connection
+    // (with Redis: another connection on the same deployment prefix).
+    let (cache_a, cache_b) = myqcm_testkit::test_cache_pair().await.unwrap();
+    let app = spawn_sharing(None, cache_a, myqcm_testkit::fixed_clock(), |_, _| {}).await;
     let (ops, _) = app.staff("ops@example.dz", "admin", "operations").await;
     let now = app.clock.now();
     let mut report = NewJob::new("report.build", json!({}), now);
@@ -447,8 +450,7 @@ async fn a_running_jobs_progress_reaches_its_event_stream_which_ends_with_the_jo
     assert_eq!(first["status"], "queued");
     assert_eq!(first["finished"], false);
 
-    // A worker announcing through the same cache port the server reads (in-process, or the
-    // shared Redis in the PostgreSQL + Redis run).
+    // Instance B's worker announces through its own cache connection.
     let (steps, steps_rx) = mpsc::unbounded_channel();
     let (acks_tx, mut acks) = mpsc::unbounded_channel();
     let mut registry = Registry::new();
@@ -464,7 +466,7 @@ async fn a_running_jobs_progress_reaches_its_event_stream_which_ends_with_the_jo
         Arc::new(app.clock.clone()),
         Arc::new(registry),
         WorkerConfig {
-            events: Some(app.cache.clone()),
+            events: Some(cache_b),
             ..WorkerConfig::default()
         },
     );
