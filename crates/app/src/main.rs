@@ -36,6 +36,19 @@ enum Command {
     },
     /// Run background jobs only.
     Worker,
+    /// Write one zip archive of the database (SQLite: `VACUUM INTO`; PostgreSQL: `pg_dump`),
+    /// the blobs and a manifest with a SHA-256 of every part. Safe while the server runs.
+    Backup {
+        /// The archive to create (must not exist).
+        #[arg(long)]
+        output: PathBuf,
+    },
+    /// Restore an archive of `myqcm backup` into an empty database and blob directory (the
+    /// configured ones), after checking every part's checksum; then apply pending migrations.
+    Restore {
+        /// The archive to read.
+        archive: PathBuf,
+    },
     /// Apply database migrations and exit.
     Migrate,
     /// Load demonstration data (refused in production).
@@ -140,6 +153,21 @@ fn main() -> ExitCode {
     }
 }
 
+#[allow(clippy::print_stdout, reason = "the command's report")]
+fn print_manifest(what: &str, path: &std::path::Path, m: &myqcm_app::backup::Manifest) {
+    let parts: u64 = m.parts.iter().map(|p| p.bytes).sum();
+    println!(
+        "{what}: {} ({} database, migration {}, {} parts, {parts} bytes)",
+        path.display(),
+        m.backend,
+        m.migration,
+        m.parts.len()
+    );
+    for (table, n) in &m.counts {
+        println!("  {table}: {n}");
+    }
+}
+
 fn stop_on_signal() -> watch::Receiver<bool> {
     let (tx, rx) = watch::channel(false);
     tokio::spawn(async move {
@@ -151,6 +179,21 @@ fn stop_on_signal() -> watch::Receiver<bool> {
 
 async fn run(command: Command, config: Config) -> anyhow::Result<()> {
     match command {
+        Command::Backup { output } => {
+            let url = &config.database_url;
+            let db = myqcm_db::connect(url, None).await?;
+            let blobs = config.settings.data_dir.join("blobs");
+            let m = myqcm_app::backup::backup(&db, url, &blobs, &output).await?;
+            print_manifest("backup written", &output, &m);
+            Ok(())
+        }
+        Command::Restore { archive } => {
+            let url = &config.database_url;
+            let blobs = config.settings.data_dir.join("blobs");
+            let m = myqcm_app::backup::restore(&archive, url, &blobs).await?;
+            print_manifest("restored", &archive, &m);
+            Ok(())
+        }
         Command::Calibrate(args) if args.input.is_some() => {
             // CPU-bound and file-based: off the async workers.
             tokio::task::spawn_blocking(move || myqcm_app::calibrate::run(&args)).await?

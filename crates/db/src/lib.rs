@@ -8,6 +8,7 @@ pub mod catalogue;
 pub mod connect;
 pub mod identity;
 pub mod jobs;
+pub mod maintenance;
 pub mod migration;
 pub mod sql;
 pub mod training;

@@ -2,6 +2,7 @@
 //! command-line test).
 #![allow(clippy::unwrap_used, reason = "tests fail loudly on purpose")]
 
+mod backup;
 mod catalogue;
 mod commands;
 
