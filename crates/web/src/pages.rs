@@ -20,6 +20,7 @@ pub mod practice;
 pub mod practice_builder;
 pub mod practice_review;
 pub mod progress;
+pub mod review;
 pub mod session;
 
 pub mod progress_charts;
@@ -49,6 +50,7 @@ pub fn router() -> Router<AppState> {
         .merge(progress::router())
         .merge(practice::router())
         .merge(author::router())
+        .merge(review::router())
 }
 
 /// Renders a template into an HTML response.

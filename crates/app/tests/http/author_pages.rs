@@ -7,13 +7,15 @@ use reqwest::StatusCode;
 
 use crate::support::{Browser, PW, TestApp, spawn_app};
 
-struct Pages {
-    b: Browser,
+/// A browser without JavaScript: cookies, the CSRF field, no redirect following (shared with
+/// the review page tests).
+pub(crate) struct Pages {
+    pub(crate) b: Browser,
     client: reqwest::Client,
 }
 
 impl Pages {
-    fn new(b: Browser) -> Self {
+    pub(crate) fn new(b: Browser) -> Self {
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
@@ -21,7 +23,7 @@ impl Pages {
         Self { b, client }
     }
 
-    async fn get_res(&self, app: &TestApp, path: &str) -> reqwest::Response {
+    pub(crate) async fn get_res(&self, app: &TestApp, path: &str) -> reqwest::Response {
         self.client
             .get(app.url(path))
             .header("cookie", self.b.cookie_header())
@@ -30,12 +32,12 @@ impl Pages {
             .unwrap()
     }
 
-    async fn get(&self, app: &TestApp, path: &str) -> (StatusCode, String) {
+    pub(crate) async fn get(&self, app: &TestApp, path: &str) -> (StatusCode, String) {
         let res = self.get_res(app, path).await;
         (res.status(), res.text().await.unwrap())
     }
 
-    async fn post(
+    pub(crate) async fn post(
         &self,
         app: &TestApp,
         path: &str,
@@ -66,10 +68,10 @@ impl Pages {
     }
 }
 
-const STEM: &str = "Quel examen confirme une HTA ? <script>alert('zzxss')</script>";
+pub(crate) const STEM: &str = "Quel examen confirme une HTA ? <script>alert('zzxss')</script>";
 
 /// A QCM in the editor's fields; `correct` ticks the first option.
-fn qcm(intent: &'static str, correct: bool) -> Vec<(&'static str, &'static str)> {
+pub(crate) fn qcm(intent: &'static str, correct: bool) -> Vec<(&'static str, &'static str)> {
     let mut f = vec![
         ("intent", intent),
         ("kind", "qcm"),

@@ -27,5 +27,6 @@ mod platform;
 mod practice;
 mod privacy;
 mod progress;
+mod review_pages;
 mod security_findings;
 mod training;

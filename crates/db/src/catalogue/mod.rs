@@ -808,6 +808,20 @@ pub async fn list_reports<C: ConnectionTrait>(
         .await?)
 }
 
+/// Every report on one item, newest first (the reviewer's item page shows them all).
+pub async fn reports_for_item<C: ConnectionTrait>(
+    c: &C,
+    item_id: Uuid,
+    limit: u64,
+) -> Result<Vec<item_report::Model>, DbError> {
+    Ok(item_report::Entity::find()
+        .filter(item_report::Column::ItemId.eq(item_id))
+        .order_by_desc(item_report::Column::Id)
+        .limit(limit)
+        .all(c)
+        .await?)
+}
+
 // ---------------------------------------------------------------- blueprints
 
 /// The latest version of the blueprint for a year (and faculty, when given).

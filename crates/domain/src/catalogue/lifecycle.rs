@@ -2,10 +2,13 @@
 //!
 //! ```text
 //!   draft ──submit──▶ in_review ──approve──▶ approved ──retire──▶ retired
-//!     ▲                  │  │                    │
-//!     └──reject(reason)──┘  └──withdraw (author) │
+//!     ▲                  │  │  │                 │
+//!     └──reject(reason)──┘  │  └─decline(reason)─┼──────────────────▶ retired
+//!        (changes requested) └──withdraw (author) │
 //!     in_review ◀──────────edit (staff)──────────┘   (new revision, back through review)
 //! ```
+//! `reject` sends the item back to its author with the changes to make; `decline` refuses it
+//! for good (a reviewer's final "no", with the reason), so it never reaches learners.
 //! Every edit writes a new immutable revision; nothing is overwritten. Authors edit only their
 //! own drafts. Editing an approved item is a staff action (reviewer or content admin, e.g. to fix
 //! a reported typo): it creates a revision and sends the item back to review, so learners stop
@@ -92,8 +95,11 @@ pub enum Transition {
     Withdraw,
     /// Reviewer accepts.
     Approve,
-    /// Reviewer sends back to the author with a reason.
+    /// Reviewer sends back to the author with a reason (changes requested).
     Reject,
+    /// Reviewer refuses the item for good, with a reason: it is retired without ever being
+    /// approved.
+    Decline,
     /// Content admin withdraws the item for good.
     Retire,
 }
@@ -166,7 +172,7 @@ pub fn decide(
                 _ => Err(wrong()),
             }
         }
-        Approve | Reject => {
+        Approve | Reject | Decline => {
             if !actor.can(Action::ItemReview) {
                 return Err(LifecycleError::Forbidden);
             }
@@ -176,13 +182,14 @@ pub fn decide(
             if item.status != InReview {
                 return Err(wrong());
             }
-            if t == Reject {
-                if reason.is_none_or(|r| r.trim().is_empty()) {
-                    return Err(LifecycleError::ReasonRequired);
-                }
-                return Ok(Draft);
+            if t != Approve && reason.is_none_or(|r| r.trim().is_empty()) {
+                return Err(LifecycleError::ReasonRequired);
             }
-            Ok(Approved)
+            Ok(match t {
+                Reject => Draft,
+                Decline => Retired,
+                _ => Approved,
+            })
         }
         Retire => {
             if !actor.can(Action::CatalogueManage) {
@@ -263,6 +270,18 @@ mod tests {
         assert_eq!(
             decide(&r, f, Transition::Approve, None),
             Ok(ItemStatus::Approved)
+        );
+        assert_eq!(
+            decide(&r, f, Transition::Decline, None),
+            Err(LifecycleError::ReasonRequired)
+        );
+        assert_eq!(
+            decide(&r, f, Transition::Decline, Some("out of the curriculum")),
+            Ok(ItemStatus::Retired)
+        );
+        assert_eq!(
+            decide(&ar, f, Transition::Decline, Some("mine")),
+            Err(LifecycleError::OwnItem)
         );
         let mut edited = facts(ItemStatus::InReview, &ar);
         edited.revision_author_id = r.id;

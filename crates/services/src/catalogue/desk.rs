@@ -79,7 +79,7 @@ pub fn may_author(actor: &Actor) -> Result<()> {
     author_gate(actor)
 }
 
-fn excerpt(stem: &str) -> String {
+pub(crate) fn excerpt(stem: &str) -> String {
     let line = stem.split_whitespace().collect::<Vec<_>>().join(" ");
     let mut out: String = line.chars().take(90).collect();
     if line.chars().count() > 90 {

@@ -3,6 +3,7 @@
 //! blueprints. Each public function is one transaction; authorisation is decided here with the
 //! domain's rules, so the HTTP layer and the command line get the same answers.
 
+pub mod bench;
 pub mod curriculum;
 pub mod desk;
 pub mod images;
@@ -92,18 +93,20 @@ impl From<LifecycleError> for CatalogueError {
 /// Result alias.
 pub type Result<T, E = CatalogueError> = std::result::Result<T, E>;
 
-/// A lifecycle move named in a request: `submit`, `withdraw`, `approve`, `reject`, `retire`.
+/// A lifecycle move named in a request: `submit`, `withdraw`, `approve`, `reject` (changes
+/// requested), `decline` (refused for good), `retire`.
 pub fn parse_transition(action: &str) -> Result<Transition> {
     match action {
         "submit" => Ok(Transition::Submit),
         "withdraw" => Ok(Transition::Withdraw),
         "approve" => Ok(Transition::Approve),
         "reject" => Ok(Transition::Reject),
+        "decline" => Ok(Transition::Decline),
         "retire" => Ok(Transition::Retire),
         other => Err(CatalogueError::Invalid(vec![ContentError::new(
             "action",
             "unknown",
-            format!("{other:?} is not submit, withdraw, approve, reject or retire"),
+            format!("{other:?} is not submit, withdraw, approve, reject, decline or retire"),
         )])),
     }
 }
@@ -111,7 +114,7 @@ pub fn parse_transition(action: &str) -> Result<Transition> {
 /// The staff permission a move needs, if any (the caller's TOTP enrolment is checked with it).
 pub fn transition_permission(t: Transition) -> Option<Action> {
     match t {
-        Transition::Approve | Transition::Reject => Some(Action::ItemReview),
+        Transition::Approve | Transition::Reject | Transition::Decline => Some(Action::ItemReview),
         Transition::Retire => Some(Action::CatalogueManage),
         Transition::Edit | Transition::Submit | Transition::Withdraw => None,
     }
@@ -409,7 +412,9 @@ pub async fn edit_item(
     Ok(view)
 }
 
-/// Applies a lifecycle move (submit, withdraw, approve, reject with reason, retire).
+/// Applies a lifecycle move (submit, withdraw, approve, reject or decline with a reason,
+/// retire). Every move also goes to the audit log (`catalogue.item_<move>`) with the acting
+/// account, in the same transaction.
 pub async fn transition(
     db: &DatabaseConnection,
     actor: &Actor,
@@ -431,6 +436,7 @@ pub async fn transition(
         Transition::Withdraw => "withdraw",
         Transition::Approve => "approve",
         Transition::Reject => "reject",
+        Transition::Decline => "decline",
         Transition::Retire => "retire",
         Transition::Edit => "edit",
     };
@@ -444,6 +450,26 @@ pub async fn transition(
         now,
     )
     .await?;
+    let audit_action = match t {
+        Transition::Submit => "catalogue.item_submit",
+        Transition::Withdraw => "catalogue.item_withdraw",
+        Transition::Approve => "catalogue.item_approve",
+        Transition::Reject => "catalogue.item_reject",
+        Transition::Decline => "catalogue.item_decline",
+        Transition::Retire => "catalogue.item_retire",
+        Transition::Edit => "catalogue.item_edit",
+    };
+    // The reason is the reviewer's text for the author, kept in the review history; the audit
+    // row names the move, the item, the revision and the status change only.
+    let ev = crate::identity::audit::Event::new(audit_action)
+        .actor(actor.id)
+        .target(id.to_string())
+        .detail(serde_json::json!({
+            "revision": rev.number,
+            "from": row.status,
+            "to": next.as_str(),
+        }));
+    crate::identity::audit::record_at(&txn, now, ev).await?;
     let view = staff_view(&txn, &item).await?;
     txn.commit().await?;
     Ok(view)

@@ -13,6 +13,7 @@ use uuid::Uuid;
 
 use super::views::ReportView;
 use super::{CatalogueError, Result};
+use crate::identity::audit;
 use crate::identity::ratelimit::{self, Limit};
 
 /// Reports per learner: 20 an hour (a learner who finds more is welcome to write to support;
@@ -119,7 +120,8 @@ pub async fn queue(
     )
 }
 
-/// Moves a report along triage; rejecting needs a resolution text for the reporter.
+/// Moves a report along triage; rejecting needs a resolution text for the reporter. The move
+/// is audit-logged (`catalogue.report_triage`) with the acting account.
 pub async fn triage(
     db: &DatabaseConnection,
     actor: &Actor,
@@ -157,5 +159,17 @@ pub async fn triage(
     }
     r.triaged_by = Some(actor.id);
     r.updated_at = now;
-    Ok(repo::update_report(db, r).await?.into())
+    let txn = repo::begin_write(db).await?;
+    let saved = repo::update_report(&txn, r).await?;
+    let ev = audit::Event::new("catalogue.report_triage")
+        .actor(actor.id)
+        .target(id.to_string())
+        .detail(serde_json::json!({
+            "item": saved.item_id,
+            "from": from.as_str(),
+            "to": to.as_str(),
+        }));
+    audit::record_at(&txn, now, ev).await?;
+    txn.commit().await?;
+    Ok(saved.into())
 }

@@ -66,6 +66,16 @@ pub async fn record<C: ConnectionTrait>(
     clock: &dyn Clock,
     event: Event,
 ) -> Result<(), myqcm_db::DbError> {
+    record_at(conn, clock.now(), event).await
+}
+
+/// Appends `event` dated `at` (use cases that already read the clock once, e.g. the catalogue's
+/// lifecycle moves, so the audit row and the business rows carry the same time).
+pub async fn record_at<C: ConnectionTrait>(
+    conn: &C,
+    at: DateTime<Utc>,
+    event: Event,
+) -> Result<(), myqcm_db::DbError> {
     tracing::info!(
         target: "audit",
         action = event.action,
@@ -78,7 +88,7 @@ pub async fn record<C: ConnectionTrait>(
         conn,
         AuditRow {
             id: Uuid::now_v7(),
-            at: ms(clock.now()),
+            at: ms(at),
             actor_id: event.actor,
             action: event.action.to_owned(),
             target: event.target,

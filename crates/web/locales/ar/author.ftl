@@ -68,6 +68,7 @@ author-event-withdraw = سُحب من المراجعة
 author-event-approve = اعتُمد
 author-event-reject = طُلبت تعديلات
 author-event-retire = سُحب نهائياً
+author-event-decline = مرفوض نهائياً
 author-event-comment = تعليق
 field-option_count = أعط بين 2 و10 اقتراحات.
 field-qcs_one_correct = لسؤال QCS اقتراح صحيح واحد بالضبط: ضع علامة على واحد.

@@ -68,6 +68,7 @@ author-event-withdraw = Withdrawn from review
 author-event-approve = Approved
 author-event-reject = Changes requested
 author-event-retire = Retired
+author-event-decline = Declined
 author-event-comment = Comment
 field-option_count = Give between 2 and 10 options.
 field-qcs_one_correct = A QCS has exactly one correct option: tick one.

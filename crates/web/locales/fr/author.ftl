@@ -68,6 +68,7 @@ author-event-withdraw = Retirée de la relecture
 author-event-approve = Approuvée
 author-event-reject = Modifications demandées
 author-event-retire = Retirée
+author-event-decline = Refusée
 author-event-comment = Commentaire
 field-option_count = Donnez entre 2 et 10 propositions.
 field-qcs_one_correct = Une QCS a exactement une proposition juste : cochez-en une.

@@ -31,7 +31,7 @@ pub fn router() -> Router<AppState> {
 }
 
 /// The caller as the jobs use cases see it.
-fn operator(s: &AppState, u: &CurrentUser) -> Operator {
+pub(crate) fn operator(s: &AppState, u: &CurrentUser) -> Operator {
     Operator {
         actor: actor(u),
         mfa_enrolled: u.mfa_enrolled,

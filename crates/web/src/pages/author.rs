@@ -42,7 +42,7 @@ pub fn router() -> Router<AppState> {
 }
 
 /// Staff pages are never indexed nor kept by shared caches.
-async fn staff_headers(mut res: Response) -> Response {
+pub(crate) async fn staff_headers(mut res: Response) -> Response {
     let h = res.headers_mut();
     h.insert(
         header::CACHE_CONTROL,
@@ -57,8 +57,8 @@ async fn staff_headers(mut res: Response) -> Response {
 
 #[derive(Template)]
 #[template(path = "author/enrol.html")]
-struct EnrolPage {
-    ctx: PageContext,
+pub(crate) struct EnrolPage {
+    pub(crate) ctx: PageContext,
 }
 
 /// The author behind the page, or where to send the viewer instead: signed out → sign-in;

@@ -123,6 +123,24 @@ impl PageContext {
         })
     }
 
+    /// Whether the permission table gives the viewer `action` (enrolled or not: staff who must
+    /// still enrol two-step sign-in are told so on the page the link leads to).
+    fn holds(&self, action: myqcm_domain::permissions::Action) -> bool {
+        self.viewer.as_ref().is_some_and(|v| {
+            myqcm_domain::permissions::allowed(&v.user.caller.roles, &v.user.caller.scopes, action)
+        })
+    }
+
+    /// Whether the navigation links the review pages (reviewers, content and super admins).
+    pub fn is_reviewer(&self) -> bool {
+        self.holds(myqcm_domain::permissions::Action::ItemReview)
+    }
+
+    /// Whether the navigation links the jobs page (operations and super admins).
+    pub fn is_operator(&self) -> bool {
+        self.holds(myqcm_domain::permissions::Action::OperationsManage)
+    }
+
     /// Whether the area called `name` (`sign-up`, `practice`, `progress`, `author`) is on;
     /// templates hide links into switched-off areas.
     pub fn area(&self, name: &str) -> bool {

@@ -95,9 +95,10 @@ pub async fn edit(
 /// A lifecycle move.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct MoveInput {
-    /// `submit`, `withdraw`, `approve`, `reject`, `retire`.
+    /// `submit`, `withdraw`, `approve`, `reject` (changes requested), `decline` (refused for
+    /// good), `retire`.
     pub action: String,
-    /// Required for `reject`.
+    /// Required for `reject` and `decline`.
     #[serde(default)]
     pub reason: Option<String>,
 }
