@@ -4,6 +4,7 @@
 
 mod catalogue;
 mod commands;
+mod evaluate;
 
 use std::process::Command;
 
