@@ -25,7 +25,7 @@ use rand::SeedableRng;
 use serde::Serialize;
 
 /// Arguments of `myqcm evaluate`.
-#[derive(clap::Args, Debug)]
+#[derive(clap::Args, Debug, Clone)]
 pub struct EvaluateArgs {
     /// Attempt log (CSV: learner,item,kc,timestamp,score[,locale,faculty,type,options]).
     /// Without it, the command evaluates the attempts stored in the configured database.
@@ -756,6 +756,65 @@ pub fn evaluate_and_write(log: &Log, args: &EvaluateArgs) -> anyhow::Result<Eval
         }
     }
     Ok(ev)
+}
+
+/// Database mode: the graded attempts stored, each with the P(correct) stored when its item
+/// was served (scored as the model `stored`, beside the replayed ones). `row` is the attempt's
+/// 1-based position in attempt-id order; learners, items, subjects, KCs and faculties are
+/// named by their ids; the type is the item's, the locale the item's, the faculty the
+/// learner's profile's.
+///
+/// # Errors
+/// Storage failures, too few attempts, I/O errors.
+pub async fn run_database(services: &crate::Services, args: &EvaluateArgs) -> anyhow::Result<()> {
+    let stored =
+        myqcm_services::calibration::Calibration::new(services.db.clone(), services.clock.clone())
+            .attempt_log(10_000)
+            .await?;
+    let mut log = Log {
+        source: "database".to_owned(),
+        ..Log::default()
+    };
+    let mut learners: HashMap<uuid::Uuid, u32> = HashMap::new();
+    let mut items: HashMap<uuid::Uuid, u32> = HashMap::new();
+    for (k, a) in stored.attempts.iter().enumerate() {
+        let Some(info) = stored.items.get(&a.item) else {
+            continue;
+        };
+        let next = learners.len() as u32;
+        let l = *learners.entry(a.learner).or_insert_with(|| {
+            log.learners.push(a.learner.to_string());
+            next
+        });
+        let next = log.items.len() as u32;
+        let j = *items.entry(a.item).or_insert_with(|| {
+            log.items.push(LogItem {
+                label: a.item.to_string(),
+                kcs: info.kcs.iter().map(ToString::to_string).collect(),
+                subject: info.subject.to_string(),
+                kind: info.kind.clone(),
+                options: u32::try_from(info.options).ok(),
+            });
+            next
+        });
+        log.attempts.push(LogAttempt {
+            row: k as u64 + 1,
+            learner: l,
+            item: j,
+            time_ms: a.created_at,
+            timestamp: chrono::DateTime::from_timestamp_millis(a.created_at)
+                .map_or_else(|| a.created_at.to_string(), |t| t.to_rfc3339()),
+            correct: a.correct,
+            locale: a.locale.clone(),
+            faculty: a.faculty.map(|f| f.to_string()).unwrap_or_default(),
+            stored_p: a.p_correct,
+        });
+    }
+    if log.attempts.is_empty() {
+        bail!("nothing to evaluate: no graded attempt in the database");
+    }
+    let args = args.clone();
+    tokio::task::spawn_blocking(move || evaluate_and_write(&log, &args).map(|_| ())).await?
 }
 
 /// Research mode: `--input attempts.csv [--items items.csv]`.

@@ -162,8 +162,9 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Evaluate(args) if args.input.is_some() => {
             tokio::task::spawn_blocking(move || myqcm_app::evaluate::run(&args)).await?
         }
-        Command::Evaluate(_) => {
-            anyhow::bail!("database mode is not available yet: pass --input attempts.csv")
+        Command::Evaluate(args) => {
+            let services = myqcm_app::build_services(&config).await?;
+            myqcm_app::evaluate::run_database(&services, &args).await
         }
         Command::Calibrate(args) => {
             let services = myqcm_app::build_services(&config).await?;

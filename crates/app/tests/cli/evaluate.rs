@@ -188,3 +188,54 @@ fn evaluate_rejects_bad_input_naming_the_line() {
         assert!(stderr.contains(expect), "{name}: {stderr}");
     }
 }
+
+#[test]
+fn evaluate_without_input_scores_the_stored_attempts_and_their_stored_predictions() {
+    let dir = tempfile::tempdir().unwrap();
+    run_ok(dir.path(), &["migrate"]);
+    let out = myqcm()
+        .args(["evaluate", "--report", "rep"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nothing to evaluate"));
+
+    run_ok(dir.path(), &["seed", "--demo"]);
+    let answered = super::commands::answer_demo_bank(dir.path(), 12, 10);
+    run_ok(
+        dir.path(),
+        &[
+            "evaluate",
+            "--report",
+            "rep",
+            "--predictions",
+            "out.csv",
+            "--bootstrap",
+            "20",
+            "--quiet",
+        ],
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("rep/report.json")).unwrap())
+            .unwrap();
+    assert_eq!(json["source"], "database");
+    assert_eq!(
+        json["counts"]["attempts"].as_u64().unwrap(),
+        answered as u64
+    );
+    let held_out = json["counts"]["held_out"].as_u64().unwrap() as usize;
+    assert_eq!(held_out, answered - answered * 4 / 5);
+    let models: Vec<&str> = json["models"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m.as_str().unwrap())
+        .collect();
+    assert_eq!(models.last(), Some(&"stored"), "{models:?}");
+    assert!(json["slices"]["type"].is_object() && json["slices"]["locale"].is_object());
+    let out = std::fs::read_to_string(dir.path().join("out.csv")).unwrap();
+    let stored: Vec<&str> = out.lines().filter(|l| l.contains(",stored,")).collect();
+    assert_eq!(stored.len(), held_out);
+    assert_eq!(out.lines().count(), 1 + held_out * models.len());
+}
