@@ -4,6 +4,8 @@
 pub mod backup;
 pub mod calibrate;
 pub mod config;
+pub mod evaluate;
+pub mod evaluate_html;
 pub mod export;
 pub mod handlers;
 pub mod identity_jobs;

@@ -61,6 +61,10 @@ enum Command {
     /// parameter set; or, with --input, item parameters (1PL/2PL/3PL) and learner abilities from
     /// a responses CSV (`learner,item,score`, score in [0, 1]) for research and data checks.
     Calibrate(myqcm_app::calibrate::CalibrateArgs),
+    /// Compare P(correct) models on held-out recent attempts (item mean, learner mean, Elo,
+    /// IRT 1PL/2PL, BKT and the served model): predictions CSV and a report (JSON, CSV, HTML).
+    /// From an attempt log with --input (research mode), else from the configured database.
+    Evaluate(myqcm_app::evaluate::EvaluateArgs),
     /// Import items and taxonomy from JSON, CSV or .xlsx (all-or-nothing unless --partial).
     Import {
         /// The file to read.
@@ -197,6 +201,13 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Calibrate(args) if args.input.is_some() => {
             // CPU-bound and file-based: off the async workers.
             tokio::task::spawn_blocking(move || myqcm_app::calibrate::run(&args)).await?
+        }
+        Command::Evaluate(args) if args.input.is_some() => {
+            tokio::task::spawn_blocking(move || myqcm_app::evaluate::run(&args)).await?
+        }
+        Command::Evaluate(args) => {
+            let services = myqcm_app::build_services(&config).await?;
+            myqcm_app::evaluate::run_database(&services, &args).await
         }
         Command::Calibrate(args) => {
             let services = myqcm_app::build_services(&config).await?;

@@ -290,6 +290,61 @@ pub fn prior_item_params(kind: ItemKind, difficulty: Difficulty, n_options: usiz
         .unwrap_or(ItemParams::DEFAULT)
 }
 
+/// The product's served prediction replayed over an attempt log (`myqcm evaluate`, model
+/// `served`): the IRT posterior predictive of [`Ability::p_correct`] with θ per (learner,
+/// group), updated after each answer by [`Ability::observe`] — the same numbers the answer
+/// transaction stores with each served item — and item parameters fitted under the item-type
+/// policy ([`myqcm_psychometrics::evaluation::IrtPolicy::ByGuess`]: 3PL where a guessing floor
+/// exists, else 2PL).
+#[derive(Debug, Clone)]
+pub struct ServedReplay {
+    params: Vec<ItemParams>,
+    abilities: std::collections::HashMap<(u32, u32), Ability>,
+}
+
+impl ServedReplay {
+    /// A replay with one parameter triple per item; every learner starts at N(0, 1).
+    #[must_use]
+    pub fn new(params: Vec<ItemParams>) -> Self {
+        Self {
+            params,
+            abilities: std::collections::HashMap::new(),
+        }
+    }
+}
+
+impl myqcm_psychometrics::evaluation::OnlineModel for ServedReplay {
+    fn name(&self) -> &str {
+        "served"
+    }
+    fn predict(
+        &self,
+        a: &myqcm_psychometrics::evaluation::EvalAttempt,
+        item: &myqcm_psychometrics::evaluation::EvalItem,
+    ) -> f64 {
+        self.abilities
+            .get(&(a.learner, item.group))
+            .copied()
+            .unwrap_or_default()
+            .p_correct(&self.params[a.item as usize])
+            .unwrap_or(f64::NAN)
+    }
+    fn observe(
+        &mut self,
+        a: &myqcm_psychometrics::evaluation::EvalAttempt,
+        item: &myqcm_psychometrics::evaluation::EvalItem,
+    ) {
+        let entry = self.abilities.entry((a.learner, item.group)).or_default();
+        // As in the answer transaction: an unusable update leaves the state unchanged.
+        if let Ok(next) = entry.observe(
+            &self.params[a.item as usize],
+            f64::from(u8::from(a.correct)),
+        ) {
+            *entry = next;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -446,5 +501,29 @@ mod tests {
                 mem = Some(u.memory);
             }
         }
+    }
+
+    #[test]
+    fn served_replay_predicts_what_the_stored_ability_predicts() {
+        use myqcm_psychometrics::evaluation::{EvalAttempt, EvalItem, OnlineModel};
+        let item = ItemParams::three_pl(1.0, 0.0, 0.0).unwrap();
+        let mut served = ServedReplay::new(vec![item]);
+        let it = EvalItem {
+            kcs: vec![],
+            group: 0,
+            guess: 0.0,
+        };
+        let a = EvalAttempt {
+            learner: 0,
+            item: 0,
+            correct: true,
+        };
+        assert!((served.predict(&a, &it) - 0.5).abs() < 1e-9);
+        served.observe(&a, &it);
+        let stored = Ability::default().observe(&item, 1.0).unwrap();
+        assert!((served.predict(&a, &it) - stored.p_correct(&item).unwrap()).abs() < 1e-12);
+        // Another learner still starts at the prior.
+        let b = EvalAttempt { learner: 1, ..a };
+        assert!((served.predict(&b, &it) - 0.5).abs() < 1e-9);
     }
 }

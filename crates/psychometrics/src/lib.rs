@@ -11,6 +11,8 @@
 //! * [`selection`] — next-unit choice with reason codes, exposure control, no-repeat window.
 //! * [`metrics`] — log-loss, Brier, ECE, AUC, reliability bins, bootstrap intervals.
 //! * [`sim`] — simulated learners and items (3PL, several KCs, BKT learning, forgetting).
+//! * [`evaluation`] — time-ordered replay of online predictors (item mean, learner mean, Elo,
+//!   IRT with online θ, BKT), training-window fits, metrics with bootstrap intervals.
 //! * [`calibration`] — Bock–Aitkin MML-EM for 1PL/2PL/3PL with priors, on many cores.
 //! * [`stop`] — [`StopReason`], why an EM loop stopped, as a value.
 //! * [`error`] — [`PsyError`].
@@ -31,6 +33,7 @@ pub mod ability;
 pub mod bkt;
 pub mod calibration;
 pub mod error;
+pub mod evaluation;
 pub mod irt;
 pub mod memory;
 pub mod metrics;

@@ -570,3 +570,104 @@ fn fit_kcs(
     }
     Ok((out, report))
 }
+
+/// One graded attempt for `myqcm evaluate` (database mode).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoggedAttempt {
+    /// Attempt id.
+    pub id: Uuid,
+    /// Learner.
+    pub learner: Uuid,
+    /// Item.
+    pub item: Uuid,
+    /// The label.
+    pub correct: bool,
+    /// When (epoch ms).
+    pub created_at: i64,
+    /// The P(correct) stored with the served item.
+    pub p_correct: Option<f64>,
+    /// The item's locale.
+    pub locale: String,
+    /// The learner's faculty.
+    pub faculty: Option<Uuid>,
+}
+
+/// One item of the log.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoggedItem {
+    /// `qcm`, `qcs`, `qroc`.
+    pub kind: String,
+    /// Subject (θ is per learner and subject).
+    pub subject: Uuid,
+    /// Options of its current revision.
+    pub options: usize,
+    /// Its KCs.
+    pub kcs: Vec<Uuid>,
+}
+
+/// Every graded attempt in id order, with the items they refer to.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct AttemptLog {
+    /// Attempts, in id order.
+    pub attempts: Vec<LoggedAttempt>,
+    /// Items by id.
+    pub items: HashMap<Uuid, LoggedItem>,
+}
+
+impl Calibration {
+    /// Reads every graded attempt (pages of `page_size` in id order) with its stored
+    /// prediction, and each item once (type, option count, KCs), for `myqcm evaluate`.
+    ///
+    /// # Errors
+    /// Storage failures.
+    pub async fn attempt_log(&self, page_size: u64) -> Result<AttemptLog, CalibrationError> {
+        let mut log = AttemptLog::default();
+        let mut after = None;
+        loop {
+            let page = repo::evaluation_attempts_page(&self.db, after, page_size.max(1)).await?;
+            let Some(last) = page.last() else { break };
+            after = Some(last.id);
+            let new: Vec<Uuid> = page
+                .iter()
+                .map(|a| a.item_id)
+                .filter(|i| !log.items.contains_key(i))
+                .collect::<std::collections::HashSet<_>>()
+                .into_iter()
+                .collect();
+            if !new.is_empty() {
+                let subjects: HashMap<Uuid, Uuid> =
+                    page.iter().map(|a| (a.item_id, a.subject_id)).collect();
+                let mut kcs: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
+                for (item, kc, _) in training_repo::kc_tags(&self.db, &new).await? {
+                    kcs.entry(item).or_default().push(kc);
+                }
+                for r in repo::calibration_items(&self.db, &new).await? {
+                    log.items.insert(
+                        r.id,
+                        LoggedItem {
+                            options: option_count(&r.content),
+                            subject: subjects.get(&r.id).copied().unwrap_or_default(),
+                            kcs: kcs.remove(&r.id).unwrap_or_default(),
+                            kind: r.kind,
+                        },
+                    );
+                }
+            }
+            log.attempts.extend(
+                page.into_iter()
+                    .filter(|a| log.items.contains_key(&a.item_id))
+                    .map(|a| LoggedAttempt {
+                        id: a.id,
+                        learner: a.learner_id,
+                        item: a.item_id,
+                        correct: a.correct,
+                        created_at: a.created_at,
+                        p_correct: a.p_correct,
+                        locale: a.locale,
+                        faculty: a.faculty_id,
+                    }),
+            );
+        }
+        Ok(log)
+    }
+}

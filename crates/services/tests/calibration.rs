@@ -263,4 +263,23 @@ async fn a_cohort_answering_through_training_yields_a_candidate_set() {
     assert!(again.parameter_set_id > report.parameter_set_id);
     assert_eq!(again.based_on, 0);
     assert_eq!(again.items_fitted, report.items_fitted);
+
+    // The attempt log of `myqcm evaluate`: every graded attempt once, in id order across
+    // pages, with the prediction stored when its item was served, and each item's type,
+    // option count, subject and KCs.
+    let log = calibration.attempt_log(37).await.unwrap();
+    assert_eq!(log.attempts.len(), answered);
+    assert!(log.attempts.windows(2).all(|w| w[0].id < w[1].id));
+    for a in &log.attempts {
+        let p = a.p_correct.expect("a served item stores its prediction");
+        assert!(p > 0.0 && p < 1.0, "{p}");
+        let item = &log.items[&a.item];
+        let (_, kind, _, options) = seen[&a.item];
+        assert_eq!(item.kind.parse::<ItemKind>().unwrap(), kind);
+        assert_eq!(item.options, options);
+        assert_eq!(item.subject, subject);
+        let kcs = training_repo::kc_tags(&*db, &[a.item]).await.unwrap();
+        assert_eq!(item.kcs.len(), kcs.len());
+        assert!(!a.locale.is_empty());
+    }
 }

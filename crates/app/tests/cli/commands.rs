@@ -430,7 +430,7 @@ fn calibrate_keeps_input_order_says_which_priors_and_exits_quietly_on_a_closed_p
 
 /// Learners answering the demo bank's cardiology items through the training use cases, on the
 /// SQLite database under `dir` (as the server would); returns the number of answers.
-fn answer_demo_bank(dir: &std::path::Path, learners: u32, per_session: u32) -> usize {
+pub(super) fn answer_demo_bank(dir: &std::path::Path, learners: u32, per_session: u32) -> usize {
     use myqcm_domain::catalogue::lifecycle::Actor;
     use myqcm_domain::catalogue::{ItemContent, ItemKind};
     use myqcm_domain::permissions::Role;

@@ -5,6 +5,7 @@
 mod backup;
 mod catalogue;
 mod commands;
+mod evaluate;
 
 use std::process::Command;
 

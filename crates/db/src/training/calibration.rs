@@ -194,3 +194,64 @@ pub async fn set_parameter_set_notes<C: ConnectionTrait>(
         .await?;
     Ok(r.rows_affected == 1)
 }
+
+/// One graded attempt with what evaluation needs beside the label: the prediction stored with
+/// its served item, the subject it was served in, the item's locale and the learner's faculty.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EvaluationAttempt {
+    /// Attempt id (the page key).
+    pub id: Uuid,
+    /// Learner.
+    pub learner_id: Uuid,
+    /// Item answered.
+    pub item_id: Uuid,
+    /// The label.
+    pub correct: bool,
+    /// When (epoch ms).
+    pub created_at: i64,
+    /// `session_item.p_correct`: the model's P(correct) stored when the item was served.
+    pub p_correct: Option<f64>,
+    /// Subject of the served item (θ is per learner and subject).
+    pub subject_id: Uuid,
+    /// The item's locale.
+    pub locale: String,
+    /// The learner's faculty, when the profile names one.
+    pub faculty_id: Option<Uuid>,
+}
+
+/// The next page of graded attempts after `after` in id order (at most `limit`), each with its
+/// served item's stored prediction, subject, the item's locale and the learner's faculty.
+pub async fn evaluation_attempts_page<C: ConnectionTrait>(
+    c: &C,
+    after: Option<Uuid>,
+    limit: u64,
+) -> Result<Vec<EvaluationAttempt>, DbError> {
+    let backend = c.get_database_backend();
+    let (filter, values) = match after {
+        Some(after) => ("AND a.id > $1 ", vec![after.into()]),
+        None => ("", vec![]),
+    };
+    let sql = format!(
+        "SELECT a.id, a.learner_id, a.item_id, a.correct, a.created_at, s.p_correct, \
+         s.subject_id, i.locale, lp.faculty_id \
+         FROM attempt a JOIN session_item s ON s.id = a.session_item_id \
+         JOIN item i ON i.id = a.item_id \
+         LEFT JOIN learner_profile lp ON lp.learner_id = a.learner_id \
+         WHERE a.correct IS NOT NULL {filter}ORDER BY a.id LIMIT {limit}"
+    );
+    let mut out = Vec::new();
+    for r in c.query_all_raw(stmt(backend, &sql, values)).await? {
+        out.push(EvaluationAttempt {
+            id: r.try_get("", "id")?,
+            learner_id: r.try_get("", "learner_id")?,
+            item_id: r.try_get("", "item_id")?,
+            correct: r.try_get::<Option<bool>>("", "correct")?.unwrap_or(false),
+            created_at: r.try_get("", "created_at")?,
+            p_correct: r.try_get("", "p_correct")?,
+            subject_id: r.try_get("", "subject_id")?,
+            locale: r.try_get("", "locale")?,
+            faculty_id: r.try_get("", "faculty_id")?,
+        });
+    }
+    Ok(out)
+}
