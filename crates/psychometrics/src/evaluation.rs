@@ -765,6 +765,141 @@ pub fn summarize<R: Rng + ?Sized>(
     })
 }
 
+/// Which release rule applies to a candidate parameter set (DECISIONS, "Calibration gates").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub enum ReleaseKind {
+    /// Same model, newer data: published when the held-out log-loss is not worse than the set
+    /// in use by more than 0.5 % (relative) and the ECE not worse by more than 0.005.
+    Refresh,
+    /// New model family or features: at least a 2 % relative log-loss gain overall, and the
+    /// ECE no worse on at least 70 % of the KCs.
+    ModelChange,
+}
+
+/// Held-out log-loss and ECE of one model on one slice.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct Scores {
+    /// Log-loss.
+    pub log_loss: f64,
+    /// Expected calibration error.
+    pub ece: f64,
+}
+
+/// The gate's verdict with the numbers it used.
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct GateVerdict {
+    /// Publish the candidate.
+    pub accept: bool,
+    /// Relative log-loss change `(candidate − current)/current` (negative = better).
+    pub log_loss_change: f64,
+    /// ECE change `candidate − current` (negative = better).
+    pub ece_change: f64,
+    /// Share of the KCs whose ECE is no worse (model change only; `None` for a refresh or
+    /// without KCs).
+    pub kcs_no_worse: Option<f64>,
+    /// Why, in words.
+    pub reason: String,
+}
+
+/// Relative log-loss tolerance of a routine refresh (0.5 %).
+pub const REFRESH_LOG_LOSS_TOLERANCE: f64 = 0.005;
+/// Absolute ECE tolerance of a routine refresh.
+pub const REFRESH_ECE_TOLERANCE: f64 = 0.005;
+/// Relative log-loss gain a model change needs (2 %).
+pub const MODEL_CHANGE_GAIN: f64 = 0.02;
+/// Share of KCs whose ECE must not get worse under a model change (70 %).
+pub const MODEL_CHANGE_KC_SHARE: f64 = 0.7;
+
+/// The release gate of DECISIONS on held-out scores of the set in use (`current`) and of the
+/// candidate, overall and per KC (pairs `(current, candidate)`; used by a model change only).
+///
+/// * Refresh: accept iff `(L_cand − L_cur)/L_cur ≤ 0.005` and `ECE_cand − ECE_cur ≤ 0.005`.
+/// * Model change: accept iff `(L_cur − L_cand)/L_cur ≥ 0.02` and
+///   `#{k : ECE_cand,k ≤ ECE_cur,k} ≥ 0.7 · #KCs` (vacuously true without KCs).
+///
+/// ```
+/// # use myqcm_psychometrics::evaluation::{release_gate, ReleaseKind, Scores};
+/// let cur = Scores { log_loss: 0.60, ece: 0.020 };
+/// let ok = Scores { log_loss: 0.602, ece: 0.024 }; // +0.33 %, +0.004
+/// assert!(release_gate(ReleaseKind::Refresh, cur, ok, &[]).accept);
+/// let bad = Scores { log_loss: 0.61, ece: 0.020 }; // +1.7 %
+/// assert!(!release_gate(ReleaseKind::Refresh, cur, bad, &[]).accept);
+/// ```
+#[must_use]
+pub fn release_gate(
+    kind: ReleaseKind,
+    current: Scores,
+    candidate: Scores,
+    per_kc: &[(Scores, Scores)],
+) -> GateVerdict {
+    let change = if current.log_loss > 0.0 {
+        (candidate.log_loss - current.log_loss) / current.log_loss
+    } else {
+        candidate.log_loss - current.log_loss
+    };
+    let ece_change = candidate.ece - current.ece;
+    if !(change.is_finite() && ece_change.is_finite()) {
+        return GateVerdict {
+            accept: false,
+            log_loss_change: change,
+            ece_change,
+            kcs_no_worse: None,
+            reason: "a score is not a number".into(),
+        };
+    }
+    match kind {
+        ReleaseKind::Refresh => {
+            let ll_ok = change <= REFRESH_LOG_LOSS_TOLERANCE;
+            let ece_ok = ece_change <= REFRESH_ECE_TOLERANCE;
+            let reason = match (ll_ok, ece_ok) {
+                (true, true) => "not worse than the set in use beyond the tolerances".to_owned(),
+                (false, _) => format!(
+                    "log-loss {:+.2} % is worse than the 0.5 % tolerance",
+                    change * 100.0
+                ),
+                (true, false) => {
+                    format!("ECE {ece_change:+.4} is worse than the 0.005 tolerance")
+                }
+            };
+            GateVerdict {
+                accept: ll_ok && ece_ok,
+                log_loss_change: change,
+                ece_change,
+                kcs_no_worse: None,
+                reason,
+            }
+        }
+        ReleaseKind::ModelChange => {
+            let share = (!per_kc.is_empty()).then(|| {
+                per_kc.iter().filter(|(c, n)| n.ece <= c.ece).count() as f64 / per_kc.len() as f64
+            });
+            let gain_ok = -change >= MODEL_CHANGE_GAIN;
+            let kc_ok = share.is_none_or(|s| s >= MODEL_CHANGE_KC_SHARE);
+            let reason = match (gain_ok, kc_ok) {
+                (true, true) => "at least 2 % better and calibrated on enough KCs".to_owned(),
+                (false, _) => format!(
+                    "log-loss gain {:.2} % is below the 2 % a model change needs",
+                    -change * 100.0
+                ),
+                (true, false) => format!(
+                    "ECE no worse on {:.0} % of KCs, below 70 %",
+                    share.unwrap_or(0.0) * 100.0
+                ),
+            };
+            GateVerdict {
+                accept: gain_ok && kc_ok,
+                log_loss_change: change,
+                ece_change,
+                kcs_no_worse: share,
+                reason,
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -968,5 +1103,28 @@ mod tests {
             let k = split_point(n, h);
             prop_assert!(k < n);
         }
+    }
+
+    #[test]
+    fn release_gate_applies_the_decisions_tolerances() {
+        let s = |log_loss, ece| Scores { log_loss, ece };
+        let cur = s(0.5, 0.01);
+        // Refresh: at the edge of both tolerances is accepted, past either is refused.
+        assert!(release_gate(ReleaseKind::Refresh, cur, s(0.5025, 0.015), &[]).accept);
+        let v = release_gate(ReleaseKind::Refresh, cur, s(0.503, 0.01), &[]);
+        assert!(!v.accept && v.reason.contains("log-loss"), "{v:?}");
+        let v = release_gate(ReleaseKind::Refresh, cur, s(0.49, 0.016), &[]);
+        assert!(!v.accept && v.reason.contains("ECE"), "{v:?}");
+        assert!(!release_gate(ReleaseKind::Refresh, cur, s(f64::NAN, 0.0), &[]).accept);
+        // Model change: 2 % gain needed, and ECE no worse on 70 % of KCs.
+        let kcs = |worse: usize| -> Vec<(Scores, Scores)> {
+            (0..10)
+                .map(|k| (s(0.5, 0.02), s(0.5, if k < worse { 0.03 } else { 0.02 })))
+                .collect()
+        };
+        assert!(release_gate(ReleaseKind::ModelChange, cur, s(0.49, 0.01), &kcs(3)).accept);
+        let v = release_gate(ReleaseKind::ModelChange, cur, s(0.49, 0.01), &kcs(4));
+        assert!(!v.accept && v.kcs_no_worse == Some(0.6), "{v:?}");
+        assert!(!release_gate(ReleaseKind::ModelChange, cur, s(0.495, 0.0), &kcs(0)).accept);
     }
 }
