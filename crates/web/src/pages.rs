@@ -8,6 +8,7 @@
 //! Adding a page: see `docs/PAGES.md`.
 
 pub mod account;
+pub mod admin;
 pub mod assets;
 pub mod auth;
 pub mod author;
@@ -51,6 +52,7 @@ pub fn router() -> Router<AppState> {
         .merge(practice::router())
         .merge(author::router())
         .merge(review::router())
+        .merge(admin::router())
 }
 
 /// Renders a template into an HTML response.

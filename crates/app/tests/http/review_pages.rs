@@ -396,3 +396,237 @@ async fn learners_get_403_on_every_review_page_and_api() {
             .starts_with("/sign-in?next=")
     );
 }
+
+#[tokio::test]
+async fn operators_retry_and_cancel_jobs_from_the_jobs_page_after_a_step_up() {
+    use myqcm_db::jobs::{self, FailOutcome, NewJob, Progress};
+
+    let app = spawn_app().await;
+    let (ops_browser, secret) = app.staff("ops@example.com", "admin", "operations").await;
+    let ops = Pages::new(ops_browser);
+    // The enrolment's proof goes stale: changes need a step-up first.
+    app.advance(chrono::Duration::minutes(11));
+    let now = app.now();
+    let lease = chrono::Duration::minutes(5);
+    let mut long = NewJob::new("report.build", json!({"to": "zzpersonal@example.dz"}), now);
+    long.priority = 100;
+    let running = jobs::enqueue(&app.db.conn, &long, now).await.unwrap();
+    let mut dying = NewJob::new("export.send", json!({}), now);
+    dying.priority = 50;
+    dying.max_attempts = 1;
+    let dead = jobs::enqueue(&app.db.conn, &dying, now).await.unwrap();
+    let claimed = jobs::claim(&app.db.conn, "w1", now, lease)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(claimed.id, running);
+    let progress = Progress {
+        fraction: 0.42,
+        message: Some("ZZHALFWAY rows".into()),
+    };
+    jobs::heartbeat(&app.db.conn, running, "w1", now, lease, Some(&progress))
+        .await
+        .unwrap();
+    jobs::claim(&app.db.conn, "w2", now, lease)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        jobs::fail(&app.db.conn, dead, "w2", "ZZSMTP refused", now, now)
+            .await
+            .unwrap(),
+        FailOutcome::Dead
+    );
+    let mut later = NewJob::new("report.later", json!({}), now);
+    later.priority = -10;
+    let queued = jobs::enqueue(&app.db.conn, &later, now).await.unwrap();
+
+    let res = ops.get_res(&app, "/admin/jobs").await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["cache-control"], "no-store, private");
+    let page = res.text().await.unwrap();
+    assert!(page.contains(r#"<meta name="robots" content="noindex, nofollow">"#));
+    assert!(
+        page.contains(r#"href="/admin/jobs""#),
+        "the navigation links it"
+    );
+    assert!(
+        page.contains(r#"<progress max="100" value="42""#),
+        "progress"
+    );
+    assert!(page.contains("ZZHALFWAY rows") && page.contains("ZZSMTP refused"));
+    assert!(!page.contains("zzpersonal"), "payloads are never shown");
+    assert!(page.contains(&format!(r#"action="/admin/jobs/{dead}/retry""#)));
+    assert!(page.contains(&format!(r#"action="/admin/jobs/{queued}/cancel""#)));
+    assert!(page.contains(&format!(r#"action="/admin/jobs/{running}/cancel""#)));
+    assert!(!page.contains(&format!(r#"action="/admin/jobs/{running}/retry""#)));
+    assert!(page.contains("/admin/step-up?next="), "offers the step-up");
+    let (_, dead_only) = ops.get(&app, "/admin/jobs?status=dead").await;
+    assert!(dead_only.contains("ZZSMTP") && !dead_only.contains("ZZHALFWAY"));
+
+    // Without a recent proof the change is refused (and audited), the list shown again.
+    let retry = format!("/admin/jobs/{dead}/retry");
+    let (s, _, html) = ops
+        .post(&app, &retry, &[("next", "/admin/jobs?status=dead")])
+        .await;
+    assert_eq!(s, 401);
+    assert!(html.contains("error-summary") && html.contains("ZZSMTP"));
+    assert_eq!(
+        jobs::get(&app.db.conn, dead).await.unwrap().status.as_str(),
+        "dead"
+    );
+
+    // The step-up page: a wrong code is refused, the right one leads back.
+    let (s, form) = ops
+        .get(&app, "/admin/step-up?next=/admin/jobs%3Fstatus%3Ddead")
+        .await;
+    assert_eq!(s, 200);
+    assert!(
+        form.contains(r#"name="totp_code""#) && form.contains(r#"value="/admin/jobs?status=dead""#)
+    );
+    let (s, _, html) = ops
+        .post(
+            &app,
+            "/admin/step-up",
+            &[
+                ("password", crate::support::PW),
+                ("totp_code", "000000"),
+                ("next", "/admin/jobs"),
+            ],
+        )
+        .await;
+    assert!(s.is_client_error(), "{s}");
+    assert!(html.contains("error-summary"));
+    let code = app.totp(&secret);
+    let (s, to, _) = ops
+        .post(
+            &app,
+            "/admin/step-up",
+            &[
+                ("password", crate::support::PW),
+                ("totp_code", &code),
+                ("next", "/admin/jobs?status=dead"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        (s, to.as_str()),
+        (StatusCode::SEE_OTHER, "/admin/jobs?status=dead")
+    );
+    let (_, page) = ops.get(&app, "/admin/jobs").await;
+    assert!(!page.contains("/admin/step-up?next="), "stepped up");
+
+    let (s, to, _) = ops
+        .post(&app, &retry, &[("next", "/admin/jobs?status=dead")])
+        .await;
+    assert_eq!(
+        (s, to.as_str()),
+        (StatusCode::SEE_OTHER, "/admin/jobs?status=dead")
+    );
+    assert_eq!(
+        jobs::get(&app.db.conn, dead).await.unwrap().status.as_str(),
+        "queued"
+    );
+    let (s, _, _) = ops
+        .post(
+            &app,
+            &format!("/admin/jobs/{queued}/cancel"),
+            &[("next", "https://evil.example")],
+        )
+        .await;
+    assert_eq!(s, 303);
+    assert_eq!(
+        jobs::get(&app.db.conn, queued)
+            .await
+            .unwrap()
+            .status
+            .as_str(),
+        "cancelled"
+    );
+    let (s, to, _) = ops
+        .post(
+            &app,
+            &format!("/admin/jobs/{running}/cancel"),
+            &[("next", "//evil.example")],
+        )
+        .await;
+    assert_eq!((s, to.as_str()), (StatusCode::SEE_OTHER, "/admin/jobs"));
+    let row = jobs::get(&app.db.conn, running).await.unwrap();
+    assert!(
+        row.cancel_requested_at.is_some(),
+        "stops at its next checkpoint"
+    );
+    let (_, page) = ops.get(&app, "/admin/jobs?status=running").await;
+    assert!(page.contains("Annulation demandée"));
+    assert!(!page.contains(&format!(r#"action="/admin/jobs/{running}/cancel""#)));
+    // Retrying a job that is not dead is refused on the page.
+    let (s, _, html) = ops
+        .post(&app, &format!("/admin/jobs/{queued}/retry"), &[])
+        .await;
+    assert_eq!(s, 409);
+    assert!(html.contains("error-summary"));
+
+    let ops_id = app.account("ops@example.com").await.id;
+    for action in ["admin.job_retry", "admin.job_cancel"] {
+        let rows = audit_rows(&app, action).await;
+        assert!(rows.iter().all(|r| r.actor_id == Some(ops_id)), "{action}");
+    }
+    assert_eq!(audit_rows(&app, "admin.job_cancel").await.len(), 2);
+    assert!(
+        app.audit_details("admin.job_retry")
+            .await
+            .iter()
+            .any(|d| d["outcome"] == "refused"),
+        "the refused attempt is audited"
+    );
+}
+
+#[tokio::test]
+async fn the_jobs_page_is_for_operators_only() {
+    let app = spawn_app().await;
+    let now = app.now();
+    let id = myqcm_db::jobs::enqueue(
+        &app.db.conn,
+        &myqcm_db::jobs::NewJob::new("report.build", json!({}), now),
+        now,
+    )
+    .await
+    .unwrap();
+    let learner = Pages::new(app.learner("learner5@example.com").await);
+    let reviewer = Pages::new(app.staff("rev5@example.com", "reviewer", "").await.0);
+    let (_, dash) = learner.get(&app, "/dashboard").await;
+    assert!(!dash.contains(r#"href="/admin/jobs""#));
+    assert_eq!(
+        learner.get(&app, "/admin/step-up?next=/admin/jobs").await.0,
+        403,
+        "learners have nothing to step up for"
+    );
+    for p in [&learner, &reviewer] {
+        assert_eq!(p.get(&app, "/admin/jobs").await.0, 403);
+        for path in [
+            format!("/admin/jobs/{id}/retry"),
+            format!("/admin/jobs/{id}/cancel"),
+        ] {
+            assert_eq!(p.post(&app, &path, &[]).await.0, 403, "{path}");
+        }
+    }
+    let res = app.get_as(&learner.b, "/api/v1/admin/jobs").await;
+    assert_eq!(res.status(), 403);
+    assert_eq!(
+        myqcm_db::jobs::get(&app.db.conn, id)
+            .await
+            .unwrap()
+            .status
+            .as_str(),
+        "queued"
+    );
+    // An operator who has not enrolled two-step sign-in is sent to enrol.
+    app.sign_up_verified("ops6@example.com", crate::support::PW)
+        .await;
+    app.set_roles("ops6@example.com", "admin", "operations")
+        .await;
+    let unenrolled = Pages::new(app.sign_in("ops6@example.com", crate::support::PW).await);
+    let (s, html) = unenrolled.get(&app, "/admin/jobs").await;
+    assert_eq!(s, 403);
+    assert!(html.contains(r#"href="/settings#mfa-title""#));
+}
