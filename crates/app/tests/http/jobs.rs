@@ -490,6 +490,26 @@ async fn a_jobs_progress_run_by_another_instance_reaches_the_event_stream_until_
         "the stream ends with the job"
     );
 
+    // The jobs page points the script at the stream of live jobs only.
+    let mut waiting = NewJob::new("report.build", json!({}), now);
+    waiting.priority = 100;
+    let queued = jobs::enqueue(&app.db.conn, &waiting, now).await.unwrap();
+    let page = app.get_as(&ops, "/admin/jobs").await;
+    assert_eq!(page.status(), 200);
+    let page = page.text().await.unwrap();
+    assert!(
+        page.contains(&format!(
+            r#"data-job-events="/api/v1/admin/jobs/{queued}/events""#
+        )),
+        "a queued job is followed live"
+    );
+    assert!(
+        !page.contains(&format!(
+            r#"data-job-events="/api/v1/admin/jobs/{id}/events""#
+        )),
+        "a finished one is not"
+    );
+
     // A finished job gives one event and the end.
     let mut again = app
         .get_as(&ops, &format!("/api/v1/admin/jobs/{id}/events"))
