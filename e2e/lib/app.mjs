@@ -1,6 +1,7 @@
 // Helpers for the account journeys: reading the mail folder, filling forms, checking pages.
 
 import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
@@ -105,6 +106,30 @@ export async function signIn(page, email, password = PASSWORD, path = '/sign-in'
   await page.fill('#email', email);
   await page.fill('#password', password);
   await Promise.all([page.waitForNavigation({ waitUntil: 'load' }), page.click('form[action="/sign-in"] button[type="submit"]')]);
+}
+
+/** The bytes of an RFC 4648 base32 text (spaces and padding ignored). */
+function base32(text) {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = '';
+  for (const c of text.replace(/[\s=]/g, '').toUpperCase()) {
+    const v = alphabet.indexOf(c);
+    assert.ok(v >= 0, `not base32: ${c}`);
+    bits += v.toString(2).padStart(5, '0');
+  }
+  const bytes = [];
+  for (let i = 0; i + 8 <= bits.length; i += 8) bytes.push(parseInt(bits.slice(i, i + 8), 2));
+  return Buffer.from(bytes);
+}
+
+/** The 6-digit TOTP code of `secret` (base32) now: HMAC-SHA1, 30 s steps (RFC 6238). */
+export function totp(secret, now = Date.now()) {
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(now / 1000 / 30)));
+  const mac = createHmac('sha1', base32(secret)).update(counter).digest();
+  const off = mac[mac.length - 1] & 0x0f;
+  const bin = (mac.readUInt32BE(off) & 0x7fffffff) % 1_000_000;
+  return String(bin).padStart(6, '0');
 }
 
 export { saveScreenshot, urlFor };

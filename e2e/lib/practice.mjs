@@ -191,3 +191,11 @@ export function forbidPointer(page) {
     },
   };
 }
+
+/** The TOTP secret (base32) the demo seed printed for a staff role (`author`, `reviewer`, `admin`). */
+export async function demoTotpSecret(role) {
+  const log = await readFile(process.env.MYQCM_E2E_SEED_LOG ?? '', 'utf8').catch(() => '');
+  const m = new RegExp(`^\\s*${role}\\s+\\S+\\s+TOTP secret \\(base32, shown once\\):\\s+(\\S+)`, 'm').exec(log);
+  assert.ok(m, `the demo seed printed no TOTP secret for ${role} (seed.log):\n${log}`);
+  return m[1];
+}

@@ -1,6 +1,6 @@
 //! Demo seed, identity part: staff must enrol TOTP before their first staff action, so the demo
-//! reviewer and admin are enrolled here and their secrets printed once (browser tests compute
-//! codes from them).
+//! author, reviewer and admin are enrolled here and their secrets printed once (browser tests
+//! compute codes from them).
 
 use crate::Services;
 use std::fmt::Write as _;
@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 pub async fn enrol_demo_staff(services: &Services) -> anyhow::Result<String> {
     let deps = services.deps();
     let mut out = String::new();
-    for role in ["reviewer", "admin"] {
+    for role in ["author", "reviewer", "admin"] {
         let email = format!("{role}@demo.myqcm.local");
         let Some(a) = myqcm_db::identity::accounts::find_by_email(&services.db, &email).await?
         else {
