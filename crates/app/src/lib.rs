@@ -2,6 +2,7 @@
 //! worker. `main.rs` only parses the command line and calls in here.
 
 pub mod calibrate;
+pub mod cards;
 pub mod config;
 pub mod export;
 pub mod handlers;
