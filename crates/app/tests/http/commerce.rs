@@ -455,3 +455,51 @@ async fn a_printed_card_activates_its_plan_once_and_refused_codes_are_told_apart
         .collect();
     assert!(stored.iter().all(|h| h.len() == 64 && !codes.contains(h)));
 }
+
+#[tokio::test]
+async fn the_plans_page_lists_plans_and_redeems_a_card_without_javascript_and_the_dashboard_shows_it()
+ {
+    let app = App::spawn().await;
+    let admin = app.finance().await;
+    app.paid_plan(&admin, "premium-month", 3000, Some(30)).await;
+    let code = app.mint("premium-month", 1, None).await.remove(0);
+    let anon = app.get("/plans").await;
+    assert_eq!(anon.status(), 200);
+    let html = anon.text().await.unwrap();
+    assert!(html.contains("data-plan=\"free\"") && html.contains("data-plan=\"premium-month\""));
+    assert!(
+        !html.contains("action=\"/plans/redeem\""),
+        "no form signed out"
+    );
+
+    let b = app.0.learner("cards@example.dz").await;
+    let html = app.get_as(&b, "/plans").await.text().await.unwrap();
+    assert!(html.contains("action=\"/plans/redeem\""), "{html}");
+    let post = |code: String| {
+        app.client
+            .post(app.url("/plans/redeem"))
+            .header("cookie", b.cookie_header())
+            .header("content-type", "application/x-www-form-urlencoded")
+            // The CSRF token is base64url and the codes are letters, digits and dashes: no
+            // character needs escaping.
+            .body(format!("_csrf={}&code={code}", b.csrf))
+            .send()
+    };
+    let bad = post("AAAA-AAAA-AAAA-AAAA-A".into()).await.unwrap();
+    assert_eq!(bad.status(), 422);
+    assert!(
+        bad.text()
+            .await
+            .unwrap()
+            .contains("class=\"error-summary\"")
+    );
+    let ok = post(code).await.unwrap();
+    assert_eq!(ok.status(), 200, "followed the 303 back to /plans");
+    let html = ok.text().await.unwrap();
+    assert!(html.contains("Votre carte est activée"), "{html}");
+    let dash = app.get_as(&b, "/dashboard").await.text().await.unwrap();
+    assert!(
+        dash.contains("class=\"plan-line\"") && dash.contains("Premium"),
+        "{dash}"
+    );
+}
