@@ -95,6 +95,7 @@ async fn seed(n: usize) -> anyhow::Result<()> {
     let services = services().await?;
     let deps = services.deps();
     let mut created = 0;
+    let mut ids = Vec::with_capacity(n);
     for i in 0..n {
         let id = match myqcm_db::identity::accounts::find_by_email(&services.db, &email(i)).await? {
             Some(a) => a.id,
@@ -122,6 +123,7 @@ async fn seed(n: usize) -> anyhow::Result<()> {
             scopes: vec![],
             mfa_enrolled: false,
         };
+        ids.push(id);
         let profile = ProfileInput {
             year_of_study: 3,
             ..ProfileInput::default()
@@ -133,6 +135,65 @@ async fn seed(n: usize) -> anyhow::Result<()> {
             .map_err(|e| anyhow::anyhow!("{e}"))?;
     }
     println!("load learners: {n} ({created} created)");
+    load_plan(&services, &ids).await?;
+    Ok(())
+}
+
+/// Puts the load learners on a plan with quotas no run reaches (a million graded answers a day
+/// and a month), so the free plan's daily quota does not end the run while every answer still
+/// pays for the quota upsert, as in production (docs/COMMERCE.md).
+async fn load_plan(services: &myqcm_app::Services, ids: &[Uuid]) -> anyhow::Result<()> {
+    use myqcm_db::commerce as repo;
+    let now = chrono::Utc::now().timestamp_millis();
+    let plan = match repo::plan_by_code(&services.db, "load-test").await? {
+        Some(p) => p,
+        None => {
+            repo::insert_plan(
+                &services.db,
+                repo::plan::Model {
+                    id: Uuid::now_v7(),
+                    code: "load-test".into(),
+                    names: r#"{"fr":"Charge","en":"Load test","ar":"اختبار الحمل"}"#.into(),
+                    price_dzd: 0,
+                    duration_days: None,
+                    mcq_per_day: Some(1_000_000),
+                    mcq_per_month: Some(1_000_000),
+                    qroc_per_day: Some(1_000_000),
+                    qroc_per_month: Some(1_000_000),
+                    explanations: true,
+                    clinical_cases: true,
+                    devices: 1,
+                    is_default: false,
+                    listed: false,
+                    sort_order: 99,
+                    created_at: now,
+                    updated_at: now,
+                },
+            )
+            .await?
+        }
+    };
+    for id in ids {
+        if repo::current_subscription(&services.db, *id, now)
+            .await?
+            .is_none()
+        {
+            repo::insert_subscription(
+                &services.db,
+                repo::subscription::Model {
+                    id: Uuid::now_v7(),
+                    learner_id: *id,
+                    plan_id: plan.id,
+                    starts_at: now,
+                    ends_at: None,
+                    source: "admin".into(),
+                    card_id: None,
+                    created_at: now,
+                },
+            )
+            .await?;
+        }
+    }
     Ok(())
 }
 

@@ -3,6 +3,7 @@
 
 pub mod backup;
 pub mod calibrate;
+pub mod cards;
 pub mod config;
 pub mod evaluate;
 pub mod evaluate_html;

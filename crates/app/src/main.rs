@@ -124,6 +124,35 @@ enum AdminCommand {
         #[arg(long, default_value = "Administrator")]
         display_name: String,
     },
+    /// Activation cards.
+    Cards {
+        #[command(subcommand)]
+        command: CardsCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum CardsCommand {
+    /// Mint a batch of cards for a plan; the codes are printed once (only their HMACs are
+    /// stored). Revoke a batch with `POST /api/v1/admin/card-batches/{id}/revoke`.
+    Mint {
+        /// Plan code the cards give (not the free plan).
+        #[arg(long)]
+        plan: String,
+        /// Number of cards (1–10 000).
+        #[arg(long)]
+        count: u32,
+        /// Cards not redeemed by then stop working: YYYY-MM-DD (end of that day, Algerian
+        /// time) or an RFC 3339 instant.
+        #[arg(long)]
+        expires: Option<String>,
+        /// A note for the batch (reseller, print run).
+        #[arg(long, default_value = "")]
+        label: String,
+        /// Also write the codes as a printing CSV (code, plan, expires_at, batch).
+        #[arg(long)]
+        csv: Option<PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -327,6 +356,42 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 "created {} ({}) with roles {}",
                 user.email, user.id, user.roles
             );
+            Ok(())
+        }
+        Command::Admin {
+            command:
+                AdminCommand::Cards {
+                    command:
+                        CardsCommand::Mint {
+                            plan,
+                            count,
+                            expires,
+                            label,
+                            csv,
+                        },
+                },
+        } => {
+            let services = myqcm_app::build_services(&config).await?;
+            let expires_at = expires
+                .as_deref()
+                .map(myqcm_app::cards::parse_expiry)
+                .transpose()?;
+            let input = myqcm_services::commerce::cards::MintInput {
+                plan,
+                count,
+                expires_at,
+                label,
+            };
+            let minted = myqcm_app::cards::mint(&services, input, csv.as_deref()).await?;
+            eprintln!(
+                "batch {}: {} cards for plan {} (shown once; keep them safe)",
+                minted.batch.id,
+                minted.codes.len(),
+                minted.batch.plan
+            );
+            for code in &minted.codes {
+                println!("{code}");
+            }
             Ok(())
         }
     }

@@ -5,6 +5,7 @@
 //! above this crate sees a `sqlx` or `sea_orm` error.
 
 pub mod catalogue;
+pub mod commerce;
 pub mod connect;
 pub mod identity;
 pub mod jobs;

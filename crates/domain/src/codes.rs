@@ -57,6 +57,10 @@ codes! {
     NO_PAUSE = ("no_pause", 409, "A full mock exam cannot be paused");
     QUOTA_EXHAUSTED = ("quota_exhausted", 403, "Your plan's allowance for this is used up");
     NOTHING_TO_SERVE = ("nothing_to_serve", 422, "No question matches these filters");
+    CARD_INVALID = ("card_invalid", 422, "This card code is not valid");
+    CARD_USED = ("card_used", 409, "This card has already been used");
+    CARD_EXPIRED = ("card_expired", 410, "This card has expired");
+    PLAN_WITHOUT_END = ("plan_without_end", 409, "Your current plan never ends; a card cannot add to it");
 }
 
 /// Looks a code up by its string.

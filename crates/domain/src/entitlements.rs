@@ -4,12 +4,13 @@
 //! [`Entitlements::consume`] inside the attempt transaction, so a quota is spent exactly when
 //! the attempt commits. Only graded answers consume (a skip or an ungraded answer never does).
 //! The transaction type is the implementation's choice (the services use the database
-//! transaction); the domain does not know it. Until commerce lands, [`OpenEntitlements`] allows
-//! everything.
+//! transaction); the domain does not know it. [`OpenEntitlements`] allows everything (tests and
+//! tools); the platform uses the plan-backed implementation of `myqcm_services::commerce`.
 
 use std::marker::PhantomData;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::catalogue::ItemKind;
@@ -66,12 +67,32 @@ impl Allowance {
     }
 }
 
+/// A used-up allowance: which feature, and when its window starts afresh (`None` when it never
+/// does, e.g. a feature the plan does not include).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Exhaustion {
+    /// The feature.
+    pub feature: Feature,
+    /// Start of the next window in which the feature is allowed again.
+    pub resets_at: Option<DateTime<Utc>>,
+}
+
+impl Exhaustion {
+    /// Exhausted with no known reset.
+    pub fn of(feature: Feature) -> Self {
+        Self {
+            feature,
+            resets_at: None,
+        }
+    }
+}
+
 /// Why an entitlement call failed.
 #[derive(Debug, thiserror::Error)]
 pub enum EntitlementError {
     /// The allowance is used up (the attempt must roll back).
-    #[error("allowance exhausted for {0:?}")]
-    Exhausted(Feature),
+    #[error("allowance exhausted for {:?}", .0.feature)]
+    Exhausted(Exhaustion),
     /// The backing store failed.
     #[error("entitlements unavailable: {0}")]
     Unavailable(String),
@@ -89,6 +110,21 @@ pub trait Entitlements: Send + Sync + std::fmt::Debug {
         learner: Uuid,
         feature: Feature,
     ) -> Result<Allowance, EntitlementError>;
+
+    /// Refuses with [`EntitlementError::Exhausted`] unless `n` more uses of `feature` are
+    /// allowed (the default says no reset time; implementations with windows say when).
+    async fn require(
+        &self,
+        learner: Uuid,
+        feature: Feature,
+        n: u64,
+    ) -> Result<(), EntitlementError> {
+        if self.allowance(learner, feature).await?.permits(n) {
+            Ok(())
+        } else {
+            Err(EntitlementError::Exhausted(Exhaustion::of(feature)))
+        }
+    }
 
     /// Spends `n` uses of `feature` inside `tx` (committed or rolled back with it).
     async fn consume(

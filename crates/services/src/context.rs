@@ -9,8 +9,9 @@ use myqcm_domain::Clock;
 use myqcm_domain::ports::{BlobStore, Cache, Mailer, OidcProvider};
 use sea_orm::ConnectionTrait;
 
+use crate::commerce::Commerce;
 use crate::identity::{Deps, IdentityConfig};
-use crate::training::Training;
+use crate::training::{Training, TrainingConfig};
 
 /// Database, ports and settings of the use cases. Cheap to clone.
 #[derive(Clone, Debug)]
@@ -32,6 +33,9 @@ pub struct Services {
     /// Training use cases (profile, modes, sessions, answers), with their in-process caches
     /// (candidate pools, rendered revisions) shared by every clone of this handle.
     pub training: Training,
+    /// Commerce use cases (plans, subscriptions, cards) and the plan-backed entitlements the
+    /// training use cases consume through (their cache shared by every clone).
+    pub commerce: Commerce,
 }
 
 /// Whether the dependencies answer (readiness probe).
@@ -59,8 +63,9 @@ pub enum SystemError {
 }
 
 impl Services {
-    /// A handle without Google sign-in (add it with [`Services::with_google`]); training uses
-    /// the open entitlements and default settings (replace with [`Services::with_training`]).
+    /// A handle without Google sign-in (add it with [`Services::with_google`]); training
+    /// consumes through the plan-backed entitlements of [`Commerce`], with default settings
+    /// (replace with [`Services::with_training`]).
     #[allow(
         clippy::expect_used,
         reason = "the default retention (0.9) is always accepted by the memory model"
@@ -73,8 +78,14 @@ impl Services {
         clock: Arc<dyn Clock>,
         identity: IdentityConfig,
     ) -> Self {
-        let training =
-            Training::open(db.clone(), clock.clone()).expect("default training settings are valid");
+        let commerce = Commerce::new(db.clone(), clock.clone(), cache.clone(), identity.card_key);
+        let training = Training::new(
+            db.clone(),
+            clock.clone(),
+            Arc::new(commerce.entitlements()),
+            TrainingConfig::default(),
+        )
+        .expect("default training settings are valid");
         Self {
             db,
             cache,
@@ -84,6 +95,7 @@ impl Services {
             identity: Arc::new(identity),
             google: None,
             training,
+            commerce,
         }
     }
 

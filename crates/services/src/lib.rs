@@ -3,6 +3,7 @@
 
 pub mod calibration;
 pub mod catalogue;
+pub mod commerce;
 pub mod context;
 pub mod identity;
 pub mod import;

@@ -837,7 +837,7 @@ async fn an_exhausted_allowance_refuses_graded_answers_and_explanations_follow_t
     assert!(
         matches!(
             refused,
-            Err(TrainingError::QuotaExhausted(Feature::McqAnswer))
+            Err(TrainingError::QuotaExhausted(x)) if x.feature == Feature::McqAnswer
         ),
         "{refused:?}"
     );

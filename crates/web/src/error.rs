@@ -229,8 +229,33 @@ impl From<TrainingError> for WebError {
             TrainingError::NotCurrent => Self::code(codes::NOT_CURRENT),
             TrainingError::TimeUp => Self::code(codes::TIME_UP),
             TrainingError::NoPause => Self::code(codes::NO_PAUSE),
-            TrainingError::QuotaExhausted(f) => {
-                Self::with_detail(codes::QUOTA_EXHAUSTED, format!("feature: {}", f.as_str()))
+            // The feature and, when the plan's window restarts, the moment it does (RFC 3339,
+            // Algerian time) travel as field errors too, for clients that show a countdown.
+            TrainingError::QuotaExhausted(x) => {
+                let resets = x.resets_at.map(|t| {
+                    t.with_timezone(&myqcm_domain::localtime::algeria())
+                        .to_rfc3339()
+                });
+                let mut errors = vec![FieldError {
+                    field: "feature".into(),
+                    code: "quota_exhausted".into(),
+                    message: x.feature.as_str().into(),
+                }];
+                if let Some(r) = &resets {
+                    errors.push(FieldError {
+                        field: "resets_at".into(),
+                        code: "resets_at".into(),
+                        message: r.clone(),
+                    });
+                }
+                Self::Known {
+                    code: codes::QUOTA_EXHAUSTED,
+                    detail: Some(match &resets {
+                        Some(r) => format!("feature: {}; resets at {r}", x.feature.as_str()),
+                        None => format!("feature: {}; not part of the plan", x.feature.as_str()),
+                    }),
+                    errors: Some(errors),
+                }
             }
             // The wider filters travel as field errors: drop `field` to get `message` more.
             TrainingError::NothingToServe(widen) => Self::Known {

@@ -118,6 +118,7 @@ pub fn router(state: AppState) -> Router {
         .merge(api::audit::router())
         .merge(auth::google::router())
         .merge(api::catalogue::router())
+        .merge(api::commerce::router())
         .merge(api::jobs::router())
         .merge(api::progress::router())
         .merge(api::training::router());

@@ -17,6 +17,7 @@ pub mod context;
 pub mod dashboard;
 pub mod forms;
 pub mod onboarding;
+pub mod plans;
 pub mod practice;
 pub mod practice_builder;
 pub mod practice_review;
@@ -48,6 +49,7 @@ pub fn router() -> Router<AppState> {
         .merge(auth::router())
         .merge(account::router())
         .merge(dashboard::router())
+        .merge(plans::router())
         .merge(progress::router())
         .merge(practice::router())
         .merge(author::router())

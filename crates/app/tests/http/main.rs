@@ -16,6 +16,7 @@ mod account_pages;
 mod admin;
 mod author_pages;
 mod catalogue;
+mod commerce;
 mod identity;
 mod identity_security;
 mod instances;

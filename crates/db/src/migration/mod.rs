@@ -13,6 +13,7 @@ mod m20261127_300002_media_use;
 mod m20261127_500001_job_control;
 mod m20261202_700001_sec_session_limits;
 mod m20261202_800001_reference_faculties;
+pub mod m20261202_900001_commerce;
 
 /// The ordered list of migrations.
 #[derive(Debug)]
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_500001_job_control::Migration),
             Box::new(m20261202_700001_sec_session_limits::Migration),
             Box::new(m20261202_800001_reference_faculties::Migration),
+            Box::new(m20261202_900001_commerce::Migration),
         ]
     }
 }

@@ -47,6 +47,9 @@ pub struct IdentityConfig {
     pub grace_key: [u8; 32],
     /// AEAD key of queued mail (`seal:mail`): job payloads hold no link or code in clear.
     pub mail_key: [u8; 32],
+    /// HMAC key of activation cards (`hmac:activation-card`): only the HMAC of a code is
+    /// stored.
+    pub card_key: [u8; 32],
     /// Public base URL: links in mail are built from it, never from the `Host` header.
     pub public_base_url: url::Url,
     /// Access token lifetime (15 min).
@@ -91,6 +94,7 @@ impl IdentityConfig {
             legacy_totp_key: crypto::derive_key(master_secret, "totp"),
             grace_key: crypto::derive_key(master_secret, "seal:refresh-grace"),
             mail_key: crypto::derive_key(master_secret, "seal:mail"),
+            card_key: crypto::derive_key(master_secret, "hmac:activation-card"),
             public_base_url,
             access_ttl: Duration::from_secs(15 * 60),
             refresh_ttl: Duration::from_secs(30 * 24 * 3600),

@@ -28,6 +28,7 @@ pub async fn export(deps: &Deps, user_id: Uuid) -> Result<serde_json::Value> {
     let events =
         audit_repo::by_or_about(&deps.db, user_id, about(user_id, &sessions), 10_000).await?;
     let learning = crate::training::privacy::export(&deps.db, user_id).await?;
+    let commerce = crate::commerce::privacy::export(&deps.db, user_id).await?;
     Ok(serde_json::json!({
         "format": "myqcm-export/1",
         "generated_at": deps.clock.now(),
@@ -52,6 +53,7 @@ pub async fn export(deps: &Deps, user_id: Uuid) -> Result<serde_json::Value> {
             "revoked_at": s.revoked_at.map(from_ms),
         })).collect::<Vec<_>>(),
         "learning": learning,
+        "commerce": commerce,
         "security_events": events.iter().map(|e| {
             let (by, ip) = match e.actor_id {
                 Some(a) if a == user_id => ("you", e.ip.clone()),
@@ -196,6 +198,7 @@ pub async fn erase_due(deps: &Deps) -> Result<usize> {
             .exec(&txn)
             .await?;
         crate::training::privacy::erase(&txn, a.id).await?;
+        crate::commerce::privacy::erase(&txn, a.id).await?;
         // Audit rows stay (security record) but lose every address tied to this person:
         // on the rows by or about them, and wherever else one of their addresses appears.
         audit_repo::forget_ips(&txn, a.id, about(a.id, &sessions), ips).await?;

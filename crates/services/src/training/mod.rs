@@ -40,7 +40,9 @@ use myqcm_db::{DatabaseConnection, DatabaseTransaction, DbError, WriteBatch};
 use myqcm_domain::Clock;
 use myqcm_domain::catalogue::lifecycle::Actor;
 use myqcm_domain::catalogue::{ContentError, ItemKind, Locale};
-use myqcm_domain::entitlements::{EntitlementError, Entitlements, Feature, OpenEntitlements};
+use myqcm_domain::entitlements::{
+    EntitlementError, Entitlements, Exhaustion, Feature, OpenEntitlements,
+};
 use myqcm_domain::learning::{self, Ability, KcState, LearningError, Memory};
 use myqcm_domain::permissions::Action;
 use myqcm_domain::scoring::{self, Outcome, Response, ResponseError, RuleSet};
@@ -92,9 +94,9 @@ pub enum TrainingError {
     /// Full mock exams cannot be paused.
     #[error("a full mock exam cannot be paused")]
     NoPause,
-    /// The plan's allowance for this feature is used up.
+    /// The plan's allowance for this feature is used up (and when it resets).
     #[error("allowance exhausted")]
-    QuotaExhausted(Feature),
+    QuotaExhausted(Exhaustion),
     /// Nothing matches the filters; these wider filters would help.
     #[error("nothing to serve under these filters")]
     NothingToServe(Vec<Widening>),
@@ -127,7 +129,7 @@ impl From<LearningError> for TrainingError {
 impl From<EntitlementError> for TrainingError {
     fn from(e: EntitlementError) -> Self {
         match e {
-            EntitlementError::Exhausted(f) => Self::QuotaExhausted(f),
+            EntitlementError::Exhausted(x) => Self::QuotaExhausted(x),
             EntitlementError::Unavailable(m) => Self::Store(m),
         }
     }
@@ -936,14 +938,8 @@ impl Training {
         let outcome = scoring::grade(&rules, &rev.content, &response).map_err(response_error)?;
         metrics::histogram!(metric::GRADING).record(graded_at.elapsed().as_secs_f64());
         let feature = Feature::answer_of(rev.content.kind);
-        if outcome.correct().is_some()
-            && !self
-                .entitlements
-                .allowance(learner, feature)
-                .await?
-                .permits(1)
-        {
-            return Err(TrainingError::QuotaExhausted(feature));
+        if outcome.correct().is_some() {
+            self.entitlements.require(learner, feature, 1).await?;
         }
         let now = self.now_ms();
         let time_spent = (now - target.served_at).clamp(

@@ -36,3 +36,25 @@ dashboard-summary = الحصيلة
 dashboard-style-tutor = تعليمي
 dashboard-style-exam = امتحان
 dashboard-style-review = مراجعة
+plans-title = الاشتراكات
+plans-mine = اشتراكك
+plans-until = حتى
+plans-offer = اشتراكاتنا
+plans-unlimited = غير محدود
+plans-days = { $count ->
+    [zero] { $count } يوم
+    [one] يوم واحد
+    [two] يومان
+    [few] { $count } أيام
+    [many] { $count } يومًا
+   *[other] { $count } يوم
+}
+plans-mcq-day = أسئلة QCS/QCM مصححة في اليوم:
+plans-qroc-day = أسئلة QROC مصححة في اليوم:
+plans-per-month = في الشهر:
+plans-explanations = شروح بعد كل إجابة
+plans-redeem-title = تفعيل بطاقة مسبقة الدفع
+plans-code-label = رمز البطاقة
+plans-redeem = تفعيل
+plans-redeemed = تم تفعيل بطاقتك.
+plans-sign-in = سجّل الدخول لتفعيل بطاقة.

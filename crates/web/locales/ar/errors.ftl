@@ -35,3 +35,7 @@ error-time_up = انتهى وقت الامتحان
 error-no_pause = لا يمكن إيقاف امتحان تجريبي كامل مؤقتًا
 error-quota_exhausted = استنفدت خطتك الحصة المتاحة لهذا
 error-nothing_to_serve = لا يوجد سؤال يطابق هذه المرشحات
+error-card_invalid = رمز البطاقة هذا غير صالح
+error-card_used = سبق استخدام هذه البطاقة
+error-card_expired = انتهت صلاحية هذه البطاقة
+error-plan_without_end = خطتك الحالية بلا نهاية؛ لا يمكن لبطاقة أن تضيف إليها

@@ -29,3 +29,21 @@ dashboard-summary = Summary
 dashboard-style-tutor = Tutor
 dashboard-style-exam = Exam
 dashboard-style-review = Review
+plans-title = Plans
+plans-mine = Your plan
+plans-until = until
+plans-offer = Our plans
+plans-unlimited = unlimited
+plans-days = { $count ->
+    [one] { $count } day
+   *[other] { $count } days
+}
+plans-mcq-day = Graded QCS/QCM per day:
+plans-qroc-day = Graded QROC per day:
+plans-per-month = per month:
+plans-explanations = Explanations after every answer
+plans-redeem-title = Redeem a prepaid card
+plans-code-label = Card code
+plans-redeem = Redeem
+plans-redeemed = Your card is activated.
+plans-sign-in = Sign in to redeem a card.

@@ -35,3 +35,7 @@ error-time_up = The exam time is over
 error-no_pause = A full mock exam cannot be paused
 error-quota_exhausted = Your plan's allowance for this is used up
 error-nothing_to_serve = No question matches these filters
+error-card_invalid = This card code is not valid
+error-card_used = This card has already been used
+error-card_expired = This card has expired
+error-plan_without_end = Your current plan never ends; a card cannot add to it

@@ -29,3 +29,21 @@ dashboard-summary = Bilan
 dashboard-style-tutor = Tuteur
 dashboard-style-exam = Examen
 dashboard-style-review = Révision
+plans-title = Formules
+plans-mine = Votre formule
+plans-until = jusqu’au
+plans-offer = Les formules
+plans-unlimited = illimité
+plans-days = { $count ->
+    [one] { $count } jour
+   *[other] { $count } jours
+}
+plans-mcq-day = QCS/QCM corrigés par jour :
+plans-qroc-day = QROC corrigées par jour :
+plans-per-month = par mois :
+plans-explanations = Explications après chaque réponse
+plans-redeem-title = Activer une carte prépayée
+plans-code-label = Code de la carte
+plans-redeem = Activer
+plans-redeemed = Votre carte est activée.
+plans-sign-in = Connectez-vous pour activer une carte.

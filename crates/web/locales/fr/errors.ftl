@@ -35,3 +35,7 @@ error-time_up = Le temps de l’examen est écoulé
 error-no_pause = Un examen blanc complet ne peut pas être mis en pause
 error-quota_exhausted = Votre formule ne permet plus cela pour le moment
 error-nothing_to_serve = Aucune question ne correspond à ces filtres
+error-card_invalid = Ce code de carte n’est pas valide
+error-card_used = Cette carte a déjà été utilisée
+error-card_expired = Cette carte a expiré
+error-plan_without_end = Votre formule actuelle n’a pas de fin ; une carte ne peut rien y ajouter

@@ -5,6 +5,7 @@ pub mod admin_users;
 pub mod audit;
 pub mod auth;
 pub mod catalogue;
+pub mod commerce;
 pub mod jobs;
 pub mod progress;
 pub mod training;

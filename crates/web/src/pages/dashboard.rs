@@ -29,6 +29,8 @@ pub fn router() -> Router<AppState> {
 struct DashboardPage {
     ctx: PageContext,
     data: Option<Today>,
+    /// The name of the viewer's plan in force (links to `/plans`).
+    plan: Option<String>,
 }
 
 impl DashboardPage {
@@ -66,7 +68,13 @@ pub async fn dashboard(State(s): State<AppState>, ctx: PageContext) -> Result<Re
         let sessions = s.services.training.sessions(&actor, None, 5).await?;
         Some(today(&ctx, p, sessions)?)
     };
-    let html = render(&DashboardPage { ctx, data })?;
+    let mine = s
+        .services
+        .commerce
+        .my_subscription(v.user.caller.id)
+        .await?;
+    let plan = Some(mine.plan.names.get(ctx.locale.tag()).to_owned());
+    let html = render(&DashboardPage { ctx, data, plan })?;
     Ok(page(axum::http::StatusCode::OK, html))
 }
 
