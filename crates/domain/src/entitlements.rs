@@ -112,13 +112,18 @@ pub trait Entitlements: Send + Sync + std::fmt::Debug {
     ) -> Result<Allowance, EntitlementError>;
 
     /// Refuses with [`EntitlementError::Exhausted`] unless `n` more uses of `feature` are
-    /// allowed (the default says no reset time; implementations with windows say when).
+    /// allowed (the default says no reset time; implementations with windows say when). Called
+    /// inside the answer's transaction `tx`: an implementation that must read does so through
+    /// `tx`, never through a second pooled connection (a transaction waiting for a connection
+    /// while holding one exhausts the pool under load).
     async fn require(
         &self,
+        tx: &Self::Tx,
         learner: Uuid,
         feature: Feature,
         n: u64,
     ) -> Result<(), EntitlementError> {
+        let _ = tx;
         if self.allowance(learner, feature).await?.permits(n) {
             Ok(())
         } else {

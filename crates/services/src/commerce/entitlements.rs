@@ -314,11 +314,14 @@ impl Entitlements for PlanEntitlements {
 
     async fn require(
         &self,
+        tx: &DatabaseTransaction,
         learner: Uuid,
         feature: Feature,
         n: u64,
     ) -> Result<(), EntitlementError> {
-        let (allowance, resets_at) = self.status(learner, feature).await?;
+        // Through the answer's transaction on a cache miss (see the port).
+        let s = self.snapshot(tx, learner).await.map_err(unavailable)?;
+        let (allowance, resets_at) = self.status_in(&s, feature);
         if allowance.permits(n) {
             Ok(())
         } else {

@@ -939,7 +939,7 @@ impl Training {
         metrics::histogram!(metric::GRADING).record(graded_at.elapsed().as_secs_f64());
         let feature = Feature::answer_of(rev.content.kind);
         if outcome.correct().is_some() {
-            self.entitlements.require(learner, feature, 1).await?;
+            self.entitlements.require(&txn, learner, feature, 1).await?;
         }
         let now = self.now_ms();
         let time_spent = (now - target.served_at).clamp(
