@@ -12,6 +12,7 @@ pub mod handlers;
 pub mod identity_jobs;
 pub mod identity_seed;
 pub mod import;
+pub mod params;
 pub mod seed;
 pub mod telemetry;
 pub mod training_jobs;

@@ -65,6 +65,11 @@ enum Command {
     /// IRT 1PL/2PL, BKT and the served model): predictions CSV and a report (JSON, CSV, HTML).
     /// From an attempt log with --input (research mode), else from the configured database.
     Evaluate(myqcm_app::evaluate::EvaluateArgs),
+    /// Parameter sets: list them, or publish a candidate through the release gate.
+    Params {
+        #[command(subcommand)]
+        command: ParamsCommand,
+    },
     /// Import items and taxonomy from JSON, CSV or .xlsx (all-or-nothing unless --partial).
     Import {
         /// The file to read.
@@ -103,6 +108,19 @@ enum Command {
     Admin {
         #[command(subcommand)]
         command: AdminCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum ParamsCommand {
+    /// Every parameter set: id, status, created, the release gate's verdict.
+    List,
+    /// Judge a candidate on the most recent held-out attempts against the set in use and
+    /// publish it when the gate passes (it becomes active, the previous set retired); else it
+    /// is kept as rejected with its report and the command fails with the reason.
+    Publish {
+        /// The candidate's id (from `myqcm params list`).
+        id: i64,
     },
 }
 
@@ -241,6 +259,13 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Calibrate(args) => {
             let services = myqcm_app::build_services(&config).await?;
             myqcm_app::calibrate::run_database(&services, &args).await
+        }
+        Command::Params { command } => {
+            let services = myqcm_app::build_services(&config).await?;
+            match command {
+                ParamsCommand::List => myqcm_app::params::list(&services).await,
+                ParamsCommand::Publish { id } => myqcm_app::params::publish(&services, id).await,
+            }
         }
         Command::Serve { no_worker } => {
             let services = myqcm_app::build_services(&config).await?;

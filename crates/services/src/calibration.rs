@@ -24,6 +24,7 @@ use myqcm_psychometrics::bkt::{self, BktFitConfig, BktParams, BktSequences};
 use myqcm_psychometrics::calibration::{
     CalibrationConfig, NormalPrior, Priors, ResponseMatrix, calibrate,
 };
+use myqcm_psychometrics::evaluation::{ReleaseKind, Scores, release_gate};
 use myqcm_psychometrics::irt::ModelKind;
 use serde::Serialize;
 use uuid::Uuid;
@@ -43,6 +44,15 @@ pub enum CalibrationError {
     /// The progress callback asked to stop (a cancelled job); nothing was written.
     #[error("calibration stopped before writing")]
     Stopped,
+    /// No parameter set has this id.
+    #[error("no parameter set {0}")]
+    UnknownSet(i64),
+    /// Only a candidate (or a rejected candidate, judged again) can be judged or published.
+    #[error("parameter set {0} is {1}, not a candidate")]
+    NotCandidate(i64, String),
+    /// Something changed meanwhile.
+    #[error("{0}")]
+    Conflict(String),
     /// Storage failure.
     #[error("storage: {0}")]
     Store(String),
@@ -670,4 +680,351 @@ impl Calibration {
         }
         Ok(log)
     }
+}
+
+// ---------------------------------------------------------------- the release gate
+
+/// Share of the most recent graded attempts held out to judge a candidate (the evaluation's).
+pub const JUDGE_HOLDOUT: f64 = 0.2;
+/// ECE bins of the judgement (the evaluation's default).
+pub const JUDGE_BINS: usize = 10;
+
+/// Held-out scores of one parameter set.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq)]
+pub struct SetScores {
+    /// The set.
+    pub parameter_set_id: i64,
+    /// Log-loss on the held-out attempts.
+    pub log_loss: f64,
+    /// Brier score.
+    pub brier: f64,
+    /// Expected calibration error (10 equal-width bins).
+    pub ece: f64,
+    /// Mean prediction.
+    pub mean_p: f64,
+}
+
+/// The release gate's verdict on a candidate, with the report it rests on; stored under
+/// `judgement` in the candidate's notes.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Judgement {
+    /// The candidate judged.
+    pub candidate: i64,
+    /// The rule applied: `refresh` (same model, newer data).
+    pub rule: &'static str,
+    /// Publish it.
+    pub accept: bool,
+    /// Why, in words.
+    pub reason: String,
+    /// Relative log-loss change, candidate against the set in use (negative = better).
+    pub log_loss_change: f64,
+    /// ECE change (negative = better).
+    pub ece_change: f64,
+    /// Held-out attempts scored.
+    pub held_out: usize,
+    /// Attempts replayed before the held-out window (θ is learned on them, not scored).
+    pub warm_up: usize,
+    /// The set in use.
+    pub current: SetScores,
+    /// The candidate.
+    pub candidate_scores: SetScores,
+    /// When (epoch ms).
+    pub judged_at_ms: i64,
+}
+
+/// One parameter set as `myqcm params list` shows it.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ParameterSetView {
+    /// Id.
+    pub id: i64,
+    /// Name.
+    pub name: String,
+    /// `active`, `candidate`, `rejected` or `retired`.
+    pub status: String,
+    /// Created (epoch ms).
+    pub created_at: i64,
+    /// The gate's last verdict: `accepted` or `rejected`, with its reason; `None` when never
+    /// judged.
+    pub verdict: Option<(bool, String)>,
+}
+
+/// What `publish` did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PublishOutcome {
+    /// The candidate is now the set in use; the previous one is retired.
+    Published {
+        /// The gate's report.
+        judgement: Judgement,
+        /// The set retired.
+        retired: i64,
+    },
+    /// The gate refused it: it is kept as `rejected` with the report.
+    Rejected(Judgement),
+}
+
+impl Calibration {
+    /// Every parameter set, newest first, with the gate's verdict when judged.
+    ///
+    /// # Errors
+    /// Storage failures.
+    pub async fn parameter_sets(&self) -> Result<Vec<ParameterSetView>, CalibrationError> {
+        Ok(training_repo::parameter_sets(&self.db)
+            .await?
+            .into_iter()
+            .map(|s| {
+                let verdict = serde_json::from_str::<serde_json::Value>(&s.notes)
+                    .ok()
+                    .and_then(|n| {
+                        let j = n.get("judgement")?;
+                        Some((
+                            j.get("accept")?.as_bool()?,
+                            j.get("reason")?.as_str()?.to_owned(),
+                        ))
+                    });
+                ParameterSetView {
+                    id: s.id,
+                    name: s.name,
+                    status: s.status,
+                    created_at: s.created_at,
+                    verdict,
+                }
+            })
+            .collect())
+    }
+
+    /// Scores the candidate and the set in use on the most recent held-out graded attempts
+    /// (the last [`JUDGE_HOLDOUT`] in time; each learner's θ per subject is replayed from their
+    /// earlier answers under each set's item parameters), applies the release gate (routine
+    /// refresh: DECISIONS "Calibration gates") and records the verdict and both sets' scores in
+    /// the candidate's notes (`judgement`). A refused candidate becomes `rejected`.
+    ///
+    /// # Errors
+    /// [`CalibrationError::UnknownSet`], [`CalibrationError::NotCandidate`],
+    /// [`CalibrationError::NoData`] with fewer than two graded attempts; storage failures.
+    pub async fn judge(&self, candidate: i64) -> Result<Judgement, CalibrationError> {
+        let set = self.candidate(candidate).await?;
+        let current = training_repo::active_parameter_set(&self.db).await?;
+        let log = self.attempt_log(10_000).await?;
+        if log.attempts.len() < 2 {
+            return Err(CalibrationError::NoData);
+        }
+        let item_ids: Vec<Uuid> = log.items.keys().copied().collect();
+        let rows = repo::calibration_items(&self.db, &item_ids).await?;
+        let priors: HashMap<Uuid, myqcm_psychometrics::irt::ItemParams> = rows
+            .iter()
+            .map(|r| {
+                let kind: ItemKind = r.kind.parse().unwrap_or(ItemKind::Qcm);
+                let difficulty: Difficulty = r.difficulty.parse().unwrap_or(Difficulty::Medium);
+                (
+                    r.id,
+                    prior_item_params(kind, difficulty, option_count(&r.content)),
+                )
+            })
+            .collect();
+        let cur_params = self.params_of(current, &item_ids, &priors).await?;
+        let cand_params = self.params_of(candidate, &item_ids, &priors).await?;
+        let now = self.clock.now().timestamp_millis();
+        let j = tokio::task::spawn_blocking(move || {
+            score_sets(
+                &log,
+                &item_ids,
+                [(current, cur_params), (candidate, cand_params)],
+            )
+        })
+        .await
+        .map_err(|e| CalibrationError::Model(e.to_string()))??;
+        let (cur, cand, held_out, warm_up) = j;
+        let verdict = release_gate(
+            ReleaseKind::Refresh,
+            Scores {
+                log_loss: cur.log_loss,
+                ece: cur.ece,
+            },
+            Scores {
+                log_loss: cand.log_loss,
+                ece: cand.ece,
+            },
+            &[],
+        );
+        let judgement = Judgement {
+            candidate,
+            rule: "refresh",
+            accept: verdict.accept,
+            reason: verdict.reason,
+            log_loss_change: verdict.log_loss_change,
+            ece_change: verdict.ece_change,
+            held_out,
+            warm_up,
+            current: cur,
+            candidate_scores: cand,
+            judged_at_ms: now,
+        };
+        let mut notes: serde_json::Value =
+            serde_json::from_str(&set.notes).unwrap_or_else(|_| serde_json::json!({}));
+        if !notes.is_object() {
+            notes = serde_json::json!({ "previous_notes": set.notes });
+        }
+        notes["judgement"] =
+            serde_json::to_value(&judgement).map_err(|e| CalibrationError::Store(e.to_string()))?;
+        let txn = myqcm_db::begin_write(&self.db).await?;
+        repo::set_parameter_set_notes(&txn, candidate, &notes.to_string()).await?;
+        training_repo::set_parameter_set_status(
+            &txn,
+            candidate,
+            if judgement.accept {
+                "candidate"
+            } else {
+                "rejected"
+            },
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(judgement)
+    }
+
+    /// Judges the candidate ([`Self::judge`]) and, when the gate passes, publishes it in one
+    /// transaction: the candidate becomes `active`, the set in use `retired`. New sessions
+    /// read it when their pool is built; a session already open keeps the set its pool was
+    /// built with until it ends.
+    ///
+    /// # Errors
+    /// As [`Self::judge`]; [`CalibrationError::Conflict`] when the set in use changed meanwhile.
+    pub async fn publish(&self, candidate: i64) -> Result<PublishOutcome, CalibrationError> {
+        let judgement = self.judge(candidate).await?;
+        if !judgement.accept {
+            return Ok(PublishOutcome::Rejected(judgement));
+        }
+        let txn = myqcm_db::begin_write(&self.db).await?;
+        let current = training_repo::active_parameter_set(&txn).await?;
+        if current != judgement.current.parameter_set_id {
+            return Err(CalibrationError::Conflict(
+                "the set in use changed while the candidate was judged; judge it again".into(),
+            ));
+        }
+        training_repo::set_parameter_set_status(&txn, current, "retired").await?;
+        training_repo::set_parameter_set_status(&txn, candidate, "active").await?;
+        txn.commit().await?;
+        Ok(PublishOutcome::Published {
+            judgement,
+            retired: current,
+        })
+    }
+
+    async fn candidate(
+        &self,
+        id: i64,
+    ) -> Result<training_repo::parameter_set::Model, CalibrationError> {
+        let set = training_repo::parameter_sets(&self.db)
+            .await?
+            .into_iter()
+            .find(|s| s.id == id)
+            .ok_or(CalibrationError::UnknownSet(id))?;
+        if set.status != "candidate" && set.status != "rejected" {
+            return Err(CalibrationError::NotCandidate(id, set.status));
+        }
+        Ok(set)
+    }
+
+    /// Item parameters of `set` for `items` in that order, the documented priors for an item
+    /// the set has no row for.
+    async fn params_of(
+        &self,
+        set: i64,
+        items: &[Uuid],
+        priors: &HashMap<Uuid, myqcm_psychometrics::irt::ItemParams>,
+    ) -> Result<Vec<myqcm_psychometrics::irt::ItemParams>, CalibrationError> {
+        let stored: HashMap<Uuid, (f64, f64, f64)> = repo::item_parameters(&self.db, set, items)
+            .await?
+            .into_iter()
+            .map(|(i, a, b, c)| (i, (a, b, c)))
+            .collect();
+        Ok(items
+            .iter()
+            .map(|i| {
+                stored
+                    .get(i)
+                    .and_then(|(a, b, c)| {
+                        myqcm_psychometrics::irt::ItemParams::three_pl(*a, *b, *c).ok()
+                    })
+                    .or_else(|| priors.get(i).copied())
+                    .unwrap_or_else(|| prior_item_params(ItemKind::Qcm, Difficulty::Medium, 0))
+            })
+            .collect())
+    }
+}
+
+/// Replays the log (time order) under each set's item parameters with an online θ per
+/// (learner, subject) and scores the held-out window. Returns both scores, the held-out count
+/// and the warm-up count.
+fn score_sets(
+    log: &AttemptLog,
+    item_ids: &[Uuid],
+    sets: [(i64, Vec<myqcm_psychometrics::irt::ItemParams>); 2],
+) -> Result<(SetScores, SetScores, usize, usize), CalibrationError> {
+    use myqcm_psychometrics::evaluation::{
+        Dataset, EvalAttempt, EvalItem, IrtOnline, OnlineModel, replay, split_point, summarize,
+        time_order,
+    };
+    use rand::SeedableRng;
+    let model = |e: myqcm_psychometrics::PsyError| CalibrationError::Model(e.to_string());
+    let index: HashMap<Uuid, u32> = item_ids
+        .iter()
+        .enumerate()
+        .map(|(k, i)| (*i, k as u32))
+        .collect();
+    let mut subjects: HashMap<Uuid, u32> = HashMap::new();
+    let items: Vec<EvalItem> = item_ids
+        .iter()
+        .map(|i| {
+            let next = subjects.len() as u32;
+            let group = *subjects.entry(log.items[i].subject).or_insert(next);
+            EvalItem {
+                kcs: Vec::new(),
+                group,
+                guess: 0.0,
+            }
+        })
+        .collect();
+    let times: Vec<i64> = log.attempts.iter().map(|a| a.created_at).collect();
+    let order = time_order(&times);
+    let mut learners: HashMap<Uuid, u32> = HashMap::new();
+    let attempts: Vec<EvalAttempt> = order
+        .iter()
+        .map(|k| {
+            let a = &log.attempts[*k];
+            let next = learners.len() as u32;
+            EvalAttempt {
+                learner: *learners.entry(a.learner).or_insert(next),
+                item: index[&a.item],
+                correct: a.correct,
+            }
+        })
+        .collect();
+    let labels: Vec<bool> = attempts.iter().map(|a| a.correct).collect();
+    let from = split_point(attempts.len(), JUDGE_HOLDOUT);
+    let data = Dataset::new(items, attempts, learners.len(), 0, from).map_err(model)?;
+    let grid = myqcm_psychometrics::quadrature::Quadrature::default();
+    let ids = [sets[0].0, sets[1].0];
+    let mut models: Vec<Box<dyn OnlineModel>> = sets
+        .into_iter()
+        .map(|(id, p)| {
+            Box::new(IrtOnline::new(format!("set {id}"), p, &grid)) as Box<dyn OnlineModel>
+        })
+        .collect();
+    let preds = replay(&data, &mut models);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(0);
+    let mut score = |k: usize| -> Result<SetScores, CalibrationError> {
+        let s =
+            summarize(&preds[k], &labels[from..], JUDGE_BINS, 0, 0.95, &mut rng).map_err(model)?;
+        Ok(SetScores {
+            parameter_set_id: ids[k],
+            log_loss: s.log_loss.estimate,
+            brier: s.brier.estimate,
+            ece: s.ece.estimate,
+            mean_p: s.mean_p,
+        })
+    };
+    let cur = score(0)?;
+    let cand = score(1)?;
+    Ok((cur, cand, labels.len() - from, from))
 }

@@ -19,7 +19,9 @@ use myqcm_domain::catalogue::{Difficulty, ItemContent, ItemKind};
 use myqcm_domain::learning::prior_item_params;
 use myqcm_domain::permissions::Role;
 use myqcm_domain::training::{SessionRequest, Style};
-use myqcm_services::calibration::{Calibration, CalibrationError, CalibrationOptions};
+use myqcm_services::calibration::{
+    Calibration, CalibrationError, CalibrationOptions, PublishOutcome,
+};
 use myqcm_services::import;
 use myqcm_services::training::Training;
 use myqcm_services::training::views::{AnswerInput, NewSessionInput, Next, ProfileInput};
@@ -282,4 +284,225 @@ async fn a_cohort_answering_through_training_yields_a_candidate_set() {
         assert_eq!(item.kcs.len(), kcs.len());
         assert!(!a.locale.is_empty());
     }
+}
+
+/// One learner's custom cardio session (QCS and QCM), answered to its end; returns
+/// the session id.
+async fn answer_session(
+    db: &myqcm_testkit::TestDb,
+    training: &Training,
+    subject: Uuid,
+    learner: u32,
+) -> Uuid {
+    let who = Actor {
+        id: Uuid::now_v7(),
+        roles: vec![Role::Student],
+        scopes: vec![],
+        mfa_enrolled: false,
+    };
+    training
+        .set_profile(
+            &who,
+            ProfileInput {
+                year_of_study: 3,
+                ..ProfileInput::default()
+            },
+        )
+        .await
+        .unwrap();
+    let s = training
+        .create_session(
+            &who,
+            NewSessionInput {
+                mode: Some("custom".into()),
+                style: Style::Tutor,
+                request: SessionRequest {
+                    subject: Some(subject),
+                    kinds: vec![ItemKind::Qcs, ItemKind::Qcm],
+                    item_count: Some(15),
+                    ..SessionRequest::default()
+                },
+            },
+        )
+        .await
+        .unwrap();
+    let mut item = s.current.unwrap();
+    loop {
+        let rev = catalogue_repo::revision(&**db, item.revision_id)
+            .await
+            .unwrap()
+            .unwrap();
+        let c: ItemContent = serde_json::from_str(&rev.content).unwrap();
+        let group = calib_repo::calibration_items(&**db, &[item.item_id])
+            .await
+            .unwrap()
+            .remove(0)
+            .translation_group_id;
+        // One ability scale, as a unidimensional model expects: learner k answers right the
+        // items whose level (easy 1, medium 2, hard 3, shifted by the group) is ≤ k % 5.
+        let level = match c.difficulty {
+            Difficulty::Easy => 1,
+            Difficulty::Medium => 2,
+            _ => 3,
+        } + u32::from(group.as_bytes()[14] % 2);
+        let right = learner % 5 >= level;
+        let options: Vec<usize> = (0..c.options.len())
+            .filter(|i| c.options[*i].correct == right)
+            .take(if right { usize::MAX } else { 1 })
+            .collect();
+        let out = training
+            .answer(
+                &who,
+                s.id,
+                AnswerInput {
+                    served_id: item.served_id,
+                    options: Some(options),
+                    text: None,
+                },
+            )
+            .await
+            .unwrap();
+        match out.next {
+            Next::Item(v) => item = *v,
+            Next::End(_) => return s.id,
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_release_gate_publishes_a_better_set_and_rejects_a_shuffled_one() {
+    let db = test_db().await.unwrap();
+    let r = import::load_demo_bank(&db, Uuid::now_v7(), epoch())
+        .await
+        .unwrap();
+    assert!(r.committed, "{:?}", r.errors);
+    let clock = fixed_clock();
+    let training = Training::open(db.conn.clone(), Arc::new(clock.clone())).unwrap();
+    let calibration = Calibration::new(db.conn.clone(), Arc::new(clock.clone()));
+    let subject = catalogue_repo::subject_by_code(&*db, "cardio")
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    for learner in 0..60u32 {
+        answer_session(&db, &training, subject, learner).await;
+    }
+    let options = CalibrationOptions {
+        min_responses: 5,
+        min_kc_observations: 20,
+        page_size: 1000,
+    };
+    let good = calibration.run(options, &|_, _| true).await.unwrap();
+    let bad = calibration.run(options, &|_, _| true).await.unwrap();
+    let before = training_repo::active_parameter_set(&*db).await.unwrap();
+
+    // Corrupt the second candidate: its fitted rows shuffled among the items (rotated by one),
+    // with the difficulty mirrored, so easy items read hard and hard ones easy.
+    let items: Vec<Uuid> = calibration
+        .attempt_log(1000)
+        .await
+        .unwrap()
+        .items
+        .into_keys()
+        .collect();
+    let mut rows = calib_repo::item_parameters(&*db, bad.parameter_set_id, &items)
+        .await
+        .unwrap();
+    rows.sort_by_key(|r| r.0);
+    assert!(rows.len() > 2);
+    let shuffled: Vec<(Uuid, f64, f64, f64)> = (0..rows.len())
+        .map(|k| {
+            let (_, a, b, c) = rows[(k + 1) % rows.len()];
+            (rows[k].0, a, -b, c)
+        })
+        .collect();
+    training_repo::put_item_parameters(&*db, bad.parameter_set_id, &shuffled)
+        .await
+        .unwrap();
+
+    // The shuffled one is rejected with its report; the set in use does not move.
+    let out = calibration.publish(bad.parameter_set_id).await.unwrap();
+    let PublishOutcome::Rejected(j) = out else {
+        panic!("a shuffled set was published: {out:?}")
+    };
+    assert!(!j.accept);
+    assert!(j.log_loss_change > 0.005, "{j:?}");
+    assert!(j.held_out > 0 && j.warm_up > 0, "{j:?}");
+    assert_eq!(j.current.parameter_set_id, before);
+    assert_eq!(
+        training_repo::active_parameter_set(&*db).await.unwrap(),
+        before
+    );
+    let sets = calibration.parameter_sets().await.unwrap();
+    let rejected = sets.iter().find(|s| s.id == bad.parameter_set_id).unwrap();
+    assert_eq!(rejected.status, "rejected");
+    assert_eq!(rejected.verdict.as_ref().map(|v| v.0), Some(false));
+    let stored = training_repo::parameter_sets(&*db)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|s| s.id == bad.parameter_set_id)
+        .unwrap();
+    let notes: serde_json::Value = serde_json::from_str(&stored.notes).unwrap();
+    assert_eq!(notes["judgement"]["accept"], false);
+    assert!(
+        notes["judgement"]["candidate_scores"]["log_loss"]
+            .as_f64()
+            .unwrap()
+            > 0.0
+    );
+    assert_eq!(
+        notes["attempts"], bad.attempts,
+        "the calibration record is kept"
+    );
+
+    // The fitted one is no worse than the priors: published, the priors retired.
+    let out = calibration.publish(good.parameter_set_id).await.unwrap();
+    let PublishOutcome::Published { judgement, retired } = out else {
+        panic!("a fitted set was rejected: {out:?}")
+    };
+    assert!(judgement.accept, "{judgement:?}");
+    assert!(
+        judgement.candidate_scores.log_loss <= judgement.current.log_loss,
+        "{judgement:?}"
+    );
+    assert_eq!(retired, before);
+    assert_eq!(
+        training_repo::active_parameter_set(&*db).await.unwrap(),
+        good.parameter_set_id
+    );
+    let sets = calibration.parameter_sets().await.unwrap();
+    assert_eq!(
+        sets.iter().filter(|s| s.status == "active").count(),
+        1,
+        "{sets:?}"
+    );
+    assert_eq!(
+        sets.iter().find(|s| s.id == before).unwrap().status,
+        "retired"
+    );
+
+    // A new session is served from the published set.
+    let session = answer_session(&db, &training, subject, 99).await;
+    let served = training_repo::session_items(&*db, session).await.unwrap();
+    assert!(
+        served
+            .iter()
+            .any(|s| s.parameter_set_id == good.parameter_set_id),
+        "{:?}",
+        served
+            .iter()
+            .map(|s| s.parameter_set_id)
+            .collect::<Vec<_>>()
+    );
+
+    // The active set cannot be published again; an unknown set is refused.
+    assert!(matches!(
+        calibration.publish(good.parameter_set_id).await,
+        Err(CalibrationError::NotCandidate(..))
+    ));
+    assert!(matches!(
+        calibration.publish(999).await,
+        Err(CalibrationError::UnknownSet(999))
+    ));
 }
