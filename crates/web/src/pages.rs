@@ -9,6 +9,7 @@
 
 pub mod account;
 pub mod admin;
+pub mod admin_users;
 pub mod assets;
 pub mod auth;
 pub mod author;
@@ -55,6 +56,7 @@ pub fn router() -> Router<AppState> {
         .merge(author::router())
         .merge(review::router())
         .merge(admin::router())
+        .merge(admin_users::router())
 }
 
 /// Renders a template into an HTML response.

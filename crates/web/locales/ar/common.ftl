@@ -7,6 +7,7 @@ nav-progress = التقدّم
 nav-author = التأليف
 nav-review = المراجعة
 nav-jobs = المهام
+nav-users = المستخدمون
 nav-settings = الإعدادات
 nav-sign-out = تسجيل الخروج
 nav-sign-in = تسجيل الدخول

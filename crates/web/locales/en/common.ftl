@@ -7,6 +7,7 @@ nav-progress = Progress
 nav-author = Author
 nav-review = Review
 nav-jobs = Jobs
+nav-users = Users
 nav-settings = Settings
 nav-sign-out = Sign out
 nav-sign-in = Sign in

@@ -7,6 +7,7 @@ nav-progress = Progrès
 nav-author = Rédaction
 nav-review = Relecture
 nav-jobs = Tâches
+nav-users = Utilisateurs
 nav-settings = Paramètres
 nav-sign-out = Se déconnecter
 nav-sign-in = Se connecter

@@ -136,6 +136,11 @@ impl PageContext {
         self.holds(myqcm_domain::permissions::Action::ItemReview)
     }
 
+    /// Whether the navigation links the accounts page (support and super admins).
+    pub fn manages_users(&self) -> bool {
+        self.holds(myqcm_domain::permissions::Action::UsersManage)
+    }
+
     /// Whether the navigation links the jobs page (operations and super admins).
     pub fn is_operator(&self) -> bool {
         self.holds(myqcm_domain::permissions::Action::OperationsManage)
