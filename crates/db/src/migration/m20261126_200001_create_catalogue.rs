@@ -4,6 +4,7 @@
 //! triggers on SQLite, an expression GIN index over `to_tsvector('simple', search_text)` on
 //! PostgreSQL; both are read by the one repository method `catalogue::search`.
 
+use super::helpers::{fk, index};
 use sea_orm::{ConnectionTrait, DbBackend};
 use sea_orm_migration::{prelude::*, schema::*};
 
@@ -176,34 +177,6 @@ enum ItemImage {
     Size,
     UploadedBy,
     CreatedAt,
-}
-
-async fn index(
-    m: &SchemaManager<'_>,
-    name: &str,
-    table: impl IntoIden,
-    cols: &[&str],
-    unique: bool,
-) -> Result<(), DbErr> {
-    let mut i = Index::create();
-    i.name(name).table(table).if_not_exists();
-    for c in cols {
-        i.col(Alias::new(*c));
-    }
-    if unique {
-        i.unique();
-    }
-    m.create_index(i.to_owned()).await
-}
-
-fn fk(
-    from: (impl IntoIden, impl IntoIden),
-    to: (impl IntoIden, impl IntoIden),
-) -> ForeignKeyCreateStatement {
-    ForeignKey::create()
-        .from(from.0, from.1)
-        .to(to.0, to.1)
-        .to_owned()
 }
 
 #[async_trait::async_trait]

@@ -4,6 +4,7 @@
 //! batches. The default free plan is seeded here (quotas documented in `docs/COMMERCE.md`).
 //! Times are BIGINT epoch milliseconds; prices whole Algerian dinars.
 
+use super::helpers::{fk, index};
 use sea_orm_migration::{prelude::*, schema::*};
 
 #[derive(DeriveMigrationName)]
@@ -75,34 +76,6 @@ enum ActivationCard {
     RedeemedAt,
     RedeemedBy,
     SubscriptionId,
-}
-
-fn fk(
-    from: (impl IntoIden, impl IntoIden),
-    to: (impl IntoIden, impl IntoIden),
-) -> ForeignKeyCreateStatement {
-    ForeignKey::create()
-        .from(from.0, from.1)
-        .to(to.0, to.1)
-        .to_owned()
-}
-
-async fn index(
-    m: &SchemaManager<'_>,
-    name: &str,
-    table: impl IntoIden,
-    cols: &[&str],
-    unique: bool,
-) -> Result<(), DbErr> {
-    let mut i = Index::create();
-    i.name(name).table(table).if_not_exists();
-    for c in cols {
-        i.col(Alias::new(*c));
-    }
-    if unique {
-        i.unique();
-    }
-    m.create_index(i.to_owned()).await
 }
 
 /// Id of the seeded free plan (fixed, so every deployment names it the same).

@@ -3,6 +3,7 @@
 
 use sea_orm_migration::prelude::*;
 
+mod helpers;
 mod m20261126_000001_create_job;
 mod m20261126_000002_create_user_account;
 mod m20261126_100001_identity;
