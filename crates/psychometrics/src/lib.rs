@@ -13,6 +13,9 @@
 //! * [`sim`] — simulated learners and items (3PL, several KCs, BKT learning, forgetting).
 //! * [`evaluation`] — time-ordered replay of online predictors (item mean, learner mean, Elo,
 //!   IRT with online θ, BKT), training-window fits, metrics with bootstrap intervals.
+//! * [`dif`] — differential item functioning (Mantel–Haenszel, ETS classes).
+//! * [`quality`] — classical item analysis: difficulty, point-biserial, distractors by
+//!   ability band, alerts (likely miskey, possible leak, drift).
 //! * [`calibration`] — Bock–Aitkin MML-EM for 1PL/2PL/3PL with priors, on many cores.
 //! * [`stop`] — [`StopReason`], why an EM loop stopped, as a value.
 //! * [`error`] — [`PsyError`].
@@ -32,12 +35,14 @@
 pub mod ability;
 pub mod bkt;
 pub mod calibration;
+pub mod dif;
 pub mod error;
 pub mod evaluation;
 pub mod irt;
 pub mod memory;
 pub mod metrics;
 pub mod quadrature;
+pub mod quality;
 pub mod selection;
 pub mod sim;
 pub mod stop;
