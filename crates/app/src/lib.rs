@@ -185,12 +185,20 @@ pub fn registry(services: &Services) -> Registry {
             ),
         }),
     );
+    r.register(
+        training_jobs::QualityScanJob::KIND,
+        Arc::new(training_jobs::QualityScanJob {
+            db: services.db.clone(),
+            clock: services.clock.clone(),
+        }),
+    );
     // Long kinds run one at a time per worker, so they never take every slot from mail.
     r.limit(myqcm_services::import::jobs::KIND, 1)
         .limit(identity_jobs::IdentityMaintenanceJob::KIND, 1)
         .limit(PurgeJob::KIND, 1)
         .limit(training_jobs::ExpireSessionsJob::KIND, 1)
-        .limit(training_jobs::CalibrationJob::KIND, 1);
+        .limit(training_jobs::CalibrationJob::KIND, 1)
+        .limit(training_jobs::QualityScanJob::KIND, 1);
     r
 }
 
@@ -306,6 +314,15 @@ pub async fn run_server(
         &serde_json::json!({}),
         chrono::Duration::hours(1),
         services.clock.now(),
+    )
+    .await?;
+    myqcm_db::jobs::upsert_schedule(
+        &services.db,
+        training_jobs::QualityScanJob::KIND,
+        training_jobs::QualityScanJob::KIND,
+        &serde_json::json!({}),
+        chrono::Duration::hours(24),
+        services.clock.now() + chrono::Duration::hours(1),
     )
     .await?;
     let app = myqcm_web::router(app_state(&services, web));

@@ -101,3 +101,55 @@ impl JobHandler for CalibrationJob {
         }
     }
 }
+
+/// `quality.scan`: the daily item-quality scan (likely miskeys, possible leaks, drift, DIF of
+/// linked translations) that keeps the review queue's alerts, with progress through the job.
+/// The payload may carry `min_n` (fewest graded answers before an item is judged).
+pub struct QualityScanJob {
+    /// The database.
+    pub db: myqcm_db::DatabaseConnection,
+    /// The clock.
+    pub clock: std::sync::Arc<dyn myqcm_domain::Clock>,
+}
+
+impl QualityScanJob {
+    /// The job kind (and schedule name).
+    pub const KIND: &'static str = myqcm_services::catalogue::quality::SCAN_JOB;
+}
+
+#[async_trait]
+impl JobHandler for QualityScanJob {
+    async fn run(&self, payload: serde_json::Value, ctx: JobContext) -> anyhow::Result<()> {
+        let mut rules = myqcm_psychometrics::quality::AlertRules::default();
+        if let Some(n) = payload.get("min_n").and_then(serde_json::Value::as_u64) {
+            rules.min_n = usize::try_from(n.max(2)).unwrap_or(rules.min_n);
+        }
+        let progress_ctx = ctx.clone();
+        let progress = move |fraction: f64, message: &str| {
+            progress_ctx.set_progress(fraction, message);
+            !progress_ctx.is_cancelled()
+        };
+        let report =
+            myqcm_services::catalogue::quality::scan(&self.db, &rules, self.clock.now(), &progress)
+                .await;
+        let report = match report {
+            Ok(r) => r,
+            Err(e) => {
+                ctx.checkpoint().await?;
+                return Err(e.into());
+            }
+        };
+        ctx.progress(
+            1.0,
+            format!(
+                "{} items analysed, {} alerts raised, {} cleared",
+                report.items,
+                report.raised.values().sum::<usize>(),
+                report.cleared
+            ),
+        )
+        .await?;
+        tracing::info!(items = report.items, cleared = report.cleared, raised = ?report.raised, "item quality scanned");
+        Ok(())
+    }
+}

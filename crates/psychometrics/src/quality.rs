@@ -15,8 +15,8 @@
 //!
 //! Alerts (thresholds in [`AlertRules`], documented defaults):
 //!
-//! * **likely miskey** — `r_pb` below `miskey_r` (default −0.05) with at least `min_n` answers,
-//!   or a distractor whose point-biserial exceeds the key's by `0.1` and is positive: the strong
+//! * **likely miskey** — `r_pb` below `miskey_r` (default −0.05) or Kelley's index at or below
+//!   `miskey_index` (−0.15), with at least `min_n` answers (default 30), or a distractor whose point-biserial exceeds the key's by `0.1` and is positive: the strong
 //!   learners prefer another option;
 //! * **possible leak** — in the recent window the item became much easier than before:
 //!   `p_after − p_before ≥ leak_rise` (0.15) with the two-proportion z ≥ `z` (3), and, when model
@@ -252,6 +252,8 @@ pub struct AlertRules {
     pub min_n: usize,
     /// Point-biserial below which the key is suspect.
     pub miskey_r: f64,
+    /// Upper-minus-lower index at or below which the key is suspect.
+    pub miskey_index: f64,
     /// |z| of a significant change.
     pub z: f64,
     /// Smallest rise of the share correct that suggests a leak.
@@ -265,6 +267,7 @@ impl Default for AlertRules {
         Self {
             min_n: 30,
             miskey_r: -0.05,
+            miskey_index: -0.15,
             z: 3.0,
             leak_rise: 0.15,
             drift_change: 0.10,
@@ -306,7 +309,10 @@ pub fn alerts(analysis: &ItemAnalysis, shift: Option<&Shift>, rules: &AlertRules
     if analysis.n < rules.min_n {
         return out;
     }
-    let negative = analysis.point_biserial.is_some_and(|r| r < rules.miskey_r);
+    let negative = analysis.point_biserial.is_some_and(|r| r < rules.miskey_r)
+        || analysis
+            .discrimination_index
+            .is_some_and(|d| d <= rules.miskey_index);
     let key_r = analysis
         .options
         .iter()

@@ -23,6 +23,7 @@ pub mod practice;
 pub mod practice_builder;
 pub mod practice_review;
 pub mod progress;
+pub mod quality;
 pub mod review;
 pub mod session;
 
@@ -55,6 +56,7 @@ pub fn router() -> Router<AppState> {
         .merge(practice::router())
         .merge(author::router())
         .merge(review::router())
+        .merge(quality::router())
         .merge(admin::router())
         .merge(admin_users::router())
 }

@@ -29,6 +29,7 @@ mod platform;
 mod practice;
 mod privacy;
 mod progress;
+mod quality_pages;
 mod review_pages;
 mod security_findings;
 mod training;

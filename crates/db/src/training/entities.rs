@@ -70,3 +70,6 @@ entity!(learner_memory, "learner_memory", keys { learner_id: Uuid, item_id: Uuid
     subject_id: Uuid, stability: f64, difficulty: f64, reviews: i32, lapses: i32,
     last_review_at: i64, due_at: i64,
 });
+entity!(item_alert, "item_alert", keys { item_id: Uuid, code: String }, {
+    status: String, detail: String, first_seen_at: i64, updated_at: i64, decided_by: Option<Uuid>,
+});

@@ -7,6 +7,7 @@
 pub mod calibration;
 pub mod entities;
 pub mod progress;
+pub mod quality;
 
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
@@ -17,7 +18,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 pub use entities::{
-    attempt, item_parameter, kc_parameter, learner_ability, learner_kc, learner_memory,
+    attempt, item_alert, item_parameter, kc_parameter, learner_ability, learner_kc, learner_memory,
     learner_profile, learning_mode, parameter_set, session_item, training_session,
 };
 

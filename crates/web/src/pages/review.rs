@@ -41,7 +41,7 @@ pub fn router() -> Router<AppState> {
 /// The staff member behind the page, or where to send the viewer instead: signed out →
 /// sign-in; staff without two-step sign-in → the enrolment page; without the power `gate`
 /// checks → 403.
-fn staff(
+pub(super) fn staff(
     ctx: &PageContext,
     back: &str,
     gate: fn(&Actor) -> Result<(), CatalogueError>,

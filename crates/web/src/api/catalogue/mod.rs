@@ -10,6 +10,7 @@
 pub mod admin;
 pub mod authoring;
 pub mod learner;
+pub mod quality;
 
 use axum::Router;
 use myqcm_domain::catalogue::lifecycle::Actor;
@@ -26,6 +27,7 @@ pub fn router() -> Router<AppState> {
         .merge(learner::router())
         .merge(authoring::router())
         .merge(admin::router())
+        .merge(quality::router())
 }
 
 /// The catalogue's view of the caller.

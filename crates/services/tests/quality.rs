@@ -1,0 +1,223 @@
+//! Item quality from real answers (SQLite by default, PostgreSQL with
+//! `MYQCM_TEST_DATABASE_URL`): a cohort answers the demo cardiology items through the training
+//! use cases on one ability scale, except that on some item groups the strong learners pick a
+//! wrong option and the weak ones the key (what a miskeyed item looks like). The scan must flag
+//! exactly those groups' items as likely miskeys, keep a dismissed alert dismissed, and the item
+//! report must show the distractor table.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "tests fail loudly on purpose"
+)]
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use myqcm_db::catalogue as catalogue_repo;
+use myqcm_db::training::calibration as calib_repo;
+use myqcm_domain::Clock;
+use myqcm_domain::catalogue::lifecycle::Actor;
+use myqcm_domain::catalogue::{Difficulty, ItemContent, ItemKind};
+use myqcm_domain::permissions::Role;
+use myqcm_domain::training::{SessionRequest, Style};
+use myqcm_psychometrics::quality::AlertRules;
+use myqcm_services::catalogue::quality;
+use myqcm_services::import;
+use myqcm_services::training::Training;
+use myqcm_services::training::views::{AnswerInput, NewSessionInput, Next, ProfileInput};
+use myqcm_testkit::{epoch, fixed_clock, test_db};
+use uuid::Uuid;
+
+fn flipped(group: Uuid) -> bool {
+    group.as_bytes()[13].is_multiple_of(6)
+}
+
+fn actor(roles: Vec<Role>) -> Actor {
+    Actor {
+        id: Uuid::now_v7(),
+        roles,
+        scopes: vec![],
+        mfa_enrolled: true,
+    }
+}
+
+/// One learner's session of 15 cardiology QCS/QCM, answered to its end. Returns the items
+/// answered with their group.
+async fn answer_session(
+    db: &myqcm_testkit::TestDb,
+    training: &Training,
+    subject: Uuid,
+    learner: u32,
+) -> Vec<(Uuid, Uuid)> {
+    let who = actor(vec![Role::Student]);
+    training
+        .set_profile(
+            &who,
+            ProfileInput {
+                year_of_study: 3,
+                ..ProfileInput::default()
+            },
+        )
+        .await
+        .unwrap();
+    let s = training
+        .create_session(
+            &who,
+            NewSessionInput {
+                mode: Some("custom".into()),
+                style: Style::Tutor,
+                request: SessionRequest {
+                    subject: Some(subject),
+                    kinds: vec![ItemKind::Qcs, ItemKind::Qcm],
+                    item_count: Some(15),
+                    ..SessionRequest::default()
+                },
+            },
+        )
+        .await
+        .unwrap();
+    let mut seen = Vec::new();
+    let mut item = s.current.unwrap();
+    loop {
+        let rev = catalogue_repo::revision(&**db, item.revision_id)
+            .await
+            .unwrap()
+            .unwrap();
+        let c: ItemContent = serde_json::from_str(&rev.content).unwrap();
+        let group = calib_repo::calibration_items(&**db, &[item.item_id])
+            .await
+            .unwrap()
+            .remove(0)
+            .translation_group_id;
+        seen.push((item.item_id, group));
+        let level = match c.difficulty {
+            Difficulty::Easy => 1,
+            Difficulty::Medium => 2,
+            _ => 3,
+        };
+        let strong = learner % 5 >= level;
+        let right = strong != flipped(group);
+        let options: Vec<usize> = (0..c.options.len())
+            .filter(|i| c.options[*i].correct == right)
+            .take(if right { usize::MAX } else { 1 })
+            .collect();
+        let out = training
+            .answer(
+                &who,
+                s.id,
+                AnswerInput {
+                    served_id: item.served_id,
+                    options: Some(options),
+                    text: None,
+                },
+            )
+            .await
+            .unwrap();
+        match out.next {
+            Next::Item(v) => item = *v,
+            Next::End(_) => return seen,
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_scan_flags_miskeyed_items_and_the_report_shows_their_distractors() {
+    let db = test_db().await.unwrap();
+    let r = import::load_demo_bank(&db, Uuid::now_v7(), epoch())
+        .await
+        .unwrap();
+    assert!(r.committed, "{:?}", r.errors);
+    let clock = fixed_clock();
+    let training = Training::open(db.conn.clone(), Arc::new(clock.clone())).unwrap();
+    let subject = catalogue_repo::subject_by_code(&*db, "cardio")
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    let mut answers: HashMap<Uuid, (Uuid, usize)> = HashMap::new();
+    for learner in 0..60u32 {
+        for (item, group) in answer_session(&db, &training, subject, learner).await {
+            answers.entry(item).or_insert((group, 0)).1 += 1;
+        }
+    }
+    let rules = AlertRules {
+        min_n: 12,
+        ..AlertRules::default()
+    };
+    let progress = |_: f64, _: &str| true;
+    let report = quality::scan(&db, &rules, clock.now(), &progress)
+        .await
+        .unwrap();
+    assert!(report.items > 0, "{report:?}");
+    let reviewer = actor(vec![Role::Reviewer]);
+    let open = quality::open_alerts(&db, &reviewer, 500).await.unwrap();
+    let miskeys: HashSet<Uuid> = open
+        .iter()
+        .filter(|a| a.code == "likely_miskey")
+        .map(|a| a.item_id)
+        .collect();
+    // Every flagged item is one whose group was answered upside down ...
+    for item in &miskeys {
+        assert!(
+            flipped(answers[item].0),
+            "{item} flagged but answered normally"
+        );
+    }
+    // ... and the flipped items that were analysed are flagged unless nobody's answer varied.
+    let mut checked = 0;
+    for (item, (group, n)) in &answers {
+        if !flipped(*group) || *n < rules.min_n {
+            continue;
+        }
+        let q = quality::item_quality(&db, &reviewer, *item).await.unwrap();
+        if q.point_biserial.is_some() {
+            assert!(miskeys.contains(item), "{item} not flagged: {q:?}");
+            checked += 1;
+        }
+    }
+    assert!(checked > 0, "no flipped item was analysed");
+    assert_eq!(
+        report.raised.get("likely_miskey").copied(),
+        Some(miskeys.len())
+    );
+
+    // The report of a flagged item: its distractor table and its alert.
+    let item = *miskeys.iter().next().unwrap();
+    let q = quality::item_quality(&db, &reviewer, item).await.unwrap();
+    assert!(q.answers >= rules.min_n);
+    assert!(!q.options.is_empty());
+    assert!(q.options.iter().any(|o| o.key));
+    let sum: f64 = q.band_sizes.iter().map(|&n| n as f64).sum();
+    assert_eq!(sum as usize, q.answers);
+    assert_eq!(q.alerts.len(), 1);
+    assert_eq!(q.alerts[0].status, "open");
+
+    // Learners and other authors do not see it; dismissing needs the review power.
+    let learner = actor(vec![Role::Student]);
+    assert!(quality::item_quality(&db, &learner, item).await.is_err());
+    assert!(quality::open_alerts(&db, &learner, 10).await.is_err());
+    assert!(
+        quality::dismiss_alert(&db, &learner, item, "likely_miskey", clock.now())
+            .await
+            .is_err()
+    );
+    quality::dismiss_alert(&db, &reviewer, item, "likely_miskey", clock.now())
+        .await
+        .unwrap();
+    // Dismissing twice: nothing open any more.
+    assert!(
+        quality::dismiss_alert(&db, &reviewer, item, "likely_miskey", clock.now())
+            .await
+            .is_err()
+    );
+    // A second scan keeps the dismissal and the other alerts.
+    let again = quality::scan(&db, &rules, clock.now(), &progress)
+        .await
+        .unwrap();
+    assert_eq!(again.cleared, 0);
+    let q = quality::item_quality(&db, &reviewer, item).await.unwrap();
+    assert_eq!(q.alerts[0].status, "dismissed");
+    let still_open = quality::open_alerts(&db, &reviewer, 500).await.unwrap();
+    assert_eq!(still_open.len(), open.len() - 1);
+}
