@@ -13,6 +13,7 @@ pub mod identity_jobs;
 pub mod identity_seed;
 pub mod import;
 pub mod params;
+pub mod payment_jobs;
 pub mod seed;
 pub mod telemetry;
 pub mod training_jobs;
@@ -81,8 +82,12 @@ pub async fn build_services(config: &Config) -> anyhow::Result<Services> {
     myqcm_services::identity::mfa::reseal_legacy_secrets(&services.deps())
         .await
         .context("re-sealing stored TOTP secrets")?;
-    Ok(match google_oidc(config) {
+    let services = match google_oidc(config) {
         Some(google) => services.with_google(google),
+        None => services,
+    };
+    Ok(match payment_jobs::chargily(config)? {
+        Some((gateway, mode)) => services.with_payments(gateway, mode),
         None => services,
     })
 }
@@ -192,6 +197,15 @@ pub fn registry(services: &Services) -> Registry {
             clock: services.clock.clone(),
         }),
     );
+    if let Some(payments) = &services.payments {
+        r.register(
+            payment_jobs::ReconcilePaymentsJob::KIND,
+            Arc::new(payment_jobs::ReconcilePaymentsJob {
+                payments: payments.clone(),
+            }),
+        );
+        r.limit(payment_jobs::ReconcilePaymentsJob::KIND, 1);
+    }
     // Long kinds run one at a time per worker, so they never take every slot from mail.
     r.limit(myqcm_services::import::jobs::KIND, 1)
         .limit(identity_jobs::IdentityMaintenanceJob::KIND, 1)
@@ -325,6 +339,18 @@ pub async fn run_server(
         services.clock.now() + chrono::Duration::hours(1),
     )
     .await?;
+    if services.payments.is_some() {
+        let every = chrono::Duration::minutes(payment_jobs::ReconcilePaymentsJob::EVERY_MINUTES);
+        myqcm_db::jobs::upsert_schedule(
+            &services.db,
+            payment_jobs::ReconcilePaymentsJob::KIND,
+            payment_jobs::ReconcilePaymentsJob::KIND,
+            &serde_json::json!({}),
+            every,
+            services.clock.now() + every,
+        )
+        .await?;
+    }
     let app = myqcm_web::router(app_state(&services, web));
     let worker_task = with_worker.then(|| {
         let w = worker(&services);

@@ -61,6 +61,8 @@ codes! {
     CARD_USED = ("card_used", 409, "This card has already been used");
     CARD_EXPIRED = ("card_expired", 410, "This card has expired");
     PLAN_WITHOUT_END = ("plan_without_end", 409, "Your current plan never ends; a card cannot add to it");
+    SIGNATURE_INVALID = ("signature_invalid", 401, "The request signature is missing or invalid");
+    PAYMENT_UNAVAILABLE = ("payment_unavailable", 503, "The payment service is not answering; try again shortly");
 }
 
 /// Looks a code up by its string.

@@ -2,7 +2,7 @@
 //!
 //! Owns the value types, the error vocabulary and the *ports* (traits) that the rest of the
 //! system implements: [`ports::Clock`], [`ports::Cache`], [`ports::BlobStore`], [`ports::Mailer`],
-//! [`entitlements::Entitlements`]. Learning rules: [`scoring`] (rule sets, grading, the one
+//! [`entitlements::Entitlements`], [`payments::PaymentGateway`]. Learning rules: [`scoring`] (rule sets, grading, the one
 //! labelling function), [`learning`] (the learner-state update), [`training`] (modes, styles,
 //! session parameters).
 //! Depends on nothing that performs I/O; the `db`, `integrations`, `web` and `jobs` crates depend
@@ -15,6 +15,7 @@ pub mod entitlements;
 pub mod identity;
 pub mod learning;
 pub mod localtime;
+pub mod payments;
 pub mod permissions;
 pub mod ports;
 pub mod scoring;

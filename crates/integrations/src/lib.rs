@@ -3,6 +3,7 @@
 
 pub mod blob;
 pub mod cache;
+pub mod chargily;
 pub mod mail;
 pub mod oidc;
 

@@ -10,6 +10,7 @@ use myqcm_domain::ports::{BlobStore, Cache, Mailer, OidcProvider};
 use sea_orm::ConnectionTrait;
 
 use crate::commerce::Commerce;
+use crate::commerce::payments::Payments;
 use crate::identity::{Deps, IdentityConfig};
 use crate::training::{Training, TrainingConfig};
 
@@ -36,6 +37,8 @@ pub struct Services {
     /// Commerce use cases (plans, subscriptions, cards) and the plan-backed entitlements the
     /// training use cases consume through (their cache shared by every clone).
     pub commerce: Commerce,
+    /// Online payment (`MYQCM_CHARGILY_MODE`); `None`: hidden.
+    pub payments: Option<Payments>,
 }
 
 /// Whether the dependencies answer (readiness probe).
@@ -96,7 +99,25 @@ impl Services {
             google: None,
             training,
             commerce,
+            payments: None,
         }
+    }
+
+    /// The same handle with online payment through `gateway` in `mode` (return and webhook
+    /// URLs under the public base URL).
+    #[must_use]
+    pub fn with_payments(
+        mut self,
+        gateway: Arc<dyn myqcm_domain::payments::PaymentGateway>,
+        mode: myqcm_domain::payments::PaymentMode,
+    ) -> Self {
+        self.payments = Some(Payments::new(
+            self.commerce.clone(),
+            gateway,
+            mode,
+            self.identity.public_base_url.clone(),
+        ));
+        self
     }
 
     /// The same handle with other training use cases (entitlements, settings).

@@ -5,6 +5,7 @@
 //! a fresh schema inside that database). [`test_cache`] does the same for the cache with
 //! `MYQCM_TEST_REDIS_URL`.
 
+pub mod fake_chargily;
 pub mod fake_idp;
 
 use std::sync::Arc;

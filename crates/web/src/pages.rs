@@ -29,6 +29,8 @@ pub mod session;
 
 pub mod progress_charts;
 
+pub mod billing;
+
 use askama::Template;
 use axum::Router;
 use axum::http::{HeaderMap, StatusCode};
@@ -59,6 +61,7 @@ pub fn router() -> Router<AppState> {
         .merge(quality::router())
         .merge(admin::router())
         .merge(admin_users::router())
+        .merge(billing::router())
 }
 
 /// Renders a template into an HTML response.

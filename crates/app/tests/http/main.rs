@@ -25,6 +25,7 @@ mod jobs;
 mod logs;
 mod oidc;
 mod pages;
+mod payments;
 mod platform;
 mod practice;
 mod privacy;

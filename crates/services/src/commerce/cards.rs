@@ -485,7 +485,7 @@ impl Commerce {
 
     /// When a new subscription to `plan` starts and ends (the proration rule, docs/COMMERCE.md),
     /// ending or dropping what it replaces.
-    async fn schedule(
+    pub(super) async fn schedule(
         &self,
         txn: &myqcm_db::DatabaseTransaction,
         learner: Uuid,

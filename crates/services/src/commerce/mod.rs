@@ -4,10 +4,11 @@
 //!
 //! Authorisation lives here: plan management and card batches need `FinanceManage` (admin
 //! scopes `finance` or `super`) with TOTP enrolled; redeeming a card needs `Train` (a learner
-//! with a verified email). Chargily checkout and the ledger are later slices.
+//! with a verified email); so does buying a plan online ([`payments`], Chargily Pay v2).
 
 pub mod cards;
 pub mod entitlements;
+pub mod payments;
 pub mod privacy;
 
 use std::collections::BTreeMap;

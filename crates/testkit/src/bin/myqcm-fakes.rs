@@ -5,17 +5,23 @@
 //! `fake-idp-client-secret`) and prints its issuer URL on stdout. Point the app at it with
 //! `MYQCM_GOOGLE_ISSUER`, `MYQCM_GOOGLE_CLIENT_ID`, `MYQCM_GOOGLE_CLIENT_SECRET`. Runs until
 //! interrupted.
+//!
+//! `myqcm-fakes chargily [--listen 127.0.0.1:9200] [--key test_sk_fake_myqcm]` starts the fake
+//! Chargily Pay v2 server and prints its API base (`http://<listen>/test/api/v2`) on stdout.
+//! Point the app at it with `MYQCM_CHARGILY_MODE=test`, `MYQCM_CHARGILY_SECRET_KEY=<key>`,
+//! `MYQCM_CHARGILY_API_BASE=<printed base>`. Runs until interrupted.
 
 use std::io::Write;
 use std::sync::Arc;
 
 use myqcm_domain::SystemClock;
+use myqcm_testkit::fake_chargily::FakeChargily;
 use myqcm_testkit::fake_idp::{FakeIdp, FakeUser};
 
 fn usage() -> ! {
     let _ = writeln!(
         std::io::stderr(),
-        "usage: myqcm-fakes idp [--listen ADDR] [--sub SUB] [--email EMAIL] [--unverified]"
+        "usage: myqcm-fakes idp [--listen ADDR] [--sub SUB] [--email EMAIL] [--unverified]\n       myqcm-fakes chargily [--listen ADDR] [--key KEY]"
     );
     std::process::exit(2)
 }
@@ -23,8 +29,10 @@ fn usage() -> ! {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
-    if args.next().as_deref() != Some("idp") {
-        usage();
+    match args.next().as_deref() {
+        Some("idp") => {}
+        Some("chargily") => return chargily(args).await,
+        _ => usage(),
     }
     let (mut listen, mut sub, mut email, mut verified) = (
         "127.0.0.1:9100".to_owned(),
@@ -52,6 +60,22 @@ async fn main() -> anyhow::Result<()> {
     )
     .await?;
     writeln!(std::io::stdout(), "{}", idp.base)?;
+    std::io::stdout().flush()?;
+    tokio::signal::ctrl_c().await?;
+    Ok(())
+}
+
+async fn chargily(mut args: impl Iterator<Item = String>) -> anyhow::Result<()> {
+    let (mut listen, mut key) = ("127.0.0.1:9200".to_owned(), "test_sk_fake_myqcm".to_owned());
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--listen" => listen = args.next().unwrap_or_else(|| usage()),
+            "--key" => key = args.next().unwrap_or_else(|| usage()),
+            _ => usage(),
+        }
+    }
+    let fake = FakeChargily::start_on(&listen, &key).await?;
+    writeln!(std::io::stdout(), "{}", fake.api_base)?;
     std::io::stdout().flush()?;
     tokio::signal::ctrl_c().await?;
     Ok(())

@@ -39,3 +39,5 @@ error-card_invalid = Ce code de carte n’est pas valide
 error-card_used = Cette carte a déjà été utilisée
 error-card_expired = Cette carte a expiré
 error-plan_without_end = Votre formule actuelle n’a pas de fin ; une carte ne peut rien y ajouter
+error-signature_invalid = La signature de la requête est absente ou invalide
+error-payment_unavailable = Le service de paiement ne répond pas ; réessayez dans un instant

@@ -28,6 +28,8 @@ struct PlansPage {
     form: Form,
     plans: Vec<PlanView>,
     mine: Option<SubscriptionView>,
+    /// Online payment is configured (links to `/billing`).
+    payments: bool,
 }
 
 impl PlansPage {
@@ -65,6 +67,7 @@ async fn show(s: &AppState, ctx: PageContext, form: Form) -> Result<Response, We
         form,
         plans,
         mine,
+        payments: s.services.payments.is_some(),
     })?;
     Ok(page(status, html))
 }
