@@ -10,6 +10,7 @@ use myqcm_domain::ports::{BlobStore, Cache, Mailer, OidcProvider};
 use sea_orm::ConnectionTrait;
 
 use crate::commerce::Commerce;
+use crate::commerce::ledger::Ledger;
 use crate::identity::{Deps, IdentityConfig};
 use crate::training::{Training, TrainingConfig};
 
@@ -36,6 +37,8 @@ pub struct Services {
     /// Commerce use cases (plans, subscriptions, cards) and the plan-backed entitlements the
     /// training use cases consume through (their cache shared by every clone).
     pub commerce: Commerce,
+    /// The authors' earnings ledger and withdrawals.
+    pub ledger: Ledger,
 }
 
 /// Whether the dependencies answer (readiness probe).
@@ -86,6 +89,7 @@ impl Services {
             TrainingConfig::default(),
         )
         .expect("default training settings are valid");
+        let ledger = Ledger::new(db.clone(), clock.clone(), identity.ccp_key);
         Self {
             db,
             cache,
@@ -96,6 +100,7 @@ impl Services {
             google: None,
             training,
             commerce,
+            ledger,
         }
     }
 

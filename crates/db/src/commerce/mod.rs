@@ -5,6 +5,7 @@
 //! redeemed once however many requests race).
 
 pub mod entities;
+pub mod ledger;
 
 use sea_orm::entity::prelude::*;
 use sea_orm::sea_query::Expr;

@@ -15,6 +15,7 @@ mod m20261127_500001_job_control;
 mod m20261202_700001_sec_session_limits;
 mod m20261202_800001_reference_faculties;
 pub mod m20261202_900001_commerce;
+pub mod m20261203_200001_ledger;
 
 /// The ordered list of migrations.
 #[derive(Debug)]
@@ -35,6 +36,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_700001_sec_session_limits::Migration),
             Box::new(m20261202_800001_reference_faculties::Migration),
             Box::new(m20261202_900001_commerce::Migration),
+            Box::new(m20261203_200001_ledger::Migration),
         ]
     }
 }

@@ -8,6 +8,7 @@
 
 pub mod cards;
 pub mod entitlements;
+pub mod ledger;
 pub mod privacy;
 
 use std::collections::BTreeMap;
