@@ -61,6 +61,7 @@ codes! {
     CARD_USED = ("card_used", 409, "This card has already been used");
     CARD_EXPIRED = ("card_expired", 410, "This card has expired");
     PLAN_WITHOUT_END = ("plan_without_end", 409, "Your current plan never ends; a card cannot add to it");
+    INSUFFICIENT_FUNDS = ("insufficient_funds", 409, "Your balance is lower than the amount asked");
 }
 
 /// Looks a code up by its string.

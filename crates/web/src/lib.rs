@@ -121,7 +121,8 @@ pub fn router(state: AppState) -> Router {
         .merge(api::commerce::router())
         .merge(api::jobs::router())
         .merge(api::progress::router())
-        .merge(api::training::router());
+        .merge(api::training::router())
+        .merge(api::ledger::router());
     let mut pages = pages::router();
     if config.test_routes {
         pages = pages.merge(test_routes::pages());

@@ -123,6 +123,15 @@ impl Finance {
         }
     }
 
+    /// The permission to read withdrawals (finance or super scope, TOTP enrolled): checked
+    /// by the HTTP layer before it parses a body, so outsiders learn nothing from validation.
+    ///
+    /// # Errors
+    /// [`LedgerError::Forbidden`], [`LedgerError::MfaEnrolmentRequired`].
+    pub fn require(&self) -> Result<()> {
+        self.may_read()
+    }
+
     fn may_read(&self) -> Result<()> {
         if !allowed(&self.actor.roles, &self.actor.scopes, Action::FinanceManage) {
             Err(LedgerError::Forbidden)

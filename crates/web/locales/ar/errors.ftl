@@ -39,3 +39,4 @@ error-card_invalid = رمز البطاقة هذا غير صالح
 error-card_used = سبق استخدام هذه البطاقة
 error-card_expired = انتهت صلاحية هذه البطاقة
 error-plan_without_end = خطتك الحالية بلا نهاية؛ لا يمكن لبطاقة أن تضيف إليها
+error-insufficient_funds = رصيدك أقل من المبلغ المطلوب

@@ -39,3 +39,4 @@ error-card_invalid = This card code is not valid
 error-card_used = This card has already been used
 error-card_expired = This card has expired
 error-plan_without_end = Your current plan never ends; a card cannot add to it
+error-insufficient_funds = Your balance is lower than the amount asked

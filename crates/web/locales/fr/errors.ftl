@@ -39,3 +39,4 @@ error-card_invalid = Ce code de carte n’est pas valide
 error-card_used = Cette carte a déjà été utilisée
 error-card_expired = Cette carte a expiré
 error-plan_without_end = Votre formule actuelle n’a pas de fin ; une carte ne peut rien y ajouter
+error-insufficient_funds = Votre solde est inférieur au montant demandé

@@ -7,5 +7,6 @@ pub mod auth;
 pub mod catalogue;
 pub mod commerce;
 pub mod jobs;
+pub mod ledger;
 pub mod progress;
 pub mod training;
