@@ -63,6 +63,7 @@ codes! {
     PLAN_WITHOUT_END = ("plan_without_end", 409, "Your current plan never ends; a card cannot add to it");
     SIGNATURE_INVALID = ("signature_invalid", 401, "The request signature is missing or invalid");
     PAYMENT_UNAVAILABLE = ("payment_unavailable", 503, "The payment service is not answering; try again shortly");
+    INSUFFICIENT_FUNDS = ("insufficient_funds", 409, "Your balance is lower than the amount asked");
 }
 
 /// Looks a code up by its string.

@@ -14,6 +14,7 @@ pub mod codes;
 pub mod entitlements;
 pub mod identity;
 pub mod learning;
+pub mod ledger;
 pub mod localtime;
 pub mod payments;
 pub mod permissions;

@@ -11,6 +11,7 @@ use sea_orm::ConnectionTrait;
 
 use crate::commerce::Commerce;
 use crate::commerce::payments::Payments;
+use crate::commerce::ledger::Ledger;
 use crate::identity::{Deps, IdentityConfig};
 use crate::training::{Training, TrainingConfig};
 
@@ -39,6 +40,8 @@ pub struct Services {
     pub commerce: Commerce,
     /// Online payment (`MYQCM_CHARGILY_MODE`); `None`: hidden.
     pub payments: Option<Payments>,
+    /// The authors' earnings ledger and withdrawals.
+    pub ledger: Ledger,
 }
 
 /// Whether the dependencies answer (readiness probe).
@@ -89,6 +92,7 @@ impl Services {
             TrainingConfig::default(),
         )
         .expect("default training settings are valid");
+        let ledger = Ledger::new(db.clone(), clock.clone(), identity.ccp_key);
         Self {
             db,
             cache,
@@ -100,6 +104,7 @@ impl Services {
             training,
             commerce,
             payments: None,
+            ledger,
         }
     }
 

@@ -122,7 +122,8 @@ pub fn router(state: AppState) -> Router {
         .merge(api::jobs::router())
         .merge(api::progress::router())
         .merge(api::training::router())
-        .merge(api::payments::router());
+        .merge(api::payments::router())
+        .merge(api::ledger::router());
     let mut pages = pages::router();
     if config.test_routes {
         pages = pages.merge(test_routes::pages());

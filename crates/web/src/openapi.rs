@@ -114,6 +114,13 @@ use crate::health::{Checks, Health};
         crate::api::training::finish,
         crate::api::training::summary,
         crate::api::training::review,
+        crate::api::ledger::earnings,
+        crate::api::ledger::request_withdrawal,
+        crate::api::ledger::withdrawals,
+        crate::api::ledger::settle,
+        crate::api::ledger::reveal_ccp,
+        crate::api::ledger::rate,
+        crate::api::ledger::set_rate,
     ),
     components(schemas(Problem, FieldError, Health, Checks)),
     tags(

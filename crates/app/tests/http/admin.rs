@@ -161,9 +161,12 @@ async fn a5_non_admins_get_403_on_every_admin_route_from_the_openapi_document() 
                 ("reviewer", &reviewer),
                 ("finance admin", &finance),
             ] {
-                // Plans and card batches are the finance scope's own routes.
+                // Plans, card batches, withdrawals and the earnings rate are the finance scope's
+                // own routes.
                 let finance_route = path.starts_with("/api/v1/admin/plans")
-                    || path.starts_with("/api/v1/admin/card-batches");
+                    || path.starts_with("/api/v1/admin/card-batches")
+                    || path.starts_with("/api/v1/admin/withdrawals")
+                    || path.starts_with("/api/v1/admin/earnings");
                 if who == "finance admin" && finance_route {
                     continue;
                 }

@@ -22,6 +22,7 @@ mod identity;
 mod identity_security;
 mod instances;
 mod jobs;
+mod ledger;
 mod logs;
 mod oidc;
 mod pages;

@@ -6,6 +6,7 @@
 
 pub mod entities;
 pub mod payments;
+pub mod ledger;
 
 use sea_orm::entity::prelude::*;
 use sea_orm::sea_query::Expr;

@@ -16,6 +16,7 @@ mod m20261202_700001_sec_session_limits;
 mod m20261202_800001_reference_faculties;
 pub mod m20261202_900001_commerce;
 mod m20261203_100001_payments;
+pub mod m20261203_200001_ledger;
 mod m20261203_300001_item_quality;
 
 /// The ordered list of migrations.
@@ -38,6 +39,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_800001_reference_faculties::Migration),
             Box::new(m20261202_900001_commerce::Migration),
             Box::new(m20261203_100001_payments::Migration),
+            Box::new(m20261203_200001_ledger::Migration),
             Box::new(m20261203_300001_item_quality::Migration),
         ]
     }

@@ -471,6 +471,11 @@ pub async fn transition(
             "to": next.as_str(),
         }));
     crate::identity::audit::record_at(&txn, now, ev).await?;
+    if matches!(t, Transition::Approve) {
+        // Pays the author for the item's first approval only (exactly once, same transaction).
+        crate::commerce::ledger::credit_first_approval(&txn, id, row.author_id, actor.id, now)
+            .await?;
+    }
     let view = staff_view(&txn, &item).await?;
     txn.commit().await?;
     Ok(view)

@@ -9,6 +9,7 @@
 pub mod cards;
 pub mod entitlements;
 pub mod payments;
+pub mod ledger;
 pub mod privacy;
 
 use std::collections::BTreeMap;

@@ -21,6 +21,7 @@ pub async fn export<C: ConnectionTrait>(
     let subs = repo::subscriptions_of(c, learner).await?;
     let usage = repo::usage_of(c, learner).await?;
     let cards = repo::cards_redeemed_by(c, learner).await?;
+    let earnings = super::ledger::export(c, learner).await?;
     Ok(serde_json::json!({
         "subscriptions": subs.iter().map(|s| serde_json::json!({
             "id": s.id,
@@ -43,11 +44,13 @@ pub async fn export<C: ConnectionTrait>(
             "redeemed_at": k.redeemed_at.map(at),
             "subscription_id": k.subscription_id,
         })).collect::<Vec<_>>(),
+        "earnings": earnings,
     }))
 }
 
 /// Deletes the learner's subscriptions and counters; redeemed cards stay spent but no longer
 /// name them.
 pub async fn erase<C: ConnectionTrait>(c: &C, learner: Uuid) -> Result<(), DbError> {
-    repo::erase_learner(c, learner).await
+    repo::erase_learner(c, learner).await?;
+    super::ledger::erase(c, learner).await
 }

@@ -50,6 +50,8 @@ pub struct IdentityConfig {
     /// HMAC key of activation cards (`hmac:activation-card`): only the HMAC of a code is
     /// stored.
     pub card_key: [u8; 32],
+    /// AEAD key of authors' postal account numbers (`seal:ccp-account`).
+    pub ccp_key: [u8; 32],
     /// Public base URL: links in mail are built from it, never from the `Host` header.
     pub public_base_url: url::Url,
     /// Access token lifetime (15 min).
@@ -95,6 +97,7 @@ impl IdentityConfig {
             grace_key: crypto::derive_key(master_secret, "seal:refresh-grace"),
             mail_key: crypto::derive_key(master_secret, "seal:mail"),
             card_key: crypto::derive_key(master_secret, "hmac:activation-card"),
+            ccp_key: crypto::derive_key(master_secret, "seal:ccp-account"),
             public_base_url,
             access_ttl: Duration::from_secs(15 * 60),
             refresh_ttl: Duration::from_secs(30 * 24 * 3600),

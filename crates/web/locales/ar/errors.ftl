@@ -41,3 +41,4 @@ error-card_expired = انتهت صلاحية هذه البطاقة
 error-plan_without_end = خطتك الحالية بلا نهاية؛ لا يمكن لبطاقة أن تضيف إليها
 error-signature_invalid = توقيع الطلب مفقود أو غير صالح
 error-payment_unavailable = خدمة الدفع لا تستجيب؛ أعد المحاولة بعد قليل
+error-insufficient_funds = رصيدك أقل من المبلغ المطلوب

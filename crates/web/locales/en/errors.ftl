@@ -41,3 +41,4 @@ error-card_expired = This card has expired
 error-plan_without_end = Your current plan never ends; a card cannot add to it
 error-signature_invalid = The request signature is missing or invalid
 error-payment_unavailable = The payment service is not answering; try again shortly
+error-insufficient_funds = Your balance is lower than the amount asked

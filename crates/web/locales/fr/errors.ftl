@@ -41,3 +41,4 @@ error-card_expired = Cette carte a expiré
 error-plan_without_end = Votre formule actuelle n’a pas de fin ; une carte ne peut rien y ajouter
 error-signature_invalid = La signature de la requête est absente ou invalide
 error-payment_unavailable = Le service de paiement ne répond pas ; réessayez dans un instant
+error-insufficient_funds = Votre solde est inférieur au montant demandé

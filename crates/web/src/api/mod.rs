@@ -8,5 +8,6 @@ pub mod catalogue;
 pub mod commerce;
 pub mod jobs;
 pub mod payments;
+pub mod ledger;
 pub mod progress;
 pub mod training;
