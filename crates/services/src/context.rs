@@ -36,6 +36,8 @@ pub struct Services {
     /// Commerce use cases (plans, subscriptions, cards) and the plan-backed entitlements the
     /// training use cases consume through (their cache shared by every clone).
     pub commerce: Commerce,
+    /// Which integrations are on (the admin console's configuration overview).
+    pub integrations: Arc<crate::overview::Integrations>,
 }
 
 /// Whether the dependencies answer (readiness probe).
@@ -96,7 +98,15 @@ impl Services {
             google: None,
             training,
             commerce,
+            integrations: Arc::new(crate::overview::Integrations::default()),
         }
+    }
+
+    /// The same handle describing its integrations as `integrations` (configuration overview).
+    #[must_use]
+    pub fn with_integrations(mut self, integrations: crate::overview::Integrations) -> Self {
+        self.integrations = Arc::new(integrations);
+        self
     }
 
     /// The same handle with other training use cases (entitlements, settings).

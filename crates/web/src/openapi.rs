@@ -108,6 +108,7 @@ use crate::health::{Checks, Health};
         crate::api::training::finish,
         crate::api::training::summary,
         crate::api::training::review,
+        crate::api::catalogue::admin::import_events,
     ),
     components(schemas(Problem, FieldError, Health, Checks)),
     tags(

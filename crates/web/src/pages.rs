@@ -26,6 +26,8 @@ pub mod progress;
 pub mod review;
 pub mod session;
 
+pub mod admin_imports;
+pub mod admin_ops;
 pub mod progress_charts;
 
 use askama::Template;
@@ -57,6 +59,8 @@ pub fn router() -> Router<AppState> {
         .merge(review::router())
         .merge(admin::router())
         .merge(admin_users::router())
+        .merge(admin_imports::router())
+        .merge(admin_ops::router())
 }
 
 /// Renders a template into an HTML response.
