@@ -138,10 +138,25 @@ impl myqcm_jobs::JobHandler for ImportJob {
     async fn run(
         &self,
         payload: serde_json::Value,
-        _ctx: myqcm_jobs::JobContext,
+        ctx: myqcm_jobs::JobContext,
     ) -> anyhow::Result<()> {
         let p: myqcm_services::import::jobs::JobPayload = serde_json::from_value(payload)?;
-        myqcm_services::import::jobs::run(&self.db, self.blobs.as_ref(), self.clock.as_ref(), p)
-            .await
+        // Progress reaches the job row and its live events (pages follow them by SSE).
+        let sink: myqcm_services::import::jobs::ProgressSink = std::sync::Arc::new(move |f, m| {
+            let ctx = ctx.clone();
+            Box::pin(async move {
+                // A cancellation is seen at the end of the attempt; the import is one
+                // transaction and is not cut in the middle.
+                let _ = ctx.progress(f, m).await;
+            })
+        });
+        myqcm_services::import::jobs::run(
+            &self.db,
+            self.blobs.as_ref(),
+            self.clock.as_ref(),
+            p,
+            Some(sink),
+        )
+        .await
     }
 }

@@ -77,6 +77,7 @@ pub async fn build_services(config: &Config) -> anyhow::Result<Services> {
         Arc::new(SystemClock),
         identity_config(config),
     );
+    let services = services.with_integrations(integrations(config));
     // TOTP secrets of the first release's format get the AEAD now: migrations cannot do it, as
     // they run without `MYQCM_SECRET_KEY`.
     myqcm_services::identity::mfa::reseal_legacy_secrets(&services.deps())
@@ -90,6 +91,43 @@ pub async fn build_services(config: &Config) -> anyhow::Result<Services> {
         Some((gateway, mode)) => services.with_payments(gateway, mode),
         None => services,
     })
+}
+
+/// Which integrations `config` switches on, for the admin console's overview: kinds and
+/// on/off only, never a URL, key or password.
+pub fn integrations(config: &Config) -> myqcm_services::overview::Integrations {
+    let st = &config.settings;
+    let postgres = config.database_url.starts_with("postgres");
+    myqcm_services::overview::Integrations {
+        production: config.production,
+        database: if postgres { "postgres" } else { "sqlite" }.into(),
+        cache: if st.redis_url.is_some() {
+            "redis"
+        } else {
+            "memory"
+        }
+        .into(),
+        mail: if st.smtp_url.is_some() {
+            "smtp"
+        } else {
+            "files"
+        }
+        .into(),
+        blobs: "directory".into(),
+        email_verification: st.email_verification,
+        google: st.google_client_id.is_some(),
+        chargily: st
+            .chargily_mode
+            .as_ref()
+            .map(|m| if m.trim() == "live" { "live" } else { "test" }.to_owned()),
+        llm: st.llm_base_url.is_some(),
+        disabled_areas: config
+            .disabled_areas
+            .iter()
+            .map(|a| a.name().to_owned())
+            .collect(),
+        metrics: config.metrics_listen.is_some(),
+    }
 }
 
 /// The HTTP settings derived from the configuration.

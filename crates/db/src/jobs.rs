@@ -216,6 +216,25 @@ pub async fn enqueue<C: ConnectionTrait>(
     Ok(existing.try_get("", "id")?)
 }
 
+/// The id of the job enqueued under `key`, if any.
+pub async fn id_by_idempotency_key<C: ConnectionTrait>(
+    conn: &C,
+    key: &str,
+) -> Result<Option<i64>, DbError> {
+    let backend = conn.get_database_backend();
+    let row = conn
+        .query_one_raw(stmt(
+            backend,
+            "SELECT id FROM job WHERE idempotency_key = $1",
+            vec![key.to_owned().into()],
+        ))
+        .await?;
+    Ok(match row {
+        Some(r) => Some(r.try_get("", "id")?),
+        None => None,
+    })
+}
+
 /// Claims the most urgent due job for `worker` until `now + lease`, counting one attempt.
 /// One statement: atomic on SQLite (single writer) and, with `FOR UPDATE SKIP LOCKED`, free of
 /// double claims between concurrent workers on PostgreSQL.

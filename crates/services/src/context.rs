@@ -42,6 +42,8 @@ pub struct Services {
     pub payments: Option<Payments>,
     /// The authors' earnings ledger and withdrawals.
     pub ledger: Ledger,
+    /// Which integrations are on (the admin console's configuration overview).
+    pub integrations: Arc<crate::overview::Integrations>,
 }
 
 /// Whether the dependencies answer (readiness probe).
@@ -105,6 +107,7 @@ impl Services {
             commerce,
             payments: None,
             ledger,
+            integrations: Arc::new(crate::overview::Integrations::default()),
         }
     }
 
@@ -122,6 +125,13 @@ impl Services {
             mode,
             self.identity.public_base_url.clone(),
         ));
+        self
+    }
+
+    /// The same handle describing its integrations as `integrations` (configuration overview).
+    #[must_use]
+    pub fn with_integrations(mut self, integrations: crate::overview::Integrations) -> Self {
+        self.integrations = Arc::new(integrations);
         self
     }
 

@@ -370,9 +370,19 @@ pub async fn watch(
     op: &Operator,
     id: &str,
 ) -> Result<futures::stream::BoxStream<'static, JobEvent>> {
-    use futures::StreamExt as _;
     op.may_read()?;
     let id = job_id(id)?;
+    stream(db, cache, id).await
+}
+
+/// The live stream of job `id`, without any permission check (callers check their own: the
+/// operators' [`watch`], the import pages' `import::jobs::watch`).
+pub(crate) async fn stream(
+    db: &DatabaseConnection,
+    cache: &dyn myqcm_domain::ports::Cache,
+    id: i64,
+) -> Result<futures::stream::BoxStream<'static, JobEvent>> {
+    use futures::StreamExt as _;
     // Subscribe before reading, so nothing announced in between is missed.
     let live = cache
         .subscribe(&repo::events_channel(id))

@@ -9,6 +9,7 @@ pub mod identity;
 pub mod import;
 pub mod jobs;
 pub mod markdown;
+pub mod overview;
 pub mod passwords;
 pub mod training;
 

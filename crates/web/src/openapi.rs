@@ -121,6 +121,7 @@ use crate::health::{Checks, Health};
         crate::api::ledger::reveal_ccp,
         crate::api::ledger::rate,
         crate::api::ledger::set_rate,
+        crate::api::catalogue::admin::import_events,
     ),
     components(schemas(Problem, FieldError, Health, Checks)),
     tags(

@@ -27,6 +27,8 @@ pub mod quality;
 pub mod review;
 pub mod session;
 
+pub mod admin_imports;
+pub mod admin_ops;
 pub mod progress_charts;
 
 pub mod billing;
@@ -62,6 +64,8 @@ pub fn router() -> Router<AppState> {
         .merge(admin::router())
         .merge(admin_users::router())
         .merge(billing::router())
+        .merge(admin_imports::router())
+        .merge(admin_ops::router())
 }
 
 /// Renders a template into an HTML response.

@@ -46,7 +46,7 @@
   if (!window.EventSource) return;
   function follow(el) {
     var url = el.getAttribute('data-job-events');
-    if (!url || url.indexOf('/api/v1/admin/jobs/') !== 0) return;
+    if (!url || (url.indexOf('/api/v1/admin/jobs/') !== 0 && url.indexOf('/api/v1/admin/imports/') !== 0)) return;
     var source = new EventSource(url);
     source.addEventListener('job', function (e) {
       var ev;

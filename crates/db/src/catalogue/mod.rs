@@ -907,6 +907,19 @@ pub async fn update_import_run<C: ConnectionTrait>(
     Ok(a.reset_all().update(c).await?)
 }
 
+/// The newest import runs.
+pub async fn recent_import_runs<C: ConnectionTrait>(
+    c: &C,
+    limit: u64,
+) -> Result<Vec<import_run::Model>, DbError> {
+    Ok(import_run::Entity::find()
+        .order_by_desc(import_run::Column::CreatedAt)
+        .order_by_desc(import_run::Column::Id)
+        .limit(limit)
+        .all(c)
+        .await?)
+}
+
 /// Records an uploaded image.
 pub async fn insert_image<C: ConnectionTrait>(
     c: &C,

@@ -82,6 +82,54 @@ pub async fn recent<C: ConnectionTrait>(
         .map_err(DbError::from)
 }
 
+/// What an audit search keeps (every field optional; times in ms, `from` inclusive, `to`
+/// exclusive).
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    /// Exactly this action.
+    pub action: Option<String>,
+    /// Exactly this actor.
+    pub actor: Option<Uuid>,
+    /// Exactly this target.
+    pub target: Option<String>,
+    /// At or after (ms).
+    pub from: Option<i64>,
+    /// Before (ms).
+    pub to: Option<i64>,
+}
+
+/// One page of events matching `f`, newest first.
+pub async fn search<C: ConnectionTrait>(
+    conn: &C,
+    f: &AuditFilter,
+    limit: u64,
+    offset: u64,
+) -> Result<Vec<AuditRow>, DbError> {
+    let mut q = entity::Entity::find();
+    if let Some(a) = &f.action {
+        q = q.filter(entity::Column::Action.eq(a.clone()));
+    }
+    if let Some(a) = f.actor {
+        q = q.filter(entity::Column::ActorId.eq(a));
+    }
+    if let Some(t) = &f.target {
+        q = q.filter(entity::Column::Target.eq(t.clone()));
+    }
+    if let Some(from) = f.from {
+        q = q.filter(entity::Column::At.gte(from));
+    }
+    if let Some(to) = f.to {
+        q = q.filter(entity::Column::At.lt(to));
+    }
+    q.order_by_desc(entity::Column::At)
+        .order_by_desc(entity::Column::Id)
+        .limit(limit)
+        .offset(offset)
+        .all(conn)
+        .await
+        .map_err(DbError::from)
+}
+
 /// The newest events by `actor` or about one of `targets` (a user id, its sign-in sessions).
 pub async fn by_or_about<C: ConnectionTrait>(
     conn: &C,

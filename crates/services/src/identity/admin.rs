@@ -84,6 +84,83 @@ pub async fn revoke_sessions(deps: &Deps, caller: &Caller, id: Uuid) -> Result<u
     done
 }
 
+/// The account with address `email` and its live sign-in sessions, newest first
+/// (`UsersManage`; `NotFound` when no account has that address). Never a token or its hash:
+/// only when, from where and how.
+pub async fn sessions_by_email(
+    deps: &Deps,
+    caller: &Caller,
+    email: &str,
+) -> Result<(AdminAccountView, Vec<super::flows::SessionView>)> {
+    caller.require(Action::UsersManage)?;
+    let a = repo::find_by_email(&deps.db, email)
+        .await?
+        .ok_or(IdentityError::NotFound)?;
+    let live = sessions::list(deps, a.id)
+        .await?
+        .into_iter()
+        .map(|r| super::flows::SessionView {
+            current: r.id == caller.session_id,
+            id: r.id,
+            created_at: myqcm_db::identity::from_ms(r.created_at),
+            last_seen_at: myqcm_db::identity::from_ms(r.last_seen_at),
+            ip: r.ip,
+            user_agent: r.user_agent,
+            via: r.via,
+        })
+        .collect();
+    Ok((AdminAccountView::from(&a), live))
+}
+
+/// Ends one sign-in session of account `id` (step-up required, the same rules as
+/// [`revoke_sessions`]); audited as `admin.session_revoke` with the session as target,
+/// refused attempts included.
+pub async fn revoke_session(
+    deps: &Deps,
+    caller: &Caller,
+    id: Uuid,
+    session_id: Uuid,
+) -> Result<()> {
+    let done = async {
+        caller.require_step_up(deps, Action::UsersManage)?;
+        let target = repo::get(&deps.db, id)
+            .await?
+            .ok_or(IdentityError::NotFound)?;
+        let (roles, _) = roles_and_scopes(&target);
+        if roles.contains(&Role::Admin) && !caller.holds_scope(AdminScope::Super) {
+            return Err(IdentityError::Forbidden);
+        }
+        sessions::revoke(deps, id, session_id, "revoked_by_admin").await
+    }
+    .await;
+    let outcome = match &done {
+        Ok(()) => serde_json::json!({ "outcome": "done", "account": id }),
+        Err(e) => match refusal_reason(e) {
+            Some(reason) => {
+                serde_json::json!({ "outcome": "refused", "reason": reason, "account": id })
+            }
+            None => return done,
+        },
+    };
+    let ev = audit::Event::new("admin.session_revoke")
+        .actor(caller.id)
+        .target(session_id.to_string())
+        .meta(caller.meta())
+        .detail(outcome);
+    audit::record_alone(deps, ev).await?;
+    done
+}
+
+fn refusal_reason(e: &IdentityError) -> Option<&'static str> {
+    match e {
+        IdentityError::Forbidden => Some("forbidden"),
+        IdentityError::StepUpRequired => Some("step_up_required"),
+        IdentityError::MfaEnrolmentRequired => Some("mfa_enrolment_required"),
+        IdentityError::LastSuperAdmin => Some("last_super_admin"),
+        _ => None,
+    }
+}
+
 async fn revoke_checked(deps: &Deps, caller: &Caller, id: Uuid) -> Result<usize> {
     caller.require_step_up(deps, Action::UsersManage)?;
     let target = repo::get(&deps.db, id)

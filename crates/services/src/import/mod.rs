@@ -120,6 +120,10 @@ pub struct ImportReport {
     pub failed: usize,
     /// Whether anything was written.
     pub committed: bool,
+    /// A dry run: every row was checked and imported inside a transaction that was then rolled
+    /// back, so the counts say what an import would do and nothing was written.
+    #[serde(default)]
+    pub dry_run: bool,
     /// Rejected rows.
     pub errors: Vec<RowError>,
 }
@@ -207,17 +211,43 @@ pub async fn import(
     progress: Progress<'_>,
     now: DateTime<Utc>,
 ) -> Result<ImportReport, ImportFailure> {
+    import_in_mode(db, bytes, format, opts, progress, now, false).await
+}
+
+/// Checks `bytes` as [`import`] would import them, row by row, and writes nothing: the report
+/// has the rows' errors and the counts an import would reach (`dry_run`, never `committed`).
+pub async fn dry_run(
+    db: &DatabaseConnection,
+    bytes: &[u8],
+    format: Format,
+    opts: &ImportOptions,
+    progress: Progress<'_>,
+    now: DateTime<Utc>,
+) -> Result<ImportReport, ImportFailure> {
+    import_in_mode(db, bytes, format, opts, progress, now, true).await
+}
+
+async fn import_in_mode(
+    db: &DatabaseConnection,
+    bytes: &[u8],
+    format: Format,
+    opts: &ImportOptions,
+    progress: Progress<'_>,
+    now: DateTime<Utc>,
+    dry_run: bool,
+) -> Result<ImportReport, ImportFailure> {
     let (bank, rows, parse_errors) = match parse(bytes, format, opts.default_course.as_deref()) {
         Ok(x) => x,
         Err(e) => {
             return Ok(ImportReport {
                 failed: 1,
                 errors: vec![e],
+                dry_run,
                 ..ImportReport::default()
             });
         }
     };
-    import_bank(db, &bank, &rows, parse_errors, opts, progress, now).await
+    bank_in_mode(db, &bank, &rows, parse_errors, opts, progress, now, dry_run).await
 }
 
 /// A failure that is not about a row (the database went away).
@@ -242,10 +272,27 @@ pub async fn import_bank(
     db: &DatabaseConnection,
     bank: &Bank,
     rows: &[usize],
+    errors: Vec<RowError>,
+    opts: &ImportOptions,
+    progress: Progress<'_>,
+    now: DateTime<Utc>,
+) -> Result<ImportReport, ImportFailure> {
+    bank_in_mode(db, bank, rows, errors, opts, progress, now, false).await
+}
+
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the public entry points' arguments plus the mode"
+)]
+async fn bank_in_mode(
+    db: &DatabaseConnection,
+    bank: &Bank,
+    rows: &[usize],
     mut errors: Vec<RowError>,
     opts: &ImportOptions,
     progress: Progress<'_>,
     now: DateTime<Utc>,
+    dry_run: bool,
 ) -> Result<ImportReport, ImportFailure> {
     let case_items: usize = bank.clinical_cases.iter().map(|c| c.items.len()).sum();
     let total = bank.items.len() + case_items;
@@ -323,6 +370,14 @@ pub async fn import_bank(
     }
     errors.sort_by_key(|e| e.row);
     report.errors = errors;
+    if dry_run {
+        // Every row ran against the real tables (unknown courses, duplicates within the
+        // file), and none of it stays.
+        txn.rollback().await?;
+        report.dry_run = true;
+        report.committed = false;
+        return Ok(report);
+    }
     if report.failed > 0 && !opts.partial {
         txn.rollback().await?;
         report.created = 0;

@@ -27,6 +27,30 @@ fn origin_of(url: &url::Url) -> String {
     url.origin().ascii_serialization()
 }
 
+fn multipart(req: &Request) -> bool {
+    req.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("multipart/form-data"))
+}
+
+/// The `_csrf` part of a `multipart/form-data` body, if any.
+async fn multipart_token(headers: &axum::http::HeaderMap, bytes: bytes::Bytes) -> Option<String> {
+    use axum::extract::FromRequest as _;
+    let ct = headers.get(header::CONTENT_TYPE)?.clone();
+    let mut req = Request::new(Body::from(bytes));
+    req.headers_mut().insert(header::CONTENT_TYPE, ct);
+    let mut form = axum::extract::Multipart::from_request(req, &())
+        .await
+        .ok()?;
+    while let Ok(Some(field)) = form.next_field().await {
+        if field.name() == Some("_csrf") {
+            return field.text().await.ok();
+        }
+    }
+    None
+}
+
 /// The middleware.
 pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let credentialed = req.headers().contains_key(header::COOKIE)
@@ -62,6 +86,17 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
             let token = url::form_urlencoded::parse(&bytes)
                 .find(|(k, _)| k == "_csrf")
                 .map(|(_, v)| v.into_owned());
+            req = Request::from_parts(parts, Body::from(bytes));
+            if let Some(t) = token {
+                req.extensions_mut().insert(FormToken(t));
+            }
+        } else if multipart(&req) && req.headers().contains_key(header::COOKIE) {
+            // File uploads from pages (imports): the token travels as a form part.
+            let (parts, body) = req.into_parts();
+            let Ok(bytes) = axum::body::to_bytes(body, state.config.body_limit).await else {
+                return WebError::code(codes::PAYLOAD_TOO_LARGE).into_response();
+            };
+            let token = multipart_token(&parts.headers, bytes.clone()).await;
             req = Request::from_parts(parts, Body::from(bytes));
             if let Some(t) = token {
                 req.extensions_mut().insert(FormToken(t));

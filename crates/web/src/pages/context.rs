@@ -146,6 +146,16 @@ impl PageContext {
         self.holds(myqcm_domain::permissions::Action::OperationsManage)
     }
 
+    /// Whether the navigation links the import and export pages (content and super admins).
+    pub fn imports_exports(&self) -> bool {
+        self.holds(myqcm_domain::permissions::Action::CatalogueImportExport)
+    }
+
+    /// Whether the navigation links the audit log (support, operations and super admins).
+    pub fn reads_audit(&self) -> bool {
+        self.holds(myqcm_domain::permissions::Action::AuditRead)
+    }
+
     /// Whether the area called `name` (`sign-up`, `practice`, `progress`, `author`) is on;
     /// templates hide links into switched-off areas.
     pub fn area(&self, name: &str) -> bool {

@@ -33,6 +33,7 @@ pub fn router() -> Router<AppState> {
         .route("/admin/imports", post(start_import))
         .route("/admin/imports/{id}", get(import_status))
         .route("/admin/export", get(export_catalogue))
+        .route("/admin/imports/{id}/events", get(import_events))
 }
 
 /// `?status=&before=&limit=`.
@@ -142,7 +143,7 @@ pub async fn put_blueprint(
     ))
 }
 
-/// `?format=&partial=&course=`.
+/// `?format=&partial=&course=&dry_run=`.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ImportQuery {
@@ -153,6 +154,9 @@ pub struct ImportQuery {
     pub partial: bool,
     /// Course for rows without one.
     pub course: Option<String>,
+    /// Check every row and write nothing: the run ends `checked` or `failed` with its report.
+    #[serde(default)]
+    pub dry_run: bool,
 }
 
 /// `POST /api/v1/admin/imports`: the raw file as the body; runs as a background job.
@@ -180,9 +184,12 @@ pub async fn start_import(
         s.services.blobs.as_ref(),
         &actor(&user),
         body,
-        format,
-        q.partial,
-        q.course,
+        import_jobs::ImportRequest {
+            format,
+            partial: q.partial,
+            default_course: q.course,
+            dry_run: q.dry_run,
+        },
         s.services.clock.now(),
     )
     .await?;
@@ -300,4 +307,33 @@ pub async fn put_taxonomy(
         return Err(taxonomy_rejected(report));
     }
     Ok(Json(report))
+}
+
+/// `GET /api/v1/admin/imports/{id}/events`: the live progress of an import run's job as
+/// server-sent events (`event: job`, the same data as the jobs stream), for the import pages:
+/// import/export staff may follow their runs without the operators' jobs permission.
+#[utoipa::path(get, path = "/api/v1/admin/imports/{id}/events", tag = "admin", params(("id" = Uuid, Path)),
+    responses((status = 200, content_type = "text/event-stream", body = myqcm_services::jobs::JobEvent,
+        description = "One `job` event per change"),
+        (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn import_events(
+    State(s): State<AppState>,
+    user: CurrentUser,
+    Path(id): Path<Uuid>,
+) -> Result<
+    axum::response::sse::Sse<
+        impl futures::Stream<Item = Result<axum::response::sse::Event, std::convert::Infallible>>,
+    >,
+    WebError,
+> {
+    use axum::response::sse::{Event, KeepAlive, Sse};
+    use futures::StreamExt as _;
+    let stream = import_jobs::watch(&s.services.db, &*s.services.cache, &actor(&user), id).await?;
+    Ok(Sse::new(stream.map(|e| {
+        Ok(Event::default()
+            .event("job")
+            .json_data(&e)
+            .unwrap_or_else(|_| Event::default().event("job")))
+    }))
+    .keep_alive(KeepAlive::default()))
 }
