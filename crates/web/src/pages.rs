@@ -16,6 +16,7 @@ pub mod author;
 pub mod author_form;
 pub mod context;
 pub mod dashboard;
+pub mod earnings;
 pub mod forms;
 pub mod onboarding;
 pub mod plans;
@@ -57,6 +58,7 @@ pub fn router() -> Router<AppState> {
         .merge(review::router())
         .merge(admin::router())
         .merge(admin_users::router())
+        .merge(earnings::router())
 }
 
 /// Renders a template into an HTML response.
