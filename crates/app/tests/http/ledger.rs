@@ -506,6 +506,15 @@ async fn the_earnings_and_payout_pages_work_without_javascript() {
     );
     assert_eq!(app.balance(&author).await, 20_000);
 
+    // The account export carries the wallet (accounts masked).
+    let (s, export) = app.get_json_as(&writer, "/api/v1/account/export").await;
+    assert_eq!(s, 200);
+    let earnings = &export["commerce"]["earnings"];
+    assert_eq!(earnings["balance"], 20_000, "{export}");
+    assert_eq!(earnings["entries"].as_array().unwrap().len(), 3);
+    assert_eq!(earnings["withdrawals"][0]["ccp_masked"], "••••••78");
+    assert!(!export.to_string().contains("12345678"));
+
     // A learner is refused the author's page; an author the finance page.
     let learner = app.learner("learner@test.myqcm.local").await;
     assert_eq!(app.get_as(&learner, "/earnings").await.status(), 403);
