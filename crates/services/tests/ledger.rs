@@ -222,3 +222,37 @@ async fn concurrent_withdrawals_of_one_author_never_overdraw() {
     let w = repo::wallet_of(&db, who).await.unwrap().unwrap();
     assert_eq!(repo::balance(&db, w).await.unwrap(), 0);
 }
+
+#[tokio::test]
+async fn erasure_wipes_the_postal_accounts_and_keeps_the_ledger() {
+    let tdb = test_db().await.unwrap();
+    let db = tdb.conn.clone();
+    let who = Uuid::now_v7();
+    post_earning(&db, Uuid::now_v7(), who, 30_000, who, epoch())
+        .await
+        .unwrap();
+    let ledger = Ledger::new(db.clone(), Arc::new(fixed_clock()), [7u8; 32]);
+    let w = ledger
+        .request_withdrawal(&author(who), &ClientMeta::default(), 10_000, &ccp())
+        .await
+        .unwrap();
+    let fin = finance();
+    let shown = ledger.reveal_ccp(&fin, w.id).await.unwrap();
+    assert_eq!(
+        shown.ccp,
+        format!("12345678 clé {:02}", CcpAccount::ccp_key(12_345_678))
+    );
+    let row = repo::withdrawal(&db, w.id).await.unwrap().unwrap();
+    assert!(!row.ccp_sealed.contains("12345678"), "sealed at rest");
+    myqcm_services::commerce::privacy::erase(&db, who)
+        .await
+        .unwrap();
+    let row = repo::withdrawal(&db, w.id).await.unwrap().unwrap();
+    assert_eq!((row.ccp_sealed.as_str(), row.ccp_masked.as_str()), ("", ""));
+    assert!(matches!(
+        ledger.reveal_ccp(&fin, w.id).await,
+        Err(LedgerError::NotFound)
+    ));
+    let wallet = repo::wallet_of(&db, who).await.unwrap().unwrap();
+    assert_eq!(repo::balance(&db, wallet).await.unwrap(), 20_000);
+}

@@ -16,6 +16,7 @@ pub mod author;
 pub mod author_form;
 pub mod context;
 pub mod dashboard;
+pub mod earnings;
 pub mod forms;
 pub mod onboarding;
 pub mod plans;
@@ -66,6 +67,7 @@ pub fn router() -> Router<AppState> {
         .merge(billing::router())
         .merge(admin_imports::router())
         .merge(admin_ops::router())
+        .merge(earnings::router())
 }
 
 /// Renders a template into an HTML response.

@@ -398,3 +398,128 @@ async fn a_failed_payout_returns_to_the_wallet_and_a_paid_one_does_not() {
     let details = app.audit_details("ledger.withdrawal_requested").await;
     assert!(!format!("{details:?}").contains("12345678"));
 }
+
+impl App {
+    /// A form POST as `b` (values URL-encoded by the caller where needed).
+    async fn form(&self, b: &Browser, path: &str, body: &str) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .header("cookie", b.cookie_header())
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!("_csrf={}&{body}", b.csrf))
+            .send()
+            .await
+            .unwrap()
+    }
+}
+
+#[tokio::test]
+async fn the_earnings_and_payout_pages_work_without_javascript() {
+    let app = App::spawn().await;
+    let fin = app.finance().await;
+    app.put_as(
+        &fin,
+        "/api/v1/admin/earnings/rate",
+        json!({ "amount": 20_000 }),
+    )
+    .await;
+    app.sign_up_verified("writer@test.myqcm.local", crate::support::PW)
+        .await;
+    app.set_roles("writer@test.myqcm.local", "author", "").await;
+    let writer = app
+        .sign_in("writer@test.myqcm.local", crate::support::PW)
+        .await;
+    let author = User {
+        id: app.account("writer@test.myqcm.local").await.id,
+        token: writer.access.clone(),
+    };
+    let reviewer = app.user(&["reviewer"]).await;
+    app.approved_item(
+        &author,
+        &reviewer,
+        "Quel examen confirme une HTA suspectée ?",
+    )
+    .await;
+
+    let html = app.get_as(&writer, "/earnings").await.text().await.unwrap();
+    assert!(html.contains("noindex"));
+    assert!(html.contains("data-balance=\"20000\""), "{html}");
+    assert!(
+        html.contains("href=\"/earnings\""),
+        "linked from the navigation"
+    );
+    assert!(html.contains("action=\"/earnings/withdrawals\""));
+    // A wrong key: the page again with the error, the account not echoed back.
+    let res = app
+        .form(
+            &writer,
+            "/earnings/withdrawals",
+            "amount=150&ccp=12345678+00",
+        )
+        .await;
+    assert_eq!(res.status(), 422);
+    assert!(!res.text().await.unwrap().contains("12345678"));
+    let good = format!(
+        "amount=150&ccp=12345678+cl%C3%A9+{:02}",
+        CcpAccount::ccp_key(12_345_678)
+    );
+    let res = app.form(&writer, "/earnings/withdrawals", &good).await;
+    // 303 to the wallet, followed.
+    assert_eq!(
+        (res.status().as_u16(), res.url().path()),
+        (200, "/earnings")
+    );
+    assert!(res.url().query().unwrap_or("").contains("done=requested"));
+    assert_eq!(app.balance(&author).await, 5_000);
+    let html = app.get_as(&writer, "/earnings").await.text().await.unwrap();
+    assert!(html.contains("••••••78") && !html.contains("12345678"));
+
+    // Finance: the list masked, the account on demand, then settled as failed.
+    let html = app
+        .get_as(&fin, "/admin/withdrawals")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("noindex") && html.contains("href=\"/admin/withdrawals\""));
+    assert!(
+        html.contains("••••••78") && !html.contains("12345678"),
+        "{html}"
+    );
+    let (_, list) = app.get_json_as(&fin, "/api/v1/admin/withdrawals").await;
+    let id = list[0]["id"].as_str().unwrap().to_owned();
+    let res = app
+        .form(&fin, &format!("/admin/withdrawals/{id}/ccp"), "")
+        .await;
+    assert_eq!(res.status(), 200);
+    assert!(res.text().await.unwrap().contains("12345678 clé"));
+    let res = app
+        .form(
+            &fin,
+            &format!("/admin/withdrawals/{id}/settle"),
+            "outcome=failed&note=Compte+introuvable",
+        )
+        .await;
+    assert_eq!(
+        (res.status().as_u16(), res.url().path()),
+        (200, "/admin/withdrawals")
+    );
+    assert_eq!(app.balance(&author).await, 20_000);
+
+    // The account export carries the wallet (accounts masked).
+    let (s, export) = app.get_json_as(&writer, "/api/v1/account/export").await;
+    assert_eq!(s, 200);
+    let earnings = &export["commerce"]["earnings"];
+    assert_eq!(earnings["balance"], 20_000, "{export}");
+    assert_eq!(earnings["entries"].as_array().unwrap().len(), 3);
+    assert_eq!(earnings["withdrawals"][0]["ccp_masked"], "••••••78");
+    assert!(!export.to_string().contains("12345678"));
+
+    // A learner is refused the author's page; an author the finance page.
+    let learner = app.learner("learner@test.myqcm.local").await;
+    assert_eq!(app.get_as(&learner, "/earnings").await.status(), 403);
+    assert_eq!(
+        app.get_as(&writer, "/admin/withdrawals").await.status(),
+        403
+    );
+}

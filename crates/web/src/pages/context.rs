@@ -141,6 +141,11 @@ impl PageContext {
         self.holds(myqcm_domain::permissions::Action::UsersManage)
     }
 
+    /// Whether the navigation links the authors' payouts page (finance and super admins).
+    pub fn handles_payouts(&self) -> bool {
+        self.holds(myqcm_domain::permissions::Action::FinanceManage)
+    }
+
     /// Whether the navigation links the jobs page (operations and super admins).
     pub fn is_operator(&self) -> bool {
         self.holds(myqcm_domain::permissions::Action::OperationsManage)
