@@ -527,3 +527,52 @@ async fn learners_get_403_on_every_admin_console_page_and_action() {
     let res = anon.get(app.url("/admin/audit")).send().await.unwrap();
     assert_eq!(res.status(), 303);
 }
+
+#[tokio::test]
+async fn an_imports_events_reach_the_run_page_from_another_instances_worker() {
+    // The server is instance A; the worker is instance B with its own cache connection (with
+    // Redis: another connection on the same deployment prefix).
+    let (cache_a, cache_b) = myqcm_testkit::test_cache_pair().await.unwrap();
+    let app = spawn_sharing(None, cache_a, fixed_clock(), |_, _| {}).await;
+    app.load_demo_bank().await;
+    let (b, _) = app.staff("content3@example.com", "admin", "content").await;
+    let admin = Pages::new(b);
+    let (_, run, _) = upload(
+        &app,
+        &admin,
+        "bank.csv",
+        fixed_csv().as_bytes(),
+        &[("mode", "import")],
+    )
+    .await;
+    let id = run.trim_start_matches("/admin/imports/").to_owned();
+    let mut res = admin
+        .get_res(&app, &format!("/api/v1/admin/imports/{id}/events"))
+        .await;
+    assert_eq!(res.status(), 200);
+    let mut buf = String::new();
+    let first = crate::jobs::next_event(&mut res, &mut buf, |_| true)
+        .await
+        .unwrap();
+    assert_eq!(
+        (first["status"].as_str(), first["finished"].as_bool()),
+        (Some("queued"), Some(false))
+    );
+
+    let mut b_services = app.services.clone();
+    b_services.cache = cache_b;
+    myqcm_app::worker(&b_services).drain().await.unwrap();
+    let last = crate::jobs::next_event(&mut res, &mut buf, |e| e["finished"] == true)
+        .await
+        .expect("the end of the job reaches instance A's stream");
+    assert_eq!(last["status"], "done");
+    assert!(
+        crate::jobs::next_event(&mut res, &mut buf, |_| true)
+            .await
+            .is_none(),
+        "the stream ends with the job"
+    );
+    let (_, page) = admin.get(&app, &run).await;
+    assert!(page.contains("Nouvelles questions : 2"), "{page}");
+    assert!(!page.contains("data-job-events"));
+}

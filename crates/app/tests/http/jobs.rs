@@ -377,7 +377,7 @@ async fn calibration_is_a_job_kind_that_reports_progress_and_is_scheduled_only_w
 
 /// Reads server-sent events from `res` until one satisfies `want` (its JSON data is returned);
 /// `None` when the stream ends first.
-async fn next_event(
+pub(crate) async fn next_event(
     res: &mut reqwest::Response,
     buf: &mut String,
     want: impl Fn(&Value) -> bool,
