@@ -163,15 +163,23 @@ if [ -x "$FAKES" ]; then
   FAKE_KEY="test_sk_e2e_fake_chargily"
   "$FAKES" chargily --listen "127.0.0.1:${FAKE_PORT}" --key "$FAKE_KEY" >"$ARTIFACTS/fake-chargily.log" 2>&1 &
   FAKE_PID=$!
+  fake_up=0
   for _ in $(seq 1 50); do
-    curl -s -o /dev/null --max-time 1 "http://127.0.0.1:${FAKE_PORT}/_control/checkouts" && break
+    if curl -s -o /dev/null --max-time 1 "http://127.0.0.1:${FAKE_PORT}/_control/checkouts"; then
+      fake_up=1
+      break
+    fi
     sleep 0.1
   done
-  export MYQCM_CHARGILY_MODE=test
-  export MYQCM_CHARGILY_SECRET_KEY="$FAKE_KEY"
-  export MYQCM_CHARGILY_API_BASE="http://127.0.0.1:${FAKE_PORT}/test/api/v2"
-  export MYQCM_E2E_CHARGILY="http://127.0.0.1:${FAKE_PORT}"
-  log "fake Chargily at $MYQCM_E2E_CHARGILY"
+  if [ "$fake_up" -eq 1 ]; then
+    export MYQCM_CHARGILY_MODE=test
+    export MYQCM_CHARGILY_SECRET_KEY="$FAKE_KEY"
+    export MYQCM_CHARGILY_API_BASE="http://127.0.0.1:${FAKE_PORT}/test/api/v2"
+    export MYQCM_E2E_CHARGILY="http://127.0.0.1:${FAKE_PORT}"
+    log "fake Chargily at $MYQCM_E2E_CHARGILY"
+  else
+    log "WARNING: $FAKES chargily did not answer (see e2e/artifacts/fake-chargily.log); online payment stays off"
+  fi
 fi
 
 # --- server --------------------------------------------------------------------------------
