@@ -85,8 +85,13 @@ export MYQCM_PUBLIC_BASE_URL="$BASE_URL"
 
 SERVER_PID=""
 NODE_PID=""
+FAKE_PID=""
 cleanup() {
   local rc=$?
+  if [ -n "$FAKE_PID" ] && kill -0 "$FAKE_PID" 2>/dev/null; then
+    kill -TERM "$FAKE_PID" 2>/dev/null || true
+    wait "$FAKE_PID" 2>/dev/null || true
+  fi
   if [ -n "$NODE_PID" ] && kill -0 "$NODE_PID" 2>/dev/null; then
     kill -TERM "$NODE_PID" 2>/dev/null || true
     wait "$NODE_PID" 2>/dev/null || true
@@ -142,6 +147,38 @@ if "$BIN" import --help >/dev/null 2>&1; then
   if ! "$BIN" import "$E2E_DIR/fixtures/xss-bank.json" --status approved \
       --author author@demo.myqcm.local --quiet >"$ARTIFACTS/import.log" 2>&1; then
     log "WARNING: the hostile fixture did not import (see e2e/artifacts/import.log); continuing"
+  fi
+fi
+
+# --- fake payment provider -----------------------------------------------------------------
+# With `myqcm-fakes` beside the binary (cargo build -p myqcm-app -p myqcm-testkit --bins), the
+# fake Chargily server runs on another free port and the app is configured for it (test mode);
+# billing.test.mjs reads MYQCM_E2E_CHARGILY. Without it, online payment stays hidden.
+FAKES="$(dirname "$BIN")/myqcm-fakes"
+if [ -x "$FAKES" ]; then
+  FAKE_PORT="$(node -e '
+    const s = require("net").createServer();
+    s.listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); });
+  ')"
+  FAKE_KEY="test_sk_e2e_fake_chargily"
+  "$FAKES" chargily --listen "127.0.0.1:${FAKE_PORT}" --key "$FAKE_KEY" >"$ARTIFACTS/fake-chargily.log" 2>&1 &
+  FAKE_PID=$!
+  fake_up=0
+  for _ in $(seq 1 50); do
+    if curl -s -o /dev/null --max-time 1 "http://127.0.0.1:${FAKE_PORT}/_control/checkouts"; then
+      fake_up=1
+      break
+    fi
+    sleep 0.1
+  done
+  if [ "$fake_up" -eq 1 ]; then
+    export MYQCM_CHARGILY_MODE=test
+    export MYQCM_CHARGILY_SECRET_KEY="$FAKE_KEY"
+    export MYQCM_CHARGILY_API_BASE="http://127.0.0.1:${FAKE_PORT}/test/api/v2"
+    export MYQCM_E2E_CHARGILY="http://127.0.0.1:${FAKE_PORT}"
+    log "fake Chargily at $MYQCM_E2E_CHARGILY"
+  else
+    log "WARNING: $FAKES chargily did not answer (see e2e/artifacts/fake-chargily.log); online payment stays off"
   fi
 fi
 

@@ -388,6 +388,10 @@ pub async fn run_server(
             services.clock.now() + every,
         )
         .await?;
+    } else {
+        // Payments switched off: no reconciliation left without its handler.
+        myqcm_db::jobs::delete_schedule(&services.db, payment_jobs::ReconcilePaymentsJob::KIND)
+            .await?;
     }
     let app = myqcm_web::router(app_state(&services, web));
     let worker_task = with_worker.then(|| {

@@ -120,7 +120,7 @@ impl FakeChargily {
             .route("/test/api/v2/checkouts/{id}", get(retrieve))
             .route("/test/api/v2/checkouts/{id}/expire", post(expire))
             .route("/test/checkouts/{id}/pay", get(pay_page))
-            .route("/test/checkouts/{id}/{action}", post(pay_button))
+            .route("/test/checkouts/{id}/press/{action}", post(pay_button))
             .route("/_control/checkouts", get(control_list))
             .route("/_control/checkouts/{id}/{action}", post(control))
             .route("/_control/knobs", post(set_knobs))
@@ -460,8 +460,8 @@ async fn pay_page(State(inner): State<Arc<Inner>>, Path(id): Path<String>) -> Re
     Html(format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Fake checkout</title></head>\
          <body><main><h1>Fake Chargily checkout</h1><p id=\"amount\">{} DZD</p>\
-         <form method=\"post\" action=\"/test/checkouts/{safe_id}/pay\"><button id=\"pay\" type=\"submit\">Pay</button></form>\
-         <form method=\"post\" action=\"/test/checkouts/{safe_id}/fail\"><button id=\"fail\" type=\"submit\">Fail</button></form>\
+         <form method=\"post\" action=\"/test/checkouts/{safe_id}/press/pay\"><button id=\"pay\" type=\"submit\">Pay</button></form>\
+         <form method=\"post\" action=\"/test/checkouts/{safe_id}/press/fail\"><button id=\"fail\" type=\"submit\">Fail</button></form>\
          </main></body></html>",
         c["amount"].as_i64().unwrap_or(0)
     ))
