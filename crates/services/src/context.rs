@@ -10,8 +10,8 @@ use myqcm_domain::ports::{BlobStore, Cache, Mailer, OidcProvider};
 use sea_orm::ConnectionTrait;
 
 use crate::commerce::Commerce;
-use crate::commerce::payments::Payments;
 use crate::commerce::ledger::Ledger;
+use crate::commerce::payments::Payments;
 use crate::identity::{Deps, IdentityConfig};
 use crate::training::{Training, TrainingConfig};
 

@@ -5,8 +5,8 @@
 //! redeemed once however many requests race).
 
 pub mod entities;
-pub mod payments;
 pub mod ledger;
+pub mod payments;
 
 use sea_orm::entity::prelude::*;
 use sea_orm::sea_query::Expr;

@@ -8,8 +8,8 @@
 
 pub mod cards;
 pub mod entitlements;
-pub mod payments;
 pub mod ledger;
+pub mod payments;
 pub mod privacy;
 
 use std::collections::BTreeMap;

@@ -7,7 +7,7 @@ pub mod auth;
 pub mod catalogue;
 pub mod commerce;
 pub mod jobs;
-pub mod payments;
 pub mod ledger;
+pub mod payments;
 pub mod progress;
 pub mod training;
