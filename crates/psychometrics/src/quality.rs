@@ -70,7 +70,7 @@ pub struct ItemAnalysis {
     pub difficulty: f64,
     /// Point-biserial of the label with θ; `None` when θ or the label does not vary.
     pub point_biserial: Option<f64>,
-    /// Kelley's upper-minus-lower 27 % index; `None` under 10 answers.
+    /// Kelley's upper-minus-lower 27 % index; `None` under 10 answers or when θ does not vary.
     pub discrimination_index: Option<f64>,
     /// Answers per ability band (lowest first).
     pub band_sizes: Vec<usize>,
@@ -135,7 +135,9 @@ pub fn analyse(
     let difficulty = correct as f64 / n as f64;
     let rpb = point_biserial(&theta, |i| responses[i].correct);
 
-    let discrimination_index = (n >= 10).then(|| {
+    // Kelley's index needs an upper and a lower group that differ in ability.
+    let varies = theta.iter().any(|t| *t != theta[0]);
+    let discrimination_index = (n >= 10 && varies).then(|| {
         let mut order: Vec<usize> = (0..n).collect();
         order.sort_by(|&i, &j| theta[i].total_cmp(&theta[j]));
         let g = ((n as f64) * 0.27).round().max(1.0) as usize;
