@@ -216,6 +216,8 @@ log "server ready at $BASE_URL after $((SECONDS - started)) s"
 export MYQCM_E2E_BASE_URL="$BASE_URL"
 export MYQCM_E2E_ARTIFACTS="$ARTIFACTS"
 export MYQCM_E2E_DATA_DIR="$DATA_DIR"
+# The binary itself, for tests that run a command beside the server (e.g. minting cards).
+export MYQCM_E2E_BIN="$BIN"
 
 if [ "${#TESTS[@]}" -eq 0 ]; then
   TESTS=(e2e/tests/)
