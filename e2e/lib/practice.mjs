@@ -199,3 +199,25 @@ export async function demoTotpSecret(role) {
   assert.ok(m, `the demo seed printed no TOTP secret for ${role} (seed.log):\n${log}`);
   return m[1];
 }
+
+/**
+ * A TOTP code for a demo staff account that no earlier sign-in of the suite used. The server
+ * refuses a code whose 30 s step was already accepted (replay protection), and test files run
+ * one after another in separate processes, so the last step used per role is kept in a file of
+ * the artifacts directory; when the current step was used, this waits for the next one (at most
+ * 30 s — the only delay in the suite, imposed by RFC 6238's step).
+ */
+export async function freshDemoTotp(role) {
+  const { readFile: read, writeFile } = await import('node:fs/promises');
+  const { totp } = await import('./app.mjs');
+  const secret = await demoTotpSecret(role);
+  const mark = `${process.env.MYQCM_E2E_ARTIFACTS ?? '/tmp'}/totp-step-${role}`;
+  const last = Number(await read(mark, 'utf8').catch(() => '-1'));
+  let step = Math.floor(Date.now() / 30_000);
+  if (step <= last) {
+    await new Promise((r) => setTimeout(r, (last + 1) * 30_000 - Date.now() + 250));
+    step = Math.floor(Date.now() / 30_000);
+  }
+  await writeFile(mark, String(step));
+  return totp(secret, step * 30_000 + 1_000);
+}

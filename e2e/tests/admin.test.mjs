@@ -11,7 +11,7 @@ import { after, before, describe, test } from 'node:test';
 
 import { AUTOMATIC_FAVICON, collectErrors, launchBrowser, newContext } from '../lib/browser.mjs';
 import { assertAccessible, direction, saveScreenshot, signIn, totp, visit } from '../lib/app.mjs';
-import { demoAccount, demoTotpSecret } from '../lib/practice.mjs';
+import { demoAccount, demoTotpSecret, freshDemoTotp } from '../lib/practice.mjs';
 
 let browser;
 before(async () => {
@@ -32,7 +32,7 @@ async function staffSignIn(page, role) {
   const { email, password } = await demoAccount(role);
   await signIn(page, email, password);
   await page.waitForSelector('#totp_code');
-  await page.fill('#totp_code', totp(await demoTotpSecret(role)));
+  await page.fill('#totp_code', await freshDemoTotp(role));
   await Promise.all([page.waitForNavigation({ waitUntil: 'load' }), page.click('form[action="/sign-in"] button[type="submit"]')]);
   assert.ok(!page.url().includes('/sign-in'), `${role} is signed in (now on ${page.url()})`);
 }

@@ -10,7 +10,7 @@ import { after, before, describe, test } from 'node:test';
 
 import { collectErrors, launchBrowser, newContext } from '../lib/browser.mjs';
 import { assertAccessible, signIn, totp, urlFor } from '../lib/app.mjs';
-import { demoAccount, demoTotpSecret } from '../lib/practice.mjs';
+import { demoAccount, demoTotpSecret, freshDemoTotp } from '../lib/practice.mjs';
 
 const FAKE = process.env.MYQCM_E2E_CHARGILY;
 
@@ -31,7 +31,7 @@ async function createPlan(context) {
   const { email, password } = await demoAccount('admin');
   await signIn(page, email, password);
   await page.waitForSelector('#totp_code');
-  await page.fill('#totp_code', totp(await demoTotpSecret('admin')));
+  await page.fill('#totp_code', await freshDemoTotp('admin'));
   await Promise.all([page.waitForNavigation({ waitUntil: 'load' }), page.click('form[action="/sign-in"] button[type="submit"]')]);
   const status = await page.evaluate(async ({ code, name }) => {
     const session = await (await fetch('/api/v1/auth/session')).json();

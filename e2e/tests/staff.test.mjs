@@ -10,7 +10,7 @@ import { after, before, describe, test } from 'node:test';
 
 import { collectErrors, launchBrowser, newContext } from '../lib/browser.mjs';
 import { assertAccessible, direction, signIn, totp, urlFor, visit } from '../lib/app.mjs';
-import { demoAccount, demoTotpSecret } from '../lib/practice.mjs';
+import { demoAccount, demoTotpSecret, freshDemoTotp } from '../lib/practice.mjs';
 
 let browser;
 before(async () => {
@@ -27,7 +27,7 @@ async function staffSignIn(page, role) {
   const { email, password } = await demoAccount(role);
   await signIn(page, email, password);
   await page.waitForSelector('#totp_code');
-  await page.fill('#totp_code', totp(await demoTotpSecret(role)));
+  await page.fill('#totp_code', await freshDemoTotp(role));
   await Promise.all([page.waitForNavigation({ waitUntil: 'load' }), page.click('form[action="/sign-in"] button[type="submit"]')]);
   assert.ok(!page.url().includes('/sign-in'), `${role} is signed in (now on ${page.url()})`);
 }
