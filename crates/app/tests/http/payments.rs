@@ -417,6 +417,33 @@ async fn w11_oversized_bodies_and_signed_invalid_json_are_refused_without_panic(
 }
 
 #[tokio::test]
+async fn webhooks_past_120_a_minute_from_one_address_are_refused_before_the_signature_check() {
+    let app = setup().await;
+    let u = app.student().await;
+    let (intent, checkout) = app.checkout(&u).await;
+    app.fake.set_status(&checkout, "paid");
+    for i in 0..120 {
+        let (s, _) = app.webhook(b"{}", None).await;
+        assert_eq!(s, 401, "delivery {i} is within the limit");
+    }
+    let rejected = app.audit_details("payment.webhook_rejected").await.len();
+    assert_eq!(rejected, 120);
+    // Even a correctly signed paid event is refused now, and its signature is never checked.
+    let (body, sig) = app.paid_event("evt_rate_limited", &checkout);
+    let (s, b) = app.webhook(&body, Some(&sig)).await;
+    assert_eq!((s, b["code"].as_str()), (429, Some("rate_limited")));
+    let (s, _) = app.webhook(b"{}", None).await;
+    assert_eq!(s, 429);
+    assert_eq!(
+        app.audit_details("payment.webhook_rejected").await.len(),
+        rejected,
+        "no signature work past the limit"
+    );
+    assert_eq!(app.events().await, 0);
+    app.assert_nothing_granted(&u, intent, "pending").await;
+}
+
+#[tokio::test]
 async fn w12_a_fetch_back_saying_pending_grants_nothing_until_reconciled() {
     let app = setup().await;
     let u = app.student().await;
