@@ -1,13 +1,14 @@
 //! `myqcm admin cards mint`: a batch of activation cards for a plan, printed once on standard
 //! output and optionally written as a printing CSV (cells that would start a spreadsheet
-//! formula get a leading `'`). Only the cards' HMACs stay in the database.
+//! formula get a leading `'`). Only the cards' HMACs stay in the database. And
+//! `myqcm admin cards import`: the earlier system's codes (6×4) taken over as one batch.
 
 use std::path::Path;
 
 use anyhow::Context;
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use myqcm_services::Services;
-use myqcm_services::commerce::cards::{MintInput, Minted, printing_csv};
+use myqcm_services::commerce::cards::{BatchView, LegacyImport, MintInput, Minted, printing_csv};
 use myqcm_services::identity::ClientMeta;
 
 /// Reads `--expires`: a date (the cards work until the end of that Algerian day) or an RFC 3339
@@ -41,6 +42,42 @@ pub async fn mint(
             .with_context(|| format!("writing {}", path.display()))?;
     }
     Ok(minted)
+}
+
+/// The codes of an import file, one a line with its line number; blank lines and lines
+/// starting with `#` are skipped.
+pub fn read_codes(text: &str) -> Vec<(usize, String)> {
+    text.lines()
+        .enumerate()
+        .map(|(i, l)| (i + 1, l.trim()))
+        .filter(|(_, l)| !l.is_empty() && !l.starts_with('#'))
+        .map(|(i, l)| (i, l.to_owned()))
+        .collect()
+}
+
+/// Imports the earlier system's codes in `input` (a file) as one batch for `plan`.
+pub async fn import(
+    services: &Services,
+    plan: String,
+    input: &Path,
+    expires_at: Option<DateTime<Utc>>,
+    label: String,
+) -> anyhow::Result<BatchView> {
+    let text =
+        std::fs::read_to_string(input).with_context(|| format!("reading {}", input.display()))?;
+    let batch = services
+        .commerce
+        .import_legacy(
+            &ClientMeta::default(),
+            LegacyImport {
+                plan,
+                codes: read_codes(&text),
+                expires_at,
+                label,
+            },
+        )
+        .await?;
+    Ok(batch)
 }
 
 #[cfg(test)]

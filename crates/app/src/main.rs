@@ -171,6 +171,23 @@ enum CardsCommand {
         #[arg(long)]
         csv: Option<PathBuf>,
     },
+    /// Import the earlier system's unredeemed codes (6 groups of 4 characters A-Z0-9, one a
+    /// line; blank lines and `#` comments skipped) as one batch; only their HMACs are stored.
+    Import {
+        /// Plan code the cards give (not the free plan).
+        #[arg(long)]
+        plan: String,
+        /// The file of codes.
+        #[arg(long)]
+        input: PathBuf,
+        /// Cards not redeemed by then stop working: YYYY-MM-DD (end of that day, Algerian
+        /// time) or an RFC 3339 instant.
+        #[arg(long)]
+        expires: Option<String>,
+        /// A note for the batch (default `legacy import`).
+        #[arg(long, default_value = "")]
+        label: String,
+    },
 }
 
 fn main() -> ExitCode {
@@ -417,6 +434,31 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             for code in &minted.codes {
                 println!("{code}");
             }
+            Ok(())
+        }
+        Command::Admin {
+            command:
+                AdminCommand::Cards {
+                    command:
+                        CardsCommand::Import {
+                            plan,
+                            input,
+                            expires,
+                            label,
+                        },
+                },
+        } => {
+            let services = myqcm_app::build_services(&config).await?;
+            let expires_at = expires
+                .as_deref()
+                .map(myqcm_app::cards::parse_expiry)
+                .transpose()?;
+            let batch =
+                myqcm_app::cards::import(&services, plan, &input, expires_at, label).await?;
+            println!(
+                "batch {}: {} cards imported for plan {}",
+                batch.id, batch.size, batch.plan
+            );
             Ok(())
         }
     }

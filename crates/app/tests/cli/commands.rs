@@ -560,3 +560,114 @@ fn calibrate_without_input_writes_a_candidate_set_from_the_database() {
         "{text}"
     );
 }
+
+/// A paid plan `code` (a copy of the free plan's quotas) in the SQLite database under `dir`.
+fn add_paid_plan(dir: &std::path::Path, code: &str) {
+    let url = format!(
+        "sqlite://{}?mode=rw",
+        dir.join("data/myqcm.sqlite").display()
+    );
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(async {
+            let db = myqcm_db::connect(&url, None).await.unwrap();
+            let free = myqcm_db::commerce::default_plan(&db).await.unwrap();
+            myqcm_db::commerce::insert_plan(
+                &db,
+                myqcm_db::commerce::plan::Model {
+                    id: uuid::Uuid::now_v7(),
+                    code: code.into(),
+                    price_dzd: 2000,
+                    duration_days: Some(30),
+                    is_default: false,
+                    ..free
+                },
+            )
+            .await
+            .unwrap();
+        });
+}
+
+#[test]
+fn admin_cards_import_takes_over_legacy_codes_as_hmacs_and_refuses_bad_files_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    run_ok(dir.path(), &["migrate"]);
+    add_paid_plan(dir.path(), "premium");
+    let codes = [
+        "ABCD-EFGH-IJKL-MNOP-QRST-UV01",
+        "zzzz 9999 loiu 0000 aaaa b2c3",
+    ];
+    let file = dir.path().join("codes.txt");
+    std::fs::write(
+        &file,
+        format!(
+            "# exported from the earlier system\n{}\n\n{}\n",
+            codes[0], codes[1]
+        ),
+    )
+    .unwrap();
+    let input = file.to_str().unwrap();
+    let stdout = run_ok(
+        dir.path(),
+        &[
+            "admin",
+            "cards",
+            "import",
+            "--plan",
+            "premium",
+            "--input",
+            input,
+            "--expires",
+            "2999-12-31",
+        ],
+    );
+    assert!(
+        stdout.contains("2 cards imported for plan premium"),
+        "{stdout}"
+    );
+    assert!(!stdout.to_uppercase().contains("ABCD"), "no code echoed");
+    let rows = audit_rows(dir.path(), "cards.imported");
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0]["count"], 2);
+    assert!(!serde_json::to_string(&rows).unwrap().contains("ABCD"));
+
+    // The same file again, a malformed line, or the free plan: refused, nothing stored.
+    let again = myqcm()
+        .args([
+            "admin", "cards", "import", "--plan", "premium", "--input", input,
+        ])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already stored"));
+    std::fs::write(
+        &file,
+        "ABCD-EFGH-IJKL-MNOP-QRST-UV02\nABCD-EFGH-IJKL-MNOP-QRST-UV0\n",
+    )
+    .unwrap();
+    let bad = myqcm()
+        .args([
+            "admin", "cards", "import", "--plan", "premium", "--input", input,
+        ])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("line 2"),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
+    let free = myqcm()
+        .args([
+            "admin", "cards", "import", "--plan", "free", "--input", input,
+        ])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(!free.status.success());
+    assert_eq!(audit_rows(dir.path(), "cards.imported").len(), 1);
+}

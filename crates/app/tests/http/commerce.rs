@@ -503,3 +503,91 @@ async fn the_plans_page_lists_plans_and_redeems_a_card_without_javascript_and_th
         "{dash}"
     );
 }
+
+#[tokio::test]
+async fn imported_legacy_codes_redeem_once_in_any_case_or_grouping_and_are_stored_as_hmacs() {
+    use myqcm_services::commerce::cards::LegacyImport;
+    let app = App::spawn().await;
+    let admin = app.finance().await;
+    app.paid_plan(&admin, "premium-month", 3000, Some(30)).await;
+    let legacy = [
+        "ABCD-EFGH-IJKL-MNOP-QRST-UV01",
+        "ZZZZ-9999-LOIU-0000-AAAA-B2C3",
+    ];
+    let meta = ClientMeta::default();
+    let import = |codes: Vec<(usize, String)>| {
+        app.services.commerce.import_legacy(
+            &meta,
+            LegacyImport {
+                plan: "premium-month".into(),
+                codes,
+                expires_at: None,
+                label: String::new(),
+            },
+        )
+    };
+    let lines: Vec<(usize, String)> = legacy
+        .iter()
+        .chain(&[legacy[0]])
+        .enumerate()
+        .map(|(i, c)| (i + 1, (*c).to_owned()))
+        .collect();
+    let batch = import(lines.clone()).await.unwrap();
+    assert_eq!((batch.size, batch.label.as_str()), (2, "legacy import"));
+    // Importing the same codes again, or a malformed one, is refused as a whole.
+    assert!(import(lines).await.is_err());
+    let bad = import(vec![(1, "ABCD-EFGH-IJKL-MNOP-QRST-UV01-X".into())]).await;
+    assert!(format!("{bad:?}").contains("line 1"), "{bad:?}");
+
+    let u = app.learner().await;
+    // Typed in lower case, grouped differently: the same code.
+    let (s, b) = app
+        .send(
+            "POST",
+            &u,
+            "/cards/redeem",
+            json!({"code": "abcd efgh ijklmnop-qrst uv01"}),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(b["plan"]["code"], "premium-month");
+    let (_, sub) = app.send("GET", &u, "/subscription", Value::Null).await;
+    assert_eq!(sub["source"], "card");
+    let (s, b) = app
+        .send("POST", &u, "/cards/redeem", json!({"code": legacy[0]}))
+        .await;
+    assert_eq!((s, b["code"].as_str()), (409, Some("card_used")));
+    // A well-formed code the earlier system never issued (I, L, O are not read as digits).
+    let (s, b) = app
+        .send(
+            "POST",
+            &u,
+            "/cards/redeem",
+            json!({"code": "ZZZZ-9999-1010-0000-AAAA-B2C3"}),
+        )
+        .await;
+    assert_eq!((s, b["code"].as_str()), (422, Some("card_invalid")));
+    let other = app.learner().await;
+    let (s, b) = app
+        .send("POST", &other, "/cards/redeem", json!({"code": legacy[1]}))
+        .await;
+    assert_eq!(s, 200, "{b}");
+
+    let stored: Vec<String> = myqcm_db::commerce::activation_card::Entity::find()
+        .all(&app.services.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.code_hmac)
+        .collect();
+    assert_eq!(stored.len(), 2);
+    let plain: Vec<String> = legacy.iter().map(|c| c.replace('-', "")).collect();
+    assert!(
+        stored
+            .iter()
+            .all(|h| h.len() == 64 && !legacy.contains(&h.as_str()) && !plain.contains(h))
+    );
+    let imported = app.audit_details("cards.imported").await;
+    assert_eq!(imported.len(), 1);
+    assert_eq!(imported[0]["count"], 2);
+}

@@ -417,6 +417,33 @@ async fn w11_oversized_bodies_and_signed_invalid_json_are_refused_without_panic(
 }
 
 #[tokio::test]
+async fn webhooks_past_120_a_minute_from_one_address_are_refused_before_the_signature_check() {
+    let app = setup().await;
+    let u = app.student().await;
+    let (intent, checkout) = app.checkout(&u).await;
+    app.fake.set_status(&checkout, "paid");
+    for i in 0..120 {
+        let (s, _) = app.webhook(b"{}", None).await;
+        assert_eq!(s, 401, "delivery {i} is within the limit");
+    }
+    let rejected = app.audit_details("payment.webhook_rejected").await.len();
+    assert_eq!(rejected, 120);
+    // Even a correctly signed paid event is refused now, and its signature is never checked.
+    let (body, sig) = app.paid_event("evt_rate_limited", &checkout);
+    let (s, b) = app.webhook(&body, Some(&sig)).await;
+    assert_eq!((s, b["code"].as_str()), (429, Some("rate_limited")));
+    let (s, _) = app.webhook(b"{}", None).await;
+    assert_eq!(s, 429);
+    assert_eq!(
+        app.audit_details("payment.webhook_rejected").await.len(),
+        rejected,
+        "no signature work past the limit"
+    );
+    assert_eq!(app.events().await, 0);
+    app.assert_nothing_granted(&u, intent, "pending").await;
+}
+
+#[tokio::test]
 async fn w12_a_fetch_back_saying_pending_grants_nothing_until_reconciled() {
     let app = setup().await;
     let u = app.student().await;
@@ -586,4 +613,88 @@ async fn without_configuration_online_payment_is_hidden() {
     let (s, _) = app.webhook(b"{}", Some(&"0".repeat(64))).await;
     assert_eq!(s, 404);
     assert_eq!(app.get("/billing").await.status(), 404);
+}
+
+#[tokio::test]
+async fn the_export_lists_the_learners_intents_and_erasure_keeps_them_without_free_text() {
+    use myqcm_db::identity::accounts;
+    use sea_orm::ActiveValue::Set;
+
+    let app = setup().await;
+    let u = app.student().await;
+    let (paid, checkout) = app.checkout(&u).await;
+    assert_eq!(app.fake.settle(&checkout, "pay").await, vec![200]);
+    let (failed, other) = app.checkout(&u).await;
+    assert_eq!(app.fake.settle(&other, "fail").await, vec![200]);
+    let noted = pay::intent(&app.db.conn, failed).await.unwrap().unwrap();
+    assert!(noted.note.is_some() && noted.checkout_url.is_some());
+
+    let (s, export) = app.send("GET", &u, "/account/export", json!(null)).await;
+    assert_eq!(s, 200, "{export}");
+    let intents = export["commerce"]["payments"].as_array().unwrap();
+    assert_eq!(intents.len(), 2, "{export}");
+    let by_id = |id: Uuid| {
+        intents
+            .iter()
+            .find(|i| i["id"] == id.to_string())
+            .unwrap()
+            .clone()
+    };
+    let p = by_id(paid);
+    assert_eq!(
+        (&p["plan"], &p["amount_dzd"], &p["currency"], &p["status"]),
+        (
+            &json!("premium"),
+            &json!(PRICE),
+            &json!("dzd"),
+            &json!("paid")
+        )
+    );
+    assert_eq!(
+        p["subscription_id"],
+        json!(app.subscriptions(&u).await[0].id)
+    );
+    assert!(p["created_at"].is_string() && p["updated_at"].is_string());
+    assert_eq!(by_id(failed)["status"], "failed");
+    let text = export.to_string();
+    for secret in [
+        checkout.as_str(),
+        other.as_str(),
+        noted.checkout_url.as_deref().unwrap(),
+        noted.note.as_deref().unwrap(),
+    ] {
+        assert!(!text.contains(secret), "the export carries {secret}");
+    }
+
+    // Erasure: the intents stay (amount, status, dates) but lose every free-text field.
+    accounts::update(
+        &app.db.conn,
+        accounts::entity::ActiveModel {
+            id: Set(u.id),
+            deletion_requested_at: Set(Some(app.now().timestamp_millis())),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    app.advance(chrono::Duration::days(15));
+    let deps = app.services.deps();
+    assert_eq!(
+        myqcm_services::identity::privacy::erase_due(&deps)
+            .await
+            .unwrap(),
+        1
+    );
+    for id in [paid, failed] {
+        let i = pay::intent(&app.db.conn, id).await.unwrap().unwrap();
+        assert_eq!((i.learner_id, i.amount_dzd), (u.id, PRICE));
+        assert_eq!(
+            (i.note, i.checkout_url, i.subscription_id),
+            (None, None, None),
+            "{id}"
+        );
+    }
+    assert_eq!(app.intent_status(paid).await, "paid");
+    assert_eq!(app.intent_status(failed).await, "failed");
+    assert!(app.subscriptions(&u).await.is_empty());
 }

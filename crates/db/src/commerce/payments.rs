@@ -292,3 +292,39 @@ pub async fn events_of_checkout<C: ConnectionTrait>(
         .all(c)
         .await?)
 }
+
+/// Every payment intent of `learner`, oldest first (the account export).
+pub async fn all_intents_of<C: ConnectionTrait>(
+    c: &C,
+    learner: Uuid,
+) -> Result<Vec<payment_intent::Model>, DbError> {
+    Ok(payment_intent::Entity::find()
+        .filter(payment_intent::Column::LearnerId.eq(learner))
+        .order_by_asc(payment_intent::Column::CreatedAt)
+        .order_by_asc(payment_intent::Column::Id)
+        .all(c)
+        .await?)
+}
+
+/// Erasure: the learner's intents stay as financial records (plan, amount, status, dates,
+/// checkout id, the anonymised account id) but lose their free text (the note, which may quote
+/// the provider), the hosted page address and the link to the erased subscription.
+pub async fn scrub_learner<C: ConnectionTrait>(c: &C, learner: Uuid) -> Result<u64, DbError> {
+    let res = payment_intent::Entity::update_many()
+        .col_expr(
+            payment_intent::Column::Note,
+            Expr::value(Option::<String>::None),
+        )
+        .col_expr(
+            payment_intent::Column::CheckoutUrl,
+            Expr::value(Option::<String>::None),
+        )
+        .col_expr(
+            payment_intent::Column::SubscriptionId,
+            Expr::value(Option::<Uuid>::None),
+        )
+        .filter(payment_intent::Column::LearnerId.eq(learner))
+        .exec(c)
+        .await?;
+    Ok(res.rows_affected)
+}

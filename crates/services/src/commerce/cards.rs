@@ -35,6 +35,9 @@ pub const REDEEM_IP: Limit = per("card-ip", 30, 3600);
 /// Cards in one batch at most.
 pub const MAX_BATCH: u32 = 10_000;
 
+/// Characters of an earlier system's code (6 groups of 4); ours have 17, so the two formats
+/// never meet, and neither do their HMACs.
+const LEGACY_LEN: usize = 24;
 const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 const CHECK: &[u8; 37] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ*~$=U";
 
@@ -88,6 +91,9 @@ impl CardCode {
             .bytes()
             .filter(|b| !matches!(b, b'-' | b' ' | b'\t'))
             .collect();
+        if chars.len() == LEGACY_LEN {
+            return Self::legacy(&chars);
+        }
         if chars.len() != 17 {
             return None;
         }
@@ -112,8 +118,39 @@ impl CardCode {
         })
     }
 
-    /// As printed: `XXXX-XXXX-XXXX-XXXX-C`.
+    /// The earlier system's code: 24 characters `A–Z0–9` (case ignored, no check character,
+    /// no look-alike mapping: its alphabet has `I`, `L`, `O` and `U`).
+    fn legacy(chars: &[u8]) -> Option<Self> {
+        chars.iter().all(u8::is_ascii_alphanumeric).then(|| Self {
+            data: chars
+                .iter()
+                .map(|c| char::from(c.to_ascii_uppercase()))
+                .collect(),
+        })
+    }
+
+    /// Reads one of the earlier system's codes (6 groups of 4 characters `A–Z0–9`; case,
+    /// spaces and dashes ignored); `None` for anything else, our own format included.
+    pub fn parse_legacy(input: &str) -> Option<Self> {
+        let chars: Vec<u8> = input
+            .bytes()
+            .filter(|b| !matches!(b, b'-' | b' ' | b'\t'))
+            .collect();
+        if chars.len() == LEGACY_LEN {
+            Self::legacy(&chars)
+        } else {
+            None
+        }
+    }
+
+    /// As printed: `XXXX-XXXX-XXXX-XXXX-C` (an earlier system's code: its six groups).
     pub fn printed(&self) -> String {
+        if self.data.len() == LEGACY_LEN {
+            return (0..6)
+                .map(|g| &self.data[4 * g..4 * g + 4])
+                .collect::<Vec<_>>()
+                .join("-");
+        }
         let mut digits = [0u8; 16];
         for (d, c) in digits.iter_mut().zip(self.data.bytes()) {
             *d = value(c).unwrap_or(0);
@@ -146,6 +183,20 @@ pub struct MintInput {
     pub expires_at: Option<DateTime<Utc>>,
     /// A note for the batch (reseller, print run), up to 200 characters.
     #[serde(default)]
+    pub label: String,
+}
+
+/// The earlier system's codes to take over as one batch.
+#[derive(Debug, Clone)]
+pub struct LegacyImport {
+    /// Plan code the cards give.
+    pub plan: String,
+    /// The codes as read (one per line; blank lines and `#` comments already dropped), each
+    /// with its line number for messages.
+    pub codes: Vec<(usize, String)>,
+    /// Cards not redeemed by then stop working.
+    pub expires_at: Option<DateTime<Utc>>,
+    /// A note for the batch; empty means `legacy import`.
     pub label: String,
 }
 
@@ -312,6 +363,86 @@ impl Commerce {
             batch: batch_view(&batch, &plan.code, 0),
             codes: codes.iter().map(CardCode::printed).collect(),
         })
+    }
+
+    /// Takes over the earlier system's unredeemed activation codes as one batch for a plan
+    /// (command line only: `myqcm admin cards import`). Like minted cards, only their HMACs are
+    /// stored; a code listed twice counts once. Audited as `cards.imported` (count, no code).
+    ///
+    /// # Errors
+    /// [`CommerceError::Invalid`] (a code not in the 6×4 format, with its line; none at all;
+    /// more than 10 000; expiry in the past; unknown plan, the free plan; a code already
+    /// stored), storage.
+    pub async fn import_legacy(&self, meta: &ClientMeta, input: LegacyImport) -> Result<BatchView> {
+        let mut hmacs = Vec::with_capacity(input.codes.len());
+        let mut seen = std::collections::HashSet::new();
+        for (line, text) in &input.codes {
+            let code = CardCode::parse_legacy(text).ok_or_else(|| {
+                invalid(
+                    "codes",
+                    format!("line {line}: not a code of 6 groups of 4 characters A-Z0-9"),
+                )
+            })?;
+            let h = code.hmac(&self.card_key);
+            if seen.insert(h.clone()) {
+                hmacs.push(h);
+            }
+        }
+        if hmacs.is_empty() || hmacs.len() > MAX_BATCH as usize {
+            return Err(invalid("codes", "1 to 10 000 codes"));
+        }
+        let now = self.now_ms();
+        if input
+            .expires_at
+            .is_some_and(|t| t.timestamp_millis() <= now)
+        {
+            return Err(invalid("expires_at", "must be in the future"));
+        }
+        let label = match input.label.trim() {
+            "" => "legacy import",
+            l => l,
+        };
+        if label.chars().count() > 200 {
+            return Err(invalid("label", "200 characters at most"));
+        }
+        let txn = myqcm_db::begin_write(&self.db).await?;
+        let plan = repo::plan_by_code(&txn, &input.plan)
+            .await?
+            .ok_or_else(|| invalid("plan", "no plan has this code"))?;
+        if plan.is_default {
+            return Err(invalid("plan", "the free plan needs no card"));
+        }
+        let batch = card_batch::Model {
+            id: Uuid::now_v7(),
+            plan_id: plan.id,
+            label: label.to_owned(),
+            size: i32::try_from(hmacs.len()).unwrap_or(i32::MAX),
+            expires_at: input.expires_at.map(|t| t.timestamp_millis()),
+            created_by: None,
+            created_at: now,
+            revoked_at: None,
+            revoked_by: None,
+        };
+        match repo::insert_batch(&txn, batch.clone(), &hmacs).await {
+            Err(myqcm_db::DbError::Conflict(_)) => {
+                return Err(invalid(
+                    "codes",
+                    "a code is already stored (imported before?)",
+                ));
+            }
+            r => r?,
+        }
+        audit::record(
+            &txn,
+            self.clock.as_ref(),
+            audit::Event::new("cards.imported")
+                .target(batch.id.to_string())
+                .meta(meta)
+                .detail(serde_json::json!({"plan": plan.code, "count": hmacs.len()})),
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(batch_view(&batch, &plan.code, 0))
     }
 
     /// Every batch, newest first (staff).
@@ -586,6 +717,32 @@ mod tests {
         assert!(CardCode::parse("0000000000000001-2").is_none());
         // I, L read as 1 and O as 0.
         assert!(CardCode::parse("OOOO-OOOO-OOOO-OOOL-1").is_some());
+    }
+
+    #[test]
+    fn legacy_codes_are_read_forgivingly_and_kept_apart_from_ours() {
+        let a = CardCode::parse("ABCD-EFGH-IJKL-MNOP-QRST-UV01").unwrap();
+        let b = CardCode::parse(" abcd efgh ijkl-mnop qrstuv01 ").unwrap();
+        assert_eq!(a, b);
+        assert_eq!(a.printed(), "ABCD-EFGH-IJKL-MNOP-QRST-UV01");
+        assert_eq!(
+            CardCode::parse_legacy("abcdefghijklmnopqrstuv01"),
+            Some(a.clone())
+        );
+        // I, L, O stay themselves in the earlier alphabet.
+        assert_ne!(
+            CardCode::parse("ABCD-EFGH-1JK1-MNOP-QRST-UV01"),
+            Some(a.clone())
+        );
+        for bad in [
+            "ABCD-EFGH-IJKL-MNOP-QRST-UV0",
+            "ABCD-EFGH-IJKL-MNOP-QRST-UV0*",
+        ] {
+            assert!(CardCode::parse(bad).is_none(), "{bad}");
+        }
+        let ours = CardCode::random();
+        assert!(CardCode::parse_legacy(&ours.printed()).is_none());
+        assert_ne!(ours.hmac(&[7; 32]), a.hmac(&[7; 32]));
     }
 
     #[test]

@@ -37,6 +37,9 @@ use crate::identity::ratelimit::{self, Limit, per};
 
 /// Checkouts a learner may start: 20 an hour.
 pub const CHECKOUT_ACCOUNT: Limit = per("checkout-account", 20, 3600);
+/// Webhook deliveries per client address: 120 a minute, ample for the provider's retries;
+/// counted before the body or its signature is looked at (spec/security.md §1.4 "Webhook DoS").
+pub const WEBHOOK_IP: Limit = per("webhook-ip", 120, 60);
 /// Largest webhook body read (the provider's events are a few KiB).
 pub const MAX_WEBHOOK_BODY: usize = 64 * 1024;
 /// Open intents untouched for this long are looked at by the reconciliation.
@@ -425,14 +428,30 @@ impl Payments {
         Ok(out)
     }
 
-    /// Handles one webhook delivery: signature (before parsing), event dedupe, fetch-back of
-    /// the checkout, then grant, close, quarantine or nothing. Any `Ok` answers 200.
+    /// Handles one webhook delivery from client address `ip`: the per-address limit
+    /// ([`WEBHOOK_IP`]), signature (before parsing), event dedupe, fetch-back of the checkout,
+    /// then grant, close, quarantine or nothing. Any `Ok` answers 200.
     ///
     /// # Errors
-    /// [`PaymentError::TooLarge`], [`PaymentError::BadSignature`] (401),
+    /// [`PaymentError::RateLimited`] (before any other work), [`PaymentError::TooLarge`], [`PaymentError::BadSignature`] (401),
     /// [`PaymentError::Malformed`] (400), [`PaymentError::Gateway`] when the fetch-back fails
     /// (503: the provider retries), storage.
-    pub async fn handle_webhook(&self, body: &[u8], signature: Option<&str>) -> Result<Outcome> {
+    pub async fn handle_webhook(
+        &self,
+        body: &[u8],
+        signature: Option<&str>,
+        ip: Option<&str>,
+    ) -> Result<Outcome> {
+        let over = ratelimit::over(
+            self.commerce.cache.as_ref(),
+            WEBHOOK_IP,
+            &ratelimit::client_subject(ip),
+        )
+        .await
+        .map_err(|e| PaymentError::Store(DbError::Backend(e.to_string())))?;
+        if over {
+            return Err(PaymentError::RateLimited);
+        }
         if body.len() > MAX_WEBHOOK_BODY {
             return Err(PaymentError::TooLarge);
         }

@@ -3,12 +3,14 @@
 
 use myqcm_db::DbError;
 use myqcm_db::commerce as repo;
+use myqcm_db::commerce::payments as pay;
 use sea_orm::ConnectionTrait;
 use uuid::Uuid;
 
 use super::at;
 
-/// Subscriptions (with plan codes), usage counters and redeemed cards of `learner`.
+/// Subscriptions (with plan codes), usage counters, redeemed cards, payment intents (no
+/// checkout address or provider note) and earnings of `learner`.
 pub async fn export<C: ConnectionTrait>(
     c: &C,
     learner: Uuid,
@@ -21,6 +23,7 @@ pub async fn export<C: ConnectionTrait>(
     let subs = repo::subscriptions_of(c, learner).await?;
     let usage = repo::usage_of(c, learner).await?;
     let cards = repo::cards_redeemed_by(c, learner).await?;
+    let intents = pay::all_intents_of(c, learner).await?;
     let earnings = super::ledger::export(c, learner).await?;
     Ok(serde_json::json!({
         "subscriptions": subs.iter().map(|s| serde_json::json!({
@@ -44,13 +47,24 @@ pub async fn export<C: ConnectionTrait>(
             "redeemed_at": k.redeemed_at.map(at),
             "subscription_id": k.subscription_id,
         })).collect::<Vec<_>>(),
+        "payments": intents.iter().map(|i| serde_json::json!({
+            "id": i.id,
+            "plan": plans.get(&i.plan_id),
+            "amount_dzd": i.amount_dzd,
+            "currency": i.currency,
+            "status": i.status,
+            "subscription_id": i.subscription_id,
+            "created_at": at(i.created_at),
+            "updated_at": at(i.updated_at),
+        })).collect::<Vec<_>>(),
         "earnings": earnings,
     }))
 }
 
 /// Deletes the learner's subscriptions and counters; redeemed cards stay spent but no longer
-/// name them.
+/// name them; payment intents stay as financial records without their free text.
 pub async fn erase<C: ConnectionTrait>(c: &C, learner: Uuid) -> Result<(), DbError> {
     repo::erase_learner(c, learner).await?;
+    pay::scrub_learner(c, learner).await?;
     super::ledger::erase(c, learner).await
 }

@@ -17,7 +17,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::api::catalogue::actor;
-use crate::auth::{CurrentUser, VerifiedUser};
+use crate::auth::{ClientContext, CurrentUser, VerifiedUser};
 use crate::error::{ApiJson, FieldError, Problem};
 use crate::{AppState, WebError};
 
@@ -109,16 +109,21 @@ pub async fn intent(
 }
 
 /// The Chargily webhook: header `signature` = lowercase hex HMAC-SHA256 of the raw body under
-/// the secret key. 200 once handled (duplicates and unknown types included).
+/// the secret key. 200 once handled (duplicates and unknown types included); 429 past 120
+/// deliveries a minute from one client address.
 #[utoipa::path(post, path = "/api/v1/payments/chargily/webhook", tag = "commerce",
     responses((status = 200, description = "Accepted"), (status = 400, body = Problem),
-        (status = 401, body = Problem), (status = 413, body = Problem), (status = 503, body = Problem)))]
+        (status = 401, body = Problem), (status = 413, body = Problem), (status = 429, body = Problem),
+        (status = 503, body = Problem)))]
 pub async fn webhook(
     State(s): State<AppState>,
+    ClientContext(meta): ClientContext,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<Value>, WebError> {
     let signature = headers.get("signature").and_then(|v| v.to_str().ok());
-    let outcome: Outcome = payments(&s)?.handle_webhook(&body, signature).await?;
+    let outcome: Outcome = payments(&s)?
+        .handle_webhook(&body, signature, meta.ip.as_deref())
+        .await?;
     Ok(Json(json!({"outcome": outcome})))
 }
