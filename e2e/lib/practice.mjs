@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 
+import { signIn } from './app.mjs';
 import { urlFor } from './browser.mjs';
 
 /** The learner-visible subject names of the demo bank (French) and of the hostile fixture. */
@@ -220,4 +221,28 @@ export async function freshDemoTotp(role) {
   }
   await writeFile(mark, String(step));
   return totp(secret, step * 30_000 + 1_000);
+}
+
+/**
+ * The demo admin creates a paid plan through the JSON API (session cookie + CSRF header) in a
+ * page of `context`, signing in with a fresh TOTP step.
+ */
+export async function createPlan(context, { code, name, priceDzd, durationDays }) {
+  const page = await context.newPage();
+  const { email, password } = await demoAccount('admin');
+  await signIn(page, email, password);
+  await page.waitForSelector('#totp_code');
+  await page.fill('#totp_code', await freshDemoTotp('admin'));
+  await Promise.all([page.waitForNavigation({ waitUntil: 'load' }), page.click('form[action="/sign-in"] button[type="submit"]')]);
+  const status = await page.evaluate(async ({ code, name, priceDzd, durationDays }) => {
+    const session = await (await fetch('/api/v1/auth/session')).json();
+    const res = await fetch('/api/v1/admin/plans', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-csrf-token': session.csrf_token },
+      body: JSON.stringify({ code, names: { fr: name, en: name, ar: name }, price_dzd: priceDzd, duration_days: durationDays, explanations: true }),
+    });
+    return res.status;
+  }, { code, name, priceDzd, durationDays });
+  assert.equal(status, 201, 'the paid plan is created');
+  await page.close();
 }

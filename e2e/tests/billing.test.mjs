@@ -9,8 +9,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
 import { collectErrors, launchBrowser, newContext } from '../lib/browser.mjs';
-import { assertAccessible, signIn, totp, urlFor } from '../lib/app.mjs';
-import { demoAccount, demoTotpSecret, freshDemoTotp } from '../lib/practice.mjs';
+import { assertAccessible, signIn, urlFor } from '../lib/app.mjs';
+import { createPlan, demoAccount } from '../lib/practice.mjs';
 
 const FAKE = process.env.MYQCM_E2E_CHARGILY;
 
@@ -25,31 +25,11 @@ after(async () => {
 const PLAN = `e2e-month-${Date.now().toString(36)}`;
 const PLAN_NAME = 'Premium E2E';
 
-/** The demo admin creates a paid plan through the JSON API (session cookie + CSRF header). */
-async function createPlan(context) {
-  const page = await context.newPage();
-  const { email, password } = await demoAccount('admin');
-  await signIn(page, email, password);
-  await page.waitForSelector('#totp_code');
-  await page.fill('#totp_code', await freshDemoTotp('admin'));
-  await Promise.all([page.waitForNavigation({ waitUntil: 'load' }), page.click('form[action="/sign-in"] button[type="submit"]')]);
-  const status = await page.evaluate(async ({ code, name }) => {
-    const session = await (await fetch('/api/v1/auth/session')).json();
-    const res = await fetch('/api/v1/admin/plans', {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-csrf-token': session.csrf_token },
-      body: JSON.stringify({ code, names: { fr: name, en: name, ar: name }, price_dzd: 1500, duration_days: 30, explanations: true }),
-    });
-    return res.status;
-  }, { code: PLAN, name: PLAN_NAME });
-  assert.equal(status, 201, 'the paid plan is created');
-  await page.close();
-}
 
 describe('billing journey', { concurrency: false, skip: FAKE ? false : 'no fake Chargily (myqcm-fakes not beside the binary)' }, () => {
   test('plan → fake checkout → Pay → webhook → the plan is active', async () => {
     const staff = await newContext(browser, { locale: 'fr-FR' });
-    await createPlan(staff);
+    await createPlan(staff, { code: PLAN, name: PLAN_NAME, priceDzd: 1500, durationDays: 30 });
     await staff.close();
 
     const context = await newContext(browser, { locale: 'fr-FR' });

@@ -10,8 +10,8 @@ import { spawnSync } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 
 import { collectErrors, launchBrowser, newContext } from '../lib/browser.mjs';
-import { assertAccessible, signIn, totp, urlFor } from '../lib/app.mjs';
-import { demoAccount, demoTotpSecret, freshDemoTotp } from '../lib/practice.mjs';
+import { assertAccessible, signIn, urlFor } from '../lib/app.mjs';
+import { createPlan, demoAccount } from '../lib/practice.mjs';
 
 const BIN = process.env.MYQCM_E2E_BIN;
 
@@ -26,25 +26,6 @@ after(async () => {
 const PLAN = `e2e-card-${Date.now().toString(36)}`;
 const PLAN_NAME = 'Carte E2E';
 
-async function createPlan(context) {
-  const page = await context.newPage();
-  const { email, password } = await demoAccount('admin');
-  await signIn(page, email, password);
-  await page.waitForSelector('#totp_code');
-  await page.fill('#totp_code', await freshDemoTotp('admin'));
-  await Promise.all([page.waitForNavigation({ waitUntil: 'load' }), page.click('form[action="/sign-in"] button[type="submit"]')]);
-  const status = await page.evaluate(async ({ code, name }) => {
-    const session = await (await fetch('/api/v1/auth/session')).json();
-    const res = await fetch('/api/v1/admin/plans', {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-csrf-token': session.csrf_token },
-      body: JSON.stringify({ code, names: { fr: name, en: name, ar: name }, price_dzd: 900, duration_days: 60, explanations: true }),
-    });
-    return res.status;
-  }, { code: PLAN, name: PLAN_NAME });
-  assert.equal(status, 201, 'the paid plan is created');
-  await page.close();
-}
 
 /** One card for `plan`, as `myqcm admin cards mint` prints it. */
 function mintCard(plan) {
@@ -63,7 +44,7 @@ function mintCard(plan) {
 describe('activation card journey', { concurrency: false, skip: BIN ? false : 'MYQCM_E2E_BIN not set (run through e2e/run.sh)' }, () => {
   test('a printed card code typed on /plans makes its plan active', async () => {
     const staff = await newContext(browser, { locale: 'fr-FR' });
-    await createPlan(staff);
+    await createPlan(staff, { code: PLAN, name: PLAN_NAME, priceDzd: 900, durationDays: 60 });
     await staff.close();
     const code = mintCard(PLAN);
 

@@ -19,7 +19,7 @@ use uuid::Uuid;
 
 use crate::api::catalogue::{actor, parse_body};
 use crate::auth::{CurrentUser, VerifiedUser};
-use crate::error::{ApiJson, FieldError, Problem};
+use crate::error::{ApiJson, Problem};
 use crate::{AppState, WebError};
 
 /// The routes.
@@ -40,15 +40,9 @@ impl From<CommerceError> for WebError {
             CommerceError::NotFound => Self::code(codes::NOT_FOUND),
             CommerceError::Forbidden => Self::code(codes::FORBIDDEN),
             CommerceError::MfaEnrolmentRequired => Self::code(codes::MFA_ENROLMENT_REQUIRED),
-            CommerceError::Invalid { field, message } => Self::Known {
-                code: codes::VALIDATION_FAILED,
-                detail: None,
-                errors: Some(vec![FieldError {
-                    field: field.into(),
-                    code: "invalid".into(),
-                    message,
-                }]),
-            },
+            CommerceError::Invalid { field, message } => {
+                Self::invalid_field(field, "invalid", message)
+            }
             CommerceError::Conflict(m) => Self::with_detail(codes::CONFLICT, m),
             CommerceError::RateLimited => Self::code(codes::RATE_LIMITED),
             CommerceError::CardInvalid => Self::code(codes::CARD_INVALID),

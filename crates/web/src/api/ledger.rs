@@ -18,7 +18,7 @@ use uuid::Uuid;
 
 use crate::api::catalogue::{actor, parse_body};
 use crate::auth::CurrentUser;
-use crate::error::{ApiJson, FieldError, Problem};
+use crate::error::{ApiJson, Problem};
 use crate::{AppState, WebError};
 use serde_json::Value;
 
@@ -40,15 +40,9 @@ impl From<LedgerError> for WebError {
             LedgerError::Forbidden => Self::code(codes::FORBIDDEN),
             LedgerError::MfaEnrolmentRequired => Self::code(codes::MFA_ENROLMENT_REQUIRED),
             LedgerError::StepUpRequired => Self::code(codes::STEP_UP_REQUIRED),
-            LedgerError::Invalid { field, message } => Self::Known {
-                code: codes::VALIDATION_FAILED,
-                detail: None,
-                errors: Some(vec![FieldError {
-                    field: field.into(),
-                    code: "invalid".into(),
-                    message,
-                }]),
-            },
+            LedgerError::Invalid { field, message } => {
+                Self::invalid_field(field, "invalid", message)
+            }
             LedgerError::InsufficientFunds => Self::code(codes::INSUFFICIENT_FUNDS),
             LedgerError::AlreadySettled => {
                 Self::with_detail(codes::CONFLICT, "This withdrawal was settled already.")

@@ -18,7 +18,7 @@ use uuid::Uuid;
 
 use crate::api::catalogue::actor;
 use crate::auth::{ClientContext, CurrentUser, VerifiedUser};
-use crate::error::{ApiJson, FieldError, Problem};
+use crate::error::{ApiJson, Problem};
 use crate::{AppState, WebError};
 
 /// The routes.
@@ -34,15 +34,9 @@ impl From<PaymentError> for WebError {
         match e {
             PaymentError::Disabled | PaymentError::NotFound => Self::code(codes::NOT_FOUND),
             PaymentError::Forbidden => Self::code(codes::FORBIDDEN),
-            PaymentError::Invalid { field, message } => Self::Known {
-                code: codes::VALIDATION_FAILED,
-                detail: None,
-                errors: Some(vec![FieldError {
-                    field: field.into(),
-                    code: "invalid".into(),
-                    message,
-                }]),
-            },
+            PaymentError::Invalid { field, message } => {
+                Self::invalid_field(field, "invalid", message)
+            }
             PaymentError::PlanWithoutEnd => Self::code(codes::PLAN_WITHOUT_END),
             PaymentError::RateLimited => Self::code(codes::RATE_LIMITED),
             PaymentError::Gateway(e) => {

@@ -9,7 +9,6 @@
 use askama::Template;
 use axum::Router;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use myqcm_domain::codes;
@@ -17,7 +16,7 @@ use myqcm_services::identity::flows;
 use myqcm_services::jobs::{self, JobQuery, JobView, JobsError, Operator};
 use serde::Deserialize;
 
-use super::author::{EnrolPage, staff_headers};
+use super::author::{staff_headers, staff_refusal as refusal};
 use super::forms::{Form, page, see_other, to_sign_in};
 use super::{PageContext, render};
 use crate::api::jobs::operator;
@@ -93,17 +92,6 @@ impl JobsPage {
 pub struct JobsQuery {
     #[serde(default)]
     status: Option<String>,
-}
-
-/// The page for a refusal before anything is shown: enrolment page, or 403.
-fn refusal(ctx: &PageContext, e: JobsError) -> Result<Response, WebError> {
-    match e {
-        JobsError::MfaEnrolmentRequired => Ok(page(
-            StatusCode::FORBIDDEN,
-            render(&EnrolPage { ctx: ctx.clone() })?,
-        )),
-        other => Err(other.into()),
-    }
 }
 
 async fn jobs_page(

@@ -20,7 +20,7 @@ use myqcm_services::import::{Format, export};
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::author::{EnrolPage, staff_headers};
+use super::author::{staff_headers, staff_refusal as refusal};
 use super::forms::{Form, page, see_other, to_sign_in};
 use super::{PageContext, render};
 use crate::i18n::Locale;
@@ -38,17 +38,6 @@ pub fn router() -> Router<AppState> {
         .route("/admin/exports", get(exports_page))
         .route("/admin/exports/download", get(download))
         .layer(axum::middleware::map_response(staff_headers))
-}
-
-/// The page for a refusal before anything is shown: enrolment page, or the error (403, 404).
-fn refusal(ctx: &PageContext, e: CatalogueError) -> Result<Response, WebError> {
-    match e {
-        CatalogueError::MfaEnrolmentRequired => Ok(page(
-            StatusCode::FORBIDDEN,
-            render(&EnrolPage { ctx: ctx.clone() })?,
-        )),
-        other => Err(other.into()),
-    }
 }
 
 /// Localised name of a run status.

@@ -18,7 +18,7 @@ use myqcm_services::identity::{IdentityError, flows};
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::author::{EnrolPage, staff_headers};
+use super::author::{staff_headers, staff_refusal as refusal};
 use super::forms::{Form, page, see_other, to_sign_in};
 use super::{PageContext, render};
 use crate::input::PageForm;
@@ -34,17 +34,6 @@ pub fn router() -> Router<AppState> {
         .route("/admin/users/{id}", get(user_page).post(update))
         .route("/admin/users/{id}/sessions/revoke", post(revoke))
         .layer(axum::middleware::map_response(staff_headers))
-}
-
-/// The page for a refusal before anything is shown: enrolment page, or the error (403, 404).
-fn refusal(ctx: &PageContext, e: IdentityError) -> Result<Response, WebError> {
-    match e {
-        IdentityError::MfaEnrolmentRequired => Ok(page(
-            StatusCode::FORBIDDEN,
-            render(&EnrolPage { ctx: ctx.clone() })?,
-        )),
-        other => Err(other.into()),
-    }
 }
 
 #[derive(Template)]

@@ -61,6 +61,46 @@ pub(crate) struct EnrolPage {
     pub(crate) ctx: PageContext,
 }
 
+/// A service refusal that may mean "enrol in two-step sign-in first".
+pub(crate) trait StaffRefusal: Into<WebError> {
+    /// Whether the refusal asks the staff member to enrol first.
+    fn enrolment_required(&self) -> bool;
+}
+
+impl StaffRefusal for myqcm_services::identity::IdentityError {
+    fn enrolment_required(&self) -> bool {
+        matches!(self, Self::MfaEnrolmentRequired)
+    }
+}
+
+impl StaffRefusal for svc::CatalogueError {
+    fn enrolment_required(&self) -> bool {
+        matches!(self, Self::MfaEnrolmentRequired)
+    }
+}
+
+impl StaffRefusal for myqcm_services::jobs::JobsError {
+    fn enrolment_required(&self) -> bool {
+        matches!(self, Self::MfaEnrolmentRequired)
+    }
+}
+
+/// The page for a refusal before anything is shown, shared by every staff page: the
+/// enrolment page, or the error (403, 404).
+pub(crate) fn staff_refusal<E: StaffRefusal>(
+    ctx: &PageContext,
+    e: E,
+) -> Result<Response, WebError> {
+    if e.enrolment_required() {
+        Ok(page(
+            StatusCode::FORBIDDEN,
+            render(&EnrolPage { ctx: ctx.clone() })?,
+        ))
+    } else {
+        Err(e.into())
+    }
+}
+
 /// The author behind the page, or where to send the viewer instead: signed out → sign-in;
 /// staff without two-step sign-in → the enrolment page; no authoring power → 403.
 fn author(ctx: &PageContext, back: &str) -> Result<Actor, Box<Response>> {
