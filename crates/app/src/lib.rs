@@ -324,6 +324,30 @@ pub async fn shutdown_signal() {
     tracing::info!("shutdown requested");
 }
 
+/// Database pool connections by `state` (`in_use`, `idle`), sampled every 10 s.
+pub const POOL_METRIC: &str = "myqcm_db_pool_connections";
+
+/// Samples the database pool into [`POOL_METRIC`] until `stop` turns true.
+pub fn watch_pool(db: &myqcm_db::DatabaseConnection, mut stop: watch::Receiver<bool>) {
+    let db = db.clone();
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_secs(10));
+        loop {
+            tokio::select! {
+                _ = every.tick() => {}
+                _ = stop.wait_for(|s| *s) => return,
+            }
+            let (open, idle) = myqcm_db::pool_connections(&db);
+            #[expect(clippy::cast_precision_loss, reason = "a few connections")]
+            {
+                let in_use = open.saturating_sub(u32::try_from(idle).unwrap_or(u32::MAX));
+                metrics::gauge!(POOL_METRIC, "state" => "in_use").set(f64::from(in_use));
+                metrics::gauge!(POOL_METRIC, "state" => "idle").set(idle as f64);
+            }
+        }
+    });
+}
+
 /// Serves Prometheus `/metrics` on `listener` (`MYQCM_METRICS_LISTEN`, private) until `stop`
 /// turns true.
 pub async fn run_metrics(

@@ -236,6 +236,18 @@ fn print_manifest(what: &str, path: &std::path::Path, m: &myqcm_app::backup::Man
     }
 }
 
+/// Serves `/metrics` on `MYQCM_METRICS_LISTEN` (unless it is empty) until `stop`; both the
+/// server and the worker expose their metrics there.
+async fn spawn_metrics(config: &Config, stop: &watch::Receiver<bool>) -> anyhow::Result<()> {
+    if let Some(addr) = config.metrics_listen {
+        let metrics = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("binding {addr} (MYQCM_METRICS_LISTEN)"))?;
+        tokio::spawn(myqcm_app::run_metrics(metrics, stop.clone()));
+    }
+    Ok(())
+}
+
 fn stop_on_signal() -> watch::Receiver<bool> {
     let (tx, rx) = watch::channel(false);
     tokio::spawn(async move {
@@ -290,20 +302,19 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 .await
                 .with_context(|| format!("binding {} (MYQCM_LISTEN)", config.listen))?;
             let stop = stop_on_signal();
-            if let Some(addr) = config.metrics_listen {
-                let metrics = tokio::net::TcpListener::bind(addr)
-                    .await
-                    .with_context(|| format!("binding {addr} (MYQCM_METRICS_LISTEN)"))?;
-                tokio::spawn(myqcm_app::run_metrics(metrics, stop.clone()));
-            }
+            spawn_metrics(&config, &stop).await?;
+            myqcm_app::watch_pool(&services.db, stop.clone());
             let web = myqcm_app::web_config(&config);
             myqcm_app::schedule_job_purge(&services, &config).await?;
             myqcm_app::run_server(listener, services, web, !no_worker, stop).await
         }
         Command::Worker => {
             let services = myqcm_app::build_services(&config).await?;
+            let stop = stop_on_signal();
+            spawn_metrics(&config, &stop).await?;
+            myqcm_app::watch_pool(&services.db, stop.clone());
             myqcm_app::schedule_job_purge(&services, &config).await?;
-            myqcm_app::worker(&services).run(stop_on_signal()).await;
+            myqcm_app::worker(&services).run(stop).await;
             Ok(())
         }
         Command::Migrate => {

@@ -17,6 +17,15 @@ pub type Backend = DbBackend;
 /// connection. `schema` (PostgreSQL only) sets the search path, used by tests to isolate
 /// themselves inside one database.
 pub async fn connect(url: &str, schema: Option<&str>) -> Result<DatabaseConnection, DbError> {
+    connect_sized(url, schema, None).await
+}
+
+/// [`connect`] with at most `max` pooled connections when given.
+async fn connect_sized(
+    url: &str,
+    schema: Option<&str>,
+    max: Option<u32>,
+) -> Result<DatabaseConnection, DbError> {
     let mut opts = ConnectOptions::new(url.to_owned());
     opts.sqlx_logging(false)
         .connect_timeout(Duration::from_secs(10))
@@ -24,7 +33,7 @@ pub async fn connect(url: &str, schema: Option<&str>) -> Result<DatabaseConnecti
     if url.starts_with("sqlite:") {
         let in_memory = url.contains(":memory:") || url.contains("mode=memory");
         // Every pooled connection of an in-memory database would get its own empty database.
-        opts.max_connections(if in_memory { 1 } else { 8 })
+        opts.max_connections(if in_memory { 1 } else { max.unwrap_or(8) })
             .min_connections(1);
         opts.map_sqlx_sqlite_opts(|o| {
             o.create_if_missing(true)
@@ -34,7 +43,7 @@ pub async fn connect(url: &str, schema: Option<&str>) -> Result<DatabaseConnecti
                 .busy_timeout(Duration::from_secs(5))
         });
     } else {
-        opts.max_connections(20).min_connections(1);
+        opts.max_connections(max.unwrap_or(20)).min_connections(1);
         if let Some(schema) = schema {
             opts.set_schema_search_path(schema.to_owned());
         }
@@ -50,14 +59,49 @@ pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbError> {
 /// Applies pending migrations through a short-lived connection, then opens the pool the
 /// application uses. Connections that existed during a schema change can keep a stale copy of
 /// the schema on SQLite, so the working pool is only opened once the schema is final.
+///
+/// Several instances may start at once (a rolling deploy, replicas scaled out, a migrate job
+/// racing the pods). On PostgreSQL the migrations run on one connection holding a session
+/// advisory lock keyed by the schema, so one instance migrates and the others wait, then find
+/// nothing pending. (A deployment has one SQLite instance.)
 pub async fn connect_migrated(
     url: &str,
     schema: Option<&str>,
 ) -> Result<DatabaseConnection, DbError> {
-    let setup = connect(url, schema).await?;
-    migrate(&setup).await?;
+    let setup = connect_sized(url, schema, Some(1)).await?;
+    let postgres = setup.get_database_backend() == DbBackend::Postgres;
+    if postgres {
+        setup.execute_unprepared(MIGRATION_LOCK).await?;
+    }
+    let migrated = migrate(&setup).await;
+    if postgres && migrated.is_ok() {
+        setup.execute_unprepared(MIGRATION_UNLOCK).await?;
+    }
+    // Closing the only connection also releases the lock when the migration failed.
     setup.close().await?;
+    migrated?;
     connect(url, schema).await
+}
+
+/// Session advisory lock serialising the migrations of one schema across instances (the first
+/// key is the application's, the second the schema's).
+const MIGRATION_LOCK: &str = "SELECT pg_advisory_lock(7360291, hashtext(current_schema()))";
+const MIGRATION_UNLOCK: &str = "SELECT pg_advisory_unlock(7360291, hashtext(current_schema()))";
+
+/// Connections of the pool: `(open, idle)`.
+#[must_use]
+pub fn pool_connections(db: &DatabaseConnection) -> (u32, usize) {
+    match db.get_database_backend() {
+        DbBackend::Postgres => {
+            let p = db.get_postgres_connection_pool();
+            (p.size(), p.num_idle())
+        }
+        DbBackend::Sqlite => {
+            let p = db.get_sqlite_connection_pool();
+            (p.size(), p.num_idle())
+        }
+        _ => (0, 0),
+    }
 }
 
 /// Runs a trivial query (readiness probe).

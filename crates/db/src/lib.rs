@@ -15,7 +15,7 @@ pub mod sql;
 pub mod training;
 mod write;
 
-pub use connect::{Backend, connect, connect_migrated, migrate, ping};
+pub use connect::{Backend, connect, connect_migrated, migrate, ping, pool_connections};
 pub use sea_orm::{DatabaseConnection, DatabaseTransaction, TransactionTrait};
 pub use write::{WriteBatch, begin_write};
 

@@ -12,6 +12,7 @@ use myqcm_db::{DbError, TransactionTrait};
 use myqcm_domain::permissions::Role;
 use myqcm_testkit::{epoch, test_db};
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
+use sea_orm_migration::MigratorTrait as _;
 use serde_json::json;
 
 #[tokio::test]
@@ -48,6 +49,54 @@ async fn sqlite_file_databases_use_wal_foreign_keys_and_busy_timeout() {
         assert_eq!(bt.try_get_by_index::<i32>(0).unwrap(), 5000);
         tx.commit().await.unwrap();
     }
+}
+
+/// Instances started together (replicas, a rolling deploy, the migrate job) migrate one
+/// database at once: on PostgreSQL one migrates under the advisory lock, the others wait and
+/// find nothing pending; every one of them comes up with the full schema.
+#[tokio::test]
+async fn instances_starting_together_on_a_fresh_database_all_come_up() {
+    let Ok(url) = std::env::var("MYQCM_TEST_DATABASE_URL") else {
+        return; // SQLite: one instance per database file.
+    };
+    if !url.starts_with("postgres") {
+        return;
+    }
+    let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
+    let admin = myqcm_db::connect(&url, None).await.unwrap();
+    admin
+        .execute_unprepared(&format!("CREATE SCHEMA \"{schema}\""))
+        .await
+        .unwrap();
+    let mut starts = tokio::task::JoinSet::new();
+    for _ in 0..4 {
+        let (url, schema) = (url.clone(), schema.clone());
+        starts.spawn(async move { myqcm_db::connect_migrated(&url, Some(&schema)).await });
+    }
+    let expected = myqcm_db::migration::Migrator::migrations().len();
+    while let Some(pool) = starts.join_next().await {
+        let pool = pool.unwrap().expect("every instance comes up");
+        let applied = pool
+            .query_one_raw(Statement::from_string(
+                DbBackend::Postgres,
+                "SELECT COUNT(*) AS n FROM seaql_migrations",
+            ))
+            .await
+            .unwrap()
+            .unwrap()
+            .try_get::<i64>("", "n")
+            .unwrap();
+        assert_eq!(
+            usize::try_from(applied).unwrap(),
+            expected,
+            "every migration applied once"
+        );
+        pool.close().await.unwrap();
+    }
+    admin
+        .execute_unprepared(&format!("DROP SCHEMA \"{schema}\" CASCADE"))
+        .await
+        .unwrap();
 }
 
 #[tokio::test]

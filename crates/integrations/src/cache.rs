@@ -122,12 +122,13 @@ impl Default for MemoryCache {
 impl Cache for MemoryCache {
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, PortError> {
         // moka may hand back an entry in the instant between its expiry and eviction.
-        Ok(self
+        let found = self
             .inner
             .get(key)
             .await
             .filter(|e| e.expires_at > Instant::now())
-            .map(|e| e.value))
+            .map(|e| e.value);
+        counted("memory", Ok(found))
     }
 
     async fn set(&self, key: &str, value: &[u8], ttl: Duration) -> Result<(), PortError> {
@@ -284,6 +285,23 @@ const INCR_WITH_WINDOW: &str = "local n = redis.call('INCR', KEYS[1]) \
      if redis.call('PTTL', KEYS[1]) < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end \
      return n";
 
+/// Cache look-ups by `cache` (`memory`, `redis`) and `result` (`hit`, `miss`, `error`): the hit
+/// rate on the dashboard is `hit / (hit + miss)`.
+pub const LOOKUPS_METRIC: &str = "myqcm_cache_lookups_total";
+
+fn counted(
+    cache: &'static str,
+    got: Result<Option<Vec<u8>>, PortError>,
+) -> Result<Option<Vec<u8>>, PortError> {
+    let result = match &got {
+        Ok(Some(_)) => "hit",
+        Ok(None) => "miss",
+        Err(_) => "error",
+    };
+    metrics::counter!(LOOKUPS_METRIC, "cache" => cache, "result" => result).increment(1);
+    got
+}
+
 fn millis(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX).max(1)
 }
@@ -291,10 +309,13 @@ fn millis(d: Duration) -> i64 {
 #[async_trait]
 impl Cache for RedisCache {
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, PortError> {
-        self.client
-            .get::<Option<Vec<u8>>, _>(self.key(key))
-            .await
-            .map_err(unavailable)
+        counted(
+            "redis",
+            self.client
+                .get::<Option<Vec<u8>>, _>(self.key(key))
+                .await
+                .map_err(unavailable),
+        )
     }
 
     async fn set(&self, key: &str, value: &[u8], ttl: Duration) -> Result<(), PortError> {

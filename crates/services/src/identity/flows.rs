@@ -520,9 +520,33 @@ async fn notify_failures(deps: &Deps, email: &str, meta: &ClientMeta) -> Result<
     commit_with(txn, deps, Some(notice), event).await
 }
 
+/// Sign-in attempts by `outcome` (`ok`, `invalid_credentials`, `second_factor`,
+/// `rate_limited`, `refused`): a Prometheus counter on the private metrics listener.
+pub const SIGN_INS_METRIC: &str = "myqcm_sign_ins_total";
+
 /// Checks email and password and opens a session. Unknown address, disabled account and wrong
 /// password give the same error after the same amount of work.
 pub async fn sign_in(
+    deps: &Deps,
+    email: &str,
+    password: String,
+    second_factor: Option<&str>,
+    via: Via,
+    meta: &ClientMeta,
+) -> Result<(IssuedTokens, Account)> {
+    let done = sign_in_checked(deps, email, password, second_factor, via, meta).await;
+    let outcome = match &done {
+        Ok(_) => "ok",
+        Err(IdentityError::InvalidCredentials) => "invalid_credentials",
+        Err(IdentityError::MfaRequired) => "second_factor",
+        Err(IdentityError::RateLimited) => "rate_limited",
+        Err(_) => "refused",
+    };
+    metrics::counter!(SIGN_INS_METRIC, "outcome" => outcome).increment(1);
+    done
+}
+
+async fn sign_in_checked(
     deps: &Deps,
     email: &str,
     password: String,
