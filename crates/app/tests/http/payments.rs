@@ -771,3 +771,28 @@ async fn erasure_expires_open_intents_so_reconciliation_and_a_late_webhook_grant
         .count();
     assert_eq!(quarantines, 2);
 }
+
+#[tokio::test]
+async fn w09_a_paid_checkout_in_another_currency_set_over_http_quarantines_without_grant() {
+    let app = setup().await;
+    let u = app.student().await;
+    let (intent, checkout) = app.checkout(&u).await;
+    // The knob as a browser test or another process sets it: over the control endpoint.
+    let res = app
+        .client
+        .post(format!("{}/_control/knobs", app.fake.base))
+        .json(&json!({"currency": "eur"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_success(), "{}", res.status());
+    assert_eq!(app.fake.settle(&checkout, "pay").await, vec![200]);
+    assert_eq!(app.fake.checkout(&checkout).unwrap()["currency"], "eur");
+    app.assert_nothing_granted(&u, intent, "quarantined").await;
+    let row = pay::intent(&app.db.conn, intent).await.unwrap().unwrap();
+    assert_eq!(row.note.as_deref(), Some("mismatch: currency"));
+    assert_eq!(app.events().await, 1, "the event is recorded");
+    let audit = app.audit_details("payment.quarantined").await;
+    assert_eq!(audit.len(), 1);
+    assert_eq!(audit[0]["mismatch"], "currency");
+}
