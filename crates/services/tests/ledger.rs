@@ -244,7 +244,7 @@ async fn erasure_wipes_the_postal_accounts_and_keeps_the_ledger() {
     );
     let row = repo::withdrawal(&db, w.id).await.unwrap().unwrap();
     assert!(!row.ccp_sealed.contains("12345678"), "sealed at rest");
-    myqcm_services::commerce::privacy::erase(&db, who)
+    myqcm_services::commerce::privacy::erase(&db, who, 0)
         .await
         .unwrap();
     let row = repo::withdrawal(&db, w.id).await.unwrap().unwrap();

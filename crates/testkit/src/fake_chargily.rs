@@ -46,6 +46,9 @@ pub struct Knobs {
     pub mutate_intent_id: bool,
     /// Status changes deliver no webhook.
     pub no_webhook: bool,
+    /// When set, a checkout paid from now on says this currency (lower case, e.g. `eur`) in
+    /// the event and the fetch-back (W9: a currency other than the intent's).
+    pub currency: Option<String>,
 }
 
 struct Inner {
@@ -201,6 +204,9 @@ fn set_status(inner: &Inner, id: &str, status: &str) -> Option<Value> {
         }
         if knobs.mutate_intent_id {
             c["metadata"] = json!({"intent_id": uuid::Uuid::now_v7().to_string()});
+        }
+        if let Some(cur) = &knobs.currency {
+            c["currency"] = json!(cur);
         }
         c["payment_method"] = json!("edahabia");
     }

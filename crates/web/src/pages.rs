@@ -34,6 +34,8 @@ pub mod progress_charts;
 
 pub mod billing;
 
+pub mod admin_commerce;
+
 use askama::Template;
 use axum::Router;
 use axum::http::{HeaderMap, StatusCode};
@@ -68,6 +70,7 @@ pub fn router() -> Router<AppState> {
         .merge(admin_imports::router())
         .merge(admin_ops::router())
         .merge(earnings::router())
+        .merge(admin_commerce::router())
 }
 
 /// Renders a template into an HTML response.

@@ -13,7 +13,7 @@ async fn roles_of(app: &TestApp, email: &str) -> String {
 }
 
 /// Steps `who` up through the step-up page, coming back to `next`.
-async fn step_up(app: &TestApp, who: &Pages, secret: &[u8], next: &str) {
+pub(crate) async fn step_up(app: &TestApp, who: &Pages, secret: &[u8], next: &str) {
     let code = app.totp(secret);
     let (s, to, _) = who
         .post(

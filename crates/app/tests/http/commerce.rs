@@ -591,3 +591,83 @@ async fn imported_legacy_codes_redeem_once_in_any_case_or_grouping_and_are_store
     assert_eq!(imported.len(), 1);
     assert_eq!(imported[0]["count"], 2);
 }
+
+/// A password sign-in from the browser `agent`: (status, body).
+async fn sign_in_from(app: &crate::support::TestApp, email: &str, agent: &str) -> (u16, Value) {
+    let res = app
+        .client
+        .post(app.url("/api/v1/auth/token"))
+        .header("user-agent", agent)
+        .json(&json!({"grant_type": "password", "email": email, "password": crate::support::PW}))
+        .send()
+        .await
+        .unwrap();
+    crate::support::status_and_json(res).await
+}
+
+#[tokio::test]
+async fn the_plans_device_limit_refuses_a_new_device_until_a_session_is_signed_out() {
+    let app = spawn_app().await;
+    let email = "devices@example.dz";
+    app.sign_up_verified(email, crate::support::PW).await;
+    // The free plan allows one device: the same browser may sign in again and again.
+    let (s, first) = sign_in_from(&app, email, "Firefox/1 phone").await;
+    assert_eq!(s, 200, "{first}");
+    assert_eq!(sign_in_from(&app, email, "Firefox/1 phone").await.0, 200);
+    let (s, b) = sign_in_from(&app, email, "Chrome/2 laptop").await;
+    assert_eq!((s, b["code"].as_str()), (403, Some("device_limit")), "{b}");
+    let detail = b["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("1 device") && detail.contains("/settings"),
+        "{detail}"
+    );
+
+    // Signing out the phone's sessions frees the device.
+    for t in [&first] {
+        let res = app
+            .client
+            .post(app.url("/api/v1/auth/sign-out-everywhere"))
+            .bearer_auth(t["access_token"].as_str().unwrap())
+            .json(&json!({"password": crate::support::PW}))
+            .send()
+            .await
+            .unwrap();
+        assert!(res.status().is_success(), "{}", res.status());
+    }
+    assert_eq!(sign_in_from(&app, email, "Chrome/2 laptop").await.0, 200);
+    assert_eq!(sign_in_from(&app, email, "Firefox/1 phone").await.0, 403);
+
+    // A plan with two devices: a second browser is fine, a third is not.
+    let plan = myqcm_db::commerce::plan_by_code(&app.db.conn, "free")
+        .await
+        .unwrap()
+        .unwrap();
+    myqcm_db::commerce::update_plan(
+        &app.db.conn,
+        myqcm_db::commerce::plan::Model { devices: 2, ..plan },
+    )
+    .await
+    .unwrap();
+    assert_eq!(sign_in_from(&app, email, "Firefox/1 phone").await.0, 200);
+    let (s, b) = sign_in_from(&app, email, "Safari/3 tablet").await;
+    assert_eq!((s, b["code"].as_str()), (403, Some("device_limit")));
+    assert!(b["detail"].as_str().unwrap().contains("2 device"));
+
+    // Staff are exempt (on the same free plan, now two devices): three browsers sign in.
+    let staff = "staff-devices@example.dz";
+    let (_, secret) = app.staff(staff, "reviewer", "").await;
+    for agent in ["A/1", "B/2", "C/3"] {
+        app.advance(chrono::Duration::seconds(31));
+        let res = app
+            .client
+            .post(app.url("/api/v1/auth/token"))
+            .header("user-agent", agent)
+            .json(&json!({"grant_type": "password", "email": staff,
+                "password": crate::support::PW, "totp_code": app.totp(&secret)}))
+            .send()
+            .await
+            .unwrap();
+        let (s, b) = crate::support::status_and_json(res).await;
+        assert_eq!(s, 200, "{agent}: {b}");
+    }
+}

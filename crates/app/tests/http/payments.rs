@@ -698,3 +698,101 @@ async fn the_export_lists_the_learners_intents_and_erasure_keeps_them_without_fr
     assert_eq!(app.intent_status(failed).await, "failed");
     assert!(app.subscriptions(&u).await.is_empty());
 }
+
+#[tokio::test]
+async fn erasure_expires_open_intents_so_reconciliation_and_a_late_webhook_grant_nothing() {
+    use myqcm_db::identity::accounts;
+    use sea_orm::ActiveValue::Set;
+
+    let app = setup().await;
+    let u = app.student().await;
+    // One pending intent (a checkout exists) and one unknown (its create call timed out).
+    let (pending, checkout) = app.checkout(&u).await;
+    app.fake.knobs(|k| k.create_hang_ms = 2500);
+    let (s, _) = app
+        .send("POST", &u, "/payments/checkout", json!({"plan": "premium"}))
+        .await;
+    assert_eq!(s, 503);
+    app.fake.knobs(|k| k.create_hang_ms = 0);
+    let unknown = pay::intents_of(&app.db.conn, u.id, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|i| i.status == "unknown")
+        .unwrap()
+        .id;
+    let hidden = app.fake.checkouts()[1]["id"].as_str().unwrap().to_owned();
+
+    accounts::update(
+        &app.db.conn,
+        accounts::entity::ActiveModel {
+            id: Set(u.id),
+            deletion_requested_at: Set(Some(app.now().timestamp_millis())),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    app.advance(chrono::Duration::days(15));
+    let deps = app.services.deps();
+    assert_eq!(
+        myqcm_services::identity::privacy::erase_due(&deps)
+            .await
+            .unwrap(),
+        1
+    );
+    for id in [pending, unknown] {
+        let i = pay::intent(&app.db.conn, id).await.unwrap().unwrap();
+        assert_eq!(i.status, "expired", "{id}");
+        assert_eq!(i.note.as_deref(), Some("account erased"));
+    }
+
+    // Both are paid at the provider afterwards; the reconciliation no longer looks at them.
+    app.fake.set_status(&hidden, "paid");
+    app.fake.set_status(&checkout, "paid");
+    app.advance(chrono::Duration::minutes(6));
+    let r = app.payments().reconcile().await.unwrap();
+    assert_eq!((r.looked_at, r.granted), (0, 0), "{r:?}");
+
+    // A late signed webhook is recorded and quarantines the intent (staff refund it).
+    let (body, sig) = app.paid_event("evt_late_after_erasure", &checkout);
+    let (s, b) = app.webhook(&body, Some(&sig)).await;
+    assert_eq!(s, 200, "{b}");
+    assert_eq!(app.events().await, 1, "the late event is recorded");
+    app.assert_nothing_granted(&u, pending, "quarantined").await;
+    let (body, sig) = app.paid_event("evt_late_unknown", &hidden);
+    assert_eq!(app.webhook(&body, Some(&sig)).await.0, 200);
+    app.assert_nothing_granted(&u, unknown, "quarantined").await;
+    let quarantines = myqcm_db::identity::audit::by_or_about(&app.db.conn, u.id, Vec::new(), 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.action == "payment.quarantined")
+        .count();
+    assert_eq!(quarantines, 2);
+}
+
+#[tokio::test]
+async fn w09_a_paid_checkout_in_another_currency_set_over_http_quarantines_without_grant() {
+    let app = setup().await;
+    let u = app.student().await;
+    let (intent, checkout) = app.checkout(&u).await;
+    // The knob as a browser test or another process sets it: over the control endpoint.
+    let res = app
+        .client
+        .post(format!("{}/_control/knobs", app.fake.base))
+        .json(&json!({"currency": "eur"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_success(), "{}", res.status());
+    assert_eq!(app.fake.settle(&checkout, "pay").await, vec![200]);
+    assert_eq!(app.fake.checkout(&checkout).unwrap()["currency"], "eur");
+    app.assert_nothing_granted(&u, intent, "quarantined").await;
+    let row = pay::intent(&app.db.conn, intent).await.unwrap().unwrap();
+    assert_eq!(row.note.as_deref(), Some("mismatch: currency"));
+    assert_eq!(app.events().await, 1, "the event is recorded");
+    let audit = app.audit_details("payment.quarantined").await;
+    assert_eq!(audit.len(), 1);
+    assert_eq!(audit[0]["mismatch"], "currency");
+}

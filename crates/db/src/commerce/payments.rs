@@ -328,3 +328,58 @@ pub async fn scrub_learner<C: ConnectionTrait>(c: &C, learner: Uuid) -> Result<u
         .await?;
     Ok(res.rows_affected)
 }
+
+/// Erasure: expires the learner's open intents (creating, pending, unknown) with `note`, so
+/// neither the reconciliation nor a late webhook can grant anything to the anonymised account
+/// (a late `paid` finds the intent expired and quarantines it for a refund). Returns how many.
+pub async fn expire_open_of<C: ConnectionTrait>(
+    c: &C,
+    learner: Uuid,
+    note: &str,
+    now: i64,
+) -> Result<u64, DbError> {
+    let res = payment_intent::Entity::update_many()
+        .col_expr(payment_intent::Column::Status, Expr::value(status::EXPIRED))
+        .col_expr(
+            payment_intent::Column::Note,
+            Expr::value(Some(note.to_owned())),
+        )
+        .col_expr(payment_intent::Column::UpdatedAt, Expr::value(now))
+        .filter(payment_intent::Column::LearnerId.eq(learner))
+        .filter(payment_intent::Column::Status.is_in(status::OPEN.iter().copied()))
+        .exec(c)
+        .await?;
+    Ok(res.rows_affected)
+}
+
+/// Intents for the admin console, newest first, optionally of one status.
+pub async fn recent_intents<C: ConnectionTrait>(
+    c: &C,
+    status: Option<&str>,
+    limit: u64,
+) -> Result<Vec<payment_intent::Model>, DbError> {
+    let mut q = payment_intent::Entity::find();
+    if let Some(st) = status {
+        q = q.filter(payment_intent::Column::Status.eq(st));
+    }
+    Ok(q.order_by_desc(payment_intent::Column::CreatedAt)
+        .order_by_desc(payment_intent::Column::Id)
+        .limit(limit)
+        .all(c)
+        .await?)
+}
+
+/// The events received about any of `checkouts`, oldest first.
+pub async fn events_of_checkouts<C: ConnectionTrait>(
+    c: &C,
+    checkouts: Vec<String>,
+) -> Result<Vec<payment_event::Model>, DbError> {
+    if checkouts.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(payment_event::Entity::find()
+        .filter(payment_event::Column::CheckoutId.is_in(checkouts))
+        .order_by_asc(payment_event::Column::ReceivedAt)
+        .all(c)
+        .await?)
+}

@@ -43,6 +43,9 @@ pub enum CommerceError {
     /// Staff without TOTP enrolment.
     #[error("two-step verification must be set up first")]
     MfaEnrolmentRequired,
+    /// A change from the admin console needs a recent password and TOTP proof.
+    #[error("confirm your password and code first")]
+    StepUpRequired,
     /// A field is invalid.
     #[error("invalid {field}: {message}")]
     Invalid {
@@ -362,6 +365,22 @@ pub fn require_finance(actor: &Actor) -> Result<()> {
     }
 }
 
+/// Staff changing plans or cards from the admin console: the permission, TOTP enrolment, then
+/// a recent step-up (`recent_mfa`: the session holds a password and TOTP proof within the
+/// step-up window, as `myqcm_services::identity::flows::recent_mfa` says).
+///
+/// # Errors
+/// [`CommerceError::Forbidden`], [`CommerceError::MfaEnrolmentRequired`],
+/// [`CommerceError::StepUpRequired`].
+pub fn require_step_up(actor: &Actor, recent_mfa: bool) -> Result<()> {
+    require_finance(actor)?;
+    if recent_mfa {
+        Ok(())
+    } else {
+        Err(CommerceError::StepUpRequired)
+    }
+}
+
 impl Commerce {
     /// The use cases over `db`; `card_key` is the activation-card HMAC key derived from
     /// `MYQCM_SECRET_KEY`; `cache` holds the redemption rate limits.
@@ -544,6 +563,120 @@ impl Commerce {
             queued_until,
             allowances,
         })
+    }
+}
+
+/// A webhook event as the admin console shows it (no body: only its digest).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AdminEventView {
+    /// The provider's event id.
+    pub event_id: String,
+    /// Its type.
+    pub kind: String,
+    /// Received.
+    pub received_at: DateTime<Utc>,
+}
+
+/// A payment intent as the admin console shows it: no hosted-page address, no key, no body.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AdminIntentView {
+    /// Intent id.
+    pub id: Uuid,
+    /// The learner (account id).
+    pub learner_id: Uuid,
+    /// Plan code.
+    pub plan: String,
+    /// Whole dinars.
+    pub amount_dzd: i64,
+    /// `dzd`.
+    pub currency: String,
+    /// `test` or `live`.
+    pub mode: String,
+    /// `creating`, `pending`, `unknown`, `paid`, `failed`, `canceled`, `expired`,
+    /// `quarantined`.
+    pub status: String,
+    /// The provider's checkout id.
+    pub checkout_id: Option<String>,
+    /// Why it was quarantined or how it settled.
+    pub note: Option<String>,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+    /// Last change.
+    pub updated_at: DateTime<Utc>,
+    /// Webhook events received about its checkout, oldest first.
+    pub events: Vec<AdminEventView>,
+}
+
+/// The statuses the admin payments page filters by.
+pub const INTENT_STATUSES: [&str; 8] = [
+    "pending",
+    "unknown",
+    "creating",
+    "quarantined",
+    "paid",
+    "failed",
+    "canceled",
+    "expired",
+];
+
+impl Commerce {
+    /// The 200 newest payment intents (of one `status`, when it is one of
+    /// [`INTENT_STATUSES`]) with the webhook events of their checkouts (finance staff).
+    ///
+    /// # Errors
+    /// Permission, storage.
+    pub async fn payment_intents(
+        &self,
+        actor: &Actor,
+        status: Option<&str>,
+    ) -> Result<Vec<AdminIntentView>> {
+        use myqcm_db::commerce::payments as pay;
+        require_finance(actor)?;
+        let status = status.filter(|s| INTENT_STATUSES.contains(s));
+        let plans = plan_codes(&self.db).await?;
+        let intents = pay::recent_intents(&self.db, status, 200).await?;
+        let checkouts = intents
+            .iter()
+            .filter_map(|i| i.checkout_id.clone())
+            .collect();
+        let events = pay::events_of_checkouts(&self.db, checkouts).await?;
+        Ok(intents
+            .into_iter()
+            .map(|i| AdminIntentView {
+                events: events
+                    .iter()
+                    .filter(|e| e.checkout_id.is_some() && e.checkout_id == i.checkout_id)
+                    .map(|e| AdminEventView {
+                        event_id: e.event_id.clone(),
+                        kind: e.kind.clone(),
+                        received_at: at(e.received_at),
+                    })
+                    .collect(),
+                id: i.id,
+                learner_id: i.learner_id,
+                plan: plans.get(&i.plan_id).cloned().unwrap_or_default(),
+                amount_dzd: i.amount_dzd,
+                currency: i.currency,
+                mode: i.mode,
+                status: i.status,
+                checkout_id: i.checkout_id,
+                note: i.note,
+                created_at: at(i.created_at),
+                updated_at: at(i.updated_at),
+            })
+            .collect())
+    }
+
+    /// One plan by code (finance staff, for the edit form).
+    ///
+    /// # Errors
+    /// Permission, [`CommerceError::NotFound`], storage.
+    pub async fn plan(&self, actor: &Actor, code: &str) -> Result<PlanView> {
+        require_finance(actor)?;
+        repo::plan_by_code(&self.db, code)
+            .await?
+            .map(|p| PlanView::from(&p))
+            .ok_or(CommerceError::NotFound)
     }
 }
 

@@ -653,6 +653,23 @@ impl Payments {
         let sub_id = Uuid::now_v7();
         // The conditional move first: of racing deliveries one passes, the others stop here.
         if !pay::mark_paid(txn, intent.id, sub_id, now).await? {
+            // Paid at the provider for an intent expired here (its account was erased, or it
+            // outlived its checkout): money taken, nothing to grant; staff refund it.
+            let note = "paid after the intent expired";
+            if pay::move_status(
+                txn,
+                intent.id,
+                &[status::EXPIRED],
+                status::QUARANTINED,
+                Some(note),
+                now,
+            )
+            .await?
+            {
+                return self
+                    .quarantine_audit(txn, intent, checkout, "paid_after_expiry")
+                    .await;
+            }
             return Ok(Outcome::NoChange);
         }
         let plan = repo::plan(txn, intent.plan_id)

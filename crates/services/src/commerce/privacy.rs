@@ -61,10 +61,16 @@ pub async fn export<C: ConnectionTrait>(
     }))
 }
 
+/// The note an intent expired by erasure carries.
+pub const ERASED_NOTE: &str = "account erased";
+
 /// Deletes the learner's subscriptions and counters; redeemed cards stay spent but no longer
-/// name them; payment intents stay as financial records without their free text.
-pub async fn erase<C: ConnectionTrait>(c: &C, learner: Uuid) -> Result<(), DbError> {
+/// name them; payment intents stay as financial records without their free text, and the open
+/// ones (creating, pending, unknown) expire now (`now_ms`), in the caller's transaction, so a
+/// reconciliation or a late webhook never grants to the anonymised account.
+pub async fn erase<C: ConnectionTrait>(c: &C, learner: Uuid, now_ms: i64) -> Result<(), DbError> {
     repo::erase_learner(c, learner).await?;
     pay::scrub_learner(c, learner).await?;
+    pay::expire_open_of(c, learner, ERASED_NOTE, now_ms).await?;
     super::ledger::erase(c, learner).await
 }

@@ -107,6 +107,35 @@ fn truncate(s: Option<String>, n: usize) -> Option<String> {
     s.map(|v| v.chars().take(n).collect())
 }
 
+/// A device, as the device limit counts them: the user agent a session was opened with
+/// (truncated like the stored one; none counts as one device).
+fn device_of(user_agent: Option<&str>) -> String {
+    user_agent
+        .map(|u| u.chars().take(256).collect())
+        .unwrap_or_default()
+}
+
+/// The plan's device limit (learners only; beside the [`MAX_SESSIONS`] cap): a sign-in from a
+/// device (user agent) none of the live sessions uses is refused once the live sessions already
+/// span `devices` distinct devices. The same device may always sign in again.
+async fn check_devices(deps: &Deps, user_id: Uuid, meta: &ClientMeta, now: i64) -> Result<()> {
+    let (plan, _, _) = crate::commerce::entitlements::plan_in_force(&deps.db, user_id, now).await?;
+    let limit = usize::try_from(plan.devices.max(1)).unwrap_or(1);
+    let this = device_of(meta.user_agent.as_deref());
+    let live = repo::list_live(&deps.db, user_id, now).await?;
+    let devices: std::collections::BTreeSet<String> = live
+        .iter()
+        .map(|s| device_of(s.user_agent.as_deref()))
+        .collect();
+    if devices.contains(&this) || devices.len() < limit {
+        Ok(())
+    } else {
+        Err(IdentityError::DeviceLimit {
+            limit: plan.devices,
+        })
+    }
+}
+
 /// Opens a new sign-in session for `user_id` (always a fresh id and fresh tokens: session
 /// fixation is impossible). `auth_at` records the credential proof that led here.
 pub async fn issue(
@@ -129,6 +158,9 @@ pub async fn issue(
     } else {
         deps.config.session_max_learner
     };
+    if !staff {
+        check_devices(deps, user_id, meta, ms(now)).await?;
+    }
     let absolute = ms(now) + dur_ms(max);
     let access_exp = (ms(now) + dur_ms(deps.config.access_ttl)).min(absolute);
     let refresh_exp = (ms(now) + dur_ms(deps.config.refresh_ttl)).min(absolute);

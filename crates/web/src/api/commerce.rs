@@ -40,6 +40,7 @@ impl From<CommerceError> for WebError {
             CommerceError::NotFound => Self::code(codes::NOT_FOUND),
             CommerceError::Forbidden => Self::code(codes::FORBIDDEN),
             CommerceError::MfaEnrolmentRequired => Self::code(codes::MFA_ENROLMENT_REQUIRED),
+            CommerceError::StepUpRequired => Self::code(codes::STEP_UP_REQUIRED),
             CommerceError::Invalid { field, message } => {
                 Self::invalid_field(field, "invalid", message)
             }
