@@ -1,16 +1,19 @@
 // Staff console in a real browser. The demo author signs in with the TOTP code computed from the
 // secret the demo seed printed, writes a QCM whose stem and options carry stored-XSS payloads,
-// previews it and submits it for review; the demo reviewer finds it in the queue, sees the
-// payload as inert text (no dialog, no script or event handler in the page), approves it, and
-// the queue no longer holds it; the admin opens the jobs page. axe-core (serious and critical)
-// runs on every staff page visited, in French and in Arabic (computed direction rtl).
+// adds an image (a PNG generated here) through the editor's plain upload form, previews it and
+// submits it for review; the demo reviewer finds it in the queue, sees the payload as inert text
+// (no dialog, no script or event handler in the page), approves it, and the queue no longer
+// holds it; the demo student then gets it in a practice session, sees the image and no payload
+// runs; the admin opens the jobs page. axe-core (serious and critical) runs on every staff page
+// visited, in French and in Arabic (computed direction rtl).
 
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
 import { collectErrors, launchBrowser, newContext } from '../lib/browser.mjs';
 import { assertAccessible, direction, signIn, totp, urlFor, visit } from '../lib/app.mjs';
-import { demoAccount, demoTotpSecret, freshDemoTotp } from '../lib/practice.mjs';
+import { deflateSync } from 'node:zlib';
+import { XSS_SUBJECT, answerWithForm, buildSession, demoAccount, freshDemoTotp } from '../lib/practice.mjs';
 
 let browser;
 before(async () => {
@@ -20,7 +23,12 @@ after(async () => {
   await browser?.close();
 });
 
-const STEM = 'XSS-E2E <img src=x onerror=alert(1)> Quelle est la cause la plus fréquente ? <script>alert(2)</script>';
+// In the hostile fixture's course (e2e-xss-c1), so the student's session on that subject serves
+// it; "Énoncé piégé numéro" is what xss.test.mjs expects of every stem of that subject.
+const STEM = 'XSS-E2E Énoncé piégé numéro quatre <img src=x onerror=alert(1)> Quelle est la cause la plus fréquente ? <script>alert(2)</script>';
+const COURSE = 'e2e-xss-c1';
+const KC = 'kc-e2e-xss';
+const IMAGE_ALT = 'Schéma <b>piégé</b> onerror=alert(4)';
 
 /** Signs a demo staff account in: password, then the TOTP step. */
 async function staffSignIn(page, role) {
@@ -38,12 +46,14 @@ async function useLanguage(page, lang) {
   assert.equal(await page.getAttribute('html', 'lang'), lang);
 }
 
-/** Script elements, event-handler attributes or javascript: URLs inside <main>. */
+/** Script elements (but the page's own script file), event-handler attributes or javascript: URLs inside <main>. */
 async function activeMarkup(page) {
   return page.evaluate(() => {
     const found = [];
     for (const el of document.querySelectorAll('main *')) {
-      if (el.tagName.toLowerCase() === 'script') found.push('script');
+      // The page's own script file (the player's shortcuts) is the only script allowed.
+      const ownScript = /^\/static\/[\w.-]+\.js$/.test(el.getAttribute('src') ?? '') && !el.textContent.trim();
+      if (el.tagName.toLowerCase() === 'script' && !ownScript) found.push(`script ${el.outerHTML.slice(0, 80)}`);
       for (const a of el.attributes) {
         if (/^on/i.test(a.name)) found.push(`${el.tagName}[${a.name}]`);
         if (/^\s*javascript:/i.test(a.value)) found.push(`${el.tagName}[${a.name}=javascript:]`);
@@ -51,6 +61,90 @@ async function activeMarkup(page) {
     }
     return found;
   });
+}
+
+/** A small valid PNG (RGB, a gradient), built here: signature, IHDR, IDAT (zlib), IEND. */
+function png(width, height) {
+  const crcTable = Array.from({ length: 256 }, (_, n) => {
+    let c = n;
+    for (let k = 0; k < 8; k += 1) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    return c >>> 0;
+  });
+  const crc = (buf) => {
+    let c = 0xffffffff;
+    for (const b of buf) c = crcTable[(c ^ b) & 0xff] ^ (c >>> 8);
+    return (c ^ 0xffffffff) >>> 0;
+  };
+  const chunk = (type, data) => {
+    const len = Buffer.alloc(4);
+    len.writeUInt32BE(data.length);
+    const body = Buffer.concat([Buffer.from(type, 'latin1'), data]);
+    const sum = Buffer.alloc(4);
+    sum.writeUInt32BE(crc(body));
+    return Buffer.concat([len, body, sum]);
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(width, 0);
+  ihdr.writeUInt32BE(height, 4);
+  ihdr[8] = 8; // bit depth
+  ihdr[9] = 2; // RGB
+  const rows = [];
+  for (let y = 0; y < height; y += 1) {
+    rows.push(0); // no filter
+    for (let x = 0; x < width; x += 1) rows.push((x * 10) & 0xff, (y * 15) & 0xff, 200);
+  }
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', ihdr),
+    chunk('IDAT', deflateSync(Buffer.from(rows))),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
+}
+
+/** The uploaded image is in `scope`, served from the media route, decoded by the browser. */
+async function assertImageShown(page, scope, label) {
+  const img = page.locator(`${scope} img[src^="/api/v1/media/"]`);
+  assert.equal(await img.count(), 1, `${label}: one image from the media route`);
+  await img.evaluate((el) => (el.complete ? null : new Promise((ok) => { el.onload = ok; el.onerror = ok; })));
+  assert.ok(await img.evaluate((el) => el.naturalWidth === 24 && el.naturalHeight === 16), `${label}: the image loads`);
+  assert.equal(await img.getAttribute('alt'), IMAGE_ALT, `${label}: the description is plain text`);
+}
+
+/**
+ * The demo student builds a session on the hostile subject and answers until the approved item
+ * comes: its image is shown, its payload is inert.
+ */
+async function learnerGetsTheItem(browser, dialogs) {
+  const lctx = await newContext(browser, { locale: 'fr-FR' });
+  const page = await lctx.newPage();
+  page.on('dialog', (d) => { dialogs.push(d.message()); d.dismiss(); });
+  const errors = collectErrors(page);
+  const student = await demoAccount('student');
+  await signIn(page, student.email, student.password);
+  await page.goto(urlFor('/practice'));
+  if (await page.locator('#subject').count() === 0) {
+    await page.goto(urlFor('/onboarding'));
+    await page.selectOption('#year_of_study', '3');
+    await Promise.all([page.waitForURL(/\/dashboard$/), page.click('form[action="/onboarding"] button[type="submit"]')]);
+    await page.goto(urlFor('/practice'));
+  }
+  await buildSession(page, { subject: XSS_SUBJECT, style: 'tutor', count: 4 });
+  let found = false;
+  for (let i = 0; i < 4 && !found; i += 1) {
+    found = (await page.innerText('main .stem')).includes('XSS-E2E');
+    if (found) break;
+    await answerWithForm(page);
+    await Promise.all([page.waitForNavigation({ waitUntil: 'load' }), page.click('a[data-shortcut="next"]')]);
+  }
+  assert.ok(found, 'the approved item reaches the learner');
+  assert.match(await page.innerText('main .stem'), /<img src=x onerror=alert\(1\)>/, 'the payload is shown as text');
+  await assertImageShown(page, 'main .stem', 'learner player');
+  assert.deepEqual(await activeMarkup(page), [], 'the player holds no active markup');
+  await answerWithForm(page);
+  await assertImageShown(page, 'main .stem', 'learner feedback');
+  assert.deepEqual(await activeMarkup(page), [], 'the feedback holds no active markup');
+  assert.deepEqual(errors.stop(), [], 'no console error on the learner pages');
+  await lctx.close();
 }
 
 describe('staff console', () => {
@@ -66,8 +160,8 @@ describe('staff console', () => {
     await visit(author, '/author', 'fr author list');
     await visit(author, '/author/items/new', 'fr author editor (new)');
     await author.check('input[name="kind"][value="qcm"]');
-    const course = await author.$eval('#course', (s) => [...s.options].find((o) => o.value)?.value);
-    assert.ok(course, 'the editor offers a course');
+    const course = await author.$eval('#course', (s, c) => [...s.options].find((o) => o.value === c)?.value, COURSE);
+    assert.equal(course, COURSE, 'the editor offers the hostile fixture\'s course (imported by run.sh)');
     await author.selectOption('#course', course);
     await author.fill('#stem', STEM);
     const options = ['Hypertension essentielle <svg onload=alert(3)>', 'Phéochromocytome', 'Coarctation', 'Hyperaldostéronisme'];
@@ -76,13 +170,25 @@ describe('staff console', () => {
     }
     await author.check('input[name="option_correct_0"]');
     await author.fill('#explanation', 'La forme essentielle représente plus de 90 % des cas.');
-    const kc = await author.$('input[name="kcs"]');
-    if (kc) await kc.check();
+    await author.check(`input[name="kcs"][value="${KC}"]`);
+    // The image: stored through the plain multipart form, its reference appended to the stem.
+    await author.setInputFiles('#image', { name: 'schema.png', mimeType: 'image/png', buffer: png(24, 16) });
+    await author.fill('#image_alt', IMAGE_ALT);
+    await Promise.all([
+      author.waitForNavigation({ waitUntil: 'load' }),
+      author.click('button[name="intent"][value="image"]'),
+    ]);
+    const stem = await author.inputValue('#stem');
+    assert.match(stem, /^XSS-E2E [^]*\n\n!\[Schéma <b>piégé<\/b> onerror=alert\(4\)\]\(\/api\/v1\/media\/[0-9a-f-]{36}\)$/, stem);
+    assert.equal(await author.inputValue('#option_text_1'), options[1], 'what was typed is kept');
+    await assertImageShown(author, '#preview', 'author preview');
+    await assertAccessible(author, 'fr author editor (image added)');
     await Promise.all([
       author.waitForURL(/\/author\/items\/[0-9a-f-]{36}/),
       author.click('button[name="intent"][value="save"]'),
     ]);
     const itemId = /\/author\/items\/([0-9a-f-]{36})/.exec(author.url())[1];
+    await assertImageShown(author, '#preview', 'saved draft preview');
     await assertAccessible(author, 'fr author editor (saved draft)');
     assert.deepEqual(await activeMarkup(author), [], 'the saved draft page holds no active markup');
     await Promise.all([
@@ -109,6 +215,7 @@ describe('staff console', () => {
     await visit(reviewer, '/review', 'fr review queue (after approval)');
     assert.equal(await reviewer.$(`a[href="/review/items/${itemId}"]`), null, 'the approved item left the queue');
     await visit(reviewer, '/review/reports', 'fr report triage');
+    await learnerGetsTheItem(browser, dialogs);
     await useLanguage(reviewer, 'ar');
     assert.equal(await direction(reviewer), 'rtl');
     await visit(reviewer, '/review', 'ar review queue');

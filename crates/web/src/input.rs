@@ -204,6 +204,79 @@ where
     }
 }
 
+/// A file sent with a page form.
+#[derive(Debug, Clone)]
+pub struct FormFile {
+    /// The name the browser gave (never trusted for the type).
+    pub name: String,
+    /// The content.
+    pub bytes: bytes::Bytes,
+}
+
+/// A page form sent either way a browser may send it: URL-encoded, or `multipart/form-data`
+/// when it carries a file input (the editor's image). Text fields pass the same text rule as
+/// [`PageForm`]'s; the first part with a non-empty file name is the file (an empty file input
+/// sends none). The CSRF token was checked by the CSRF layer for both encodings.
+#[derive(Debug, Clone, Default)]
+pub struct PageFields {
+    /// Name/value pairs in order (repeated names repeat).
+    pub pairs: Vec<(String, String)>,
+    /// The file, when one was chosen.
+    pub file: Option<FormFile>,
+}
+
+impl<S> FromRequest<S> for PageFields
+where
+    S: Send + Sync,
+{
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let multipart = req
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|ct| ct.starts_with("multipart/form-data"));
+        if !multipart {
+            let PageForm(pairs) =
+                PageForm::<Vec<(String, String)>>::from_request(req, state).await?;
+            return Ok(Self { pairs, file: None });
+        }
+        let bad = |_| WebError::code(codes::VALIDATION_FAILED).into_response();
+        let mut m = axum::extract::Multipart::from_request(req, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let mut out = Self::default();
+        let mut refused_fields = Vec::new();
+        while let Some(field) = m.next_field().await.map_err(bad)? {
+            let name = field.name().unwrap_or("").to_owned();
+            match field.file_name().map(str::to_owned) {
+                Some(file_name) => {
+                    let bytes = field.bytes().await.map_err(bad)?;
+                    if out.file.is_none() && !file_name.is_empty() {
+                        out.file = Some(FormFile {
+                            name: file_name,
+                            bytes,
+                        });
+                    }
+                }
+                None => {
+                    let value = field.text().await.map_err(bad)?;
+                    if has_disallowed(&name) || has_disallowed(&value) {
+                        refused_fields.push(field_error(printable(&name)));
+                    }
+                    out.pairs.push((name, value));
+                }
+            }
+        }
+        if !refused_fields.is_empty() {
+            refused_fields.truncate(MAX_REPORTED);
+            return Err(refused(refused_fields).into_response());
+        }
+        Ok(out)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

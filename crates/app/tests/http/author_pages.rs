@@ -1,7 +1,9 @@
 //! The author pages through their forms, as a browser without JavaScript uses them: an author
 //! writes a QCM, gets a validation error with every value kept, fixes it, previews it (raw HTML
 //! never reaches the page as markup), saves and submits it for review; learners are refused;
-//! staff without two-step sign-in are sent to enrol; staff headers on every response.
+//! staff without two-step sign-in are sent to enrol; staff headers on every response. The editor
+//! is also a `multipart/form-data` form: its image input stores an image and appends its
+//! Markdown reference to the stem.
 
 use reqwest::StatusCode;
 
@@ -67,6 +69,70 @@ impl Pages {
         (res.status(), location, res.text().await.unwrap())
     }
 }
+
+impl Pages {
+    /// Sends `form` as `multipart/form-data` (`_csrf` first unless `csrf` is false), with
+    /// `file` as the part `image` when given: (status, location, body).
+    pub(crate) async fn post_multipart(
+        &self,
+        app: &TestApp,
+        path: &str,
+        form: &[(&str, &str)],
+        file: Option<(&str, &[u8])>,
+        csrf: bool,
+    ) -> (StatusCode, String, String) {
+        let boundary = "----zzeditorboundary4q8Lw";
+        let mut body: Vec<u8> = Vec::new();
+        let mut text = |name: &str, value: &str| {
+            body.extend_from_slice(
+                format!(
+                    "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+                )
+                .as_bytes(),
+            );
+        };
+        if csrf {
+            text("_csrf", &self.b.csrf);
+        }
+        for (k, v) in form {
+            text(k, v);
+        }
+        if let Some((name, bytes)) = file {
+            body.extend_from_slice(
+                format!(
+                    "--{boundary}\r\nContent-Disposition: form-data; name=\"image\"; \
+                     filename=\"{name}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+                )
+                .as_bytes(),
+            );
+            body.extend_from_slice(bytes);
+            body.extend_from_slice(b"\r\n");
+        }
+        body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+        let res = self
+            .client
+            .post(app.url(path))
+            .header("cookie", self.b.cookie_header())
+            .header("origin", &app.base)
+            .header(
+                "content-type",
+                format!("multipart/form-data; boundary={boundary}"),
+            )
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let location = res
+            .headers()
+            .get("location")
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default();
+        (res.status(), location, res.text().await.unwrap())
+    }
+}
+
+/// The start of a PNG file (the image use case reads the type from these bytes).
+pub(crate) const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDRzzpng";
 
 pub(crate) const STEM: &str = "Quel examen confirme une HTA ? <script>alert('zzxss')</script>";
 
@@ -210,6 +276,146 @@ async fn an_author_writes_previews_fixes_and_submits_a_qcm() {
         dash.contains(r#"href="/author""#),
         "the navigation links the author pages"
     );
+}
+
+#[tokio::test]
+async fn an_author_adds_an_image_to_the_stem_through_the_editors_upload_and_saves_it() {
+    let app = spawn_app().await;
+    app.load_demo_bank().await;
+    let (b, _) = app.staff("imager@example.com", "author", "").await;
+    let p = Pages::new(b);
+    let (_, editor) = p.get(&app, "/author/items/new").await;
+    assert!(editor.contains(r#"enctype="multipart/form-data""#));
+    assert!(editor.contains(r#"<input id="image" name="image" type="file""#));
+
+    // Refusals come back next to the file input, everything typed kept, nothing stored.
+    let mut fields = qcm("image", true);
+    fields.push(("image_alt", "Tracé [MAPA]"));
+    let (s, _, html) = p
+        .post_multipart(&app, "/author/items/new", &fields, None, true)
+        .await;
+    assert_eq!(s, 422);
+    assert!(html.contains(r#"id="image-error""#) && html.contains("Choisissez un fichier image"));
+    assert!(html.contains("ZZKEPTEXPLANATION") && html.contains("ZZSOURCELABEL"));
+    let (s, _, html) = p
+        .post_multipart(
+            &app,
+            "/author/items/new",
+            &fields,
+            Some(("x.pdf", b"%PDF-1.7")),
+            true,
+        )
+        .await;
+    assert_eq!(s, 422);
+    assert!(
+        html.contains("Seules les images PNG, JPEG et WebP"),
+        "{html}"
+    );
+    let no_alt = qcm("image", true);
+    let (s, _, html) = p
+        .post_multipart(
+            &app,
+            "/author/items/new",
+            &no_alt,
+            Some(("a.png", PNG)),
+            true,
+        )
+        .await;
+    assert_eq!(s, 422);
+    assert!(html.contains("Décrivez l’image"));
+    // Without the CSRF part the upload is refused before anything runs.
+    let (s, _, _) = p
+        .post_multipart(
+            &app,
+            "/author/items/new",
+            &fields,
+            Some(("a.png", PNG)),
+            false,
+        )
+        .await;
+    assert_eq!(s, 403);
+
+    // A PNG with a description: stored, its reference appended to the stem and shown, the
+    // preview renders it from the media route; the brackets that would end the reference go.
+    let (s, _, html) = p
+        .post_multipart(
+            &app,
+            "/author/items/new",
+            &fields,
+            Some(("a.png", PNG)),
+            true,
+        )
+        .await;
+    assert_eq!(s, 200, "{html}");
+    let at = html.find("](/api/v1/media/").expect("a media reference");
+    let id = &html[at + "](/api/v1/media/".len()..][..36];
+    let reference = format!("![Tracé MAPA](/api/v1/media/{id})");
+    assert!(
+        html.contains(&format!(r#"<code id="image-ref">{reference}</code>"#)),
+        "{html}"
+    );
+    assert!(
+        html.contains(&format!("&#60;/script&#62;\n\n{reference}</textarea>")),
+        "{html}"
+    );
+    assert!(
+        html.contains(&format!(r#"src="/api/v1/media/{id}""#)),
+        "preview"
+    );
+    assert!(html.contains("ZZKEPTEXPLANATION"), "the rest is kept");
+    let res = p.get_res(&app, &format!("/api/v1/media/{id}")).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["content-type"], "image/png");
+    assert_eq!(res.bytes().await.unwrap().as_ref(), PNG);
+
+    // Saving the stem with the reference (the same multipart form) keeps the image.
+    let stem = format!("{STEM}\n\n{reference}");
+    let save: Vec<(&str, &str)> = qcm("save", true)
+        .into_iter()
+        .map(|(k, v)| {
+            if k == "stem" {
+                (k, stem.as_str())
+            } else {
+                (k, v)
+            }
+        })
+        .collect();
+    let (s, location, _) = p
+        .post_multipart(&app, "/author/items/new", &save, None, true)
+        .await;
+    assert_eq!(s, 303);
+    let (_, item) = p.get(&app, &location).await;
+    assert!(
+        item.contains(&format!(r#"src="/api/v1/media/{id}""#)),
+        "{item}"
+    );
+    // On the saved draft the upload works the same (the page's own form posts to the item).
+    let mut again: Vec<(&str, &str)> = save
+        .iter()
+        .map(|&(k, v)| if k == "intent" { (k, "image") } else { (k, v) })
+        .collect();
+    again.push(("image_alt", "Tracé MAPA"));
+    let (s, _, html) = p
+        .post_multipart(&app, &location, &again, Some(("b.png", PNG)), true)
+        .await;
+    assert_eq!(s, 200);
+    assert!(
+        html.contains(&format!("{reference}\n\n![Tracé MAPA](/api/v1/media/")),
+        "the second reference follows the saved one: {html}"
+    );
+
+    // A learner cannot upload through the page.
+    let learner = Pages::new(app.learner("pupil@example.com").await);
+    let (s, _, _) = learner
+        .post_multipart(
+            &app,
+            "/author/items/new",
+            &fields,
+            Some(("a.png", PNG)),
+            true,
+        )
+        .await;
+    assert_eq!(s, 403);
 }
 
 #[tokio::test]

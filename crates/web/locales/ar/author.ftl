@@ -77,3 +77,15 @@ field-forbidden = هذا الحقل لا ينطبق على هذا النوع م�
 field-wrong_subject = هذا المفهوم تابع لمادة غير مادة الدرس.
 field-duplicate = هذه القيمة مختارة مرتين.
 field-length = اكتب بين 1 و4000 حرف.
+
+author-image = صورة
+author-image-hint = PNG أو JPEG أو WebP، بحد أقصى 2 ميغابايت. تُضاف الصورة في آخر نص السؤال كمرجع ماركداون يمكنك نقله، ثم احفظ السؤال.
+author-image-file = ملف الصورة
+author-image-alt = وصف الصورة (نص بديل)
+author-image-add = أضف الصورة إلى نص السؤال
+author-image-added = حُفظت الصورة وأُضيف مرجعها إلى نص السؤال. احفظ السؤال للاحتفاظ بها.
+author-image-reference = المرجع للصقه حيث تريد:
+author-image-error-none = اختر ملف صورة.
+author-image-error-alt = صِف الصورة للقرّاء الذين لا يرونها.
+author-image-error-type = تُقبل صور PNG وJPEG وWebP فقط.
+author-image-error-size = حجم الصورة يتجاوز 2 ميغابايت.

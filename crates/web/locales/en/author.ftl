@@ -77,3 +77,15 @@ field-forbidden = This field does not apply to this question type.
 field-wrong_subject = This knowledge component belongs to another subject than the course.
 field-duplicate = This value is chosen twice.
 field-length = Write between 1 and 4000 characters.
+
+author-image = Image
+author-image-hint = PNG, JPEG or WebP, 2 MB at most. The image is added at the end of the stem as a Markdown reference you can move; then save the question.
+author-image-file = Image file
+author-image-alt = Image description (alternative text)
+author-image-add = Add the image to the stem
+author-image-added = The image is stored and its reference added to the stem. Save the question to keep it.
+author-image-reference = Reference to paste where you want it:
+author-image-error-none = Choose an image file.
+author-image-error-alt = Describe the image for readers who cannot see it.
+author-image-error-type = Only PNG, JPEG and WebP images are accepted.
+author-image-error-size = The image is larger than 2 MB.

@@ -77,3 +77,15 @@ field-forbidden = Ce champ ne s’applique pas à ce type de question.
 field-wrong_subject = Cette notion appartient à un autre module que le cours.
 field-duplicate = Cette valeur est choisie deux fois.
 field-length = Écrivez entre 1 et 4000 caractères.
+
+author-image = Image
+author-image-hint = PNG, JPEG ou WebP, 2 Mo au plus. L’image est ajoutée à la fin de l’énoncé sous forme de référence Markdown, que vous pouvez déplacer ; enregistrez ensuite la question.
+author-image-file = Fichier image
+author-image-alt = Description de l’image (texte alternatif)
+author-image-add = Ajouter l’image à l’énoncé
+author-image-added = L’image est enregistrée et sa référence ajoutée à l’énoncé. Enregistrez la question pour la garder.
+author-image-reference = Référence à coller où vous voulez :
+author-image-error-none = Choisissez un fichier image.
+author-image-error-alt = Décrivez l’image pour les lecteurs qui ne la voient pas.
+author-image-error-type = Seules les images PNG, JPEG et WebP sont acceptées.
+author-image-error-size = L’image dépasse 2 Mo.

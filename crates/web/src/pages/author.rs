@@ -17,6 +17,7 @@ use myqcm_domain::catalogue::lifecycle::Actor;
 use myqcm_domain::codes;
 use myqcm_domain::permissions::Action;
 use myqcm_services::catalogue::desk::{self, DeskItem, DeskPage, DeskQuery, SubjectChoices};
+use myqcm_services::catalogue::images::{self, ImageError};
 use myqcm_services::catalogue::views::{RenderedContent, ReviewEventView, RevisionView};
 use myqcm_services::catalogue::{self as svc};
 use serde::Deserialize;
@@ -26,7 +27,7 @@ use super::author_form::{EditorForm, OptionSlot, blank, editor_fields, slots, st
 use super::forms::{Form, page, see_other, to_sign_in};
 use super::progress::name_in;
 use super::{PageContext, render};
-use crate::input::PageForm;
+use crate::input::{FormFile, PageFields, PageForm};
 use crate::{AppState, WebError};
 
 /// The routes, with the staff headers on every response.
@@ -339,17 +340,25 @@ pub async fn new_item(State(s): State<AppState>, ctx: PageContext) -> Result<Res
     editor(&s, ctx, &actor, blank(), None).await
 }
 
-/// `POST /author/items/new`: preview (`intent=preview`) or create the draft.
+/// `POST /author/items/new`: preview (`intent=preview`), add an image (`intent=image`) or
+/// create the draft.
 pub async fn create(
     State(s): State<AppState>,
     ctx: PageContext,
-    PageForm(pairs): PageForm<Vec<(String, String)>>,
+    fields: PageFields,
 ) -> Result<Response, WebError> {
     let actor = author_or_return!(ctx, "/author/items/new");
-    let f = EditorForm(pairs);
-    if f.one("intent") == "preview" {
-        let p = desk::preview(&actor, &f.content())?;
-        return editor(&s, ctx, &actor, f.kept(), Some(p)).await;
+    let f = EditorForm(fields.pairs);
+    match f.one("intent") {
+        "preview" => {
+            let p = desk::preview(&actor, &f.content())?;
+            return editor(&s, ctx, &actor, f.kept(), Some(p)).await;
+        }
+        "image" => {
+            let (form, p) = with_image(&s, &ctx, &actor, f, fields.file).await?;
+            return editor(&s, ctx, &actor, form, Some(p)).await;
+        }
+        _ => {}
     }
     let now = s.services.clock.now();
     let form = match svc::create_item(&s.services.db, &actor, f.new_item(), now).await {
@@ -406,19 +415,23 @@ pub async fn show(
     item_page(&s, ctx, &actor, id, Extras::default()).await
 }
 
-/// `POST /author/items/{id}`: preview, or save a new revision.
+/// `POST /author/items/{id}`: preview, add an image, or save a new revision.
 pub async fn save(
     State(s): State<AppState>,
     ctx: PageContext,
     Path(id): Path<Uuid>,
-    PageForm(pairs): PageForm<Vec<(String, String)>>,
+    fields: PageFields,
 ) -> Result<Response, WebError> {
     let actor = author_or_return!(ctx, &format!("/author/items/{id}"));
-    let f = EditorForm(pairs);
-    if f.one("intent") == "preview" {
-        let p = desk::preview(&actor, &f.content())?;
+    let f = EditorForm(fields.pairs);
+    let shown = match f.one("intent") {
+        "preview" => Some((f.kept(), desk::preview(&actor, &f.content())?)),
+        "image" => Some(with_image(&s, &ctx, &actor, f.clone(), fields.file).await?),
+        _ => None,
+    };
+    if let Some((form, p)) = shown {
         let x = Extras {
-            form: Some(f.kept()),
+            form: Some(form),
             preview: Some(p),
             ..Extras::default()
         };
@@ -434,6 +447,59 @@ pub async fn save(
         ..Extras::default()
     };
     item_page(&s, ctx, &actor, id, x).await
+}
+
+/// Stores the chosen image through the catalogue's image use case and appends its Markdown
+/// reference (`![alt](/api/v1/media/…)`) to the stem; the editor comes back with everything as
+/// typed, the reference shown and the preview (nothing is saved until the author saves). A
+/// missing file or description, or a refused image, is shown next to the file input.
+async fn with_image(
+    s: &AppState,
+    ctx: &PageContext,
+    actor: &Actor,
+    mut f: EditorForm,
+    file: Option<FormFile>,
+) -> Result<(Form, RenderedContent), WebError> {
+    let alt = image_alt(f.one("image_alt"));
+    let failed = |f: &EditorForm, id: &str| -> Result<(Form, RenderedContent), WebError> {
+        let form = f.kept().with("image_alt", &alt).error("image", ctx.t(id));
+        Ok((form, desk::preview(actor, &f.content())?))
+    };
+    let Some(file) = file.filter(|x| !x.bytes.is_empty()) else {
+        return failed(&f, "author-image-error-none");
+    };
+    if alt.is_empty() {
+        return failed(&f, "author-image-error-alt");
+    }
+    let (db, blobs) = (&s.services.db, s.services.blobs.as_ref());
+    let now = s.services.clock.now();
+    let v = match images::upload(db, blobs, actor, file.bytes, now).await {
+        Ok(v) => v,
+        Err(ImageError::UnsupportedType) => return failed(&f, "author-image-error-type"),
+        Err(ImageError::TooLarge) => return failed(&f, "author-image-error-size"),
+        Err(e) => return Err(e.into()),
+    };
+    let reference = format!("![{alt}]({})", v.url);
+    let stem = format!("{}\n\n{reference}", f.one("stem").trim_end());
+    f.set("stem", &stem);
+    let form = f
+        .kept()
+        .with("image_ref", &reference)
+        .noticed(ctx.t("author-image-added"));
+    Ok((form, desk::preview(actor, &f.content())?))
+}
+
+/// An image description usable inside `![…]`: one line, without the brackets and backslashes
+/// that would end or escape it.
+fn image_alt(typed: &str) -> String {
+    typed
+        .chars()
+        .map(|c| if c.is_whitespace() { ' ' } else { c })
+        .filter(|c| !matches!(c, '[' | ']' | '\\'))
+        .collect::<String>()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// `POST /author/items/{id}/submit`: send the draft to review.
@@ -485,11 +551,8 @@ struct PreviewPart {
 }
 
 /// `POST /author/preview`: the preview fragment the editor's htmx live preview swaps in.
-pub async fn live_preview(
-    ctx: PageContext,
-    PageForm(pairs): PageForm<Vec<(String, String)>>,
-) -> Result<Response, WebError> {
+pub async fn live_preview(ctx: PageContext, fields: PageFields) -> Result<Response, WebError> {
     let actor = author_or_return!(ctx, "/author");
-    let preview = Some(desk::preview(&actor, &EditorForm(pairs).content())?);
+    let preview = Some(desk::preview(&actor, &EditorForm(fields.pairs).content())?);
     Ok(render(&PreviewPart { ctx, preview })?.into_response())
 }

@@ -41,9 +41,16 @@ pub struct OptionSlot {
 }
 
 /// The editor's submitted fields, as name/value pairs (`kcs` repeats).
+#[derive(Clone)]
 pub struct EditorForm(pub Vec<(String, String)>);
 
 impl EditorForm {
+    /// Replaces the value of `name` (adds it when absent).
+    pub fn set(&mut self, name: &str, value: &str) {
+        self.0.retain(|(k, _)| k != name);
+        self.0.push((name.to_owned(), value.to_owned()));
+    }
+
     /// The value of `name` (empty when absent).
     pub fn one(&self, name: &str) -> &str {
         self.0
