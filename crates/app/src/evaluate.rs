@@ -2,8 +2,9 @@
 //!
 //! Research mode (`--input attempts.csv [--items items.csv]`) reads the formats fixed in
 //! DECISIONS ("Learning"): `attempts.csv` with columns `learner,item,kc,timestamp,score` and
-//! optional `locale,faculty,type,options`; `items.csv` with `item,kcs` (KCs separated by `;`)
-//! and optional `subject,type,options`. The protocol and the models are in
+//! optional `locale,faculty,type,options,difficulty`; `items.csv` with `item,kcs` (KCs
+//! separated by `;`) and optional `subject,type,options,difficulty` (`difficulty`, the author's
+//! easy/medium/hard, only feeds the earlier system's heuristic rules). The protocol and the models are in
 //! `myqcm_psychometrics::evaluation` (training window fits, replay, metrics) and
 //! `myqcm_domain::learning::ServedReplay` (the served model); this module reads the files,
 //! builds the [`Log`], and writes the predictions CSV and the report directory (`report.json`,
@@ -16,8 +17,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use myqcm_domain::learning::ServedReplay;
 use myqcm_psychometrics::evaluation::{
-    BktOnline, Dataset, Elo, EvalAttempt, EvalItem, IrtOnline, IrtPolicy, ItemMean, LearnerMean,
-    OnlineModel, Summary, fit_bkt, fit_irt, replay, split_point, summarize, time_order,
+    BktOnline, Dataset, Elo, EvalAttempt, EvalItem, HeuristicDifficulty, HeuristicRules, IrtOnline,
+    IrtPolicy, ItemMean, LearnerMean, OnlineModel, Summary, fit_bkt, fit_irt, replay, split_point,
+    summarize, time_order,
 };
 use myqcm_psychometrics::irt::ModelKind;
 use myqcm_psychometrics::quadrature::Quadrature;
@@ -27,11 +29,11 @@ use serde::Serialize;
 /// Arguments of `myqcm evaluate`.
 #[derive(clap::Args, Debug, Clone)]
 pub struct EvaluateArgs {
-    /// Attempt log (CSV: learner,item,kc,timestamp,score[,locale,faculty,type,options]).
+    /// Attempt log (CSV: learner,item,kc,timestamp,score[,locale,faculty,type,options,difficulty]).
     /// Without it, the command evaluates the attempts stored in the configured database.
     #[arg(long)]
     pub input: Option<PathBuf>,
-    /// Item table (CSV: item,kcs[,subject,type,options]); research mode only.
+    /// Item table (CSV: item,kcs[,subject,type,options,difficulty]); research mode only.
     #[arg(long, requires = "input")]
     pub items: Option<PathBuf>,
     /// Where to write one row per held-out attempt and model (row,learner,item,timestamp,model,p).
@@ -96,6 +98,9 @@ pub struct LogItem {
     pub kind: String,
     /// Number of options, when known.
     pub options: Option<u32>,
+    /// The author's difficulty label (`easy`, `medium`, `hard`), for the earlier system's
+    /// heuristic rules; empty when unknown (read as medium).
+    pub difficulty: String,
 }
 
 impl LogItem {
@@ -215,7 +220,12 @@ pub fn read_files(input: &Path, items: Option<&Path>, threshold: f64) -> anyhow:
         let (Some(ic), Some(kc)) = (col("item"), col("kcs")) else {
             bail!("{}: line 1: expected columns `item,kcs`", path.display());
         };
-        let (sc, tc, oc) = (col("subject"), col("type"), col("options"));
+        let (sc, tc, oc, dc) = (
+            col("subject"),
+            col("type"),
+            col("options"),
+            col("difficulty"),
+        );
         for rec in rd.records() {
             let rec = rec.with_context(|| format!("cannot read {}", path.display()))?;
             let line = rec.position().map_or(0, csv::Position::line);
@@ -242,6 +252,7 @@ pub fn read_files(input: &Path, items: Option<&Path>, threshold: f64) -> anyhow:
                 kind: get(tc).to_ascii_lowercase(),
                 options: parse_options(get(oc), line)
                     .with_context(|| path.display().to_string())?,
+                difficulty: get(dc).to_ascii_lowercase(),
             });
         }
     }
@@ -264,7 +275,13 @@ pub fn read_files(input: &Path, items: Option<&Path>, threshold: f64) -> anyhow:
         );
     }
     let [lc, ic, kc, tc, sc] = required.map(|n| col(n).unwrap_or(0));
-    let (loc, fac, typ, opt) = (col("locale"), col("faculty"), col("type"), col("options"));
+    let (loc, fac, typ, opt, dif) = (
+        col("locale"),
+        col("faculty"),
+        col("type"),
+        col("options"),
+        col("difficulty"),
+    );
     let mut learner_ids: HashMap<String, u32> = HashMap::new();
     let mut row = 0u64;
     for rec in rd.records() {
@@ -321,6 +338,9 @@ pub fn read_files(input: &Path, items: Option<&Path>, threshold: f64) -> anyhow:
             }
             if it.options.is_none() {
                 it.options = parse_options(get(opt), line)?;
+            }
+            if it.difficulty.is_empty() {
+                it.difficulty = get(dif).to_ascii_lowercase();
             }
         }
         log.attempts.push(LogAttempt {
@@ -472,6 +492,17 @@ pub fn evaluate(log: &Log, protocol: Protocol) -> anyhow::Result<Evaluation> {
         Box::new(IrtOnline::new("irt_1pl", one, &grid)),
         Box::new(IrtOnline::new("irt_2pl", two, &grid)),
         Box::new(BktOnline::new(fit_bkt(&data, 20))),
+        Box::new(HeuristicRules::new(
+            log.items
+                .iter()
+                .map(|it| {
+                    (
+                        HeuristicDifficulty::from_label(&it.difficulty),
+                        it.kind == "qcm",
+                    )
+                })
+                .collect(),
+        )),
         Box::new(ServedReplay::new(policy)),
     ];
     let mut names: Vec<String> = models.iter().map(|m| m.name().to_owned()).collect();
@@ -794,6 +825,7 @@ pub async fn run_database(services: &crate::Services, args: &EvaluateArgs) -> an
                 subject: info.subject.to_string(),
                 kind: info.kind.clone(),
                 options: u32::try_from(info.options).ok(),
+                difficulty: info.difficulty.clone(),
             });
             next
         });

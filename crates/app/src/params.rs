@@ -38,7 +38,7 @@ pub fn describe_judgement(j: &Judgement) -> String {
     format!(
         "candidate {} against set {} on {} held-out attempts ({} before them replayed):\n  \
          log-loss {:.4} vs {:.4} ({:+.2} %), ECE {:.4} vs {:.4} ({:+.4}), Brier {:.4} vs {:.4}\n  \
-         {}: {}",
+         rule {}{}; {}: {}",
         j.candidate,
         j.current.parameter_set_id,
         j.held_out,
@@ -51,6 +51,12 @@ pub fn describe_judgement(j: &Judgement) -> String {
         j.ece_change,
         j.candidate_scores.brier,
         j.current.brier,
+        j.rule,
+        j.kcs_no_worse.map_or_else(String::new, |v| format!(
+            " (ECE no worse on {:.0} % of {} KCs)",
+            v * 100.0,
+            j.per_kc.len()
+        )),
         if j.accept { "accepted" } else { "rejected" },
         j.reason
     )

@@ -22,6 +22,8 @@
 //!   the prediction is the posterior predictive `Σ_q π_q P(X_q)` ([`AbilityPosterior`]).
 //! * [`BktOnline`] — mastery per (learner, KC) with the KC's fitted parameters, observe then
 //!   learn; a multi-KC item averages its KCs ([`crate::bkt::p_correct_multi`]).
+//! * [`HeuristicRules`] — the earlier system's rules (domain spec §5.4–5.5): heuristic 3PL
+//!   parameters from the author's difficulty and one MAP gradient step on θ per answer.
 //!
 //! # Metrics
 //! [`summarize`] gives log-loss, Brier, ECE (equal-width bins) and AUC with percentile
@@ -462,6 +464,138 @@ impl OnlineModel for BktOnline {
                 .update(self.state(a.learner, *k), a.correct)
                 .next;
             self.mastery.insert((a.learner, *k), next);
+        }
+    }
+}
+
+/// What the earlier system's heuristic rules know about an item (domain spec §5.4): the
+/// author's difficulty label and whether the item is a multiple-answer QCM.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum HeuristicDifficulty {
+    /// `easy`: b = −1.
+    Easy,
+    /// `medium`, and any unknown label: b = 0.
+    #[default]
+    Medium,
+    /// `hard`: b = +1.
+    Hard,
+}
+
+impl HeuristicDifficulty {
+    /// `easy` / `hard` (any case); anything else is medium, the earlier system's default.
+    #[must_use]
+    pub fn from_label(s: &str) -> Self {
+        if s.eq_ignore_ascii_case("easy") {
+            Self::Easy
+        } else if s.eq_ignore_ascii_case("hard") {
+            Self::Hard
+        } else {
+            Self::Medium
+        }
+    }
+    /// The heuristic difficulty parameter b.
+    #[must_use]
+    pub fn b(self) -> f64 {
+        match self {
+            Self::Easy => -1.0,
+            Self::Medium => 0.0,
+            Self::Hard => 1.0,
+        }
+    }
+}
+
+/// The earlier system's rules (domain spec §5.4–5.5), re-implemented for comparison only.
+///
+/// Per item, the heuristic 3PL parameters: `b` = −1 / 0 / +1 for easy / medium / hard,
+/// `a` = 0.8 for a QCM (baseline 1 × 0.8) and 1 otherwise, `c` = 0.35. (The earlier system
+/// lowered c to 0.25 or 0.15 when the time spent on *this* answer was long — a
+/// response-dependent parameter the spec marks as a bug, and unknowable before the answer —
+/// so a prediction made before the attempt uses the default 0.35.) One θ per (learner,
+/// group) starting at 0 (the earlier system kept it per course; here per subject).
+///
+/// Prediction: `P = c + (1 − c) σ(a(θ − b))`, clipped to `[1e−9, 1 − 1e−9]`. After the answer,
+/// one MAP gradient-ascent step with a N(0, 4) prior and step 0.75, no standard error:
+///
+/// ```text
+/// dP = (1 − c) a σ (1 − σ)
+/// θ' = θ + 0.75 · ((y − P) dP / (P (1 − P)) − θ / 4)     (θ kept if θ' is not finite)
+/// ```
+///
+/// The selection bands of §5.5 (`logistic(θ)` below 0.3 easy, below 0.7 medium, else hard)
+/// choose items, not probabilities, so they do not enter the prediction.
+///
+/// ```
+/// # use myqcm_psychometrics::evaluation::*;
+/// let item = EvalItem { kcs: vec![], group: 0, guess: 0.0 };
+/// let mut m = HeuristicRules::new(vec![(HeuristicDifficulty::Medium, false)]);
+/// let a = EvalAttempt { learner: 0, item: 0, correct: true };
+/// assert!((m.predict(&a, &item) - 0.675).abs() < 1e-12); // 0.35 + 0.65 · 0.5
+/// m.observe(&a, &item);
+/// assert!(m.predict(&a, &item) > 0.675);
+/// ```
+#[derive(Debug, Clone)]
+pub struct HeuristicRules {
+    items: Vec<(f64, f64, f64)>,
+    theta: HashMap<(u32, u32), f64>,
+}
+
+/// Guessing parameter of the earlier system's heuristic items.
+pub const HEURISTIC_C: f64 = 0.35;
+/// Gradient step of the earlier system's θ update.
+pub const HEURISTIC_STEP: f64 = 0.75;
+/// Prior variance of θ in the earlier system's update.
+pub const HEURISTIC_PRIOR_VARIANCE: f64 = 4.0;
+
+impl HeuristicRules {
+    /// A model with, per item (index = item), its difficulty label and whether it is a
+    /// multiple-answer QCM.
+    #[must_use]
+    pub fn new(items: Vec<(HeuristicDifficulty, bool)>) -> Self {
+        Self {
+            items: items
+                .into_iter()
+                .map(|(d, qcm)| {
+                    let a: f64 = if qcm { 0.8 } else { 1.0 };
+                    (a.clamp(0.1, 4.0), d.b(), HEURISTIC_C)
+                })
+                .collect(),
+            theta: HashMap::new(),
+        }
+    }
+    fn theta(&self, a: &EvalAttempt, item: &EvalItem) -> f64 {
+        self.theta
+            .get(&(a.learner, item.group))
+            .copied()
+            .unwrap_or(0.0)
+    }
+    /// `(P, dP/dθ)` at θ for item `j`.
+    fn p(&self, j: u32, theta: f64) -> (f64, f64) {
+        let (a, b, c) = self
+            .items
+            .get(j as usize)
+            .copied()
+            .unwrap_or((1.0, 0.0, HEURISTIC_C));
+        let s = logistic(a * (theta - b));
+        let p = (c + (1.0 - c) * s).clamp(1e-9, 1.0 - 1e-9);
+        (p, (1.0 - c) * a * s * (1.0 - s))
+    }
+}
+
+impl OnlineModel for HeuristicRules {
+    fn name(&self) -> &str {
+        "heuristic"
+    }
+    fn predict(&self, a: &EvalAttempt, item: &EvalItem) -> f64 {
+        self.p(a.item, self.theta(a, item)).0
+    }
+    fn observe(&mut self, a: &EvalAttempt, item: &EvalItem) {
+        let theta = self.theta(a, item);
+        let (p, dp) = self.p(a.item, theta);
+        let y = f64::from(u8::from(a.correct));
+        let grad = (y - p) * dp / (p * (1.0 - p)) - theta / HEURISTIC_PRIOR_VARIANCE;
+        let next = theta + HEURISTIC_STEP * grad;
+        if next.is_finite() {
+            self.theta.insert((a.learner, item.group), next);
         }
     }
 }
@@ -1072,6 +1206,48 @@ mod tests {
                 assert_eq!(ip.c(), 0.0);
             }
         }
+    }
+
+    #[test]
+    fn heuristic_rules_golden_values() {
+        // Hand-computed from domain spec §5.4: medium QCS (a 1, b 0, c 0.35), θ 0.
+        let it = item(&[0]);
+        let at = |l, i, c| EvalAttempt {
+            learner: l,
+            item: i,
+            correct: c,
+        };
+        let mut m = HeuristicRules::new(vec![
+            (HeuristicDifficulty::Medium, false),
+            (HeuristicDifficulty::Hard, true),
+            (HeuristicDifficulty::from_label("EASY"), false),
+        ]);
+        assert!((m.predict(&at(0, 0, true), &it) - 0.675).abs() < 1e-12);
+        // Hard QCM: 0.35 + 0.65 σ(0.8 · (0 − 1)).
+        let hard = 0.35 + 0.65 * logistic(-0.8);
+        assert!((m.predict(&at(0, 1, true), &it) - hard).abs() < 1e-12);
+        assert!((m.predict(&at(0, 2, true), &it) - (0.35 + 0.65 * logistic(1.0))).abs() < 1e-12);
+        // Correct on the medium item: dP = 0.65 · 0.25 = 0.1625, P = 0.675,
+        // θ' = 0.75 · 0.325 · 0.1625 / (0.675 · 0.325) = 0.180 555…
+        m.observe(&at(0, 0, true), &it);
+        let theta: f64 = 0.75 * 0.325 * 0.1625 / (0.675 * 0.325);
+        assert!((theta - 0.180_555_555_555_555_5).abs() < 1e-12);
+        let p = 0.35 + 0.65 * logistic(theta);
+        assert!((m.predict(&at(0, 0, true), &it) - p).abs() < 1e-12);
+        // Another learner and another group are untouched.
+        assert!((m.predict(&at(1, 0, true), &it) - 0.675).abs() < 1e-12);
+        let other = EvalItem {
+            group: 1,
+            ..item(&[0])
+        };
+        assert!((m.predict(&at(0, 0, true), &other) - 0.675).abs() < 1e-12);
+        // A wrong answer then: the prior pulls too. θ'' = θ' + 0.75 (g_ll − θ'/4).
+        let (pp, s) = (p, logistic(theta));
+        let g = (0.0 - pp) * 0.65 * s * (1.0 - s) / (pp * (1.0 - pp)) - theta / 4.0;
+        m.observe(&at(0, 0, false), &it);
+        let t2 = theta + 0.75 * g;
+        assert!((m.predict(&at(0, 0, true), &it) - (0.35 + 0.65 * logistic(t2))).abs() < 1e-12);
+        assert_eq!(m.name(), "heuristic");
     }
 
     #[test]

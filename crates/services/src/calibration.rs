@@ -133,6 +133,9 @@ pub struct CalibrationReport {
     pub status: &'static str,
     /// The set in use when the run started (the candidate is a copy of it, refitted).
     pub based_on: i64,
+    /// The model family the set is for ([`SERVED_MODEL`]); the release gate judges a
+    /// candidate whose model differs from the set in use's as a model change.
+    pub model: &'static str,
     /// The item-type policy, in words.
     pub policy: &'static str,
     /// The product version that fitted it.
@@ -172,6 +175,7 @@ pub struct CalibrationReport {
 pub struct Calibration {
     db: DatabaseConnection,
     clock: Arc<dyn Clock>,
+    min_kc_held_out: usize,
 }
 
 /// Progress callback: fraction done in [0, 1] and what is happening; returns `false` to stop
@@ -230,7 +234,19 @@ fn option_count(content: &str) -> usize {
 impl Calibration {
     /// Over `db`.
     pub fn new(db: DatabaseConnection, clock: Arc<dyn Clock>) -> Self {
-        Self { db, clock }
+        Self {
+            db,
+            clock,
+            min_kc_held_out: JUDGE_MIN_KC_HELD_OUT,
+        }
+    }
+
+    /// The same use cases with another minimum of held-out attempts for a KC to count in a
+    /// model change's per-KC rule (default [`JUDGE_MIN_KC_HELD_OUT`]).
+    #[must_use]
+    pub fn with_min_kc_held_out(mut self, n: usize) -> Self {
+        self.min_kc_held_out = n.max(1);
+        self
     }
 
     /// Fits every item group and KC with enough graded answers and writes a candidate set.
@@ -428,6 +444,7 @@ impl Calibration {
             parameter_set_id: set.id,
             status: "candidate",
             based_on,
+            model: SERVED_MODEL,
             policy: POLICY,
             code_version: env!("CARGO_PKG_VERSION"),
             window_from_ms: d.from,
@@ -453,6 +470,11 @@ impl Calibration {
         Ok(report)
     }
 }
+
+/// The model family this code fits and serves, recorded in every candidate set's notes
+/// (`model`). Change it when the model changes (a new family, new features): the release gate
+/// then judges the next candidate by the model-change rule instead of the routine refresh.
+pub const SERVED_MODEL: &str = "irt-by-item-type+bkt-per-kc/1";
 
 const POLICY: &str = "qcs: 3pl, c ~ Beta(mode = c in use, strength 20); qcm, qroc: 2pl (c = 0); \
                       ln a ~ N(0, 0.5²), b ~ N(0, 2²); linked translations share parameters";
@@ -613,6 +635,8 @@ pub struct LoggedItem {
     pub options: usize,
     /// Its KCs.
     pub kcs: Vec<Uuid>,
+    /// The author's difficulty (`easy`, `medium`, `hard`).
+    pub difficulty: String,
 }
 
 /// Every graded attempt in id order, with the items they refer to.
@@ -659,6 +683,7 @@ impl Calibration {
                             subject: subjects.get(&r.id).copied().unwrap_or_default(),
                             kcs: kcs.remove(&r.id).unwrap_or_default(),
                             kind: r.kind,
+                            difficulty: r.difficulty,
                         },
                     );
                 }
@@ -688,6 +713,31 @@ impl Calibration {
 pub const JUDGE_HOLDOUT: f64 = 0.2;
 /// ECE bins of the judgement (the evaluation's default).
 pub const JUDGE_BINS: usize = 10;
+/// Held-out attempts a KC needs to count in a model change's per-KC ECE rule.
+pub const JUDGE_MIN_KC_HELD_OUT: usize = 200;
+
+/// The model a parameter set records in its notes (`model`), if any. The priors (set 0) and
+/// sets written before models were recorded have none.
+fn recorded_model(notes: &str) -> Option<String> {
+    serde_json::from_str::<serde_json::Value>(notes)
+        .ok()?
+        .get("model")?
+        .as_str()
+        .map(str::to_owned)
+}
+
+/// Held-out scores of the set in use and of the candidate on one KC.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct KcScores {
+    /// The KC.
+    pub kc: Uuid,
+    /// Held-out attempts on it.
+    pub held_out: usize,
+    /// The set in use's log-loss and ECE.
+    pub current: (f64, f64),
+    /// The candidate's.
+    pub candidate: (f64, f64),
+}
 
 /// Held-out scores of one parameter set.
 #[derive(Debug, Clone, Copy, Serialize, PartialEq)]
@@ -710,8 +760,18 @@ pub struct SetScores {
 pub struct Judgement {
     /// The candidate judged.
     pub candidate: i64,
-    /// The rule applied: `refresh` (same model, newer data).
+    /// The rule applied: `refresh` (same model, newer data) or `model_change` (the
+    /// candidate records another model than the set in use).
     pub rule: &'static str,
+    /// The set in use's recorded model (`None`: the priors or a set without one).
+    pub current_model: Option<String>,
+    /// The candidate's recorded model.
+    pub candidate_model: Option<String>,
+    /// Model change: share of the judged KCs whose ECE is no worse.
+    pub kcs_no_worse: Option<f64>,
+    /// Per KC with at least the minimum of held-out attempts (scored for both rules; used by
+    /// the model-change rule).
+    pub per_kc: Vec<KcScores>,
     /// Publish it.
     pub accept: bool,
     /// Why, in words.
@@ -804,6 +864,16 @@ impl Calibration {
     pub async fn judge(&self, candidate: i64) -> Result<Judgement, CalibrationError> {
         let set = self.candidate(candidate).await?;
         let current = training_repo::active_parameter_set(&self.db).await?;
+        let current_model = training_repo::parameter_sets(&self.db)
+            .await?
+            .into_iter()
+            .find(|s| s.id == current)
+            .and_then(|s| recorded_model(&s.notes));
+        let candidate_model = recorded_model(&set.notes);
+        let kind = match (&current_model, &candidate_model) {
+            (Some(c), Some(n)) if c != n => ReleaseKind::ModelChange,
+            _ => ReleaseKind::Refresh,
+        };
         let log = self.attempt_log(10_000).await?;
         if log.attempts.len() < 2 {
             return Err(CalibrationError::NoData);
@@ -824,18 +894,35 @@ impl Calibration {
         let cur_params = self.params_of(current, &item_ids, &priors).await?;
         let cand_params = self.params_of(candidate, &item_ids, &priors).await?;
         let now = self.clock.now().timestamp_millis();
+        let min_kc = self.min_kc_held_out;
         let j = tokio::task::spawn_blocking(move || {
             score_sets(
                 &log,
                 &item_ids,
                 [(current, cur_params), (candidate, cand_params)],
+                min_kc,
             )
         })
         .await
         .map_err(|e| CalibrationError::Model(e.to_string()))??;
-        let (cur, cand, held_out, warm_up) = j;
+        let (cur, cand, held_out, warm_up, per_kc) = j;
+        let pairs: Vec<(Scores, Scores)> = per_kc
+            .iter()
+            .map(|k| {
+                (
+                    Scores {
+                        log_loss: k.current.0,
+                        ece: k.current.1,
+                    },
+                    Scores {
+                        log_loss: k.candidate.0,
+                        ece: k.candidate.1,
+                    },
+                )
+            })
+            .collect();
         let verdict = release_gate(
-            ReleaseKind::Refresh,
+            kind,
             Scores {
                 log_loss: cur.log_loss,
                 ece: cur.ece,
@@ -844,11 +931,18 @@ impl Calibration {
                 log_loss: cand.log_loss,
                 ece: cand.ece,
             },
-            &[],
+            &pairs,
         );
         let judgement = Judgement {
             candidate,
-            rule: "refresh",
+            rule: match kind {
+                ReleaseKind::Refresh => "refresh",
+                ReleaseKind::ModelChange => "model_change",
+            },
+            current_model,
+            candidate_model,
+            kcs_no_worse: verdict.kcs_no_worse,
+            per_kc,
             accept: verdict.accept,
             reason: verdict.reason,
             log_loss_change: verdict.log_loss_change,
@@ -953,14 +1047,19 @@ impl Calibration {
     }
 }
 
+/// Both sets' held-out scores, the held-out and warm-up counts, and the per-KC scores.
+type Scored = (SetScores, SetScores, usize, usize, Vec<KcScores>);
+
 /// Replays the log (time order) under each set's item parameters with an online θ per
-/// (learner, subject) and scores the held-out window. Returns both scores, the held-out count
-/// and the warm-up count.
+/// (learner, subject) and scores the held-out window, overall and per KC with at least
+/// `min_kc` held-out attempts (an attempt counts for each KC of its item). Returns both
+/// scores, the held-out count, the warm-up count and the per-KC scores (KCs in id order).
 fn score_sets(
     log: &AttemptLog,
     item_ids: &[Uuid],
     sets: [(i64, Vec<myqcm_psychometrics::irt::ItemParams>); 2],
-) -> Result<(SetScores, SetScores, usize, usize), CalibrationError> {
+    min_kc: usize,
+) -> Result<Scored, CalibrationError> {
     use myqcm_psychometrics::evaluation::{
         Dataset, EvalAttempt, EvalItem, IrtOnline, OnlineModel, replay, split_point, summarize,
         time_order,
@@ -1026,5 +1125,31 @@ fn score_sets(
     };
     let cur = score(0)?;
     let cand = score(1)?;
-    Ok((cur, cand, labels.len() - from, from))
+    // Held-out positions per KC.
+    let mut by_kc: std::collections::BTreeMap<Uuid, Vec<usize>> = Default::default();
+    for (k, i) in order[from..].iter().enumerate() {
+        if let Some(it) = log.items.get(&log.attempts[*i].item) {
+            for kc in &it.kcs {
+                by_kc.entry(*kc).or_default().push(k);
+            }
+        }
+    }
+    let held = &labels[from..];
+    let mut per_kc = Vec::new();
+    for (kc, idx) in by_kc.into_iter().filter(|(_, v)| v.len() >= min_kc) {
+        let y: Vec<bool> = idx.iter().map(|k| held[*k]).collect();
+        let mut pair = [(0.0, 0.0); 2];
+        for (m, out) in pair.iter_mut().enumerate() {
+            let p: Vec<f64> = idx.iter().map(|k| preds[m][*k]).collect();
+            let s = summarize(&p, &y, JUDGE_BINS, 0, 0.95, &mut rng).map_err(model)?;
+            *out = (s.log_loss.estimate, s.ece.estimate);
+        }
+        per_kc.push(KcScores {
+            kc,
+            held_out: idx.len(),
+            current: pair[0],
+            candidate: pair[1],
+        });
+    }
+    Ok((cur, cand, labels.len() - from, from, per_kc))
 }

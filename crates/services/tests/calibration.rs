@@ -506,3 +506,137 @@ async fn the_release_gate_publishes_a_better_set_and_rejects_a_shuffled_one() {
         Err(CalibrationError::UnknownSet(999))
     ));
 }
+
+/// Rewrites a set's recorded model in its notes, as a candidate of another model family would
+/// carry.
+async fn tag_model(db: &myqcm_testkit::TestDb, set: i64, model: &str) {
+    let stored = training_repo::parameter_sets(&**db)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|s| s.id == set)
+        .unwrap();
+    let mut notes: serde_json::Value = serde_json::from_str(&stored.notes).unwrap();
+    notes["model"] = serde_json::Value::from(model);
+    calib_repo::set_parameter_set_notes(&**db, set, &notes.to_string())
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_model_change_needs_a_two_percent_gain_and_calibrated_kcs() {
+    let db = test_db().await.unwrap();
+    let r = import::load_demo_bank(&db, Uuid::now_v7(), epoch())
+        .await
+        .unwrap();
+    assert!(r.committed, "{:?}", r.errors);
+    let clock = fixed_clock();
+    let training = Training::open(db.conn.clone(), Arc::new(clock.clone())).unwrap();
+    let calibration =
+        Calibration::new(db.conn.clone(), Arc::new(clock.clone())).with_min_kc_held_out(20);
+    let subject = catalogue_repo::subject_by_code(&*db, "cardio")
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    for learner in 0..60u32 {
+        answer_session(&db, &training, subject, learner).await;
+    }
+    let options = CalibrationOptions {
+        min_responses: 5,
+        min_kc_observations: 20,
+        page_size: 1000,
+    };
+    // A first refresh puts a fitted set of the served model in use.
+    let first = calibration.run(options, &|_, _| true).await.unwrap();
+    assert_eq!(first.model, myqcm_services::calibration::SERVED_MODEL);
+    let out = calibration.publish(first.parameter_set_id).await.unwrap();
+    let PublishOutcome::Published { judgement, .. } = out else {
+        panic!("{out:?}")
+    };
+    assert_eq!(judgement.rule, "refresh", "{judgement:?}");
+
+    // Same data, same model, but recorded as another model family: a model change. It is no
+    // better than the set in use (the same fit), so the 2 % gain is missing: rejected, with
+    // its report, though a refresh would have passed it.
+    let same = calibration.run(options, &|_, _| true).await.unwrap();
+    tag_model(&db, same.parameter_set_id, "next-model/2").await;
+    let out = calibration.publish(same.parameter_set_id).await.unwrap();
+    let PublishOutcome::Rejected(j) = out else {
+        panic!("a model change without gain was published: {out:?}")
+    };
+    assert_eq!(j.rule, "model_change");
+    assert_eq!(j.candidate_model.as_deref(), Some("next-model/2"));
+    assert_eq!(
+        j.current_model.as_deref(),
+        Some(myqcm_services::calibration::SERVED_MODEL)
+    );
+    assert!(j.log_loss_change.abs() < 0.02, "{j:?}");
+    assert!(j.reason.contains("2 %"), "{j:?}");
+    assert!(!j.per_kc.is_empty(), "per-KC scores are computed: {j:?}");
+    let notes: serde_json::Value = serde_json::from_str(
+        &training_repo::parameter_sets(&*db)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|s| s.id == same.parameter_set_id)
+            .unwrap()
+            .notes,
+    )
+    .unwrap();
+    assert_eq!(notes["judgement"]["rule"], "model_change");
+    assert!(notes["judgement"]["per_kc"].as_array().unwrap().len() == j.per_kc.len());
+
+    // Against the priors (a set in use of another recorded model), the fitted set gains far
+    // more than 2 %: a model change that passes when its KCs are calibrated, and a corrupted
+    // one (difficulties mirrored) that is refused.
+    let active = training_repo::active_parameter_set(&*db).await.unwrap();
+    tag_model(&db, active, "old-model/0").await;
+    let items: Vec<Uuid> = calibration
+        .attempt_log(1000)
+        .await
+        .unwrap()
+        .items
+        .into_keys()
+        .collect();
+    // The set in use becomes the priors (every fitted row put back to the prior of its item).
+    let rows = calib_repo::calibration_items(&*db, &items).await.unwrap();
+    let priors: Vec<(Uuid, f64, f64, f64)> = rows
+        .iter()
+        .map(|r| {
+            let kind: ItemKind = r.kind.parse().unwrap();
+            let d: Difficulty = r.difficulty.parse().unwrap();
+            let n = serde_json::from_str::<serde_json::Value>(&r.content).unwrap()["options"]
+                .as_array()
+                .map_or(0, Vec::len);
+            let p = prior_item_params(kind, d, n);
+            (r.id, p.a(), p.b(), p.c())
+        })
+        .collect();
+    training_repo::put_item_parameters(&*db, active, &priors)
+        .await
+        .unwrap();
+    let bad = calibration.run(options, &|_, _| true).await.unwrap();
+    let mut fitted = calib_repo::item_parameters(&*db, bad.parameter_set_id, &items)
+        .await
+        .unwrap();
+    for r in &mut fitted {
+        r.2 = -r.2 * 2.0;
+    }
+    training_repo::put_item_parameters(&*db, bad.parameter_set_id, &fitted)
+        .await
+        .unwrap();
+    let out = calibration.publish(bad.parameter_set_id).await.unwrap();
+    let PublishOutcome::Rejected(j) = out else {
+        panic!("a corrupted model change was published: {out:?}")
+    };
+    assert_eq!(j.rule, "model_change");
+    let good = calibration.run(options, &|_, _| true).await.unwrap();
+    let out = calibration.publish(good.parameter_set_id).await.unwrap();
+    let PublishOutcome::Published { judgement: j, .. } = out else {
+        panic!("a better model change was refused: {out:?}")
+    };
+    assert_eq!(j.rule, "model_change");
+    assert!(j.log_loss_change <= -0.02, "{j:?}");
+    assert!(j.kcs_no_worse.unwrap() >= 0.7, "{j:?}");
+}

@@ -50,7 +50,7 @@ fn evaluate_research_mode_writes_predictions_json_csv_and_html() {
     // The item table names the subject and overrides the KC of item I0.
     std::fs::write(
         dir.path().join("items.csv"),
-        "item,kcs,subject\nI0,K-even;K-first,cardio\n",
+        "item,kcs,subject,difficulty\nI0,K-even;K-first,cardio,easy\n",
     )
     .unwrap();
     let args = [
@@ -84,6 +84,7 @@ fn evaluate_research_mode_writes_predictions_json_csv_and_html() {
         "irt_1pl",
         "irt_2pl",
         "bkt",
+        "heuristic",
         "served",
     ];
     assert_eq!(rows.len(), 480 * models.len());
@@ -137,9 +138,13 @@ fn evaluate_research_mode_writes_predictions_json_csv_and_html() {
     assert!(metrics.starts_with("model,dimension,slice,n,correct,mean_p,log_loss"));
     assert!(metrics.contains("served,overall,,480,"), "{metrics}");
     assert!(metrics.contains("bkt,kc,K-odd,"));
+    // The earlier system's heuristic rules sit in the same table.
+    assert!(metrics.contains("heuristic,overall,,480,"), "{metrics}");
+    assert!(ll("heuristic") > 0.0 && ll("heuristic") < 1.5);
 
     let html = std::fs::read_to_string(dir.path().join("rep/report.html")).unwrap();
     assert!(html.contains("<svg") && html.contains("reliability diagram of served"));
+    assert!(html.contains("reliability diagram of heuristic"));
     assert!(!html.to_ascii_lowercase().contains("<script"));
     assert!(!html.contains("http://") || !html.contains("src=\"http"));
 
