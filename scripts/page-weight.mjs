@@ -20,11 +20,15 @@ export const PUBLIC_PAGES = ['/', '/sign-up', '/sign-in', '/verify-email', '/pas
 export const PRIVATE_PAGES = ['/dashboard', '/onboarding', '/settings', '/settings/delete', '/practice', '/progress'];
 
 /** GET (or POST a form) without decompressing; returns status, headers and raw body bytes. */
+/** The user agent the requests carry (`measure`'s `userAgent`; none by default). */
+let agent = null;
+
 function fetchRaw(url, { cookie = '', method = 'GET', form = null } = {}) {
   return new Promise((resolve, reject) => {
     const u = new URL(url);
     const body = form ? new URLSearchParams(form).toString() : null;
     const headers = { 'accept-encoding': 'br, gzip', accept: 'text/html,*/*', cookie };
+    if (agent) headers['user-agent'] = agent;
     if (body) {
       headers['content-type'] = 'application/x-www-form-urlencoded';
       headers.origin = u.origin;
@@ -116,7 +120,8 @@ async function measureSession(base, cookie, run) {
 }
 
 /** Measures every page; returns [{ path, status, html, assets, total }]. */
-export async function measure(base, { email, password, year } = {}) {
+export async function measure(base, { email, password, year, userAgent = null } = {}) {
+  agent = userAgent;
   const rows = [];
   const run = async (path, cookie, { label = path, method = 'GET', form = null } = {}) => {
     const res = await fetchRaw(`${base}${path}`, { cookie, method, form });
