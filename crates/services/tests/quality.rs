@@ -164,19 +164,29 @@ async fn the_scan_flags_miskeyed_items_and_the_report_shows_their_distractors() 
             "{item} flagged but answered normally"
         );
     }
-    // ... and the flipped items that were analysed are flagged unless nobody's answer varied.
-    let mut checked = 0;
+    // ... and most flipped items that were analysed are flagged. With a few dozen answers per
+    // item and abilities estimated from the same upside-down answers, an item's point-biserial
+    // can come out slightly positive by chance (seen once in CI: +0.07 on 20 answers), so every
+    // one is not required; one whose correlation is clearly negative must be flagged.
+    let (mut checked, mut flagged) = (0, 0);
     for (item, (group, n)) in &answers {
         if !flipped(*group) || *n < rules.min_n {
             continue;
         }
         let q = quality::item_quality(&db, &reviewer, *item).await.unwrap();
-        if q.point_biserial.is_some() {
-            assert!(miskeys.contains(item), "{item} not flagged: {q:?}");
-            checked += 1;
+        let Some(r) = q.point_biserial else { continue };
+        checked += 1;
+        if miskeys.contains(item) {
+            flagged += 1;
+        } else {
+            assert!(r > -0.2, "{item} not flagged: {q:?}");
         }
     }
     assert!(checked > 0, "no flipped item was analysed");
+    assert!(
+        f64::from(flagged) >= 0.7 * f64::from(checked),
+        "{flagged} of {checked} flipped items flagged"
+    );
     assert_eq!(
         report.raised.get("likely_miskey").copied(),
         Some(miskeys.len())
