@@ -20,8 +20,8 @@ test('every page is under 100 KB compressed (HTML + CSS + JS)', async () => {
   assert.ok(creds.email, 'the demo seed printed a student account');
   // The seed gives the demo student its profile (year 3), so its builder offers a subject at
   // once: no onboarding on the way. The free plan allows one device and the other journeys
-  // signed the demo student in from the suite's browser: the measurement identifies as that
-  // browser, the same device.
+  // sign the demo student in from the suite's browser: the measurement identifies as that
+  // browser, the same device, so it signs none of their sessions out.
   const browser = await launchBrowser();
   const userAgent = await browser.newPage().then((p) => p.evaluate(() => navigator.userAgent));
   await browser.close();

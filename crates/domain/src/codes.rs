@@ -64,7 +64,6 @@ codes! {
     SIGNATURE_INVALID = ("signature_invalid", 401, "The request signature is missing or invalid");
     PAYMENT_UNAVAILABLE = ("payment_unavailable", 503, "The payment service is not answering; try again shortly");
     INSUFFICIENT_FUNDS = ("insufficient_funds", 409, "Your balance is lower than the amount asked");
-    DEVICE_LIMIT = ("device_limit", 403, "Your plan's device limit is reached: sign out a session in Settings on another device to free one");
 }
 
 /// Looks a code up by its string.

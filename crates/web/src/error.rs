@@ -129,13 +129,6 @@ impl From<IdentityError> for WebError {
                 Self::invalid_field(field, "invalid", format!("invalid {field}"))
             }
             IdentityError::RateLimited => Self::code(codes::RATE_LIMITED),
-            IdentityError::DeviceLimit { limit } => Self::with_detail(
-                codes::DEVICE_LIMIT,
-                format!(
-                    "your plan allows {limit} device(s) and they are all signed in; sign out a \
-                     session under Settings > Sessions (/settings) to free one"
-                ),
-            ),
             IdentityError::StepUpRequired => Self::code(codes::STEP_UP_REQUIRED),
             IdentityError::MfaRequired => Self::code(codes::MFA_REQUIRED),
             IdentityError::NotFound => Self::code(codes::NOT_FOUND),

@@ -605,39 +605,56 @@ async fn sign_in_from(app: &crate::support::TestApp, email: &str, agent: &str) -
     crate::support::status_and_json(res).await
 }
 
+/// Whether a bearer access token still opens the account.
+async fn still_signed_in(app: &crate::support::TestApp, t: &Value) -> bool {
+    let res = app
+        .get_bearer(t["access_token"].as_str().unwrap(), "/api/v1/account")
+        .await;
+    res.status().is_success()
+}
+
 #[tokio::test]
-async fn the_plans_device_limit_refuses_a_new_device_until_a_session_is_signed_out() {
+async fn a_new_device_beyond_the_plans_limit_signs_out_the_device_seen_least_recently() {
     let app = spawn_app().await;
     let email = "devices@example.dz";
     app.sign_up_verified(email, crate::support::PW).await;
     // The free plan allows one device: the same browser may sign in again and again.
-    let (s, first) = sign_in_from(&app, email, "Firefox/1 phone").await;
-    assert_eq!(s, 200, "{first}");
-    assert_eq!(sign_in_from(&app, email, "Firefox/1 phone").await.0, 200);
-    let (s, b) = sign_in_from(&app, email, "Chrome/2 laptop").await;
-    assert_eq!((s, b["code"].as_str()), (403, Some("device_limit")), "{b}");
-    let detail = b["detail"].as_str().unwrap();
+    let (s, phone) = sign_in_from(&app, email, "Firefox/1 phone").await;
+    assert_eq!(s, 200, "{phone}");
+    app.advance(chrono::Duration::seconds(5));
+    let (s, phone2) = sign_in_from(&app, email, "Firefox/1 phone").await;
+    assert_eq!(s, 200, "{phone2}");
+    assert!(still_signed_in(&app, &phone).await && still_signed_in(&app, &phone2).await);
     assert!(
-        detail.contains("1 device") && detail.contains("/settings"),
-        "{detail}"
+        app.audit_details("session.device_signed_out")
+            .await
+            .is_empty()
     );
 
-    // Signing out the phone's sessions frees the device.
-    for t in [&first] {
-        let res = app
-            .client
-            .post(app.url("/api/v1/auth/sign-out-everywhere"))
-            .bearer_auth(t["access_token"].as_str().unwrap())
-            .json(&json!({"password": crate::support::PW}))
-            .send()
-            .await
-            .unwrap();
-        assert!(res.status().is_success(), "{}", res.status());
-    }
-    assert_eq!(sign_in_from(&app, email, "Chrome/2 laptop").await.0, 200);
-    assert_eq!(sign_in_from(&app, email, "Firefox/1 phone").await.0, 403);
+    // A second device gets in (a learner who lost their phone is never locked out), and every
+    // session of the phone ends, with a mail naming it.
+    app.advance(chrono::Duration::seconds(5));
+    let (s, laptop) = sign_in_from(&app, email, "Chrome/2 laptop").await;
+    assert_eq!(s, 200, "{laptop}");
+    assert!(still_signed_in(&app, &laptop).await);
+    assert!(!still_signed_in(&app, &phone).await && !still_signed_in(&app, &phone2).await);
+    let signed_out = |m: &crate::support::Mail, device: &str| {
+        m.text.contains(device) && m.text.contains("1 appareil")
+    };
+    let mails = app.mails_to(email).await;
+    assert_eq!(
+        mails
+            .iter()
+            .filter(|m| signed_out(m, "Firefox/1 phone"))
+            .count(),
+        1,
+        "{mails:?}"
+    );
+    let audit = app.audit_details("session.device_signed_out").await;
+    assert_eq!((audit.len(), &audit[0]["devices"]), (1, &json!(1)));
 
-    // A plan with two devices: a second browser is fine, a third is not.
+    // A plan with two devices: a second browser is fine; a third signs out the device seen
+    // least recently (the phone, back again, was used after the laptop).
     let plan = myqcm_db::commerce::plan_by_code(&app.db.conn, "free")
         .await
         .unwrap()
@@ -648,14 +665,31 @@ async fn the_plans_device_limit_refuses_a_new_device_until_a_session_is_signed_o
     )
     .await
     .unwrap();
-    assert_eq!(sign_in_from(&app, email, "Firefox/1 phone").await.0, 200);
-    let (s, b) = sign_in_from(&app, email, "Safari/3 tablet").await;
-    assert_eq!((s, b["code"].as_str()), (403, Some("device_limit")));
-    assert!(b["detail"].as_str().unwrap().contains("2 device"));
+    app.advance(chrono::Duration::seconds(5));
+    let (s, phone) = sign_in_from(&app, email, "Firefox/1 phone").await;
+    assert_eq!(s, 200, "{phone}");
+    assert!(still_signed_in(&app, &laptop).await && still_signed_in(&app, &phone).await);
+    app.advance(chrono::Duration::seconds(5));
+    let (s, tablet) = sign_in_from(&app, email, "Safari/3 tablet").await;
+    assert_eq!(s, 200, "{tablet}");
+    assert!(
+        !still_signed_in(&app, &laptop).await,
+        "the laptop was seen least recently"
+    );
+    assert!(still_signed_in(&app, &phone).await && still_signed_in(&app, &tablet).await);
+    let mails = app.mails_to(email).await;
+    assert!(
+        mails
+            .iter()
+            .any(|m| m.text.contains("Chrome/2 laptop") && m.text.contains("2 appareil")),
+        "{mails:?}"
+    );
 
-    // Staff are exempt (on the same free plan, now two devices): three browsers sign in.
+    // Staff are exempt (on the same free plan, now two devices): three browsers sign in and
+    // all three stay signed in.
     let staff = "staff-devices@example.dz";
     let (_, secret) = app.staff(staff, "reviewer", "").await;
+    let mut tokens = Vec::new();
     for agent in ["A/1", "B/2", "C/3"] {
         app.advance(chrono::Duration::seconds(31));
         let res = app
@@ -669,5 +703,9 @@ async fn the_plans_device_limit_refuses_a_new_device_until_a_session_is_signed_o
             .unwrap();
         let (s, b) = crate::support::status_and_json(res).await;
         assert_eq!(s, 200, "{agent}: {b}");
+        tokens.push(b);
+    }
+    for t in &tokens {
+        assert!(still_signed_in(&app, t).await);
     }
 }

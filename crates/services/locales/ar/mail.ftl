@@ -26,6 +26,10 @@ mail-new-sign-in-subject = تسجيل دخول جديد
 mail-new-sign-in-body =
     تم تسجيل الدخول إلى حسابك في { $at } (بتوقيت الجزائر) من { $ip }.
     إن لم تكن أنت، غيّر كلمة المرور وسجّل الخروج من كل الجلسات.
+mail-device-signed-out-subject = تسجيل الخروج من جهاز آخر
+mail-device-signed-out-body =
+    تسمح خطتك بـ { $limit } جهاز(أجهزة). سجّلت الدخول للتو على جهاز جديد، لذلك سُجّل خروج حسابك من: { $devices }.
+    إن لم تكن أنت، غيّر كلمة المرور وسجّل الخروج من جميع الجلسات في الإعدادات.
 mail-password-changed-subject = تم تغيير كلمة المرور
 mail-password-changed-body = تم تغيير كلمة مرور حسابك وإغلاق كل الجلسات الأخرى.
 mail-email-changed-subject = تم تغيير البريد الإلكتروني

@@ -26,6 +26,10 @@ mail-new-sign-in-subject = New sign-in
 mail-new-sign-in-body =
     Your account was signed in on { $at } (Algerian time) from { $ip }.
     If this was not you, change your password and sign out everywhere.
+mail-device-signed-out-subject = Signed out on another device
+mail-device-signed-out-body =
+    Your plan allows { $limit } device(s). You just signed in on a new device, so your account was signed out on: { $devices }.
+    If this was not you, change your password and sign out of every session under Settings.
 mail-password-changed-subject = Password changed
 mail-password-changed-body = Your account's password was changed and every other session was signed out.
 mail-email-changed-subject = Email address changed

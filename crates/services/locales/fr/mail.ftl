@@ -26,6 +26,10 @@ mail-new-sign-in-subject = Nouvelle connexion
 mail-new-sign-in-body =
     Une connexion à votre compte a eu lieu le { $at } (heure algérienne) depuis { $ip }.
     Si ce n’était pas vous, changez votre mot de passe et déconnectez toutes les sessions.
+mail-device-signed-out-subject = Déconnexion d’un autre appareil
+mail-device-signed-out-body =
+    Votre formule permet { $limit } appareil(s). Vous venez de vous connecter sur un nouvel appareil ; votre compte a donc été déconnecté de : { $devices }.
+    Si ce n’était pas vous, changez votre mot de passe et déconnectez toutes les sessions dans Paramètres.
 mail-password-changed-subject = Mot de passe modifié
 mail-password-changed-body = Le mot de passe de votre compte a été modifié et toutes les autres sessions ont été fermées.
 mail-email-changed-subject = Adresse modifiée

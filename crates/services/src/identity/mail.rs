@@ -58,6 +58,14 @@ pub enum Message {
         /// From which address.
         ip: String,
     },
+    /// A sign-in on a new device signed out the device seen least recently (the plan's device
+    /// limit).
+    DeviceSignedOut {
+        /// The devices signed out (their browsers, shortened).
+        devices: String,
+        /// The plan's device limit.
+        limit: i32,
+    },
     /// Repeated failed sign-ins on the account.
     SignInFailures {
         /// The address of the last failing client.
@@ -120,6 +128,10 @@ fn text_of(msg: &Message, locale: &str) -> (&'static str, Vec<(&'static str, Str
                 ("at", myqcm_domain::localtime::datetime(locale, at)),
                 ("ip", ip.clone()),
             ],
+        ),
+        Message::DeviceSignedOut { devices, limit } => (
+            "mail-device-signed-out",
+            vec![("devices", devices.clone()), ("limit", limit.to_string())],
         ),
         Message::PasswordChanged => ("mail-password-changed", vec![]),
         Message::EmailChanged { new_email } => {
@@ -308,6 +320,10 @@ mod tests {
             Message::NewSignIn {
                 at: DateTime::<Utc>::UNIX_EPOCH,
                 ip: "203.0.113.9".into(),
+            },
+            Message::DeviceSignedOut {
+                devices: "Firefox/1 phone".into(),
+                limit: 1,
             },
             Message::PasswordChanged,
             Message::EmailChanged {

@@ -198,13 +198,6 @@ pub enum IdentityError {
     /// A cookie-authenticated request without the session's CSRF token.
     #[error("CSRF token missing or wrong")]
     CsrfFailed,
-    /// The learner is signed in on as many devices as the plan allows (`limit`); signing out
-    /// a session from the settings page frees one.
-    #[error("device limit of the plan reached ({limit})")]
-    DeviceLimit {
-        /// The plan's `devices`.
-        limit: i32,
-    },
     /// A Google sign-in failed (the reason is logged, never shown).
     #[error("sign-in with the identity provider failed")]
     OidcFailed,

@@ -115,25 +115,82 @@ fn device_of(user_agent: Option<&str>) -> String {
         .unwrap_or_default()
 }
 
-/// The plan's device limit (learners only; beside the [`MAX_SESSIONS`] cap): a sign-in from a
-/// device (user agent) none of the live sessions uses is refused once the live sessions already
-/// span `devices` distinct devices. The same device may always sign in again.
-async fn check_devices(deps: &Deps, user_id: Uuid, meta: &ClientMeta, now: i64) -> Result<()> {
+/// The plan's device limit (learners only; beside the [`MAX_SESSIONS`] cap). A sign-in from a
+/// device (user agent) that one of the live sessions uses always passes. A new device passes
+/// too, but when the live sessions already span `devices` distinct devices, the sessions of the
+/// device seen least recently are signed out (reason `device_limit`) to make room: a learner who
+/// lost their phone can still sign in on a new one, and an account shared between two people
+/// keeps signing the other one out. Returns the devices signed out (their user agents).
+async fn make_room_for_device(
+    deps: &Deps,
+    user_id: Uuid,
+    meta: &ClientMeta,
+    now: i64,
+) -> Result<Vec<String>> {
     let (plan, _, _) = crate::commerce::entitlements::plan_in_force(&deps.db, user_id, now).await?;
     let limit = usize::try_from(plan.devices.max(1)).unwrap_or(1);
     let this = device_of(meta.user_agent.as_deref());
     let live = repo::list_live(&deps.db, user_id, now).await?;
-    let devices: std::collections::BTreeSet<String> = live
-        .iter()
-        .map(|s| device_of(s.user_agent.as_deref()))
-        .collect();
-    if devices.contains(&this) || devices.len() < limit {
-        Ok(())
-    } else {
-        Err(IdentityError::DeviceLimit {
-            limit: plan.devices,
-        })
+    // Each device with the last time any of its sessions was seen.
+    let mut seen: std::collections::BTreeMap<String, i64> = std::collections::BTreeMap::new();
+    for s in &live {
+        let at = seen
+            .entry(device_of(s.user_agent.as_deref()))
+            .or_insert(i64::MIN);
+        *at = (*at).max(s.last_seen_at);
     }
+    if seen.contains_key(&this) || seen.len() < limit {
+        return Ok(Vec::new());
+    }
+    // Enough devices go for one more to fit under the limit (a lowered limit may need several).
+    let over = (seen.len() + 1).saturating_sub(limit);
+    let mut by_age: Vec<(i64, String)> = seen.into_iter().map(|(d, at)| (at, d)).collect();
+    by_age.sort();
+    let evict: Vec<String> = by_age.into_iter().take(over).map(|(_, d)| d).collect();
+    for s in live
+        .iter()
+        .filter(|s| evict.contains(&device_of(s.user_agent.as_deref())))
+    {
+        let rows = repo::revoke(&deps.db, s.id, "device_limit", now).await?;
+        forget(deps, &rows).await?;
+    }
+    Ok(evict)
+}
+
+/// Tells the learner which device was signed out to make room for a new one, and records it.
+async fn notify_device_signed_out(
+    deps: &Deps,
+    account: &myqcm_db::identity::accounts::Account,
+    devices: &[String],
+    limit: i32,
+    meta: &ClientMeta,
+) -> Result<()> {
+    let shown: Vec<String> = devices
+        .iter()
+        .map(|d| {
+            if d.is_empty() {
+                "?".to_owned()
+            } else {
+                d.chars().take(80).collect()
+            }
+        })
+        .collect();
+    let notice = super::Notice {
+        account: account.id,
+        to: &account.email,
+        locale: &account.locale,
+        message: super::mail::Message::DeviceSignedOut {
+            devices: shown.join(", "),
+            limit,
+        },
+    };
+    let event = audit::Event::new("session.device_signed_out")
+        .actor(account.id)
+        .target(account.id.to_string())
+        .meta(meta)
+        .detail(serde_json::json!({ "devices": devices.len(), "limit": limit }));
+    let txn = sea_orm::TransactionTrait::begin(&deps.db).await?;
+    super::commit_with(txn, deps, Some(notice), event).await
 }
 
 /// Opens a new sign-in session for `user_id` (always a fresh id and fresh tokens: session
@@ -150,16 +207,20 @@ pub async fn issue(
     let refresh = crypto::new_token();
     let id = Uuid::now_v7();
     // The session's end is fixed here; rotation never moves it (ASVS 7.3.2).
-    let staff = myqcm_db::identity::accounts::get(&deps.db, user_id)
-        .await?
-        .is_some_and(|a| super::accounts::is_staff(&a));
+    let account = myqcm_db::identity::accounts::get(&deps.db, user_id).await?;
+    let staff = account.as_ref().is_some_and(super::accounts::is_staff);
     let max = if staff {
         deps.config.session_max_staff
     } else {
         deps.config.session_max_learner
     };
-    if !staff {
-        check_devices(deps, user_id, meta, ms(now)).await?;
+    if let (false, Some(account)) = (staff, account.as_ref()) {
+        let evicted = make_room_for_device(deps, user_id, meta, ms(now)).await?;
+        if !evicted.is_empty() {
+            let (plan, _, _) =
+                crate::commerce::entitlements::plan_in_force(&deps.db, user_id, ms(now)).await?;
+            notify_device_signed_out(deps, account, &evicted, plan.devices, meta).await?;
+        }
     }
     let absolute = ms(now) + dur_ms(max);
     let access_exp = (ms(now) + dur_ms(deps.config.access_ttl)).min(absolute);

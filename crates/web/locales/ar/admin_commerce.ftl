@@ -76,4 +76,3 @@ admin-payments-status-failed = فشل
 admin-payments-status-canceled = ملغى
 admin-payments-status-expired = منتهٍ
 admin-payments-status-quarantined = في الحجر
-error-device_limit = بلغت حد الأجهزة المسموح به في باقتك. لتسجيل الدخول هنا، افتح الإعدادات على جهاز متصل بالفعل وأغلق إحدى جلساته.

@@ -76,4 +76,3 @@ admin-payments-status-failed = failed
 admin-payments-status-canceled = canceled
 admin-payments-status-expired = expired
 admin-payments-status-quarantined = quarantined
-error-device_limit = Your plan's device limit is reached. To sign in here, open Settings on a device already signed in and sign out one of its sessions.

@@ -76,4 +76,3 @@ admin-payments-status-failed = échoué
 admin-payments-status-canceled = annulé
 admin-payments-status-expired = expiré
 admin-payments-status-quarantined = en quarantaine
-error-device_limit = La limite d’appareils de votre formule est atteinte. Pour vous connecter ici, ouvrez Paramètres sur un appareil déjà connecté et fermez l’une de ses sessions.
