@@ -82,6 +82,7 @@ BASE_URL="http://127.0.0.1:${PORT}"
 export MYQCM_DATA_DIR="$DATA_DIR"
 export MYQCM_LISTEN="127.0.0.1:${PORT}"
 export MYQCM_PUBLIC_BASE_URL="$BASE_URL"
+export MYQCM_CONTACT_EMAIL="contact@myqcm.test"
 
 SERVER_PID=""
 NODE_PID=""

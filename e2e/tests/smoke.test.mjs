@@ -66,3 +66,25 @@ test('landing page screenshot is saved', async () => {
   const path = await saveScreenshot(page, 'landing');
   assert.ok(path.endsWith('landing.png'));
 });
+
+test('the legal pages are reached from the footer and pass axe in French and Arabic', async () => {
+  for (const locale of ['fr-FR', 'ar-DZ']) {
+    const ctx = await newContext(browser, { locale });
+    const p = await ctx.newPage();
+    const seen = collectErrors(p);
+    await p.goto(urlFor('/'), { waitUntil: 'load' });
+    for (const href of ['/privacy', '/terms', '/security-policy']) {
+      await p.locator(`footer a[href="${href}"]`).click();
+      await p.waitForURL(`**${href}`);
+      assert.equal(await p.locator('h1').count(), 1, `${href} has one <h1>`);
+      assert.ok((await p.locator('article.legal section h2').count()) >= 4, `${href} has its sections`);
+      const violations = await axeViolations(p);
+      assert.equal(violations.length, 0, `axe violations on ${href} (${locale}):\n${formatViolations(violations)}`);
+    }
+    assert.ok((await p.content()).includes('contact@myqcm.test'), 'the contact address is published');
+    await saveScreenshot(p, `legal-${locale}`);
+    const errs = seen.stop();
+    assert.deepEqual(errs, [], `errors on the legal pages:\n${errs.join('\n')}`);
+    await ctx.close();
+  }
+});

@@ -97,6 +97,9 @@ pub struct Settings {
     pub metrics_listen: String,
     /// Public base URL (links in mail, OIDC redirect, payment return URLs).
     pub public_base_url: String,
+    /// Address published for privacy requests and security reports (`/privacy`, `/terms`,
+    /// `/.well-known/security.txt`); required in production.
+    pub contact_email: Option<String>,
     /// Comma-separated CIDRs whose `X-Forwarded-For` is believed.
     #[serde(deserialize_with = "opt_text")]
     pub trusted_proxies: Option<String>,
@@ -178,6 +181,7 @@ impl Default for Settings {
             mail_from: "MyQCM <no-reply@myqcm.local>".into(),
             email_verification: true,
             disabled_areas: None,
+            contact_email: None,
             google_client_id: None,
             google_client_secret: Secret::default(),
             google_issuer: "https://accounts.google.com".into(),
@@ -255,6 +259,8 @@ pub struct Config {
     pub secret_key: Vec<u8>,
     /// Areas switched off (`MYQCM_DISABLED_AREAS`).
     pub disabled_areas: Vec<myqcm_web::Area>,
+    /// `MYQCM_CONTACT_EMAIL`, checked.
+    pub contact_email: Option<String>,
 }
 
 impl Settings {
@@ -379,6 +385,7 @@ impl Settings {
             }
         }
         let disabled_areas = parse_areas(self.disabled_areas.as_deref())?;
+        let contact_email = parse_contact(self.contact_email.as_deref())?;
         let secret_key = base64::engine::general_purpose::STANDARD
             .decode(self.secret_key.expose().trim())
             .map_err(|_| err("secret_key", "must be base64"))?;
@@ -398,6 +405,12 @@ impl Settings {
                     "cannot be switched off in production",
                 ));
             }
+            if contact_email.is_none() {
+                return Err(err(
+                    "contact_email",
+                    "is required in production (privacy requests and security reports go there)",
+                ));
+            }
         }
         Ok(Config {
             production,
@@ -408,8 +421,29 @@ impl Settings {
             database_url,
             secret_key,
             disabled_areas,
+            contact_email,
             settings: self,
         })
+    }
+}
+
+/// `MYQCM_CONTACT_EMAIL`: one plain address (it is printed into pages and `security.txt`, so
+/// nothing but `local@domain` with printable characters).
+fn parse_contact(value: Option<&str>) -> Result<Option<String>, ConfigError> {
+    let Some(v) = value.map(str::trim).filter(|v| !v.is_empty()) else {
+        return Ok(None);
+    };
+    let plain = v.len() <= 254
+        && v.chars()
+            .all(|c| c.is_ascii_graphic() && !"<>\"(),;:[]".contains(c) || c == '@')
+        && matches!(v.split_once('@'), Some((l, d)) if !l.is_empty() && d.contains('.') && !d.contains('@'));
+    if plain {
+        Ok(Some(v.to_owned()))
+    } else {
+        Err(err(
+            "contact_email",
+            "must be one plain address (name@domain)",
+        ))
     }
 }
 
@@ -495,6 +529,7 @@ mod tests {
         jail.set_env("MYQCM_LLM_API_KEY", "llm-key-value");
         jail.set_env("MYQCM_CHARGILY_MODE", "live");
         jail.set_env("MYQCM_CHARGILY_SECRET_KEY", "chargily-key-value");
+        jail.set_env("MYQCM_CONTACT_EMAIL", "contact@myqcm.example");
     }
 
     #[test]
@@ -656,8 +691,11 @@ mod tests {
                 "MYQCM_SECRET_KEY",
                 base64::engine::general_purpose::STANDARD.encode([9u8; 64]),
             );
+            assert_eq!(load(None).unwrap_err().variable, "MYQCM_CONTACT_EMAIL");
+            jail.set_env("MYQCM_CONTACT_EMAIL", "contact@myqcm.example");
             let c = load(None).map_err(|e| e.to_string())?;
             assert!(c.settings.google_client_id.is_none());
+            assert_eq!(c.contact_email.as_deref(), Some("contact@myqcm.example"));
             Ok(())
         });
     }
@@ -673,6 +711,9 @@ mod tests {
             ("MYQCM_REDIS_URL", "http://x"),
             ("MYQCM_JOB_RETENTION_DAYS", "0"),
             ("MYQCM_JOB_RETENTION_DAYS", "a week"),
+            ("MYQCM_CONTACT_EMAIL", "no-at-sign.example"),
+            ("MYQCM_CONTACT_EMAIL", "a@b.dz\nBcc: x@y.dz"),
+            ("MYQCM_CONTACT_EMAIL", "<script>@x.dz"),
         ] {
             Jail::expect_with(|jail| {
                 jail.set_env(var, value);

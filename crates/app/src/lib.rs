@@ -137,6 +137,7 @@ pub fn web_config(config: &Config) -> WebConfig {
         trusted_proxies: config.trusted_proxies.clone(),
         email_verification: config.settings.email_verification,
         disabled_areas: config.disabled_areas.clone(),
+        contact_email: config.contact_email.clone(),
         ..WebConfig::development(config.public_base_url.clone())
     }
 }

@@ -52,6 +52,9 @@ pub struct WebConfig {
     pub email_verification: bool,
     /// `MYQCM_DISABLED_AREAS`: parts of the product switched off (hidden, their routes 404).
     pub disabled_areas: Vec<Area>,
+    /// `MYQCM_CONTACT_EMAIL`: published on `/privacy`, `/terms`, `/security-policy` and in
+    /// `/.well-known/security.txt` (which answers 404 without it).
+    pub contact_email: Option<String>,
 }
 
 impl WebConfig {
@@ -66,6 +69,7 @@ impl WebConfig {
             trusted_proxies: Vec::new(),
             email_verification: true,
             disabled_areas: Vec::new(),
+            contact_email: None,
         }
     }
 

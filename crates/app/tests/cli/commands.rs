@@ -191,6 +191,7 @@ fn seed_demo_is_refused_in_production_and_creates_one_account_per_role_otherwise
         .args(["seed", "--demo"])
         .current_dir(dir.path())
         .env("MYQCM_ENV", "production")
+        .env("MYQCM_CONTACT_EMAIL", "contact@myqcm.example")
         .env("MYQCM_PUBLIC_BASE_URL", "https://myqcm.example")
         .env(
             "MYQCM_SECRET_KEY",

@@ -614,3 +614,73 @@ async fn switched_off_areas_disappear_from_pages_and_answer_404() {
     assert_eq!(app.get_as(&b, "/progress").await.status(), 200);
     assert_eq!(app.get_as(&b, "/api/v1/progress").await.status(), 200);
 }
+
+#[tokio::test]
+async fn the_legal_pages_are_linked_from_every_page_and_quote_this_instances_settings() {
+    let app = spawn_with(|w| w.contact_email = Some("contact@myqcm.example".into())).await;
+    let mut fr = Jar::new();
+    let (_, landing, _) = fr.get(&app, "/").await;
+    for link in ["/privacy", "/terms", "/security-policy"] {
+        assert!(landing.contains(&format!("href=\"{link}\"")), "{link}");
+    }
+    let (s, html, _) = fr.get(&app, "/privacy").await;
+    assert_eq!(s, 200);
+    assert!(html.contains("Politique de confidentialité"), "{html}");
+    assert!(html.contains("contact@myqcm.example"));
+    // The retention periods are this instance's configuration (the defaults here).
+    assert!(
+        html.contains("supprimées 90 jours après leur fin"),
+        "{html}"
+    );
+    assert!(html.contains("effacé 14 jours plus tard"));
+    assert!(html.contains("18-07"));
+    // Blank lines in the text make paragraphs: "what we keep" has five.
+    let data = html.split("id=\"data\"").nth(1).unwrap();
+    let data = data.split("</section>").next().unwrap();
+    assert_eq!(data.matches("<p>").count(), 5, "{data}");
+    let mut ar = Jar::with_language("ar");
+    let (s, html, _) = ar.get(&app, "/terms").await;
+    assert_eq!(s, 200);
+    assert!(html.contains("dir=\"rtl\"") && html.contains("شروط الاستخدام"));
+    let mut en = Jar::with_language("en");
+    let (s, html, _) = en.get(&app, "/security-policy").await;
+    assert_eq!(s, 200);
+    assert!(html.contains("Security policy") && html.contains("contact@myqcm.example"));
+
+    let res = app
+        .client
+        .get(app.url("/.well-known/security.txt"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(
+        res.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain")
+    );
+    let body = res.text().await.unwrap();
+    assert!(
+        body.contains("Contact: mailto:contact@myqcm.example\n"),
+        "{body}"
+    );
+    assert!(body.contains(&format!("Policy: {}/security-policy\n", app.base)));
+    let expires = body
+        .lines()
+        .find_map(|l| l.strip_prefix("Expires: "))
+        .unwrap();
+    let expires = chrono::DateTime::parse_from_rfc3339(expires).unwrap();
+    let now = myqcm_domain::Clock::now(&app.clock);
+    assert!(expires > now && expires < now + chrono::Duration::days(366));
+
+    // Without a contact address there is nothing to publish.
+    let bare = spawn().await;
+    let res = bare
+        .client
+        .get(bare.url("/.well-known/security.txt"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+}
