@@ -233,9 +233,14 @@ async fn render_errors(req: Request, next: Next) -> Response {
         )
             .into_response()
     };
-    // Keep headers set by inner layers (security headers, Allow, Retry-After), not the body's.
+    // Keep headers set by inner layers (security headers, Allow, Retry-After), not the body's:
+    // the new body is neither the old type nor length nor, when the compression layer packed the
+    // bare rejection, compressed (copying `Content-Encoding: gzip` made clients fail to decode).
     for (name, value) in &headers {
-        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+        if name != header::CONTENT_TYPE
+            && name != header::CONTENT_LENGTH
+            && name != header::CONTENT_ENCODING
+        {
             out.headers_mut().insert(name.clone(), value.clone());
         }
     }

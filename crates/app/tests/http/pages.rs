@@ -684,3 +684,43 @@ async fn the_legal_pages_are_linked_from_every_page_and_quote_this_instances_set
         .unwrap();
     assert_eq!(res.status(), 404);
 }
+
+/// A rejection rendered again as problem+json or an error page is sent uncompressed and says so:
+/// the compression layer had packed axum's bare rejection and its `Content-Encoding: gzip` was
+/// copied onto the new, plain body, so clients failed to decode it (found by schemathesis).
+#[tokio::test]
+async fn re_rendered_rejections_never_claim_a_compression_they_do_not_have() {
+    let app = spawn().await;
+    app.sign_up_verified("gzip2@example.dz", PW).await;
+    let t = app.token_grant("gzip2@example.dz", PW).await;
+    let bearer = t["access_token"].as_str().unwrap();
+    for path in [
+        "/api/v1/authoring/items/not-a-uuid",
+        "/api/v1/training-sessions/not-a-uuid",
+    ] {
+        let res = app
+            .client
+            .get(app.url(path))
+            .bearer_auth(bearer)
+            .header("accept-encoding", "gzip")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 400, "{path}");
+        assert!(res.headers().get("content-encoding").is_none(), "{path}");
+        let body: serde_json::Value = res.json().await.unwrap();
+        assert_eq!(body["status"], 400, "{path}: {body}");
+    }
+    let b = app.learner("gzip3@example.dz").await;
+    let res = app
+        .client
+        .get(app.url("/practice/not-a-uuid"))
+        .header("cookie", b.cookie_header())
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_client_error());
+    assert!(res.headers().get("content-encoding").is_none());
+    assert!(res.text().await.unwrap().contains("<html"));
+}
