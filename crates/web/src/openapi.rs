@@ -140,5 +140,49 @@ pub struct ApiDoc;
 
 /// `GET /api/v1/openapi.json`.
 pub async fn document() -> Json<utoipa::openapi::OpenApi> {
-    Json(ApiDoc::openapi())
+    Json(described())
+}
+
+/// The document with the error contract every operation shares: any error status is an RFC 9457
+/// problem (`application/problem+json`, schema `Problem`). Error responses the handlers list
+/// keep their descriptions but get that media type, and each operation gains a `default`
+/// response for the statuses any route may answer without listing them (400 for a malformed
+/// body or path, 401, 403, 404, 413, 422, 429, 503 when the database is away, 500).
+pub fn described() -> utoipa::openapi::OpenApi {
+    use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+    let mut doc = ApiDoc::openapi();
+    let problem = || {
+        ContentBuilder::new()
+            .schema(Some(Ref::from_schema_name("Problem")))
+            .build()
+    };
+    for item in doc.paths.paths.values_mut() {
+        let ops = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+        ];
+        for op in ops.into_iter().flatten() {
+            for (status, response) in &mut op.responses.responses {
+                let error = status.starts_with('4') || status.starts_with('5');
+                if let (true, RefOr::T(r)) = (error, response) {
+                    r.content.clear();
+                    r.content
+                        .insert("application/problem+json".into(), RefOr::T(problem()));
+                }
+            }
+            op.responses.responses.insert(
+                "default".into(),
+                RefOr::T(
+                    ResponseBuilder::new()
+                        .description("Any other error, as an RFC 9457 problem")
+                        .content("application/problem+json", problem())
+                        .build(),
+                ),
+            );
+        }
+    }
+    doc
 }

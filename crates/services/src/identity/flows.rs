@@ -1029,6 +1029,7 @@ pub async fn load_account<C: ConnectionTrait>(conn: &C, id: Uuid) -> Result<Opti
 
 /// One sign-in session in the owner's device list.
 #[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = SignInSession)]
 pub struct SessionView {
     /// Id (revoke with `DELETE /api/v1/account/sessions/{id}`).
     pub id: Uuid,

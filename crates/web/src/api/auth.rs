@@ -476,6 +476,7 @@ pub async fn confirm_reset(
 
 /// The current session.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = CurrentSignIn)]
 pub struct SessionView {
     /// The account.
     pub user: AccountView,
