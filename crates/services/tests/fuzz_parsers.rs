@@ -8,6 +8,12 @@
 //!
 //! Covered: the import parsers (JSON bank, CSV, XLSX), the QROC normaliser and matcher, the
 //! Markdown renderer and HTML sanitiser.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "tests fail loudly on purpose"
+)]
 
 use std::sync::OnceLock;
 
