@@ -233,12 +233,37 @@ struct Learner {
     current: Value,
 }
 
+/// A response with an unexpected status (kept apart from transport failures in the counts).
+#[derive(Debug)]
+struct HttpStatus(u16);
+
+impl std::fmt::Display for HttpStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "HTTP {}", self.0)
+    }
+}
+
+impl std::error::Error for HttpStatus {}
+
+/// Failed round trips by kind: 503, another 5xx, a 4xx, no response (connection refused,
+/// reset or timed out) — the fault tests read these.
+#[derive(Default)]
+struct ErrorCounts {
+    unavailable: AtomicU64,
+    server: AtomicU64,
+    client: AtomicU64,
+    transport: AtomicU64,
+    /// Slowest failed round trip, in microseconds (a failure must come fast, not hang).
+    slowest_us: AtomicU64,
+}
+
 struct Shared {
     client: reqwest::Client,
     base: String,
     subjects: Vec<String>,
     ok: AtomicU64,
     errors: AtomicU64,
+    kinds: ErrorCounts,
     sessions: AtomicU64,
     latencies: Mutex<Vec<f64>>,
     ack: Option<Mutex<std::io::BufWriter<std::fs::File>>>,
@@ -282,7 +307,8 @@ impl Shared {
         let status = r.status();
         let v: Value = r.json().await.unwrap_or(Value::Null);
         if status.as_u16() != 201 {
-            bail!("session start: {status} {v}");
+            return Err(anyhow::Error::new(HttpStatus(status.as_u16()))
+                .context(format!("session start: {v}")));
         }
         self.sessions.fetch_add(1, Ordering::Relaxed);
         l.session = v["id"].as_str().map(str::to_owned);
@@ -310,11 +336,13 @@ impl Shared {
             .send()
             .await?;
         let status = r.status();
-        let v: Value = r.json().await?;
+        let v: Value = r.json().await.unwrap_or(Value::Null);
         if status.as_u16() != 200 {
             l.current = Value::Null;
             l.session = None;
-            bail!("answer: {status} {v}");
+            return Err(
+                anyhow::Error::new(HttpStatus(status.as_u16())).context(format!("answer: {v}"))
+            );
         }
         if v["repeat"] == false
             && let (Some(ack), Some(s)) = (&self.ack, v["served_id"].as_str())
@@ -340,6 +368,16 @@ impl Shared {
                 self.latencies.lock().await.push(seconds);
             }
             Err(e) => {
+                let k = &self.kinds;
+                let counter = match e.downcast_ref::<HttpStatus>().map(|s| s.0) {
+                    Some(503) => &k.unavailable,
+                    Some(s) if s >= 500 => &k.server,
+                    Some(_) => &k.client,
+                    None => &k.transport,
+                };
+                counter.fetch_add(1, Ordering::Relaxed);
+                k.slowest_us
+                    .fetch_max((seconds * 1e6) as u64, Ordering::Relaxed);
                 if self.errors.fetch_add(1, Ordering::Relaxed) < 5 {
                     eprintln!("error: {e:#}");
                 }
@@ -426,6 +464,7 @@ async fn run(
         subjects: vec![],
         ok: AtomicU64::new(0),
         errors: AtomicU64::new(0),
+        kinds: ErrorCounts::default(),
         sessions: AtomicU64::new(0),
         latencies: Mutex::new(Vec::new()),
         ack,
@@ -462,8 +501,9 @@ async fn run(
     lat.sort_by(f64::total_cmp);
     let ok = shared.ok.load(Ordering::Relaxed);
     let ms = |x: f64| x * 1000.0;
+    let k = &shared.kinds;
     println!(
-        "{} loop, {n} learners{}, {seconds} s: {ok} round trips, {:.0}/s; latency ms p50 {:.2} p95 {:.2} p99 {:.2} max {:.2}; errors {}; sessions started {}",
+        "{} loop, {n} learners{}, {seconds} s: {ok} round trips, {:.0}/s; latency ms p50 {:.2} p95 {:.2} p99 {:.2} max {:.2}; errors {} (503 {}, other 5xx {}, 4xx {}, no response {}; slowest failure {:.0} ms); sessions started {}",
         if rate.is_some() { "open" } else { "closed" },
         rate.map(|r| format!(", {r}/s offered")).unwrap_or_default(),
         ok as f64 / elapsed,
@@ -472,6 +512,11 @@ async fn run(
         ms(percentile(&lat, 0.99)),
         ms(lat.last().copied().unwrap_or(f64::NAN)),
         shared.errors.load(Ordering::Relaxed),
+        k.unavailable.load(Ordering::Relaxed),
+        k.server.load(Ordering::Relaxed),
+        k.client.load(Ordering::Relaxed),
+        k.transport.load(Ordering::Relaxed),
+        k.slowest_us.load(Ordering::Relaxed) as f64 / 1000.0,
         shared.sessions.load(Ordering::Relaxed),
     );
     Ok(())
@@ -486,11 +531,12 @@ async fn closed_loop(shared: &Arc<Shared>, learners: Vec<Learner>, deadline: Ins
             while Instant::now() < deadline {
                 let t = Instant::now();
                 let r = shared.answer(&mut l).await;
-                if r.is_err() {
+                let failed = r.is_err();
+                shared.record(r, t.elapsed().as_secs_f64()).await;
+                if failed {
                     // Back off briefly (e.g. the server is down during the kill test).
                     tokio::time::sleep(Duration::from_millis(20)).await;
                 }
-                shared.record(r, t.elapsed().as_secs_f64()).await;
             }
         }));
     }

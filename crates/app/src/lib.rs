@@ -35,6 +35,9 @@ pub use config::Config;
 /// The use cases' handle every role of the binary shares (built by [`build_services`]).
 pub use myqcm_services::Services;
 
+/// How long a request waits for a PostgreSQL connection before answering 503.
+pub const DATABASE_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Opens the database (applying migrations), the cache, the blob store and the mailer, and
 /// adds the identity settings and Google sign-in from `config`.
 pub async fn build_services(config: &Config) -> anyhow::Result<Services> {
@@ -44,6 +47,12 @@ pub async fn build_services(config: &Config) -> anyhow::Result<Services> {
             config.settings.data_dir.display()
         )
     })?;
+    if !config.database_url.starts_with("sqlite:") {
+        // A lost PostgreSQL answers 503 within this wait instead of holding every request until
+        // it returns (fault test `scripts/fault-tests.sh postgres`). SQLite keeps the default:
+        // its only wait is for the single writer, which a burst may legitimately queue for.
+        myqcm_db::set_connection_wait(DATABASE_WAIT);
+    }
     let db = myqcm_db::connect_migrated(&config.database_url, None)
         .await
         .context("opening the database (MYQCM_DATABASE_URL)")?;

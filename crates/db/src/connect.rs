@@ -12,6 +12,18 @@ use crate::migration::Migrator;
 /// Which engine a connection talks to.
 pub type Backend = DbBackend;
 
+/// How long a query waits for a pooled connection (and a new connection for its handshake)
+/// before failing with [`DbError::Unavailable`], in milliseconds. 10 s unless the process sets
+/// it: the server sets a short wait so that a lost database answers 503 at once instead of
+/// holding every request (see [`set_connection_wait`]).
+static CONNECTION_WAIT_MS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(10_000);
+
+/// Sets the wait of pools opened afterwards (see [`CONNECTION_WAIT_MS`]).
+pub fn set_connection_wait(wait: Duration) {
+    let ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX).max(1);
+    CONNECTION_WAIT_MS.store(ms, std::sync::atomic::Ordering::Relaxed);
+}
+
 /// Opens a pool for `url` (`sqlite://…` or `postgres://…`). SQLite files are created if
 /// missing and opened in WAL mode with foreign keys on and a 5 s busy timeout on every pooled
 /// connection. `schema` (PostgreSQL only) sets the search path, used by tests to isolate
@@ -27,9 +39,10 @@ async fn connect_sized(
     max: Option<u32>,
 ) -> Result<DatabaseConnection, DbError> {
     let mut opts = ConnectOptions::new(url.to_owned());
+    let wait = Duration::from_millis(CONNECTION_WAIT_MS.load(std::sync::atomic::Ordering::Relaxed));
     opts.sqlx_logging(false)
-        .connect_timeout(Duration::from_secs(10))
-        .acquire_timeout(Duration::from_secs(10));
+        .connect_timeout(wait)
+        .acquire_timeout(wait);
     if url.starts_with("sqlite:") {
         let in_memory = url.contains(":memory:") || url.contains("mode=memory");
         // Every pooled connection of an in-memory database would get its own empty database.

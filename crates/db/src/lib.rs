@@ -15,7 +15,9 @@ pub mod sql;
 pub mod training;
 mod write;
 
-pub use connect::{Backend, connect, connect_migrated, migrate, ping, pool_connections};
+pub use connect::{
+    Backend, connect, connect_migrated, migrate, ping, pool_connections, set_connection_wait,
+};
 pub use sea_orm::{DatabaseConnection, DatabaseTransaction, TransactionTrait};
 pub use write::{WriteBatch, begin_write};
 
@@ -28,6 +30,11 @@ pub enum DbError {
     /// The row does not exist.
     #[error("not found")]
     NotFound,
+    /// The database cannot be reached right now (connection refused or lost, pool exhausted
+    /// past its wait, server shutting down or starting): a request may be retried shortly, and
+    /// the HTTP layer answers 503 rather than 500.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
     /// Anything else from the driver; logged, never shown to a client.
     #[error("database error: {0}")]
     Backend(String),
@@ -35,10 +42,34 @@ pub enum DbError {
 
 impl From<sea_orm::DbErr> for DbError {
     fn from(e: sea_orm::DbErr) -> Self {
+        if is_unavailable(&e) {
+            return Self::Unavailable(e.to_string());
+        }
         match e {
             sea_orm::DbErr::RecordNotFound(_) => Self::NotFound,
             other => Self::Backend(other.to_string()),
         }
+    }
+}
+
+/// Whether a driver error means "the database is not reachable now" rather than "this query is
+/// wrong": no connection could be had, the connection broke, or PostgreSQL refused it while
+/// shutting down or starting (SQLSTATE class 08, 57P01–57P03).
+fn is_unavailable(e: &sea_orm::DbErr) -> bool {
+    use sea_orm::sqlx::Error as Sqlx;
+    use sea_orm::{DbErr, RuntimeErr};
+    match e {
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
+        DbErr::Exec(RuntimeErr::SqlxError(x)) | DbErr::Query(RuntimeErr::SqlxError(x)) => {
+            match x.as_ref() {
+                Sqlx::Io(_) | Sqlx::PoolTimedOut | Sqlx::PoolClosed | Sqlx::WorkerCrashed => true,
+                Sqlx::Database(d) => d.code().is_some_and(|c| {
+                    c.starts_with("08") || matches!(&*c, "57P01" | "57P02" | "57P03")
+                }),
+                _ => false,
+            }
+        }
+        _ => false,
     }
 }
 

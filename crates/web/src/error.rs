@@ -273,6 +273,10 @@ impl From<TrainingError> for WebError {
                 ),
             },
             e @ TrainingError::Store(_) => Self::internal(e),
+            e @ TrainingError::Unavailable(_) => {
+                tracing::warn!(error = %e, "backend unavailable");
+                Self::code(codes::UNAVAILABLE)
+            }
         }
     }
 }
@@ -309,6 +313,16 @@ impl IntoResponse for WebError {
                 detail,
                 errors,
             },
+            Self::Internal(cause) if cause.chain().any(myqcm_services::is_unavailable) => {
+                // The database or the cache is away: 503 and a hint to retry; it recovers by
+                // itself when the backend returns (no restart needed).
+                tracing::warn!(error = %format!("{cause:#}"), "backend unavailable");
+                ErrorMarker {
+                    code: codes::UNAVAILABLE,
+                    detail: None,
+                    errors: None,
+                }
+            }
             Self::Internal(cause) => {
                 // The only place an internal cause is recorded; the client sees a bare 500.
                 tracing::error!(error = %format!("{cause:#}"), "internal error");
@@ -322,6 +336,12 @@ impl IntoResponse for WebError {
         let status =
             StatusCode::from_u16(marker.code.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let mut res = status.into_response();
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            res.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from_static("5"),
+            );
+        }
         res.extensions_mut().insert(marker);
         res
     }

@@ -103,12 +103,16 @@ pub enum TrainingError {
     /// Storage or model failure (logged, never shown).
     #[error("storage: {0}")]
     Store(String),
+    /// The database cannot be reached right now (answered 503; retry shortly).
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
 }
 
 impl From<DbError> for TrainingError {
     fn from(e: DbError) -> Self {
         match e {
             DbError::NotFound => Self::NotFound,
+            DbError::Unavailable(m) => Self::Unavailable(m),
             other => Self::Store(other.to_string()),
         }
     }
@@ -116,7 +120,10 @@ impl From<DbError> for TrainingError {
 
 impl From<sea_orm::DbErr> for TrainingError {
     fn from(e: sea_orm::DbErr) -> Self {
-        Self::Store(e.to_string())
+        match DbError::from(e) {
+            DbError::Unavailable(m) => Self::Unavailable(m),
+            other => Self::Store(other.to_string()),
+        }
     }
 }
 
@@ -130,7 +137,7 @@ impl From<EntitlementError> for TrainingError {
     fn from(e: EntitlementError) -> Self {
         match e {
             EntitlementError::Exhausted(x) => Self::QuotaExhausted(x),
-            EntitlementError::Unavailable(m) => Self::Store(m),
+            EntitlementError::Unavailable(m) => Self::Unavailable(m),
         }
     }
 }

@@ -82,12 +82,16 @@ pub enum ProgressError {
     /// Storage failure (logged, never shown).
     #[error("storage: {0}")]
     Store(String),
+    /// The database cannot be reached right now (answered 503; retry shortly).
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
 }
 
 impl From<DbError> for ProgressError {
     fn from(e: DbError) -> Self {
         match e {
             DbError::NotFound => Self::NotFound,
+            DbError::Unavailable(m) => Self::Unavailable(m),
             other => Self::Store(other.to_string()),
         }
     }

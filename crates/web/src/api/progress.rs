@@ -27,6 +27,10 @@ impl From<ProgressError> for WebError {
             ProgressError::NotFound => Self::code(codes::NOT_FOUND),
             ProgressError::Forbidden => Self::code(codes::FORBIDDEN),
             e @ ProgressError::Store(_) => Self::internal(e),
+            e @ ProgressError::Unavailable(_) => {
+                tracing::warn!(error = %e, "backend unavailable");
+                Self::code(codes::UNAVAILABLE)
+            }
         }
     }
 }
