@@ -24,7 +24,9 @@ use std::time::Duration;
 use anyhow::Context;
 use myqcm_domain::SystemClock;
 use myqcm_domain::ports::{BlobStore, Cache, Mailer};
-use myqcm_integrations::{FileMailer, FsBlobStore, MemoryCache, RedisCache, SmtpMailer};
+use myqcm_integrations::{
+    FileMailer, FsBlobStore, MemoryCache, RedisCache, S3BlobStore, SmtpMailer,
+};
 use myqcm_jobs::{PurgeJob, Registry, Worker, WorkerConfig};
 use myqcm_web::{AppState, WebConfig};
 
@@ -55,8 +57,7 @@ pub async fn build_services(config: &Config) -> anyhow::Result<Services> {
         ),
         None => Arc::new(MemoryCache::default()),
     };
-    let blobs: Arc<dyn BlobStore> =
-        Arc::new(FsBlobStore::new(config.settings.data_dir.join("blobs")));
+    let blobs = blob_store(config)?;
     let mailer: Arc<dyn Mailer> = match &config.settings.smtp_url {
         Some(url) => {
             Arc::new(SmtpMailer::new(url, &config.settings.mail_from).context("MYQCM_SMTP_URL")?)
@@ -93,6 +94,15 @@ pub async fn build_services(config: &Config) -> anyhow::Result<Services> {
     })
 }
 
+/// The blob store: the S3-compatible bucket of `MYQCM_BLOB_S3_BUCKET` when set, else the
+/// directory `<data dir>/blobs`.
+pub fn blob_store(config: &Config) -> anyhow::Result<Arc<dyn BlobStore>> {
+    Ok(match &config.blob_s3 {
+        Some(s3) => Arc::new(S3BlobStore::new(s3).context("MYQCM_BLOB_S3_ENDPOINT")?),
+        None => Arc::new(FsBlobStore::new(config.settings.data_dir.join("blobs"))),
+    })
+}
+
 /// Which integrations `config` switches on, for the admin console's overview: kinds and
 /// on/off only, never a URL, key or password.
 pub fn integrations(config: &Config) -> myqcm_services::overview::Integrations {
@@ -113,7 +123,12 @@ pub fn integrations(config: &Config) -> myqcm_services::overview::Integrations {
             "files"
         }
         .into(),
-        blobs: "directory".into(),
+        blobs: if config.blob_s3.is_some() {
+            "s3"
+        } else {
+            "directory"
+        }
+        .into(),
         email_verification: st.email_verification,
         google: st.google_client_id.is_some(),
         chargily: st

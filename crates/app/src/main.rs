@@ -43,7 +43,7 @@ enum Command {
         #[arg(long)]
         output: PathBuf,
     },
-    /// Restore an archive of `myqcm backup` into an empty database and blob directory (the
+    /// Restore an archive of `myqcm backup` into an empty database and blob store (the
     /// configured ones), after checking every part's checksum; then apply pending migrations.
     Restore {
         /// The archive to read.
@@ -262,15 +262,15 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Backup { output } => {
             let url = &config.database_url;
             let db = myqcm_db::connect(url, None).await?;
-            let blobs = config.settings.data_dir.join("blobs");
-            let m = myqcm_app::backup::backup(&db, url, &blobs, &output).await?;
+            let blobs = myqcm_app::blob_store(&config)?;
+            let m = myqcm_app::backup::backup(&db, url, &*blobs, &output).await?;
             print_manifest("backup written", &output, &m);
             Ok(())
         }
         Command::Restore { archive } => {
             let url = &config.database_url;
-            let blobs = config.settings.data_dir.join("blobs");
-            let m = myqcm_app::backup::restore(&archive, url, &blobs).await?;
+            let blobs = myqcm_app::blob_store(&config)?;
+            let m = myqcm_app::backup::restore(&archive, url, &*blobs).await?;
             print_manifest("restored", &archive, &m);
             Ok(())
         }
