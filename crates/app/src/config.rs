@@ -173,6 +173,14 @@ pub struct Settings {
     pub blob_s3_access_key_id: Option<String>,
     /// Secret access key (required when the access key id is set).
     pub blob_s3_secret_access_key: Secret,
+    /// Directory of the recurring backup's archives; unset: no recurring backup.
+    #[serde(deserialize_with = "opt_text")]
+    pub backup_dir: Option<String>,
+    /// Hours between two recurring backups (at least 1).
+    pub backup_every_hours: u32,
+    /// Archives the recurring backup keeps; older ones are deleted after each success (at
+    /// least 1).
+    pub backup_keep: u32,
 }
 
 impl Default for Settings {
@@ -212,6 +220,9 @@ impl Default for Settings {
             blob_s3_region: "us-east-1".into(),
             blob_s3_access_key_id: None,
             blob_s3_secret_access_key: Secret::default(),
+            backup_dir: None,
+            backup_every_hours: 24,
+            backup_keep: 7,
         }
     }
 }
@@ -387,6 +398,12 @@ impl Settings {
         }
         if self.job_retention_days == 0 {
             return Err(err("job_retention_days", "must be at least 1"));
+        }
+        if self.backup_every_hours == 0 {
+            return Err(err("backup_every_hours", "must be at least 1"));
+        }
+        if self.backup_keep == 0 {
+            return Err(err("backup_keep", "must be at least 1"));
         }
 
         for req in self.secret_requirements() {
@@ -688,6 +705,11 @@ mod tests {
                 c.settings.calibration_every_hours, 0,
                 "no recurring calibration"
             );
+            assert_eq!(c.settings.backup_dir, None, "no recurring backup");
+            assert_eq!(
+                (c.settings.backup_every_hours, c.settings.backup_keep),
+                (24, 7)
+            );
             Ok(())
         });
     }
@@ -832,6 +854,9 @@ mod tests {
             ("MYQCM_REDIS_URL", "http://x"),
             ("MYQCM_JOB_RETENTION_DAYS", "0"),
             ("MYQCM_JOB_RETENTION_DAYS", "a week"),
+            ("MYQCM_BACKUP_EVERY_HOURS", "0"),
+            ("MYQCM_BACKUP_EVERY_HOURS", "daily"),
+            ("MYQCM_BACKUP_KEEP", "0"),
         ] {
             Jail::expect_with(|jail| {
                 jail.set_env(var, value);

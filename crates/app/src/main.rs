@@ -306,7 +306,8 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             myqcm_app::watch_pool(&services.db, stop.clone());
             let web = myqcm_app::web_config(&config);
             myqcm_app::schedule_job_purge(&services, &config).await?;
-            myqcm_app::run_server(listener, services, web, !no_worker, stop).await
+            let worker = (!no_worker).then(|| myqcm_app::worker_for(&services, &config));
+            myqcm_app::run_server(listener, services, web, worker, stop).await
         }
         Command::Worker => {
             let services = myqcm_app::build_services(&config).await?;
@@ -314,7 +315,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             spawn_metrics(&config, &stop).await?;
             myqcm_app::watch_pool(&services.db, stop.clone());
             myqcm_app::schedule_job_purge(&services, &config).await?;
-            myqcm_app::worker(&services).run(stop).await;
+            myqcm_app::worker_for(&services, &config).run(stop).await;
             Ok(())
         }
         Command::Migrate => {
