@@ -122,6 +122,8 @@ fn run_tool(mut cmd: Command) -> anyhow::Result<()> {
 async fn fetch_blobs(blobs: &dyn BlobStore, dir: &Path) -> anyhow::Result<Vec<(String, PathBuf)>> {
     let mut out = Vec::new();
     for key in blobs.keys().await.context("listing the blob store")? {
+        // The key becomes a path under `dir`: never one that climbs out of it.
+        myqcm_domain::ports::validate_blob_key(&key)?;
         let data = match blobs.get(&key).await {
             Ok(data) => data,
             Err(PortError::NotFound) => continue,

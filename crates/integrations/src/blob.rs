@@ -257,13 +257,30 @@ impl BlobStore for S3BlobStore {
     }
 
     async fn keys(&self) -> Result<Vec<String>, PortError> {
-        let mut keys: Vec<String> = self
+        let listed: Vec<String> = self
             .store
             .list(None)
             .map_ok(|meta| meta.location.to_string())
             .try_collect()
             .await
-            .map_err(s3_error)?;
+            .map_err(|e| match e {
+                // Listing has no object to miss: the bucket itself is absent.
+                object_store::Error::NotFound { .. } => {
+                    PortError::Unavailable(format!("bucket {} not found", self.bucket))
+                }
+                other => s3_error(other),
+            })?;
+        // Objects written by other tools may carry names no caller of the port could choose.
+        let mut keys: Vec<String> = listed
+            .into_iter()
+            .filter(|k| {
+                let ok = validate_blob_key(k).is_ok();
+                if !ok {
+                    tracing::warn!(key = %k, bucket = %self.bucket, "object ignored: not a valid blob key");
+                }
+                ok
+            })
+            .collect();
         keys.sort();
         Ok(keys)
     }

@@ -385,8 +385,28 @@ async fn blob_contract_s3() {
         other.get("shared/doc.pdf").await.unwrap(),
         Bytes::from_static(b"%PDF")
     );
+    // An object another tool wrote under a name no caller could choose is left out of the
+    // listing (a backup would otherwise turn it into a path).
+    let odd = reqwest::Client::new()
+        .put(format!(
+            "{}/{bucket}/odd%20name.png",
+            endpoint.trim_end_matches('/')
+        ))
+        .body("x")
+        .send()
+        .await
+        .unwrap();
+    assert!(odd.status().is_success(), "{odd:?}");
+    assert_eq!(store.keys().await.unwrap(), ["shared/doc.pdf"]);
     // The credentials never show in debug output.
     assert!(!format!("{store:?}").contains("test-secret-key"));
+    // A missing bucket is an outage, not an empty store or a missing object.
+    let gone = S3BlobStore::new(&s3_settings(&endpoint, "no-such-bucket-here")).unwrap();
+    let listed = gone.keys().await;
+    assert!(
+        matches!(&listed, Err(PortError::Unavailable(_))),
+        "{listed:?}"
+    );
 }
 
 #[tokio::test]
