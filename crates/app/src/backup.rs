@@ -4,12 +4,13 @@
 //! - **SQLite**: `VACUUM INTO` a fresh file, which is a consistent copy while the server runs.
 //! - **PostgreSQL**: `pg_dump --format=custom` (found on `PATH`; refused when older than the
 //!   server), restored with `pg_restore`.
-//! - **Blobs**: every file under `<data dir>/blobs`, stored as is.
+//! - **Blobs**: every object of the configured blob store (the directory `<data dir>/blobs` or
+//!   the S3-compatible bucket), listed and read through the `BlobStore` port, stored as is.
 //! - **Manifest** (`manifest.json`): format version, application version, backend, the last
 //!   migration applied, row counts of the main tables, and the SHA-256 and size of every part.
 //!
 //! Restore reads the manifest, checks every part against its digest before touching anything,
-//! refuses a target database or blob directory that is not empty, and refuses an archive made
+//! refuses a target database or blob store that is not empty, and refuses an archive made
 //! by a newer schema than this binary knows; then it loads the parts and applies this binary's
 //! pending migrations (expand-only, so an older backup comes up to date).
 
@@ -21,6 +22,7 @@ use std::process::Command;
 use anyhow::{Context as _, bail, ensure};
 use myqcm_db::DatabaseConnection;
 use myqcm_db::maintenance;
+use myqcm_domain::ports::{BlobStore, PortError};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
@@ -115,35 +117,36 @@ fn run_tool(mut cmd: Command) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn blob_files(root: &Path) -> anyhow::Result<Vec<PathBuf>> {
+/// Copies every object of `blobs` into files under `dir` (one per key), in key order. An
+/// object deleted between the listing and the read is left out.
+async fn fetch_blobs(blobs: &dyn BlobStore, dir: &Path) -> anyhow::Result<Vec<(String, PathBuf)>> {
     let mut out = Vec::new();
-    if !root.exists() {
-        return Ok(out);
-    }
-    let mut dirs = vec![root.to_path_buf()];
-    while let Some(dir) = dirs.pop() {
-        for entry in std::fs::read_dir(&dir)? {
-            let entry = entry?;
-            let kind = entry.file_type()?;
-            if kind.is_dir() {
-                dirs.push(entry.path());
-            } else if kind.is_file() {
-                out.push(entry.path());
-            }
+    for key in blobs.keys().await.context("listing the blob store")? {
+        // The key becomes a path under `dir`: never one that climbs out of it.
+        myqcm_domain::ports::validate_blob_key(&key)?;
+        let data = match blobs.get(&key).await {
+            Ok(data) => data,
+            Err(PortError::NotFound) => continue,
+            Err(e) => return Err(e).with_context(|| format!("reading blob {key}")),
+        };
+        let path = dir.join(&key);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)?;
         }
+        std::fs::write(&path, &data)?;
+        out.push((key, path));
     }
-    out.sort();
     Ok(out)
 }
 
-/// Writes the archive of the database at `url` and the blobs under `blobs` to `output`.
+/// Writes the archive of the database at `url` and every object of `blobs` to `output`.
 ///
 /// # Errors
 /// A database, tool or file failure; nothing is left at `output` then.
 pub async fn backup(
     db: &DatabaseConnection,
     url: &str,
-    blobs: &Path,
+    blobs: &dyn BlobStore,
     output: &Path,
 ) -> anyhow::Result<Manifest> {
     ensure!(
@@ -176,12 +179,11 @@ pub async fn backup(
         sha256: sha,
         bytes,
     });
-    let blob_paths = blob_files(blobs)?;
-    for p in &blob_paths {
-        let rel = p.strip_prefix(blobs)?.to_string_lossy().replace('\\', "/");
+    let blob_paths = fetch_blobs(blobs, &work.path().join("blobs")).await?;
+    for (key, p) in &blob_paths {
         let (sha, bytes) = sha256_file(p)?;
         parts.push(Part {
-            path: format!("blobs/{rel}"),
+            path: format!("blobs/{key}"),
             sha256: sha,
             bytes,
         });
@@ -216,7 +218,7 @@ pub async fn backup(
             Ok(())
         };
         copy(part_name, &part_path)?;
-        for (p, part) in blob_paths.iter().zip(&manifest.parts[1..]) {
+        for ((_, p), part) in blob_paths.iter().zip(&manifest.parts[1..]) {
             copy(&part.path, p)?;
         }
         zip.finish()?.sync_all()?;
@@ -283,13 +285,13 @@ fn sqlite_path(url: &str) -> anyhow::Result<PathBuf> {
     Ok(PathBuf::from(path))
 }
 
-/// Restores `archive` into the (empty) database at `url` and the (empty) blob directory
-/// `blobs`, then applies pending migrations. Returns the manifest.
+/// Restores `archive` into the (empty) database at `url` and the (empty) blob store `blobs`,
+/// then applies pending migrations. Returns the manifest.
 ///
 /// # Errors
 /// A damaged archive, a target that is not empty, a schema newer than this binary, a tool
 /// failure.
-pub async fn restore(archive: &Path, url: &str, blobs: &Path) -> anyhow::Result<Manifest> {
+pub async fn restore(archive: &Path, url: &str, blobs: &dyn BlobStore) -> anyhow::Result<Manifest> {
     let manifest = verify(archive)?;
     ensure!(
         maintenance::known_migrations().contains(&manifest.migration),
@@ -306,8 +308,12 @@ pub async fn restore(archive: &Path, url: &str, blobs: &Path) -> anyhow::Result<
         "the archive holds a {} database; the target is {want}",
         manifest.backend
     );
-    if blobs.exists() && std::fs::read_dir(blobs)?.next().is_some() {
-        bail!("the blob directory {} is not empty", blobs.display());
+    let present = blobs.keys().await.context("listing the blob store")?;
+    if !present.is_empty() {
+        bail!(
+            "the blob store {blobs:?} is not empty ({} objects)",
+            present.len()
+        );
     }
     let mut zip = zip::ZipArchive::new(File::open(archive)?)?;
     if is_postgres(url) {
@@ -351,12 +357,13 @@ pub async fn restore(archive: &Path, url: &str, blobs: &Path) -> anyhow::Result<
         .iter()
         .filter(|p| p.path.starts_with("blobs/"))
     {
-        let rel = &part.path["blobs/".len()..];
-        let target = blobs.join(rel);
-        if let Some(dir) = target.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
-        std::io::copy(&mut zip.by_name(&part.path)?, &mut File::create(&target)?)?;
+        let key = &part.path["blobs/".len()..];
+        let mut data = Vec::new();
+        zip.by_name(&part.path)?.read_to_end(&mut data)?;
+        blobs
+            .put(key, data.into())
+            .await
+            .with_context(|| format!("writing blob {key}"))?;
     }
     let db = myqcm_db::connect_migrated(url, None).await?;
     let now = maintenance::row_counts(&db).await?;

@@ -162,6 +162,28 @@ pub struct Settings {
     /// Hours between two calibration runs from the database (`calibration.run`, candidate
     /// sets only); 0 = no recurring calibration.
     pub calibration_every_hours: u32,
+    /// S3 bucket for images and documents; unset: the directory `<data dir>/blobs`.
+    #[serde(deserialize_with = "opt_text")]
+    pub blob_s3_bucket: Option<String>,
+    /// Endpoint of an S3-compatible service (MinIO, Garage, Ceph…); unset: AWS. Path-style
+    /// requests; production requires `https://`.
+    #[serde(deserialize_with = "opt_text")]
+    pub blob_s3_endpoint: Option<String>,
+    /// Region of the bucket.
+    pub blob_s3_region: String,
+    /// Access key id; unset (with no secret): the instance's role from the metadata service.
+    #[serde(deserialize_with = "opt_text")]
+    pub blob_s3_access_key_id: Option<String>,
+    /// Secret access key (required when the access key id is set).
+    pub blob_s3_secret_access_key: Secret,
+    /// Directory of the recurring backup's archives; unset: no recurring backup.
+    #[serde(deserialize_with = "opt_text")]
+    pub backup_dir: Option<String>,
+    /// Hours between two recurring backups (at least 1).
+    pub backup_every_hours: u32,
+    /// Archives the recurring backup keeps; older ones are deleted after each success (at
+    /// least 1).
+    pub backup_keep: u32,
 }
 
 impl Default for Settings {
@@ -197,6 +219,14 @@ impl Default for Settings {
             account_deletion_grace_days: 14,
             job_retention_days: 14,
             calibration_every_hours: 0,
+            blob_s3_bucket: None,
+            blob_s3_endpoint: None,
+            blob_s3_region: "us-east-1".into(),
+            blob_s3_access_key_id: None,
+            blob_s3_secret_access_key: Secret::default(),
+            backup_dir: None,
+            backup_every_hours: 24,
+            backup_keep: 7,
         }
     }
 }
@@ -261,6 +291,8 @@ pub struct Config {
     pub disabled_areas: Vec<myqcm_web::Area>,
     /// `MYQCM_CONTACT_EMAIL`, checked.
     pub contact_email: Option<String>,
+    /// The S3-compatible blob store (`MYQCM_BLOB_S3_*`); `None`: the blob directory.
+    pub blob_s3: Option<myqcm_integrations::S3Settings>,
 }
 
 impl Settings {
@@ -290,6 +322,12 @@ impl Settings {
                 field: "chargily_secret_key",
                 value: &self.chargily_secret_key,
                 required: self.chargily_mode.is_some(),
+                dev_values: &[],
+            },
+            SecretRequirement {
+                field: "blob_s3_secret_access_key",
+                value: &self.blob_s3_secret_access_key,
+                required: self.blob_s3_access_key_id.is_some(),
                 dev_values: &[],
             },
         ]
@@ -367,6 +405,12 @@ impl Settings {
         if self.job_retention_days == 0 {
             return Err(err("job_retention_days", "must be at least 1"));
         }
+        if self.backup_every_hours == 0 {
+            return Err(err("backup_every_hours", "must be at least 1"));
+        }
+        if self.backup_keep == 0 {
+            return Err(err("backup_keep", "must be at least 1"));
+        }
 
         for req in self.secret_requirements() {
             let v = req.value.expose().trim();
@@ -386,6 +430,7 @@ impl Settings {
         }
         let disabled_areas = parse_areas(self.disabled_areas.as_deref())?;
         let contact_email = parse_contact(self.contact_email.as_deref())?;
+        let blob_s3 = self.blob_s3(production)?;
         let secret_key = base64::engine::general_purpose::STANDARD
             .decode(self.secret_key.expose().trim())
             .map_err(|_| err("secret_key", "must be base64"))?;
@@ -422,8 +467,62 @@ impl Settings {
             secret_key,
             disabled_areas,
             contact_email,
+            blob_s3,
             settings: self,
         })
+    }
+
+    /// `MYQCM_BLOB_S3_*`: the bucket switches the S3 store on; the other settings without it
+    /// are a mistake (the operator meant to share blobs), not a reason to fall back quietly.
+    fn blob_s3(
+        &self,
+        production: bool,
+    ) -> Result<Option<myqcm_integrations::S3Settings>, ConfigError> {
+        let secret = &self.blob_s3_secret_access_key;
+        let Some(bucket) = self.blob_s3_bucket.clone() else {
+            for (field, set) in [
+                ("blob_s3_endpoint", self.blob_s3_endpoint.is_some()),
+                (
+                    "blob_s3_access_key_id",
+                    self.blob_s3_access_key_id.is_some(),
+                ),
+                ("blob_s3_secret_access_key", !secret.is_empty()),
+            ] {
+                if set {
+                    return Err(err(
+                        "blob_s3_bucket",
+                        format!("must be set when MYQCM_{} is", field.to_uppercase()),
+                    ));
+                }
+            }
+            return Ok(None);
+        };
+        if let Some(endpoint) = &self.blob_s3_endpoint {
+            let url = url::Url::parse(endpoint)
+                .map_err(|e| err("blob_s3_endpoint", format!("not a URL: {e}")))?;
+            match url.scheme() {
+                "https" => {}
+                "http" if !production => {}
+                "http" => return Err(err("blob_s3_endpoint", "must be https:// in production")),
+                _ => return Err(err("blob_s3_endpoint", "must be an http(s) URL")),
+            }
+        }
+        if self.blob_s3_access_key_id.is_none() && !secret.is_empty() {
+            return Err(err(
+                "blob_s3_access_key_id",
+                "must be set when MYQCM_BLOB_S3_SECRET_ACCESS_KEY is",
+            ));
+        }
+        if self.blob_s3_region.trim().is_empty() {
+            return Err(err("blob_s3_region", "must not be empty"));
+        }
+        Ok(Some(myqcm_integrations::S3Settings {
+            bucket,
+            endpoint: self.blob_s3_endpoint.clone(),
+            region: self.blob_s3_region.trim().to_owned(),
+            access_key_id: self.blob_s3_access_key_id.clone(),
+            secret_access_key: (!secret.is_empty()).then(|| secret.expose().to_owned()),
+        }))
     }
 }
 
@@ -487,6 +586,7 @@ pub fn figment(file: Option<&Path>) -> Figment {
                 "test_database_url",
                 "test_redis_url",
                 "e2e_base_url",
+                "test_s3_url",
             ])
             .split("__"),
     )
@@ -530,6 +630,10 @@ mod tests {
         jail.set_env("MYQCM_CHARGILY_MODE", "live");
         jail.set_env("MYQCM_CHARGILY_SECRET_KEY", "chargily-key-value");
         jail.set_env("MYQCM_CONTACT_EMAIL", "contact@myqcm.example");
+        jail.set_env("MYQCM_BLOB_S3_BUCKET", "myqcm-blobs");
+        jail.set_env("MYQCM_BLOB_S3_ENDPOINT", "https://s3.example");
+        jail.set_env("MYQCM_BLOB_S3_ACCESS_KEY_ID", "blob-key-id");
+        jail.set_env("MYQCM_BLOB_S3_SECRET_ACCESS_KEY", "blob-secret-value");
     }
 
     #[test]
@@ -548,6 +652,78 @@ mod tests {
     }
 
     #[test]
+    fn the_s3_blob_store_is_configured_by_its_bucket() {
+        Jail::expect_with(|_jail| {
+            assert!(load(None).map_err(|e| e.to_string())?.blob_s3.is_none());
+            Ok(())
+        });
+        Jail::expect_with(|jail| {
+            jail.set_env("MYQCM_BLOB_S3_BUCKET", "blobs");
+            jail.set_env("MYQCM_BLOB_S3_ENDPOINT", "http://127.0.0.1:5000");
+            jail.set_env("MYQCM_BLOB_S3_ACCESS_KEY_ID", "id");
+            jail.set_env("MYQCM_BLOB_S3_SECRET_ACCESS_KEY", "secret-value");
+            let c = load(None).map_err(|e| e.to_string())?;
+            let s3 = c.blob_s3.as_ref().expect("configured");
+            assert_eq!(s3.bucket, "blobs");
+            assert_eq!(s3.region, "us-east-1");
+            assert_eq!(s3.secret_access_key.as_deref(), Some("secret-value"));
+            assert!(!format!("{c:?}").contains("secret-value"));
+            Ok(())
+        });
+        // Settings without the bucket, a key id without its secret, a plain-http endpoint in
+        // production: each names its variable.
+        for (vars, production, at_fault) in [
+            (
+                &[("MYQCM_BLOB_S3_ENDPOINT", "http://127.0.0.1:5000")][..],
+                false,
+                "MYQCM_BLOB_S3_BUCKET",
+            ),
+            (
+                &[("MYQCM_BLOB_S3_SECRET_ACCESS_KEY", "s")][..],
+                false,
+                "MYQCM_BLOB_S3_BUCKET",
+            ),
+            (
+                &[
+                    ("MYQCM_BLOB_S3_BUCKET", "b"),
+                    ("MYQCM_BLOB_S3_ACCESS_KEY_ID", "id"),
+                ][..],
+                false,
+                "MYQCM_BLOB_S3_SECRET_ACCESS_KEY",
+            ),
+            (
+                &[
+                    ("MYQCM_BLOB_S3_BUCKET", "b"),
+                    ("MYQCM_BLOB_S3_SECRET_ACCESS_KEY", "s"),
+                ][..],
+                false,
+                "MYQCM_BLOB_S3_ACCESS_KEY_ID",
+            ),
+            (
+                &[("MYQCM_BLOB_S3_ENDPOINT", "ftp://x")][..],
+                true,
+                "MYQCM_BLOB_S3_ENDPOINT",
+            ),
+            (
+                &[("MYQCM_BLOB_S3_ENDPOINT", "http://minio:9000")][..],
+                true,
+                "MYQCM_BLOB_S3_ENDPOINT",
+            ),
+        ] {
+            Jail::expect_with(|jail| {
+                if production {
+                    production_env(jail);
+                }
+                for (k, v) in vars {
+                    jail.set_env(k, v);
+                }
+                assert_eq!(load(None).unwrap_err().variable, at_fault, "{vars:?}");
+                Ok(())
+            });
+        }
+    }
+
+    #[test]
     fn development_defaults_load_without_any_variable() {
         Jail::expect_with(|_jail| {
             let c = load(None).map_err(|e| e.to_string())?;
@@ -563,6 +739,11 @@ mod tests {
             assert_eq!(
                 c.settings.calibration_every_hours, 0,
                 "no recurring calibration"
+            );
+            assert_eq!(c.settings.backup_dir, None, "no recurring backup");
+            assert_eq!(
+                (c.settings.backup_every_hours, c.settings.backup_keep),
+                (24, 7)
             );
             Ok(())
         });
@@ -714,6 +895,9 @@ mod tests {
             ("MYQCM_CONTACT_EMAIL", "no-at-sign.example"),
             ("MYQCM_CONTACT_EMAIL", "a@b.dz\nBcc: x@y.dz"),
             ("MYQCM_CONTACT_EMAIL", "<script>@x.dz"),
+            ("MYQCM_BACKUP_EVERY_HOURS", "0"),
+            ("MYQCM_BACKUP_EVERY_HOURS", "daily"),
+            ("MYQCM_BACKUP_KEEP", "0"),
         ] {
             Jail::expect_with(|jail| {
                 jail.set_env(var, value);

@@ -2,6 +2,7 @@
 //! worker. `main.rs` only parses the command line and calls in here.
 
 pub mod backup;
+pub mod backup_jobs;
 pub mod calibrate;
 pub mod cards;
 pub mod config;
@@ -24,7 +25,9 @@ use std::time::Duration;
 use anyhow::Context;
 use myqcm_domain::SystemClock;
 use myqcm_domain::ports::{BlobStore, Cache, Mailer};
-use myqcm_integrations::{FileMailer, FsBlobStore, MemoryCache, RedisCache, SmtpMailer};
+use myqcm_integrations::{
+    FileMailer, FsBlobStore, MemoryCache, RedisCache, S3BlobStore, SmtpMailer,
+};
 use myqcm_jobs::{PurgeJob, Registry, Worker, WorkerConfig};
 use myqcm_web::{AppState, WebConfig};
 
@@ -64,8 +67,7 @@ pub async fn build_services(config: &Config) -> anyhow::Result<Services> {
         ),
         None => Arc::new(MemoryCache::default()),
     };
-    let blobs: Arc<dyn BlobStore> =
-        Arc::new(FsBlobStore::new(config.settings.data_dir.join("blobs")));
+    let blobs = blob_store(config)?;
     let mailer: Arc<dyn Mailer> = match &config.settings.smtp_url {
         Some(url) => {
             Arc::new(SmtpMailer::new(url, &config.settings.mail_from).context("MYQCM_SMTP_URL")?)
@@ -102,6 +104,15 @@ pub async fn build_services(config: &Config) -> anyhow::Result<Services> {
     })
 }
 
+/// The blob store: the S3-compatible bucket of `MYQCM_BLOB_S3_BUCKET` when set, else the
+/// directory `<data dir>/blobs`.
+pub fn blob_store(config: &Config) -> anyhow::Result<Arc<dyn BlobStore>> {
+    Ok(match &config.blob_s3 {
+        Some(s3) => Arc::new(S3BlobStore::new(s3).context("MYQCM_BLOB_S3_ENDPOINT")?),
+        None => Arc::new(FsBlobStore::new(config.settings.data_dir.join("blobs"))),
+    })
+}
+
 /// Which integrations `config` switches on, for the admin console's overview: kinds and
 /// on/off only, never a URL, key or password.
 pub fn integrations(config: &Config) -> myqcm_services::overview::Integrations {
@@ -122,7 +133,12 @@ pub fn integrations(config: &Config) -> myqcm_services::overview::Integrations {
             "files"
         }
         .into(),
-        blobs: "directory".into(),
+        blobs: if config.blob_s3.is_some() {
+            "s3"
+        } else {
+            "directory"
+        }
+        .into(),
         email_verification: st.email_verification,
         google: st.google_client_id.is_some(),
         chargily: st
@@ -264,8 +280,9 @@ pub fn registry(services: &Services) -> Registry {
     r
 }
 
-/// Declares the hourly purge of finished jobs older than `MYQCM_JOB_RETENTION_DAYS`, and the
-/// recurring calibration when `MYQCM_CALIBRATION_EVERY_HOURS` is set.
+/// Declares the hourly purge of finished jobs older than `MYQCM_JOB_RETENTION_DAYS`, the
+/// recurring calibration when `MYQCM_CALIBRATION_EVERY_HOURS` is set and the recurring backup
+/// when `MYQCM_BACKUP_DIR` is.
 pub async fn schedule_job_purge(services: &Services, config: &Config) -> anyhow::Result<()> {
     PurgeJob::schedule(
         &services.db,
@@ -273,7 +290,35 @@ pub async fn schedule_job_purge(services: &Services, config: &Config) -> anyhow:
         services.clock.now(),
     )
     .await?;
-    schedule_calibration(services, config.settings.calibration_every_hours).await
+    schedule_calibration(services, config.settings.calibration_every_hours).await?;
+    schedule_backup(services, config).await
+}
+
+/// Declares `backup.run` every `MYQCM_BACKUP_EVERY_HOURS` into `MYQCM_BACKUP_DIR` (removes the
+/// schedule when the directory is unset) and publishes the time of the newest archive there
+/// as `myqcm_backup_last_success_timestamp_seconds`. A new schedule first runs one period
+/// after the newest archive (at once when there is none), so restarts take no extra backup.
+pub async fn schedule_backup(services: &Services, config: &Config) -> anyhow::Result<()> {
+    let kind = backup_jobs::BackupJob::KIND;
+    let Some(dir) = config.settings.backup_dir.as_deref() else {
+        myqcm_db::jobs::delete_schedule(&services.db, kind).await?;
+        return Ok(());
+    };
+    myqcm_web::observability::install_recorder();
+    let every = chrono::Duration::hours(i64::from(config.settings.backup_every_hours));
+    let now = services.clock.now();
+    let first = backup_jobs::publish_last_success(std::path::Path::new(dir))
+        .map_or(now, |newest| (newest + every).max(now));
+    myqcm_db::jobs::upsert_schedule(
+        &services.db,
+        kind,
+        kind,
+        &serde_json::json!({}),
+        every,
+        first,
+    )
+    .await?;
+    Ok(())
 }
 
 /// Declares `calibration.run` every `MYQCM_CALIBRATION_EVERY_HOURS` hours (24 for nightly),
@@ -301,12 +346,37 @@ pub async fn schedule_calibration(services: &Services, every_hours: u32) -> anyh
     Ok(())
 }
 
-/// A worker over `services`.
+/// A worker over `services` running every handler of [`registry`].
 pub fn worker(services: &Services) -> Worker {
+    worker_with(services, registry(services))
+}
+
+/// The worker of `myqcm serve` and `myqcm worker`: [`registry`] plus the handlers that need
+/// the configuration (the recurring backup when `MYQCM_BACKUP_DIR` is set).
+pub fn worker_for(services: &Services, config: &Config) -> Worker {
+    let mut r = registry(services);
+    if let Some(dir) = &config.settings.backup_dir {
+        let kind = backup_jobs::BackupJob::KIND;
+        r.register(
+            kind,
+            Arc::new(backup_jobs::BackupJob {
+                db: services.db.clone(),
+                database_url: config.database_url.clone(),
+                blobs: services.blobs.clone(),
+                dir: dir.into(),
+                keep: usize::try_from(config.settings.backup_keep).unwrap_or(usize::MAX),
+            }),
+        );
+        r.limit(kind, 1);
+    }
+    worker_with(services, r)
+}
+
+fn worker_with(services: &Services, registry: Registry) -> Worker {
     Worker::new(
         services.db.clone(),
         services.clock.clone(),
-        Arc::new(registry(services)),
+        Arc::new(registry),
         WorkerConfig {
             events: Some(services.cache.clone()),
             ..WorkerConfig::default()
@@ -373,14 +443,14 @@ pub async fn run_metrics(
     Ok(())
 }
 
-/// Runs the HTTP server on `listener` (and the worker in-process unless `with_worker` is false)
-/// until `stop` turns true; then stops accepting, drains requests and lets the worker finish or
+/// Runs the HTTP server on `listener` (and `worker` in-process, when given) until `stop` turns
+/// true; then stops accepting, drains requests and lets the worker finish or
 /// release its job.
 pub async fn run_server(
     listener: tokio::net::TcpListener,
     services: Services,
     web: WebConfig,
-    with_worker: bool,
+    worker: Option<Worker>,
     stop: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
     myqcm_web::observability::install_recorder();
@@ -428,8 +498,8 @@ pub async fn run_server(
             .await?;
     }
     let app = myqcm_web::router(app_state(&services, web));
-    let worker_task = with_worker.then(|| {
-        let w = worker(&services);
+    let with_worker = worker.is_some();
+    let worker_task = worker.map(|w| {
         let rx = stop.clone();
         tokio::spawn(async move { w.run(rx).await })
     });

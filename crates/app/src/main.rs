@@ -43,7 +43,7 @@ enum Command {
         #[arg(long)]
         output: PathBuf,
     },
-    /// Restore an archive of `myqcm backup` into an empty database and blob directory (the
+    /// Restore an archive of `myqcm backup` into an empty database and blob store (the
     /// configured ones), after checking every part's checksum; then apply pending migrations.
     Restore {
         /// The archive to read.
@@ -262,15 +262,15 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Backup { output } => {
             let url = &config.database_url;
             let db = myqcm_db::connect(url, None).await?;
-            let blobs = config.settings.data_dir.join("blobs");
-            let m = myqcm_app::backup::backup(&db, url, &blobs, &output).await?;
+            let blobs = myqcm_app::blob_store(&config)?;
+            let m = myqcm_app::backup::backup(&db, url, &*blobs, &output).await?;
             print_manifest("backup written", &output, &m);
             Ok(())
         }
         Command::Restore { archive } => {
             let url = &config.database_url;
-            let blobs = config.settings.data_dir.join("blobs");
-            let m = myqcm_app::backup::restore(&archive, url, &blobs).await?;
+            let blobs = myqcm_app::blob_store(&config)?;
+            let m = myqcm_app::backup::restore(&archive, url, &*blobs).await?;
             print_manifest("restored", &archive, &m);
             Ok(())
         }
@@ -306,7 +306,8 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             myqcm_app::watch_pool(&services.db, stop.clone());
             let web = myqcm_app::web_config(&config);
             myqcm_app::schedule_job_purge(&services, &config).await?;
-            myqcm_app::run_server(listener, services, web, !no_worker, stop).await
+            let worker = (!no_worker).then(|| myqcm_app::worker_for(&services, &config));
+            myqcm_app::run_server(listener, services, web, worker, stop).await
         }
         Command::Worker => {
             let services = myqcm_app::build_services(&config).await?;
@@ -314,7 +315,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             spawn_metrics(&config, &stop).await?;
             myqcm_app::watch_pool(&services.db, stop.clone());
             myqcm_app::schedule_job_purge(&services, &config).await?;
-            myqcm_app::worker(&services).run(stop).await;
+            myqcm_app::worker_for(&services, &config).run(stop).await;
             Ok(())
         }
         Command::Migrate => {

@@ -66,6 +66,8 @@ pub trait BlobStore: Send + Sync + std::fmt::Debug {
     async fn delete(&self, key: &str) -> Result<(), PortError>;
     /// Whether an object exists under `key`.
     async fn exists(&self, key: &str) -> Result<bool, PortError>;
+    /// Every key in the store, sorted (backups read the whole store through this).
+    async fn keys(&self) -> Result<Vec<String>, PortError>;
 }
 
 /// Validates a blob key: non-empty, at most 256 bytes, only `[A-Za-z0-9._/-]`, no `..` segment,

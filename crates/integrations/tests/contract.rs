@@ -1,6 +1,7 @@
 //! Contract suites: one scripted story per port, run against every implementation.
-//! The Redis run needs `MYQCM_TEST_REDIS_URL` (CI sets it); without it that test says so and
-//! passes, so the suite also runs on a machine with no service.
+//! The Redis run needs `MYQCM_TEST_REDIS_URL` and the S3 run `MYQCM_TEST_S3_URL` (an
+//! S3-compatible server such as `moto_server` on loopback; CI sets both); without them those
+//! tests say so and pass, so the suite also runs on a machine with no service.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -11,7 +12,9 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use myqcm_domain::ports::{BlobStore, Cache, Mailer, OutgoingMail, PortError};
-use myqcm_integrations::{FileMailer, FsBlobStore, MemoryCache, RedisCache, SmtpMailer};
+use myqcm_integrations::{
+    FileMailer, FsBlobStore, MemoryCache, RedisCache, S3BlobStore, S3Settings, SmtpMailer,
+};
 
 async fn cache_story(cache: &dyn Cache) {
     cache.ping().await.unwrap();
@@ -256,6 +259,7 @@ async fn redis_connect_failure_is_an_error_not_a_hang() {
 }
 
 async fn blob_story(store: &dyn BlobStore) {
+    assert_eq!(store.keys().await.unwrap(), Vec::<String>::new());
     assert!(!store.exists("a/b.png").await.unwrap());
     assert!(matches!(
         store.get("a/b.png").await,
@@ -278,9 +282,27 @@ async fn blob_story(store: &dyn BlobStore) {
         store.get("a/b.png").await.unwrap(),
         Bytes::from_static(b"two")
     );
+    // Keys come back sorted, nested ones with `/`, binary content unchanged.
+    let bin: Vec<u8> = (0..=255).collect();
+    store
+        .put("0-first.pdf", Bytes::from(bin.clone()))
+        .await
+        .unwrap();
+    store
+        .put("media/2026/x.webp", Bytes::from_static(b"three"))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.keys().await.unwrap(),
+        ["0-first.pdf", "a/b.png", "media/2026/x.webp"]
+    );
+    assert_eq!(store.get("0-first.pdf").await.unwrap(), bin);
+    store.delete("0-first.pdf").await.unwrap();
+    store.delete("media/2026/x.webp").await.unwrap();
     store.delete("a/b.png").await.unwrap();
     store.delete("a/b.png").await.unwrap();
     assert!(!store.exists("a/b.png").await.unwrap());
+    assert_eq!(store.keys().await.unwrap(), Vec::<String>::new());
     for bad in ["../etc/passwd", "/abs", "a/../../b"] {
         assert!(matches!(
             store.put(bad, Bytes::new()).await,
@@ -307,6 +329,100 @@ async fn blob_contract_fs() {
             .iter()
             .all(|p| !p.to_string_lossy().contains(".tmp-"))
     );
+}
+
+#[tokio::test]
+async fn fs_keys_skip_unfinished_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = FsBlobStore::new(dir.path());
+    store
+        .put("a/b.png", Bytes::from_static(b"x"))
+        .await
+        .unwrap();
+    std::fs::write(dir.path().join("a/.tmp-123"), b"half").unwrap();
+    assert_eq!(store.keys().await.unwrap(), ["a/b.png"]);
+}
+
+/// Creates `bucket` on the S3-compatible server at `endpoint` (object_store does not create
+/// buckets; moto accepts an unsigned `PUT /bucket`).
+async fn create_bucket(endpoint: &str, bucket: &str) {
+    let res = reqwest::Client::new()
+        .put(format!("{}/{bucket}", endpoint.trim_end_matches('/')))
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_success(), "creating the bucket: {res:?}");
+}
+
+fn s3_settings(endpoint: &str, bucket: &str) -> S3Settings {
+    S3Settings {
+        bucket: bucket.to_owned(),
+        endpoint: Some(endpoint.to_owned()),
+        region: "us-east-1".into(),
+        access_key_id: Some("test-access-key".into()),
+        secret_access_key: Some("test-secret-key".into()),
+    }
+}
+
+#[tokio::test]
+async fn blob_contract_s3() {
+    let Ok(endpoint) = std::env::var("MYQCM_TEST_S3_URL") else {
+        eprintln!("MYQCM_TEST_S3_URL unset: the S3 blob contract is skipped");
+        return;
+    };
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let bucket = format!("contract-{}", uuid::Uuid::new_v4().simple());
+    create_bucket(&endpoint, &bucket).await;
+    let store = S3BlobStore::new(&s3_settings(&endpoint, &bucket)).unwrap();
+    blob_story(&store).await;
+    // Two instances configured alike share the objects.
+    let other = S3BlobStore::new(&s3_settings(&endpoint, &bucket)).unwrap();
+    store
+        .put("shared/doc.pdf", Bytes::from_static(b"%PDF"))
+        .await
+        .unwrap();
+    assert_eq!(
+        other.get("shared/doc.pdf").await.unwrap(),
+        Bytes::from_static(b"%PDF")
+    );
+    // An object another tool wrote under a name no caller could choose is left out of the
+    // listing (a backup would otherwise turn it into a path).
+    let odd = reqwest::Client::new()
+        .put(format!(
+            "{}/{bucket}/odd%20name.png",
+            endpoint.trim_end_matches('/')
+        ))
+        .body("x")
+        .send()
+        .await
+        .unwrap();
+    assert!(odd.status().is_success(), "{odd:?}");
+    assert_eq!(store.keys().await.unwrap(), ["shared/doc.pdf"]);
+    // The credentials never show in debug output.
+    assert!(!format!("{store:?}").contains("test-secret-key"));
+    // A missing bucket is an outage, not an empty store or a missing object.
+    let gone = S3BlobStore::new(&s3_settings(&endpoint, "no-such-bucket-here")).unwrap();
+    let listed = gone.keys().await;
+    assert!(
+        matches!(&listed, Err(PortError::Unavailable(_))),
+        "{listed:?}"
+    );
+}
+
+#[tokio::test]
+async fn s3_store_reports_a_dead_endpoint_as_unavailable() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let store =
+        S3BlobStore::new(&s3_settings(&format!("http://127.0.0.1:{port}"), "nowhere")).unwrap();
+    let res = tokio::time::timeout(Duration::from_secs(60), store.get("a.png"))
+        .await
+        .expect("bounded retries");
+    assert!(matches!(res, Err(PortError::Unavailable(_))), "{res:?}");
 }
 
 fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {

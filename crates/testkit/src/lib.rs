@@ -121,6 +121,28 @@ pub async fn test_cache_pair() -> anyhow::Result<(Arc<dyn Cache>, Arc<dyn Cache>
     }
 }
 
+/// With `MYQCM_TEST_S3_URL` set (an S3-compatible server on loopback, such as `moto_server`),
+/// creates a fresh bucket there and returns `(endpoint, bucket)`; otherwise `None`.
+pub async fn test_s3_bucket() -> anyhow::Result<Option<(String, String)>> {
+    let Ok(endpoint) = std::env::var("MYQCM_TEST_S3_URL") else {
+        return Ok(None);
+    };
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let endpoint = endpoint.trim_end_matches('/').to_owned();
+    let bucket = format!("test-{}", uuid::Uuid::new_v4().simple());
+    // object_store does not create buckets; moto accepts an unsigned `PUT /bucket`.
+    let res = reqwest::Client::new()
+        .put(format!("{endpoint}/{bucket}"))
+        .send()
+        .await?;
+    anyhow::ensure!(
+        res.status().is_success(),
+        "creating bucket {bucket}: {}",
+        res.status()
+    );
+    Ok(Some((endpoint, bucket)))
+}
+
 /// A fixed clock at a round, recognisable instant (2026-01-05 08:00 UTC).
 pub fn fixed_clock() -> FixedClock {
     FixedClock::new(epoch())

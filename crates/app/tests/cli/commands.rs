@@ -33,7 +33,7 @@ fn audit_rows(dir: &std::path::Path, action: &str) -> Vec<serde_json::Value> {
 }
 
 /// One HTTP/1.1 GET on a fresh connection: (status, body), or `None` while nothing listens.
-fn http_get(port: u16, path: &str) -> Option<(String, String)> {
+pub(crate) fn http_get(port: u16, path: &str) -> Option<(String, String)> {
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
     s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes())
         .ok()?;

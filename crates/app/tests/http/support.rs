@@ -182,7 +182,7 @@ pub async fn spawn_sharing(
         listener,
         services.clone(),
         web,
-        false,
+        None,
         rx,
     ));
     TestApp {

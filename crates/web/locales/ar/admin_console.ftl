@@ -124,6 +124,7 @@ config-kind-redis = Redis
 config-kind-files = ملفات في مجلد البيانات
 config-kind-smtp = خادم SMTP
 config-kind-directory = مجلد داخل مجلد البيانات
+config-kind-s3 = حاوية متوافقة مع S3 (مشتركة بين كل النسخ)
 config-kind-test = وضع الاختبار
 config-kind-live = الوضع الفعلي
 config-no-secrets = تُغيَّر الإعدادات في متغيرات البيئة (MYQCM_…) وتسري عند إعادة التشغيل.

@@ -124,6 +124,7 @@ config-kind-redis = Redis
 config-kind-files = Files in the data directory
 config-kind-smtp = SMTP server
 config-kind-directory = Directory in the data directory
+config-kind-s3 = S3-compatible bucket (shared by every instance)
 config-kind-test = test mode
 config-kind-live = live mode
 config-no-secrets = Settings are changed in the environment (MYQCM_…) and take effect on restart.

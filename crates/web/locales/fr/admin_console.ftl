@@ -124,6 +124,7 @@ config-kind-redis = Redis
 config-kind-files = Fichiers dans le dossier de données
 config-kind-smtp = Serveur SMTP
 config-kind-directory = Dossier dans le dossier de données
+config-kind-s3 = Bucket compatible S3 (partagé par toutes les instances)
 config-kind-test = mode test
 config-kind-live = mode réel
 config-no-secrets = Les réglages se changent dans l’environnement (MYQCM_…) et s’appliquent au redémarrage.
