@@ -224,6 +224,9 @@ impl std::fmt::Debug for RedisCache {
     }
 }
 
+/// How long one Redis command may take before it fails as unavailable.
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(1);
+
 fn unavailable(e: impl std::fmt::Display) -> PortError {
     PortError::Unavailable(e.to_string())
 }
@@ -232,10 +235,17 @@ impl RedisCache {
     /// Connects to `url` (`redis://host:port/db`), waiting for the first connection.
     pub async fn connect(url: &str, prefix: &str) -> Result<Self, PortError> {
         let config = Config::from_url(url).map_err(unavailable)?;
+        // Lost Redis: commands fail within a second (callers answer 503 or fall back) instead
+        // of queueing until it returns, and the client keeps reconnecting (100 ms doubling to
+        // 2 s, without end) so the platform recovers by itself (`scripts/fault-tests.sh redis`).
         let client = Builder::from_config(config)
             .with_connection_config(|c| {
                 c.connection_timeout = Duration::from_secs(5);
             })
+            .with_performance_config(|p| {
+                p.default_command_timeout = COMMAND_TIMEOUT;
+            })
+            .set_policy(ReconnectPolicy::new_exponential(0, 100, 2_000, 2))
             .build()
             .map_err(unavailable)?;
         client.init().await.map_err(unavailable)?;

@@ -54,10 +54,15 @@ pub fn is_unavailable(cause: &(dyn std::error::Error + 'static)) -> bool {
     }
     let mut next = Some(cause);
     while let Some(e) = next {
+        use myqcm_domain::ports::PortError;
         if matches!(store(e), Some(myqcm_db::DbError::Unavailable(_)))
             || matches!(
-                e.downcast_ref::<myqcm_domain::ports::PortError>(),
-                Some(myqcm_domain::ports::PortError::Unavailable(_))
+                e.downcast_ref::<PortError>(),
+                Some(PortError::Unavailable(_))
+            )
+            || matches!(
+                e.downcast_ref::<identity::IdentityError>(),
+                Some(identity::IdentityError::Port(PortError::Unavailable(_)))
             )
         {
             return true;
@@ -84,6 +89,9 @@ mod tests {
             anyhow::Error::new(identity::IdentityError::Store(lost())),
             anyhow::Error::new(catalogue::CatalogueError::Store(lost())).context("importing"),
             anyhow::Error::new(myqcm_domain::ports::PortError::Unavailable("redis".into())),
+            anyhow::Error::new(identity::IdentityError::Port(
+                myqcm_domain::ports::PortError::Unavailable("redis".into()),
+            )),
         ];
         for e in &wrapped {
             assert!(e.chain().any(is_unavailable), "{e:#}");
