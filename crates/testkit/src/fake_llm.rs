@@ -38,8 +38,7 @@ pub struct Knobs {
     pub delay_ms: u64,
     /// The message content is not JSON.
     pub malformed: bool,
-    /// The first multiple-choice item of each answer states one correct option more than it
-    /// marks.
+    /// The first QCM of each answer states one correct option more than it marks.
     pub wrong_correct: bool,
     /// The first item of each answer has a link and a `<script>` in its stem.
     pub with_link: bool,
@@ -317,7 +316,7 @@ fn generate(user: &str, knobs: &Knobs) -> Value {
         }
     }
     if knobs.wrong_correct
-        && let Some(first) = items.iter_mut().find(|i| i["type"] != "QROC")
+        && let Some(first) = items.iter_mut().find(|i| i["type"] == "QCM")
     {
         let stated = first["correct_count"].as_u64().unwrap_or(0) + 1;
         first["correct_count"] = json!(stated);
