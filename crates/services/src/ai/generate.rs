@@ -67,15 +67,22 @@ impl Wanted {
     }
 }
 
-/// Spreads the requested counts over `chunks` chunks, round robin, so that every item type
-/// draws on different parts of the document. Chunks given nothing are left out of the plan.
+/// Spreads the requested counts evenly over `chunks` chunks (item `i` of `n` goes to chunk
+/// `i * chunks / n`, the types interleaved), so that the items draw on the whole document.
+/// Chunks given nothing have an empty [`Wanted`] and are not sent.
 pub fn plan(spec: &GenerationSpec, chunks: usize) -> Vec<Wanted> {
-    let mut out = vec![Wanted::default(); chunks.max(1)];
+    let chunks = chunks.max(1);
+    let mut out = vec![Wanted::default(); chunks];
+    let mut left = [spec.qcs, spec.qcm, spec.qroc];
+    let total = usize::try_from(left.iter().sum::<u32>()).unwrap_or(0);
     let mut i = 0usize;
-    let n = out.len();
-    for (count, which) in [(spec.qcs, 0), (spec.qcm, 1), (spec.qroc, 2)] {
-        for _ in 0..count {
-            let w = &mut out[i % n];
+    while left.iter().any(|n| *n > 0) {
+        for (which, n) in left.iter_mut().enumerate() {
+            if *n == 0 {
+                continue;
+            }
+            *n -= 1;
+            let w = &mut out[i * chunks / total.max(1)];
             match which {
                 0 => w.qcs += 1,
                 1 => w.qcm += 1,

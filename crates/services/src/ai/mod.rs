@@ -2,5 +2,6 @@
 //! generation. Document text is data for the model, never instructions; everything the model
 //! produces is validated and enters the catalogue as a draft for human review.
 
+pub mod drafts;
 pub mod generate;
 pub mod ingest;
