@@ -335,6 +335,77 @@ mod tests {
         );
     }
 
+    #[tokio::test]
+    async fn valid_items_become_drafts_of_the_requester_only() {
+        let db = myqcm_testkit::test_db().await.unwrap();
+        let c = &db.conn;
+        let names = r#"{"fr":"Cardiologie","en":"Cardiology"}"#;
+        let subject = myqcm_db::catalogue::upsert_subject(c, "cardio", 2, None, names)
+            .await
+            .unwrap();
+        myqcm_db::catalogue::upsert_course(c, "cardio-1", subject.id, names)
+            .await
+            .unwrap();
+        myqcm_db::catalogue::upsert_kc(c, "kc-cycle", subject.id, None, "kc", names, 1)
+            .await
+            .unwrap();
+        let fake = FakeLlm::start("k").await.unwrap();
+        fake.knobs(|k| k.wrong_correct = true);
+        let out = collect(
+            &client(&fake),
+            "req-20",
+            &spec(),
+            &pages(),
+            &LIMITS,
+            HashSet::new(),
+            &|_, _| {},
+            &|| false,
+        )
+        .await
+        .unwrap();
+        assert_eq!((out.accepted.len(), out.rejected.len()), (4, 1));
+        let author = Actor {
+            id: Uuid::now_v7(),
+            roles: vec![Role::Author],
+            scopes: vec![],
+            mfa_enrolled: false,
+        };
+        let learner = Actor {
+            id: Uuid::now_v7(),
+            roles: vec![Role::Student],
+            ..author.clone()
+        };
+        let refused = save_drafts(
+            c,
+            &learner,
+            "cardio-1",
+            &["kc-cycle".into()],
+            out.accepted.clone(),
+            Utc::now(),
+        )
+        .await;
+        assert!(matches!(refused, Err(AiError::Forbidden)));
+        let ids = save_drafts(
+            c,
+            &author,
+            "cardio-1",
+            &["kc-cycle".into()],
+            out.accepted,
+            Utc::now(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(ids.len(), 4);
+        for id in ids {
+            let item = myqcm_db::catalogue::item_by_id(c, id)
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(item.status, "draft");
+            assert_eq!(item.author_id, author.id);
+        }
+    }
+
     #[test]
     fn learners_may_not_generate_and_counts_are_bounded() {
         let learner = Actor {
