@@ -1,6 +1,7 @@
 //! The `myqcm` application: configuration, telemetry and the wiring of ports, web server and
 //! worker. `main.rs` only parses the command line and calls in here.
 
+pub mod ai_jobs;
 pub mod backup;
 pub mod calibrate;
 pub mod cards;
