@@ -5,7 +5,8 @@
 //! error and nothing saved, and otherwise saves the valid items as drafts of the requester and
 //! leaves a summary (ids created, refusals with reasons, tokens) as its last progress message.
 //!
-//! Not yet registered with the worker nor reachable over HTTP (see `docs/AI.md`).
+//! Registered with the worker only when the LLM is configured; not yet reachable over HTTP
+//! (see `docs/AI.md`).
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -304,6 +305,25 @@ mod tests {
         let err = job.run(payload(), ctx).await.unwrap_err();
         assert!(err.to_string().contains("nothing was saved"), "{err}");
         assert_eq!(myqcm_db::catalogue::count_items(&c).await.unwrap(), 0);
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err, reason = "figment's Jail error type")]
+    fn the_llm_exists_only_when_configured() {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        figment::Jail::expect_with(|jail| {
+            let c = crate::config::load(None).map_err(|e| e.to_string())?;
+            assert!(crate::language_model(&c).is_none());
+            jail.set_env("MYQCM_LLM_BASE_URL", "http://127.0.0.1:9/v1");
+            jail.set_env("MYQCM_LLM_API_KEY", "k");
+            let c = crate::config::load(None).map_err(|e| e.to_string())?;
+            assert!(crate::language_model(&c).is_none(), "no model name");
+            jail.set_env("MYQCM_LLM_MODEL", "m1");
+            let c = crate::config::load(None).map_err(|e| e.to_string())?;
+            let llm = crate::language_model(&c).map(|l| l.model().to_owned());
+            assert_eq!(llm.as_deref(), Some("m1"));
+            Ok(())
+        });
     }
 
     #[tokio::test]
