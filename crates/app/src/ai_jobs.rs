@@ -8,7 +8,6 @@
 //! Registered with the worker only when the LLM is configured; not yet reachable over HTTP
 //! (see `docs/AI.md`).
 
-use std::collections::HashSet;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -161,7 +160,7 @@ impl AiGenerateJob {
             &spec,
             &bytes,
             &LIMITS,
-            HashSet::new(),
+            drafts::existing_stems(&self.db, &p.course).await?,
             &progress,
             &cancelled,
         )

@@ -142,6 +142,33 @@ pub async fn collect(
     Ok(out)
 }
 
+/// The normalised stems of every item of `course` (any status): generated items repeating
+/// one are refused as duplicates.
+///
+/// # Errors
+/// An unknown course or a storage failure.
+pub async fn existing_stems(
+    db: &DatabaseConnection,
+    course: &str,
+) -> Result<HashSet<String>, AiError> {
+    let store = |e: myqcm_db::DbError| AiError::Catalogue(CatalogueError::Store(e));
+    let course = myqcm_db::catalogue::course_by_code(db, course.trim())
+        .await
+        .map_err(store)?
+        .ok_or(AiError::Catalogue(CatalogueError::NotFound))?;
+    let revisions = myqcm_db::catalogue::current_revisions_of_course(db, course.id)
+        .await
+        .map_err(store)?;
+    let mut out = HashSet::with_capacity(revisions.len());
+    for rev in &revisions {
+        let content = crate::catalogue::parse_content(rev)?;
+        out.insert(myqcm_domain::catalogue::qroc::normalise_loose(
+            &content.stem,
+        ));
+    }
+    Ok(out)
+}
+
 /// Saves accepted items as drafts of `actor` in `course`, tagged with `kcs`, through the
 /// catalogue's use case (the same checks as a hand-written draft). Returns the new item ids.
 ///
