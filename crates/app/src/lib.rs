@@ -1,6 +1,7 @@
 //! The `myqcm` application: configuration, telemetry and the wiring of ports, web server and
 //! worker. `main.rs` only parses the command line and calls in here.
 
+pub mod ai_jobs;
 pub mod backup;
 pub mod backup_jobs;
 pub mod calibrate;
@@ -98,6 +99,10 @@ pub async fn build_services(config: &Config) -> anyhow::Result<Services> {
         Some(google) => services.with_google(google),
         None => services,
     };
+    let services = match language_model(config) {
+        Some(llm) => services.with_llm(llm),
+        None => services,
+    };
     Ok(match payment_jobs::chargily(config)? {
         Some((gateway, mode)) => services.with_payments(gateway, mode),
         None => services,
@@ -187,6 +192,34 @@ pub fn google_oidc(config: &Config) -> Option<Arc<dyn myqcm_domain::ports::OidcP
     }
 }
 
+/// The language model when `MYQCM_LLM_BASE_URL` and `MYQCM_LLM_MODEL` are both set (unset:
+/// AI features hidden).
+pub fn language_model(config: &Config) -> Option<Arc<dyn myqcm_domain::ports::LanguageModel>> {
+    let st = &config.settings;
+    let base = st
+        .llm_base_url
+        .as_deref()
+        .map(str::trim)
+        .filter(|b| !b.is_empty())?;
+    let model = st
+        .llm_model
+        .as_deref()
+        .map(str::trim)
+        .filter(|m| !m.is_empty())?;
+    let settings = myqcm_integrations::llm::LlmSettings::new(
+        base,
+        st.llm_api_key.expose().trim().to_owned(),
+        model.to_owned(),
+    );
+    match myqcm_integrations::llm::OpenAiCompatible::new(settings) {
+        Ok(c) => Some(Arc::new(c)),
+        Err(e) => {
+            tracing::error!(error = %e, "AI features disabled: LLM client could not be built");
+            None
+        }
+    }
+}
+
 /// Identity settings: keys derived from `MYQCM_SECRET_KEY`, retention periods from the
 /// configuration.
 pub fn identity_config(config: &Config) -> myqcm_services::identity::IdentityConfig {
@@ -269,6 +302,18 @@ pub fn registry(services: &Services) -> Registry {
             }),
         );
         r.limit(payment_jobs::ReconcilePaymentsJob::KIND, 1);
+    }
+    if let Some(llm) = &services.llm {
+        r.register(
+            ai_jobs::AiGenerateJob::KIND,
+            Arc::new(ai_jobs::AiGenerateJob {
+                db: services.db.clone(),
+                blobs: services.blobs.clone(),
+                llm: llm.clone(),
+                clock: services.clock.clone(),
+            }),
+        );
+        r.limit(ai_jobs::AiGenerateJob::KIND, 1);
     }
     // Long kinds run one at a time per worker, so they never take every slot from mail.
     r.limit(myqcm_services::import::jobs::KIND, 1)

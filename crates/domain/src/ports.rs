@@ -149,6 +149,79 @@ pub trait OidcProvider: Send + Sync + std::fmt::Debug {
     ) -> Result<ProvenIdentity, PortError>;
 }
 
+/// One structured-output call to a language model: a system prompt (ours, fixed per prompt
+/// version), the user content (data: document text is never put in the system prompt) and the
+/// JSON schema the answer must follow.
+#[derive(Debug, Clone)]
+pub struct LlmRequest {
+    /// Our instructions (versioned with the prompt).
+    pub system: String,
+    /// The data the instructions apply to (e.g. one document chunk and the counts wanted).
+    pub user: String,
+    /// Name of the response schema (`[A-Za-z0-9_-]`, as the API requires).
+    pub schema_name: String,
+    /// The JSON schema of the answer (strict mode).
+    pub schema: serde_json::Value,
+    /// Upper bound on the tokens of the answer (`max_tokens`).
+    pub max_output_tokens: u32,
+    /// Stable key of this piece of work (e.g. request id + chunk index), sent as
+    /// `Idempotency-Key` and logged instead of any content.
+    pub idempotency_key: String,
+}
+
+/// The parsed answer of [`LanguageModel::complete_json`] and what it cost.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LlmAnswer {
+    /// The JSON document the model produced (already parsed; not yet validated against the
+    /// schema: callers check every field).
+    pub content: serde_json::Value,
+    /// The model that answered, as the provider reports it.
+    pub model: String,
+    /// Prompt tokens billed.
+    pub prompt_tokens: u32,
+    /// Completion tokens billed.
+    pub completion_tokens: u32,
+}
+
+/// Failure of a language-model call, after the adapter's own retries.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LlmError {
+    /// No answer in time (every attempt).
+    #[error("the language model did not answer in time")]
+    Timeout,
+    /// Still rate limited after the retries.
+    #[error("the language model is rate limiting requests")]
+    RateLimited,
+    /// Transport failure or 5xx after the retries. The text is for logs.
+    #[error("the language model is unavailable: {0}")]
+    Unavailable(String),
+    /// The provider refused the request (4xx other than 429). The text is for logs.
+    #[error("the language model refused the request: {0}")]
+    Rejected(String),
+    /// The answer was not the JSON document asked for (or was cut short).
+    #[error("the language model answered with malformed output: {0}")]
+    Malformed(String),
+    /// The request would exceed the per-request token budget; nothing was sent.
+    #[error("the request needs about {needed} tokens, over the budget of {budget}")]
+    OverBudget {
+        /// Estimated prompt tokens plus the output bound.
+        needed: u32,
+        /// The configured budget.
+        budget: u32,
+    },
+}
+
+/// An OpenAI-compatible chat-completions endpoint answering with JSON-schema output. The
+/// adapter owns timeouts, retries (429, 5xx, timeouts; exponential backoff with jitter) and the
+/// per-request token budget.
+#[async_trait]
+pub trait LanguageModel: Send + Sync + std::fmt::Debug {
+    /// The configured model name (recorded as provenance).
+    fn model(&self) -> &str;
+    /// One structured call.
+    async fn complete_json(&self, request: &LlmRequest) -> Result<LlmAnswer, LlmError>;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

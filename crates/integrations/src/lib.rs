@@ -4,6 +4,7 @@
 pub mod blob;
 pub mod cache;
 pub mod chargily;
+pub mod llm;
 pub mod mail;
 pub mod oidc;
 

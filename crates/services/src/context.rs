@@ -40,6 +40,8 @@ pub struct Services {
     pub commerce: Commerce,
     /// Online payment (`MYQCM_CHARGILY_MODE`); `None`: hidden.
     pub payments: Option<Payments>,
+    /// The language model for AI assistance (`MYQCM_LLM_*`); `None`: AI features hidden.
+    pub llm: Option<Arc<dyn myqcm_domain::ports::LanguageModel>>,
     /// The authors' earnings ledger and withdrawals.
     pub ledger: Ledger,
     /// Which integrations are on (the admin console's configuration overview).
@@ -106,9 +108,17 @@ impl Services {
             training,
             commerce,
             payments: None,
+            llm: None,
             ledger,
             integrations: Arc::new(crate::overview::Integrations::default()),
         }
+    }
+
+    /// The same handle with AI assistance through `llm`.
+    #[must_use]
+    pub fn with_llm(mut self, llm: Arc<dyn myqcm_domain::ports::LanguageModel>) -> Self {
+        self.llm = Some(llm);
+        self
     }
 
     /// The same handle with online payment through `gateway` in `mode` (return and webhook

@@ -1,6 +1,7 @@
 //! Use cases of MyQCM with their transaction boundaries. The web layer, the command line and the
 //! jobs all go through here; nothing here knows about HTTP.
 
+pub mod ai;
 pub mod calibration;
 pub mod catalogue;
 pub mod commerce;

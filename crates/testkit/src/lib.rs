@@ -7,6 +7,7 @@
 
 pub mod fake_chargily;
 pub mod fake_idp;
+pub mod fake_llm;
 
 use std::sync::Arc;
 

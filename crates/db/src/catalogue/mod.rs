@@ -640,6 +640,25 @@ pub async fn revisions_by_ids<C: ConnectionTrait>(
         .await?)
 }
 
+/// The current revisions of every item of a course (any status), for duplicate checks.
+pub async fn current_revisions_of_course<C: ConnectionTrait>(
+    c: &C,
+    course_id: Uuid,
+) -> Result<Vec<item_revision::Model>, DbError> {
+    let ids: Vec<Uuid> = item::Entity::find()
+        .filter(item::Column::CourseId.eq(course_id))
+        .all(c)
+        .await?
+        .into_iter()
+        .filter_map(|i| i.current_revision_id)
+        .collect();
+    let mut out = Vec::with_capacity(ids.len());
+    for batch in ids.chunks(500) {
+        out.extend(revisions_by_ids(c, batch.to_vec()).await?);
+    }
+    Ok(out)
+}
+
 /// Every revision of an item, oldest first.
 pub async fn revisions<C: ConnectionTrait>(
     c: &C,

@@ -1,0 +1,7 @@
+//! AI assistance for authors (issue 15): document ingestion ([`ingest`]) for question
+//! generation. Document text is data for the model, never instructions; everything the model
+//! produces is validated and enters the catalogue as a draft for human review.
+
+pub mod drafts;
+pub mod generate;
+pub mod ingest;
