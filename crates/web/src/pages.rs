@@ -36,6 +36,8 @@ pub mod billing;
 
 pub mod admin_commerce;
 
+pub mod admin_catalogue;
+
 use askama::Template;
 use axum::Router;
 use axum::http::{HeaderMap, StatusCode};
@@ -71,6 +73,7 @@ pub fn router() -> Router<AppState> {
         .merge(admin_ops::router())
         .merge(earnings::router())
         .merge(admin_commerce::router())
+        .merge(admin_catalogue::router())
 }
 
 /// Renders a template into an HTML response.
