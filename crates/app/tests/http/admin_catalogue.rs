@@ -9,8 +9,7 @@ use reqwest::StatusCode;
 use serde_json::json;
 
 use crate::author_pages::Pages;
-use crate::support::TestApp;
-use crate::support::spawn_app;
+use crate::support::{PW, TestApp, spawn_app};
 
 /// The actors of the audit rows named `action`, newest first.
 async fn audit_actors(app: &TestApp, action: &str) -> Vec<Option<uuid::Uuid>> {
@@ -528,4 +527,40 @@ async fn the_json_apis_catalogue_changes_are_audit_logged_too() {
     ] {
         assert_eq!(audit_actors(&app, action).await, vec![Some(id)], "{action}");
     }
+}
+
+#[tokio::test]
+async fn a_content_admin_without_two_step_sign_in_is_sent_to_enrol() {
+    let app = spawn_app().await;
+    app.load_demo_bank().await;
+    app.sign_up_verified("content5@example.com", PW).await;
+    app.set_roles("content5@example.com", "admin", "content")
+        .await;
+    let admin = Pages::new(app.sign_in("content5@example.com", PW).await);
+    for path in [
+        "/admin/curriculum",
+        "/admin/kc-trees",
+        "/admin/blueprints",
+        "/admin/institutions",
+    ] {
+        let res = admin.get_res(&app, path).await;
+        assert_eq!(res.status(), 403, "{path}");
+        assert_eq!(res.headers()["cache-control"], "no-store, private");
+        let html = res.text().await.unwrap();
+        assert!(
+            html.contains(r#"href="/settings#mfa-title""#),
+            "{path} leads to the enrolment"
+        );
+    }
+    let form = [("u_code", "u-x"), ("u_name", "X")];
+    let (s, _, html) = admin
+        .post(&app, "/admin/institutions/universities", &form)
+        .await;
+    assert_eq!(s, 403);
+    assert!(html.contains(r#"href="/settings#mfa-title""#));
+    assert!(
+        audit_actors(&app, "catalogue.university_saved")
+            .await
+            .is_empty()
+    );
 }
