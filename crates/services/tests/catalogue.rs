@@ -1094,3 +1094,192 @@ async fn imports_refuse_text_with_control_characters_naming_the_place() {
     assert!(!r.committed);
     assert_eq!(r.errors[0].column, "items[1].explanation", "{r:?}");
 }
+
+/// The audit rows named `action`, newest first.
+async fn audit_rows(
+    db: &myqcm_db::DatabaseConnection,
+    action: &str,
+) -> Vec<myqcm_db::identity::audit::AuditRow> {
+    let f = myqcm_db::identity::audit::AuditFilter {
+        action: Some(action.to_owned()),
+        ..Default::default()
+    };
+    myqcm_db::identity::audit::search(db, &f, 50, 0)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn catalogue_admin_changes_are_audit_logged_with_the_acting_account() {
+    use catalogue::manage::{self, CourseInput, FacultyInput, KcInput, NamesInput, SubjectInput};
+    let db = test_db().await.unwrap();
+    import::load_demo_bank(&db, Uuid::now_v7(), epoch())
+        .await
+        .unwrap();
+    let admin = content_admin();
+    let names = |fr: &str| NamesInput {
+        fr: fr.into(),
+        ..NamesInput::default()
+    };
+
+    // Blueprint (the JSON API's use case).
+    let mut weights = catalogue::curriculum::blueprint(&db, 3, None)
+        .await
+        .unwrap()
+        .weights;
+    weights.subjects.iter_mut().for_each(|s| s.kcs.clear());
+    let bp = catalogue::curriculum::put_blueprint(
+        &db,
+        Some(&admin),
+        3,
+        None,
+        "Audited",
+        &weights,
+        epoch(),
+    )
+    .await
+    .unwrap();
+    let rows = audit_rows(&db, "catalogue.blueprint_saved").await;
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].actor_id, Some(admin.id));
+    assert_eq!(rows[0].target.as_deref(), Some("blueprint:3"));
+    assert!(
+        rows[0]
+            .detail
+            .as_deref()
+            .unwrap()
+            .contains(&format!("\"version\":{}", bp.version))
+    );
+
+    // Institutions, through the API's bulk use case and the console's one-row ones.
+    let list: Vec<catalogue::curriculum::UniversityView> = serde_json::from_value(
+        serde_json::json!([{"code": "u-test", "name": "Université test", "faculties": []}]),
+    )
+    .unwrap();
+    catalogue::curriculum::upsert_institutions(&db, &admin, &list, epoch())
+        .await
+        .unwrap();
+    let rows = audit_rows(&db, "catalogue.institutions_saved").await;
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].actor_id, Some(admin.id));
+    manage::save_university(&db, &admin, "u-test", "Université renommée", epoch())
+        .await
+        .unwrap();
+    let fac = FacultyInput {
+        university: "u-test".into(),
+        code: "f-test".into(),
+        name: "Faculté test".into(),
+        field: "pharmacy".into(),
+    };
+    manage::save_faculty(&db, &admin, &fac, epoch())
+        .await
+        .unwrap();
+    let unis = manage::staff_institutions(&db, &admin).await.unwrap();
+    let u = unis.iter().find(|u| u.code == "u-test").unwrap();
+    assert_eq!(u.name, "Université renommée");
+    assert_eq!(u.faculties[0].field, "pharmacy");
+    for (action, target) in [
+        ("catalogue.university_saved", "u-test"),
+        ("catalogue.faculty_saved", "f-test"),
+    ] {
+        let rows = audit_rows(&db, action).await;
+        assert_eq!(rows.len(), 1, "{action}");
+        assert_eq!(rows[0].actor_id, Some(admin.id));
+        assert_eq!(rows[0].target.as_deref(), Some(target));
+    }
+
+    // Curriculum and KC tree.
+    let mut subject = SubjectInput {
+        code: "cardio".into(),
+        year: 3,
+        unit: String::new(),
+        names: names("Cardiologie (renommée)"),
+    };
+    // Year 3 needs a unit: refused with the field named, nothing logged.
+    let Err(CatalogueError::Invalid(errs)) =
+        manage::save_subject(&db, &admin, &subject, epoch()).await
+    else {
+        panic!("a year-3 subject without a unit is refused");
+    };
+    assert_eq!(errs[0].field, "unit");
+    assert!(audit_rows(&db, "catalogue.subject_saved").await.is_empty());
+    let tree = catalogue::curriculum::tree(&db, Some(3)).await.unwrap();
+    let cardio = tree.subjects.iter().find(|s| s.code == "cardio").unwrap();
+    subject.unit = tree
+        .units
+        .iter()
+        .find(|u| Some(u.id) == cardio.unit_id)
+        .unwrap()
+        .code
+        .clone();
+    manage::save_subject(&db, &admin, &subject, epoch())
+        .await
+        .unwrap();
+    let tree = catalogue::curriculum::tree(&db, Some(3)).await.unwrap();
+    let cardio = tree.subjects.iter().find(|s| s.code == "cardio").unwrap();
+    assert_eq!(cardio.names["fr"], "Cardiologie (renommée)");
+    let course = CourseInput {
+        code: "cardio-new".into(),
+        subject: "cardio".into(),
+        names: names("Nouveau cours"),
+    };
+    manage::save_course(&db, &admin, &course, epoch())
+        .await
+        .unwrap();
+    let kc = KcInput {
+        subject: "cardio".into(),
+        code: "kc-cardio-hta-def".into(),
+        level: "kc".into(),
+        parent: catalogue::curriculum::kc_tree(&db, "cardio")
+            .await
+            .unwrap()
+            .iter()
+            .rfind(|n| n.level == "topic")
+            .unwrap()
+            .code
+            .clone(),
+        names: names("Définition (déplacée)"),
+    };
+    manage::save_kc(&db, &admin, &kc, epoch()).await.unwrap();
+    let tree = catalogue::curriculum::kc_tree(&db, "cardio").await.unwrap();
+    let moved = tree.iter().find(|n| n.code == "kc-cardio-hta-def").unwrap();
+    let parent = tree.iter().find(|n| n.code == kc.parent).unwrap();
+    assert_eq!(moved.parent_id, Some(parent.id));
+    for (action, target) in [
+        ("catalogue.subject_saved", "cardio"),
+        ("catalogue.course_saved", "cardio-new"),
+        ("catalogue.kc_saved", "kc-cardio-hta-def"),
+    ] {
+        let rows = audit_rows(&db, action).await;
+        assert_eq!(rows.len(), 1, "{action}");
+        assert_eq!(rows[0].actor_id, Some(admin.id));
+        assert_eq!(rows[0].target.as_deref(), Some(target));
+    }
+
+    // A taxonomy document.
+    let bank = import::bank::Bank {
+        year_of_study: Some(3),
+        ..Default::default()
+    };
+    assert!(
+        import::apply_taxonomy(&db, &admin, &bank, epoch())
+            .await
+            .unwrap()
+            .committed
+    );
+    let rows = audit_rows(&db, "catalogue.taxonomy_applied").await;
+    assert_eq!(rows[0].actor_id, Some(admin.id));
+
+    // Learners and authors are refused, and nothing more is logged.
+    for who in [actor(&[Role::Student]), actor(&[Role::Author])] {
+        assert!(matches!(
+            manage::save_university(&db, &who, "u-x", "X", epoch()).await,
+            Err(CatalogueError::Forbidden)
+        ));
+        assert!(matches!(
+            manage::staff_institutions(&db, &who).await,
+            Err(CatalogueError::Forbidden)
+        ));
+    }
+    assert_eq!(audit_rows(&db, "catalogue.university_saved").await.len(), 1);
+}

@@ -37,6 +37,7 @@ pub mod billing;
 pub mod admin_commerce;
 
 pub mod legal;
+pub mod admin_catalogue;
 
 use askama::Template;
 use axum::Router;
@@ -74,6 +75,7 @@ pub fn router() -> Router<AppState> {
         .merge(earnings::router())
         .merge(admin_commerce::router())
         .merge(legal::router())
+        .merge(admin_catalogue::router())
 }
 
 /// Renders a template into an HTML response.

@@ -14,6 +14,7 @@ mod support;
 
 mod account_pages;
 mod admin;
+mod admin_catalogue;
 mod admin_commerce;
 mod admin_console;
 mod admin_pages;

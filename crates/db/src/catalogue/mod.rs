@@ -209,6 +209,64 @@ pub async fn upsert_faculty<C: ConnectionTrait>(
     .await?)
 }
 
+/// Inserts a university, or renames the one with that code (the admin page's "save").
+pub async fn save_university<C: ConnectionTrait>(
+    c: &C,
+    code: &str,
+    name: &str,
+) -> Result<university::Model, DbError> {
+    if let Some(u) = university::Entity::find()
+        .filter(university::Column::Code.eq(code))
+        .one(c)
+        .await?
+    {
+        let mut a: university::ActiveModel = u.into();
+        a.name = Set(name.to_owned());
+        return Ok(a.update(c).await?);
+    }
+    upsert_university(c, code, name).await
+}
+
+/// Inserts a faculty, or updates the name, field and university of the one with that code.
+pub async fn save_faculty<C: ConnectionTrait>(
+    c: &C,
+    code: &str,
+    university_id: Uuid,
+    name: &str,
+    field: &str,
+) -> Result<faculty::Model, DbError> {
+    if let Some(f) = faculty_by_code(c, code).await? {
+        let mut a: faculty::ActiveModel = f.into();
+        a.university_id = Set(university_id);
+        a.name = Set(name.to_owned());
+        a.field = Set(field.to_owned());
+        return Ok(a.update(c).await?);
+    }
+    upsert_faculty(c, code, university_id, name, field).await
+}
+
+/// A university by code.
+pub async fn university_by_code<C: ConnectionTrait>(
+    c: &C,
+    code: &str,
+) -> Result<Option<university::Model>, DbError> {
+    Ok(university::Entity::find()
+        .filter(university::Column::Code.eq(code))
+        .one(c)
+        .await?)
+}
+
+/// A unit by code.
+pub async fn unit_by_code<C: ConnectionTrait>(
+    c: &C,
+    code: &str,
+) -> Result<Option<unit::Model>, DbError> {
+    Ok(unit::Entity::find()
+        .filter(unit::Column::Code.eq(code))
+        .one(c)
+        .await?)
+}
+
 /// A faculty by code.
 pub async fn faculty_by_code<C: ConnectionTrait>(
     c: &C,

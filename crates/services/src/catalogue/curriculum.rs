@@ -1,5 +1,6 @@
 //! Curriculum reads (year → unit → subject → course), KC trees and exam blueprints (versioned;
-//! uniform over the year's subjects when none is stored).
+//! uniform over the year's subjects when none is stored). Every change is audit-logged with
+//! the acting account.
 
 use chrono::{DateTime, Utc};
 use myqcm_db::DatabaseConnection;
@@ -13,6 +14,7 @@ use uuid::Uuid;
 
 use super::views::Names;
 use super::{CatalogueError, Result};
+use crate::identity::audit;
 
 /// A course.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -212,8 +214,15 @@ pub async fn put_blueprint(
             return Err(CatalogueError::Forbidden);
         }
     }
-    weights.validate().map_err(CatalogueError::Invalid)?;
-    let mut errs = Vec::new();
+    let mut errs = weights.validate().err().unwrap_or_default();
+    if name.trim().is_empty() || name.chars().count() > 200 {
+        errs.push(ContentError::new(
+            "name",
+            "required",
+            "A name of 1 to 200 characters.",
+        ));
+    }
+    // Unknown subjects and KCs are reported with the weights' own errors, all at once.
     for (i, s) in weights.subjects.iter().enumerate() {
         match repo::subject_by_code(db, &s.subject).await? {
             Some(subj) if subj.year_of_study == year => {
@@ -241,8 +250,21 @@ pub async fn put_blueprint(
         return Err(CatalogueError::Invalid(errs));
     }
     let json = serde_json::to_string(weights).unwrap_or_default();
+    let txn = repo::begin_write(db).await?;
     let b =
-        repo::insert_blueprint(db, year, faculty, name, &json, actor.map(|a| a.id), now).await?;
+        repo::insert_blueprint(&txn, year, faculty, name, &json, actor.map(|a| a.id), now).await?;
+    let mut ev = audit::Event::new("catalogue.blueprint_saved")
+        .target(format!("blueprint:{year}"))
+        .detail(serde_json::json!({
+            "version": b.version,
+            "faculty": faculty,
+            "subjects": weights.subjects.len(),
+        }));
+    if let Some(a) = actor {
+        ev = ev.actor(a.id);
+    }
+    audit::record_at(&txn, now, ev).await?;
+    txn.commit().await?;
     Ok(BlueprintView {
         year_of_study: b.year_of_study,
         faculty_id: b.faculty_id,
@@ -351,11 +373,13 @@ pub async fn institution_choices(
     Ok(out)
 }
 
-/// Adds universities and faculties (existing codes are kept as they are).
+/// Adds universities and faculties (existing codes are kept as they are); audit-logged
+/// (`catalogue.institutions_saved`) with the acting account.
 pub async fn upsert_institutions(
     db: &DatabaseConnection,
     actor: &Actor,
     list: &[UniversityView],
+    now: DateTime<Utc>,
 ) -> Result<Vec<UniversityView>> {
     super::staff_gate(actor)?;
     if !actor.can(Action::CatalogueManage) {
@@ -387,11 +411,19 @@ pub async fn upsert_institutions(
     if !errs.is_empty() {
         return Err(CatalogueError::Invalid(errs));
     }
+    let txn = repo::begin_write(db).await?;
     for u in list {
-        let row = repo::upsert_university(db, &u.code, &u.name).await?;
+        let row = repo::upsert_university(&txn, &u.code, &u.name).await?;
         for f in &u.faculties {
-            repo::upsert_faculty(db, &f.code, row.id, &f.name, &f.field).await?;
+            repo::upsert_faculty(&txn, &f.code, row.id, &f.name, &f.field).await?;
         }
     }
+    let codes: Vec<&str> = list.iter().map(|u| u.code.as_str()).collect();
+    let ev = audit::Event::new("catalogue.institutions_saved")
+        .actor(actor.id)
+        .target("institutions")
+        .detail(serde_json::json!({ "universities": codes }));
+    audit::record_at(&txn, now, ev).await?;
+    txn.commit().await?;
     institutions(db).await
 }

@@ -7,6 +7,7 @@ pub mod bench;
 pub mod curriculum;
 pub mod desk;
 pub mod images;
+pub mod manage;
 pub mod quality;
 pub mod reports;
 pub mod views;

@@ -835,7 +835,21 @@ pub async fn apply_taxonomy(
         status: ItemStatus::Draft,
         default_course: None,
     };
-    import_bank(db, bank, &[], vec![], &opts, &|_, _| {}, now)
+    let report = import_bank(db, bank, &[], vec![], &opts, &|_, _| {}, now)
         .await
-        .map_err(|e| CatalogueError::Store(myqcm_db::DbError::Backend(e.0)))
+        .map_err(|e| CatalogueError::Store(myqcm_db::DbError::Backend(e.0)))?;
+    if report.committed {
+        // After the import's own transaction: a refused document changed nothing to log.
+        let ev = crate::identity::audit::Event::new("catalogue.taxonomy_applied")
+            .actor(actor.id)
+            .target("taxonomy")
+            .detail(serde_json::json!({
+                "year_of_study": bank.year_of_study,
+                "subjects": bank.subjects.iter().map(|s| s.code.as_str()).collect::<Vec<_>>(),
+                "kc_domains": bank.knowledge_components.len(),
+                "blueprint": bank.blueprint.is_some(),
+            }));
+        crate::identity::audit::record_at(db, now, ev).await?;
+    }
+    Ok(report)
 }

@@ -156,6 +156,12 @@ impl PageContext {
         self.holds(myqcm_domain::permissions::Action::CatalogueImportExport)
     }
 
+    /// Whether the navigation links the catalogue pages: curriculum, KC trees, blueprints and
+    /// institutions (content and super admins).
+    pub fn manages_catalogue(&self) -> bool {
+        self.holds(myqcm_domain::permissions::Action::CatalogueManage)
+    }
+
     /// Whether the navigation links the audit log (support, operations and super admins).
     pub fn reads_audit(&self) -> bool {
         self.holds(myqcm_domain::permissions::Action::AuditRead)

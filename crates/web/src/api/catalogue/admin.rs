@@ -260,7 +260,8 @@ pub async fn put_institutions(
     user.require(Action::CatalogueManage)?;
     let b: Vec<UniversityView> = parse_body(b)?;
     Ok(Json(
-        curriculum::upsert_institutions(&s.services.db, &actor(&user), &b).await?,
+        curriculum::upsert_institutions(&s.services.db, &actor(&user), &b, s.services.clock.now())
+            .await?,
     ))
 }
 
