@@ -36,8 +36,8 @@ pub mod billing;
 
 pub mod admin_commerce;
 
-pub mod legal;
 pub mod admin_catalogue;
+pub mod legal;
 
 use askama::Template;
 use axum::Router;
