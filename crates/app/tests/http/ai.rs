@@ -11,7 +11,7 @@ use myqcm_testkit::fake_llm::FakeLlm;
 use myqcm_testkit::{fixed_clock, test_cache};
 use serde_json::Value;
 
-use crate::support::{ApiUser, TestApp, spawn_app, spawn_sharing};
+use crate::support::{ApiUser, Browser, TestApp, spawn_app, spawn_sharing};
 
 /// The application with the fake model plugged in, and the demo bank loaded.
 async fn app_with_llm(fake: &FakeLlm) -> TestApp {
@@ -201,4 +201,79 @@ async fn the_generation_routes_are_in_the_openapi_document() {
     );
     assert!(doc["paths"]["/api/v1/ai/generations/{id}"]["get"].is_object());
     assert!(doc["paths"]["/api/v1/ai/generations/{id}/events"]["get"].is_object());
+}
+
+/// A multipart page post with `b`'s cookies and CSRF part, redirects not followed.
+async fn post_page(app: &TestApp, b: &Browser, file_name: &str, file: &[u8]) -> reqwest::Response {
+    let mut fields = vec![("_csrf", b.csrf.as_str())];
+    fields.extend_from_slice(FIELDS);
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .post(app.url("/author/generate"))
+        .header("cookie", b.cookie_header())
+        .header("origin", &app.base)
+        .header(
+            "content-type",
+            format!("multipart/form-data; boundary={BOUNDARY}"),
+        )
+        .body(form(&fields, file_name, file))
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn page(app: &TestApp, b: &Browser, path: &str) -> (u16, String) {
+    let res = app.get_as(b, path).await;
+    (res.status().as_u16(), res.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn the_generate_page_works_without_javascript_until_the_drafts() {
+    let fake = FakeLlm::start("k").await.unwrap();
+    let app = app_with_llm(&fake).await;
+    let (b, _) = app.staff("gen-author@test.myqcm.local", "author", "").await;
+    let (s, list) = page(&app, &b, "/author").await;
+    assert_eq!(s, 200);
+    assert!(list.contains("href=\"/author/generate\""), "{list}");
+    let (s, html) = page(&app, &b, "/author/generate").await;
+    assert_eq!(s, 200);
+    assert!(html.contains("enctype=\"multipart/form-data\""), "{html}");
+
+    let res = post_page(&app, &b, "cours.exe", b"MZ\x90\0\x03\0\0\0binary").await;
+    assert_eq!(res.status(), 422);
+    let html = res.text().await.unwrap();
+    assert!(html.contains("unsupported file type"), "{html}");
+    assert!(
+        html.contains("value=\"cardio-hta\""),
+        "values are kept: {html}"
+    );
+
+    let res = post_page(&app, &b, "cours.txt", TEXT.as_bytes()).await;
+    assert_eq!(res.status(), 303);
+    let to = res.headers()["location"].to_str().unwrap().to_owned();
+    assert!(to.starts_with("/author/generate/"), "{to}");
+    let (s, html) = page(&app, &b, &to).await;
+    assert_eq!(s, 200);
+    assert!(html.contains("http-equiv=\"refresh\""), "{html}");
+
+    myqcm_app::worker(&app.services).drain().await.unwrap();
+    let (s, html) = page(&app, &b, &to).await;
+    assert_eq!(s, 200);
+    assert!(!html.contains("http-equiv=\"refresh\""), "{html}");
+    assert!(html.contains("4 drafts created"), "{html}");
+    assert!(html.contains("href=\"/author?status=draft\""), "{html}");
+
+    let learner = app.learner("gen-learner@test.myqcm.local").await;
+    assert_eq!(page(&app, &learner, "/author/generate").await.0, 403);
+}
+
+#[tokio::test]
+async fn without_a_model_the_generate_page_does_not_exist_and_is_not_linked() {
+    let app = spawn_app().await;
+    let (b, _) = app.staff("nogen@test.myqcm.local", "author", "").await;
+    let (_, list) = page(&app, &b, "/author").await;
+    assert!(!list.contains("/author/generate"), "{list}");
+    assert_eq!(page(&app, &b, "/author/generate").await.0, 404);
 }
