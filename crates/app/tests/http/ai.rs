@@ -264,6 +264,7 @@ async fn the_generate_page_works_without_javascript_until_the_drafts() {
     assert!(!html.contains("http-equiv=\"refresh\""), "{html}");
     assert!(html.contains("4 drafts created"), "{html}");
     assert!(html.contains("href=\"/author?status=draft\""), "{html}");
+    assert_eq!(html.matches("href=\"/author/items/").count(), 4, "{html}");
 
     let learner = app.learner("gen-learner@test.myqcm.local").await;
     assert_eq!(page(&app, &learner, "/author/generate").await.0, 403);

@@ -118,6 +118,7 @@ generate-again = توليد جديد
 generate-col-status = الحالة
 generate-progress = التقدم
 generate-refresh = تحديث
+generate-latest-drafts = أحدث مسوداتك
 generate-see-drafts = عرض مسوداتي
 generate-failed = فشل التوليد ولم يُحفظ شيء.
 generate-status-queued = في الانتظار

@@ -118,6 +118,7 @@ generate-again = New generation
 generate-col-status = Status
 generate-progress = Progress
 generate-refresh = Refresh
+generate-latest-drafts = Your latest drafts
 generate-see-drafts = See my drafts
 generate-failed = The generation failed and nothing was saved.
 generate-status-queued = Waiting

@@ -118,6 +118,7 @@ generate-again = Nouvelle génération
 generate-col-status = État
 generate-progress = Avancement
 generate-refresh = Actualiser
+generate-latest-drafts = Vos derniers brouillons
 generate-see-drafts = Voir mes brouillons
 generate-failed = La génération a échoué et rien n'a été enregistré.
 generate-status-queued = En attente

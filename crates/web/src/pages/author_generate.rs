@@ -1,6 +1,7 @@
 //! `/author/generate` (issue 15): an author uploads a document and asks for drafts (a plain
 //! multipart form, works without JavaScript); the request page refreshes itself (meta refresh,
-//! live by server-sent events with JavaScript) until the job ends, then links to the drafts.
+//! live by server-sent events with JavaScript) until the job ends, then lists the author's
+//! latest drafts.
 //! Absent (404) when no language model is configured. Every rule lives in
 //! `myqcm_services::ai::requests`, like the JSON API's.
 
@@ -11,6 +12,7 @@ use axum::response::Response;
 use axum::routing::get;
 use myqcm_domain::codes;
 use myqcm_services::ai::requests::{self, GenerationView, RequestError};
+use myqcm_services::catalogue::desk::{self, DeskQuery, DeskRow};
 use uuid::Uuid;
 
 use super::author::{author, staff_headers};
@@ -119,6 +121,8 @@ pub async fn submit(
 struct StatusPage {
     ctx: PageContext,
     req: GenerationView,
+    /// Once done: the author's latest drafts, newest first.
+    drafts: Vec<DeskRow>,
 }
 
 impl StatusPage {
@@ -145,8 +149,15 @@ pub async fn status_page(
     };
     let llm = s.services.llm.is_some();
     let req = requests::get(&s.services.db, llm, &actor, id).await?;
-    Ok(page(
-        axum::http::StatusCode::OK,
-        render(&StatusPage { ctx, req })?,
-    ))
+    let drafts = if req.status == "done" {
+        let q = DeskQuery {
+            status: "draft".into(),
+            ..DeskQuery::default()
+        };
+        desk::my_items(&s.services.db, &actor, &q).await?.rows
+    } else {
+        vec![]
+    };
+    let html = render(&StatusPage { ctx, req, drafts })?;
+    Ok(page(axum::http::StatusCode::OK, html))
 }
