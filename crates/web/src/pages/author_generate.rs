@@ -71,6 +71,30 @@ fn refill(fields: &PageFields) -> Form {
     form
 }
 
+/// The request the form makes, queued.
+async fn start(
+    s: &AppState,
+    actor: &myqcm_domain::catalogue::lifecycle::Actor,
+    fields: &PageFields,
+) -> Result<GenerationView, RequestError> {
+    let req = request_of(fields)?;
+    let document = fields.file.as_ref().map(|f| f.bytes.clone());
+    let sv = &s.services;
+    let llm = sv.llm.is_some();
+    let now = sv.clock.now();
+    let blobs = sv.blobs.as_ref();
+    requests::start(
+        &sv.db,
+        blobs,
+        llm,
+        actor,
+        document.unwrap_or_default(),
+        req,
+        now,
+    )
+    .await
+}
+
 /// `POST /author/generate`: stores the document, queues the job and shows the request; what is
 /// wrong comes back on the form.
 pub async fn submit(
@@ -83,31 +107,7 @@ pub async fn submit(
         Err(r) => return Ok(*r),
     };
     let form = refill(&fields);
-    let document = fields
-        .file
-        .as_ref()
-        .map(|f| f.bytes.clone())
-        .unwrap_or_default();
-    let (db, blobs, llm) = (
-        &s.services.db,
-        s.services.blobs.as_ref(),
-        s.services.llm.is_some(),
-    );
-    let started = match request_of(&fields) {
-        Ok(req) => {
-            requests::start(
-                db,
-                blobs,
-                llm,
-                &actor,
-                document,
-                req,
-                s.services.clock.now(),
-            )
-            .await
-        }
-        Err(e) => Err(e),
-    };
+    let started = start(&s, &actor, &fields).await;
     match started {
         Ok(v) => Ok(see_other(&format!("/author/generate/{}", v.id))),
         Err(RequestError::Invalid { field, message }) => show_form(ctx, form.error(field, message)),
