@@ -5,8 +5,8 @@
 //! error and nothing saved, and otherwise saves the valid items as drafts of the requester and
 //! leaves a summary (ids created, refusals with reasons, tokens) as its last progress message.
 //!
-//! Registered with the worker only when the LLM is configured; not yet reachable over HTTP
-//! (see `docs/AI.md`).
+//! Registered with the worker only when the LLM is configured; queued by
+//! `POST /api/v1/ai/generations` (`myqcm_services::ai::requests`, see `docs/AI.md`).
 
 use std::sync::Arc;
 
@@ -20,43 +20,10 @@ use myqcm_jobs::{Interrupted, JobContext, JobHandler};
 use myqcm_services::ai::drafts::{self, AiError};
 use myqcm_services::ai::generate::GenerationSpec;
 use myqcm_services::ai::ingest::LIMITS;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use uuid::Uuid;
 
-/// What a generation job needs.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct GeneratePayload {
-    /// The request (idempotency keys are `<request>/<chunk>`).
-    pub request_id: Uuid,
-    /// The uploaded document.
-    pub blob_key: String,
-    /// Requester id.
-    pub requester: Uuid,
-    /// Requester roles when the request was accepted.
-    pub roles: Vec<String>,
-    /// Requester admin scopes when the request was accepted.
-    pub scopes: Vec<String>,
-    /// Whether the requester had enrolled TOTP.
-    pub mfa_enrolled: bool,
-    /// Course code.
-    pub course: String,
-    /// Course title given to the model.
-    pub course_title: String,
-    /// KC codes to tag the drafts with.
-    pub kcs: Vec<String>,
-    /// KC names given to the model.
-    pub kc_names: Vec<String>,
-    /// QCS wanted.
-    pub qcs: u32,
-    /// QCM wanted.
-    pub qcm: u32,
-    /// QROC wanted.
-    pub qroc: u32,
-    /// `easy`, `medium` or `hard`.
-    pub difficulty: String,
-    /// `fr`, `ar` or `en`.
-    pub locale: String,
-}
+pub use myqcm_services::ai::requests::GeneratePayload;
 
 /// What a finished request produced; [`GenerateSummary::message`] is left as the job's last
 /// progress message.
@@ -102,7 +69,7 @@ pub struct AiGenerateJob {
 
 impl AiGenerateJob {
     /// The job kind.
-    pub const KIND: &'static str = "ai.generate";
+    pub const KIND: &'static str = myqcm_services::ai::requests::KIND;
 }
 
 fn actor(p: &GeneratePayload) -> Actor {

@@ -127,7 +127,8 @@ pub fn router(state: AppState) -> Router {
         .merge(api::progress::router())
         .merge(api::training::router())
         .merge(api::payments::router())
-        .merge(api::ledger::router());
+        .merge(api::ledger::router())
+        .merge(api::ai::router());
     let mut pages = pages::router();
     if config.test_routes {
         pages = pages.merge(test_routes::pages());

@@ -122,6 +122,9 @@ use crate::health::{Checks, Health};
         crate::api::ledger::rate,
         crate::api::ledger::set_rate,
         crate::api::catalogue::admin::import_events,
+        crate::api::ai::start,
+        crate::api::ai::show,
+        crate::api::ai::events,
     ),
     components(schemas(Problem, FieldError, Health, Checks)),
     tags(

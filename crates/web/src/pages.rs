@@ -14,6 +14,7 @@ pub mod assets;
 pub mod auth;
 pub mod author;
 pub mod author_form;
+pub mod author_generate;
 pub mod context;
 pub mod dashboard;
 pub mod earnings;
@@ -65,6 +66,7 @@ pub fn router() -> Router<AppState> {
         .merge(progress::router())
         .merge(practice::router())
         .merge(author::router())
+        .merge(author_generate::router())
         .merge(review::router())
         .merge(quality::router())
         .merge(admin::router())

@@ -18,6 +18,7 @@ mod admin_catalogue;
 mod admin_commerce;
 mod admin_console;
 mod admin_pages;
+mod ai;
 mod author_pages;
 mod catalogue;
 mod commerce;

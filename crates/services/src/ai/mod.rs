@@ -5,3 +5,4 @@
 pub mod drafts;
 pub mod generate;
 pub mod ingest;
+pub mod requests;

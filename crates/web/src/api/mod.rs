@@ -2,6 +2,7 @@
 
 pub mod account;
 pub mod admin_users;
+pub mod ai;
 pub mod audit;
 pub mod auth;
 pub mod catalogue;

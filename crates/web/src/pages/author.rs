@@ -104,7 +104,7 @@ pub(crate) fn staff_refusal<E: StaffRefusal>(
 
 /// The author behind the page, or where to send the viewer instead: signed out → sign-in;
 /// staff without two-step sign-in → the enrolment page; no authoring power → 403.
-fn author(ctx: &PageContext, back: &str) -> Result<Actor, Box<Response>> {
+pub(crate) fn author(ctx: &PageContext, back: &str) -> Result<Actor, Box<Response>> {
     let Some(v) = ctx.viewer.as_ref() else {
         return Err(Box::new(to_sign_in(back)));
     };
@@ -137,6 +137,8 @@ struct ListPage {
     ctx: PageContext,
     q: ListQuery,
     data: DeskPage,
+    /// AI generation is configured (link to `/author/generate`).
+    ai: bool,
 }
 
 impl ListPage {
@@ -198,7 +200,8 @@ pub async fn list(
         before: q.before,
     };
     let data = desk::my_items(&s.services.db, &actor, &query).await?;
-    Ok(render(&ListPage { ctx, q, data })?.into_response())
+    let ai = s.services.llm.is_some();
+    Ok(render(&ListPage { ctx, q, data, ai })?.into_response())
 }
 
 /// A subject's pickers in the page's language.

@@ -1,0 +1,163 @@
+//! `/author/generate` (issue 15): an author uploads a document and asks for drafts (a plain
+//! multipart form, works without JavaScript); the request page refreshes itself (meta refresh,
+//! live by server-sent events with JavaScript) until the job ends, then lists the author's
+//! latest drafts.
+//! Absent (404) when no language model is configured. Every rule lives in
+//! `myqcm_services::ai::requests`, like the JSON API's.
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::response::Response;
+use axum::routing::get;
+use myqcm_domain::codes;
+use myqcm_services::ai::requests::{self, GenerationView, RequestError};
+use myqcm_services::catalogue::desk::{self, DeskQuery, DeskRow};
+use uuid::Uuid;
+
+use super::author::{author, staff_headers};
+use super::forms::{Form, page, see_other};
+use super::{PageContext, render};
+use crate::api::ai::request_of;
+use crate::input::PageFields;
+use crate::{AppState, WebError};
+
+/// The routes, with the staff headers on every response.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/author/generate", get(form_page).post(submit))
+        .route("/author/generate/{id}", get(status_page))
+        .layer(axum::middleware::map_response(staff_headers))
+}
+
+#[derive(Template)]
+#[template(path = "author/generate.html")]
+struct GeneratePage {
+    ctx: PageContext,
+    form: Form,
+}
+
+impl GeneratePage {
+    fn val_or<'a>(&'a self, name: &str, default: &'a str) -> &'a str {
+        let v = self.form.val(name);
+        if v.is_empty() { default } else { v }
+    }
+}
+
+fn show_form(ctx: PageContext, form: Form) -> Result<Response, WebError> {
+    let code = form.status();
+    Ok(page(code, render(&GeneratePage { ctx, form })?))
+}
+
+/// `GET /author/generate`: the upload form.
+pub async fn form_page(State(s): State<AppState>, ctx: PageContext) -> Result<Response, WebError> {
+    if s.services.llm.is_none() {
+        return Err(WebError::code(codes::NOT_FOUND));
+    }
+    if let Err(r) = author(&ctx, "/author/generate") {
+        return Ok(*r);
+    }
+    show_form(ctx, Form::new())
+}
+
+/// The form as sent, for showing it again with an error.
+fn refill(fields: &PageFields) -> Form {
+    let mut form = Form::new();
+    for (k, v) in &fields.pairs {
+        if k != "_csrf" {
+            form = form.with(k, v);
+        }
+    }
+    form
+}
+
+/// The request the form makes, queued.
+async fn start(
+    s: &AppState,
+    actor: &myqcm_domain::catalogue::lifecycle::Actor,
+    fields: &PageFields,
+) -> Result<GenerationView, RequestError> {
+    let req = request_of(fields)?;
+    let document = fields.file.as_ref().map(|f| f.bytes.clone());
+    let sv = &s.services;
+    let llm = sv.llm.is_some();
+    let now = sv.clock.now();
+    let blobs = sv.blobs.as_ref();
+    requests::start(
+        &sv.db,
+        blobs,
+        llm,
+        actor,
+        document.unwrap_or_default(),
+        req,
+        now,
+    )
+    .await
+}
+
+/// `POST /author/generate`: stores the document, queues the job and shows the request; what is
+/// wrong comes back on the form.
+pub async fn submit(
+    State(s): State<AppState>,
+    ctx: PageContext,
+    fields: PageFields,
+) -> Result<Response, WebError> {
+    let actor = match author(&ctx, "/author/generate") {
+        Ok(a) => a,
+        Err(r) => return Ok(*r),
+    };
+    let form = refill(&fields);
+    let started = start(&s, &actor, &fields).await;
+    match started {
+        Ok(v) => Ok(see_other(&format!("/author/generate/{}", v.id))),
+        Err(RequestError::Invalid { field, message }) => show_form(ctx, form.error(field, message)),
+        Err(RequestError::Document(d)) => show_form(ctx, form.error("file", d.to_string())),
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "author/generation.html")]
+struct StatusPage {
+    ctx: PageContext,
+    req: GenerationView,
+    /// Once done: the author's latest drafts, newest first.
+    drafts: Vec<DeskRow>,
+}
+
+impl StatusPage {
+    fn percent(&self) -> i64 {
+        #[allow(clippy::cast_possible_truncation, reason = "a percentage")]
+        let p = (self.req.progress.unwrap_or(0.0).clamp(0.0, 1.0) * 100.0).round() as i64;
+        p
+    }
+
+    fn status_label(&self) -> String {
+        self.ctx.t(&format!("generate-status-{}", self.req.status))
+    }
+}
+
+/// `GET /author/generate/{id}`: the request's progress, then its outcome.
+pub async fn status_page(
+    State(s): State<AppState>,
+    ctx: PageContext,
+    Path(id): Path<Uuid>,
+) -> Result<Response, WebError> {
+    let actor = match author(&ctx, "/author/generate") {
+        Ok(a) => a,
+        Err(r) => return Ok(*r),
+    };
+    let llm = s.services.llm.is_some();
+    let req = requests::get(&s.services.db, llm, &actor, id).await?;
+    let drafts = if req.status == "done" {
+        let q = DeskQuery {
+            status: "draft".into(),
+            ..DeskQuery::default()
+        };
+        desk::my_items(&s.services.db, &actor, &q).await?.rows
+    } else {
+        vec![]
+    };
+    let html = render(&StatusPage { ctx, req, drafts })?;
+    Ok(page(axum::http::StatusCode::OK, html))
+}
