@@ -157,13 +157,20 @@ async fn the_scan_flags_miskeyed_items_and_the_report_shows_their_distractors() 
         .filter(|a| a.code == "likely_miskey")
         .map(|a| a.item_id)
         .collect();
-    // Every flagged item is one whose group was answered upside down ...
-    for item in &miskeys {
-        assert!(
-            flipped(answers[item].0),
-            "{item} flagged but answered normally"
-        );
-    }
+    // Flagged items are those whose group was answered upside down, bar a rare false alarm: a
+    // screening statistic on a dozen-odd answers per item can turn negative by chance for an
+    // item answered normally (seen once in CI), so at most one in ten flags (and at least one
+    // allowed) may be such an item ...
+    let false_alarms: Vec<&Uuid> = miskeys
+        .iter()
+        .filter(|item| !flipped(answers[*item].0))
+        .collect();
+    assert!(
+        false_alarms.len() <= (miskeys.len() / 10).max(1),
+        "{} of {} flags are items answered normally: {false_alarms:?}",
+        false_alarms.len(),
+        miskeys.len()
+    );
     // ... and most flipped items that were analysed are flagged. With a few dozen answers per
     // item and abilities estimated from the same upside-down answers, an item's point-biserial
     // can come out slightly positive by chance (seen once in CI: +0.07 on 20 answers), so every
