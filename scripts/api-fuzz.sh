@@ -72,12 +72,12 @@ status=0
 for role in student author; do
   t="$(token "$role")"
   echo "api-fuzz: $role, $SECONDS_PER_ROLE s"
-  if ! "$VENV/bin/st" run "$BASE/api/v1/openapi.json" \
+  if ! (cd "$OUT" && "$VENV/bin/st" run "$BASE/api/v1/openapi.json" \
       -H "Authorization: Bearer $t" \
       --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance \
       --exclude-path-regex '^/api/v1/(auth/(sign-out|sign-out-everywhere|password-reset|google)|account/(delete|password|email|mfa|sessions)|payments/chargily/webhook)' \
       --phases examples,coverage,fuzzing --max-time "$SECONDS_PER_ROLE" --workers 2 --seed 1 \
-      --no-color >"$OUT/$role.log" 2>&1; then
+      --no-color) >"$OUT/$role.log" 2>&1; then
     # A failure (5xx, a status, type or body the document does not allow) or an error on our
     # side (a response that cannot be read) fails the run. "Runtime Error" is the generator
     # failing inside schemathesis/hypothesis on some schema, not a server finding: listed only.
