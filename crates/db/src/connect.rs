@@ -54,6 +54,9 @@ async fn connect_sized(
                 .synchronous(SqliteSynchronous::Normal)
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(5))
+        })
+        .map_sqlx_sqlite_before_acquire(|conn, _| {
+            Box::pin(async move { Ok(outside_any_transaction(conn)) })
         });
     } else {
         opts.max_connections(max.unwrap_or(20)).min_connections(1);
@@ -62,6 +65,25 @@ async fn connect_sized(
         }
     }
     Database::connect(opts).await.map_err(DbError::from)
+}
+
+/// Whether a pooled SQLite connection may be handed out: the driver counts no transaction open
+/// on it. A connection leaves a transaction with that count above zero only when its
+/// `ROLLBACK` failed — after SQLite rolled the transaction back by itself on a full disk or
+/// an I/O error. Kept, it would run the next `BEGIN` as a savepoint: a later abandoned
+/// transaction then leaves a real one open (`ROLLBACK TO` does not end it) and every
+/// "commit" after it only releases a savepoint, so acknowledged writes would never reach the
+/// file. Such a connection is closed instead and the pool opens a fresh one. (The pool pings
+/// a connection on release, which runs any queued rollback before this check.)
+fn outside_any_transaction(conn: &mut sea_orm::sqlx::SqliteConnection) -> bool {
+    use sea_orm::sqlx::Connection as _;
+    let inside = conn.is_in_transaction();
+    if inside {
+        tracing::warn!(
+            "discarding a SQLite connection left inside a transaction (full disk or I/O error)"
+        );
+    }
+    !inside
 }
 
 /// Applies every pending migration (idempotent).

@@ -52,9 +52,15 @@ impl From<sea_orm::DbErr> for DbError {
     }
 }
 
+/// SQLite's primary result codes for an I/O failure and a full disk.
+const SQLITE_IOERR: i32 = 10;
+const SQLITE_FULL: i32 = 13;
+
 /// Whether a driver error means "the database is not reachable now" rather than "this query is
-/// wrong": no connection could be had, the connection broke, or PostgreSQL refused it while
-/// shutting down or starting (SQLSTATE class 08, 57P01–57P03).
+/// wrong": no connection could be had, the connection broke, PostgreSQL refused it while
+/// shutting down or starting (SQLSTATE class 08, 57P01–57P03) or lacks resources (class 53:
+/// disk full, out of memory, too many connections), or SQLite could not write (`SQLITE_FULL`,
+/// `SQLITE_IOERR`: the data directory's disk is full or failing).
 fn is_unavailable(e: &sea_orm::DbErr) -> bool {
     use sea_orm::sqlx::Error as Sqlx;
     use sea_orm::{DbErr, RuntimeErr};
@@ -63,9 +69,23 @@ fn is_unavailable(e: &sea_orm::DbErr) -> bool {
         DbErr::Exec(RuntimeErr::SqlxError(x)) | DbErr::Query(RuntimeErr::SqlxError(x)) => {
             match x.as_ref() {
                 Sqlx::Io(_) | Sqlx::PoolTimedOut | Sqlx::PoolClosed | Sqlx::WorkerCrashed => true,
-                Sqlx::Database(d) => d.code().is_some_and(|c| {
-                    c.starts_with("08") || matches!(&*c, "57P01" | "57P02" | "57P03")
-                }),
+                Sqlx::Database(d) => {
+                    if d.try_downcast_ref::<sea_orm::sqlx::sqlite::SqliteError>()
+                        .is_some()
+                    {
+                        // The primary result code (the low byte of the extended one).
+                        let primary = d
+                            .code()
+                            .and_then(|c| c.parse::<i32>().ok())
+                            .map_or(0, |c| c & 0xff);
+                        return matches!(primary, SQLITE_IOERR | SQLITE_FULL);
+                    }
+                    d.code().is_some_and(|c| {
+                        c.starts_with("08")
+                            || c.starts_with("53")
+                            || matches!(&*c, "57P01" | "57P02" | "57P03")
+                    })
+                }
                 _ => false,
             }
         }

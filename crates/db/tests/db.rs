@@ -684,3 +684,86 @@ async fn write_transactions_that_read_first_all_commit_under_contention() {
         .unwrap();
     assert_eq!(n, 8);
 }
+
+/// SQLite rolls a whole transaction back by itself when the disk fills (`SQLITE_FULL` in a
+/// statement or at `COMMIT`). The driver still counts that transaction as open, so its own
+/// `ROLLBACK` fails, and a pooled connection that kept that count would turn the next
+/// transactions into savepoints: one dropped use case then leaves a real transaction open
+/// on the connection, and later "commits" only release savepoints inside it — answers
+/// acknowledged but never written. The full disk is simulated by `PRAGMA max_page_count`.
+#[tokio::test]
+async fn a_full_disk_on_sqlite_fails_clearly_and_later_commits_are_durable() {
+    if myqcm_testkit::backend_name() != "sqlite" {
+        eprintln!("SQLite only: PostgreSQL does not roll back on its own");
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("myqcm-full-{}", uuid::Uuid::now_v7()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let url = format!("sqlite://{}/full.sqlite", dir.display());
+    let db = myqcm_db::connect(&url, None).await.unwrap();
+    let sql = |s: &str| Statement::from_string(DbBackend::Sqlite, s.to_owned());
+    db.execute_raw(sql("CREATE TABLE note (tag TEXT, body BLOB)"))
+        .await
+        .unwrap();
+
+    // The disk is full: the file may not grow by a page.
+    let txn = myqcm_db::begin_write(&db).await.unwrap();
+    txn.execute_raw(sql("PRAGMA max_page_count = 1"))
+        .await
+        .unwrap();
+    let full = txn
+        .execute_raw(sql(
+            "INSERT INTO note (tag, body) VALUES ('big', zeroblob(1000000))",
+        ))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(DbError::from(full), DbError::Unavailable(_)),
+        "a full disk is a temporary outage (503), not a bug (500)"
+    );
+    drop(txn);
+
+    // Space returns (a fresh connection has no page limit; a reused one gets it lifted).
+    for _ in 0..3 {
+        db.execute_raw(sql("PRAGMA max_page_count = 1073741823"))
+            .await
+            .unwrap();
+        // A use case that gives up after writing, then one that commits.
+        let gave_up = myqcm_db::begin_write(&db).await.unwrap();
+        gave_up
+            .execute_raw(sql(
+                "INSERT INTO note (tag, body) VALUES ('dropped', x'00')",
+            ))
+            .await
+            .unwrap();
+        drop(gave_up);
+        let kept = myqcm_db::begin_write(&db).await.unwrap();
+        kept.execute_raw(sql("INSERT INTO note (tag, body) VALUES ('kept', x'00')"))
+            .await
+            .unwrap();
+        kept.commit().await.unwrap();
+    }
+
+    // Another process sees exactly what was acknowledged.
+    let other = myqcm_db::connect(&url, None).await.unwrap();
+    let count = |tag: &'static str| {
+        let other = &other;
+        async move {
+            other
+                .query_one_raw(sql(&format!(
+                    "SELECT COUNT(*) FROM note WHERE tag = '{tag}'"
+                )))
+                .await
+                .unwrap()
+                .unwrap()
+                .try_get_by_index::<i64>(0)
+                .unwrap()
+        }
+    };
+    assert_eq!(count("kept").await, 3, "every committed row is durable");
+    assert_eq!(count("dropped").await, 0);
+    assert_eq!(count("big").await, 0);
+    drop(other);
+    db.close().await.unwrap();
+    std::fs::remove_dir_all(&dir).ok();
+}
