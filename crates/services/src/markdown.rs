@@ -10,35 +10,36 @@ use pulldown_cmark::{Event, Options, Parser};
 
 pub use myqcm_domain::catalogue::media::MEDIA_PREFIX;
 
+/// The tags a rendered text may keep; everything else is removed (its text kept).
+const ALLOWED_TAGS: &[&str] = &[
+    "p",
+    "em",
+    "strong",
+    "code",
+    "pre",
+    "ul",
+    "ol",
+    "li",
+    "sub",
+    "sup",
+    "table",
+    "thead",
+    "tbody",
+    "tr",
+    "th",
+    "td",
+    "a",
+    "br",
+    "blockquote",
+    "del",
+    "img",
+    "h3",
+    "h4",
+    "hr",
+];
+
 static CLEANER: LazyLock<ammonia::Builder<'static>> = LazyLock::new(|| {
-    let tags: HashSet<&str> = [
-        "p",
-        "em",
-        "strong",
-        "code",
-        "pre",
-        "ul",
-        "ol",
-        "li",
-        "sub",
-        "sup",
-        "table",
-        "thead",
-        "tbody",
-        "tr",
-        "th",
-        "td",
-        "a",
-        "br",
-        "blockquote",
-        "del",
-        "img",
-        "h3",
-        "h4",
-        "hr",
-    ]
-    .into_iter()
-    .collect();
+    let tags: HashSet<&str> = ALLOWED_TAGS.iter().copied().collect();
     let mut b = ammonia::Builder::empty();
     b.tags(tags)
         .generic_attributes(HashSet::new())
@@ -128,33 +129,7 @@ mod tests {
                 .take_while(|c| c.is_ascii_alphanumeric())
                 .collect();
             assert!(
-                [
-                    "p",
-                    "em",
-                    "strong",
-                    "code",
-                    "pre",
-                    "ul",
-                    "ol",
-                    "li",
-                    "sub",
-                    "sup",
-                    "table",
-                    "thead",
-                    "tbody",
-                    "tr",
-                    "th",
-                    "td",
-                    "a",
-                    "br",
-                    "blockquote",
-                    "del",
-                    "img",
-                    "h3",
-                    "h4",
-                    "hr"
-                ]
-                .contains(&name.as_str()),
+                ALLOWED_TAGS.contains(&name.as_str()),
                 "tag {name} survived in {html}"
             );
             for bad in [
