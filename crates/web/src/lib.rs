@@ -43,6 +43,9 @@ pub struct WebConfig {
     pub request_timeout: Duration,
     /// Largest accepted request body, in bytes.
     pub body_limit: usize,
+    /// Largest body of a file upload (question-generation documents, catalogue imports), in
+    /// bytes: the 20 MB document limit with room for the form's other fields.
+    pub upload_limit: usize,
     /// Mounts routes that exist only for tests (a deliberate panic, a failing query). Never set
     /// by the binary.
     pub test_routes: bool,
@@ -65,6 +68,7 @@ impl WebConfig {
             public_base_url: base.clone(),
             request_timeout: Duration::from_secs(30),
             body_limit: 2 * 1024 * 1024,
+            upload_limit: 21 * 1024 * 1024,
             test_routes: false,
             trusted_proxies: Vec::new(),
             email_verification: true,

@@ -4,14 +4,15 @@
 use std::time::Instant;
 
 use axum::Router;
+use axum::body::Body;
 use axum::extract::{MatchedPath, Request};
+use axum::http::Method;
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::middleware::{Next, from_fn};
 use axum::response::{Html, IntoResponse, Response};
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
-use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 use tracing::Instrument;
@@ -33,6 +34,7 @@ pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; 
 
 /// Wraps `app` in the full stack.
 pub fn stack(app: Router, config: &WebConfig) -> Router {
+    let limits = BodyLimits::from(config);
     let hsts = config
         .https()
         .then(|| HeaderValue::from_static("max-age=63072000; includeSubDomains"));
@@ -72,14 +74,74 @@ pub fn stack(app: Router, config: &WebConfig) -> Router {
             StatusCode::GATEWAY_TIMEOUT,
             config.request_timeout,
         ))
-        .layer(RequestBodyLimitLayer::new(config.body_limit))
-        .layer(axum::extract::DefaultBodyLimit::max(config.body_limit));
+        .layer(from_fn(move |req, next| limit_body(limits, req, next)))
+        // Every body is bounded by `limit_body`, per route; the extractors' own default
+        // (2 MB) would otherwise cut uploads short.
+        .layer(axum::extract::DefaultBodyLimit::disable());
     app.layer(inner).layer(
         ServiceBuilder::new()
             .layer(from_fn(assign_request_id))
             .layer(from_fn(access_log))
             .layer(from_fn(render_errors)),
     )
+}
+
+/// The routes that take a file: documents for question generation (≤ 20 MB) and catalogue
+/// imports. Their bodies may reach [`WebConfig::upload_limit`]; every other request keeps
+/// [`WebConfig::body_limit`].
+const UPLOAD_ROUTES: [&str; 4] = [
+    "/api/v1/ai/generations",
+    "/author/generate",
+    "/api/v1/admin/imports",
+    "/admin/imports",
+];
+
+/// The largest body accepted for a request to `path` with `method`.
+pub(crate) fn body_limit_for(config: &WebConfig, method: &Method, path: &str) -> usize {
+    BodyLimits::from(config).for_request(method, path)
+}
+
+/// The two body limits of [`WebConfig`], copied into the limiting middleware.
+#[derive(Debug, Clone, Copy)]
+struct BodyLimits {
+    body: usize,
+    upload: usize,
+}
+
+impl From<&WebConfig> for BodyLimits {
+    fn from(c: &WebConfig) -> Self {
+        Self {
+            body: c.body_limit,
+            upload: c.upload_limit.max(c.body_limit),
+        }
+    }
+}
+
+impl BodyLimits {
+    fn for_request(self, method: &Method, path: &str) -> usize {
+        if method == Method::POST && UPLOAD_ROUTES.contains(&path) {
+            self.upload
+        } else {
+            self.body
+        }
+    }
+}
+
+/// Refuses a body larger than the route's limit: at once when `Content-Length` says so,
+/// otherwise when reading passes the limit (the extractors then answer 413).
+async fn limit_body(limits: BodyLimits, req: Request, next: Next) -> Response {
+    let limit = limits.for_request(req.method(), req.uri().path());
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return StatusCode::PAYLOAD_TOO_LARGE.into_response();
+    }
+    let (parts, body) = req.into_parts();
+    let limited = Body::new(http_body_util::Limited::new(body, limit));
+    next.run(Request::from_parts(parts, limited)).await
 }
 
 fn valid_incoming_id(v: &HeaderValue) -> Option<String> {

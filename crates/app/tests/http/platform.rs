@@ -156,6 +156,58 @@ async fn wrong_method_and_oversized_bodies_use_the_same_error_shape() {
     app.stop().await;
 }
 
+/// File uploads (documents for generation, imports) get their own, larger limit; every other
+/// route keeps the small one, whether the size is declared or only found while reading.
+#[tokio::test]
+async fn upload_routes_take_larger_bodies_than_the_rest() {
+    let app = spawn_app_with(|c| {
+        c.body_limit = 1024;
+        c.upload_limit = 8192;
+    })
+    .await;
+    let post = |path: &str, len: usize| {
+        app.client
+            .post(app.url(path))
+            .header("content-type", "multipart/form-data; boundary=x")
+            .body("x".repeat(len))
+            .send()
+    };
+    // Under the upload limit, an upload route reaches its handler (which wants a session).
+    for path in ["/api/v1/admin/imports", "/api/v1/ai/generations"] {
+        let res = post(path, 4096).await.unwrap();
+        assert_ne!(res.status(), 413, "{path}");
+    }
+    assert_problem(
+        post("/api/v1/admin/imports", 9000).await.unwrap(),
+        413,
+        "payload_too_large",
+    )
+    .await;
+    assert_problem(
+        post("/api/v1/__test/echo", 4096).await.unwrap(),
+        413,
+        "payload_too_large",
+    )
+    .await;
+    // No Content-Length (chunked): the limit holds while the body is read.
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let addr = app.base.trim_start_matches("http://").to_owned();
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut raw = String::from(
+        "POST /api/v1/__test/echo HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n\
+         Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n",
+    );
+    for _ in 0..8 {
+        raw.push_str(&format!("1f4\r\n{}\r\n", "y".repeat(500)));
+    }
+    raw.push_str("0\r\n\r\n");
+    tcp.write_all(raw.as_bytes()).await.unwrap();
+    let mut answer = String::new();
+    tcp.read_to_string(&mut answer).await.unwrap();
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn request_ids_are_echoed_when_well_formed_and_replaced_otherwise() {
     let app = spawn_app().await;

@@ -92,8 +92,10 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
             }
         } else if multipart(&req) && req.headers().contains_key(header::COOKIE) {
             // File uploads from pages (imports): the token travels as a form part.
+            let limit =
+                crate::middleware::body_limit_for(&state.config, req.method(), req.uri().path());
             let (parts, body) = req.into_parts();
-            let Ok(bytes) = axum::body::to_bytes(body, state.config.body_limit).await else {
+            let Ok(bytes) = axum::body::to_bytes(body, limit).await else {
                 return WebError::code(codes::PAYLOAD_TOO_LARGE).into_response();
             };
             let token = multipart_token(&parts.headers, bytes.clone()).await;
