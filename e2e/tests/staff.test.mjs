@@ -158,6 +158,7 @@ describe('staff console', () => {
     const authorErrors = collectErrors(author);
     await staffSignIn(author, 'author');
     await visit(author, '/author', 'fr author list');
+    await visit(author, '/author/cases/new', 'fr clinical case editor (new)');
     await visit(author, '/author/items/new', 'fr author editor (new)');
     await author.check('input[name="kind"][value="qcm"]');
     const course = await author.$eval('#course', (s, c) => [...s.options].find((o) => o.value === c)?.value, COURSE);

@@ -13,6 +13,7 @@ pub mod admin_users;
 pub mod assets;
 pub mod auth;
 pub mod author;
+pub mod author_case;
 pub mod author_form;
 pub mod author_generate;
 pub mod context;
@@ -66,6 +67,7 @@ pub fn router() -> Router<AppState> {
         .merge(progress::router())
         .merge(practice::router())
         .merge(author::router())
+        .merge(author_case::router())
         .merge(author_generate::router())
         .merge(review::router())
         .merge(quality::router())

@@ -536,3 +536,121 @@ async fn the_list_pages_through_older_items() {
     assert_eq!(second.matches("ZZSTEM").count(), 1);
     assert!(!second.contains(r#"rel="next""#));
 }
+
+/// The fields of a three-step case (the second step a QCM whose key is ticked when `fixed`).
+fn case_form(intent: &'static str, fixed: bool) -> Vec<(&'static str, &'static str)> {
+    let mut f = vec![
+        ("intent", intent),
+        ("steps", "3"),
+        ("course", "cardio-hta"),
+        ("locale", "fr"),
+        ("title", "ZZCASETITLE"),
+        (
+            "scenario",
+            "Homme de 58 ans, **céphalées**. <script>alert('zzcase')</script>",
+        ),
+        ("objectives", "Confirmer une HTA\n\nTraiter"),
+        ("s0_kind", "qcs"),
+        ("s0_stem", "ZZSTEPONE : premier examen ?"),
+        ("s0_option_text_0", "MAPA"),
+        ("s0_option_correct_0", "on"),
+        ("s0_option_text_1", "Scanner"),
+        ("s0_kcs", "kc-cardio-hta-def"),
+        ("s0_difficulty", "easy"),
+        ("s1_kind", "qcm"),
+        ("s1_stem", "ZZSTEPTWO : quels traitements ?"),
+        ("s1_option_text_0", "IEC"),
+        ("s1_option_explanation_0", "ZZKEPTSTEPEXPLANATION"),
+        ("s1_option_text_1", "Antibiotique"),
+        ("s1_kcs", "kc-cardio-hta-def"),
+        ("s2_kind", "qroc"),
+        ("s2_stem", "ZZSTEPTHREE : objectif tensionnel ?"),
+        ("s2_qroc_expected", "140/90"),
+        ("s2_kcs", "kc-cardio-hta-def"),
+    ];
+    if fixed {
+        f.push(("s1_option_correct_0", "on"));
+    }
+    f
+}
+
+#[tokio::test]
+async fn an_author_writes_a_clinical_case_with_its_steps_without_javascript() {
+    let app = spawn_app().await;
+    app.load_demo_bank().await;
+    let (b, _) = app.staff("caser@example.com", "student,author", "").await;
+    let p = Pages::new(b);
+
+    let (s, list) = p.get(&app, "/author").await;
+    assert_eq!(s, 200);
+    assert!(list.contains(r#"href="/author/cases/new""#));
+    let (s, form) = p.get(&app, "/author/cases/new").await;
+    assert_eq!(s, 200);
+    assert!(form.contains(r#"name="s0_stem""#) && form.contains(r#"name="s1_stem""#));
+    assert!(!form.contains(r#"name="s2_stem""#), "two steps to begin");
+    assert!(form.contains(r#"<option value="kc-cardio-hta-def">"#));
+
+    // "Add a step": a third step appears, everything typed is kept.
+    let mut two = case_form("add_step", false);
+    two.retain(|(k, _)| *k != "steps");
+    two.push(("steps", "2"));
+    let (s, _, html) = p.post(&app, "/author/cases/new", &two).await;
+    assert_eq!(s, 200);
+    assert!(html.contains(r#"name="s2_stem""#));
+    assert!(html.contains("ZZCASETITLE") && html.contains("ZZSTEPTWO"));
+    assert!(html.contains(r#"name="steps" value="3""#));
+
+    // The second step has no key: the error sits on that step's options, nothing is saved.
+    let (s, _, html) = p
+        .post(&app, "/author/cases/new", &case_form("save", false))
+        .await;
+    assert_eq!(s, 422, "{html}");
+    assert!(
+        html.contains(r##"href="#s1_options""##),
+        "summary links to the step"
+    );
+    assert!(html.contains("ZZKEPTSTEPEXPLANATION") && html.contains("ZZSTEPTHREE"));
+    assert!(html.contains(r#"name="s0_option_correct_0" value="on" checked"#));
+    assert!(!html.contains("<script>alert"));
+    let (_, drafts) = p.get(&app, "/author?status=draft").await;
+    assert!(!drafts.contains("ZZSTEPONE"), "nothing saved");
+
+    let (s, location, html) = p
+        .post(&app, "/author/cases/new", &case_form("save", true))
+        .await;
+    assert_eq!(s, 303, "{html}");
+    assert!(location.starts_with("/author/cases/"), "{location}");
+    let res = p.get_res(&app, &location).await;
+    assert_eq!(res.headers()["cache-control"], "no-store, private");
+    let page = res.text().await.unwrap();
+    assert!(page.contains("ZZCASETITLE"));
+    assert!(page.contains("<strong>céphalées</strong>"));
+    assert!(!page.contains("<script>alert"), "the scenario is sanitised");
+    assert!(page.contains("<li>Confirmer une HTA</li><li>Traiter</li>"));
+    let steps: Vec<&str> = page
+        .split(r#"<a href="/author/items/"#)
+        .skip(1)
+        .map(|s| &s[..36])
+        .collect();
+    assert_eq!(steps.len(), 3, "{page}");
+    assert_eq!(page.matches("status-draft").count(), 3);
+    // Each step opens in the item editor, in order.
+    for (step, marker) in steps.iter().zip(["ZZSTEPONE", "ZZSTEPTWO", "ZZSTEPTHREE"]) {
+        let (s, item) = p.get(&app, &format!("/author/items/{step}")).await;
+        assert_eq!(s, 200);
+        assert!(item.contains(marker), "{step} holds {marker}");
+    }
+
+    // Another author does not see it; a learner may not write one.
+    let (other, _) = app.staff("other@example.com", "student,author", "").await;
+    let (s, _) = Pages::new(other).get(&app, &location).await;
+    assert_eq!(s, 404);
+    let learner = Pages::new(app.learner("pupil@example.com").await);
+    let (s, _) = learner.get(&app, "/author/cases/new").await;
+    assert_eq!(s, 403);
+    let (s, _, _) = learner
+        .post(&app, "/author/cases/new", &case_form("save", true))
+        .await;
+    assert_eq!(s, 403);
+    app.stop().await;
+}

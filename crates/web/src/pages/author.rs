@@ -206,12 +206,12 @@ pub async fn list(
 
 /// A subject's pickers in the page's language.
 pub struct SubjectPick {
-    name: String,
-    courses: Vec<(String, String)>,
-    kcs: Vec<(String, String)>,
+    pub(crate) name: String,
+    pub(crate) courses: Vec<(String, String)>,
+    pub(crate) kcs: Vec<(String, String)>,
 }
 
-fn picks(choices: &[SubjectChoices], ctx: &PageContext) -> Vec<SubjectPick> {
+pub(crate) fn picks(choices: &[SubjectChoices], ctx: &PageContext) -> Vec<SubjectPick> {
     choices
         .iter()
         .map(|s| SubjectPick {

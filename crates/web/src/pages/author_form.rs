@@ -234,19 +234,24 @@ pub fn slots(form: &Form) -> Vec<OptionSlot> {
 /// `content.locale`) at the editor's own fields.
 pub fn editor_fields(mut form: Form) -> Form {
     for e in &mut form.errors {
-        let f = e.field.trim_start_matches("content.").to_owned();
-        e.field = if let Some(rest) = f.strip_prefix("options[") {
-            let i: String = rest.chars().take_while(char::is_ascii_digit).collect();
-            format!("option_text_{i}")
-        } else if f.starts_with("kcs") {
-            "kcs".to_owned()
-        } else if f.starts_with("qroc") {
-            "qroc_expected".to_owned()
-        } else {
-            f
-        };
+        e.field = editor_field(&e.field);
     }
     form
+}
+
+/// The editor's input for one catalogue field path.
+pub fn editor_field(path: &str) -> String {
+    let f = path.trim_start_matches("content.");
+    if let Some(rest) = f.strip_prefix("options[") {
+        let i: String = rest.chars().take_while(char::is_ascii_digit).collect();
+        format!("option_text_{i}")
+    } else if f.starts_with("kcs") {
+        "kcs".to_owned()
+    } else if f.starts_with("qroc") {
+        "qroc_expected".to_owned()
+    } else {
+        f.to_owned()
+    }
 }
 
 /// Default values of a new item.
