@@ -24,6 +24,8 @@ pub enum Feature {
     QrocAnswer,
     /// Explanations after an attempt.
     Explanations,
+    /// Clinical cases among the items a session serves.
+    ClinicalCases,
 }
 
 impl Feature {
@@ -41,6 +43,7 @@ impl Feature {
             Self::McqAnswer => "mcq_answer",
             Self::QrocAnswer => "qroc_answer",
             Self::Explanations => "explanations",
+            Self::ClinicalCases => "clinical_cases",
         }
     }
 }

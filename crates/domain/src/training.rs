@@ -293,6 +293,10 @@ pub struct SessionRequest {
     /// Exam only: a full mock (whole subject, blueprint-weighted, no pause).
     #[serde(default)]
     pub full_mock: bool,
+    /// Leave clinical cases out (set by the server when the learner's plan does not include
+    /// them; a learner may also ask for it). Never relaxed to fill a session.
+    #[serde(default)]
+    pub without_cases: bool,
 }
 
 /// Largest item count of one session.

@@ -219,6 +219,19 @@ impl TestApp {
         assert!(r.committed, "{:?}", r.errors.first());
     }
 
+    /// The free plan includes clinical cases from now on (the seeded one does not), as finance
+    /// staff would set it on `/admin/plans/free`.
+    pub async fn free_plan_includes_cases(&self) {
+        use sea_orm::ConnectionTrait as _;
+        let db = &self.db.conn;
+        db.execute_raw(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            "UPDATE plan SET clinical_cases = TRUE WHERE is_default = TRUE",
+        ))
+        .await
+        .unwrap();
+    }
+
     /// The OpenAPI document the server publishes.
     pub async fn openapi(&self) -> Value {
         let res = self.get("/api/v1/openapi.json").await;

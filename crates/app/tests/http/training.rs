@@ -260,9 +260,60 @@ async fn another_learners_session_is_not_found_on_every_route() {
     assert_eq!(r.status().as_u16(), 401);
 }
 
+/// The seeded free plan does not include clinical cases: its learners' sessions hold none,
+/// even when the filters would leave little else; once the plan includes them, they come.
+#[tokio::test]
+async fn a_plan_without_clinical_cases_serves_none() {
+    let app = App::spawn().await;
+    let cardio = app.subject("cardio").await;
+    let coro = app.course("cardio-coro").await;
+    let request = json!({"mode": "custom", "style": "tutor", "subject": cardio, "courses": [coro], "item_count": 40});
+    // Skips through a whole session; answers how many items were served and how many were
+    // steps of a case.
+    let run = |u: User| {
+        let app = &app;
+        let request = request.clone();
+        async move {
+            let s = app.start(&u, request).await;
+            let id = s["id"].as_str().unwrap().to_owned();
+            let (mut served, mut cases) = (0, 0);
+            let mut cur = s["current"].clone();
+            loop {
+                served += 1;
+                if !cur["case"].is_null() {
+                    cases += 1;
+                }
+                let (st, next) = app
+                    .send(
+                        "POST",
+                        &u,
+                        &format!("/training-sessions/{id}/skip"),
+                        json!({"served_id": cur["served_id"]}),
+                    )
+                    .await;
+                assert_eq!(st, 200, "{next}");
+                if next["type"] == "end" {
+                    return (served, cases);
+                }
+                cur = item(&next).clone();
+            }
+        }
+    };
+    let (served, cases) = run(app.learner().await).await;
+    assert!(served > 0);
+    assert_eq!(cases, 0, "no case on a plan without them ({served} items)");
+    app.free_plan_includes_cases().await;
+    let (_, cases) = run(app.learner().await).await;
+    assert!(
+        cases >= 2,
+        "the course's cases are served once the plan includes them"
+    );
+}
+
 #[tokio::test]
 async fn a_clinical_cases_later_stems_are_in_no_response_before_their_turn() {
     let app = App::spawn().await;
+    app.free_plan_includes_cases().await;
     let u = app.learner().await;
     let cardio = app.subject("cardio").await;
     let coro = app.course("cardio-coro").await;

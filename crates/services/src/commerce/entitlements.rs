@@ -85,7 +85,7 @@ impl Limits {
                 per_day: plan.qroc_per_day,
                 per_month: plan.qroc_per_month,
             }),
-            Feature::Explanations => None,
+            Feature::Explanations | Feature::ClinicalCases => None,
         }
     }
 
@@ -168,7 +168,7 @@ fn slot(feature: Feature) -> Option<usize> {
     match feature {
         Feature::McqAnswer => Some(0),
         Feature::QrocAnswer => Some(1),
-        Feature::Explanations => None,
+        Feature::Explanations | Feature::ClinicalCases => None,
     }
 }
 
@@ -294,8 +294,19 @@ impl PlanEntitlements {
             (Some(limits), Some(i)) => {
                 remaining(limits, Self::usage(s, i), Windows::at(self.clock.now()))
             }
-            _ if s.plan.explanations => (Allowance::Unlimited, None),
-            _ => (Allowance::Denied, None),
+            // The features a plan includes or not, without counters.
+            _ => {
+                let included = match feature {
+                    Feature::Explanations => s.plan.explanations,
+                    Feature::ClinicalCases => s.plan.clinical_cases,
+                    Feature::McqAnswer | Feature::QrocAnswer => false,
+                };
+                if included {
+                    (Allowance::Unlimited, None)
+                } else {
+                    (Allowance::Denied, None)
+                }
+            }
         }
     }
 }

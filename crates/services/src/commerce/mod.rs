@@ -164,7 +164,7 @@ pub struct PlanView {
     pub qroc_per_month: Option<i32>,
     /// Explanations shown after an attempt.
     pub explanations: bool,
-    /// Clinical cases included (recorded; enforced by a later slice).
+    /// Clinical cases included (sessions of learners without them serve none).
     pub clinical_cases: bool,
     /// Devices (recorded; enforced by a later slice, alongside the sign-in session cap).
     pub devices: i32,

@@ -617,9 +617,12 @@ impl Training {
     ) -> Result<SessionView> {
         require(actor, Action::Train)?;
         let style = input.style;
-        let request = input.request;
+        let mut request = input.request;
         validate_request(style, &request).map_err(TrainingError::Invalid)?;
         let learner = actor.id;
+        if !self.allowed(learner, Feature::ClinicalCases).await? {
+            request.without_cases = true;
+        }
         let now = self.now_ms();
         let profile = repo::profile(&self.db, learner).await?;
         let mode_code = input
@@ -1418,9 +1421,14 @@ impl Training {
     }
 
     async fn explanations_allowed(&self, learner: Uuid) -> Result<bool> {
+        self.allowed(learner, Feature::Explanations).await
+    }
+
+    /// Whether the learner's plan includes `feature` now.
+    async fn allowed(&self, learner: Uuid, feature: Feature) -> Result<bool> {
         Ok(self
             .entitlements
-            .allowance(learner, Feature::Explanations)
+            .allowance(learner, feature)
             .await?
             .permits(1))
     }

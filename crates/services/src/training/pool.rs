@@ -83,13 +83,18 @@ pub struct Filters {
     difficulties: Vec<Difficulty>,
     sources: Vec<String>,
     pool: PoolFilter,
+    /// Clinical cases are left out (an entitlement: never relaxed).
+    without_cases: bool,
 }
 
 impl Filters {
     /// The filters of a request under resolved parameters (a full mock has none).
     pub fn of(request: &SessionRequest, params: &SessionParams) -> Self {
         if request.full_mock {
-            return Self::default();
+            return Self {
+                without_cases: request.without_cases,
+                ..Self::default()
+            };
         }
         Self {
             courses: request.courses.clone(),
@@ -102,6 +107,7 @@ impl Filters {
             difficulties: params.difficulties.clone(),
             sources: request.sources.clone(),
             pool: request.pool,
+            without_cases: request.without_cases,
         }
     }
 }
@@ -403,6 +409,9 @@ impl Pool {
 
     fn passes(&self, u: &PoolUnit, drop: Option<Drop>) -> bool {
         let f = &self.filters;
+        if f.without_cases && u.case_id.is_some() {
+            return false;
+        }
         let on = |d: Drop| drop != Some(d);
         if on(Drop::Courses) && !f.courses.is_empty() && !f.courses.contains(&u.course_id) {
             return false;
