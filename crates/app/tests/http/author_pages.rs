@@ -276,6 +276,19 @@ async fn an_author_writes_previews_fixes_and_submits_a_qcm() {
         dash.contains(r#"href="/author""#),
         "the navigation links the author pages"
     );
+
+    // Withdrawn before a reviewer decides: a draft again, editable, the step in the history.
+    assert!(item.contains(&format!(r#"action="{location}/withdraw""#)));
+    let (s, to, _) = p.post(&app, &format!("{location}/withdraw"), &[]).await;
+    assert_eq!((s, to), (StatusCode::SEE_OTHER, location.clone()));
+    let (_, item) = p.get(&app, &location).await;
+    assert!(item.contains("status-draft"));
+    assert!(item.contains(r#"id="editor-form""#));
+    assert!(item.contains("Retirée de la relecture"), "the history says so");
+    assert!(!item.contains(&format!(r#"action="{location}/withdraw""#)));
+    // A draft cannot be withdrawn again.
+    let (s, _, _) = p.post(&app, &format!("{location}/withdraw"), &[]).await;
+    assert_eq!(s, 409);
 }
 
 #[tokio::test]

@@ -126,3 +126,5 @@ generate-status-running = قيد التنفيذ
 generate-status-done = انتهى
 generate-status-dead = فشل
 generate-status-cancelled = أُلغي
+author-withdraw = سحب من المراجعة
+author-withdraw-hint = هل تريد تعديل السؤال مرة أخرى؟ اسحبه من المراجعة: يعود مسودة يمكنك إرسالها من جديد.

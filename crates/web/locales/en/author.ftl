@@ -126,3 +126,5 @@ generate-status-running = Running
 generate-status-done = Done
 generate-status-dead = Failed
 generate-status-cancelled = Cancelled
+author-withdraw = Withdraw from review
+author-withdraw-hint = Want to change it again? Withdraw it from review: it becomes a draft you can submit again.

@@ -126,3 +126,5 @@ generate-status-running = En cours
 generate-status-done = Terminée
 generate-status-dead = Échouée
 generate-status-cancelled = Annulée
+author-withdraw = Retirer de la relecture
+author-withdraw-hint = Vous voulez encore modifier la question ? Retirez-la de la relecture : elle redevient un brouillon que vous pourrez soumettre à nouveau.

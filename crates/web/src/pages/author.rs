@@ -37,6 +37,7 @@ pub fn router() -> Router<AppState> {
         .route("/author/items/new", get(new_item).post(create))
         .route("/author/items/{id}", get(show).post(save))
         .route("/author/items/{id}/submit", post(submit))
+        .route("/author/items/{id}/withdraw", post(withdraw))
         .route("/author/items/{id}/comments", post(comment))
         .route("/author/preview", post(live_preview))
         .layer(axum::middleware::map_response(staff_headers))
@@ -514,6 +515,19 @@ pub async fn submit(
     let actor = author_or_return!(ctx, &format!("/author/items/{id}"));
     let now = s.services.clock.now();
     svc::transition(&s.services.db, &actor, id, Transition::Submit, None, now).await?;
+    Ok(see_other(&format!("/author/items/{id}")))
+}
+
+/// `POST /author/items/{id}/withdraw`: back from review to draft (to change it before a
+/// reviewer decides); `303` back.
+pub async fn withdraw(
+    State(s): State<AppState>,
+    ctx: PageContext,
+    Path(id): Path<Uuid>,
+) -> Result<Response, WebError> {
+    let actor = author_or_return!(ctx, &format!("/author/items/{id}"));
+    let now = s.services.clock.now();
+    svc::transition(&s.services.db, &actor, id, Transition::Withdraw, None, now).await?;
     Ok(see_other(&format!("/author/items/{id}")))
 }
 
