@@ -7,7 +7,8 @@
 //! is shrunk and saved by proptest under `proptest-regressions/`: commit it so it runs forever.
 //!
 //! Covered: the import parsers (JSON bank, CSV, XLSX), the QROC normaliser and matcher, the
-//! Markdown renderer and HTML sanitiser.
+//! Markdown renderer and HTML sanitiser, and the document extractors of question generation
+//! (PDF, DOCX, PPTX, XLSX, text: sniffing, unzipping within limits, text capping, chunking).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -19,6 +20,7 @@ use std::sync::OnceLock;
 
 use myqcm_domain::catalogue::qroc::{self, QrocMatch};
 use myqcm_domain::catalogue::{Locale, NumericSpec, QrocSpec};
+use myqcm_services::ai::ingest::{self, IngestLimits, LIMITS};
 use myqcm_services::import::{self, Format, bank::Bank};
 use myqcm_services::markdown;
 use proptest::prelude::*;
@@ -33,6 +35,84 @@ fn seeds() -> &'static [(Format, Vec<u8>)] {
             .map(|f| (f, import::export::write(&bank, f).unwrap()))
             .collect()
     })
+}
+
+/// A zip of `parts`, stored uncompressed (so mutations reach the XML, not only the deflate
+/// stream).
+fn zip_of(parts: &[(&str, &str)]) -> Vec<u8> {
+    use std::io::Write as _;
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let opts =
+        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    for (name, data) in parts {
+        w.start_file(*name, opts).unwrap();
+        w.write_all(data.as_bytes()).unwrap();
+    }
+    w.finish().unwrap().into_inner()
+}
+
+/// One document of each kind the generation accepts: the extractors' seeds.
+fn documents() -> &'static [Vec<u8>] {
+    static DOCS: OnceLock<Vec<Vec<u8>>> = OnceLock::new();
+    DOCS.get_or_init(|| {
+        let docx = r#"<w:document xmlns:w="w"><w:body><w:p><w:pPr><w:pStyle w:val="Heading1"/></w:pPr><w:r><w:t>HTA</w:t></w:r></w:p><w:p><w:r><w:t xml:space="preserve">La MAPA &amp; l'automesure </w:t></w:r><w:r><w:t>confirment.</w:t></w:r></w:p></w:body></w:document>"#;
+        let slide = r#"<p:sld xmlns:a="a" xmlns:p="p"><a:p><a:r><a:t>Insuffisance cardiaque</a:t></a:r></a:p></p:sld>"#;
+        vec![
+            ingest::sample_pdf(&["Hypertension artérielle", "Traitement : IEC, ARA2"]).unwrap(),
+            zip_of(&[("word/document.xml", docx)]),
+            zip_of(&[
+                ("ppt/presentation.xml", r#"<p:presentation xmlns:p="p"/>"#),
+                ("ppt/slides/slide1.xml", slide),
+                ("ppt/slides/slide2.xml", slide),
+            ]),
+            seeds()[2].1.clone(),
+            "Cours de cardiologie\n\nL'HTA se définit par une PA ≥ 140/90.\n".as_bytes().to_vec(),
+        ]
+    })
+}
+
+/// The seeds themselves are read (the mutations start from documents that work).
+#[test]
+fn every_document_seed_is_extracted() {
+    for (i, doc) in documents().iter().enumerate() {
+        let (_, sections) =
+            ingest::extract(doc, &FUZZ_LIMITS).unwrap_or_else(|e| panic!("{i}: {e}"));
+        assert!(!sections.is_empty(), "{i}");
+    }
+}
+
+/// Small limits, so that capping and chunking are exercised on small inputs.
+const FUZZ_LIMITS: IngestLimits = IngestLimits {
+    max_bytes: 1 << 20,
+    max_text_chars: 4_000,
+    chunk_chars: 300,
+    ..LIMITS
+};
+
+/// An extraction either refuses with an error or gives non-empty sections within the text cap,
+/// which chunk into pieces within the chunk size that keep every character.
+fn extract_holds(bytes: &[u8]) -> Result<(), TestCaseError> {
+    let Ok((_, sections)) = ingest::extract(bytes, &FUZZ_LIMITS) else {
+        return Ok(());
+    };
+    prop_assert!(!sections.is_empty());
+    let total: usize = sections.iter().map(|s| s.text.chars().count()).sum();
+    prop_assert!(
+        total <= FUZZ_LIMITS.max_text_chars,
+        "{total} characters kept"
+    );
+    prop_assert!(sections.iter().all(|s| !s.text.is_empty()));
+    let chunks = ingest::chunk(&sections, FUZZ_LIMITS.chunk_chars);
+    prop_assert!(
+        chunks
+            .iter()
+            .all(|c| c.text.chars().count() <= FUZZ_LIMITS.chunk_chars)
+    );
+    let kept = |t: &str| t.chars().filter(|c| !c.is_whitespace()).count();
+    let in_chunks: usize = chunks.iter().map(|c| kept(&c.text)).sum();
+    let in_sections: usize = sections.iter().map(|s| kept(&s.text)).sum();
+    prop_assert_eq!(in_chunks, in_sections, "chunking keeps every character");
+    Ok(())
 }
 
 /// One edit of a byte string.
@@ -157,6 +237,20 @@ proptest! {
         for format in [Format::Json, Format::Csv, Format::Xlsx] {
             parse_holds(&bytes, format)?;
         }
+    }
+
+    #[test]
+    fn document_extractors_survive_mutations_of_valid_documents(which in 0usize..5, e in edits()) {
+        extract_holds(&apply(documents()[which].clone(), &e))?;
+    }
+
+    #[test]
+    fn document_extractors_survive_random_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..4096), prefix in 0usize..6) {
+        // Random bytes behind each kind's magic number, and alone.
+        let magic: [&[u8]; 6] = [b"", b"%PDF-1.5\n", b"PK\x03\x04", b"\xEF\xBB\xBF", b"\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1", b"{\\rtf1"];
+        let mut doc = magic[prefix].to_vec();
+        doc.extend(bytes);
+        extract_holds(&doc)?;
     }
 
     #[test]
