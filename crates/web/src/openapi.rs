@@ -125,6 +125,12 @@ use crate::health::{Checks, Health};
         crate::api::ai::start,
         crate::api::ai::show,
         crate::api::ai::events,
+        crate::api::ai_kcs::suggest,
+        crate::api::ai_kcs::stored,
+        crate::api::ai_kcs::decide,
+        crate::api::ai_kcs::start_run,
+        crate::api::ai_kcs::show_run,
+        crate::api::ai_kcs::run_events,
     ),
     components(schemas(Problem, FieldError, Health, Checks)),
     tags(
