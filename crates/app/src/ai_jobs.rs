@@ -20,7 +20,7 @@ use myqcm_jobs::{Interrupted, JobContext, JobHandler};
 use myqcm_services::ai::drafts::{self, AiError};
 use myqcm_services::ai::generate::GenerationSpec;
 use myqcm_services::ai::ingest::LIMITS;
-use myqcm_services::ai::kcs;
+use myqcm_services::ai::{grading, kcs};
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -205,6 +205,31 @@ impl JobHandler for AiSuggestKcsJob {
             ctx.progress(f, format!("{} / {total}", i + 1)).await?;
         }
         ctx.set_progress(1.0, s.message());
+        Ok(())
+    }
+}
+
+/// `ai.grade_qroc`: the language model's grade of one QROC answer the tolerant match was unsure
+/// about (issue 15). Queued by the answer path in its transaction; registered only when the LLM
+/// is configured. A model failure leaves the answer ungraded (the job still succeeds).
+pub struct AiGradeQrocJob {
+    /// Database.
+    pub db: DatabaseConnection,
+    /// The model.
+    pub llm: Arc<dyn LanguageModel>,
+}
+
+impl AiGradeQrocJob {
+    /// The job kind.
+    pub const KIND: &'static str = grading::KIND;
+}
+
+#[async_trait]
+impl JobHandler for AiGradeQrocJob {
+    async fn run(&self, payload: serde_json::Value, ctx: JobContext) -> anyhow::Result<()> {
+        let p: grading::GradePayload = serde_json::from_value(payload)?;
+        let done = grading::grade_attempt(&self.db, self.llm.as_ref(), p.attempt_id).await?;
+        ctx.set_progress(1.0, format!("{done:?}"));
         Ok(())
     }
 }

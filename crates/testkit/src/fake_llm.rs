@@ -12,7 +12,8 @@
 //!
 //! A call whose schema is named `kc_suggestions` gets KC suggestions instead (see
 //! `suggest_kcs`): every listed candidate scored by word overlap with the question, plus one
-//! code that is in no tree ([`OFF_TREE_KC`]).
+//! code that is in no tree ([`OFF_TREE_KC`]). A call whose schema is named `qroc_grade` gets a
+//! verdict: `correct` when the answer holds every word of the expected answer.
 //!
 //! Faults (`POST /_control/knobs`, any subset of [`Knobs`], or [`FakeLlm::knobs`]): 429 or 500
 //! for the next N calls, a delay, malformed JSON content, an item with the wrong number of
@@ -219,6 +220,8 @@ async fn complete(
         "{\"items\": [{\"type\": \"QCS\", \"stem\": ".to_owned()
     } else if body["response_format"]["json_schema"]["name"] == "kc_suggestions" {
         suggest_kcs(user).to_string()
+    } else if body["response_format"]["json_schema"]["name"] == "qroc_grade" {
+        grade_qroc(user).to_string()
     } else {
         generate(user, &knobs).to_string()
     };
@@ -328,6 +331,27 @@ fn generate(user: &str, knobs: &Knobs) -> Value {
         first["correct_count"] = json!(stated);
     }
     json!({ "items": items })
+}
+
+/// The deterministic answer to a QROC-grading prompt: `correct` when the answer (between
+/// `<answer>` markers) holds every word of at least 4 letters of the `Expected answer:` line,
+/// else `incorrect`.
+fn grade_qroc(user: &str) -> Value {
+    let expected = user
+        .lines()
+        .find_map(|l| l.strip_prefix("Expected answer:"))
+        .map(words)
+        .unwrap_or_default();
+    let answer = user
+        .split_once("<answer>")
+        .map(|(_, r)| r.split_once("</answer>").map_or(r, |(a, _)| a))
+        .map(words)
+        .unwrap_or_default();
+    let correct = !expected.is_empty() && expected.is_subset(&answer);
+    json!({
+        "verdict": if correct { "correct" } else { "incorrect" },
+        "rationale": "fake grader: word match",
+    })
 }
 
 /// The code the fake always proposes first although no tree has it, so that the product's

@@ -362,6 +362,7 @@ async fn ask(
         schema_name: "kc_suggestions".into(),
         schema: schema(),
         max_output_tokens: MAX_OUTPUT_TOKENS,
+        temperature: 0.0,
         idempotency_key: key,
     };
     let answer = llm.complete_json(&req).await.map_err(KcError::Model)?;
