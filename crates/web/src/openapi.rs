@@ -132,6 +132,7 @@ use crate::health::{Checks, Health};
         crate::api::ai_kcs::show_run,
         crate::api::ai_kcs::run_events,
         crate::api::ai_grading::override_grade,
+        crate::api::ai_grading::assisted,
     ),
     components(schemas(Problem, FieldError, Health, Checks)),
     tags(

@@ -138,6 +138,31 @@ async fn an_unsure_qroc_answer_is_graded_by_the_model_after_the_answer_and_a_rev
     let correct = after.correct.unwrap();
     assert_eq!(after.ratio, Some(if correct { 1.0 } else { 0.0 }));
 
+    // Reviewers find it among the assisted answers (learners may not list them).
+    let reviewer = app.api_user(&["reviewer"], &[], true).await;
+    let (s, list) = app
+        .send_bearer(
+            Method::GET,
+            &reviewer.token,
+            "/api/v1/review/attempts",
+            None,
+        )
+        .await;
+    assert_eq!(s, 200, "{list}");
+    let row = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["attempt_id"] == after.id.to_string())
+        .unwrap_or_else(|| panic!("listed: {list}"));
+    assert_eq!(row["grader"], "llm");
+    assert_eq!(row["correct"], correct);
+    assert!(row.get("learner_id").is_none(), "no learner identity");
+    let (s, _) = app
+        .send_bearer(Method::GET, &u.token, "/api/v1/review/attempts", None)
+        .await;
+    assert_eq!(s, 403);
+
     // A reviewer overrides it; learners and authors may not.
     let path = format!("/api/v1/review/attempts/{}/grade", after.id);
     let (s, _) = app
@@ -149,7 +174,6 @@ async fn an_unsure_qroc_answer_is_graded_by_the_model_after_the_answer_and_a_rev
         )
         .await;
     assert_eq!(s, 403);
-    let reviewer = app.api_user(&["reviewer"], &[], true).await;
     let (s, v) = app
         .send_bearer(
             Method::POST,
@@ -198,6 +222,18 @@ async fn when_the_model_fails_the_unsure_answer_stays_ungraded_never_zero() {
         (None, None, None)
     );
     assert_eq!(a.ungraded_reason.as_deref(), Some("grader_unavailable"));
+    let reviewer = app.api_user(&["reviewer"], &[], true).await;
+    let (_, list) = app
+        .send_bearer(
+            Method::GET,
+            &reviewer.token,
+            "/api/v1/review/attempts",
+            None,
+        )
+        .await;
+    assert_eq!(list[0]["attempt_id"], a.id.to_string(), "{list}");
+    assert_eq!(list[0]["ungraded_reason"], "grader_unavailable");
+    assert!(list[0]["correct"].is_null());
 }
 
 #[tokio::test]

@@ -807,6 +807,25 @@ pub async fn regrade_attempt<C: ConnectionTrait>(
     Ok(())
 }
 
+/// The newest attempts a second grader is or was involved in: graded by the language model,
+/// waiting for it, or left ungraded because it failed (reviewers check and override them).
+pub async fn assisted_attempts<C: ConnectionTrait>(
+    c: &C,
+    limit: u64,
+) -> Result<Vec<attempt::Model>, DbError> {
+    use sea_orm::Condition;
+    Ok(attempt::Entity::find()
+        .filter(
+            Condition::any().add(attempt::Column::Grader.eq("llm")).add(
+                attempt::Column::UngradedReason.is_in(["awaiting_grader", "grader_unavailable"]),
+            ),
+        )
+        .order_by_desc(attempt::Column::CreatedAt)
+        .limit(limit)
+        .all(c)
+        .await?)
+}
+
 /// Which of `session_items` have their attempt stored (the kill test's check).
 pub async fn attempted_served_items<C: ConnectionTrait>(
     c: &C,

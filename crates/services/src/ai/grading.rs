@@ -282,3 +282,60 @@ pub async fn override_grade(
         grader: "human".into(),
     })
 }
+
+/// A QROC answer a second grader is or was involved in, as reviewers see it (no learner
+/// identity).
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct AssistedAnswerView {
+    /// Attempt (the override route's id).
+    pub attempt_id: Uuid,
+    /// Item answered.
+    pub item_id: Uuid,
+    /// The learner's answer.
+    pub answer: String,
+    /// `llm` when the model graded it; absent while ungraded.
+    pub grader: Option<String>,
+    /// The label, when graded.
+    pub correct: Option<bool>,
+    /// `awaiting_grader` or `grader_unavailable` while ungraded.
+    pub ungraded_reason: Option<String>,
+    /// When it was answered.
+    pub answered_at: DateTime<Utc>,
+}
+
+/// The newest 100 answers graded by the model, waiting for it, or left ungraded by its
+/// failure: reviewers only.
+///
+/// # Errors
+/// See [`GradingError`].
+pub async fn assisted(
+    db: &DatabaseConnection,
+    llm: bool,
+    actor: &Actor,
+) -> Result<Vec<AssistedAnswerView>, GradingError> {
+    if !llm {
+        return Err(GradingError::Unavailable);
+    }
+    if actor.enrolment_pending() {
+        return Err(GradingError::MfaEnrolmentRequired);
+    }
+    if !actor.can(Action::ItemReview) {
+        return Err(GradingError::Forbidden);
+    }
+    let rows = myqcm_db::training::assisted_attempts(db, 100).await?;
+    Ok(rows
+        .into_iter()
+        .map(|a| AssistedAnswerView {
+            attempt_id: a.id,
+            item_id: a.item_id,
+            answer: match serde_json::from_str::<Response>(&a.response) {
+                Ok(Response::Text(t)) => t,
+                _ => String::new(),
+            },
+            grader: a.grader,
+            correct: a.correct,
+            ungraded_reason: a.ungraded_reason,
+            answered_at: DateTime::from_timestamp_millis(a.created_at).unwrap_or_default(),
+        })
+        .collect())
+}

@@ -1,12 +1,13 @@
-//! `POST /api/v1/review/attempts/{id}/grade`: a reviewer overrides the grade of a QROC answer
-//! (issue 15, QROC grading assistance; audited by the use case). 404 when no language model is
+//! `GET /api/v1/review/attempts` (the QROC answers the language model graded, awaits or failed
+//! on) and `POST /api/v1/review/attempts/{id}/grade`: a reviewer overrides the grade of a QROC
+//! answer (issue 15, QROC grading assistance; audited by the use case). 404 when no language model is
 //! configured. Every rule lives in `myqcm_services::ai::grading`.
 
 use axum::extract::{Path, State};
-use axum::routing::post;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use myqcm_domain::codes;
-use myqcm_services::ai::grading::{self, GradingError, RegradeView};
+use myqcm_services::ai::grading::{self, AssistedAnswerView, GradingError, RegradeView};
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -18,7 +19,9 @@ use crate::{AppState, WebError};
 
 /// The routes.
 pub fn router() -> Router<AppState> {
-    Router::new().route("/review/attempts/{id}/grade", post(override_grade))
+    Router::new()
+        .route("/review/attempts", get(assisted))
+        .route("/review/attempts/{id}/grade", post(override_grade))
 }
 
 impl From<GradingError> for WebError {
@@ -58,4 +61,19 @@ pub async fn override_grade(
     );
     let v = grading::override_grade(db, llm, &actor(&user), id, b.correct, now).await?;
     Ok(Json(v))
+}
+
+/// The newest 100 QROC answers the language model graded, is waiting to grade, or failed on
+/// (reviewers), to check and override.
+#[utoipa::path(get, path = "/api/v1/review/attempts", tag = "authoring",
+    responses((status = 200, body = [AssistedAnswerView]), (status = 403, body = Problem),
+        (status = 404, body = Problem)))]
+pub async fn assisted(
+    State(s): State<AppState>,
+    user: CurrentUser,
+) -> Result<Json<Vec<AssistedAnswerView>>, WebError> {
+    let llm = s.services.llm.is_some();
+    Ok(Json(
+        grading::assisted(&s.services.db, llm, &actor(&user)).await?,
+    ))
 }
