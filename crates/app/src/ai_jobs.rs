@@ -20,6 +20,7 @@ use myqcm_jobs::{Interrupted, JobContext, JobHandler};
 use myqcm_services::ai::drafts::{self, AiError};
 use myqcm_services::ai::generate::GenerationSpec;
 use myqcm_services::ai::ingest::LIMITS;
+use myqcm_services::ai::{grading, kcs};
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -159,6 +160,76 @@ impl JobHandler for AiGenerateJob {
     async fn run(&self, payload: serde_json::Value, ctx: JobContext) -> anyhow::Result<()> {
         let summary = self.execute(payload, &ctx).await?;
         ctx.set_progress(1.0, summary.message());
+        Ok(())
+    }
+}
+
+/// `ai.suggest_kcs`: KC suggestions for every item of a course (issue 15), one model call per
+/// item, progress after each, stopped by a cancellation (what was stored stays). Registered
+/// only when the LLM is configured; queued by `POST /api/v1/ai/kc-suggestion-runs`.
+pub struct AiSuggestKcsJob {
+    /// Database.
+    pub db: DatabaseConnection,
+    /// The model.
+    pub llm: Arc<dyn LanguageModel>,
+    /// Clock.
+    pub clock: Arc<dyn Clock>,
+}
+
+impl AiSuggestKcsJob {
+    /// The job kind.
+    pub const KIND: &'static str = kcs::KIND;
+}
+
+#[async_trait]
+impl JobHandler for AiSuggestKcsJob {
+    async fn run(&self, payload: serde_json::Value, ctx: JobContext) -> anyhow::Result<()> {
+        let p: kcs::RunPayload = serde_json::from_value(payload)?;
+        let (actor, ids) = kcs::run_plan(&self.db, &p).await?;
+        let total = ids.len();
+        let mut s = kcs::RunSummary {
+            items: total,
+            ..kcs::RunSummary::default()
+        };
+        ctx.progress(0.0, format!("0 / {total}")).await?;
+        for (i, id) in ids.into_iter().enumerate() {
+            match kcs::run_one(&self.db, self.llm.as_ref(), &actor, id, self.clock.now()).await? {
+                Ok(v) => {
+                    s.tokens += v.tokens;
+                    s.suggested += usize::from(!v.suggestions.is_empty());
+                }
+                Err(_) => s.failed += 1,
+            }
+            #[allow(clippy::cast_precision_loss, reason = "item counts are small")]
+            let f = (i + 1) as f64 / total.max(1) as f64;
+            ctx.progress(f, format!("{} / {total}", i + 1)).await?;
+        }
+        ctx.set_progress(1.0, s.message());
+        Ok(())
+    }
+}
+
+/// `ai.grade_qroc`: the language model's grade of one QROC answer the tolerant match was unsure
+/// about (issue 15). Queued by the answer path in its transaction; registered only when the LLM
+/// is configured. A model failure leaves the answer ungraded (the job still succeeds).
+pub struct AiGradeQrocJob {
+    /// Database.
+    pub db: DatabaseConnection,
+    /// The model.
+    pub llm: Arc<dyn LanguageModel>,
+}
+
+impl AiGradeQrocJob {
+    /// The job kind.
+    pub const KIND: &'static str = grading::KIND;
+}
+
+#[async_trait]
+impl JobHandler for AiGradeQrocJob {
+    async fn run(&self, payload: serde_json::Value, ctx: JobContext) -> anyhow::Result<()> {
+        let p: grading::GradePayload = serde_json::from_value(payload)?;
+        let done = grading::grade_attempt(&self.db, self.llm.as_ref(), p.attempt_id).await?;
+        ctx.set_progress(1.0, format!("{done:?}"));
         Ok(())
     }
 }

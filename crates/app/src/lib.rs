@@ -314,6 +314,22 @@ pub fn registry(services: &Services) -> Registry {
             }),
         );
         r.limit(ai_jobs::AiGenerateJob::KIND, 1);
+        r.register(
+            ai_jobs::AiSuggestKcsJob::KIND,
+            Arc::new(ai_jobs::AiSuggestKcsJob {
+                db: services.db.clone(),
+                llm: llm.clone(),
+                clock: services.clock.clone(),
+            }),
+        );
+        r.limit(ai_jobs::AiSuggestKcsJob::KIND, 1);
+        r.register(
+            ai_jobs::AiGradeQrocJob::KIND,
+            Arc::new(ai_jobs::AiGradeQrocJob {
+                db: services.db.clone(),
+                llm: llm.clone(),
+            }),
+        );
     }
     // Long kinds run one at a time per worker, so they never take every slot from mail.
     r.limit(myqcm_services::import::jobs::KIND, 1)

@@ -164,6 +164,8 @@ pub struct LlmRequest {
     pub schema: serde_json::Value,
     /// Upper bound on the tokens of the answer (`max_tokens`).
     pub max_output_tokens: u32,
+    /// Sampling temperature (0 = as deterministic as the provider allows; grading uses 0).
+    pub temperature: f32,
     /// Stable key of this piece of work (e.g. request id + chunk index), sent as
     /// `Idempotency-Key` and logged instead of any content.
     pub idempotency_key: String,

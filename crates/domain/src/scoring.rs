@@ -231,6 +231,9 @@ pub enum UngradedReason {
     Blank,
     /// The grader could not give a grade (unavailable, or the item has no answer key).
     GraderUnavailable,
+    /// The tolerant match was unsure ([`crate::catalogue::qroc::is_unsure`]); a second grader
+    /// (the language model) will judge the answer after it was stored.
+    AwaitingGrader,
 }
 
 impl UngradedReason {
@@ -239,6 +242,7 @@ impl UngradedReason {
         match self {
             Self::Blank => "blank",
             Self::GraderUnavailable => "grader_unavailable",
+            Self::AwaitingGrader => "awaiting_grader",
         }
     }
 }

@@ -196,7 +196,7 @@ impl OpenAiCompatible {
                 "json_schema": {"name": req.schema_name, "strict": true, "schema": req.schema},
             },
             "max_tokens": req.max_output_tokens,
-            "temperature": 0.2,
+            "temperature": req.temperature,
             "n": 1,
         })
     }

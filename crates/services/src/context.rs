@@ -118,6 +118,7 @@ impl Services {
     #[must_use]
     pub fn with_llm(mut self, llm: Arc<dyn myqcm_domain::ports::LanguageModel>) -> Self {
         self.llm = Some(llm);
+        self.training = self.training.with_llm_grading(true);
         self
     }
 
@@ -148,7 +149,7 @@ impl Services {
     /// The same handle with other training use cases (entitlements, settings).
     #[must_use]
     pub fn with_training(mut self, training: Training) -> Self {
-        self.training = training;
+        self.training = training.with_llm_grading(self.llm.is_some());
         self
     }
 

@@ -10,6 +10,11 @@
 //! A document containing "ignore previous instructions" makes it behave like an injected model:
 //! every option of every item is marked correct (the product's validation must reject them).
 //!
+//! A call whose schema is named `kc_suggestions` gets KC suggestions instead (see
+//! `suggest_kcs`): every listed candidate scored by word overlap with the question, plus one
+//! code that is in no tree ([`OFF_TREE_KC`]). A call whose schema is named `qroc_grade` gets a
+//! verdict: `correct` when the answer holds every word of the expected answer.
+//!
 //! Faults (`POST /_control/knobs`, any subset of [`Knobs`], or [`FakeLlm::knobs`]): 429 or 500
 //! for the next N calls, a delay, malformed JSON content, an item with the wrong number of
 //! correct options, an item carrying a link and HTML. `GET /_control/calls` lists the calls
@@ -213,6 +218,10 @@ async fn complete(
         .unwrap_or_default();
     let content = if knobs.malformed {
         "{\"items\": [{\"type\": \"QCS\", \"stem\": ".to_owned()
+    } else if body["response_format"]["json_schema"]["name"] == "kc_suggestions" {
+        suggest_kcs(user).to_string()
+    } else if body["response_format"]["json_schema"]["name"] == "qroc_grade" {
+        grade_qroc(user).to_string()
     } else {
         generate(user, &knobs).to_string()
     };
@@ -324,6 +333,68 @@ fn generate(user: &str, knobs: &Knobs) -> Value {
     json!({ "items": items })
 }
 
+/// The deterministic answer to a QROC-grading prompt: `correct` when the answer (between
+/// `<answer>` markers) holds every word of at least 4 letters of the `Expected answer:` line,
+/// else `incorrect`.
+fn grade_qroc(user: &str) -> Value {
+    let expected = user
+        .lines()
+        .find_map(|l| l.strip_prefix("Expected answer:"))
+        .map(words)
+        .unwrap_or_default();
+    let answer = user
+        .split_once("<answer>")
+        .map(|(_, r)| r.split_once("</answer>").map_or(r, |(a, _)| a))
+        .map(words)
+        .unwrap_or_default();
+    let correct = !expected.is_empty() && expected.is_subset(&answer);
+    json!({
+        "verdict": if correct { "correct" } else { "incorrect" },
+        "rationale": "fake grader: word match",
+    })
+}
+
+/// The code the fake always proposes first although no tree has it, so that the product's
+/// on-tree filter is exercised on every call.
+pub const OFF_TREE_KC: &str = "kc-fake-off-tree";
+
+/// Lower-cased words of at least 4 letters, accents kept.
+fn words(text: &str) -> std::collections::BTreeSet<String> {
+    text.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| w.chars().count() >= 4)
+        .map(str::to_lowercase)
+        .collect()
+}
+
+/// The deterministic answer to a KC-suggestion prompt (candidates as `- <code>: <path>` lines
+/// between `<candidates>` markers, the question between `<item>` markers): [`OFF_TREE_KC`]
+/// with score 0.99, then every candidate, in the listed order (not sorted), scored
+/// `0.2 + 0.75 × (shared words / words of the path)` minus 0.001 per position (so no two
+/// scores tie), rounded to 3 decimals.
+fn suggest_kcs(user: &str) -> Value {
+    let section = |open: &str, close: &str| {
+        user.split_once(open)
+            .map(|(_, r)| r.split_once(close).map_or(r, |(x, _)| x).to_owned())
+            .unwrap_or_default()
+    };
+    let item = words(&section("<item>", "</item>"));
+    let mut out = vec![json!({"kc": OFF_TREE_KC, "score": 0.99})];
+    for (i, line) in section("<candidates>", "</candidates>")
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("- "))
+        .enumerate()
+    {
+        let (code, path) = line.split_once(": ").unwrap_or((line, ""));
+        let names = words(path);
+        #[allow(clippy::cast_precision_loss, reason = "word counts are small")]
+        let overlap = names.intersection(&item).count() as f64 / names.len().max(1) as f64;
+        #[allow(clippy::cast_precision_loss, reason = "positions are small")]
+        let score = (0.2 + 0.75 * overlap - 0.001 * i as f64).clamp(0.0, 1.0);
+        out.push(json!({"kc": code, "score": (score * 1000.0).round() / 1000.0}));
+    }
+    json!({ "suggestions": out })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -343,5 +414,16 @@ mod tests {
                 .contains("four chambers")
         );
         assert!(items[1]["stem"].as_str().unwrap_or("").contains("aorta"));
+    }
+
+    #[test]
+    fn kc_suggestions_score_candidates_by_shared_words_and_add_an_off_tree_code() {
+        let user = "Course: HTA\n<candidates>\n- kc-1: Hypertension / Définition seuils\n- kc-2: Coronaires / Angor stable\n</candidates>\n<item>\nStem: Quels seuils définissent l'hypertension ?\n</item>";
+        let v = suggest_kcs(user);
+        let s = v["suggestions"].as_array().expect("suggestions");
+        assert_eq!(s.len(), 3);
+        assert_eq!(s[0]["kc"], OFF_TREE_KC);
+        assert_eq!(s[1]["kc"], "kc-1");
+        assert!(s[1]["score"].as_f64() > s[2]["score"].as_f64());
     }
 }

@@ -31,6 +31,7 @@ fn request() -> LlmRequest {
         schema_name: "items".into(),
         schema: json!({"type": "object"}),
         max_output_tokens: 1_000,
+        temperature: 0.2,
         idempotency_key: "req-1/chunk-0".into(),
     }
 }

@@ -132,7 +132,9 @@ pub fn router(state: AppState) -> Router {
         .merge(api::training::router())
         .merge(api::payments::router())
         .merge(api::ledger::router())
-        .merge(api::ai::router());
+        .merge(api::ai::router())
+        .merge(api::ai_kcs::router())
+        .merge(api::ai_grading::router());
     let mut pages = pages::router();
     if config.test_routes {
         pages = pages.merge(test_routes::pages());

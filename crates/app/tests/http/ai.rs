@@ -14,7 +14,7 @@ use serde_json::Value;
 use crate::support::{ApiUser, Browser, TestApp, spawn_app, spawn_sharing};
 
 /// The application with the fake model plugged in, and the demo bank loaded.
-async fn app_with_llm(fake: &FakeLlm) -> TestApp {
+pub(crate) async fn app_with_llm(fake: &FakeLlm) -> TestApp {
     let mut settings = LlmSettings::new(&fake.api_base, fake.key.clone(), "fake-model".into());
     settings.min_backoff = Duration::from_millis(5);
     settings.max_backoff = Duration::from_millis(10);

@@ -284,7 +284,10 @@ async fn an_author_writes_previews_fixes_and_submits_a_qcm() {
     let (_, item) = p.get(&app, &location).await;
     assert!(item.contains("status-draft"));
     assert!(item.contains(r#"id="editor-form""#));
-    assert!(item.contains("Retirée de la relecture"), "the history says so");
+    assert!(
+        item.contains("Retirée de la relecture"),
+        "the history says so"
+    );
     assert!(!item.contains(&format!(r#"action="{location}/withdraw""#)));
     // A draft cannot be withdrawn again.
     let (s, _, _) = p.post(&app, &format!("{location}/withdraw"), &[]).await;

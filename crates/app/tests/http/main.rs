@@ -19,6 +19,8 @@ mod admin_commerce;
 mod admin_console;
 mod admin_pages;
 mod ai;
+mod ai_grading;
+mod ai_kcs;
 mod author_pages;
 mod catalogue;
 mod commerce;

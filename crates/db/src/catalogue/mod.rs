@@ -5,6 +5,7 @@
 //! Functions take any `ConnectionTrait` so the services choose the transaction.
 
 pub mod entities;
+pub mod kc_suggestions;
 pub mod reference;
 pub mod search;
 

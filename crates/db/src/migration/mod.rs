@@ -18,6 +18,7 @@ pub mod m20261202_900001_commerce;
 mod m20261203_100001_payments;
 pub mod m20261203_200001_ledger;
 mod m20261203_300001_item_quality;
+mod m20261204_400001_kc_suggestion;
 
 /// The ordered list of migrations.
 #[derive(Debug)]
@@ -41,6 +42,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_100001_payments::Migration),
             Box::new(m20261203_200001_ledger::Migration),
             Box::new(m20261203_300001_item_quality::Migration),
+            Box::new(m20261204_400001_kc_suggestion::Migration),
         ]
     }
 }

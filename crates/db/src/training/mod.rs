@@ -769,6 +769,63 @@ pub async fn attempt_for<C: ConnectionTrait>(
         .await?)
 }
 
+/// An attempt by id.
+pub async fn attempt_by_id<C: ConnectionTrait>(
+    c: &C,
+    id: Uuid,
+) -> Result<Option<attempt::Model>, DbError> {
+    Ok(attempt::Entity::find_by_id(id).one(c).await?)
+}
+
+/// A later grade of attempt `id` (second grader or reviewer): ratio, label, grader and
+/// ungraded reason replaced; the response and everything else stay.
+pub async fn regrade_attempt<C: ConnectionTrait>(
+    c: &C,
+    id: Uuid,
+    ratio: Option<f64>,
+    correct: Option<bool>,
+    grader: Option<&str>,
+    ungraded_reason: Option<&str>,
+) -> Result<(), DbError> {
+    let res = attempt::Entity::update_many()
+        .col_expr(attempt::Column::Ratio, Expr::value(ratio))
+        .col_expr(attempt::Column::Correct, Expr::value(correct))
+        .col_expr(
+            attempt::Column::Grader,
+            Expr::value(grader.map(str::to_owned)),
+        )
+        .col_expr(
+            attempt::Column::UngradedReason,
+            Expr::value(ungraded_reason.map(str::to_owned)),
+        )
+        .filter(attempt::Column::Id.eq(id))
+        .exec(c)
+        .await?;
+    if res.rows_affected == 0 {
+        return Err(DbError::NotFound);
+    }
+    Ok(())
+}
+
+/// The newest attempts a second grader is or was involved in: graded by the language model,
+/// waiting for it, or left ungraded because it failed (reviewers check and override them).
+pub async fn assisted_attempts<C: ConnectionTrait>(
+    c: &C,
+    limit: u64,
+) -> Result<Vec<attempt::Model>, DbError> {
+    use sea_orm::Condition;
+    Ok(attempt::Entity::find()
+        .filter(
+            Condition::any().add(attempt::Column::Grader.eq("llm")).add(
+                attempt::Column::UngradedReason.is_in(["awaiting_grader", "grader_unavailable"]),
+            ),
+        )
+        .order_by_desc(attempt::Column::CreatedAt)
+        .limit(limit)
+        .all(c)
+        .await?)
+}
+
 /// Which of `session_items` have their attempt stored (the kill test's check).
 pub async fn attempted_served_items<C: ConnectionTrait>(
     c: &C,

@@ -215,6 +215,62 @@ pub fn match_answer(spec: &QrocSpec, answer: &str, locale: Locale) -> QrocMatch 
     QrocMatch::None
 }
 
+/// Normalised Levenshtein similarity (0 = nothing in common, 1 = equal) from which a refused
+/// answer counts as near the key (see [`is_unsure`]).
+pub const NEAR_SIMILARITY: f64 = 0.6;
+
+/// Whether the tolerant match is **unsure** about `answer`: it refused it (neither blank nor
+/// accepted by [`match_answer`]), yet the answer is near the key, so a second grader (the
+/// language model, then a reviewer) should judge it. Precisely, the match is
+/// [`QrocMatch::None`], the answer is not a number on an item with a numeric key (numbers are
+/// read crisply: outside the tolerance is wrong), and at least one of:
+///
+/// 1. the item has keywords and the answer holds some of them, but not all;
+/// 2. the normalised Levenshtein similarity `1 − d(a, k) / max(|a|, |k|)` between the
+///    loose-normalised, space-free answer `a` and the expected answer or a variant `k` is at
+///    least [`NEAR_SIMILARITY`] (a misspelling, a transposition, a missing letter);
+/// 3. the expected answer or a variant appears as whole words inside a longer answer, or the
+///    answer (at least 4 characters) appears as whole words inside one of them.
+///
+/// ```
+/// # use myqcm_domain::catalogue::{Locale, QrocSpec, qroc::is_unsure};
+/// let spec = QrocSpec { expected: "Hyperkaliémie".into(), variants: vec![],
+///     keywords: vec![], numeric: None };
+/// assert!(is_unsure(&spec, "hyperkaliemie sévère", Locale::Fr));
+/// assert!(is_unsure(&spec, "hyperkalémie", Locale::Fr));
+/// assert!(!is_unsure(&spec, "hyponatrémie chronique", Locale::Fr));
+/// assert!(!is_unsure(&spec, "hyperkaliémie", Locale::Fr), "accepted, so sure");
+/// ```
+pub fn is_unsure(spec: &QrocSpec, answer: &str, locale: Locale) -> bool {
+    if match_answer(spec, answer, locale) != QrocMatch::None {
+        return false;
+    }
+    if spec.numeric.is_some() && parse_number(answer, locale).is_some() {
+        return false;
+    }
+    let a = normalise_loose(answer);
+    let keywords: Vec<String> = spec
+        .keywords
+        .iter()
+        .map(|k| normalise_loose(k))
+        .filter(|k| !k.is_empty())
+        .collect();
+    let padded = format!(" {a} ");
+    if keywords.iter().any(|k| padded.contains(&format!(" {k} "))) {
+        return true;
+    }
+    let keys: Vec<String> = std::iter::once(&spec.expected)
+        .chain(&spec.variants)
+        .map(|k| normalise_loose(k))
+        .filter(|k| !k.is_empty())
+        .collect();
+    keys.iter().any(|k| {
+        strsim::normalized_levenshtein(&compact(&a), &compact(k)) >= NEAR_SIMILARITY
+            || padded.contains(&format!(" {k} "))
+            || (a.chars().count() >= 4 && format!(" {k} ").contains(&format!(" {a} ")))
+    })
+}
+
 /// Whether `answer` is accepted outright by `spec` (expected answer, variant, keywords or a
 /// number within the tolerance), reading numbers the French way.
 pub fn accepts(spec: &QrocSpec, answer: &str) -> bool {
@@ -225,6 +281,31 @@ pub fn accepts(spec: &QrocSpec, answer: &str) -> bool {
 mod tests {
     use super::*;
     use crate::catalogue::content::NumericSpec;
+
+    #[test]
+    fn unsure_means_refused_yet_near_the_key_by_one_of_the_three_rules() {
+        let spec = QrocSpec {
+            expected: "Galop protodiastolique".into(),
+            variants: vec!["troisième bruit".into()],
+            keywords: vec!["galop".into(), "protodiastolique".into()],
+            numeric: None,
+        };
+        let fr = Locale::Fr;
+        // Accepted or blank: never unsure.
+        assert!(!is_unsure(&spec, "galop protodiastolique", fr));
+        assert!(!is_unsure(&spec, " ", fr));
+        // 1. Some keywords but not all.
+        assert!(is_unsure(&spec, "un galop", fr));
+        // 2. A misspelling of a variant.
+        assert!(is_unsure(&spec, "troisieme bruits", fr));
+        // 3. The answer is part of a key.
+        assert!(is_unsure(&spec, "troisième", fr));
+        // Far from every key.
+        assert!(!is_unsure(&spec, "souffle systolique", fr));
+        // Numbers are crisp: a wrong number is wrong, not unsure.
+        let n = numeric("135 mmHg", 135.0, 0.0);
+        assert!(!is_unsure(&n, "136 mmHg", fr));
+    }
 
     fn numeric(expected: &str, value: f64, tolerance: f64) -> QrocSpec {
         QrocSpec {

@@ -429,6 +429,7 @@ pub async fn generate_chunk(
         schema_name: "generated_items".into(),
         schema: schema(),
         max_output_tokens: MAX_OUTPUT_TOKENS,
+        temperature: 0.2,
         idempotency_key: format!("{request_id}/{}", chunk.index),
     };
     let answer = llm.complete_json(&request).await?;

@@ -414,6 +414,63 @@ pub async fn edit_item(
     Ok(view)
 }
 
+/// Replaces an item's KC tags without writing a revision (tags are not part of the content
+/// learners see, so an approved item stays approved). Allowed to reviewers and content admins
+/// on any item they see that is not retired, and to an author on their own draft. The change
+/// goes to the review history (`kcs`) and to the audit log (`catalogue.item_kcs`, with the codes
+/// before and after and `source`, e.g. `manual` or `ai_suggestion`), in the caller's
+/// transaction.
+pub async fn retag_in<C: ConnectionTrait>(
+    txn: &C,
+    actor: &Actor,
+    id: Uuid,
+    kcs: &[KcInput],
+    source: &str,
+    now: DateTime<Utc>,
+) -> Result<StaffItemView> {
+    staff_gate(actor)?;
+    let (row, rev) = load(txn, id).await?;
+    staff_guard(actor, &row)?;
+    let st = status(&row)?;
+    let staff = actor.can(Action::ItemReview) || actor.can(Action::CatalogueManage);
+    let own_draft =
+        row.author_id == actor.id && actor.can(Action::ItemAuthor) && st == ItemStatus::Draft;
+    if st == ItemStatus::Retired {
+        return Err(CatalogueError::WrongState(
+            "a retired item keeps its tags".into(),
+        ));
+    }
+    if !(staff || own_draft) {
+        return Err(CatalogueError::Forbidden);
+    }
+    let before: Vec<String> = repo::item_kcs(txn, id)
+        .await?
+        .into_iter()
+        .map(|(n, _)| n.code)
+        .collect();
+    let tags = resolve_kcs(txn, row.subject_id, kcs)
+        .await
+        .map_err(|e| CatalogueError::Invalid(vec![e]))?;
+    repo::set_kcs(txn, id, &tags).await?;
+    let after: Vec<String> = kcs.iter().map(|k| k.kc.trim().to_owned()).collect();
+    repo::add_event(
+        txn,
+        id,
+        Some(rev.id),
+        actor.id,
+        "kcs",
+        &after.join(", "),
+        now,
+    )
+    .await?;
+    let ev = crate::identity::audit::Event::new("catalogue.item_kcs")
+        .actor(actor.id)
+        .target(id.to_string())
+        .detail(serde_json::json!({"from": before, "to": after, "source": source}));
+    crate::identity::audit::record_at(txn, now, ev).await?;
+    staff_view(txn, &row).await
+}
+
 /// Applies a lifecycle move (submit, withdraw, approve, reject or decline with a reason,
 /// retire). Every move also goes to the audit log (`catalogue.item_<move>`) with the acting
 /// account, in the same transaction.

@@ -45,7 +45,7 @@ use myqcm_domain::entitlements::{
 };
 use myqcm_domain::learning::{self, Ability, KcState, LearningError, Memory};
 use myqcm_domain::permissions::Action;
-use myqcm_domain::scoring::{self, Outcome, Response, ResponseError, RuleSet};
+use myqcm_domain::scoring::{self, Outcome, Response, ResponseError, RuleSet, UngradedReason};
 use myqcm_domain::training::{
     Definers, EndReason, LearnerSummary, Reason, SessionParams, SessionRequest, Status, Style,
     resolve, validate_request,
@@ -218,6 +218,8 @@ pub struct Training {
     content: ContentCache,
     pools: Cache<Uuid, Arc<Pool>>,
     gate: Arc<tokio::sync::Mutex<()>>,
+    /// Unsure QROC answers wait for the language model (`ai.grade_qroc`) instead of scoring 0.
+    llm_grading: bool,
 }
 
 impl std::fmt::Debug for Training {
@@ -347,7 +349,17 @@ impl Training {
             memory: Arc::new(memory),
             config: Arc::new(config),
             gate: Arc::new(tokio::sync::Mutex::new(())),
+            llm_grading: false,
         })
+    }
+
+    /// The same use cases with QROC grading assistance on or off: with it on, an answer the
+    /// tolerant match is unsure about is stored ungraded (`awaiting_grader`) and the
+    /// `ai.grade_qroc` job is queued in the answer's transaction (`crate::ai::grading`).
+    #[must_use]
+    pub fn with_llm_grading(mut self, on: bool) -> Self {
+        self.llm_grading = on;
+        self
     }
 
     /// The use cases with the open entitlements (everything allowed) and default settings.
@@ -946,6 +958,7 @@ impl Training {
         let rules: RuleSet = parse_json(&session.rules)?;
         let graded_at = std::time::Instant::now();
         let outcome = scoring::grade(&rules, &rev.content, &response).map_err(response_error)?;
+        let outcome = self.second_grader(outcome, &rev.content, &response);
         metrics::histogram!(metric::GRADING).record(graded_at.elapsed().as_secs_f64());
         let feature = Feature::answer_of(rev.content.kind);
         if outcome.correct().is_some() {
@@ -1007,6 +1020,15 @@ impl Training {
             metric::answered("repeat");
             return self.repeat(&session, &target, &stored).await;
         }
+        if matches!(
+            outcome,
+            Outcome::Ungraded {
+                reason: UngradedReason::AwaitingGrader
+            }
+        ) {
+            let job = crate::ai::grading::job(stored.id, from_ms(now));
+            myqcm_db::jobs::enqueue(&txn, &job, from_ms(now)).await?;
+        }
         txn.commit().await?;
         metric::answered(match outcome.correct() {
             Some(true) => "correct",
@@ -1030,6 +1052,28 @@ impl Training {
             feedback,
             next,
         })
+    }
+
+    /// A refused QROC answer the tolerant match is unsure about waits for the language model
+    /// when grading assistance is on (never 0 meanwhile); every other outcome stands.
+    fn second_grader(
+        &self,
+        outcome: Outcome,
+        content: &myqcm_domain::catalogue::ItemContent,
+        response: &Response,
+    ) -> Outcome {
+        match (outcome, response, &content.qroc) {
+            (Outcome::Graded { ratio, .. }, Response::Text(t), Some(spec))
+                if self.llm_grading
+                    && ratio < 1.0
+                    && myqcm_domain::catalogue::qroc::is_unsure(spec, t, content.locale) =>
+            {
+                Outcome::Ungraded {
+                    reason: UngradedReason::AwaitingGrader,
+                }
+            }
+            _ => outcome,
+        }
     }
 
     /// When a write must not proceed: the session is over, paused, or an exam whose time ran

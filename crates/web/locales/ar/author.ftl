@@ -70,6 +70,7 @@ author-event-reject = طُلبت تعديلات
 author-event-retire = سُحب نهائياً
 author-event-decline = مرفوض نهائياً
 author-event-comment = تعليق
+author-event-kcs = عُدّلت الكفاءات
 field-option_count = أعط بين 2 و10 اقتراحات.
 field-qcs_one_correct = لسؤال QCS اقتراح صحيح واحد بالضبط: ضع علامة على واحد.
 field-qcm_needs_correct = لسؤال QCM اقتراح صحيح واحد على الأقل: ضع علامة عليه.

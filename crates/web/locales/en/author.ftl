@@ -70,6 +70,7 @@ author-event-reject = Changes requested
 author-event-retire = Retired
 author-event-decline = Declined
 author-event-comment = Comment
+author-event-kcs = Knowledge components changed
 field-option_count = Give between 2 and 10 options.
 field-qcs_one_correct = A QCS has exactly one correct option: tick one.
 field-qcm_needs_correct = A QCM needs at least one correct option: tick it.

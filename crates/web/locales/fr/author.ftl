@@ -70,6 +70,7 @@ author-event-reject = Modifications demandées
 author-event-retire = Retirée
 author-event-decline = Refusée
 author-event-comment = Commentaire
+author-event-kcs = Compétences modifiées
 field-option_count = Donnez entre 2 et 10 propositions.
 field-qcs_one_correct = Une QCS a exactement une proposition juste : cochez-en une.
 field-qcm_needs_correct = Une QCM a au moins une proposition juste : cochez-la.

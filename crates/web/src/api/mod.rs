@@ -3,6 +3,8 @@
 pub mod account;
 pub mod admin_users;
 pub mod ai;
+pub mod ai_grading;
+pub mod ai_kcs;
 pub mod audit;
 pub mod auth;
 pub mod catalogue;

@@ -2,7 +2,8 @@
 //! side-by-side word diff of its current revision against the one last reviewed (or the
 //! previous one), the preview through the renderer learners see, the review history, the
 //! learners' reports on it, and the decision forms (approve, request changes, decline with a
-//! reason); the report triage list (`/review/reports`). A reviewer who wrote the item sees why
+//! reason); with a language model configured, the KC suggestions (ask, then add, replace or
+//! ignore each); the report triage list (`/review/reports`). A reviewer who wrote the item sees why
 //! they cannot decide (the service refuses it too). Every decision and triage move is
 //! audit-logged by the use case. Staff without two-step sign-in get the enrolment page;
 //! learners get 403. Every response is `noindex` and `Cache-Control: no-store, private`.
@@ -15,6 +16,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use myqcm_domain::catalogue::lifecycle::Actor;
 use myqcm_domain::codes;
+use myqcm_services::ai::kcs::{self, KcError, KcSuggestionView, SuggestionsView, Target};
 use myqcm_services::catalogue::bench::{self, BenchItem, Blocked, DiffRow, QueuePage};
 use myqcm_services::catalogue::views::{RenderedContent, ReportView, ReviewEventView};
 use myqcm_services::catalogue::{self as svc, CatalogueError, reports};
@@ -33,6 +35,11 @@ pub fn router() -> Router<AppState> {
         .route("/review", get(queue))
         .route("/review/items/{id}", get(show))
         .route("/review/items/{id}/decision", post(decide))
+        .route("/review/items/{id}/kc-suggestions", post(suggest_kcs))
+        .route(
+            "/review/items/{id}/kc-suggestions/decision",
+            post(decide_kc),
+        )
         .route("/review/reports", get(report_list))
         .route("/review/reports/{id}", post(triage))
         .layer(axum::middleware::map_response(staff_headers))
@@ -116,6 +123,8 @@ struct ItemPage {
     d: BenchItem,
     preview: Option<RenderedContent>,
     form: Form,
+    /// KC suggestions (only when a language model is configured).
+    kc: Option<SuggestionsView>,
 }
 
 impl ItemPage {
@@ -204,6 +213,19 @@ impl ItemPage {
     fn back_here(&self) -> String {
         format!("/review/items/{}#reports", self.d.item.id)
     }
+
+    fn confidence_label(&self, s: &KcSuggestionView) -> String {
+        self.ctx
+            .t(&format!("review-kcs-confidence-{}", s.confidence))
+    }
+
+    fn kc_status_label(&self, s: &KcSuggestionView) -> String {
+        self.ctx.t(&format!("review-kcs-status-{}", s.status))
+    }
+
+    fn score(&self, s: &KcSuggestionView) -> String {
+        format!("{:.2}", s.score)
+    }
 }
 
 async fn item_page(
@@ -216,6 +238,10 @@ async fn item_page(
     let d = bench::item(&s.services.db, actor, id).await?;
     let preview = Some(d.item.revision.rendered.clone());
     let status = form.status();
+    let kc = match s.services.llm {
+        Some(_) => Some(kcs::stored_for(&s.services.db, true, actor, id).await?),
+        None => None,
+    };
     Ok(page(
         status,
         render(&ItemPage {
@@ -223,6 +249,7 @@ async fn item_page(
             d,
             preview,
             form,
+            kc,
         })?,
     ))
 }
@@ -270,6 +297,59 @@ pub async fn decide(
         Err(e) => Form::new()
             .with("reason", &f.reason)
             .failure(ctx.locale, "reason", e)?,
+    };
+    item_page(&s, ctx, &actor, id, form).await
+}
+
+/// `POST /review/items/{id}/kc-suggestions`: asks the model for KC suggestions (stored, then
+/// shown in the page's KC section). 404 without a configured model.
+pub async fn suggest_kcs(
+    State(s): State<AppState>,
+    ctx: PageContext,
+    Path(id): Path<Uuid>,
+    PageForm(_): PageForm<KcForm>,
+) -> Result<Response, WebError> {
+    let actor = staff_or_return!(ctx, &format!("/review/items/{id}"), bench::may_review);
+    let (llm, now) = (s.services.llm.as_deref(), s.services.clock.now());
+    let form = match kcs::suggest(&s.services.db, llm, &actor, Target::Item(id), now).await {
+        Ok(_) => return Ok(see_other(&format!("/review/items/{id}#kcs"))),
+        Err(e @ (KcError::Unavailable | KcError::NotFound)) => return Err(e.into()),
+        Err(e) => Form::new().failure(ctx.locale, "kcs", e)?,
+    };
+    item_page(&s, ctx, &actor, id, form).await
+}
+
+/// A decision on a suggestion: `kc` and `decision` (`add`, `replace` or `ignore`).
+#[derive(Deserialize)]
+pub struct KcForm {
+    #[serde(default)]
+    kc: String,
+    #[serde(default)]
+    decision: String,
+}
+
+/// `POST /review/items/{id}/kc-suggestions/decision`: adds the suggested KC to the item's
+/// tags, makes it the only tag, or ignores it (the use case audits a tag change).
+pub async fn decide_kc(
+    State(s): State<AppState>,
+    ctx: PageContext,
+    Path(id): Path<Uuid>,
+    PageForm(f): PageForm<KcForm>,
+) -> Result<Response, WebError> {
+    let actor = staff_or_return!(ctx, &format!("/review/items/{id}"), bench::may_review);
+    let (db, llm, now) = (
+        &s.services.db,
+        s.services.llm.is_some(),
+        s.services.clock.now(),
+    );
+    let decided = match crate::api::ai_kcs::parse_decision(&f.decision) {
+        Ok(d) => kcs::decide(db, llm, &actor, id, &f.kc, d, now).await,
+        Err(e) => Err(e),
+    };
+    let form = match decided {
+        Ok(_) => return Ok(see_other(&format!("/review/items/{id}#kcs"))),
+        Err(e @ (KcError::Unavailable | KcError::NotFound)) => return Err(e.into()),
+        Err(e) => Form::new().failure(ctx.locale, "kcs", e)?,
     };
     item_page(&s, ctx, &actor, id, form).await
 }

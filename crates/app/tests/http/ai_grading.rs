@@ -1,0 +1,294 @@
+//! QROC grading assistance over real HTTP (issue 15) with the fake model: a QROC answer the
+//! tolerant match is unsure about is stored ungraded (`awaiting_grader`, never 0) and the
+//! `ai.grade_qroc` job grades it afterwards at temperature 0; when the model fails the answer
+//! stays ungraded (`grader_unavailable`); a reviewer overrides a grade, audited; without a model
+//! the same answer is simply wrong and the override route does not exist.
+
+use myqcm_domain::catalogue::ItemContent;
+use myqcm_domain::catalogue::qroc::is_unsure;
+use myqcm_testkit::fake_llm::FakeLlm;
+use reqwest::Method;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::ai::app_with_llm;
+use crate::support::{ApiUser, TestApp, spawn_app};
+
+async fn learner(app: &TestApp) -> ApiUser {
+    let u = app.api_user(&["student"], &[], false).await;
+    let (s, b) = app
+        .send_bearer(
+            Method::PUT,
+            &u.token,
+            "/api/v1/learner/profile",
+            Some(json!({"year_of_study": 3})),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    u
+}
+
+async fn content(app: &TestApp, item: &Value) -> ItemContent {
+    let rev: Uuid = item["revision_id"].as_str().unwrap().parse().unwrap();
+    let row = myqcm_db::catalogue::revision(&app.db.conn, rev)
+        .await
+        .unwrap()
+        .unwrap();
+    serde_json::from_str(&row.content).unwrap()
+}
+
+/// A near miss of the key the tolerant match is unsure about (a letter dropped, or the key
+/// with a word more), if the item has one.
+fn near_miss(c: &ItemContent) -> Option<String> {
+    let spec = c.qroc.as_ref()?;
+    let chars: Vec<char> = spec.expected.chars().collect();
+    let mid = chars.len() / 2;
+    let dropped: String = chars
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != mid)
+        .map(|(_, c)| c)
+        .collect();
+    [dropped, format!("{} probable", spec.expected)]
+        .into_iter()
+        .find(|a| is_unsure(spec, a, c.locale))
+}
+
+/// Answers QROCs of a cardio session until `n` near misses were sent; returns their served
+/// ids.
+async fn near_misses(app: &TestApp, u: &ApiUser, n: usize) -> Vec<String> {
+    let cardio = myqcm_db::catalogue::subject_by_code(&app.db.conn, "cardio")
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    let (s, b) = app
+        .send_bearer(
+            Method::POST,
+            &u.token,
+            "/api/v1/training-sessions",
+            Some(json!({"mode": "custom", "style": "tutor", "subject": cardio, "kinds": ["qroc"], "item_count": 10})),
+        )
+        .await;
+    assert_eq!(s, 201, "{b}");
+    let id = b["id"].as_str().unwrap().to_owned();
+    let mut cur = b["current"].clone();
+    let mut sent = Vec::new();
+    while sent.len() < n && cur["served_id"].is_string() {
+        let c = content(app, &cur).await;
+        let (text, near) = match near_miss(&c) {
+            Some(t) => (t, true),
+            None => (c.qroc.clone().unwrap().expected, false),
+        };
+        let (s, out) = app
+            .send_bearer(
+                Method::POST,
+                &u.token,
+                &format!("/api/v1/training-sessions/{id}/answers"),
+                Some(json!({"served_id": cur["served_id"], "text": text})),
+            )
+            .await;
+        assert_eq!(s, 200, "{out}");
+        if near {
+            assert_eq!(out["grade"]["graded"], false, "{out}");
+            assert!(
+                out["grade"]["correct"].is_null(),
+                "never 0 meanwhile: {out}"
+            );
+            assert_eq!(out["grade"]["ungraded_reason"], "awaiting_grader");
+            sent.push(cur["served_id"].as_str().unwrap().to_owned());
+        }
+        cur = out["next"].clone();
+    }
+    assert_eq!(sent.len(), n, "the demo cardio QROCs have near misses");
+    sent
+}
+
+async fn attempt(app: &TestApp, served: &str) -> myqcm_db::training::attempt::Model {
+    myqcm_db::training::attempt_for(&app.db.conn, served.parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn an_unsure_qroc_answer_is_graded_by_the_model_after_the_answer_and_a_reviewer_overrides_it()
+{
+    let fake = FakeLlm::start("k").await.unwrap();
+    let app = app_with_llm(&fake).await;
+    let u = learner(&app).await;
+    let served = near_misses(&app, &u, 1).await;
+    assert!(
+        fake.calls().is_empty(),
+        "the answer path never calls the model"
+    );
+    let before = attempt(&app, &served[0]).await;
+    assert_eq!(before.ungraded_reason.as_deref(), Some("awaiting_grader"));
+
+    myqcm_app::worker(&app.services).drain().await.unwrap();
+    let call = fake.calls().pop().unwrap();
+    assert_eq!(call.body["temperature"], 0.0);
+    assert_eq!(
+        call.body["response_format"]["json_schema"]["name"],
+        "qroc_grade"
+    );
+    let after = attempt(&app, &served[0]).await;
+    assert_eq!(after.grader.as_deref(), Some("llm"));
+    assert_eq!(after.ungraded_reason, None);
+    let correct = after.correct.unwrap();
+    assert_eq!(after.ratio, Some(if correct { 1.0 } else { 0.0 }));
+
+    // Reviewers find it among the assisted answers (learners may not list them).
+    let reviewer = app.api_user(&["reviewer"], &[], true).await;
+    let (s, list) = app
+        .send_bearer(
+            Method::GET,
+            &reviewer.token,
+            "/api/v1/review/attempts",
+            None,
+        )
+        .await;
+    assert_eq!(s, 200, "{list}");
+    let row = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["attempt_id"] == after.id.to_string())
+        .unwrap_or_else(|| panic!("listed: {list}"));
+    assert_eq!(row["grader"], "llm");
+    assert_eq!(row["correct"], correct);
+    assert!(row.get("learner_id").is_none(), "no learner identity");
+    let (s, _) = app
+        .send_bearer(Method::GET, &u.token, "/api/v1/review/attempts", None)
+        .await;
+    assert_eq!(s, 403);
+
+    // A reviewer overrides it; learners and authors may not.
+    let path = format!("/api/v1/review/attempts/{}/grade", after.id);
+    let (s, _) = app
+        .send_bearer(
+            Method::POST,
+            &u.token,
+            &path,
+            Some(json!({"correct": true})),
+        )
+        .await;
+    assert_eq!(s, 403);
+    let (s, v) = app
+        .send_bearer(
+            Method::POST,
+            &reviewer.token,
+            &path,
+            Some(json!({"correct": !correct})),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["grader"], "human");
+    let over = attempt(&app, &served[0]).await;
+    assert_eq!(
+        (over.grader.as_deref(), over.correct),
+        (Some("human"), Some(!correct))
+    );
+    let details = app.audit_details("training.attempt_regrade").await;
+    assert_eq!(details.len(), 1);
+    assert_eq!(details[0]["from"]["grader"], "llm");
+    assert_eq!(details[0]["to"]["correct"], !correct);
+
+    // Running the job again leaves the reviewer's grade alone.
+    let job =
+        myqcm_db::jobs::NewJob::new("ai.grade_qroc", json!({"attempt_id": after.id}), app.now());
+    myqcm_db::jobs::enqueue(&app.db.conn, &job, app.now())
+        .await
+        .unwrap();
+    myqcm_app::worker(&app.services).drain().await.unwrap();
+    assert_eq!(
+        attempt(&app, &served[0]).await.grader.as_deref(),
+        Some("human")
+    );
+}
+
+#[tokio::test]
+async fn when_the_model_fails_the_unsure_answer_stays_ungraded_never_zero() {
+    let fake = FakeLlm::start("k").await.unwrap();
+    fake.knobs(|k| k.fail_next = 1_000);
+    let app = app_with_llm(&fake).await;
+    let u = learner(&app).await;
+    let served = near_misses(&app, &u, 1).await;
+    myqcm_app::worker(&app.services).drain().await.unwrap();
+    assert!(!fake.calls().is_empty());
+    let a = attempt(&app, &served[0]).await;
+    assert_eq!(
+        (a.ratio, a.correct, a.grader.as_deref()),
+        (None, None, None)
+    );
+    assert_eq!(a.ungraded_reason.as_deref(), Some("grader_unavailable"));
+    let reviewer = app.api_user(&["reviewer"], &[], true).await;
+    let (_, list) = app
+        .send_bearer(
+            Method::GET,
+            &reviewer.token,
+            "/api/v1/review/attempts",
+            None,
+        )
+        .await;
+    assert_eq!(list[0]["attempt_id"], a.id.to_string(), "{list}");
+    assert_eq!(list[0]["ungraded_reason"], "grader_unavailable");
+    assert!(list[0]["correct"].is_null());
+}
+
+#[tokio::test]
+async fn without_a_model_the_near_miss_is_wrong_and_there_is_no_override_route() {
+    let app = spawn_app().await;
+    app.load_demo_bank().await;
+    let u = learner(&app).await;
+    let cardio = myqcm_db::catalogue::subject_by_code(&app.db.conn, "cardio")
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    let (_, b) = app
+        .send_bearer(
+            Method::POST,
+            &u.token,
+            "/api/v1/training-sessions",
+            Some(json!({"mode": "custom", "style": "tutor", "subject": cardio, "kinds": ["qroc"], "item_count": 10})),
+        )
+        .await;
+    let id = b["id"].as_str().unwrap().to_owned();
+    let mut cur = b["current"].clone();
+    let mut checked = false;
+    while !checked && cur["served_id"].is_string() {
+        let c = content(&app, &cur).await;
+        let near = near_miss(&c);
+        let text = near
+            .clone()
+            .unwrap_or_else(|| c.qroc.clone().unwrap().expected);
+        let (_, out) = app
+            .send_bearer(
+                Method::POST,
+                &u.token,
+                &format!("/api/v1/training-sessions/{id}/answers"),
+                Some(json!({"served_id": cur["served_id"], "text": text})),
+            )
+            .await;
+        if near.is_some() {
+            assert_eq!(out["grade"]["graded"], true, "{out}");
+            assert_eq!(out["grade"]["correct"], false, "{out}");
+            assert_eq!(out["grade"]["grader"], "exact");
+            let a = attempt(&app, cur["served_id"].as_str().unwrap()).await;
+            let reviewer = app.api_user(&["reviewer"], &[], true).await;
+            let (s, _) = app
+                .send_bearer(
+                    Method::POST,
+                    &reviewer.token,
+                    &format!("/api/v1/review/attempts/{}/grade", a.id),
+                    Some(json!({"correct": true})),
+                )
+                .await;
+            assert_eq!(s, 404);
+            checked = true;
+        }
+        cur = out["next"].clone();
+    }
+    assert!(checked);
+}
