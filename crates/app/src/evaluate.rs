@@ -2,7 +2,8 @@
 //!
 //! Research mode (`--input attempts.csv [--items items.csv]`) reads the formats fixed in
 //! DECISIONS ("Learning"): `attempts.csv` with columns `learner,item,kc,timestamp,score` and
-//! optional `locale,faculty,type,options,difficulty`; `items.csv` with `item,kcs` (KCs
+//! optional `locale,faculty,type,options,difficulty,p_true` (`p_true`: the generator's own
+//! P(correct) of a simulated log, scored as the reference model `oracle`); `items.csv` with `item,kcs` (KCs
 //! separated by `;`) and optional `subject,type,options,difficulty` (`difficulty`, the author's
 //! easy/medium/hard, only feeds the earlier system's heuristic rules). The protocol and the models are in
 //! `myqcm_psychometrics::evaluation` (training window fits, replay, metrics) and
@@ -83,6 +84,8 @@ pub struct LogAttempt {
     pub faculty: String,
     /// The prediction stored with the served item (database mode), if any.
     pub stored_p: Option<f64>,
+    /// The generator's own P(correct) (optional column `p_true` of a simulated log), if any.
+    pub oracle_p: Option<f64>,
 }
 
 /// One item of the log.
@@ -275,12 +278,13 @@ pub fn read_files(input: &Path, items: Option<&Path>, threshold: f64) -> anyhow:
         );
     }
     let [lc, ic, kc, tc, sc] = required.map(|n| col(n).unwrap_or(0));
-    let (loc, fac, typ, opt, dif) = (
+    let (loc, fac, typ, opt, dif, ptrue) = (
         col("locale"),
         col("faculty"),
         col("type"),
         col("options"),
         col("difficulty"),
+        col("p_true"),
     );
     let mut learner_ids: HashMap<String, u32> = HashMap::new();
     let mut row = 0u64;
@@ -343,6 +347,18 @@ pub fn read_files(input: &Path, items: Option<&Path>, threshold: f64) -> anyhow:
                 it.difficulty = get(dif).to_ascii_lowercase();
             }
         }
+        let oracle_p = match get(ptrue) {
+            "" => None,
+            v => {
+                let p: f64 = v
+                    .parse()
+                    .map_err(|_| anyhow::anyhow!("line {line}: p_true `{v}` is not a number"))?;
+                if !(p.is_finite() && (0.0..=1.0).contains(&p)) {
+                    bail!("line {line}: p_true {v} is outside [0, 1]");
+                }
+                Some(p)
+            }
+        };
         log.attempts.push(LogAttempt {
             row,
             learner: l,
@@ -353,6 +369,7 @@ pub fn read_files(input: &Path, items: Option<&Path>, threshold: f64) -> anyhow:
             locale: get(loc).to_owned(),
             faculty: get(fac).to_owned(),
             stored_p: None,
+            oracle_p,
         });
     }
     if log.attempts.is_empty() {
@@ -421,7 +438,9 @@ pub struct Evaluation {
 /// Runs the protocol of `myqcm_psychometrics::evaluation` on a log: time order, training
 /// fits (1PL, 2PL, the item-type policy, BKT per KC), the replay of every model, then the
 /// metrics overall and per slice with seeded bootstrap intervals. When every held-out attempt
-/// carries a stored prediction (database mode), it is scored as the model `stored`.
+/// carries a stored prediction (database mode), it is scored as the model `stored`; when every
+/// held-out attempt carries the generator's probability (`p_true`, a simulated log), it is
+/// scored as the reference `oracle`: the ceiling no model of the data can beat on average.
 ///
 /// # Errors
 /// A log too small to split, or a failed fit.
@@ -512,6 +531,11 @@ pub fn evaluate(log: &Log, protocol: Protocol) -> anyhow::Result<Evaluation> {
     if let Some(stored) = stored {
         names.push("stored".to_owned());
         predictions.push(stored.iter().map(|p| p.clamp(1e-6, 1.0 - 1e-6)).collect());
+    }
+    let oracle: Option<Vec<f64>> = held_out.iter().map(|i| log.attempts[*i].oracle_p).collect();
+    if let Some(oracle) = oracle {
+        names.push("oracle".to_owned());
+        predictions.push(oracle);
     }
     let labels: Vec<bool> = held_out.iter().map(|i| log.attempts[*i].correct).collect();
 
@@ -840,6 +864,7 @@ pub async fn run_database(services: &crate::Services, args: &EvaluateArgs) -> an
             locale: a.locale.clone(),
             faculty: a.faculty.map(|f| f.to_string()).unwrap_or_default(),
             stored_p: a.p_correct,
+            oracle_p: None,
         });
     }
     if log.attempts.is_empty() {
@@ -862,4 +887,130 @@ pub fn run(args: &EvaluateArgs) -> anyhow::Result<()> {
     }
     let log = read_files(input, args.items.as_deref(), args.threshold)?;
     evaluate_and_write(&log, args).map(|_| ())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+    use myqcm_psychometrics::sim::{TrainingSimConfig, simulate_training};
+
+    use super::*;
+
+    /// A simulated log as the example `attempt_log` writes it (the `simulate_training` story,
+    /// learners starting on different days, QCS items with 4 or 5 options), with the
+    /// generator's probabilities as `p_true`.
+    fn simulated(cfg: &TrainingSimConfig, seed: u64) -> Log {
+        let sim = simulate_training(cfg, &mut rand::rngs::StdRng::seed_from_u64(seed));
+        let mut log = Log {
+            learners: (0..cfg.n_learners).map(|l| format!("L{l}")).collect(),
+            items: sim
+                .items
+                .iter()
+                .enumerate()
+                .map(|(i, it)| LogItem {
+                    label: format!("I{i}"),
+                    kcs: sim.item_kcs[i].iter().map(|k| format!("K{k}")).collect(),
+                    subject: String::new(),
+                    kind: if it.c() > 0.0 { "qcs" } else { "qcm" }.to_owned(),
+                    options: Some(if it.c() > 0.0 && i % 2 == 0 { 4 } else { 5 }),
+                    difficulty: String::new(),
+                })
+                .collect(),
+            attempts: Vec::new(),
+            source: "simulated".into(),
+        };
+        let mut day = vec![0i64; cfg.n_learners];
+        let mut seen = vec![0i64; cfg.n_learners];
+        for (row, a) in sim.attempts.iter().enumerate() {
+            let l = a.learner as usize;
+            day[l] += i64::from(a.days_elapsed);
+            seen[l] += 1;
+            let t = 1_700_000_000 + (l as i64 % 90 + day[l]) * 86_400 + seen[l] * 60;
+            log.attempts.push(LogAttempt {
+                row: row as u64 + 1,
+                learner: a.learner,
+                item: a.item,
+                time_ms: t * 1000,
+                timestamp: t.to_string(),
+                correct: a.correct,
+                locale: String::new(),
+                faculty: String::new(),
+                stored_p: None,
+                oracle_p: Some(a.p_true),
+            });
+        }
+        log
+    }
+
+    #[test]
+    fn the_p_true_column_is_read_and_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.csv");
+        std::fs::write(
+            &path,
+            "learner,item,kc,timestamp,score,p_true\nL1,I1,K,1,1,0.75\nL2,I1,K,2,0,\n",
+        )
+        .unwrap();
+        let log = read_files(&path, None, 0.5).unwrap();
+        assert_eq!(log.attempts[0].oracle_p, Some(0.75));
+        assert_eq!(log.attempts[1].oracle_p, None);
+        std::fs::write(
+            &path,
+            "learner,item,kc,timestamp,score,p_true\nL1,I1,K,1,1,1.5\n",
+        )
+        .unwrap();
+        let e = format!("{:#}", read_files(&path, None, 0.5).unwrap_err());
+        assert!(e.contains("line 2: p_true 1.5 is outside [0, 1]"), "{e}");
+    }
+
+    /// The acceptance's per-KC condition on a small seeded cohort: for every KC with at least
+    /// 1,000 held-out attempts, the served model's ECE is within 0.02 of the ECE of the
+    /// generator's own probabilities on the same attempts; and the oracle column is there.
+    #[test]
+    fn served_per_kc_ece_is_within_two_points_of_the_oracle_on_a_simulated_cohort() {
+        let cfg = TrainingSimConfig {
+            n_learners: 1_500,
+            n_items: 300,
+            n_kcs: 8,
+            attempts_per_learner: 60,
+            ..TrainingSimConfig::default()
+        };
+        let log = simulated(&cfg, 21);
+        let ev = evaluate(
+            &log,
+            Protocol {
+                holdout: 0.2,
+                bootstrap: 0,
+                level: 0.95,
+                seed: 1,
+                bins: 10,
+            },
+        )
+        .unwrap();
+        assert!(ev.models.iter().any(|m| m == "oracle"), "{:?}", ev.models);
+        let ll = |m: &str| ev.overall[m].log_loss.estimate;
+        // The generator's probabilities are the best possible forecast on average.
+        assert!(
+            ll("oracle") < ll("served"),
+            "{} {}",
+            ll("oracle"),
+            ll("served")
+        );
+        let mut judged = 0;
+        for (kc, by_model) in &ev.slices["kc"] {
+            let oracle = &by_model["oracle"];
+            if oracle.n < 1_000 {
+                continue;
+            }
+            judged += 1;
+            let served = by_model["served"].ece.estimate;
+            assert!(
+                (served - oracle.ece.estimate).abs() <= 0.02,
+                "{kc}: served ECE {served:.4}, oracle {:.4} on {} attempts",
+                oracle.ece.estimate,
+                oracle.n
+            );
+        }
+        assert_eq!(judged, 8, "every KC has ≥ 1,000 held-out attempts");
+    }
 }

@@ -288,6 +288,15 @@ pub fn registry(services: &Services) -> Registry {
         }),
     );
     r.register(
+        training_jobs::RecomputeJob::KIND,
+        Arc::new(training_jobs::RecomputeJob {
+            calibration: myqcm_services::calibration::Calibration::new(
+                services.db.clone(),
+                services.clock.clone(),
+            ),
+        }),
+    );
+    r.register(
         training_jobs::QualityScanJob::KIND,
         Arc::new(training_jobs::QualityScanJob {
             db: services.db.clone(),
@@ -337,6 +346,7 @@ pub fn registry(services: &Services) -> Registry {
         .limit(PurgeJob::KIND, 1)
         .limit(training_jobs::ExpireSessionsJob::KIND, 1)
         .limit(training_jobs::CalibrationJob::KIND, 1)
+        .limit(training_jobs::RecomputeJob::KIND, 1)
         .limit(training_jobs::QualityScanJob::KIND, 1);
     r
 }

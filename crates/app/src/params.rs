@@ -81,9 +81,18 @@ pub async fn list(services: &crate::Services) -> anyhow::Result<()> {
 /// The gate's refusal, an unknown or non-candidate set, storage failures.
 pub async fn publish(services: &crate::Services, id: i64) -> anyhow::Result<()> {
     match calibration(services).publish(id).await? {
-        PublishOutcome::Published { judgement, retired } => {
+        PublishOutcome::Published {
+            judgement,
+            retired,
+            recompute_job,
+        } => {
             println!("{}", describe_judgement(&judgement));
-            println!("published: set {id} is active, set {retired} retired (new sessions use it)");
+            println!(
+                "published: set {id} is active, set {retired} retired; every answer from now on \
+                 is served under it\nlearner θ and mastery: recomputed by job {recompute_job} \
+                 ({}) on the worker",
+                myqcm_services::calibration::RECOMPUTE_JOB
+            );
             Ok(())
         }
         PublishOutcome::Rejected(judgement) => {

@@ -1,11 +1,13 @@
 //! `training.expire_abandoned`: the hourly close of training sessions left open and idle for
 //! longer than the training settings allow (their open item counts as skipped);
-//! `calibration.run`: calibration from the database into a candidate parameter set.
+//! `calibration.run`: calibration from the database into a candidate parameter set;
+//! `calibration.recompute`: learner θ and mastery recomputed under a newly published set.
 
 use async_trait::async_trait;
 use myqcm_jobs::{JobContext, JobHandler};
 use myqcm_services::calibration::{
-    CALIBRATION_JOB, Calibration, CalibrationError, CalibrationOptions,
+    CALIBRATION_JOB, Calibration, CalibrationError, CalibrationOptions, RECOMPUTE_JOB,
+    RecomputeOutcome,
 };
 use myqcm_services::training::{EXPIRE_JOB, Training};
 
@@ -96,6 +98,59 @@ impl JobHandler for CalibrationJob {
             Err(CalibrationError::Stopped) => {
                 ctx.checkpoint().await?;
                 anyhow::bail!("calibration stopped")
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+/// `calibration.recompute`: after `myqcm params publish`, every learner's θ and KC mastery
+/// replayed under the published set (payload `{"parameter_set_id": id}`), page by page with the
+/// cursor in the set's notes, so a retry after a crash or a lost lease continues where the last
+/// page ended; progress and cancellation through the job.
+pub struct RecomputeJob {
+    /// The calibration use cases.
+    pub calibration: Calibration,
+}
+
+impl RecomputeJob {
+    /// The job kind.
+    pub const KIND: &'static str = RECOMPUTE_JOB;
+}
+
+#[async_trait]
+impl JobHandler for RecomputeJob {
+    async fn run(&self, payload: serde_json::Value, ctx: JobContext) -> anyhow::Result<()> {
+        let set = payload
+            .get("parameter_set_id")
+            .and_then(serde_json::Value::as_i64)
+            .ok_or_else(|| anyhow::anyhow!("payload without parameter_set_id"))?;
+        let progress_ctx = ctx.clone();
+        let progress = move |fraction: f64, message: &str| {
+            progress_ctx.set_progress(fraction, message);
+            !progress_ctx.is_cancelled()
+        };
+        match self.calibration.recompute(set, &progress).await {
+            Ok(RecomputeOutcome::Done { learners, .. }) => {
+                ctx.progress(
+                    1.0,
+                    format!("{learners} learners recomputed under set {set}"),
+                )
+                .await?;
+                tracing::info!(set, learners, "learner state recomputed");
+                Ok(())
+            }
+            Ok(RecomputeOutcome::Superseded { active, .. }) => {
+                ctx.progress(
+                    1.0,
+                    format!("set {set} is no longer in use (set {active} is): nothing to do"),
+                )
+                .await?;
+                Ok(())
+            }
+            Err(CalibrationError::Stopped) => {
+                ctx.checkpoint().await?;
+                anyhow::bail!("recomputation stopped")
             }
             Err(e) => Err(e.into()),
         }

@@ -345,6 +345,58 @@ impl myqcm_psychometrics::evaluation::OnlineModel for ServedReplay {
     }
 }
 
+/// One graded answer of a learner's history, with the parameters of the set it is replayed
+/// under: what [`replay_history`] consumes.
+#[derive(Debug, Clone, Copy)]
+pub struct HistoryStep<'a, S, K> {
+    /// Subject the item was served in (θ is per learner and subject).
+    pub subject: S,
+    /// The item's IRT parameters in the set.
+    pub item: &'a ItemParams,
+    /// The item's KCs with their BKT parameters in the set.
+    pub kcs: &'a [(K, BktParams)],
+    /// The label.
+    pub correct: bool,
+}
+
+/// A learner's ability per subject and mastery per KC, replayed from their graded answers in
+/// the order the answer transactions applied them.
+pub type Replayed<S, K> = (
+    std::collections::HashMap<S, Ability>,
+    std::collections::HashMap<K, KcState>,
+);
+
+/// Rebuilds one learner's state from scratch under one parameter set: every subject starts at
+/// the prior N(0, 1) and every KC at its own `p_init`, then each answer applies exactly the
+/// update of the answer transaction ([`Ability::observe`] with the label, BKT observe-then-learn,
+/// evidence + 1). Used after a parameter set is published, so θ and mastery are on the new
+/// set's scale. An update the model refuses leaves that part of the state unchanged, as in the
+/// answer transaction.
+pub fn replay_history<'a, S, K>(
+    steps: impl IntoIterator<Item = HistoryStep<'a, S, K>>,
+) -> Replayed<S, K>
+where
+    S: std::hash::Hash + Eq + Copy,
+    K: std::hash::Hash + Eq + Copy + 'a,
+{
+    let mut abilities: std::collections::HashMap<S, Ability> = std::collections::HashMap::new();
+    let mut kcs: std::collections::HashMap<K, KcState> = std::collections::HashMap::new();
+    for step in steps {
+        let ability = abilities.entry(step.subject).or_default();
+        if let Ok(next) = ability.observe(step.item, f64::from(u8::from(step.correct))) {
+            *ability = next;
+        }
+        for (kc, p) in step.kcs {
+            let state = kcs.entry(*kc).or_insert_with(|| KcState::start(p));
+            *state = KcState {
+                mastery: p.update(state.mastery, step.correct).next,
+                evidence: state.evidence.saturating_add(1),
+            };
+        }
+    }
+    (abilities, kcs)
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -355,6 +407,51 @@ mod tests {
 
     fn model() -> MemoryModel {
         MemoryModel::new(&[], 0.9).unwrap()
+    }
+
+    #[test]
+    fn a_replayed_history_equals_the_answer_by_answer_updates() {
+        let m = model();
+        let easy = ItemParams::three_pl(1.2, -1.0, 0.2).unwrap();
+        let hard = ItemParams::two_pl(0.8, 1.5).unwrap();
+        let p = BktParams::clamped(0.3, 0.2, 0.2, 0.1);
+        let kcs = [(7u8, p)];
+        let answers = [
+            (1u8, &easy, true),
+            (1, &hard, false),
+            (2, &hard, true),
+            (1, &easy, true),
+        ];
+        // Answer by answer, as the answer transaction does.
+        let mut abilities: std::collections::HashMap<u8, Ability> = Default::default();
+        let mut kc = KcState::start(&p);
+        for (s, item, y) in answers {
+            let a = abilities.get(&s).copied().unwrap_or_default();
+            let u = update(&m, &a, &[(kc, p)], None, item, y, 0).unwrap();
+            abilities.insert(s, u.ability);
+            kc = u.kcs[0];
+        }
+        let (got, got_kc) = replay_history(answers.iter().map(|(s, item, y)| HistoryStep {
+            subject: *s,
+            item,
+            kcs: &kcs,
+            correct: *y,
+        }));
+        assert_eq!(got, abilities);
+        assert_eq!(got_kc[&7], kc);
+        assert_eq!(got_kc[&7].evidence, 4);
+        // Under other parameters the same answers give another θ.
+        let shifted = ItemParams::two_pl(1.0, 3.0).unwrap();
+        let (other, _) = replay_history(answers.iter().map(|(s, _, y)| HistoryStep {
+            subject: *s,
+            item: &shifted,
+            kcs: &kcs,
+            correct: *y,
+        }));
+        assert!(
+            (other[&1].theta - got[&1].theta).abs() > 0.1,
+            "{other:?} {got:?}"
+        );
     }
 
     #[test]

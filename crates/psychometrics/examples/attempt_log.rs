@@ -7,7 +7,9 @@
 //!
 //! The story is [`simulate_training`]'s (3PL items with several KCs, KCs learned and forgotten,
 //! 0–3 days between a learner's attempts), with 2,000 items and 40 KCs. Columns:
-//! `learner,item,kc,timestamp,score,locale,faculty,type,options,difficulty`; the learners start
+//! `learner,item,kc,timestamp,score,locale,faculty,type,options,difficulty,p_true` (`p_true`:
+//! the generator's own P(correct) before the attempt, which `myqcm evaluate` scores as the
+//! reference `oracle`); the learners start
 //! on different days (so the file, written learner by learner, is not in time order), locales
 //! and faculties by learner, the type and option count by item (QCS with 4 or 5 options when the
 //! simulated c is positive, else QCM), the difficulty label from the true b. The output is
@@ -42,7 +44,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     let mut w = BufWriter::with_capacity(1 << 20, out.lock());
     writeln!(
         w,
-        "learner,item,kc,timestamp,score,locale,faculty,type,options,difficulty"
+        "learner,item,kc,timestamp,score,locale,faculty,type,options,difficulty,p_true"
     )?;
     let locales = ["fr", "ar", "en"];
     let mut day = vec![0u64; learners];
@@ -72,12 +74,13 @@ fn main() -> Result<(), Box<dyn Error>> {
         };
         writeln!(
             w,
-            "L{l},I{},{},{t},{},{},F{},{kind},{options},{difficulty}",
+            "L{l},I{},{},{t},{},{},F{},{kind},{options},{difficulty},{:.6}",
             a.item,
             kcs.join(";"),
             u8::from(a.correct),
             locales[l % 3],
             l % 7,
+            a.p_true,
         )?;
     }
     w.flush()?;

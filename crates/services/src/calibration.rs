@@ -29,6 +29,9 @@ use myqcm_psychometrics::irt::ModelKind;
 use serde::Serialize;
 use uuid::Uuid;
 
+mod recompute;
+pub use recompute::{RECOMPUTE_JOB, RECOMPUTE_PAGE, RecomputeCursor, RecomputeOutcome};
+
 /// The job kind of a calibration run (`calibration.run`).
 pub const CALIBRATION_JOB: &str = "calibration.run";
 
@@ -176,6 +179,7 @@ pub struct Calibration {
     db: DatabaseConnection,
     clock: Arc<dyn Clock>,
     min_kc_held_out: usize,
+    recompute_page: u64,
 }
 
 /// Progress callback: fraction done in [0, 1] and what is happening; returns `false` to stop
@@ -238,7 +242,16 @@ impl Calibration {
             db,
             clock,
             min_kc_held_out: JUDGE_MIN_KC_HELD_OUT,
+            recompute_page: RECOMPUTE_PAGE,
         }
+    }
+
+    /// The same use cases with another number of learners per page of the recomputation after
+    /// a publish (default [`RECOMPUTE_PAGE`]).
+    #[must_use]
+    pub fn with_recompute_page(mut self, n: u64) -> Self {
+        self.recompute_page = n.max(1);
+        self
     }
 
     /// The same use cases with another minimum of held-out attempts for a KC to count in a
@@ -817,6 +830,9 @@ pub enum PublishOutcome {
         judgement: Judgement,
         /// The set retired.
         retired: i64,
+        /// The job recomputing every learner's θ and mastery under the new set
+        /// ([`RECOMPUTE_JOB`]), queued in the publishing transaction.
+        recompute_job: i64,
     },
     /// The gate refused it: it is kept as `rejected` with the report.
     Rejected(Judgement),
@@ -977,9 +993,10 @@ impl Calibration {
     }
 
     /// Judges the candidate ([`Self::judge`]) and, when the gate passes, publishes it in one
-    /// transaction: the candidate becomes `active`, the set in use `retired`. New sessions
-    /// read it when their pool is built; a session already open keeps the set its pool was
-    /// built with until it ends.
+    /// transaction: the candidate becomes `active`, the set in use `retired`, and the job
+    /// [`RECOMPUTE_JOB`] is queued to recompute every learner's θ and mastery under it. Pools
+    /// are cached per (session, set), so the next answer in any session, open or new, is
+    /// served under the new set.
     ///
     /// # Errors
     /// As [`Self::judge`]; [`CalibrationError::Conflict`] when the set in use changed meanwhile.
@@ -997,10 +1014,12 @@ impl Calibration {
         }
         training_repo::set_parameter_set_status(&txn, current, "retired").await?;
         training_repo::set_parameter_set_status(&txn, candidate, "active").await?;
+        let recompute_job = recompute::enqueue(&txn, candidate, self.clock.now()).await?;
         txn.commit().await?;
         Ok(PublishOutcome::Published {
             judgement,
             retired: current,
+            recompute_job,
         })
     }
 

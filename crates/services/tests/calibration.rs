@@ -462,7 +462,10 @@ async fn the_release_gate_publishes_a_better_set_and_rejects_a_shuffled_one() {
 
     // The fitted one is no worse than the priors: published, the priors retired.
     let out = calibration.publish(good.parameter_set_id).await.unwrap();
-    let PublishOutcome::Published { judgement, retired } = out else {
+    let PublishOutcome::Published {
+        judgement, retired, ..
+    } = out
+    else {
         panic!("a fitted set was rejected: {out:?}")
     };
     assert!(judgement.accept, "{judgement:?}");
@@ -648,4 +651,294 @@ async fn a_model_change_needs_a_two_percent_gain_and_calibrated_kcs() {
     assert_eq!(j.rule, "model_change");
     assert!(j.log_loss_change <= -0.02, "{j:?}");
     assert!(j.per_kc.is_empty() && j.kcs_no_worse.is_none(), "{j:?}");
+}
+
+/// The options `learner` picks on `item`, by the cohort's rule (see [`answer_session`]).
+async fn cohort_answer(
+    db: &myqcm_testkit::TestDb,
+    item: &myqcm_services::training::views::ServedItemView,
+    learner: u32,
+) -> Vec<usize> {
+    let rev = catalogue_repo::revision(&**db, item.revision_id)
+        .await
+        .unwrap()
+        .unwrap();
+    let c: ItemContent = serde_json::from_str(&rev.content).unwrap();
+    let group = calib_repo::calibration_items(&**db, &[item.item_id])
+        .await
+        .unwrap()
+        .remove(0)
+        .translation_group_id;
+    let level = match c.difficulty {
+        Difficulty::Easy => 1,
+        Difficulty::Medium => 2,
+        _ => 3,
+    } + u32::from(group.as_bytes()[14] % 2);
+    let right = learner % 5 >= level;
+    (0..c.options.len())
+        .filter(|i| c.options[*i].correct == right)
+        .take(if right { usize::MAX } else { 1 })
+        .collect()
+}
+
+/// Parameters of `item` in `set`, the priors when the set has no row.
+async fn params_in(
+    db: &myqcm_testkit::TestDb,
+    set: i64,
+    item: Uuid,
+) -> myqcm_psychometrics::irt::ItemParams {
+    if let Some((_, a, b, c)) = calib_repo::item_parameters(&**db, set, &[item])
+        .await
+        .unwrap()
+        .first()
+    {
+        return myqcm_psychometrics::irt::ItemParams::three_pl(*a, *b, *c).unwrap();
+    }
+    let r = calib_repo::calibration_items(&**db, &[item])
+        .await
+        .unwrap()
+        .remove(0);
+    let c: ItemContent = serde_json::from_str(&r.content).unwrap();
+    prior_item_params(c.kind, c.difficulty, c.options.len())
+}
+
+#[tokio::test]
+async fn publishing_recomputes_learner_state_and_the_next_answer_uses_the_new_set() {
+    use myqcm_domain::learning::{Ability, HistoryStep, replay_history};
+    let db = test_db().await.unwrap();
+    let r = import::load_demo_bank(&db, Uuid::now_v7(), epoch())
+        .await
+        .unwrap();
+    assert!(r.committed, "{:?}", r.errors);
+    let clock = fixed_clock();
+    let training = Training::open(db.conn.clone(), Arc::new(clock.clone())).unwrap();
+    let calibration =
+        Calibration::new(db.conn.clone(), Arc::new(clock.clone())).with_recompute_page(25);
+    let subject = catalogue_repo::subject_by_code(&*db, "cardio")
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    for learner in 0..60u32 {
+        answer_session(&db, &training, subject, learner).await;
+    }
+    // One more learner, strong (rule 4), answers four items and leaves the session open: its
+    // pool is cached under the priors.
+    let who = Actor {
+        id: Uuid::now_v7(),
+        roles: vec![Role::Student],
+        scopes: vec![],
+        mfa_enrolled: false,
+    };
+    training
+        .set_profile(
+            &who,
+            ProfileInput {
+                year_of_study: 3,
+                ..ProfileInput::default()
+            },
+        )
+        .await
+        .unwrap();
+    let s = training
+        .create_session(
+            &who,
+            NewSessionInput {
+                mode: Some("custom".into()),
+                style: Style::Tutor,
+                request: SessionRequest {
+                    subject: Some(subject),
+                    kinds: vec![ItemKind::Qcs, ItemKind::Qcm],
+                    item_count: Some(15),
+                    ..SessionRequest::default()
+                },
+            },
+        )
+        .await
+        .unwrap();
+    let mut item = s.current.unwrap();
+    for _ in 0..4 {
+        let options = cohort_answer(&db, &item, 4).await;
+        let out = training
+            .answer(
+                &who,
+                s.id,
+                AnswerInput {
+                    served_id: item.served_id,
+                    options: Some(options),
+                    text: None,
+                },
+            )
+            .await
+            .unwrap();
+        let Next::Item(v) = out.next else {
+            panic!("the session ended early")
+        };
+        item = *v;
+    }
+    let priors = training_repo::active_parameter_set(&*db).await.unwrap();
+    let before = training_repo::ability(&*db, who.id, subject, false)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(before.answers, 4);
+
+    let options = CalibrationOptions {
+        min_responses: 5,
+        min_kc_observations: 20,
+        page_size: 1000,
+    };
+    let good = calibration.run(options, &|_, _| true).await.unwrap();
+    let set = good.parameter_set_id;
+    let out = calibration.publish(set).await.unwrap();
+    let PublishOutcome::Published { recompute_job, .. } = out else {
+        panic!("a fitted set was rejected: {out:?}")
+    };
+    // The recomputation is a queued job of the job table.
+    let job = myqcm_db::jobs::get(&*db, recompute_job).await.unwrap();
+    assert_eq!(job.kind, myqcm_services::calibration::RECOMPUTE_JOB);
+    assert_eq!(job.payload["parameter_set_id"], set);
+
+    // Stopped after its first page (the worker's cancellation path): the page stays written
+    // and the cursor says so; the next run continues after it.
+    let calls = Mutex::new(0);
+    let stop_on_second = |_: f64, _: &str| {
+        let mut n = calls.lock().unwrap();
+        *n += 1;
+        *n < 2
+    };
+    let stopped = calibration.recompute(set, &stop_on_second).await;
+    assert!(
+        matches!(stopped, Err(CalibrationError::Stopped)),
+        "{stopped:?}"
+    );
+    let cursor = calibration.recompute_cursor(set).await.unwrap();
+    assert_eq!(cursor.learners_done, 25);
+    assert!(cursor.after.is_some() && cursor.finished_at_ms.is_none());
+    let seen = Mutex::new(Vec::new());
+    let record = |f: f64, _: &str| {
+        seen.lock().unwrap().push(f);
+        true
+    };
+    let done = calibration.recompute(set, &record).await.unwrap();
+    assert_eq!(
+        done,
+        myqcm_services::calibration::RecomputeOutcome::Done {
+            parameter_set_id: set,
+            learners: 61
+        }
+    );
+    let seen = seen.into_inner().unwrap();
+    assert!(
+        (seen[0] - 25.0 / 61.0).abs() < 1e-9,
+        "resumed at 25 of 61: {seen:?}"
+    );
+    assert_eq!(seen.last().copied(), Some(1.0));
+    assert!(
+        calibration
+            .recompute_cursor(set)
+            .await
+            .unwrap()
+            .finished_at_ms
+            .is_some()
+    );
+
+    // The learner's θ is the replay of their four answers under the new set.
+    let attempts: Vec<_> = calibration
+        .attempt_log(1000)
+        .await
+        .unwrap()
+        .attempts
+        .into_iter()
+        .filter(|a| a.learner == who.id)
+        .collect();
+    assert_eq!(attempts.len(), 4);
+    let mut steps = Vec::new();
+    for a in &attempts {
+        steps.push((params_in(&db, set, a.item).await, a.correct));
+    }
+    let (want, _) = replay_history(steps.iter().map(|(p, y)| HistoryStep::<Uuid, Uuid> {
+        subject,
+        item: p,
+        kcs: &[],
+        correct: *y,
+    }));
+    let after = training_repo::ability(&*db, who.id, subject, false)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        (after.theta - want[&subject].theta).abs() < 1e-12,
+        "{after:?} {want:?}"
+    );
+    assert!((after.se - want[&subject].se).abs() < 1e-12);
+    assert_eq!(after.answers, 4);
+    assert!(
+        (after.theta - before.theta).abs() > 1e-6,
+        "the new set moves θ: {before:?} → {after:?}"
+    );
+    // The KC masteries were rewritten under the new set's BKT parameters.
+    let kcs = training_repo::kc_states(&*db, who.id, &[], false)
+        .await
+        .unwrap();
+    assert!(!kcs.is_empty() && kcs.iter().all(|k| k.evidence > 0));
+
+    // The next answer in the session left open is served under the new set: the θ update
+    // starts from the recomputed state with the new parameters of the answered item, and the
+    // next item's stored prediction comes from that θ and the new set.
+    let answered = item.item_id;
+    let options = cohort_answer(&db, &item, 4).await;
+    let out = training
+        .answer(
+            &who,
+            s.id,
+            AnswerInput {
+                served_id: item.served_id,
+                options: Some(options),
+                text: None,
+            },
+        )
+        .await
+        .unwrap();
+    let Next::Item(next) = out.next else {
+        panic!("the session ended early")
+    };
+    let correct = out.grade.unwrap().correct.unwrap();
+    let expected = Ability {
+        theta: after.theta,
+        se: after.se,
+        answers: 4,
+    }
+    .observe(
+        &params_in(&db, set, answered).await,
+        f64::from(u8::from(correct)),
+    )
+    .unwrap();
+    let now = training_repo::ability(&*db, who.id, subject, false)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        (now.theta - expected.theta).abs() < 1e-12,
+        "{now:?} {expected:?}"
+    );
+    let served = training_repo::session_items(&*db, s.id).await.unwrap();
+    let row = served.iter().find(|r| r.id == next.served_id).unwrap();
+    assert_eq!(
+        row.parameter_set_id, set,
+        "served under the new set, not {priors}"
+    );
+    let p = expected
+        .p_correct(&params_in(&db, set, next.item_id).await)
+        .unwrap();
+    assert!((row.p_correct.unwrap() - p).abs() < 1e-12, "{row:?} {p}");
+    // Earlier items of the session were served under the priors.
+    assert!(served.iter().any(|r| r.parameter_set_id == priors));
+
+    // Idempotent: a second run of a finished recomputation does nothing more.
+    let again = calibration.recompute(set, &|_, _| true).await.unwrap();
+    assert!(matches!(
+        again,
+        myqcm_services::calibration::RecomputeOutcome::Done { learners: 61, .. }
+    ));
 }

@@ -255,3 +255,113 @@ pub async fn evaluation_attempts_page<C: ConnectionTrait>(
     }
     Ok(out)
 }
+
+// ---------------------------------------------------------------- recomputation after a publish
+
+/// Learners with at least one graded attempt, after `after` in id order (at most `limit`): the
+/// pages of the recomputation of learner state under a newly published set.
+pub async fn graded_learners_page<C: ConnectionTrait>(
+    c: &C,
+    after: Option<Uuid>,
+    limit: u64,
+) -> Result<Vec<Uuid>, DbError> {
+    let backend = c.get_database_backend();
+    let (filter, values) = match after {
+        Some(after) => ("AND learner_id > $1 ", vec![after.into()]),
+        None => ("", vec![]),
+    };
+    let sql = format!(
+        "SELECT DISTINCT learner_id FROM attempt WHERE correct IS NOT NULL {filter}\
+         ORDER BY learner_id LIMIT {limit}"
+    );
+    let mut out = Vec::new();
+    for r in c.query_all_raw(stmt(backend, &sql, values)).await? {
+        out.push(r.try_get("", "learner_id")?);
+    }
+    Ok(out)
+}
+
+/// Number of learners with a graded attempt (progress of the recomputation).
+pub async fn count_graded_learners<C: ConnectionTrait>(c: &C) -> Result<u64, DbError> {
+    let backend = c.get_database_backend();
+    let row = c
+        .query_one_raw(stmt(
+            backend,
+            "SELECT COUNT(DISTINCT learner_id) AS n FROM attempt WHERE correct IS NOT NULL",
+            vec![],
+        ))
+        .await?;
+    Ok(row
+        .map(|r| r.try_get::<i64>("", "n"))
+        .transpose()?
+        .map_or(0, |n| u64::try_from(n).unwrap_or(0)))
+}
+
+/// One graded attempt of a learner's history: what the learner state is replayed from.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct HistoryAttempt {
+    /// Learner.
+    pub learner_id: Uuid,
+    /// Item answered.
+    pub item_id: Uuid,
+    /// Subject of the served item (θ is per learner and subject).
+    pub subject_id: Uuid,
+    /// The label.
+    pub correct: bool,
+}
+
+/// Every graded attempt of `learners`, by learner, then in the order the answer transactions
+/// applied them (creation time, then attempt id, a UUIDv7).
+pub async fn learner_histories<C: ConnectionTrait>(
+    c: &C,
+    learners: &[Uuid],
+) -> Result<Vec<HistoryAttempt>, DbError> {
+    let backend = c.get_database_backend();
+    let mut out = Vec::new();
+    for chunk in learners.chunks(CHUNK) {
+        let marks: Vec<String> = (1..=chunk.len()).map(|k| format!("${k}")).collect();
+        let sql = format!(
+            "SELECT a.learner_id, a.item_id, s.subject_id, a.correct \
+             FROM attempt a JOIN session_item s ON s.id = a.session_item_id \
+             WHERE a.correct IS NOT NULL AND a.learner_id IN ({}) \
+             ORDER BY a.learner_id, a.created_at, a.id",
+            marks.join(", ")
+        );
+        let values = chunk.iter().map(|u| (*u).into()).collect();
+        for r in c.query_all_raw(stmt(backend, &sql, values)).await? {
+            out.push(HistoryAttempt {
+                learner_id: r.try_get("", "learner_id")?,
+                item_id: r.try_get("", "item_id")?,
+                subject_id: r.try_get("", "subject_id")?,
+                correct: r.try_get::<Option<bool>>("", "correct")?.unwrap_or(false),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// On PostgreSQL, locks the open training sessions of `learners` (`FOR UPDATE`, in id order)
+/// until the end of the transaction: an answer transaction locks its session first, so while
+/// these locks are held no answer of these learners can read or write their state, and one
+/// that committed before is visible to the statements that follow. SQLite needs nothing: a
+/// write transaction already excludes every other writer.
+pub async fn lock_open_sessions<C: ConnectionTrait>(
+    c: &C,
+    learners: &[Uuid],
+) -> Result<(), DbError> {
+    if c.get_database_backend() != sea_orm::DbBackend::Postgres {
+        return Ok(());
+    }
+    for chunk in learners.chunks(CHUNK) {
+        let marks: Vec<String> = (1..=chunk.len()).map(|k| format!("${k}")).collect();
+        let sql = format!(
+            "SELECT id FROM training_session WHERE learner_id IN ({}) \
+             AND status IN ('active', 'paused') ORDER BY id FOR UPDATE",
+            marks.join(", ")
+        );
+        let values = chunk.iter().map(|u| (*u).into()).collect();
+        c.query_all_raw(stmt(sea_orm::DbBackend::Postgres, &sql, values))
+            .await?;
+    }
+    Ok(())
+}

@@ -216,7 +216,9 @@ pub struct Training {
     config: Arc<TrainingConfig>,
     memory: Arc<MemoryModel>,
     content: ContentCache,
-    pools: Cache<Uuid, Arc<Pool>>,
+    /// Candidate pools by (session, parameter set in use when built): after a publish the
+    /// next lookup misses and the pool is rebuilt under the new set; old entries expire.
+    pools: Cache<(Uuid, i64), Arc<Pool>>,
     gate: Arc<tokio::sync::Mutex<()>>,
     /// Unsure QROC answers wait for the language model (`ai.grade_qroc`) instead of scoring 0.
     llm_grading: bool,
@@ -715,7 +717,7 @@ impl Training {
             .await?;
         batch.run(&txn).await?;
         txn.commit().await?;
-        self.pools.insert(id, pool);
+        self.pools.insert((id, pool.parameter_set), pool);
         let current = match next {
             Next::Item(v) => Some(*v),
             Next::End(_) => None,
@@ -806,9 +808,10 @@ impl Training {
         })
     }
 
-    /// The pool of an open session: cached, else built.
+    /// The pool of an open session under the set in use: cached, else built.
     async fn pool_for(&self, session: &training_session::Model) -> Result<Arc<Pool>> {
-        if let Some(p) = self.pools.get(&session.id) {
+        let set = repo::active_parameter_set(&self.db).await?;
+        if let Some(p) = self.pools.get(&(session.id, set)) {
             return Ok(p);
         }
         let request: SessionRequest = parse_json(&session.request)?;
@@ -828,14 +831,18 @@ impl Training {
             )
             .await?,
         );
-        self.pools.insert(session.id, pool.clone());
+        self.pools
+            .insert((session.id, pool.parameter_set), pool.clone());
         Ok(pool)
     }
 
     /// The pool for a write on session `id`, when the session is open (cached or built before
     /// the write transaction starts, so SQLite's write lock is never held while building).
+    /// The set in use is read first (one indexed row): a pool cached under another set is
+    /// never used, so an answer after a publish is served under the new set.
     async fn pool_before_write(&self, learner: Uuid, id: Uuid) -> Result<Option<Arc<Pool>>> {
-        if let Some(p) = self.pools.get(&id) {
+        let set = repo::active_parameter_set(&self.db).await?;
+        if let Some(p) = self.pools.get(&(id, set)) {
             return Ok(Some(p));
         }
         let session = repo::session_of(&self.db, id, learner, false)
@@ -863,7 +870,9 @@ impl Training {
             Some(reason) => Some(EndView {
                 reason: reason.into(),
                 widen: if reason == EndReason::PoolExhausted.as_str()
-                    && let Some(pool) = self.pools.get(&id)
+                    && let Some(pool) = self
+                        .pools
+                        .get(&(id, repo::active_parameter_set(&self.db).await?))
                 {
                     let items = repo::session_items(&self.db, id).await?;
                     pool.widenings(&served_units(&pool, &items).into_iter().collect())
@@ -1724,7 +1733,9 @@ impl Training {
             self.end_session(&txn, session, reason).await?;
         }
         txn.commit().await?;
-        self.pools.invalidate(&id);
+        // The entry under the set in use; one under an earlier set expires with its TTL.
+        self.pools
+            .invalidate(&(id, repo::active_parameter_set(&self.db).await?));
         self.summary(actor, id).await
     }
 

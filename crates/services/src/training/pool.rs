@@ -154,6 +154,8 @@ pub struct Pool {
     pub kcs: Vec<Uuid>,
     /// BKT parameters by KC index.
     pub kc_params: Vec<BktParams>,
+    /// The parameter set in use when the pool was built (its cache key's version).
+    pub parameter_set: i64,
     kc_target: Vec<f64>,
     kc_filter: Vec<usize>,
     filters: Filters,
@@ -365,6 +367,7 @@ impl Pool {
             by_item,
             kcs,
             kc_params,
+            parameter_set: set,
             kc_target,
             kc_filter: Vec::new(),
             filters: Filters::default(),
