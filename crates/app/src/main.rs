@@ -199,8 +199,16 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    telemetry::init(config.production, &config.settings.log);
+    // Before telemetry: its exporters build rustls clients.
     let _ = rustls::crypto::ring::default_provider().install_default();
+    // Held to the end of `main`: dropping it flushes the last spans and error reports.
+    let _telemetry = match telemetry::init(&config) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("myqcm: cannot start telemetry: {e:#}");
+            return ExitCode::FAILURE;
+        }
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

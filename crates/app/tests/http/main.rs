@@ -38,4 +38,5 @@ mod progress;
 mod quality_pages;
 mod review_pages;
 mod security_findings;
+mod telemetry;
 mod training;
