@@ -786,3 +786,84 @@ fn serve_exports_spans_to_myqcm_otlp_endpoint_and_nowhere_without_it() {
         "request {id} is not among the spans"
     );
 }
+
+/// How many `backup.run` schedules the SQLite database under `dir` holds (0 or 1).
+fn backup_schedules(dir: &std::path::Path) -> i64 {
+    use sea_orm::ConnectionTrait;
+    let url = format!(
+        "sqlite://{}?mode=rw",
+        dir.join("data/myqcm.sqlite").display()
+    );
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(async {
+            let db = myqcm_db::connect(&url, None).await.unwrap();
+            let row = db
+                .query_one_raw(sea_orm::Statement::from_string(
+                    db.get_database_backend(),
+                    "SELECT COUNT(*) AS n FROM job_schedule WHERE name = 'backup.run'",
+                ))
+                .await
+                .unwrap()
+                .unwrap();
+            row.try_get::<i64>("", "n").unwrap()
+        })
+}
+
+/// Starts `myqcm args…` in `dir` with `env`, waits until `ready` holds (30 s at most), then
+/// stops it.
+fn run_until(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)], ready: impl Fn() -> bool) {
+    let mut cmd = myqcm();
+    cmd.args(args)
+        .current_dir(dir)
+        .env("MYQCM_METRICS_LISTEN", "")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !ready() {
+        assert!(Instant::now() < deadline, "{args:?} never got ready");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+#[test]
+fn a_web_only_server_leaves_the_workers_backup_schedule_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    run_ok(dir.path(), &["migrate"]);
+    let backups = dir.path().join("backups");
+    let backups = backups.to_str().unwrap();
+    run_until(
+        dir.path(),
+        &["worker"],
+        &[("MYQCM_BACKUP_DIR", backups)],
+        || backup_schedules(dir.path()) == 1,
+    );
+    // A web pod without the backup settings (as in deploy/k8s) keeps the schedule…
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    run_until(
+        dir.path(),
+        &["serve", "--no-worker"],
+        &[("MYQCM_LISTEN", listen.as_str())],
+        || http_get(port, "/health/ready").is_some_and(|r| r.0 == "200"),
+    );
+    assert_eq!(backup_schedules(dir.path()), 1);
+    // …while a process that runs jobs without them still removes it (backups switched off).
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    run_until(
+        dir.path(),
+        &["serve"],
+        &[("MYQCM_LISTEN", listen.as_str())],
+        || http_get(port, "/health/ready").is_some_and(|r| r.0 == "200"),
+    );
+    assert_eq!(backup_schedules(dir.path()), 0);
+}
