@@ -673,14 +673,12 @@ fn admin_cards_import_takes_over_legacy_codes_as_hmacs_and_refuses_bad_files_who
     assert_eq!(audit_rows(dir.path(), "cards.imported").len(), 1);
 }
 
-/// A loopback stand-in for an OTLP collector, on its own runtime thread: every request's path
-/// and body.
-fn otlp_collector() -> (
-    String,
-    std::sync::Arc<std::sync::Mutex<Vec<(String, Vec<u8>)>>>,
-) {
-    use std::sync::{Arc, Mutex};
-    let got: Arc<Mutex<Vec<(String, Vec<u8>)>>> = Arc::default();
+/// The path and body of every request a stand-in received.
+type Requests = std::sync::Arc<std::sync::Mutex<Vec<(String, Vec<u8>)>>>;
+
+/// A loopback stand-in for an OTLP collector, on its own runtime thread.
+fn otlp_collector() -> (String, Requests) {
+    let got = Requests::default();
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     listener.set_nonblocking(true).unwrap();
     let addr = listener.local_addr().unwrap();

@@ -15,12 +15,15 @@ use myqcm_app::telemetry::{self, Telemetry};
 
 use crate::support::*;
 
-/// Requests received by a stand-in: method, path and body.
+/// One request received by a stand-in: method, path and body.
+type Request = (Method, String, Vec<u8>);
+
+/// Requests received by a stand-in.
 #[derive(Clone, Default)]
-struct Received(Arc<Mutex<Vec<(Method, String, Vec<u8>)>>>);
+struct Received(Arc<Mutex<Vec<Request>>>);
 
 impl Received {
-    fn all(&self) -> Vec<(Method, String, Vec<u8>)> {
+    fn all(&self) -> Vec<Request> {
         self.0.lock().unwrap().clone()
     }
 }
