@@ -151,6 +151,12 @@ pub struct Settings {
     pub chargily_api_base: Option<String>,
     /// Log filter (tracing `EnvFilter` syntax).
     pub log: String,
+    /// OTLP/HTTP collector (`http://otel-collector:4318`; `/v1/traces` is appended unless
+    /// given); unset: no trace export.
+    #[serde(deserialize_with = "opt_text")]
+    pub otlp_endpoint: Option<String>,
+    /// Sentry-compatible DSN for server errors (5xx); unset: no error reporting.
+    pub sentry_dsn: Secret,
     /// Days ended sign-in sessions (with their IP addresses) are kept.
     pub session_retention_days: u32,
     /// Days audit-log rows are kept.
@@ -214,6 +220,8 @@ impl Default for Settings {
             chargily_secret_key: Secret::default(),
             chargily_api_base: None,
             log: "info".into(),
+            otlp_endpoint: None,
+            sentry_dsn: Secret::default(),
             session_retention_days: 90,
             audit_retention_days: 365,
             account_deletion_grace_days: 14,
@@ -266,6 +274,9 @@ pub struct SecretRequirement<'a> {
     pub required: bool,
     /// Publicly known development values refused in production.
     pub dev_values: &'static [&'static str],
+    /// Setting it is what switches its feature on (empty simply means off), so it is never
+    /// "empty while its feature is on".
+    pub switch: bool,
 }
 
 /// The validated configuration the application runs with.
@@ -293,6 +304,8 @@ pub struct Config {
     pub contact_email: Option<String>,
     /// The S3-compatible blob store (`MYQCM_BLOB_S3_*`); `None`: the blob directory.
     pub blob_s3: Option<myqcm_integrations::S3Settings>,
+    /// Where spans are exported (`MYQCM_OTLP_ENDPOINT` with `/v1/traces`); `None`: nowhere.
+    pub otlp_traces_url: Option<url::Url>,
 }
 
 impl Settings {
@@ -305,30 +318,42 @@ impl Settings {
                 value: &self.secret_key,
                 required: true,
                 dev_values: &[DEV_SECRET_KEY],
+                switch: false,
             },
             SecretRequirement {
                 field: "google_client_secret",
                 value: &self.google_client_secret,
                 required: self.google_client_id.is_some(),
                 dev_values: &[],
+                switch: false,
             },
             SecretRequirement {
                 field: "llm_api_key",
                 value: &self.llm_api_key,
                 required: self.llm_base_url.is_some(),
                 dev_values: &[],
+                switch: false,
             },
             SecretRequirement {
                 field: "chargily_secret_key",
                 value: &self.chargily_secret_key,
                 required: self.chargily_mode.is_some(),
                 dev_values: &[],
+                switch: false,
             },
             SecretRequirement {
                 field: "blob_s3_secret_access_key",
                 value: &self.blob_s3_secret_access_key,
                 required: self.blob_s3_access_key_id.is_some(),
                 dev_values: &[],
+                switch: false,
+            },
+            SecretRequirement {
+                field: "sentry_dsn",
+                value: &self.sentry_dsn,
+                required: false,
+                dev_values: &[],
+                switch: true,
             },
         ]
     }
@@ -431,6 +456,8 @@ impl Settings {
         let disabled_areas = parse_areas(self.disabled_areas.as_deref())?;
         let contact_email = parse_contact(self.contact_email.as_deref())?;
         let blob_s3 = self.blob_s3(production)?;
+        let otlp_traces_url = self.otlp_traces_url()?;
+        self.check_sentry_dsn(production)?;
         let secret_key = base64::engine::general_purpose::STANDARD
             .decode(self.secret_key.expose().trim())
             .map_err(|_| err("secret_key", "must be base64"))?;
@@ -468,8 +495,57 @@ impl Settings {
             disabled_areas,
             contact_email,
             blob_s3,
+            otlp_traces_url,
             settings: self,
         })
+    }
+
+    /// `MYQCM_OTLP_ENDPOINT`: the collector's base URL, as `OTEL_EXPORTER_OTLP_ENDPOINT` is
+    /// understood (the traces path is appended); a URL already ending in `/v1/traces` is kept.
+    /// Plain http is allowed in production: collectors usually run beside the server (sidecar
+    /// or node agent) on a private network.
+    fn otlp_traces_url(&self) -> Result<Option<url::Url>, ConfigError> {
+        let Some(endpoint) = self.otlp_endpoint.as_deref().map(str::trim) else {
+            return Ok(None);
+        };
+        let mut url = url::Url::parse(endpoint)
+            .map_err(|e| err("otlp_endpoint", format!("not a URL: {e}")))?;
+        if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+            return Err(err("otlp_endpoint", "must be an http(s) URL"));
+        }
+        if url.query().is_some() || url.fragment().is_some() {
+            return Err(err("otlp_endpoint", "must not have a query or fragment"));
+        }
+        if !url.path().ends_with("/v1/traces") {
+            let path = format!("{}/v1/traces", url.path().trim_end_matches('/'));
+            url.set_path(&path);
+        }
+        Ok(Some(url))
+    }
+
+    /// `MYQCM_SENTRY_DSN`: a DSN as Sentry documents it (`https://<key>@<host>/<project>`).
+    /// Reports carry error messages, so production requires https except to a loopback relay.
+    fn check_sentry_dsn(&self, production: bool) -> Result<(), ConfigError> {
+        if self.sentry_dsn.is_empty() {
+            return Ok(());
+        }
+        let dsn: sentry::types::Dsn = self
+            .sentry_dsn
+            .expose()
+            .trim()
+            .parse()
+            // The parse error may quote the DSN (with its key): keep it out of the message.
+            .map_err(|_| {
+                err(
+                    "sentry_dsn",
+                    "is not a DSN like https://<key>@<host>/<project>",
+                )
+            })?;
+        let loopback = matches!(dsn.host(), "localhost" | "127.0.0.1" | "[::1]" | "::1");
+        if production && dsn.scheme() != sentry::types::Scheme::Https && !loopback {
+            return Err(err("sentry_dsn", "must be https:// in production"));
+        }
+        Ok(())
     }
 
     /// `MYQCM_BLOB_S3_*`: the bucket switches the S3 store on; the other settings without it
@@ -634,6 +710,68 @@ mod tests {
         jail.set_env("MYQCM_BLOB_S3_ENDPOINT", "https://s3.example");
         jail.set_env("MYQCM_BLOB_S3_ACCESS_KEY_ID", "blob-key-id");
         jail.set_env("MYQCM_BLOB_S3_SECRET_ACCESS_KEY", "blob-secret-value");
+        jail.set_env("MYQCM_SENTRY_DSN", "https://dsn-key-value@sentry.example/7");
+        jail.set_env("MYQCM_OTLP_ENDPOINT", "http://otel-collector:4318");
+    }
+
+    #[test]
+    fn otlp_endpoint_is_a_base_url_to_which_the_traces_path_is_added() {
+        for (given, used) in [
+            (
+                "http://otel-collector:4318",
+                "http://otel-collector:4318/v1/traces",
+            ),
+            (
+                "https://otel.example/base/",
+                "https://otel.example/base/v1/traces",
+            ),
+            (
+                "http://127.0.0.1:4318/v1/traces",
+                "http://127.0.0.1:4318/v1/traces",
+            ),
+        ] {
+            Jail::expect_with(|jail| {
+                jail.set_env("MYQCM_OTLP_ENDPOINT", given);
+                let c = load(None).map_err(|e| e.to_string())?;
+                assert_eq!(c.otlp_traces_url.unwrap().as_str(), used);
+                Ok(())
+            });
+        }
+        Jail::expect_with(|jail| {
+            assert!(load(None).unwrap().otlp_traces_url.is_none());
+            for bad in [
+                "otel-collector:4318",
+                "ftp://otel.example",
+                "http://otel/?x=1",
+            ] {
+                jail.set_env("MYQCM_OTLP_ENDPOINT", bad);
+                assert_eq!(
+                    load(None).unwrap_err().variable,
+                    "MYQCM_OTLP_ENDPOINT",
+                    "{bad}"
+                );
+            }
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn sentry_dsn_must_parse_and_use_https_in_production_without_echoing_it() {
+        Jail::expect_with(|jail| {
+            jail.set_env("MYQCM_SENTRY_DSN", "not a dsn with key-3f9a");
+            let e = load(None).unwrap_err();
+            assert_eq!(e.variable, "MYQCM_SENTRY_DSN");
+            assert!(!e.to_string().contains("key-3f9a"), "{e}");
+            // Development: plain http is fine (a local relay).
+            jail.set_env("MYQCM_SENTRY_DSN", "http://key@sentry.internal/3");
+            load(None).map_err(|e| e.to_string())?;
+            production_env(jail);
+            jail.set_env("MYQCM_SENTRY_DSN", "http://key@sentry.internal/3");
+            assert_eq!(load(None).unwrap_err().variable, "MYQCM_SENTRY_DSN");
+            jail.set_env("MYQCM_SENTRY_DSN", "http://key@127.0.0.1:9000/3");
+            load(None).map_err(|e| e.to_string())?;
+            Ok(())
+        });
     }
 
     #[test]
@@ -785,8 +923,20 @@ mod tests {
                 "secret {field} has no rule in secret_requirements()"
             );
             let var = format!("MYQCM_{}", field.to_uppercase());
+            let rule = defaults
+                .secret_requirements()
+                .into_iter()
+                .find(|r| r.field == field)
+                .unwrap();
             // Empty while its feature is on → exit naming the variable.
             Jail::expect_with(|jail| {
+                if rule.switch {
+                    // Empty is off: production starts.
+                    production_env(jail);
+                    jail.set_env(&var, "");
+                    load(None).unwrap();
+                    return Ok(());
+                }
                 production_env(jail);
                 jail.set_env(&var, "");
                 let e = load(None).expect_err("an empty secret must be refused");

@@ -352,9 +352,16 @@ pub fn registry(services: &Services) -> Registry {
 }
 
 /// Declares the hourly purge of finished jobs older than `MYQCM_JOB_RETENTION_DAYS`, the
-/// recurring calibration when `MYQCM_CALIBRATION_EVERY_HOURS` is set and the recurring backup
-/// when `MYQCM_BACKUP_DIR` is.
-pub async fn schedule_job_purge(services: &Services, config: &Config) -> anyhow::Result<()> {
+/// recurring calibration when `MYQCM_CALIBRATION_EVERY_HOURS` is set and, in a process that
+/// runs jobs (`runs_jobs`), the recurring backup when `MYQCM_BACKUP_DIR` is. A web-only
+/// process (`serve --no-worker`) leaves the backup schedule alone: the directory is the
+/// workers' (a Kubernetes worker mounts the backup volume, the web pods do not), and a web
+/// pod without the variable must not remove the workers' schedule.
+pub async fn schedule_job_purge(
+    services: &Services,
+    config: &Config,
+    runs_jobs: bool,
+) -> anyhow::Result<()> {
     PurgeJob::schedule(
         &services.db,
         config.settings.job_retention_days,
@@ -362,7 +369,10 @@ pub async fn schedule_job_purge(services: &Services, config: &Config) -> anyhow:
     )
     .await?;
     schedule_calibration(services, config.settings.calibration_every_hours).await?;
-    schedule_backup(services, config).await
+    if runs_jobs {
+        schedule_backup(services, config).await?;
+    }
+    Ok(())
 }
 
 /// Declares `backup.run` every `MYQCM_BACKUP_EVERY_HOURS` into `MYQCM_BACKUP_DIR` (removes the

@@ -199,8 +199,16 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    telemetry::init(config.production, &config.settings.log);
+    // Before telemetry: its exporters build rustls clients.
     let _ = rustls::crypto::ring::default_provider().install_default();
+    // Held to the end of `main`: dropping it flushes the last spans and error reports.
+    let _telemetry = match telemetry::init(&config) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("myqcm: cannot start telemetry: {e:#}");
+            return ExitCode::FAILURE;
+        }
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -305,7 +313,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             spawn_metrics(&config, &stop).await?;
             myqcm_app::watch_pool(&services.db, stop.clone());
             let web = myqcm_app::web_config(&config);
-            myqcm_app::schedule_job_purge(&services, &config).await?;
+            myqcm_app::schedule_job_purge(&services, &config, !no_worker).await?;
             let worker = (!no_worker).then(|| myqcm_app::worker_for(&services, &config));
             myqcm_app::run_server(listener, services, web, worker, stop).await
         }
@@ -314,7 +322,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             let stop = stop_on_signal();
             spawn_metrics(&config, &stop).await?;
             myqcm_app::watch_pool(&services.db, stop.clone());
-            myqcm_app::schedule_job_purge(&services, &config).await?;
+            myqcm_app::schedule_job_purge(&services, &config, true).await?;
             myqcm_app::worker_for(&services, &config).run(stop).await;
             Ok(())
         }

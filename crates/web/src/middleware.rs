@@ -174,10 +174,18 @@ async fn access_log(req: Request, next: Next) -> Response {
         .get::<RequestId>()
         .map(|r| r.0.clone())
         .unwrap_or_default();
+    // `route` is the matched pattern (`/api/v1/training-sessions/{id}/answers`), which error
+    // reports and trace exports group by; the query string is never recorded.
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", MatchedPath::as_str)
+        .to_owned();
     let span = tracing::info_span!(
         "request",
         request_id = %id,
         method = %req.method(),
+        route = %route,
         path = %req.uri().path(),
     );
     async move {

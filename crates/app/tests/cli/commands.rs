@@ -672,3 +672,196 @@ fn admin_cards_import_takes_over_legacy_codes_as_hmacs_and_refuses_bad_files_who
     assert!(!free.status.success());
     assert_eq!(audit_rows(dir.path(), "cards.imported").len(), 1);
 }
+
+/// The path and body of every request a stand-in received.
+type Requests = std::sync::Arc<std::sync::Mutex<Vec<(String, Vec<u8>)>>>;
+
+/// A loopback stand-in for an OTLP collector, on its own runtime thread.
+fn otlp_collector() -> (String, Requests) {
+    let got = Requests::default();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let sink = got.clone();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let app = axum::Router::new().fallback(
+                move |uri: axum::http::Uri, body: axum::body::Bytes| async move {
+                    sink.lock()
+                        .unwrap()
+                        .push((uri.path().to_owned(), body.to_vec()));
+                    ""
+                },
+            );
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            axum::serve(listener, app).await.unwrap();
+        });
+    });
+    (format!("http://{addr}"), got)
+}
+
+/// Serves with `env`, answers one request, stops with SIGTERM (the graceful path, which
+/// flushes the exporters) and returns the request's id.
+fn serve_one_request(env: &[(&str, &str)]) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut cmd = myqcm();
+    cmd.arg("serve")
+        .current_dir(dir.path())
+        .env("MYQCM_LISTEN", format!("127.0.0.1:{port}"))
+        .env("MYQCM_METRICS_LISTEN", "")
+        .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
+        .env_remove("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut ready = None;
+    while Instant::now() < deadline && ready.is_none() {
+        ready = http_get(port, "/health/ready");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(ready.map(|r| r.0).as_deref(), Some("200"));
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.write_all(b"GET /health/live HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut head = String::new();
+    std::io::Read::read_to_string(&mut s, &mut head).unwrap();
+    let id = head
+        .lines()
+        .find_map(|l| l.strip_prefix("x-request-id: "))
+        .unwrap()
+        .trim()
+        .to_owned();
+    let term = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(term.success());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while child.try_wait().unwrap().is_none() {
+        assert!(Instant::now() < deadline, "serve did not stop on SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    id
+}
+
+#[test]
+fn serve_exports_spans_to_myqcm_otlp_endpoint_and_nowhere_without_it() {
+    // Unset: nothing is attempted, even with the OpenTelemetry SDK's own variables pointing at
+    // a collector.
+    let (quiet, quiet_got) = otlp_collector();
+    serve_one_request(&[
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", quiet.as_str()),
+        (
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+            &format!("{quiet}/v1/traces"),
+        ),
+    ]);
+    assert!(
+        quiet_got.lock().unwrap().is_empty(),
+        "an export was attempted"
+    );
+
+    // Set: the spans, flushed on SIGTERM, carry the service name and the request id.
+    let (collector, got) = otlp_collector();
+    let id = serve_one_request(&[("MYQCM_OTLP_ENDPOINT", collector.as_str())]);
+    let got = got.lock().unwrap().clone();
+    assert!(!got.is_empty(), "the collector received nothing");
+    assert!(got.iter().all(|(path, _)| path == "/v1/traces"));
+    let bytes: Vec<u8> = got.into_iter().flat_map(|(_, b)| b).collect();
+    let has = |s: &str| bytes.windows(s.len()).any(|w| w == s.as_bytes());
+    assert!(has("service.name") && has("myqcm"));
+    assert!(
+        has("request_id") && has(&id),
+        "request {id} is not among the spans"
+    );
+}
+
+/// How many `backup.run` schedules the SQLite database under `dir` holds (0 or 1).
+fn backup_schedules(dir: &std::path::Path) -> i64 {
+    use sea_orm::ConnectionTrait;
+    let url = format!(
+        "sqlite://{}?mode=rw",
+        dir.join("data/myqcm.sqlite").display()
+    );
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(async {
+            let db = myqcm_db::connect(&url, None).await.unwrap();
+            let row = db
+                .query_one_raw(sea_orm::Statement::from_string(
+                    db.get_database_backend(),
+                    "SELECT COUNT(*) AS n FROM job_schedule WHERE name = 'backup.run'",
+                ))
+                .await
+                .unwrap()
+                .unwrap();
+            row.try_get::<i64>("", "n").unwrap()
+        })
+}
+
+/// Starts `myqcm args…` in `dir` with `env`, waits until `ready` holds (30 s at most), then
+/// stops it.
+fn run_until(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)], ready: impl Fn() -> bool) {
+    let mut cmd = myqcm();
+    cmd.args(args)
+        .current_dir(dir)
+        .env("MYQCM_METRICS_LISTEN", "")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !ready() {
+        assert!(Instant::now() < deadline, "{args:?} never got ready");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+#[test]
+fn a_web_only_server_leaves_the_workers_backup_schedule_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    run_ok(dir.path(), &["migrate"]);
+    let backups = dir.path().join("backups");
+    let backups = backups.to_str().unwrap();
+    run_until(
+        dir.path(),
+        &["worker"],
+        &[("MYQCM_BACKUP_DIR", backups)],
+        || backup_schedules(dir.path()) == 1,
+    );
+    // A web pod without the backup settings (as in deploy/k8s) keeps the schedule…
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    run_until(
+        dir.path(),
+        &["serve", "--no-worker"],
+        &[("MYQCM_LISTEN", listen.as_str())],
+        || http_get(port, "/health/ready").is_some_and(|r| r.0 == "200"),
+    );
+    assert_eq!(backup_schedules(dir.path()), 1);
+    // …while a process that runs jobs without them still removes it (backups switched off).
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    run_until(
+        dir.path(),
+        &["serve"],
+        &[("MYQCM_LISTEN", listen.as_str())],
+        || http_get(port, "/health/ready").is_some_and(|r| r.0 == "200"),
+    );
+    assert_eq!(backup_schedules(dir.path()), 0);
+}

@@ -40,4 +40,5 @@ mod progress;
 mod quality_pages;
 mod review_pages;
 mod security_findings;
+mod telemetry;
 mod training;
