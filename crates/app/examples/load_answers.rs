@@ -162,6 +162,7 @@ async fn load_plan(services: &myqcm_app::Services, ids: &[Uuid]) -> anyhow::Resu
                     qroc_per_month: Some(1_000_000),
                     explanations: true,
                     clinical_cases: true,
+                    ai_grading: false,
                     devices: 1,
                     is_default: false,
                     listed: false,

@@ -26,6 +26,8 @@ pub enum Feature {
     Explanations,
     /// Clinical cases among the items a session serves.
     ClinicalCases,
+    /// A QROC answer the tolerant match is unsure about judged by the language model.
+    QrocGrading,
 }
 
 impl Feature {
@@ -44,6 +46,7 @@ impl Feature {
             Self::QrocAnswer => "qroc_answer",
             Self::Explanations => "explanations",
             Self::ClinicalCases => "clinical_cases",
+            Self::QrocGrading => "qroc_grading",
         }
     }
 }

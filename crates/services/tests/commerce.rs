@@ -62,6 +62,7 @@ fn plan(code: &str, price: i64, days: Option<i32>) -> PlanInput {
         qroc_per_month: None,
         explanations: true,
         clinical_cases: false,
+        ai_grading: false,
         devices: 1,
         listed: true,
         sort_order: 0,

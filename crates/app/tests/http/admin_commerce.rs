@@ -25,6 +25,7 @@ fn plan_form<'a>(code: &'a str, extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &
         ("devices", "2"),
         ("listed", "on"),
         ("explanations", "on"),
+        ("ai_grading", "on"),
     ];
     f.extend_from_slice(extra);
     f
@@ -148,7 +149,12 @@ async fn a_plan_is_created_and_edited_from_the_page_after_a_step_up() {
         ),
         (1500, Some(30), Some(200), None, 2)
     );
-    assert!(m.explanations && !m.clinical_cases);
+    assert!(m.explanations && !m.clinical_cases && m.ai_grading);
+    let (_, public) = fin.get(&app, "/plans").await;
+    assert!(
+        public.contains("QROC proches"),
+        "the plans page says the plan includes grading assistance"
+    );
 
     // Edit: no end, inactive, a QROC quota; the code cannot change.
     let (s, page) = fin.get(&app, "/admin/plans/monthly").await;

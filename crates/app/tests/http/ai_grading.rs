@@ -56,7 +56,9 @@ fn near_miss(c: &ItemContent) -> Option<String> {
 
 /// Answers QROCs of a cardio session until `n` near misses were sent; returns their served
 /// ids.
-async fn near_misses(app: &TestApp, u: &ApiUser, n: usize) -> Vec<String> {
+/// Answers `n` QROCs with a near miss; `waits`: each is stored ungraded for the model (the plan
+/// includes grading assistance), else graded wrong at once.
+async fn near_misses(app: &TestApp, u: &ApiUser, n: usize, waits: bool) -> Vec<String> {
     let cardio = myqcm_db::catalogue::subject_by_code(&app.db.conn, "cardio")
         .await
         .unwrap()
@@ -89,13 +91,18 @@ async fn near_misses(app: &TestApp, u: &ApiUser, n: usize) -> Vec<String> {
             )
             .await;
         assert_eq!(s, 200, "{out}");
-        if near {
+        if near && waits {
             assert_eq!(out["grade"]["graded"], false, "{out}");
             assert!(
                 out["grade"]["correct"].is_null(),
                 "never 0 meanwhile: {out}"
             );
             assert_eq!(out["grade"]["ungraded_reason"], "awaiting_grader");
+        } else if near {
+            assert_eq!(out["grade"]["graded"], true, "{out}");
+            assert_eq!(out["grade"]["correct"], false, "{out}");
+        }
+        if near {
             sent.push(cur["served_id"].as_str().unwrap().to_owned());
         }
         cur = out["next"].clone();
@@ -116,8 +123,9 @@ async fn an_unsure_qroc_answer_is_graded_by_the_model_after_the_answer_and_a_rev
 {
     let fake = FakeLlm::start("k").await.unwrap();
     let app = app_with_llm(&fake).await;
+    app.free_plan_includes("ai_grading").await;
     let u = learner(&app).await;
-    let served = near_misses(&app, &u, 1).await;
+    let served = near_misses(&app, &u, 1, true).await;
     assert!(
         fake.calls().is_empty(),
         "the answer path never calls the model"
@@ -212,8 +220,9 @@ async fn when_the_model_fails_the_unsure_answer_stays_ungraded_never_zero() {
     let fake = FakeLlm::start("k").await.unwrap();
     fake.knobs(|k| k.fail_next = 1_000);
     let app = app_with_llm(&fake).await;
+    app.free_plan_includes("ai_grading").await;
     let u = learner(&app).await;
-    let served = near_misses(&app, &u, 1).await;
+    let served = near_misses(&app, &u, 1, true).await;
     myqcm_app::worker(&app.services).drain().await.unwrap();
     assert!(!fake.calls().is_empty());
     let a = attempt(&app, &served[0]).await;
@@ -234,6 +243,24 @@ async fn when_the_model_fails_the_unsure_answer_stays_ungraded_never_zero() {
     assert_eq!(list[0]["attempt_id"], a.id.to_string(), "{list}");
     assert_eq!(list[0]["ungraded_reason"], "grader_unavailable");
     assert!(list[0]["correct"].is_null());
+}
+
+/// Grading assistance is a plan feature: on a plan without it the near miss is graded at once
+/// by the tolerant match (wrong), and the model is never asked.
+#[tokio::test]
+async fn on_a_plan_without_grading_assistance_the_near_miss_is_graded_at_once() {
+    let fake = FakeLlm::start("k").await.unwrap();
+    let app = app_with_llm(&fake).await;
+    let u = learner(&app).await;
+    let served = near_misses(&app, &u, 1, false).await;
+    let a = attempt(&app, &served[0]).await;
+    assert_eq!(
+        (a.correct, a.ungraded_reason.as_deref()),
+        (Some(false), None),
+        "graded wrong by the tolerant match"
+    );
+    myqcm_app::worker(&app.services).drain().await.unwrap();
+    assert!(fake.calls().is_empty(), "no grading job was queued");
 }
 
 #[tokio::test]

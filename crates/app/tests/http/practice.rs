@@ -641,7 +641,7 @@ async fn the_shortcut_list_names_every_shortcut_and_opens_without_script() {
 #[tokio::test]
 async fn a_clinical_case_keeps_its_vignette_above_every_step() {
     let app = spawn().await;
-    app.free_plan_includes_cases().await;
+    app.free_plan_includes("clinical_cases").await;
     let me = Learner::new(&app, "case@example.test").await;
     let (_, html, _) = me.get(&app, "/practice").await;
     let course = checkbox_for(&html, "courses", "Cardiopathie ischémique");
@@ -680,7 +680,7 @@ async fn a_clinical_case_keeps_its_vignette_above_every_step() {
 #[tokio::test]
 async fn a_case_running_past_the_count_says_so_instead_of_n_of_fewer() {
     let app = spawn().await;
-    app.free_plan_includes_cases().await;
+    app.free_plan_includes("clinical_cases").await;
     let me = Learner::new(&app, "past@example.test").await;
     let (_, html, _) = me.get(&app, "/practice").await;
     let course = checkbox_for(&html, "courses", "Cardiopathie ischémique");

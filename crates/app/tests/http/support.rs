@@ -219,14 +219,18 @@ impl TestApp {
         assert!(r.committed, "{:?}", r.errors.first());
     }
 
-    /// The free plan includes clinical cases from now on (the seeded one does not), as finance
-    /// staff would set it on `/admin/plans/free`.
-    pub async fn free_plan_includes_cases(&self) {
+    /// The free plan includes `feature` (`clinical_cases` or `ai_grading`, which the seeded
+    /// one leaves out) from now on, as finance staff would tick it on `/admin/plans/free`.
+    pub async fn free_plan_includes(&self, feature: &str) {
         use sea_orm::ConnectionTrait as _;
+        assert!(
+            ["clinical_cases", "ai_grading"].contains(&feature),
+            "{feature}"
+        );
         let db = &self.db.conn;
         db.execute_raw(sea_orm::Statement::from_string(
             db.get_database_backend(),
-            "UPDATE plan SET clinical_cases = TRUE WHERE is_default = TRUE",
+            format!("UPDATE plan SET {feature} = TRUE WHERE is_default = TRUE"),
         ))
         .await
         .unwrap();

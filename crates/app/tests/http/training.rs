@@ -302,7 +302,7 @@ async fn a_plan_without_clinical_cases_serves_none() {
     let (served, cases) = run(app.learner().await).await;
     assert!(served > 0);
     assert_eq!(cases, 0, "no case on a plan without them ({served} items)");
-    app.free_plan_includes_cases().await;
+    app.free_plan_includes("clinical_cases").await;
     let (_, cases) = run(app.learner().await).await;
     assert!(
         cases >= 2,
@@ -313,7 +313,7 @@ async fn a_plan_without_clinical_cases_serves_none() {
 #[tokio::test]
 async fn a_clinical_cases_later_stems_are_in_no_response_before_their_turn() {
     let app = App::spawn().await;
-    app.free_plan_includes_cases().await;
+    app.free_plan_includes("clinical_cases").await;
     let u = app.learner().await;
     let cardio = app.subject("cardio").await;
     let coro = app.course("cardio-coro").await;

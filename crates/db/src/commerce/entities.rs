@@ -26,7 +26,7 @@ macro_rules! entity {
 entity!(plan, "plan", keys { id: Uuid }, {
     code: String, names: String, price_dzd: i64, duration_days: Option<i32>,
     mcq_per_day: Option<i32>, mcq_per_month: Option<i32>, qroc_per_day: Option<i32>,
-    qroc_per_month: Option<i32>, explanations: bool, clinical_cases: bool, devices: i32,
+    qroc_per_month: Option<i32>, explanations: bool, clinical_cases: bool, ai_grading: bool, devices: i32,
     is_default: bool, listed: bool, sort_order: i32, created_at: i64, updated_at: i64,
 });
 entity!(subscription, "subscription", keys { id: Uuid }, {

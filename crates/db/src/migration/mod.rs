@@ -19,6 +19,7 @@ mod m20261203_100001_payments;
 pub mod m20261203_200001_ledger;
 mod m20261203_300001_item_quality;
 mod m20261204_400001_kc_suggestion;
+mod m20261205_100001_plan_ai_grading;
 
 /// The ordered list of migrations.
 #[derive(Debug)]
@@ -43,6 +44,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_200001_ledger::Migration),
             Box::new(m20261203_300001_item_quality::Migration),
             Box::new(m20261204_400001_kc_suggestion::Migration),
+            Box::new(m20261205_100001_plan_ai_grading::Migration),
         ]
     }
 }

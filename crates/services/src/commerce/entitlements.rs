@@ -85,7 +85,7 @@ impl Limits {
                 per_day: plan.qroc_per_day,
                 per_month: plan.qroc_per_month,
             }),
-            Feature::Explanations | Feature::ClinicalCases => None,
+            Feature::Explanations | Feature::ClinicalCases | Feature::QrocGrading => None,
         }
     }
 
@@ -168,7 +168,7 @@ fn slot(feature: Feature) -> Option<usize> {
     match feature {
         Feature::McqAnswer => Some(0),
         Feature::QrocAnswer => Some(1),
-        Feature::Explanations | Feature::ClinicalCases => None,
+        Feature::Explanations | Feature::ClinicalCases | Feature::QrocGrading => None,
     }
 }
 
@@ -299,6 +299,7 @@ impl PlanEntitlements {
                 let included = match feature {
                     Feature::Explanations => s.plan.explanations,
                     Feature::ClinicalCases => s.plan.clinical_cases,
+                    Feature::QrocGrading => s.plan.ai_grading,
                     Feature::McqAnswer | Feature::QrocAnswer => false,
                 };
                 if included {

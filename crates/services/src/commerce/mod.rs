@@ -166,6 +166,9 @@ pub struct PlanView {
     pub explanations: bool,
     /// Clinical cases included (sessions of learners without them serve none).
     pub clinical_cases: bool,
+    /// QROC grading assistance: a QROC answer the tolerant match is unsure about is judged by
+    /// the language model (when one is configured) instead of being marked wrong.
+    pub ai_grading: bool,
     /// Devices (recorded; enforced by a later slice, alongside the sign-in session cap).
     pub devices: i32,
     /// The free plan everyone without a subscription is on.
@@ -193,6 +196,7 @@ impl From<&plan::Model> for PlanView {
             qroc_per_month: p.qroc_per_month,
             explanations: p.explanations,
             clinical_cases: p.clinical_cases,
+            ai_grading: p.ai_grading,
             devices: p.devices,
             is_default: p.is_default,
             listed: p.listed,
@@ -231,6 +235,9 @@ pub struct PlanInput {
     /// Clinical cases included.
     #[serde(default)]
     pub clinical_cases: bool,
+    /// QROC grading assistance included.
+    #[serde(default)]
+    pub ai_grading: bool,
     /// Devices, 1–10.
     #[serde(default = "one")]
     pub devices: i32,
@@ -315,6 +322,7 @@ impl PlanInput {
         m.qroc_per_month = self.qroc_per_month;
         m.explanations = self.explanations;
         m.clinical_cases = self.clinical_cases;
+        m.ai_grading = self.ai_grading;
         m.devices = self.devices;
         m.listed = self.listed;
         m.sort_order = self.sort_order;
@@ -459,6 +467,7 @@ impl Commerce {
             qroc_per_month: None,
             explanations: false,
             clinical_cases: false,
+            ai_grading: false,
             devices: 1,
             is_default: false,
             listed: true,

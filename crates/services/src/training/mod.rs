@@ -967,7 +967,9 @@ impl Training {
         let rules: RuleSet = parse_json(&session.rules)?;
         let graded_at = std::time::Instant::now();
         let outcome = scoring::grade(&rules, &rev.content, &response).map_err(response_error)?;
-        let outcome = self.second_grader(outcome, &rev.content, &response);
+        let outcome = self
+            .second_grader(&txn, learner, outcome, &rev.content, &response)
+            .await?;
         metrics::histogram!(metric::GRADING).record(graded_at.elapsed().as_secs_f64());
         let feature = Feature::answer_of(rev.content.kind);
         if outcome.correct().is_some() {
@@ -1064,24 +1066,38 @@ impl Training {
     }
 
     /// A refused QROC answer the tolerant match is unsure about waits for the language model
-    /// when grading assistance is on (never 0 meanwhile); every other outcome stands.
-    fn second_grader(
+    /// when grading assistance is on and the learner's plan includes it (never 0 meanwhile);
+    /// every other outcome stands. The plan is read through the answer's transaction, and only
+    /// for such an answer.
+    async fn second_grader(
         &self,
+        txn: &DatabaseTransaction,
+        learner: Uuid,
         outcome: Outcome,
         content: &myqcm_domain::catalogue::ItemContent,
         response: &Response,
-    ) -> Outcome {
-        match (outcome, response, &content.qroc) {
-            (Outcome::Graded { ratio, .. }, Response::Text(t), Some(spec))
-                if self.llm_grading
+    ) -> Result<Outcome> {
+        let unsure = match (outcome, response, &content.qroc) {
+            (Outcome::Graded { ratio, .. }, Response::Text(t), Some(spec)) => {
+                self.llm_grading
                     && ratio < 1.0
-                    && myqcm_domain::catalogue::qroc::is_unsure(spec, t, content.locale) =>
-            {
-                Outcome::Ungraded {
-                    reason: UngradedReason::AwaitingGrader,
-                }
+                    && myqcm_domain::catalogue::qroc::is_unsure(spec, t, content.locale)
             }
-            _ => outcome,
+            _ => false,
+        };
+        if !unsure {
+            return Ok(outcome);
+        }
+        match self
+            .entitlements
+            .require(txn, learner, Feature::QrocGrading, 1)
+            .await
+        {
+            Ok(()) => Ok(Outcome::Ungraded {
+                reason: UngradedReason::AwaitingGrader,
+            }),
+            Err(EntitlementError::Exhausted(_)) => Ok(outcome),
+            Err(e) => Err(e.into()),
         }
     }
 

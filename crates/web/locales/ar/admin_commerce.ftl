@@ -76,3 +76,4 @@ admin-payments-status-failed = فشل
 admin-payments-status-canceled = ملغى
 admin-payments-status-expired = منتهٍ
 admin-payments-status-quarantined = في الحجر
+admin-plans-ai-grading = تصحيح مساعد لأسئلة QROC (الإجابات القريبة يحكم عليها المساعد)

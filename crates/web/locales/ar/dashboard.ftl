@@ -58,3 +58,5 @@ plans-code-label = رمز البطاقة
 plans-redeem = تفعيل
 plans-redeemed = تم تفعيل بطاقتك.
 plans-sign-in = سجّل الدخول لتفعيل بطاقة.
+plans-clinical = الحالات السريرية مشمولة
+plans-ai-grading = إجابات QROC القريبة من الإجابة المنتظرة يراجعها مساعد التصحيح

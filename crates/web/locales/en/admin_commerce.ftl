@@ -76,3 +76,4 @@ admin-payments-status-failed = failed
 admin-payments-status-canceled = canceled
 admin-payments-status-expired = expired
 admin-payments-status-quarantined = quarantined
+admin-plans-ai-grading = QROC grading assistance (near answers judged by the assistant)

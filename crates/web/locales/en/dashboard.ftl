@@ -47,3 +47,5 @@ plans-code-label = Card code
 plans-redeem = Redeem
 plans-redeemed = Your card is activated.
 plans-sign-in = Sign in to redeem a card.
+plans-clinical = Clinical cases included
+plans-ai-grading = QROC answers close to the expected one checked by the grading assistant

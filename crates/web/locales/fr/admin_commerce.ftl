@@ -76,3 +76,4 @@ admin-payments-status-failed = échoué
 admin-payments-status-canceled = annulé
 admin-payments-status-expired = expiré
 admin-payments-status-quarantined = en quarantaine
+admin-plans-ai-grading = Correction assistée des QROC (réponses proches jugées par l’assistant)

@@ -47,3 +47,5 @@ plans-code-label = Code de la carte
 plans-redeem = Activer
 plans-redeemed = Votre carte est activée.
 plans-sign-in = Connectez-vous pour activer une carte.
+plans-clinical = Cas cliniques inclus
+plans-ai-grading = Réponses QROC proches de la réponse attendue relues par l’assistant de correction

@@ -149,6 +149,8 @@ pub struct PlanForm {
     #[serde(default)]
     clinical_cases: Option<String>,
     #[serde(default)]
+    ai_grading: Option<String>,
+    #[serde(default)]
     devices: String,
     #[serde(default)]
     listed: Option<String>,
@@ -173,6 +175,7 @@ impl PlanForm {
             .with("qroc_per_month", &self.qroc_per_month)
             .with("explanations", flag(&self.explanations))
             .with("clinical_cases", flag(&self.clinical_cases))
+            .with("ai_grading", flag(&self.ai_grading))
             .with("devices", &self.devices)
             .with("listed", flag(&self.listed))
             .with("sort_order", &self.sort_order)
@@ -207,6 +210,7 @@ impl PlanForm {
             qroc_per_month: opt(&self.qroc_per_month, "qroc_per_month")?,
             explanations: self.explanations.is_some(),
             clinical_cases: self.clinical_cases.is_some(),
+            ai_grading: self.ai_grading.is_some(),
             devices: num(&self.devices, "devices", 1)?,
             listed: self.listed.is_some(),
             sort_order: num(&self.sort_order, "sort_order", 0)?,
@@ -231,6 +235,7 @@ fn plan_values(p: &PlanView) -> Form {
         .with("qroc_per_month", &n(p.qroc_per_month))
         .with("explanations", flag(p.explanations))
         .with("clinical_cases", flag(p.clinical_cases))
+        .with("ai_grading", flag(p.ai_grading))
         .with("devices", &p.devices.to_string())
         .with("listed", flag(p.listed))
         .with("sort_order", &p.sort_order.to_string())
