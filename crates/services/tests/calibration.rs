@@ -14,19 +14,18 @@ use std::sync::{Arc, Mutex};
 
 use myqcm_db::catalogue as catalogue_repo;
 use myqcm_db::training::{self as training_repo, calibration as calib_repo};
-use myqcm_domain::catalogue::lifecycle::Actor;
 use myqcm_domain::catalogue::{Difficulty, ItemContent, ItemKind};
 use myqcm_domain::learning::prior_item_params;
-use myqcm_domain::permissions::Role;
-use myqcm_domain::training::{SessionRequest, Style};
 use myqcm_services::calibration::{
     Calibration, CalibrationError, CalibrationOptions, PublishOutcome,
 };
 use myqcm_services::import;
 use myqcm_services::training::Training;
-use myqcm_services::training::views::{AnswerInput, NewSessionInput, Next, ProfileInput};
+use myqcm_services::training::views::{AnswerInput, Next};
 use myqcm_testkit::{epoch, fixed_clock, test_db};
 use uuid::Uuid;
+
+mod support;
 
 /// How the cohort answers an item group: everyone wrong, everyone right, or by ability.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,38 +71,8 @@ async fn a_cohort_answering_through_training_yields_a_candidate_set() {
     let mut rules: HashMap<Uuid, Rule> = HashMap::new();
     let mut answered = 0usize;
     for learner in 0..30u32 {
-        let who = Actor {
-            id: Uuid::now_v7(),
-            roles: vec![Role::Student],
-            scopes: vec![],
-            mfa_enrolled: false,
-        };
-        training
-            .set_profile(
-                &who,
-                ProfileInput {
-                    year_of_study: 3,
-                    ..ProfileInput::default()
-                },
-            )
-            .await
-            .unwrap();
-        let s = training
-            .create_session(
-                &who,
-                NewSessionInput {
-                    mode: Some("custom".into()),
-                    style: Style::Tutor,
-                    request: SessionRequest {
-                        subject: Some(subject),
-                        kinds: vec![ItemKind::Qcs, ItemKind::Qcm],
-                        item_count: Some(15),
-                        ..SessionRequest::default()
-                    },
-                },
-            )
-            .await
-            .unwrap();
+        let who = support::student();
+        let s = support::start_session(&training, &who, subject).await;
         let mut item = s.current.unwrap();
         loop {
             let rev = catalogue_repo::revision(&*db, item.revision_id)
@@ -298,38 +267,8 @@ async fn answer_session(
     subject: Uuid,
     learner: u32,
 ) -> Uuid {
-    let who = Actor {
-        id: Uuid::now_v7(),
-        roles: vec![Role::Student],
-        scopes: vec![],
-        mfa_enrolled: false,
-    };
-    training
-        .set_profile(
-            &who,
-            ProfileInput {
-                year_of_study: 3,
-                ..ProfileInput::default()
-            },
-        )
-        .await
-        .unwrap();
-    let s = training
-        .create_session(
-            &who,
-            NewSessionInput {
-                mode: Some("custom".into()),
-                style: Style::Tutor,
-                request: SessionRequest {
-                    subject: Some(subject),
-                    kinds: vec![ItemKind::Qcs, ItemKind::Qcm],
-                    item_count: Some(15),
-                    ..SessionRequest::default()
-                },
-            },
-        )
-        .await
-        .unwrap();
+    let who = support::student();
+    let s = support::start_session(training, &who, subject).await;
     let mut item = s.current.unwrap();
     loop {
         let rev = catalogue_repo::revision(&**db, item.revision_id)
@@ -724,38 +663,8 @@ async fn publishing_recomputes_learner_state_and_the_next_answer_uses_the_new_se
     }
     // One more learner, strong (rule 4), answers four items and leaves the session open: its
     // pool is cached under the priors.
-    let who = Actor {
-        id: Uuid::now_v7(),
-        roles: vec![Role::Student],
-        scopes: vec![],
-        mfa_enrolled: false,
-    };
-    training
-        .set_profile(
-            &who,
-            ProfileInput {
-                year_of_study: 3,
-                ..ProfileInput::default()
-            },
-        )
-        .await
-        .unwrap();
-    let s = training
-        .create_session(
-            &who,
-            NewSessionInput {
-                mode: Some("custom".into()),
-                style: Style::Tutor,
-                request: SessionRequest {
-                    subject: Some(subject),
-                    kinds: vec![ItemKind::Qcs, ItemKind::Qcm],
-                    item_count: Some(15),
-                    ..SessionRequest::default()
-                },
-            },
-        )
-        .await
-        .unwrap();
+    let who = support::student();
+    let s = support::start_session(&training, &who, subject).await;
     let mut item = s.current.unwrap();
     for _ in 0..4 {
         let options = cohort_answer(&db, &item, 4).await;

@@ -18,16 +18,17 @@ use myqcm_db::catalogue as catalogue_repo;
 use myqcm_db::training::calibration as calib_repo;
 use myqcm_domain::Clock;
 use myqcm_domain::catalogue::lifecycle::Actor;
-use myqcm_domain::catalogue::{Difficulty, ItemContent, ItemKind};
+use myqcm_domain::catalogue::{Difficulty, ItemContent};
 use myqcm_domain::permissions::Role;
-use myqcm_domain::training::{SessionRequest, Style};
 use myqcm_psychometrics::quality::AlertRules;
 use myqcm_services::catalogue::quality;
 use myqcm_services::import;
 use myqcm_services::training::Training;
-use myqcm_services::training::views::{AnswerInput, NewSessionInput, Next, ProfileInput};
+use myqcm_services::training::views::{AnswerInput, Next};
 use myqcm_testkit::{epoch, fixed_clock, test_db};
 use uuid::Uuid;
+
+mod support;
 
 fn flipped(group: Uuid) -> bool {
     group.as_bytes()[13].is_multiple_of(6)
@@ -51,32 +52,7 @@ async fn answer_session(
     learner: u32,
 ) -> Vec<(Uuid, Uuid)> {
     let who = actor(vec![Role::Student]);
-    training
-        .set_profile(
-            &who,
-            ProfileInput {
-                year_of_study: 3,
-                ..ProfileInput::default()
-            },
-        )
-        .await
-        .unwrap();
-    let s = training
-        .create_session(
-            &who,
-            NewSessionInput {
-                mode: Some("custom".into()),
-                style: Style::Tutor,
-                request: SessionRequest {
-                    subject: Some(subject),
-                    kinds: vec![ItemKind::Qcs, ItemKind::Qcm],
-                    item_count: Some(15),
-                    ..SessionRequest::default()
-                },
-            },
-        )
-        .await
-        .unwrap();
+    let s = support::start_session(training, &who, subject).await;
     let mut seen = Vec::new();
     let mut item = s.current.unwrap();
     loop {
