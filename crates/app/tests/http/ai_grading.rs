@@ -319,3 +319,62 @@ async fn without_a_model_the_near_miss_is_wrong_and_there_is_no_override_route()
     }
     assert!(checked);
 }
+
+/// The learner's review of the session says an answer waits for the grading assistant (not a
+/// bare "not graded"), and shows the grade once the job has run.
+#[tokio::test]
+async fn the_session_review_says_an_answer_waits_for_the_grading_assistant() {
+    let fake = FakeLlm::start("k").await.unwrap();
+    let app = app_with_llm(&fake).await;
+    app.free_plan_includes("ai_grading").await;
+    let b = app.learner("waiting@example.test").await;
+    let res = app
+        .put_as(&b, "/api/v1/learner/profile", json!({"year_of_study": 3}))
+        .await;
+    assert_eq!(res.status(), 200);
+    let cardio = myqcm_db::catalogue::subject_by_code(&app.db.conn, "cardio")
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    let s: Value = app
+        .post_as(
+            &b,
+            "/api/v1/training-sessions",
+            json!({"mode": "custom", "style": "tutor", "subject": cardio, "kinds": ["qroc"], "item_count": 10}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = s["id"].as_str().unwrap().to_owned();
+    let mut cur = s["current"].clone();
+    loop {
+        let c = content(&app, &cur).await;
+        let (path, body) = match near_miss(&c) {
+            Some(text) => (
+                "answers",
+                json!({"served_id": cur["served_id"], "text": text}),
+            ),
+            None => ("skip", json!({"served_id": cur["served_id"]})),
+        };
+        let out: Value = app
+            .post_as(&b, &format!("/api/v1/training-sessions/{id}/{path}"), body)
+            .await
+            .json()
+            .await
+            .unwrap();
+        if path == "answers" {
+            assert_eq!(out["grade"]["ungraded_reason"], "awaiting_grader", "{out}");
+            break;
+        }
+        assert_eq!(out["type"], "item", "a near miss before the end: {out}");
+        cur = out;
+    }
+    let path = format!("/practice/{id}/review");
+    let html = app.get_as(&b, &path).await.text().await.unwrap();
+    assert!(html.contains("En cours de correction"), "{html}");
+    myqcm_app::worker(&app.services).drain().await.unwrap();
+    let html = app.get_as(&b, &path).await.text().await.unwrap();
+    assert!(!html.contains("En cours de correction"), "graded by now");
+}

@@ -127,3 +127,4 @@ practice-review-answered = مُجاب عنه (التصحيح في نهاية ا�
 practice-review-flagged = مُعلَّم
 practice-review-your-text = إجابتك: { $answer }
 practice-review-key-later = يظهر التصحيح بعد إغلاق السؤال (في الامتحان: في النهاية).
+practice-ungraded-awaiting = قيد التصحيح من طرف المساعد: ستظهر النتيجة في مراجعة الجلسة.

@@ -127,3 +127,4 @@ practice-review-answered = Answered (correction at the end of the exam)
 practice-review-flagged = flagged
 practice-review-your-text = Your answer: { $answer }
 practice-review-key-later = The correction appears once the question is closed (exam sessions: at the end).
+practice-ungraded-awaiting = Being checked by the grading assistant: the result will appear in the session review.

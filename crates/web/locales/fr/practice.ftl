@@ -127,3 +127,4 @@ practice-review-answered = Répondue (correction à la fin de l'examen)
 practice-review-flagged = marquée
 practice-review-your-text = Votre réponse : { $answer }
 practice-review-key-later = La correction apparaît une fois la question close (examens : à la fin).
+practice-ungraded-awaiting = En cours de correction par l’assistant : le résultat apparaîtra dans la revue de la session.

@@ -83,6 +83,14 @@ pub(super) fn clock(ms: i64) -> String {
     }
 }
 
+/// What an ungraded answer's grade says: waiting for the grading assistant, or not graded.
+pub(super) fn ungraded_text(ctx: &PageContext, reason: Option<&str>) -> String {
+    match reason {
+        Some("awaiting_grader") => ctx.t("practice-ungraded-awaiting"),
+        _ => ctx.t("practice-ungraded"),
+    }
+}
+
 /// "Why this question", in the page's language, from the service's reason code.
 pub(super) fn reason_text(ctx: &PageContext, code: &str) -> String {
     match code {
@@ -196,7 +204,7 @@ impl PlayerPage {
         match (g.graded, g.correct) {
             (true, Some(true)) => self.ctx.t("practice-correct"),
             (true, _) => self.ctx.t("practice-incorrect"),
-            (false, _) => self.ctx.t("practice-ungraded"),
+            (false, _) => ungraded_text(&self.ctx, g.ungraded_reason.as_deref()),
         }
     }
 

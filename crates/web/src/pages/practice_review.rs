@@ -218,7 +218,7 @@ impl ReviewPage {
             ("served", _) => self.ctx.t("practice-review-open"),
             (_, Some(g)) if g.correct == Some(true) => self.ctx.t("practice-correct"),
             (_, Some(g)) if g.graded => self.ctx.t("practice-incorrect"),
-            (_, Some(_)) => self.ctx.t("practice-ungraded"),
+            (_, Some(g)) => super::practice::ungraded_text(&self.ctx, g.ungraded_reason.as_deref()),
             (_, None) => self.ctx.t("practice-review-answered"),
         }
     }
