@@ -52,15 +52,20 @@ impl From<sea_orm::DbErr> for DbError {
     }
 }
 
-/// SQLite's primary result codes for an I/O failure and a full disk.
+/// SQLite's primary result codes: the database is busy or locked (another writer held it past
+/// the busy timeout, or a read snapshot went stale before its write), an I/O failure, a full
+/// disk.
+const SQLITE_BUSY: i32 = 5;
+const SQLITE_LOCKED: i32 = 6;
 const SQLITE_IOERR: i32 = 10;
 const SQLITE_FULL: i32 = 13;
 
 /// Whether a driver error means "the database is not reachable now" rather than "this query is
 /// wrong": no connection could be had, the connection broke, PostgreSQL refused it while
 /// shutting down or starting (SQLSTATE class 08, 57P01–57P03) or lacks resources (class 53:
-/// disk full, out of memory, too many connections), or SQLite could not write (`SQLITE_FULL`,
-/// `SQLITE_IOERR`: the data directory's disk is full or failing).
+/// disk full, out of memory, too many connections), or SQLite could not write now (`SQLITE_BUSY`
+/// and `SQLITE_LOCKED`: contention past the busy timeout; `SQLITE_FULL`, `SQLITE_IOERR`: the
+/// data directory's disk is full or failing).
 fn is_unavailable(e: &sea_orm::DbErr) -> bool {
     use sea_orm::sqlx::Error as Sqlx;
     use sea_orm::{DbErr, RuntimeErr};
@@ -78,7 +83,10 @@ fn is_unavailable(e: &sea_orm::DbErr) -> bool {
                             .code()
                             .and_then(|c| c.parse::<i32>().ok())
                             .map_or(0, |c| c & 0xff);
-                        return matches!(primary, SQLITE_IOERR | SQLITE_FULL);
+                        return matches!(
+                            primary,
+                            SQLITE_BUSY | SQLITE_LOCKED | SQLITE_IOERR | SQLITE_FULL
+                        );
                     }
                     d.code().is_some_and(|c| {
                         c.starts_with("08")

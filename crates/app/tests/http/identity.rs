@@ -1177,3 +1177,38 @@ async fn at_most_ten_live_sessions_per_account_the_oldest_is_signed_out() {
         401
     );
 }
+
+/// Sign-ups of one address sent together (a double click, a retrying client, a fuzzer) all get
+/// the same answer and one account exists: identity writes take SQLite's write lock first, so a
+/// read snapshot cannot go stale before its write (`SQLITE_BUSY_SNAPSHOT` was a 500).
+#[tokio::test]
+async fn sign_ups_of_one_address_sent_together_all_answer_202_and_make_one_account() {
+    let app = std::sync::Arc::new(spawn().await);
+    // Five: the sign-up limit of one address per hour.
+    let tasks: Vec<_> = (0..5)
+        .map(|_| {
+            let app = app.clone();
+            tokio::spawn(async move {
+                app.post(
+                    "/api/v1/auth/sign-up",
+                    &json!({"email": "twice@example.dz", "password": PW, "display_name": "T"}),
+                )
+                .await
+                .status()
+            })
+        })
+        .collect();
+    for t in tasks {
+        assert_eq!(t.await.unwrap(), 202);
+    }
+    let b = {
+        let token = app.last_link_mail_to("twice@example.dz").await.token();
+        let res = app
+            .post("/api/v1/auth/verify-email", &json!({"token": token}))
+            .await;
+        assert_eq!(res.status(), 200);
+        app.sign_in("twice@example.dz", PW).await
+    };
+    let res = app.get_as(&b, "/api/v1/account").await;
+    assert_eq!(res.status(), 200);
+}

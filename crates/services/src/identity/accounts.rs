@@ -5,7 +5,7 @@
 use myqcm_db::identity::accounts::{self as repo, Account};
 use myqcm_domain::Clock;
 use myqcm_domain::permissions::{AdminScope, Role};
-use sea_orm::{ConnectionTrait, TransactionTrait};
+use sea_orm::ConnectionTrait;
 use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -159,7 +159,7 @@ pub async fn create_account(
     origin: Origin,
     meta: &ClientMeta,
 ) -> Result<Account> {
-    let txn = deps.db.begin().await?;
+    let txn = myqcm_db::begin_write(&deps.db).await?;
     let account = insert_account(&txn, deps.clock.as_ref(), new, origin, meta).await?;
     txn.commit().await?;
     Ok(account)

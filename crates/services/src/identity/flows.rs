@@ -7,7 +7,7 @@ use myqcm_db::identity::accounts::{self as accounts_repo, Account};
 use myqcm_db::identity::tokens::{self as tokens_repo, EmailTokenRow};
 use myqcm_db::identity::{from_ms, ms};
 use myqcm_domain::permissions::Role;
-use sea_orm::{ActiveValue::Set, ConnectionTrait, TransactionTrait};
+use sea_orm::{ActiveValue::Set, ConnectionTrait};
 use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -148,7 +148,7 @@ pub async fn sign_up(deps: &Deps, input: SignUp, meta: &ClientMeta) -> Result<()
     // Hash before looking the address up, so both outcomes cost the same.
     let password = HashedPassword::new(input.password, &[Role::Student], &email).await?;
     let now = deps.clock.now();
-    let txn = deps.db.begin().await?;
+    let txn = myqcm_db::begin_write(&deps.db).await?;
     match accounts_repo::find_by_email(&txn, &email).await? {
         Some(existing) => {
             // Silently capped so this cannot be used to mail-bomb an address.
@@ -316,7 +316,7 @@ pub async fn run_mail_request(deps: &Deps, payload: &serde_json::Value) -> Resul
 /// A fresh verification mail if `email` has an unverified, usable account.
 async fn send_verification(deps: &Deps, email: &str) -> Result<()> {
     let now = deps.clock.now();
-    let txn = deps.db.begin().await?;
+    let txn = myqcm_db::begin_write(&deps.db).await?;
     if let Some(a) = accounts_repo::find_by_email(&txn, email).await?
         && a.email_verified_at.is_none()
         && usable(&a)
@@ -381,7 +381,7 @@ pub async fn verify_email_in_session(
     rl::hit_ip(deps, rl::REDEEM_IP, meta.ip.as_deref()).await?;
     let now = deps.clock.now();
     let now_ms = ms(now);
-    let txn = deps.db.begin().await?;
+    let txn = myqcm_db::begin_write(&deps.db).await?;
     let row = match &proof {
         VerifyProof::Token(t) => {
             if t.len() != 43 {
@@ -505,7 +505,7 @@ async fn notify_failures(deps: &Deps, email: &str, meta: &ClientMeta) -> Result<
     {
         return Ok(());
     }
-    let txn = deps.db.begin().await?;
+    let txn = myqcm_db::begin_write(&deps.db).await?;
     let notice = Notice {
         account: a.id,
         to: &a.email,
@@ -621,7 +621,7 @@ async fn sign_in_checked(
     }
     let tokens = sessions::issue(deps, account.id, via, meta, mfa).await?;
     let now = deps.clock.now();
-    let txn = deps.db.begin().await?;
+    let txn = myqcm_db::begin_write(&deps.db).await?;
     if account.deletion_requested_at.is_some() {
         // Signing in during the grace period cancels the deletion.
         accounts_repo::update(
@@ -850,7 +850,7 @@ pub async fn change_password(
         .await
         .map_err(|e| IdentityError::Other(e.into()))?;
     let now = deps.clock.now();
-    let txn = deps.db.begin().await?;
+    let txn = myqcm_db::begin_write(&deps.db).await?;
     accounts_repo::set_password_hash(&txn, account.id, &hash, ms(now)).await?;
     let event = audit::Event::new("password.changed")
         .actor(account.id)
@@ -869,7 +869,7 @@ pub async fn request_reset(deps: &Deps, email: &str, meta: &ClientMeta) -> Resul
 /// A reset link if `email` has a usable account.
 async fn send_reset(deps: &Deps, email: &str, meta: &ClientMeta) -> Result<()> {
     let now = deps.clock.now();
-    let txn = deps.db.begin().await?;
+    let txn = myqcm_db::begin_write(&deps.db).await?;
     if let Some(a) = accounts_repo::find_by_email(&txn, email).await?
         && usable(&a)
     {
@@ -924,7 +924,7 @@ pub async fn confirm_reset(
     let hash = passwords::hash(new_password)
         .await
         .map_err(|e| IdentityError::Other(e.into()))?;
-    let txn = deps.db.begin().await?;
+    let txn = myqcm_db::begin_write(&deps.db).await?;
     if !tokens_repo::consume(&txn, t.id, now_ms).await? {
         return Err(IdentityError::InvalidToken);
     }
@@ -970,7 +970,7 @@ pub async fn request_email_change(
     }
     rl::hit(deps, rl::MAIL_PER_EMAIL, &format!("change:{}", p.user_id)).await?;
     let now = deps.clock.now();
-    let txn = deps.db.begin().await?;
+    let txn = myqcm_db::begin_write(&deps.db).await?;
     let account = accounts_repo::get(&txn, p.user_id)
         .await?
         .ok_or(IdentityError::Unauthenticated)?;

@@ -3,7 +3,6 @@
 
 use myqcm_db::identity::accounts::{self as accounts_repo, Account};
 use myqcm_db::identity::{mfa as repo, ms};
-use sea_orm::TransactionTrait;
 use uuid::Uuid;
 
 use sha2::{Digest, Sha256};
@@ -175,7 +174,7 @@ pub async fn confirm(
     let codes: Vec<String> = (0..10).map(|_| new_recovery_code()).collect();
     let hashes: Vec<String> = codes.iter().map(|c| recovery_hash(c)).collect();
     let now_ms = ms(deps.clock.now());
-    let txn = deps.db.begin().await?;
+    let txn = myqcm_db::begin_write(&deps.db).await?;
     repo::activate(&txn, account.id, now_ms, &hashes).await?;
     audit::record(
         &txn,
@@ -248,7 +247,7 @@ pub async fn disable(
         return Err(IdentityError::StaffKeepsMfa);
     }
     let account = enrolled_after_step_up(deps, p, password, second_factor, meta).await?;
-    let txn = deps.db.begin().await?;
+    let txn = myqcm_db::begin_write(&deps.db).await?;
     repo::clear(&txn, account.id).await?;
     let notice = super::Notice {
         account: account.id,
@@ -274,7 +273,7 @@ pub async fn regenerate_recovery_codes(
     let account = enrolled_after_step_up(deps, p, password, second_factor, meta).await?;
     let codes: Vec<String> = (0..10).map(|_| new_recovery_code()).collect();
     let hashes: Vec<String> = codes.iter().map(|c| recovery_hash(c)).collect();
-    let txn = deps.db.begin().await?;
+    let txn = myqcm_db::begin_write(&deps.db).await?;
     repo::replace_recovery_codes(&txn, account.id, ms(deps.clock.now()), &hashes).await?;
     let notice = super::Notice {
         account: account.id,
@@ -339,7 +338,7 @@ pub async fn enrol_directly(deps: &Deps, user_id: Uuid) -> Result<Option<String>
         return Ok(None);
     }
     let secret = crypto::random_bytes::<20>();
-    let txn = deps.db.begin().await?;
+    let txn = myqcm_db::begin_write(&deps.db).await?;
     repo::start_enrolment(&txn, user_id, &seal(deps, user_id, &secret)).await?;
     repo::activate(&txn, user_id, ms(deps.clock.now()), &[]).await?;
     txn.commit().await?;

@@ -15,7 +15,7 @@ use std::time::Duration;
 use myqcm_db::identity::accounts::{self as accounts_repo, Account};
 use myqcm_db::identity::{external, ms};
 use myqcm_domain::permissions::Role;
-use sea_orm::{ActiveValue::Set, TransactionTrait};
+use sea_orm::ActiveValue::Set;
 
 use myqcm_domain::ports::ProvenIdentity;
 use serde::{Deserialize, Serialize};
@@ -183,7 +183,7 @@ pub async fn resolve(deps: &Deps, id: &ExternalIdentity, meta: &ClientMeta) -> R
     let Some(email) = id.email.clone().and_then(|e| accounts::normalize_email(&e)) else {
         return Err(IdentityError::Forbidden);
     };
-    let txn = deps.db.begin().await?;
+    let txn = myqcm_db::begin_write(&deps.db).await?;
     let existing = accounts_repo::find_by_email(&txn, &email).await?;
     let account = match existing {
         Some(local) => {
@@ -275,7 +275,7 @@ async fn signed_in_with_google(deps: &Deps, a: Account, meta: &ClientMeta) -> Re
     if a.deletion_requested_at.is_none() {
         return Ok(a);
     }
-    let txn = deps.db.begin().await?;
+    let txn = myqcm_db::begin_write(&deps.db).await?;
     let a = accounts_repo::update(
         &txn,
         accounts_repo::entity::ActiveModel {

@@ -5,7 +5,7 @@
 use chrono::{DateTime, Duration, Utc};
 use myqcm_db::identity::accounts::{self as accounts_repo};
 use myqcm_db::identity::{audit as audit_repo, from_ms, ms, sessions as sessions_repo};
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, TransactionTrait};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
 use super::mail::{self, Message};
@@ -78,7 +78,7 @@ pub async fn request_deletion(
     confirm_deletion(deps, p, password, second_factor, meta).await?;
     let now = deps.clock.now();
     let days = deps.config.deletion_grace_days;
-    let txn = deps.db.begin().await?;
+    let txn = myqcm_db::begin_write(&deps.db).await?;
     let a = accounts_repo::get(&txn, p.user_id)
         .await?
         .ok_or(IdentityError::Unauthenticated)?;
@@ -142,7 +142,7 @@ pub async fn erase_due(deps: &Deps) -> Result<usize> {
     let cutoff = ms(now) - i64::from(deps.config.deletion_grace_days) * 86_400_000;
     let due = accounts_repo::due_for_deletion(&deps.db, cutoff).await?;
     for a in &due {
-        let txn = deps.db.begin().await?;
+        let txn = myqcm_db::begin_write(&deps.db).await?;
         // Past mail jobs about the account go (a dead one still holds its sealed address);
         // queued ones are still owed and keep no address once delivered, like the farewell.
         myqcm_db::jobs::delete_finished_by_key_prefix(
