@@ -7,10 +7,9 @@ use std::convert::Infallible;
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::sse::{Event, Sse};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use futures::StreamExt as _;
 use myqcm_domain::codes;
 use myqcm_services::ai::requests::{self, GenerationRequest, GenerationView, RequestError};
 use myqcm_services::jobs::JobEvent;
@@ -153,11 +152,5 @@ pub async fn events(
     let (db, cache) = (&s.services.db, &*s.services.cache);
     let llm = s.services.llm.is_some();
     let stream = requests::watch(db, cache, llm, &actor(&user), id).await?;
-    Ok(Sse::new(stream.map(|e| {
-        Ok(Event::default()
-            .event("job")
-            .json_data(&e)
-            .unwrap_or_else(|_| Event::default().event("job")))
-    }))
-    .keep_alive(KeepAlive::default()))
+    Ok(crate::api::jobs::job_events(stream))
 }

@@ -8,10 +8,9 @@ use std::convert::Infallible;
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::sse::{Event, Sse};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use futures::StreamExt as _;
 use myqcm_domain::catalogue::ItemContent;
 use myqcm_domain::codes;
 use myqcm_domain::ports::LlmError;
@@ -236,11 +235,5 @@ pub async fn run_events(
     let (db, cache) = (&s.services.db, &*s.services.cache);
     let llm = s.services.llm.is_some();
     let stream = kcs::watch_run(db, cache, llm, &actor(&user), id).await?;
-    Ok(Sse::new(stream.map(|e| {
-        Ok(Event::default()
-            .event("job")
-            .json_data(&e)
-            .unwrap_or_else(|_| Event::default().event("job")))
-    }))
-    .keep_alive(KeepAlive::default()))
+    Ok(crate::api::jobs::job_events(stream))
 }

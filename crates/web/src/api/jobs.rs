@@ -180,11 +180,22 @@ pub async fn events(
     )
     .await
     .map_err(jobs_error)?;
-    Ok(Sse::new(stream.map(|e| {
+    Ok(job_events(stream))
+}
+
+/// A job's progress as server-sent events: one `event: job` (data: [`JobEvent`]) per change,
+/// kept alive, ending with the stream. Every job-progress route answers with it.
+pub(crate) fn job_events<S>(
+    stream: S,
+) -> Sse<impl futures::Stream<Item = Result<Event, Infallible>>>
+where
+    S: futures::Stream<Item = JobEvent> + Send + 'static,
+{
+    Sse::new(stream.map(|e| {
         Ok(Event::default()
             .event("job")
             .json_data(&e)
             .unwrap_or_else(|_| Event::default().event("job")))
     }))
-    .keep_alive(KeepAlive::default()))
+    .keep_alive(KeepAlive::default())
 }

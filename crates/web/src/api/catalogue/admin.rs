@@ -327,14 +327,6 @@ pub async fn import_events(
     >,
     WebError,
 > {
-    use axum::response::sse::{Event, KeepAlive, Sse};
-    use futures::StreamExt as _;
     let stream = import_jobs::watch(&s.services.db, &*s.services.cache, &actor(&user), id).await?;
-    Ok(Sse::new(stream.map(|e| {
-        Ok(Event::default()
-            .event("job")
-            .json_data(&e)
-            .unwrap_or_else(|_| Event::default().event("job")))
-    }))
-    .keep_alive(KeepAlive::default()))
+    Ok(crate::api::jobs::job_events(stream))
 }
