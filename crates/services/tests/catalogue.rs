@@ -350,6 +350,11 @@ async fn a_csv_with_one_bad_row_imports_nothing_unless_partial() {
         (r.errors[0].row, r.errors[0].column.as_str()),
         (22, "correct")
     );
+    // A machine reason and the value it names, so that pages can say it in their language.
+    assert_eq!(
+        (r.errors[0].code.as_deref(), r.errors[0].value.as_deref()),
+        (Some("no_such_option"), Some("9"))
+    );
     assert_eq!(
         myqcm_db::catalogue::count_items(&*db).await.unwrap(),
         before
@@ -1282,4 +1287,73 @@ async fn catalogue_admin_changes_are_audit_logged_with_the_acting_account() {
         ));
     }
     assert_eq!(audit_rows(&db, "catalogue.university_saved").await.len(), 1);
+}
+
+#[tokio::test]
+async fn every_rejected_row_carries_a_machine_reason_and_the_value_it_names() {
+    let db = test_db().await.unwrap();
+    import::load_demo_bank(&db, Uuid::now_v7(), epoch())
+        .await
+        .unwrap();
+    let mut bank = import::export::bank(&db).await.unwrap();
+    let qcs = bank
+        .items
+        .iter()
+        .find(|i| i.kind == "qcs" && i.translation_of.is_none())
+        .unwrap()
+        .clone();
+    let row = |n: usize, f: &dyn Fn(&mut import::bank::BankItem)| {
+        let mut i = qcs.clone();
+        i.external_id = Some(format!("coded-{n}"));
+        i.stem = format!("ZZCODED {n} ?");
+        f(&mut i);
+        i
+    };
+    bank.items = vec![
+        row(1, &|i| i.course = "nowhere-101".into()),
+        row(2, &|i| {
+            for o in &mut i.options {
+                o.correct = true;
+            }
+        }),
+        row(3, &|i| i.kcs[0].kc = "kc-nowhere".into()),
+        row(4, &|i| i.difficulty = "brutal".into()),
+    ];
+    bank.clinical_cases.clear();
+    let bytes = import::export::write(&bank, Format::Json).unwrap();
+    let r = import::import(
+        &db,
+        &bytes,
+        Format::Json,
+        &import_opts(),
+        &|_, _| {},
+        epoch(),
+    )
+    .await
+    .unwrap();
+    assert!(!r.committed);
+    let got: Vec<(usize, &str, Option<&str>, Option<&str>)> = r
+        .errors
+        .iter()
+        .map(|e| {
+            (
+                e.row,
+                e.column.as_str(),
+                e.code.as_deref(),
+                e.value.as_deref(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (1, "course", Some("unknown_course"), Some("nowhere-101")),
+            (2, "options", Some("qcs_one_correct"), None),
+            (3, "kcs", Some("unknown_kc"), Some("kc-nowhere")),
+            (4, "difficulty", Some("unknown"), Some("brutal")),
+        ],
+        "{r:?}"
+    );
+    // The English text stays for the CLI and the logs.
+    assert!(r.errors.iter().all(|e| !e.reason.is_empty()));
 }

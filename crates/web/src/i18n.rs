@@ -136,6 +136,16 @@ impl Locale {
         LOCALES.try_lookup(&self.langid(), id)
     }
 
+    /// The message `id` with named arguments when the catalogue has it (in this language or
+    /// French).
+    pub fn try_t_args(self, id: &str, args: &[(&'static str, FluentValue<'_>)]) -> Option<String> {
+        let map: HashMap<Cow<'static, str>, FluentValue<'_>> = args
+            .iter()
+            .map(|(k, v)| (Cow::Borrowed(*k), v.clone()))
+            .collect();
+        LOCALES.try_lookup_with_args(&self.langid(), id, &map)
+    }
+
     /// The message `id` with named arguments.
     pub fn t_args(self, id: &str, args: &[(&'static str, FluentValue<'_>)]) -> String {
         let map: HashMap<Cow<'static, str>, FluentValue<'_>> = args

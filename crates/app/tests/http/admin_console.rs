@@ -149,6 +149,12 @@ async fn an_admin_checks_a_csv_with_a_bad_row_fixes_it_and_imports_it() {
         page.contains("<td>3</td><td><code>correct</code></td>"),
         "{page}"
     );
+    // The reason is in the page's language, with the value the file holds.
+    assert!(
+        page.contains("La proposition 3 n’existe pas dans cette ligne."),
+        "{page}"
+    );
+    assert!(!page.contains("does not exist"), "{page}");
     assert!(page.contains("Rien n’a été importé"));
     assert!(
         !page.contains("/commit"),

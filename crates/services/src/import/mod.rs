@@ -31,18 +31,53 @@ pub struct RowError {
     pub row: usize,
     /// Column or field.
     pub column: String,
-    /// What is wrong.
+    /// What is wrong, in English (logs, the CLI, and pages when no translation is known).
     pub reason: String,
+    /// Stable machine reason, when the problem is a known one: the pages translate it
+    /// (`import-reason-<code>`, else the form message `field-<code>`) instead of showing
+    /// `reason`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    /// The value the reason names (an unknown course code, a limit), when it names one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
 }
 
 impl RowError {
+    /// An error about row `row`, column `column`.
+    pub fn new(row: usize, column: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self {
+            row,
+            column: column.into(),
+            reason: reason.into(),
+            code: None,
+            value: None,
+        }
+    }
+
     /// An error about the whole file (row 0).
     pub fn file(reason: impl Into<String>) -> Self {
-        Self {
-            row: 0,
-            column: String::new(),
-            reason: reason.into(),
-        }
+        Self::new(0, "", reason)
+    }
+
+    /// The same error with its machine reason and, when `value` is not empty, the value it
+    /// names.
+    #[must_use]
+    pub fn coded(mut self, code: &str, value: impl Into<String>) -> Self {
+        self.code = Some(code.to_owned());
+        let v: String = value.into();
+        self.value = (!v.is_empty()).then_some(v);
+        self
+    }
+
+    /// An error about a cell of the current row (its number is set when it is reported).
+    fn cell(
+        column: impl Into<String>,
+        code: &str,
+        value: impl Into<String>,
+        reason: impl Into<String>,
+    ) -> Self {
+        Self::new(0, column, reason).coded(code, value)
     }
 }
 
@@ -137,21 +172,18 @@ pub fn parse(
 ) -> Result<(Bank, Vec<usize>, Vec<RowError>), RowError> {
     match format {
         Format::Json => {
-            let bank: Bank = serde_json::from_slice(bytes).map_err(|e| RowError {
-                row: e.line(),
-                column: String::new(),
-                reason: format!("invalid JSON: {e}"),
+            let bank: Bank = serde_json::from_slice(bytes).map_err(|e| {
+                RowError::new(e.line(), "", format!("invalid JSON: {e}")).coded("invalid_json", "")
             })?;
             // Parsed once more as a tree to find text with control characters (the typed parse
             // accepts them; PostgreSQL would then fail the whole import).
             if let Ok(tree) = serde_json::from_slice::<serde_json::Value>(bytes)
                 && let Some(column) = first_control_character(&tree, String::new())
             {
-                return Err(RowError {
-                    row: 0,
-                    column,
-                    reason: myqcm_domain::text::DISALLOWED_MESSAGE.into(),
-                });
+                return Err(
+                    RowError::new(0, column, myqcm_domain::text::DISALLOWED_MESSAGE)
+                        .coded("control_character", ""),
+                );
             }
             let rows = (1..=bank.items.len()).collect();
             Ok((bank, rows, vec![]))
@@ -328,11 +360,10 @@ async fn bank_in_mode(
             None => {
                 for _ in &case.items {
                     row += 1;
-                    errors.push(RowError {
-                        row,
-                        column: "course".into(),
-                        reason: format!("unknown course {}", case.course),
-                    });
+                    errors.push(
+                        RowError::new(row, "course", format!("unknown course {}", case.course))
+                            .coded("unknown_course", case.course.trim()),
+                    );
                     report.failed += 1;
                 }
                 continue;
@@ -438,13 +469,9 @@ impl Ctx<'_> {
             Ok(Outcome::Created) => report.created += 1,
             Ok(Outcome::Updated) => report.updated += 1,
             Ok(Outcome::Unchanged) => report.unchanged += 1,
-            Err(RowFail::Row(column, reason)) => {
+            Err(RowFail::Row(list)) => {
                 report.failed += 1;
-                errors.push(RowError {
-                    row,
-                    column,
-                    reason,
-                });
+                errors.extend(list.into_iter().map(|e| RowError { row, ..e }));
             }
             Err(RowFail::Db(e)) => return Err(e),
         }
@@ -459,20 +486,19 @@ impl Ctx<'_> {
     ) -> Result<Outcome, RowFail> {
         let content = to_content(item)?;
         content.validate().map_err(|e| {
-            let f = e
-                .first()
-                .map(|x| (x.field.clone(), x.message.clone()))
-                .unwrap_or_default();
             RowFail::Row(
-                f.0,
-                e.iter()
-                    .map(|x| format!("{}: {}", x.field, x.message))
-                    .collect::<Vec<_>>()
-                    .join("; "),
+                e.into_iter()
+                    .map(|x| RowError::cell(x.field, x.code, "", x.message))
+                    .collect(),
             )
         })?;
         let course = self.course(txn, item.course.trim()).await?.ok_or_else(|| {
-            RowFail::Row("course".into(), format!("unknown course {}", item.course))
+            RowFail::one(
+                "course",
+                "unknown_course",
+                item.course.trim(),
+                format!("unknown course {}", item.course),
+            )
         })?;
         let kcs: Vec<KcInput> = item
             .kcs
@@ -484,7 +510,23 @@ impl Ctx<'_> {
             .collect();
         let kcs = resolve_kcs(txn, course.subject_id, &kcs)
             .await
-            .map_err(|e| RowFail::Row("kcs".into(), e.message))?;
+            .map_err(|e| {
+                // `kcs[i].…` names the KC the error is about.
+                let named = e
+                    .field
+                    .strip_prefix("kcs[")
+                    .and_then(|r| r.split(']').next())
+                    .and_then(|i| i.parse::<usize>().ok())
+                    .and_then(|i| item.kcs.get(i))
+                    .map(|k| k.kc.trim().to_owned())
+                    .unwrap_or_default();
+                let code = if e.code == "unknown" {
+                    "unknown_kc"
+                } else {
+                    e.code
+                };
+                RowFail::one("kcs", code, &named, e.message)
+            })?;
         let ext = item
             .external_id
             .as_deref()
@@ -497,17 +539,19 @@ impl Ctx<'_> {
         let json = serde_json::to_string(&content).unwrap_or_default();
         if let Some(found) = existing {
             if found.course_id != course.id {
-                return Err(RowFail::Row(
-                    "course".into(),
-                    "an item cannot move to another course".into(),
+                return Err(RowFail::one(
+                    "course",
+                    "moves_course",
+                    "",
+                    "an item cannot move to another course",
                 ));
             }
             let rev_id = found
                 .current_revision_id
-                .ok_or_else(|| RowFail::Row(String::new(), "item without revision".into()))?;
+                .ok_or_else(|| RowFail::Row(vec![RowError::file("item without revision")]))?;
             let current = repo::revision(txn, rev_id)
                 .await?
-                .ok_or_else(|| RowFail::Row(String::new(), "item without revision".into()))?;
+                .ok_or_else(|| RowFail::Row(vec![RowError::file("item without revision")]))?;
             let same_content =
                 serde_json::from_str::<ItemContent>(&current.content).is_ok_and(|c| c == content);
             let tags = repo::item_kcs(txn, found.id).await?;
@@ -558,12 +602,19 @@ impl Ctx<'_> {
             .filter(|s| !s.is_empty())
         {
             let o = repo::item_by_external_id(txn, orig).await?.ok_or_else(|| {
-                RowFail::Row("translation_of".into(), format!("unknown item {orig}"))
+                RowFail::one(
+                    "translation_of",
+                    "unknown_item",
+                    orig,
+                    format!("unknown item {orig}"),
+                )
             })?;
             if o.locale == row.locale {
-                return Err(RowFail::Row(
-                    "translation_of".into(),
-                    "a translation has another locale".into(),
+                return Err(RowFail::one(
+                    "translation_of",
+                    "same_locale",
+                    "",
+                    "a translation has another locale",
                 ));
             }
             row.translation_group_id = Some(o.translation_group_id);
@@ -571,7 +622,7 @@ impl Ctx<'_> {
         repo::insert_item(txn, row, self.now)
             .await
             .map_err(|e| match e {
-                myqcm_db::DbError::Conflict(c) => RowFail::Row("external_id".into(), c.into()),
+                myqcm_db::DbError::Conflict(c) => RowFail::one("external_id", "taken", "", c),
                 other => RowFail::Db(other.into()),
             })?;
         Ok(Outcome::Created)
@@ -585,8 +636,15 @@ enum Outcome {
 }
 
 enum RowFail {
-    Row(String, String),
+    /// The row's problems (row numbers are set when they are reported).
+    Row(Vec<RowError>),
     Db(ImportFailure),
+}
+
+impl RowFail {
+    fn one(column: &str, code: &str, value: &str, reason: impl Into<String>) -> Self {
+        Self::Row(vec![RowError::cell(column, code, value, reason)])
+    }
 }
 
 impl From<myqcm_db::DbError> for RowFail {
@@ -602,19 +660,22 @@ impl From<ImportFailure> for RowFail {
 }
 
 fn to_content(i: &BankItem) -> Result<ItemContent, RowFail> {
-    let bad = |col: &str, e: myqcm_domain::catalogue::UnknownValue| {
-        RowFail::Row(col.into(), e.to_string())
+    let bad = |col: &str, value: &str, e: myqcm_domain::catalogue::UnknownValue| {
+        RowFail::one(col, "unknown", value.trim(), e.to_string())
     };
     let s = i.source.clone().unwrap_or_default();
     Ok(ItemContent {
-        kind: i.kind.parse().map_err(|e| bad("type", e))?,
-        locale: i.locale.parse().map_err(|e| bad("locale", e))?,
+        kind: i.kind.parse().map_err(|e| bad("type", &i.kind, e))?,
+        locale: i.locale.parse().map_err(|e| bad("locale", &i.locale, e))?,
         stem: i.stem.clone(),
         options: i.options.clone(),
         qroc: i.qroc.clone(),
         explanation: i.explanation.clone(),
         references: i.references.clone(),
-        difficulty: i.difficulty.parse().map_err(|e| bad("difficulty", e))?,
+        difficulty: i
+            .difficulty
+            .parse()
+            .map_err(|e| bad("difficulty", &i.difficulty, e))?,
         estimated_seconds: i.estimated_seconds,
         source: SourceTags {
             kind: s.kind,
@@ -638,11 +699,7 @@ async fn taxonomy(
     now: DateTime<Utc>,
 ) -> Result<(), RowError> {
     let db_err = |e: myqcm_db::DbError| RowError::file(format!("taxonomy: {e}"));
-    let tax = |field: &str, reason: String| RowError {
-        row: 0,
-        column: field.to_owned(),
-        reason,
-    };
+    let tax = |field: &str, reason: String| RowError::new(0, field, reason);
     let year = bank.year_of_study.unwrap_or(1);
     let mut units = HashMap::new();
     for u in &bank.units {
@@ -821,11 +878,11 @@ pub async fn apply_taxonomy(
     if !bank.items.is_empty() || !bank.clinical_cases.is_empty() {
         return Ok(ImportReport {
             failed: 1,
-            errors: vec![RowError {
-                row: 0,
-                column: "items".into(),
-                reason: "the taxonomy document carries no items; use an import".into(),
-            }],
+            errors: vec![RowError::new(
+                0,
+                "items",
+                "the taxonomy document carries no items; use an import",
+            )],
             ..ImportReport::default()
         });
     }

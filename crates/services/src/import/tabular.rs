@@ -190,11 +190,10 @@ pub fn parse_csv_within(
         Ok(match rec {
             Ok(r) if r.len() > limits.max_columns => return Err(too_wide(limits)),
             Ok(r) => Line::Cells(row, r.iter().map(str::to_owned).collect()),
-            Err(e) => Line::Bad(RowError {
-                row,
-                column: String::new(),
-                reason: format!("malformed CSV line: {e}"),
-            }),
+            Err(e) => Line::Bad(
+                RowError::new(row, "", format!("malformed CSV line: {e}"))
+                    .coded("malformed_line", ""),
+            ),
         })
     });
     from_rows(&headers, lines, default_course)
@@ -205,6 +204,7 @@ fn too_long(limits: &SheetLimits) -> RowError {
         "the sheet has more than {} rows; split it into several files",
         limits.max_rows
     ))
+    .coded("too_many_rows", limits.max_rows.to_string())
 }
 
 fn too_wide(limits: &SheetLimits) -> RowError {
@@ -212,6 +212,7 @@ fn too_wide(limits: &SheetLimits) -> RowError {
         "the sheet has more than {} columns",
         limits.max_columns
     ))
+    .coded("too_many_columns", limits.max_columns.to_string())
 }
 
 /// Spreadsheet name of a cell: `(0, 0)` is `A1`.
@@ -231,8 +232,9 @@ fn cell_name(row: u32, col: u32) -> String {
 /// cannot).
 fn check_archive(bytes: &[u8], limits: &SheetLimits) -> Result<(), RowError> {
     use std::io::Read;
-    let unreadable =
-        |e: &dyn std::fmt::Display| RowError::file(format!("not a readable .xlsx file: {e}"));
+    let unreadable = |e: &dyn std::fmt::Display| {
+        RowError::file(format!("not a readable .xlsx file: {e}")).coded("unreadable_file", "")
+    };
     let bomb = || {
         RowError::file(format!(
             "the workbook unzips to more than {} MiB; split it into several files",
@@ -284,13 +286,14 @@ pub fn parse_xlsx_within(
 ) -> Result<Parsed, RowError> {
     use calamine::{Reader, Xlsx};
     check_archive(bytes, limits)?;
-    let mut wb: Xlsx<_> = Xlsx::new(Cursor::new(bytes))
-        .map_err(|e| RowError::file(format!("not a readable .xlsx file: {e}")))?;
+    let mut wb: Xlsx<_> = Xlsx::new(Cursor::new(bytes)).map_err(|e| {
+        RowError::file(format!("not a readable .xlsx file: {e}")).coded("unreadable_file", "")
+    })?;
     let first = wb
         .sheet_names()
         .first()
         .cloned()
-        .ok_or_else(|| RowError::file("the workbook has no sheet"))?;
+        .ok_or_else(|| RowError::file("the workbook has no sheet").coded("empty_file", ""))?;
     let mut cells = wb
         .worksheet_cells_reader(&first)
         .map_err(|e| RowError::file(format!("unreadable sheet: {e}")))?;
@@ -314,7 +317,7 @@ pub fn parse_xlsx_within(
     // them.
     let headers = loop {
         match rows.next() {
-            None => return Err(RowError::file("the sheet is empty")),
+            None => return Err(RowError::file("the sheet is empty").coded("empty_file", "")),
             Some(Err(e)) => return Err(e),
             Some(Ok(Line::Cells(_, h))) if h.iter().all(|c| c.trim().is_empty()) => {}
             Some(Ok(Line::Cells(_, h))) => break h,
@@ -450,11 +453,7 @@ fn from_rows(
             .collect();
         match row_to_item(&map, default_course) {
             Ok(item) => out.items.push((row, item)),
-            Err((column, reason)) => out.errors.push(RowError {
-                row,
-                column: column.into(),
-                reason,
-            }),
+            Err(e) => out.errors.push(RowError { row, ..e }),
         }
     }
     Ok(out)
@@ -463,11 +462,14 @@ fn from_rows(
 /// The first cell of a row holding a control character, as a row error naming its column.
 fn control_characters(row: usize, headers: &[String], values: &[String]) -> Option<RowError> {
     let i = values.iter().position(|v| has_disallowed(v))?;
-    Some(RowError {
-        row,
-        column: headers.get(i).cloned().unwrap_or_default(),
-        reason: DISALLOWED_MESSAGE.into(),
-    })
+    Some(
+        RowError::new(
+            row,
+            headers.get(i).cloned().unwrap_or_default(),
+            DISALLOWED_MESSAGE,
+        )
+        .coded("control_character", ""),
+    )
 }
 
 fn split_list(s: &str) -> Vec<String> {
@@ -478,7 +480,17 @@ fn split_list(s: &str) -> Vec<String> {
         .collect()
 }
 
-type CellError = (&'static str, String);
+/// What is wrong with a cell: its column, the machine reason, the value named, the English text.
+type CellError = RowError;
+
+fn bad_cell(
+    column: &str,
+    code: &str,
+    value: impl ToString,
+    reason: impl Into<String>,
+) -> CellError {
+    RowError::new(0, column, reason).coded(code, value.to_string())
+}
 
 fn row_to_item(
     m: &HashMap<&str, &str>,
@@ -486,20 +498,29 @@ fn row_to_item(
 ) -> Result<BankItem, CellError> {
     let get = |k: &str| m.get(k).copied();
     let stem = get("stem")
-        .ok_or(("stem", "required".to_owned()))?
+        .ok_or_else(|| bad_cell("stem", "required", "", "required"))?
         .to_owned();
     let course = get("course")
         .or(default_course)
-        .ok_or((
-            "course",
-            "required (column `course` or --course)".to_owned(),
-        ))?
+        .ok_or_else(|| {
+            bad_cell(
+                "course",
+                "required",
+                "",
+                "required (column `course` or --course)",
+            )
+        })?
         .to_owned();
     let mut options = Vec::new();
     for i in 1..=MAX_OPTIONS {
         if let Some(t) = get(&format!("option{i}")) {
             if options.len() != i - 1 {
-                return Err(("options", format!("option{i} follows an empty option")));
+                return Err(bad_cell(
+                    "options",
+                    "option_gap",
+                    i,
+                    format!("option{i} follows an empty option"),
+                ));
             }
             options.push(OptionSpec {
                 text: t.to_owned(),
@@ -521,15 +542,25 @@ fn row_to_item(
                 } else if x.len() == 1 && x.as_bytes()[0].is_ascii_alphabetic() {
                     Ok(usize::from(x.to_ascii_lowercase().as_bytes()[0] - b'a') + 1)
                 } else {
-                    Err(("correct", format!("{x:?} is not an option number")))
+                    Err(bad_cell(
+                        "correct",
+                        "not_option_number",
+                        x,
+                        format!("{x:?} is not an option number"),
+                    ))
                 }
             })
             .collect::<Result<_, _>>()?,
     };
     for n in &correct {
-        let o = options
-            .get_mut(n.wrapping_sub(1))
-            .ok_or(("correct", format!("option {n} does not exist")))?;
+        let o = options.get_mut(n.wrapping_sub(1)).ok_or_else(|| {
+            bad_cell(
+                "correct",
+                "no_such_option",
+                n,
+                format!("option {n} does not exist"),
+            )
+        })?;
         o.correct = true;
     }
     let type_text = get("type").unwrap_or("").to_lowercase();
@@ -550,23 +581,31 @@ fn row_to_item(
         let numeric = match get("numeric_value") {
             None => None,
             Some(v) => Some(NumericSpec {
-                value: v
-                    .replace(',', ".")
-                    .parse()
-                    .map_err(|_| ("numeric_value", format!("{v:?} is not a number")))?,
+                value: v.replace(',', ".").parse().map_err(|_| {
+                    bad_cell(
+                        "numeric_value",
+                        "not_a_number",
+                        v,
+                        format!("{v:?} is not a number"),
+                    )
+                })?,
                 tolerance: match get("numeric_tolerance") {
                     None => 0.0,
-                    Some(t) => t
-                        .replace(',', ".")
-                        .parse()
-                        .map_err(|_| ("numeric_tolerance", format!("{t:?} is not a number")))?,
+                    Some(t) => t.replace(',', ".").parse().map_err(|_| {
+                        bad_cell(
+                            "numeric_tolerance",
+                            "not_a_number",
+                            t,
+                            format!("{t:?} is not a number"),
+                        )
+                    })?,
                 },
                 unit: get("numeric_unit").map(str::to_owned),
             }),
         };
         Some(QrocSpec {
             expected: get("expected")
-                .ok_or(("expected", "required for a QROC".to_owned()))?
+                .ok_or_else(|| bad_cell("expected", "required", "", "required for a QROC"))?
                 .to_owned(),
             variants: get("variants").map(split_list).unwrap_or_default(),
             keywords: get("keywords").map(split_list).unwrap_or_default(),
@@ -579,13 +618,22 @@ fn row_to_item(
         None | Some("medium" | "moyen" | "moyenne") => "medium",
         Some("easy" | "facile") => "easy",
         Some("hard" | "difficile") => "hard",
-        Some(other) => return Err(("difficulty", format!("{other:?} is not easy/medium/hard"))),
+        Some(other) => {
+            return Err(bad_cell(
+                "difficulty",
+                "unknown_difficulty",
+                other,
+                format!("{other:?} is not easy/medium/hard"),
+            ));
+        }
     };
     let estimated_seconds = match get("estimated_seconds") {
         None => 60,
         Some(s) => s.parse().map_err(|_| {
-            (
+            bad_cell(
                 "estimated_seconds",
+                "not_whole_seconds",
+                s,
                 format!("{s:?} is not a whole number of seconds"),
             )
         })?,
@@ -604,7 +652,9 @@ fn row_to_item(
                         kc: kc.trim().to_owned(),
                         weight,
                     })
-                    .map_err(|_| ("kcs", format!("bad weight in {part:?}"))),
+                    .map_err(|_| {
+                        bad_cell("kcs", "bad_weight", part, format!("bad weight in {part:?}"))
+                    }),
                 None => Ok(BankKcTag {
                     kc: part.to_owned(),
                     weight: 1.0,
@@ -626,7 +676,9 @@ fn row_to_item(
             y.parse::<i32>()
                 .ok()
                 .filter(|y| (1950..=2100).contains(y))
-                .ok_or(("exam_year", format!("{y:?} is not a year")))?,
+                .ok_or_else(|| {
+                    bad_cell("exam_year", "not_a_year", y, format!("{y:?} is not a year"))
+                })?,
         ),
     };
     let original = get("source_original")
@@ -822,11 +874,9 @@ fn kc_rows(
             first(&["domaincode", "domainslug", "domain"]),
             first(&["kccode", "kcslug", "kc"]),
         ) else {
-            out.errors.push(RowError {
-                row,
-                column: "subject/domain_code/kc_code".into(),
-                reason: "required".into(),
-            });
+            out.errors.push(
+                RowError::new(row, "subject/domain_code/kc_code", "required").coded("required", ""),
+            );
             continue;
         };
         let topic = first(&["topiccode", "topicslug", "topic", "parentslug"])
@@ -850,11 +900,11 @@ fn kc_rows(
             }
         };
         if out.kcs[d].subject != subject {
-            out.errors.push(RowError {
+            out.errors.push(RowError::new(
                 row,
-                column: "subject".into(),
-                reason: format!("domain {domain} already belongs to {}", out.kcs[d].subject),
-            });
+                "subject",
+                format!("domain {domain} already belongs to {}", out.kcs[d].subject),
+            ));
             continue;
         }
         let topics = &mut out.kcs[d].topics;

@@ -128,3 +128,27 @@ config-kind-s3 = حاوية متوافقة مع S3 (مشتركة بين كل ا�
 config-kind-test = وضع الاختبار
 config-kind-live = الوضع الفعلي
 config-no-secrets = تُغيَّر الإعدادات في متغيرات البيئة (MYQCM_…) وتسري عند إعادة التشغيل.
+
+# أسباب تقرير الاستيراد (القيمة المذكورة هي قيمة الملف).
+import-reason-unknown = قيمة غير معروفة: «{ $value }».
+import-reason-unknown_course = مقرر غير معروف: «{ $value }». أنشئه في البرنامج أو صحح الرمز.
+import-reason-unknown_item = السؤال «{ $value }» الذي يفترض أن يكون هذا ترجمته غير موجود.
+import-reason-same_locale = يجب أن تكون الترجمة بلغة غير لغة السؤال الأصلي.
+import-reason-moves_course = لا يمكن لسؤال مستورد من قبل أن يغير مقرره.
+import-reason-taken = هذا المعرف الخارجي يخص سؤالا آخر.
+import-reason-option_gap = الاقتراح { $value } يأتي بعد اقتراح فارغ: املأ الاقتراحات بالترتيب.
+import-reason-not_option_number = «{ $value }» ليس رقم اقتراح ولا حرفه.
+import-reason-no_such_option = الاقتراح { $value } غير موجود في هذا السطر.
+import-reason-not_a_number = «{ $value }» ليس عددا.
+import-reason-unknown_difficulty = «{ $value }» ليست درجة صعوبة: اكتب easy أو medium أو hard.
+import-reason-not_whole_seconds = «{ $value }» ليس عددا صحيحا من الثواني.
+import-reason-bad_weight = وزن غير مقروء في «{ $value }»: اكتب الرمز:الوزن، مثل kc-hta:0.5.
+import-reason-not_a_year = «{ $value }» ليست سنة (من 1950 إلى 2100).
+import-reason-control_character = يحتوي هذا النص على حرف تحكم غير مرئي: احذفه.
+import-reason-malformed_line = سطر CSV غير سليم (علامات التنصيص أو الفواصل).
+import-reason-too_many_rows = تتجاوز الورقة { $value } سطر: قسمها إلى عدة ملفات.
+import-reason-too_many_columns = تتجاوز الورقة { $value } عمود.
+import-reason-empty_file = لا يحتوي الملف على أي ورقة أو سطر.
+import-reason-unreadable_file = تعذرت قراءة ملف ‎.xlsx هذا: احفظه من جديد من برنامج الجداول.
+import-reason-invalid_json = ملف JSON هذا غير سليم.
+import-reason-unknown_kc = مفهوم معرفي غير معروف: «{ $value }».

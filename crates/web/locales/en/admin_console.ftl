@@ -128,3 +128,27 @@ config-kind-s3 = S3-compatible bucket (shared by every instance)
 config-kind-test = test mode
 config-kind-live = live mode
 config-no-secrets = Settings are changed in the environment (MYQCM_…) and take effect on restart.
+
+# Reasons of the import report (the value quoted is the file's).
+import-reason-unknown = Unknown value: “{ $value }”.
+import-reason-unknown_course = Unknown course: “{ $value }”. Create it in the curriculum or fix the code.
+import-reason-unknown_item = The question “{ $value }” this one would translate does not exist.
+import-reason-same_locale = A translation must be in another language than the original question.
+import-reason-moves_course = A question already imported cannot change course.
+import-reason-taken = This external id already belongs to another question.
+import-reason-option_gap = Option { $value } follows an empty option: fill the options in order.
+import-reason-not_option_number = “{ $value }” is not an option number or letter.
+import-reason-no_such_option = Option { $value } does not exist in this row.
+import-reason-not_a_number = “{ $value }” is not a number.
+import-reason-unknown_difficulty = “{ $value }” is not a difficulty: write easy, medium or hard.
+import-reason-not_whole_seconds = “{ $value }” is not a whole number of seconds.
+import-reason-bad_weight = Unreadable weight in “{ $value }”: write code:weight, for example kc-hta:0.5.
+import-reason-not_a_year = “{ $value }” is not a year (1950 to 2100).
+import-reason-control_character = This text holds an invisible control character: remove it.
+import-reason-malformed_line = Malformed CSV line (quotes or separators).
+import-reason-too_many_rows = The sheet has more than { $value } rows: split it into several files.
+import-reason-too_many_columns = The sheet has more than { $value } columns.
+import-reason-empty_file = The file holds no sheet or row.
+import-reason-unreadable_file = This .xlsx file cannot be read: save it again from the spreadsheet.
+import-reason-invalid_json = This JSON file is malformed.
+import-reason-unknown_kc = Unknown knowledge component: “{ $value }”.

@@ -128,3 +128,27 @@ config-kind-s3 = Bucket compatible S3 (partagé par toutes les instances)
 config-kind-test = mode test
 config-kind-live = mode réel
 config-no-secrets = Les réglages se changent dans l’environnement (MYQCM_…) et s’appliquent au redémarrage.
+
+# Motifs du rapport d’import (la valeur citée est celle du fichier).
+import-reason-unknown = Valeur inconnue : « { $value } ».
+import-reason-unknown_course = Cours inconnu : « { $value } ». Créez-le dans le programme ou corrigez le code.
+import-reason-unknown_item = La question « { $value } » dont celle-ci serait la traduction n’existe pas.
+import-reason-same_locale = Une traduction doit être dans une autre langue que la question d’origine.
+import-reason-moves_course = Une question déjà importée ne peut pas changer de cours.
+import-reason-taken = Cet identifiant externe appartient déjà à une autre question.
+import-reason-option_gap = La proposition { $value } suit une proposition vide : remplissez les propositions dans l’ordre.
+import-reason-not_option_number = « { $value } » n’est pas un numéro ni une lettre de proposition.
+import-reason-no_such_option = La proposition { $value } n’existe pas dans cette ligne.
+import-reason-not_a_number = « { $value } » n’est pas un nombre.
+import-reason-unknown_difficulty = « { $value } » n’est pas une difficulté : écrivez facile, moyen ou difficile.
+import-reason-not_whole_seconds = « { $value } » n’est pas un nombre entier de secondes.
+import-reason-bad_weight = Poids illisible dans « { $value } » : écrivez code:poids, par exemple kc-hta:0.5.
+import-reason-not_a_year = « { $value } » n’est pas une année (1950 à 2100).
+import-reason-control_character = Ce texte contient un caractère de contrôle invisible : retirez-le.
+import-reason-malformed_line = Ligne CSV mal formée (guillemets ou séparateurs).
+import-reason-too_many_rows = La feuille dépasse { $value } lignes : découpez-la en plusieurs fichiers.
+import-reason-too_many_columns = La feuille dépasse { $value } colonnes.
+import-reason-empty_file = Le fichier ne contient aucune feuille ni ligne.
+import-reason-unreadable_file = Ce fichier .xlsx ne peut pas être lu : enregistrez-le de nouveau depuis le tableur.
+import-reason-invalid_json = Ce fichier JSON est mal formé.
+import-reason-unknown_kc = Notion inconnue : « { $value } ».

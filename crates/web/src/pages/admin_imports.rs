@@ -14,9 +14,10 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use bytes::Bytes;
+use fluent_templates::fluent_bundle::FluentValue;
 use myqcm_services::catalogue::CatalogueError;
 use myqcm_services::import::jobs::{self as import_jobs, ImportRequest, ImportRunView};
-use myqcm_services::import::{Format, export};
+use myqcm_services::import::{Format, RowError, export};
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -198,6 +199,20 @@ impl RunPage {
 
     fn n(&self, id: &str, n: &usize) -> String {
         self.ctx.tn(id, "n", i64::try_from(*n).unwrap_or(i64::MAX))
+    }
+
+    /// A report line's reason in the page's language: the import message of its code, else
+    /// the form message of that code, else the English text the import wrote.
+    fn reason(&self, e: &RowError) -> String {
+        let locale = self.ctx.locale;
+        let Some(code) = e.code.as_deref() else {
+            return e.reason.clone();
+        };
+        let value = FluentValue::from(e.value.clone().unwrap_or_default());
+        locale
+            .try_t_args(&format!("import-reason-{code}"), &[("value", value)])
+            .or_else(|| locale.try_t(&format!("field-{code}")))
+            .unwrap_or_else(|| e.reason.clone())
     }
 }
 
