@@ -3,7 +3,8 @@
 //! forecast ceiling").
 //!
 //! ```text
-//! forecast_ceiling [LEARNERS] [ATTEMPTS_PER_LEARNER] [SEED]     (default 30000 50 13)
+//! forecast_ceiling [LEARNERS] [ATTEMPTS_PER_LEARNER] [SEED] [PARTICLES]
+//!                                                      (default 30000 50 13 0)
 //! ```
 //!
 //! The cohort is `attempt_log`'s (same configuration, seed and timestamps, so the same time
@@ -40,6 +41,13 @@
 //!   online from N(0, 1): the best forecast from a learner's past when the model family and
 //!   its parameters are exactly right.
 //! * `truth_filter_known_theta` — the same with each learner's true θ given.
+//! * `truth_particles_known_theta` (when PARTICLES > 0) — the exact Bayes forecast of the
+//!   previous line, without the assumed-density approximation: a bootstrap particle filter
+//!   over the learner's joint KC states (Gordon, Salmond & Smith, 1993; systematic resampling
+//!   after each answer, a KC's state drawn at its first attempt from its initial probability
+//!   and the forgetting since the learner's first day), consistent as
+//!   PARTICLES grows. No forecast from the past can beat it on average: it knows more (θ) and
+//!   uses it exactly.
 //! * `oracle` — the generator's `p_true` (it knows the hidden KC states).
 use std::error::Error;
 
@@ -52,8 +60,8 @@ use myqcm_psychometrics::evaluation::{
 use myqcm_psychometrics::irt::{ItemModel, ItemParams, logistic};
 use myqcm_psychometrics::quadrature::Quadrature;
 use myqcm_psychometrics::sim::{TrainingSim, TrainingSimConfig, simulate_training};
-use rand::SeedableRng;
 use rand::rngs::StdRng;
+use rand::{RngExt, SeedableRng};
 
 const N_KCS: usize = 40;
 const NF: usize = 6;
@@ -343,6 +351,83 @@ impl Filter<'_> {
     }
 }
 
+/// The exact forecast with θ and every generator parameter known (see the module docs).
+fn particles_known_theta(
+    sim: &TrainingSim,
+    data: &Dataset,
+    days: &[f64],
+    n: usize,
+    rng: &mut StdRng,
+) -> Vec<f64> {
+    let learners = data.n_learners();
+    let mut parts: Vec<Vec<u64>> = vec![vec![0; n]; learners];
+    let mut touched = vec![0u64; learners];
+    let mut last = vec![0.0f64; learners * N_KCS];
+    let (mut out, mut lik, mut next) = (Vec::new(), vec![0.0; n], Vec::with_capacity(n));
+    for (t, a) in data.attempts().iter().enumerate() {
+        let l = a.learner as usize;
+        let ks = &sim.item_kcs[a.item as usize];
+        let mask: u64 = ks.iter().fold(0, |m, k| m | 1 << k);
+        for k in ks {
+            let bit = 1u64 << k;
+            if touched[l] & bit == 0 {
+                touched[l] |= bit;
+                // Known at the start and not forgotten since (the learner's day 0).
+                let known = sim.kc_params[*k].p_init() * 0.99f64.powf(days[t]);
+                for s in &mut parts[l] {
+                    if rng.random::<f64>() < known {
+                        *s |= bit;
+                    }
+                }
+            } else {
+                let i = l * N_KCS + k;
+                let forget = 1.0 - 0.99f64.powf(days[t] - last[i]);
+                for s in &mut parts[l] {
+                    if *s & bit != 0 && rng.random::<f64>() < forget {
+                        *s &= !bit;
+                    }
+                }
+            }
+            last[l * N_KCS + k] = days[t];
+        }
+        let item = &sim.items[a.item as usize];
+        let by_known: Vec<f64> = (0..=ks.len())
+            .map(|c| item.p_correct(sim.thetas[l] + 1.5 * c as f64 / ks.len() as f64))
+            .collect();
+        let mut p = 0.0;
+        for (s, w) in parts[l].iter().zip(lik.iter_mut()) {
+            let pc = by_known[(s & mask).count_ones() as usize];
+            p += pc;
+            *w = if a.correct { pc } else { 1.0 - pc };
+        }
+        if t >= data.holdout_from() {
+            out.push(p / n as f64);
+        }
+        // Systematic resampling, then learning on the item's unknown KCs.
+        let total: f64 = lik.iter().sum();
+        let start: f64 = rng.random::<f64>() / n as f64;
+        let (mut cum, mut j) = (lik[0] / total, 0);
+        next.clear();
+        for i in 0..n {
+            let u = start + i as f64 / n as f64;
+            while cum < u && j + 1 < n {
+                j += 1;
+                cum += lik[j] / total;
+            }
+            next.push(parts[l][j]);
+        }
+        for s in &mut next {
+            for k in ks {
+                if *s >> k & 1 == 0 && rng.random::<f64>() < sim.kc_params[*k].p_learn() {
+                    *s |= 1 << k;
+                }
+            }
+        }
+        std::mem::swap(&mut parts[l], &mut next);
+    }
+    out
+}
+
 /// What the fitted models share.
 struct Ctx {
     learners: usize,
@@ -551,6 +636,14 @@ fn main() -> Result<(), Box<dyn Error>> {
             theta,
         };
         table.push((name.to_owned(), filter.run(&data, &ctx.days).0));
+    }
+    let particles = usize::try_from(arg(3, 0)?)?;
+    if particles > 0 {
+        let mut rng = StdRng::seed_from_u64(arg(2, 13)?.wrapping_add(1));
+        table.push((
+            "truth_particles_known_theta".to_owned(),
+            particles_known_theta(&sim, &data, &ctx.days, particles, &mut rng),
+        ));
     }
     table.push((
         "oracle".to_owned(),
