@@ -211,12 +211,15 @@ impl JobHandler for AiSuggestKcsJob {
 
 /// `ai.grade_qroc`: the language model's grade of one QROC answer the tolerant match was unsure
 /// about (issue 15). Queued by the answer path in its transaction; registered only when the LLM
-/// is configured. A model failure leaves the answer ungraded (the job still succeeds).
+/// is configured. A model failure leaves the answer ungraded (the job still succeeds); a grade
+/// updates the learner's state like an on-the-spot grade.
 pub struct AiGradeQrocJob {
     /// Database.
     pub db: DatabaseConnection,
     /// The model.
     pub llm: Arc<dyn LanguageModel>,
+    /// The training use cases (a grade updates the learner's state).
+    pub training: myqcm_services::training::Training,
 }
 
 impl AiGradeQrocJob {
@@ -228,7 +231,9 @@ impl AiGradeQrocJob {
 impl JobHandler for AiGradeQrocJob {
     async fn run(&self, payload: serde_json::Value, ctx: JobContext) -> anyhow::Result<()> {
         let p: grading::GradePayload = serde_json::from_value(payload)?;
-        let done = grading::grade_attempt(&self.db, self.llm.as_ref(), p.attempt_id).await?;
+        let done =
+            grading::grade_attempt(&self.db, self.llm.as_ref(), &self.training, p.attempt_id)
+                .await?;
         ctx.set_progress(1.0, format!("{done:?}"));
         Ok(())
     }

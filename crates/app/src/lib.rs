@@ -337,6 +337,7 @@ pub fn registry(services: &Services) -> Registry {
             Arc::new(ai_jobs::AiGradeQrocJob {
                 db: services.db.clone(),
                 llm: llm.clone(),
+                training: services.training.clone(),
             }),
         );
     }

@@ -132,6 +132,9 @@ async fn an_unsure_qroc_answer_is_graded_by_the_model_after_the_answer_and_a_rev
     );
     let before = attempt(&app, &served[0]).await;
     assert_eq!(before.ungraded_reason.as_deref(), Some("awaiting_grader"));
+    // The waiting answer has not touched the learner's state yet.
+    let state_before = learner_state(&app, u.id, before.item_id).await;
+    assert!(state_before.2.is_none(), "no memory of the item yet");
 
     myqcm_app::worker(&app.services).drain().await.unwrap();
     let call = fake.calls().pop().unwrap();
@@ -145,6 +148,19 @@ async fn an_unsure_qroc_answer_is_graded_by_the_model_after_the_answer_and_a_rev
     assert_eq!(after.ungraded_reason, None);
     let correct = after.correct.unwrap();
     assert_eq!(after.ratio, Some(if correct { 1.0 } else { 0.0 }));
+    // The grade updated the learner's state as an on-the-spot grade does: one answer more in
+    // the subject, θ moved the grade's way, the item's KCs saw evidence, the item has a memory.
+    let state_after = learner_state(&app, u.id, after.item_id).await;
+    let (answers_before, theta_before) = state_before.0.map_or((0, 0.0), |a| (a.0, a.1));
+    let (answers_after, theta_after) = state_after.0.unwrap();
+    assert_eq!(answers_after, answers_before + 1);
+    assert_eq!(
+        theta_after > theta_before,
+        correct,
+        "{theta_before} → {theta_after}"
+    );
+    assert!(state_after.1 > state_before.1, "KC evidence grows");
+    assert!(state_after.2.is_some(), "the item has a memory");
 
     // Reviewers find it among the assisted answers (learners may not list them).
     let reviewer = app.api_user(&["reviewer"], &[], true).await;
@@ -213,6 +229,37 @@ async fn an_unsure_qroc_answer_is_graded_by_the_model_after_the_answer_and_a_rev
         attempt(&app, &served[0]).await.grader.as_deref(),
         Some("human")
     );
+    // Neither the override nor the second run updated the state again.
+    assert_eq!(learner_state(&app, u.id, after.item_id).await, state_after);
+}
+
+/// The learner's (answers, θ) in cardiology, total KC evidence and memory of `item`.
+async fn learner_state(
+    app: &TestApp,
+    learner: Uuid,
+    item: Uuid,
+) -> (Option<(i32, f64)>, i64, Option<(i64, f64)>) {
+    let db = &app.db.conn;
+    let cardio = myqcm_db::catalogue::subject_by_code(db, "cardio")
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    let ability = myqcm_db::training::ability(db, learner, cardio, false)
+        .await
+        .unwrap()
+        .map(|a| (a.answers, a.theta));
+    let evidence = myqcm_db::training::kc_states(db, learner, &[], false)
+        .await
+        .unwrap()
+        .iter()
+        .map(|k| i64::from(k.evidence))
+        .sum();
+    let memory = myqcm_db::training::memory(db, learner, item, false)
+        .await
+        .unwrap()
+        .map(|m| (m.due_at, m.stability));
+    (ability, evidence, memory)
 }
 
 #[tokio::test]

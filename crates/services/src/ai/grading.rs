@@ -8,9 +8,12 @@
 //! (`grader_unavailable`). A reviewer may override any QROC grade ([`override_grade`]); the
 //! override is audited (`training.attempt_regrade`).
 //!
-//! A grade given after the answer is stored on the attempt (calibration, evaluation, the
-//! learner's history and review read it) but does not replay the online update of the
-//! learner's ability and mastery that an on-the-spot grade makes, and consumes no allowance.
+//! The model's grade, given after the answer, is stored on the attempt and applied to the
+//! learner's state in the same transaction ([`crate::training::Training::apply_late_grade`]):
+//! ability, KC masteries and item memory take the online update an on-the-spot grade makes,
+//! from the state they have when the grade arrives; it consumes no allowance. A reviewer's
+//! override changes the stored grade (calibration, evaluation, history and review read it) but
+//! does not undo or replay an update already made.
 
 use chrono::{DateTime, Utc};
 use myqcm_db::jobs::NewJob;
@@ -172,6 +175,7 @@ pub enum Graded {
 pub async fn grade_attempt(
     db: &DatabaseConnection,
     llm: &dyn LanguageModel,
+    training: &crate::training::Training,
     id: Uuid,
 ) -> Result<Graded, GradingError> {
     let Some(a) = myqcm_db::training::attempt_by_id(db, id).await? else {
@@ -190,17 +194,15 @@ pub async fn grade_attempt(
     };
     match judge(llm, format!("{KIND}/{id}"), &content, &text).await {
         Ok(correct) => {
-            let ratio = if correct { 1.0 } else { 0.0 };
-            myqcm_db::training::regrade_attempt(
-                db,
-                id,
-                Some(ratio),
-                Some(correct),
-                Some("llm"),
-                None,
-            )
-            .await?;
-            Ok(Graded::Llm(correct))
+            if training
+                .apply_late_grade(id, correct, "llm")
+                .await
+                .map_err(|e| GradingError::Store(DbError::Backend(e.to_string())))?
+            {
+                Ok(Graded::Llm(correct))
+            } else {
+                Ok(Graded::Skipped)
+            }
         }
         Err(e) => {
             tracing::warn!(attempt = %id, error = %e, "qroc grading failed; the answer stays ungraded");

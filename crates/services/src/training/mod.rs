@@ -1065,6 +1065,78 @@ impl Training {
         })
     }
 
+    /// Applies a grade given after the answer to an attempt stored **awaiting the grader** (the
+    /// language model's grade of a QROC answer the tolerant match was unsure about): the grade
+    /// is written on the attempt and the learner's ability, KC masteries and item memory take
+    /// the same online update an on-the-spot grade makes, from the state they have now, with
+    /// the item's parameters of the set in use. One transaction, serialised with the session's
+    /// answers (its row is locked on PostgreSQL; SQLite has one writer); it consumes no
+    /// allowance (the answer was accepted when it was sent). `Ok(false)` when the attempt does
+    /// not exist or is no longer awaiting a grade (a retried job, a reviewer's override first):
+    /// nothing changes, so a grade is never applied twice.
+    ///
+    /// # Errors
+    /// Store failures.
+    pub async fn apply_late_grade(
+        &self,
+        attempt_id: Uuid,
+        correct: bool,
+        grader: &str,
+    ) -> Result<bool> {
+        let Some(a) = repo::attempt_by_id(&self.db, attempt_id).await? else {
+            return Ok(false);
+        };
+        if a.ungraded_reason.as_deref() != Some(UngradedReason::AwaitingGrader.as_str()) {
+            return Ok(false);
+        }
+        // The session's pool (cached or built before the write lock) gives the set's parameters.
+        let pool = match repo::session_of(&self.db, a.session_id, a.learner_id, false).await? {
+            Some(session) => Some(self.pool_for(&session).await?),
+            None => None,
+        };
+        let _gate = self.write_gate().await;
+        let txn = begin_write(&self.db).await?;
+        let Some((_, items)) =
+            repo::session_with_items(&txn, a.session_id, a.learner_id, true).await?
+        else {
+            return Ok(false);
+        };
+        // Read again under the lock: a concurrent job or override may have graded it.
+        let Some(a) = repo::attempt_by_id(&txn, attempt_id).await? else {
+            return Ok(false);
+        };
+        if a.ungraded_reason.as_deref() != Some(UngradedReason::AwaitingGrader.as_str()) {
+            return Ok(false);
+        }
+        let target = items
+            .into_iter()
+            .find(|i| i.id == a.session_item_id)
+            .ok_or(TrainingError::NotFound)?;
+        repo::regrade_attempt(
+            &txn,
+            attempt_id,
+            Some(if correct { 1.0 } else { 0.0 }),
+            Some(correct),
+            Some(grader),
+            None,
+        )
+        .await?;
+        let rev = self.content.revision(&txn, target.revision_id).await?;
+        let (mut state, memory) = State::load(&txn, a.learner_id, Some(target.item_id)).await?;
+        let model = self
+            .item_model(&txn, &target, &rev, pool.as_deref())
+            .await?;
+        let mut batch = WriteBatch::new(self.db.get_database_backend());
+        self.update_state(&mut batch, &target, model, &mut state, memory, correct)?;
+        if !batch.run(&txn).await? {
+            return Err(TrainingError::Store(
+                "the learner state of a late grade was not written".into(),
+            ));
+        }
+        txn.commit().await?;
+        Ok(true)
+    }
+
     /// A refused QROC answer the tolerant match is unsure about waits for the language model
     /// when grading assistance is on and the learner's plan includes it (never 0 meanwhile);
     /// every other outcome stands. The plan is read through the answer's transaction, and only
