@@ -129,3 +129,11 @@ generate-status-dead = Failed
 generate-status-cancelled = Cancelled
 author-withdraw = Withdraw from review
 author-withdraw-hint = Want to change it again? Withdraw it from review: it becomes a draft you can submit again.
+
+author-kcs-none = No suggestion for this question. The model can propose up to three knowledge components of the course’s tree, from the saved version.
+author-kcs-pending = Suggestions are being prepared for the saved version. Reload the page in a moment.
+author-kcs-failed = The model proposed nothing for the saved version. Save a new version to ask again.
+author-kcs-queued = Suggestions requested. They will appear here once ready; your unsaved changes are kept above.
+author-kcs-hint = Proposed by a language model from the course’s KC tree. “Apply” ticks the knowledge component in the form; save to keep it.
+author-kcs-apply = Apply
+author-kcs-in-form = Ticked

@@ -129,3 +129,11 @@ generate-status-dead = Échouée
 generate-status-cancelled = Annulée
 author-withdraw = Retirer de la relecture
 author-withdraw-hint = Vous voulez encore modifier la question ? Retirez-la de la relecture : elle redevient un brouillon que vous pourrez soumettre à nouveau.
+
+author-kcs-none = Aucune suggestion pour cette question. Le modèle peut proposer jusqu’à trois compétences de l’arbre du cours, à partir de la version enregistrée.
+author-kcs-pending = Suggestions en préparation pour la version enregistrée. Rechargez la page dans un moment.
+author-kcs-failed = Le modèle n’a rien proposé pour la version enregistrée. Enregistrez une nouvelle version pour redemander.
+author-kcs-queued = Suggestions demandées. Elles apparaîtront ici une fois prêtes ; vos modifications non enregistrées sont conservées ci-dessus.
+author-kcs-hint = Proposées par un modèle de langage parmi l’arbre des compétences du cours. « Appliquer » coche la compétence dans le formulaire ; enregistrez pour la garder.
+author-kcs-apply = Appliquer
+author-kcs-in-form = Cochée
