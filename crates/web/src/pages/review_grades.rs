@@ -102,8 +102,25 @@ pub struct GradeForm {
     reason: String,
 }
 
+/// The reviewer's grade through the use case (`correct` must be `true` or `false`).
+async fn apply(s: &AppState, actor: &Actor, id: Uuid, f: &GradeForm) -> Result<(), GradingError> {
+    let (db, now) = (&s.services.db, s.services.clock.now());
+    match f.correct.as_str() {
+        v @ ("true" | "false") => {
+            grading::override_grade(db, true, actor, id, v == "true", &f.reason, now).await?;
+            Ok(())
+        }
+        _ => Err(GradingError::Invalid {
+            field: "correct",
+            code: "required",
+            message: "choose correct or incorrect".into(),
+        }),
+    }
+}
+
 /// `POST /review/grades/{id}`: sets the grade of the answer with a reason (audited), then back
-/// to the list; a missing reason or verdict shows the list again with the error.
+/// to the list; a missing reason or verdict shows the list again with the error beside that
+/// answer's reason (whichever field it is about).
 pub async fn override_grade(
     State(s): State<AppState>,
     ctx: PageContext,
@@ -114,31 +131,15 @@ pub async fn override_grade(
         Ok(a) => a,
         Err(r) => return Ok(*r),
     };
-    let (db, now) = (&s.services.db, s.services.clock.now());
-    let done = match f.correct.as_str() {
-        v @ ("true" | "false") => {
-            grading::override_grade(db, true, &actor, id, v == "true", &f.reason, now).await
-        }
-        _ => Err(GradingError::Invalid {
-            field: "correct",
-            code: "required",
-            message: "choose correct or incorrect".into(),
-        }),
-    };
-    let field = format!("reason-{id}");
-    let form = match done {
-        Ok(_) => return Ok(see_other("/review/grades")),
-        // The row's reason box carries the message, whichever field it is about.
+    let msg = match apply(&s, &actor, id, &f).await {
+        Ok(()) => return Ok(see_other("/review/grades")),
         Err(GradingError::Invalid {
-            field: f2, code, ..
-        }) => {
-            let msg = match f2 {
-                "correct" => ctx.t("review-grades-choose"),
-                _ => ctx.locale.t(&format!("field-{code}")),
-            };
-            Form::new().with(&field, &f.reason).error(&field, msg)
-        }
+            field: "correct", ..
+        }) => ctx.t("review-grades-choose"),
+        Err(GradingError::Invalid { code, .. }) => ctx.locale.t(&format!("field-{code}")),
         Err(e) => return Err(e.into()),
     };
+    let field = format!("reason-{id}");
+    let form = Form::new().with(&field, &f.reason).error(&field, msg);
     show(&s, ctx, &actor, form).await
 }
