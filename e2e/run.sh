@@ -87,12 +87,15 @@ export MYQCM_CONTACT_EMAIL="contact@myqcm.test"
 SERVER_PID=""
 NODE_PID=""
 FAKE_PID=""
+LLM_PID=""
 cleanup() {
   local rc=$?
-  if [ -n "$FAKE_PID" ] && kill -0 "$FAKE_PID" 2>/dev/null; then
-    kill -TERM "$FAKE_PID" 2>/dev/null || true
-    wait "$FAKE_PID" 2>/dev/null || true
-  fi
+  for pid in "$FAKE_PID" "$LLM_PID"; do
+    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+      kill -TERM "$pid" 2>/dev/null || true
+      wait "$pid" 2>/dev/null || true
+    fi
+  done
   if [ -n "$NODE_PID" ] && kill -0 "$NODE_PID" 2>/dev/null; then
     kill -TERM "$NODE_PID" 2>/dev/null || true
     wait "$NODE_PID" 2>/dev/null || true
@@ -180,6 +183,37 @@ if [ -x "$FAKES" ]; then
     log "fake Chargily at $MYQCM_E2E_CHARGILY"
   else
     log "WARNING: $FAKES chargily did not answer (see e2e/artifacts/fake-chargily.log); online payment stays off"
+  fi
+fi
+
+# --- fake language model -------------------------------------------------------------------
+# With `myqcm-fakes` beside the binary, the fake OpenAI-compatible model runs on another free
+# port and the app is configured for it, so the AI pages exist (staff.test.mjs visits the
+# assisted QROC grading page when MYQCM_E2E_LLM is set). Without it, AI features stay hidden.
+if [ -x "$FAKES" ]; then
+  LLM_PORT="$(node -e '
+    const s = require("net").createServer();
+    s.listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); });
+  ')"
+  LLM_KEY="fake-llm-e2e-key"
+  "$FAKES" llm --listen "127.0.0.1:${LLM_PORT}" --key "$LLM_KEY" >"$ARTIFACTS/fake-llm.log" 2>&1 &
+  LLM_PID=$!
+  llm_up=0
+  for _ in $(seq 1 50); do
+    if curl -s -o /dev/null --max-time 1 "http://127.0.0.1:${LLM_PORT}/_control/calls"; then
+      llm_up=1
+      break
+    fi
+    sleep 0.1
+  done
+  if [ "$llm_up" -eq 1 ]; then
+    export MYQCM_LLM_BASE_URL="http://127.0.0.1:${LLM_PORT}/v1"
+    export MYQCM_LLM_API_KEY="$LLM_KEY"
+    export MYQCM_LLM_MODEL="fake-model"
+    export MYQCM_E2E_LLM="http://127.0.0.1:${LLM_PORT}"
+    log "fake language model at $MYQCM_E2E_LLM"
+  else
+    log "WARNING: $FAKES llm did not answer (see e2e/artifacts/fake-llm.log); AI features stay hidden"
   fi
 fi
 

@@ -216,12 +216,21 @@ describe('staff console', () => {
     await visit(reviewer, '/review', 'fr review queue (after approval)');
     assert.equal(await reviewer.$(`a[href="/review/items/${itemId}"]`), null, 'the approved item left the queue');
     await visit(reviewer, '/review/reports', 'fr report triage');
+    if (process.env.MYQCM_E2E_LLM) {
+      // With a model configured: the assisted QROC grading page, linked from the queue.
+      await visit(reviewer, '/review', 'fr review queue (AI links)');
+      assert.ok(await reviewer.$('a[href="/review/grades"]'), 'the queue links the assisted grades');
+      const res = await visit(reviewer, '/review/grades', 'fr assisted QROC grades');
+      assert.equal(res.status(), 200);
+      assert.equal(res.headers()['cache-control'], 'no-store, private');
+    }
     await learnerGetsTheItem(browser, dialogs);
     await useLanguage(reviewer, 'ar');
     assert.equal(await direction(reviewer), 'rtl');
     await visit(reviewer, '/review', 'ar review queue');
     await visit(reviewer, `/review/items/${itemId}`, 'ar review item');
     await visit(reviewer, '/review/reports', 'ar report triage');
+    if (process.env.MYQCM_E2E_LLM) await visit(reviewer, '/review/grades', 'ar assisted QROC grades');
     await useLanguage(reviewer, 'fr');
     assert.deepEqual(reviewerErrors.stop(), [], 'no console error on the review pages');
 

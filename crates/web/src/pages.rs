@@ -28,6 +28,7 @@ pub mod practice_review;
 pub mod progress;
 pub mod quality;
 pub mod review;
+pub mod review_grades;
 pub mod session;
 
 pub mod admin_imports;
@@ -70,6 +71,7 @@ pub fn router() -> Router<AppState> {
         .merge(author_case::router())
         .merge(author_generate::router())
         .merge(review::router())
+        .merge(review_grades::router())
         .merge(quality::router())
         .merge(admin::router())
         .merge(admin_users::router())

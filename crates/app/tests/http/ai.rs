@@ -250,6 +250,17 @@ async fn the_generate_page_works_without_javascript_until_the_drafts() {
         "values are kept: {html}"
     );
 
+    // A draft written by hand before: not one the request made.
+    let hand = crate::author_pages::Pages::new(b.clone());
+    let (s, own, _) = hand
+        .post(
+            &app,
+            "/author/items/new",
+            &crate::author_pages::qcm("save", true),
+        )
+        .await;
+    assert_eq!(s, 303);
+
     let res = post_page(&app, &b, "cours.txt", TEXT.as_bytes()).await;
     assert_eq!(res.status(), 303);
     let to = res.headers()["location"].to_str().unwrap().to_owned();
@@ -265,6 +276,25 @@ async fn the_generate_page_works_without_javascript_until_the_drafts() {
     assert!(html.contains("4 drafts created"), "{html}");
     assert!(html.contains("href=\"/author?status=draft\""), "{html}");
     assert_eq!(html.matches("href=\"/author/items/").count(), 4, "{html}");
+    assert!(
+        !html.contains(&format!("href=\"{own}\"")),
+        "only this request's drafts"
+    );
+    let first: Vec<&str> = html
+        .split("href=\"/author/items/")
+        .skip(1)
+        .map(|t| &t[..36])
+        .collect();
+
+    // A second request: its page lists its own drafts, none of the first one's.
+    let res = post_page(&app, &b, "cours.txt", TEXT.as_bytes()).await;
+    let to2 = res.headers()["location"].to_str().unwrap().to_owned();
+    myqcm_app::worker(&app.services).drain().await.unwrap();
+    let (_, html2) = page(&app, &b, &to2).await;
+    assert!(first.iter().all(|id| !html2.contains(id)), "{html2}");
+    assert!(!html2.contains(&format!("href=\"{own}\"")));
+    let (_, again) = page(&app, &b, &to).await;
+    assert_eq!(again.matches("href=\"/author/items/").count(), 4);
 
     let learner = app.learner("gen-learner@test.myqcm.local").await;
     assert_eq!(page(&app, &learner, "/author/generate").await.0, 403);

@@ -7,11 +7,12 @@
 use myqcm_domain::catalogue::ItemContent;
 use myqcm_domain::catalogue::qroc::is_unsure;
 use myqcm_testkit::fake_llm::FakeLlm;
-use reqwest::Method;
+use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::ai::app_with_llm;
+use crate::author_pages::Pages;
 use crate::support::{ApiUser, TestApp, spawn_app};
 
 async fn learner(app: &TestApp) -> ApiUser {
@@ -181,6 +182,10 @@ async fn an_unsure_qroc_answer_is_graded_by_the_model_after_the_answer_and_a_rev
         .unwrap_or_else(|| panic!("listed: {list}"));
     assert_eq!(row["grader"], "llm");
     assert_eq!(row["correct"], correct);
+    let c = content(&app, &json!({"revision_id": after.revision_id})).await;
+    assert_eq!(row["stem"], c.stem.as_str());
+    assert_eq!(row["expected"], c.qroc.as_ref().unwrap().expected.as_str());
+    assert_eq!(row["variants"], json!(c.qroc.as_ref().unwrap().variants));
     assert!(row.get("learner_id").is_none(), "no learner identity");
     let (s, _) = app
         .send_bearer(Method::GET, &u.token, "/api/v1/review/attempts", None)
@@ -198,12 +203,23 @@ async fn an_unsure_qroc_answer_is_graded_by_the_model_after_the_answer_and_a_rev
         )
         .await;
     assert_eq!(s, 403);
+    // The reason is required (the audit log keeps it).
     let (s, v) = app
         .send_bearer(
             Method::POST,
             &reviewer.token,
             &path,
-            Some(json!({"correct": !correct})),
+            Some(json!({"correct": !correct, "reason": "  "})),
+        )
+        .await;
+    assert_eq!(s, 422, "{v}");
+    assert_eq!(v["errors"][0]["field"], "reason", "{v}");
+    let (s, v) = app
+        .send_bearer(
+            Method::POST,
+            &reviewer.token,
+            &path,
+            Some(json!({"correct": !correct, "reason": "synonyme admis"})),
         )
         .await;
     assert_eq!(s, 200, "{v}");
@@ -217,6 +233,7 @@ async fn an_unsure_qroc_answer_is_graded_by_the_model_after_the_answer_and_a_rev
     assert_eq!(details.len(), 1);
     assert_eq!(details[0]["from"]["grader"], "llm");
     assert_eq!(details[0]["to"]["correct"], !correct);
+    assert_eq!(details[0]["reason"], "synonyme admis");
 
     // Running the job again leaves the reviewer's grade alone.
     let job =
@@ -356,7 +373,7 @@ async fn without_a_model_the_near_miss_is_wrong_and_there_is_no_override_route()
                     Method::POST,
                     &reviewer.token,
                     &format!("/api/v1/review/attempts/{}/grade", a.id),
-                    Some(json!({"correct": true})),
+                    Some(json!({"correct": true, "reason": "r"})),
                 )
                 .await;
             assert_eq!(s, 404);
@@ -424,4 +441,121 @@ async fn the_session_review_says_an_answer_waits_for_the_grading_assistant() {
     myqcm_app::worker(&app.services).drain().await.unwrap();
     let html = app.get_as(&b, &path).await.text().await.unwrap();
     assert!(!html.contains("En cours de correction"), "graded by now");
+}
+
+/// The reviewer page: the answers the model graded with the question, the key and the verdict,
+/// no learner identity; an override needs a verdict and a reason (shown again with the error
+/// otherwise), is audited and leaves the list; learners and authors get 403; staff headers.
+#[tokio::test]
+async fn a_reviewer_checks_the_model_grades_on_the_page_and_overrides_one_with_a_reason() {
+    let fake = FakeLlm::start("k").await.unwrap();
+    let app = app_with_llm(&fake).await;
+    app.free_plan_includes("ai_grading").await;
+    let u = learner(&app).await;
+    let served = near_misses(&app, &u, 2, true).await;
+    myqcm_app::worker(&app.services).drain().await.unwrap();
+    let a = attempt(&app, &served[0]).await;
+    let c = content(&app, &json!({"revision_id": a.revision_id})).await;
+    let answer: String = match serde_json::from_str(&a.response).unwrap() {
+        myqcm_domain::scoring::Response::Text(t) => t,
+        other => panic!("{other:?}"),
+    };
+    let reviewer = Pages::new(app.staff("grades@example.com", "reviewer", "").await.0);
+
+    let (_, queue) = reviewer.get(&app, "/review").await;
+    assert!(queue.contains("href=\"/review/grades\""), "{queue}");
+    let res = reviewer.get_res(&app, "/review/grades").await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["cache-control"], "no-store, private");
+    assert_eq!(res.headers()["x-robots-tag"], "noindex, nofollow");
+    let html = res.text().await.unwrap();
+    assert!(html.contains("noindex"));
+    let esc = |t: &str| {
+        t.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('\'', "&#39;")
+            .replace('"', "&quot;")
+    };
+    let stem = myqcm_services::markdown::render(&c.stem);
+    assert!(html.contains(&stem), "the stem, rendered: {html}");
+    assert!(html.contains(&esc(&c.qroc.as_ref().unwrap().expected)));
+    assert!(html.contains(&esc(&answer)), "answer: {html}");
+    assert!(html.contains("Verdict du modèle"));
+    assert_eq!(
+        html.matches("class=\"stack grade-form\"").count(),
+        2,
+        "{html}"
+    );
+    assert!(!html.contains(&u.id.to_string()), "no learner identity");
+
+    // No reason: the list again with the error on that row's reason, nothing changed.
+    let path = format!("/review/grades/{}", a.id);
+    let (s, _, html) = reviewer.post(&app, &path, &[("correct", "true")]).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        html.contains(&format!("id=\"reason-{}-error\"", a.id)),
+        "{html}"
+    );
+    let (s, _, html) = reviewer.post(&app, &path, &[("reason", "vu")]).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(html.contains("Choisissez"), "{html}");
+    assert!(html.contains(">vu</textarea>"), "the reason is kept");
+    assert_eq!(
+        attempt(&app, &served[0]).await.grader.as_deref(),
+        Some("llm")
+    );
+
+    let flip = if a.correct.unwrap() { "false" } else { "true" };
+    let (s, to, _) = reviewer
+        .post(
+            &app,
+            &path,
+            &[("correct", flip), ("reason", "orthographe admise")],
+        )
+        .await;
+    assert_eq!((s, to.as_str()), (StatusCode::SEE_OTHER, "/review/grades"));
+    let over = attempt(&app, &served[0]).await;
+    assert_eq!(over.grader.as_deref(), Some("human"));
+    assert_eq!(over.correct, Some(flip == "true"));
+    let details = app.audit_details("training.attempt_regrade").await;
+    assert_eq!(details[0]["reason"], "orthographe admise");
+    let (_, html) = reviewer.get(&app, "/review/grades").await;
+    assert_eq!(
+        html.matches("class=\"stack grade-form\"").count(),
+        1,
+        "graded by a human now"
+    );
+
+    for (email, role) in [
+        ("g-author@example.com", "author"),
+        ("g-learner@example.com", "student"),
+    ] {
+        let p = Pages::new(app.staff(email, role, "").await.0);
+        let (s, _) = p.get(&app, "/review/grades").await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "{role}");
+        let (s, _, _) = p
+            .post(&app, &path, &[("correct", "true"), ("reason", "x")])
+            .await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "{role}");
+    }
+}
+
+#[tokio::test]
+async fn without_a_model_the_grades_page_does_not_exist_and_the_queue_does_not_link_it() {
+    let app = spawn_app().await;
+    let reviewer = Pages::new(app.staff("nogrades@example.com", "reviewer", "").await.0);
+    let (s, queue) = reviewer.get(&app, "/review").await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(!queue.contains("/review/grades"), "{queue}");
+    let (s, _) = reviewer.get(&app, "/review/grades").await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, _, _) = reviewer
+        .post(
+            &app,
+            &format!("/review/grades/{}", Uuid::now_v7()),
+            &[("correct", "true"), ("reason", "x")],
+        )
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
 }

@@ -484,3 +484,110 @@ async fn the_kc_suggestion_routes_are_in_the_openapi_document() {
         assert!(doc["paths"][path]["get"].is_object(), "{path}");
     }
 }
+
+/// The item editor: no suggestion yet → "suggest" queues the one-item run (asking twice
+/// queues nothing more; typed changes come back); once the worker ran, the top three show with
+/// score and confidence and "apply" ticks one in the form (nothing saved until the author
+/// saves); without a model there is no section and the buttons answer 404.
+#[tokio::test]
+async fn an_author_asks_for_kc_suggestions_in_the_editor_and_applies_one_to_the_form() {
+    let fake = FakeLlm::start("k").await.unwrap();
+    let app = app_with_llm(&fake).await;
+    let author = Pages::new(app.staff("kc-author@example.com", "author", "").await.0);
+    let (s, location, _) = author
+        .post(
+            &app,
+            "/author/items/new",
+            &crate::author_pages::qcm("save", true),
+        )
+        .await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    let (_, html) = author.get(&app, &location).await;
+    assert!(html.contains("id=\"kc-suggestions\""), "{html}");
+    assert!(html.contains("value=\"suggest-kcs\""), "{html}");
+
+    let mut typed = crate::author_pages::qcm("suggest-kcs", true);
+    typed.retain(|(k, _)| *k != "stem");
+    typed.push(("stem", "ZZUNSAVEDSTEM"));
+    let (s, _, html) = author.post(&app, &location, &typed).await;
+    assert_eq!(s, StatusCode::OK, "{html}");
+    assert!(html.contains("ZZUNSAVEDSTEM"), "typed changes kept");
+    assert!(html.contains("Suggestions demandées"), "{html}");
+    assert!(html.contains("Suggestions en préparation"), "{html}");
+    let (s, _, _) = author.post(&app, &location, &typed).await;
+    assert_eq!(s, StatusCode::OK);
+    let queued: Vec<_> = myqcm_db::jobs::list(&app.db.conn, myqcm_db::jobs::JobStatus::Queued, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|j| j.kind == "ai.suggest_kcs")
+        .collect();
+    assert_eq!(queued.len(), 1, "one run per item and revision");
+    assert!(
+        fake.calls().is_empty(),
+        "the page never waits for the model"
+    );
+
+    myqcm_app::worker(&app.services).drain().await.unwrap();
+    assert_eq!(fake.calls().len(), 1);
+    let (_, html) = author.get(&app, &location).await;
+    assert_eq!(html.matches("class=\"kc-suggestion\"").count(), 3, "{html}");
+    assert!(!html.contains("value=\"suggest-kcs\""), "suggestions exist");
+    assert!(!html.contains(OFF_TREE_KC));
+    let tree = cardio_kcs(&app).await;
+    let code = tree
+        .iter()
+        .find(|c| html.contains(&format!("value=\"kc-add:{c}\"")))
+        .unwrap_or_else(|| panic!("an untagged suggestion to apply: {html}"))
+        .clone();
+
+    let intent = format!("kc-add:{code}");
+    let mut form = crate::author_pages::qcm("preview", true);
+    form.retain(|(k, _)| *k != "intent");
+    form.push(("intent", intent.as_str()));
+    let (s, _, html) = author.post(&app, &location, &form).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(
+        html.contains(&format!("value=\"{code}\" checked")),
+        "ticked in the form"
+    );
+    assert!(
+        html.contains("value=\"kc-cardio-hta-def\" checked"),
+        "the others stay"
+    );
+    let id: Uuid = location.rsplit('/').next().unwrap().parse().unwrap();
+    let tags = myqcm_db::catalogue::item_kcs(&app.db.conn, id)
+        .await
+        .unwrap();
+    assert!(
+        !tags.iter().any(|(n, _)| n.code == code),
+        "nothing saved yet"
+    );
+    // Only a stored suggestion can be applied.
+    let mut other = form.clone();
+    other.retain(|(k, _)| *k != "intent");
+    other.push(("intent", "kc-add:kc-pneumo-asthme-diag"));
+    let (s, _, _) = author.post(&app, &location, &other).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+
+    let bare = spawn_app().await;
+    bare.load_demo_bank().await;
+    let author = Pages::new(bare.staff("kc-author2@example.com", "author", "").await.0);
+    let (_, location, _) = author
+        .post(
+            &bare,
+            "/author/items/new",
+            &crate::author_pages::qcm("save", true),
+        )
+        .await;
+    let (_, html) = author.get(&bare, &location).await;
+    assert!(!html.contains("kc-suggestions") && !html.contains("suggest-kcs"));
+    let (s, _, _) = author
+        .post(
+            &bare,
+            &location,
+            &crate::author_pages::qcm("suggest-kcs", true),
+        )
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+}

@@ -44,6 +44,38 @@ async fn export_holds_the_account_and_sessions_but_no_secret() {
     }
 }
 
+/// A stored KC suggestion of a demo item, accepted by `by`; returns the item.
+async fn decided_suggestion(app: &App, by: uuid::Uuid) -> uuid::Uuid {
+    use myqcm_db::catalogue::kc_suggestions::{self, NewSuggestion};
+    app.load_demo_bank().await;
+    let db = &app.db.conn;
+    let item = myqcm_db::catalogue::item_by_external_id(db, "demo-cardio-0001")
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    let kc = myqcm_db::catalogue::kc_by_code(db, "kc-cardio-hta-def")
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    let row = NewSuggestion {
+        kc_id: kc,
+        rank: 1,
+        score: 0.9,
+        confidence: "high".into(),
+    };
+    kc_suggestions::replace(db, item, &[row], "fake-model", "kc-v1", 0)
+        .await
+        .unwrap();
+    kc_suggestions::decide(db, item, kc, "accepted", by, 1)
+        .await
+        .unwrap();
+    let rows = kc_suggestions::of_item(db, item).await.unwrap();
+    assert_eq!(rows[0].decided_by, Some(by));
+    item
+}
+
 #[tokio::test]
 async fn deletion_needs_the_password_has_a_grace_period_then_anonymises() {
     let app = spawn().await;
@@ -90,6 +122,8 @@ async fn deletion_needs_the_password_has_a_grace_period_then_anonymises() {
         .await;
     assert_eq!(res.status(), 202);
     let id = app.account("del@example.dz").await.id;
+    // A KC suggestion this account decided (as a reviewer would): the decision stays, the name goes.
+    let suggestion = decided_suggestion(&app, id).await;
     // Before the grace period ends nothing is erased.
     app.clock.advance(chrono::Duration::days(13));
     assert_eq!(privacy::erase_due(&deps(&app)).await.unwrap(), 0);
@@ -105,6 +139,15 @@ async fn deletion_needs_the_password_has_a_grace_period_then_anonymises() {
             && row.deleted_at.is_some()
     );
     assert_eq!(row.display_name, "Deleted user");
+    let rows = myqcm_db::catalogue::kc_suggestions::of_item(&app.db.conn, suggestion)
+        .await
+        .unwrap();
+    assert_eq!(rows[0].status, "accepted", "the decision stays");
+    assert!(rows[0].decided_at.is_some());
+    assert_eq!(
+        rows[0].decided_by, None,
+        "no longer names the erased account"
+    );
     let res = app
         .post(
             "/api/v1/auth/sign-in",

@@ -132,6 +132,20 @@ pub async fn decide<C: ConnectionTrait>(
     Ok(())
 }
 
+/// Forgets who decided: every suggestion decided by `account` keeps its status and date but no
+/// longer names them (account erasure). Returns the rows changed.
+pub async fn forget_decider<C: ConnectionTrait>(c: &C, account: Uuid) -> Result<u64, DbError> {
+    let res = kc_suggestion::Entity::update_many()
+        .col_expr(
+            kc_suggestion::Column::DecidedBy,
+            sea_orm::sea_query::Expr::value(Option::<Uuid>::None),
+        )
+        .filter(kc_suggestion::Column::DecidedBy.eq(account))
+        .exec(c)
+        .await?;
+    Ok(res.rows_affected)
+}
+
 /// Ids of the items of `course` (every status, retired ones left out), oldest first.
 pub async fn course_item_ids<C: ConnectionTrait>(
     c: &C,

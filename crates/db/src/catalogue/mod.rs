@@ -699,6 +699,25 @@ pub async fn revisions_by_ids<C: ConnectionTrait>(
         .await?)
 }
 
+/// The first revisions written by `author` whose content contains `marker` (a generation
+/// request's provenance marker), oldest first, at most `limit`.
+pub async fn first_revisions_marked<C: ConnectionTrait>(
+    c: &C,
+    author: Uuid,
+    marker: &str,
+    limit: u64,
+) -> Result<Vec<item_revision::Model>, DbError> {
+    Ok(item_revision::Entity::find()
+        .filter(item_revision::Column::CreatedBy.eq(author))
+        .filter(item_revision::Column::Number.eq(1))
+        .filter(item_revision::Column::Content.contains(marker))
+        .order_by_asc(item_revision::Column::CreatedAt)
+        .order_by_asc(item_revision::Column::Id)
+        .limit(limit)
+        .all(c)
+        .await?)
+}
+
 /// The current revisions of every item of a course (any status), for duplicate checks.
 pub async fn current_revisions_of_course<C: ConnectionTrait>(
     c: &C,

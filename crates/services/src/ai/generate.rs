@@ -405,9 +405,19 @@ pub fn validate(
     out
 }
 
-/// Provenance label stored on each generated draft (`SourceTags::label`).
-pub fn provenance(model: &str, chunk: usize) -> String {
-    format!("ai:{PROMPT_VERSION}:{model}:chunk-{chunk}")
+/// Provenance label stored on each generated draft (`SourceTags::label`): the prompt, the
+/// model, the request ([`request_marker`]) and the chunk.
+pub fn provenance(model: &str, request_id: &str, chunk: usize) -> String {
+    format!(
+        "ai:{PROMPT_VERSION}:{model}{}chunk-{chunk}",
+        request_marker(request_id)
+    )
+}
+
+/// The part of a provenance label that names the request (`:req-<id>:`), what the request's
+/// status page looks for in its drafts' first revisions.
+pub fn request_marker(request_id: &str) -> String {
+    format!(":req-{request_id}:")
 }
 
 /// One model call for `chunk` of request `request_id`, then validation.
@@ -438,7 +448,7 @@ pub async fn generate_chunk(
         spec,
         wanted,
         chunk.index,
-        &provenance(&answer.model, chunk.index),
+        &provenance(&answer.model, request_id, chunk.index),
         seen,
     );
     out.tokens = u64::from(answer.prompt_tokens) + u64::from(answer.completion_tokens);
@@ -515,7 +525,7 @@ mod tests {
             (2, 3, 2)
         );
         let label = out.accepted[0].content.source.label.clone().unwrap();
-        assert_eq!(label, "ai:gen-v1:fake-model:chunk-0");
+        assert_eq!(label, "ai:gen-v1:fake-model:req-req-1:chunk-0");
         assert!(out.tokens > 0);
         // The document travelled as data, in the user message only.
         let call = &fake.calls()[0].body;

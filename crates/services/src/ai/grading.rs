@@ -64,6 +64,16 @@ pub enum GradingError {
     /// Staff without two-step sign-in.
     #[error("staff must enrol two-step verification first")]
     MfaEnrolmentRequired,
+    /// A field is wrong (the override's reason).
+    #[error("{field}: {message}")]
+    Invalid {
+        /// Field.
+        field: &'static str,
+        /// Machine code of the problem (`required`, `too_long`).
+        code: &'static str,
+        /// What to fix.
+        message: String,
+    },
     /// Storage failure.
     #[error(transparent)]
     Store(#[from] DbError),
@@ -233,8 +243,32 @@ pub struct RegradeView {
     pub grader: String,
 }
 
+/// The longest reason an override keeps (characters).
+pub const MAX_REASON: usize = 500;
+
+/// The override's reason, trimmed: required, at most [`MAX_REASON`] characters.
+fn reason(text: &str) -> Result<String, GradingError> {
+    let r = text.trim();
+    if r.is_empty() {
+        return Err(GradingError::Invalid {
+            field: "reason",
+            code: "required",
+            message: "say why the grade changes".into(),
+        });
+    }
+    if r.chars().count() > MAX_REASON {
+        return Err(GradingError::Invalid {
+            field: "reason",
+            code: "too_long",
+            message: format!("at most {MAX_REASON} characters"),
+        });
+    }
+    Ok(r.to_owned())
+}
+
 /// A reviewer's grade for QROC attempt `id` (whatever graded it before, or if nothing did),
-/// audited as `training.attempt_regrade` with the grade before and after, in one transaction.
+/// with the reviewer's reason, audited as `training.attempt_regrade` with the grade before and
+/// after and the reason, in one transaction.
 ///
 /// # Errors
 /// See [`GradingError`].
@@ -244,6 +278,7 @@ pub async fn override_grade(
     actor: &Actor,
     id: Uuid,
     correct: bool,
+    why: &str,
     now: DateTime<Utc>,
 ) -> Result<RegradeView, GradingError> {
     if !llm {
@@ -255,6 +290,7 @@ pub async fn override_grade(
     if !actor.can(Action::ItemReview) {
         return Err(GradingError::Forbidden);
     }
+    let why = reason(why)?;
     let txn = myqcm_db::begin_write(db).await?;
     let a = myqcm_db::training::attempt_by_id(&txn, id)
         .await?
@@ -274,6 +310,7 @@ pub async fn override_grade(
         .detail(json!({
             "from": {"grader": a.grader, "correct": a.correct, "ungraded_reason": a.ungraded_reason},
             "to": {"grader": "human", "correct": correct},
+            "reason": why,
         }));
     crate::identity::audit::record_at(&txn, now, ev).await?;
     txn.commit().await.map_err(DbError::from)?;
@@ -293,6 +330,16 @@ pub struct AssistedAnswerView {
     pub attempt_id: Uuid,
     /// Item answered.
     pub item_id: Uuid,
+    /// The question as answered (the stem of the revision served, Markdown).
+    pub stem: String,
+    /// The same stem through the one Markdown renderer (safe HTML).
+    pub stem_html: String,
+    /// Language of the item (`fr`, `ar`, `en`).
+    pub locale: String,
+    /// The expected answer of that revision.
+    pub expected: String,
+    /// The other accepted wordings.
+    pub variants: Vec<String>,
     /// The learner's answer.
     pub answer: String,
     /// `llm` when the model graded it; absent while ungraded.
@@ -325,19 +372,39 @@ pub async fn assisted(
         return Err(GradingError::Forbidden);
     }
     let rows = myqcm_db::training::assisted_attempts(db, 100).await?;
+    let mut ids: Vec<Uuid> = rows.iter().map(|a| a.revision_id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let mut keys = std::collections::HashMap::new();
+    for r in myqcm_db::catalogue::revisions_by_ids(db, ids).await? {
+        let c: ItemContent = serde_json::from_str(&r.content)
+            .map_err(|e| DbError::Backend(format!("revision {}: {e}", r.id)))?;
+        keys.insert(r.id, c);
+    }
     Ok(rows
         .into_iter()
-        .map(|a| AssistedAnswerView {
-            attempt_id: a.id,
-            item_id: a.item_id,
-            answer: match serde_json::from_str::<Response>(&a.response) {
-                Ok(Response::Text(t)) => t,
-                _ => String::new(),
-            },
-            grader: a.grader,
-            correct: a.correct,
-            ungraded_reason: a.ungraded_reason,
-            answered_at: DateTime::from_timestamp_millis(a.created_at).unwrap_or_default(),
+        .map(|a| {
+            let c = keys.get(&a.revision_id);
+            let q = c.and_then(|c| c.qroc.as_ref());
+            AssistedAnswerView {
+                attempt_id: a.id,
+                item_id: a.item_id,
+                stem: c.map(|c| c.stem.clone()).unwrap_or_default(),
+                stem_html: c
+                    .map(|c| crate::markdown::render(&c.stem))
+                    .unwrap_or_default(),
+                locale: c.map(|c| c.locale.as_str().to_owned()).unwrap_or_default(),
+                expected: q.map(|q| q.expected.clone()).unwrap_or_default(),
+                variants: q.map(|q| q.variants.clone()).unwrap_or_default(),
+                answer: match serde_json::from_str::<Response>(&a.response) {
+                    Ok(Response::Text(t)) => t,
+                    _ => String::new(),
+                },
+                grader: a.grader,
+                correct: a.correct,
+                ungraded_reason: a.ungraded_reason,
+                answered_at: DateTime::from_timestamp_millis(a.created_at).unwrap_or_default(),
+            }
         })
         .collect())
 }

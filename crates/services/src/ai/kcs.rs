@@ -610,6 +610,9 @@ pub struct RunPayload {
     pub scopes: Vec<String>,
     /// Whether the requester had enrolled TOTP.
     pub mfa_enrolled: bool,
+    /// A run over this one item (the item editor's "suggest"), not the whole course.
+    #[serde(default)]
+    pub item: Option<Uuid>,
 }
 
 impl RunPayload {
@@ -690,6 +693,7 @@ pub async fn start_run(
         roles: actor.roles.iter().map(ToString::to_string).collect(),
         scopes: actor.scopes.iter().map(ToString::to_string).collect(),
         mfa_enrolled: actor.mfa_enrolled,
+        item: None,
     };
     let payload = serde_json::to_value(payload).map_err(|e| DbError::Backend(e.to_string()))?;
     let mut job = NewJob::new(KIND, payload, now);
@@ -698,6 +702,93 @@ pub async fn start_run(
     job.idempotency_key = Some(run_key(id));
     let job_id = myqcm_db::jobs::enqueue(db, &job, now).await?;
     Ok(RunView::of(id, myqcm_db::jobs::get(db, job_id).await?))
+}
+
+// ------------------------------------------------------------------ the item editor
+
+/// The KC suggestions of an item as its editor shows them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EditorSuggestions {
+    /// The stored suggestions, best first (at most [`TOP`]).
+    pub suggestions: Vec<KcSuggestionView>,
+    /// A one-item run for the current revision is queued or running.
+    pub pending: bool,
+    /// The one-item run for the current revision ended without storing any suggestion (the
+    /// model failed, or proposed nothing in the course's tree).
+    pub failed: bool,
+}
+
+/// One run per item and revision: asking again for the same revision finds the same job.
+fn item_run_key(item: &catalogue::views::StaffItemView) -> String {
+    format!("{KIND}/item/{}/{}", item.id, item.revision.id)
+}
+
+/// The stored suggestions of item `id` and the state of its one-item run, for the item's
+/// editor: its author, reviewers and content admins.
+///
+/// # Errors
+/// See [`KcError`].
+pub async fn for_editor(
+    db: &DatabaseConnection,
+    llm: bool,
+    actor: &Actor,
+    id: Uuid,
+) -> Result<EditorSuggestions, KcError> {
+    gate(llm, actor)?;
+    let item = catalogue::get_staff(db, actor, id).await?;
+    let cands = candidates(db, item.subject_id, &item.locale).await?;
+    let mut suggestions = stored(db, &item, &cands).await?.suggestions;
+    suggestions.truncate(TOP);
+    let job = match myqcm_db::jobs::id_by_idempotency_key(db, &item_run_key(&item)).await? {
+        Some(j) => Some(myqcm_db::jobs::get(db, j).await?.status.as_str().to_owned()),
+        None => None,
+    };
+    let pending = matches!(job.as_deref(), Some("queued" | "running"));
+    let failed = suggestions.is_empty() && matches!(job.as_deref(), Some("done" | "dead"));
+    Ok(EditorSuggestions {
+        suggestions,
+        pending,
+        failed,
+    })
+}
+
+/// Queues the one-item run (`ai.suggest_kcs` with `item` set) for item `id`'s current
+/// revision, unless the item already has suggestions (then nothing is queued and `false` is
+/// answered). Its author, reviewers and content admins. Asking twice for the same revision
+/// finds the same job (nothing is billed twice).
+///
+/// # Errors
+/// See [`KcError`].
+pub async fn queue_for_item(
+    db: &DatabaseConnection,
+    llm: bool,
+    actor: &Actor,
+    id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<bool, KcError> {
+    gate(llm, actor)?;
+    let item = catalogue::get_staff(db, actor, id).await?;
+    if !store::of_item(db, id).await?.is_empty() {
+        return Ok(false);
+    }
+    let course = myqcm_db::catalogue::course_by_id(db, item.course_id)
+        .await?
+        .ok_or(KcError::NotFound)?;
+    let payload = RunPayload {
+        run_id: Uuid::now_v7(),
+        course: course.code,
+        requester: actor.id,
+        roles: actor.roles.iter().map(ToString::to_string).collect(),
+        scopes: actor.scopes.iter().map(ToString::to_string).collect(),
+        mfa_enrolled: actor.mfa_enrolled,
+        item: Some(id),
+    };
+    let payload = serde_json::to_value(payload).map_err(|e| DbError::Backend(e.to_string()))?;
+    let mut job = NewJob::new(KIND, payload, now);
+    job.max_attempts = 1;
+    job.idempotency_key = Some(item_run_key(&item));
+    myqcm_db::jobs::enqueue(db, &job, now).await?;
+    Ok(true)
 }
 
 async fn own_run(
@@ -787,6 +878,10 @@ pub async fn run_plan(
 ) -> Result<(Actor, Vec<Uuid>), KcError> {
     let actor = p.actor();
     gate(true, &actor)?;
+    if let Some(item) = p.item {
+        // One item: whoever may ask for it (its author too); `run_one` checks it is visible.
+        return Ok((actor, vec![item]));
+    }
     may_run(&actor)?;
     let course = myqcm_db::catalogue::course_by_code(db, &p.course)
         .await?

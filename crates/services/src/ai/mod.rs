@@ -8,4 +8,5 @@ pub mod generate;
 pub mod grading;
 pub mod ingest;
 pub mod kcs;
+pub mod privacy;
 pub mod requests;

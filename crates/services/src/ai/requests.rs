@@ -295,6 +295,48 @@ pub async fn get(
     Ok(GenerationView::of(id, row))
 }
 
+/// A draft a request made, as its status page links it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RequestDraft {
+    /// Item id.
+    pub id: Uuid,
+    /// Its language.
+    pub locale: String,
+    /// The first characters of the stem as generated.
+    pub excerpt: String,
+}
+
+/// The drafts request `id` made (at most 300, the most a request can make), oldest first: the
+/// requester's items whose first revision carries the request's provenance marker. Visible to
+/// whoever may see the request.
+///
+/// # Errors
+/// As [`get`].
+pub async fn drafts_of(
+    db: &DatabaseConnection,
+    llm_configured: bool,
+    actor: &Actor,
+    id: Uuid,
+) -> Result<Vec<RequestDraft>, RequestError> {
+    let row = own_job(db, llm_configured, actor, id).await?;
+    let Ok(p) = serde_json::from_value::<GeneratePayload>(row.payload) else {
+        return Ok(Vec::new());
+    };
+    let marker = super::generate::request_marker(&id.to_string());
+    let revs = myqcm_db::catalogue::first_revisions_marked(db, p.requester, &marker, 300).await?;
+    Ok(revs
+        .into_iter()
+        .filter_map(|r| {
+            let c = crate::catalogue::parse_content(&r).ok()?;
+            Some(RequestDraft {
+                id: r.item_id,
+                locale: c.locale.as_str().to_owned(),
+                excerpt: crate::catalogue::desk::excerpt(&c.stem),
+            })
+        })
+        .collect())
+}
+
 /// The live events of request `id`'s job, as the jobs stream gives them.
 ///
 /// # Errors

@@ -30,6 +30,11 @@ impl From<GradingError> for WebError {
             GradingError::Unavailable | GradingError::NotFound => Self::code(codes::NOT_FOUND),
             GradingError::Forbidden => Self::code(codes::FORBIDDEN),
             GradingError::MfaEnrolmentRequired => Self::code(codes::MFA_ENROLMENT_REQUIRED),
+            GradingError::Invalid {
+                field,
+                code,
+                message,
+            } => Self::invalid_field(field, code, message),
             e @ GradingError::Store(_) => Self::internal(e),
         }
     }
@@ -40,9 +45,13 @@ impl From<GradingError> for WebError {
 pub struct GradeBody {
     /// Whether the answer is correct.
     pub correct: bool,
+    /// Why the grade changes (required, at most 500 characters; kept in the audit log).
+    #[serde(default)]
+    pub reason: String,
 }
 
-/// Overrides the grade of a QROC answer (reviewers; audited as `training.attempt_regrade`).
+/// Overrides the grade of a QROC answer with a reason (reviewers; audited as
+/// `training.attempt_regrade`).
 #[utoipa::path(post, path = "/api/v1/review/attempts/{id}/grade", tag = "authoring",
     params(("id" = Uuid, Path, description = "Attempt id")), request_body = GradeBody,
     responses((status = 200, body = RegradeView), (status = 403, body = Problem),
@@ -59,7 +68,7 @@ pub async fn override_grade(
         s.services.clock.now(),
         s.services.llm.is_some(),
     );
-    let v = grading::override_grade(db, llm, &actor(&user), id, b.correct, now).await?;
+    let v = grading::override_grade(db, llm, &actor(&user), id, b.correct, &b.reason, now).await?;
     Ok(Json(v))
 }
 

@@ -16,6 +16,7 @@ use myqcm_domain::catalogue::Transition;
 use myqcm_domain::catalogue::lifecycle::Actor;
 use myqcm_domain::codes;
 use myqcm_domain::permissions::Action;
+use myqcm_services::ai::kcs::{self, EditorSuggestions, KcSuggestionView};
 use myqcm_services::catalogue::desk::{self, DeskItem, DeskPage, DeskQuery, SubjectChoices};
 use myqcm_services::catalogue::images::{self, ImageError};
 use myqcm_services::catalogue::views::{RenderedContent, ReviewEventView, RevisionView};
@@ -240,6 +241,8 @@ struct EditorPage {
     preview: Option<RenderedContent>,
     item: Option<DeskItem>,
     comment: Form,
+    /// KC suggestions of a saved item (only when a language model is configured).
+    kc: Option<EditorSuggestions>,
 }
 
 impl EditorPage {
@@ -315,6 +318,15 @@ impl EditorPage {
         self.ctx
             .tn("author-revision-number", "number", i64::from(r.number))
     }
+
+    fn confidence_label(&self, k: &KcSuggestionView) -> String {
+        self.ctx
+            .t(&format!("review-kcs-confidence-{}", k.confidence))
+    }
+
+    fn score(&self, k: &KcSuggestionView) -> String {
+        format!("{:.2}", k.score)
+    }
 }
 
 async fn editor(
@@ -334,6 +346,7 @@ async fn editor(
         preview,
         item: None,
         comment,
+        kc: None,
     })?;
     Ok(page(status, html))
 }
@@ -398,6 +411,10 @@ async fn item_page(
     };
     let preview = x.preview.or_else(|| Some(d.item.revision.rendered.clone()));
     let comment = x.comment;
+    let kc = match s.services.llm {
+        Some(_) => Some(kcs::for_editor(&s.services.db, true, actor, id).await?),
+        None => None,
+    };
     let html = render(&EditorPage {
         ctx,
         form,
@@ -405,6 +422,7 @@ async fn item_page(
         preview,
         item: Some(d),
         comment,
+        kc,
     })?;
     Ok(page(status, html))
 }
@@ -428,17 +446,7 @@ pub async fn save(
 ) -> Result<Response, WebError> {
     let actor = author_or_return!(ctx, &format!("/author/items/{id}"));
     let f = EditorForm(fields.pairs);
-    let shown = match f.one("intent") {
-        "preview" => Some((f.kept(), desk::preview(&actor, &f.content())?)),
-        "image" => Some(with_image(&s, &ctx, &actor, f.clone(), fields.file).await?),
-        _ => None,
-    };
-    if let Some((form, p)) = shown {
-        let x = Extras {
-            form: Some(form),
-            preview: Some(p),
-            ..Extras::default()
-        };
+    if let Some(x) = not_saving(&s, &ctx, &actor, id, &f, fields.file).await? {
         return item_page(&s, ctx, &actor, id, x).await;
     }
     let now = s.services.clock.now();
@@ -451,6 +459,67 @@ pub async fn save(
         ..Extras::default()
     };
     item_page(&s, ctx, &actor, id, x).await
+}
+
+/// The editor's buttons that show the form again instead of saving it, everything as typed:
+/// `preview`, `image` (add an image), `kc-add:<code>` (tick a suggested KC; nothing saved) and
+/// `suggest-kcs` (queue the one-item KC suggestion run for the saved revision). The last two
+/// exist only with a language model configured (404 otherwise, like every AI route).
+async fn not_saving(
+    s: &AppState,
+    ctx: &PageContext,
+    actor: &Actor,
+    id: Uuid,
+    f: &EditorForm,
+    file: Option<FormFile>,
+) -> Result<Option<Extras>, WebError> {
+    let intent = f.one("intent");
+    let form = match intent {
+        "preview" => f.kept(),
+        "image" => {
+            let (form, p) = with_image(s, ctx, actor, f.clone(), file).await?;
+            return Ok(Some(Extras {
+                form: Some(form),
+                preview: Some(p),
+                ..Extras::default()
+            }));
+        }
+        "suggest-kcs" => {
+            let now = s.services.clock.now();
+            let llm = s.services.llm.is_some();
+            kcs::queue_for_item(&s.services.db, llm, actor, id, now).await?;
+            f.kept().noticed(ctx.t("author-kcs-queued"))
+        }
+        _ => match intent.strip_prefix("kc-add:") {
+            Some(code) => with_kc(s, actor, id, f, code).await?,
+            None => return Ok(None),
+        },
+    };
+    Ok(Some(Extras {
+        form: Some(form),
+        preview: Some(desk::preview(actor, &f.content())?),
+        ..Extras::default()
+    }))
+}
+
+/// The form with suggested KC `code` ticked (only a stored suggestion of the item).
+async fn with_kc(
+    s: &AppState,
+    actor: &Actor,
+    id: Uuid,
+    f: &EditorForm,
+    code: &str,
+) -> Result<Form, WebError> {
+    let llm = s.services.llm.is_some();
+    let k = kcs::for_editor(&s.services.db, llm, actor, id).await?;
+    if !k.suggestions.iter().any(|x| x.kc == code) {
+        return Err(WebError::code(codes::NOT_FOUND));
+    }
+    let mut f = f.clone();
+    if !f.0.iter().any(|(n, v)| n == "kcs" && v == code) {
+        f.0.push(("kcs".to_owned(), code.to_owned()));
+    }
+    Ok(f.kept())
 }
 
 /// Stores the chosen image through the catalogue's image use case and appends its Markdown

@@ -1,7 +1,7 @@
 //! `/author/generate` (issue 15): an author uploads a document and asks for drafts (a plain
 //! multipart form, works without JavaScript); the request page refreshes itself (meta refresh,
-//! live by server-sent events with JavaScript) until the job ends, then lists the author's
-//! latest drafts.
+//! live by server-sent events with JavaScript) until the job ends, then lists the drafts this
+//! request made (found by the request marker of their provenance label).
 //! Absent (404) when no language model is configured. Every rule lives in
 //! `myqcm_services::ai::requests`, like the JSON API's.
 
@@ -11,8 +11,7 @@ use axum::extract::{Path, State};
 use axum::response::Response;
 use axum::routing::get;
 use myqcm_domain::codes;
-use myqcm_services::ai::requests::{self, GenerationView, RequestError};
-use myqcm_services::catalogue::desk::{self, DeskQuery, DeskRow};
+use myqcm_services::ai::requests::{self, GenerationView, RequestDraft, RequestError};
 use uuid::Uuid;
 
 use super::author::{author, staff_headers};
@@ -121,8 +120,8 @@ pub async fn submit(
 struct StatusPage {
     ctx: PageContext,
     req: GenerationView,
-    /// Once done: the author's latest drafts, newest first.
-    drafts: Vec<DeskRow>,
+    /// Once done: the drafts this request made.
+    drafts: Vec<RequestDraft>,
 }
 
 impl StatusPage {
@@ -150,11 +149,7 @@ pub async fn status_page(
     let llm = s.services.llm.is_some();
     let req = requests::get(&s.services.db, llm, &actor, id).await?;
     let drafts = if req.status == "done" {
-        let q = DeskQuery {
-            status: "draft".into(),
-            ..DeskQuery::default()
-        };
-        desk::my_items(&s.services.db, &actor, &q).await?.rows
+        requests::drafts_of(&s.services.db, llm, &actor, id).await?
     } else {
         vec![]
     };

@@ -3,7 +3,8 @@
 //! previous one), the preview through the renderer learners see, the review history, the
 //! learners' reports on it, and the decision forms (approve, request changes, decline with a
 //! reason); with a language model configured, the KC suggestions (ask, then add, replace or
-//! ignore each); the report triage list (`/review/reports`). A reviewer who wrote the item sees why
+//! ignore each); the report triage list (`/review/reports`); the assisted QROC grades are in
+//! `review_grades` (`/review/grades`). A reviewer who wrote the item sees why
 //! they cannot decide (the service refuses it too). Every decision and triage move is
 //! audit-logged by the use case. Staff without two-step sign-in get the enrolment page;
 //! learners get 403. Every response is `noindex` and `Cache-Control: no-store, private`.
@@ -85,6 +86,8 @@ struct QueuePageView {
     ctx: PageContext,
     data: QueuePage,
     paged: bool,
+    /// A language model is configured: link the assisted grading page.
+    ai: bool,
 }
 
 impl QueuePageView {
@@ -113,7 +116,14 @@ pub async fn queue(
     let actor = staff_or_return!(ctx, "/review", bench::may_review);
     let data = bench::queue(&s.services.db, &actor, q.before).await?;
     let paged = q.before.is_some();
-    Ok(render(&QueuePageView { ctx, data, paged })?.into_response())
+    let ai = s.services.llm.is_some();
+    Ok(render(&QueuePageView {
+        ctx,
+        data,
+        paged,
+        ai,
+    })?
+    .into_response())
 }
 
 #[derive(Template)]
