@@ -124,6 +124,15 @@ async fn deletion_needs_the_password_has_a_grace_period_then_anonymises() {
     let id = app.account("del@example.dz").await.id;
     // A KC suggestion this account decided (as a reviewer would): the decision stays, the name goes.
     let suggestion = decided_suggestion(&app, id).await;
+    // An item-quality alert this account dismissed: the same.
+    myqcm_db::training::quality::raise_alert(&app.db.conn, suggestion, "drift", "{}", 0)
+        .await
+        .unwrap();
+    assert!(
+        myqcm_db::training::quality::dismiss_alert(&app.db.conn, suggestion, "drift", id, 1)
+            .await
+            .unwrap()
+    );
     // Before the grace period ends nothing is erased.
     app.clock.advance(chrono::Duration::days(13));
     assert_eq!(privacy::erase_due(&deps(&app)).await.unwrap(), 0);
@@ -147,6 +156,13 @@ async fn deletion_needs_the_password_has_a_grace_period_then_anonymises() {
     assert_eq!(
         rows[0].decided_by, None,
         "no longer names the erased account"
+    );
+    let alerts = myqcm_db::training::quality::alerts_of(&app.db.conn, suggestion)
+        .await
+        .unwrap();
+    assert_eq!(
+        (alerts[0].status.as_str(), alerts[0].decided_by),
+        ("dismissed", None)
     );
     let res = app
         .post(

@@ -219,3 +219,15 @@ pub async fn dismiss_alert<C: ConnectionTrait>(
         .await?;
     Ok(r.rows_affected == 1)
 }
+
+/// Removes `account` from the alerts it dismissed (account erasure): the decision and its date
+/// stay, the name goes.
+pub async fn forget_decider<C: ConnectionTrait>(c: &C, account: Uuid) -> Result<(), DbError> {
+    use item_alert::Column as Col;
+    item_alert::Entity::update_many()
+        .col_expr(Col::DecidedBy, Expr::value(Option::<Uuid>::None))
+        .filter(Col::DecidedBy.eq(account))
+        .exec(c)
+        .await?;
+    Ok(())
+}

@@ -82,7 +82,9 @@ pub async fn export<C: ConnectionTrait>(
 
 /// Erases the personal learning data of `learner` in `c` (the caller's transaction): profile,
 /// learner state, notes, flags and free-text answers. Sessions and graded attempts stay as
-/// anonymous statistics of the anonymised account.
+/// anonymous statistics of the anonymised account. A reviewer's name leaves the item-quality
+/// alerts they dismissed (the dismissal stays).
 pub async fn erase<C: ConnectionTrait>(c: &C, learner: Uuid) -> Result<(), DbError> {
-    repo::erase_learner(c, learner).await
+    repo::erase_learner(c, learner).await?;
+    repo::quality::forget_decider(c, learner).await
 }
