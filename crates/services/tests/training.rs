@@ -444,6 +444,46 @@ async fn the_same_answer_sent_twenty_times_at_once_is_stored_and_learned_once() 
 }
 
 #[tokio::test]
+async fn a_finished_session_leaves_no_pool_in_the_cache() {
+    let e = env().await;
+    let a = e.learner().await;
+    let cardio = e.subject("cardio").await;
+    let s = e
+        .start(
+            &a,
+            "custom",
+            Style::Tutor,
+            SessionRequest {
+                kinds: vec![ItemKind::Qcs],
+                item_count: Some(3),
+                ..request(cardio)
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(e.training.cached_pools(), 1, "the open session's pool");
+    let mut item = s.current.clone().unwrap();
+    loop {
+        let out = e
+            .training
+            .answer(&a, s.id, right_answer(&e.db, &item).await)
+            .await
+            .unwrap();
+        match out.next {
+            Next::Item(v) => {
+                assert_eq!(e.training.cached_pools(), 1);
+                item = *v;
+            }
+            Next::End(end) => {
+                assert_eq!(end.reason, "finished");
+                break;
+            }
+        }
+    }
+    assert_eq!(e.training.cached_pools(), 0, "dropped at the end");
+}
+
+#[tokio::test]
 async fn another_learners_session_is_not_found() {
     let e = env().await;
     let owner = e.learner().await;

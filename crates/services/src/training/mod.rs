@@ -1041,6 +1041,7 @@ impl Training {
             myqcm_db::jobs::enqueue(&txn, &job, from_ms(now)).await?;
         }
         txn.commit().await?;
+        self.forget_pool_at_end(id, pool.as_deref(), &next);
         metric::answered(match outcome.correct() {
             Some(true) => "correct",
             Some(false) => "incorrect",
@@ -1707,7 +1708,27 @@ impl Training {
             return Err(TrainingError::NotCurrent);
         }
         txn.commit().await?;
+        self.forget_pool_at_end(id, pool.as_deref(), &next);
         Ok(next)
+    }
+
+    /// How many session pools the cache holds now (pending evictions applied).
+    pub fn cached_pools(&self) -> u64 {
+        self.pools.run_pending_tasks();
+        self.pools.entry_count()
+    }
+
+    /// Drops the cached pool of session `id` once it has ended: a pool holds the whole
+    /// candidate set of its subject, and a learner starts a new session every few minutes, so
+    /// pools kept until their TTL made the server's memory grow with the rate of sessions
+    /// (docs/PERFORMANCE.md, "Soak"). A session that ran out of questions keeps its pool until
+    /// the TTL: its end page offers the filters to widen, computed from the pool.
+    fn forget_pool_at_end(&self, id: Uuid, pool: Option<&Pool>, next: &Next) {
+        if let (Some(pool), Next::End(end)) = (pool, next)
+            && end.reason != EndReason::PoolExhausted.as_str()
+        {
+            self.pools.invalidate(&(id, pool.parameter_set));
+        }
     }
 
     /// Flags or unflags a served item of one of the caller's sessions.
