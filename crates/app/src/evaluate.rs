@@ -436,7 +436,7 @@ pub struct Evaluation {
 }
 
 /// Runs the protocol of `myqcm_psychometrics::evaluation` on a log: time order, training
-/// fits (1PL, 2PL, the item-type policy, BKT per KC), the replay of every model, then the
+/// fits (1PL, 2PL, 3PL, the item-type policy, BKT per KC), the replay of every model, then the
 /// metrics overall and per slice with seeded bootstrap intervals. When every held-out attempt
 /// carries a stored prediction (database mode), it is scored as the model `stored`; when every
 /// held-out attempt carries the generator's probability (`p_true`, a simulated log), it is
@@ -504,12 +504,20 @@ pub fn evaluate(log: &Log, protocol: Protocol) -> anyhow::Result<Evaluation> {
     let one = fit_irt(&data, IrtPolicy::Fixed(ModelKind::OnePl)).context("1PL fit")?;
     let two = fit_irt(&data, IrtPolicy::Fixed(ModelKind::TwoPl)).context("2PL fit")?;
     let policy = fit_irt(&data, IrtPolicy::ByGuess).context("item-type policy fit")?;
+    // Every item 3PL, c's prior mode the item's guess (0.2 for an item without one). When
+    // every item has a guess the item-type policy is already that fit: reuse it.
+    let three = if data.items().iter().all(|i| i.guess > 0.0) {
+        policy.clone()
+    } else {
+        fit_irt(&data, IrtPolicy::Fixed(ModelKind::ThreePl)).context("3PL fit")?
+    };
     let mut models: Vec<Box<dyn OnlineModel>> = vec![
         Box::new(ItemMean::new(log.items.len())),
         Box::new(LearnerMean::new(log.learners.len())),
         Box::new(Elo::new(log.learners.len(), log.items.len())),
         Box::new(IrtOnline::new("irt_1pl", one, &grid)),
         Box::new(IrtOnline::new("irt_2pl", two, &grid)),
+        Box::new(IrtOnline::new("irt_3pl", three, &grid)),
         Box::new(BktOnline::new(fit_bkt(&data, 20))),
         Box::new(HeuristicRules::new(
             log.items

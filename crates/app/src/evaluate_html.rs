@@ -10,8 +10,9 @@ use myqcm_psychometrics::metrics::ConfidenceInterval;
 use crate::evaluate::Evaluation;
 
 /// Colours of the models, in column order (cycled).
-const COLOURS: [&str; 8] = [
-    "#7f7f7f", "#bcbd22", "#17becf", "#9467bd", "#1f77b4", "#2ca02c", "#d62728", "#ff7f0e",
+const COLOURS: [&str; 11] = [
+    "#7f7f7f", "#bcbd22", "#17becf", "#9467bd", "#1f77b4", "#8c564b", "#2ca02c", "#d62728",
+    "#ff7f0e", "#e377c2", "#000000",
 ];
 /// Largest number of slices shown per dimension (the largest by count).
 const MAX_SLICES: usize = 40;

@@ -68,7 +68,7 @@ enum Command {
     /// a responses CSV (`learner,item,score`, score in [0, 1]) for research and data checks.
     Calibrate(myqcm_app::calibrate::CalibrateArgs),
     /// Compare P(correct) models on held-out recent attempts (item mean, learner mean, Elo,
-    /// IRT 1PL/2PL, BKT and the served model): predictions CSV and a report (JSON, CSV, HTML).
+    /// IRT 1PL/2PL/3PL, BKT and the served model): predictions CSV and a report (JSON, CSV, HTML).
     /// From an attempt log with --input (research mode), else from the configured database.
     Evaluate(myqcm_app::evaluate::EvaluateArgs),
     /// Parameter sets: list them, or publish a candidate through the release gate.

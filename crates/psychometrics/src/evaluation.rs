@@ -764,57 +764,110 @@ pub struct Summary {
     pub reliability: Vec<ReliabilityBin>,
 }
 
-/// The four metrics from multiplicity weights, in one pass over the predictions sorted by
-/// `order`.
-fn weighted(pred: &[f64], labels: &[bool], order: &[usize], w: &[u32], bins: usize) -> [f64; 4] {
-    let (mut n, mut ll, mut br) = (0.0, 0.0, 0.0);
-    let mut bin_n = vec![0.0; bins];
-    let mut bin_p = vec![0.0; bins];
-    let mut bin_y = vec![0.0; bins];
-    let (mut pos, mut neg, mut num) = (0.0, 0.0, 0.0);
-    let mut k = 0;
-    while k < order.len() {
-        // One group of tied predictions.
-        let p0 = pred[order[k]];
-        let (mut gp, mut gn) = (0.0, 0.0);
-        while k < order.len() && pred[order[k]] == p0 {
-            let i = order[k];
-            let wi = f64::from(w[i]);
-            if wi > 0.0 {
-                let (p, y) = (pred[i], labels[i]);
-                let pc = p.clamp(LOG_LOSS_CLIP, 1.0 - LOG_LOSS_CLIP);
-                n += wi;
-                ll -= wi * if y { pc.ln() } else { (1.0 - pc).ln() };
-                let yf = f64::from(u8::from(y));
-                br += wi * (p - yf) * (p - yf);
-                let b = ((p * bins as f64) as usize).min(bins - 1);
-                bin_n[b] += wi;
-                bin_p[b] += wi * p;
-                bin_y[b] += wi * yf;
-                if y {
-                    gp += wi;
-                } else {
-                    gn += wi;
-                }
-            }
-            k += 1;
+/// One slice's predictions sorted once by value, with everything a replicate reads
+/// precomputed per position, so that a replicate is one sequential pass with no logarithm.
+struct Sorted {
+    /// Predictions, ascending.
+    p: Vec<f64>,
+    /// Labels, same order.
+    y: Vec<bool>,
+    /// `ln p` for a correct answer, `ln(1 − p)` otherwise (p clipped to the log-loss clip).
+    ln: Vec<f64>,
+    /// `p − y`.
+    diff: Vec<f64>,
+    /// Equal-width bin of `p`.
+    bin: Vec<usize>,
+    /// Sorted position of each input index.
+    position: Vec<usize>,
+}
+
+impl Sorted {
+    fn new(pred: &[f64], labels: &[bool], bins: usize) -> Self {
+        let mut order: Vec<usize> = (0..pred.len()).collect();
+        order.sort_by(|a, b| pred[*a].total_cmp(&pred[*b]));
+        let mut position = vec![0; pred.len()];
+        for (k, i) in order.iter().enumerate() {
+            position[*i] = k;
         }
-        // Positives of this group beat every negative below it and tie with its own.
-        num += gp * neg + 0.5 * gp * gn;
-        pos += gp;
-        neg += gn;
+        let p: Vec<f64> = order.iter().map(|i| pred[*i]).collect();
+        let y: Vec<bool> = order.iter().map(|i| labels[*i]).collect();
+        let ln = p
+            .iter()
+            .zip(&y)
+            .map(|(p, y)| {
+                let pc = p.clamp(LOG_LOSS_CLIP, 1.0 - LOG_LOSS_CLIP);
+                if *y { pc.ln() } else { (1.0 - pc).ln() }
+            })
+            .collect();
+        let diff = p
+            .iter()
+            .zip(&y)
+            .map(|(p, y)| p - f64::from(u8::from(*y)))
+            .collect();
+        let bin = p
+            .iter()
+            .map(|p| ((p * bins as f64) as usize).min(bins - 1))
+            .collect();
+        Self {
+            p,
+            y,
+            ln,
+            diff,
+            bin,
+            position,
+        }
     }
-    let ece = (0..bins)
-        .filter(|b| bin_n[*b] > 0.0)
-        .map(|b| (bin_y[b] - bin_p[b]).abs())
-        .sum::<f64>()
-        / n;
-    let auc = if pos > 0.0 && neg > 0.0 {
-        num / (pos * neg)
-    } else {
-        f64::NAN
-    };
-    [ll / n, br / n, ece, auc]
+
+    /// The four metrics (log-loss, Brier, ECE, AUC) from multiplicity weights given by sorted
+    /// position, in one pass in ascending order of the predictions.
+    fn weighted(&self, w: &[u32], bins: usize) -> [f64; 4] {
+        let (mut n, mut ll, mut br) = (0.0, 0.0, 0.0);
+        let mut bin_n = vec![0.0; bins];
+        let mut bin_p = vec![0.0; bins];
+        let mut bin_y = vec![0.0; bins];
+        let (mut pos, mut neg, mut num) = (0.0, 0.0, 0.0);
+        let len = self.p.len();
+        let mut k = 0;
+        while k < len {
+            // One group of tied predictions.
+            let p0 = self.p[k];
+            let (mut gp, mut gn) = (0.0, 0.0);
+            while k < len && self.p[k] == p0 {
+                let wi = f64::from(w[k]);
+                if wi > 0.0 {
+                    let (p, y, d) = (self.p[k], self.y[k], self.diff[k]);
+                    n += wi;
+                    ll -= wi * self.ln[k];
+                    br += wi * d * d;
+                    let b = self.bin[k];
+                    bin_n[b] += wi;
+                    bin_p[b] += wi * p;
+                    if y {
+                        bin_y[b] += wi;
+                        gp += wi;
+                    } else {
+                        gn += wi;
+                    }
+                }
+                k += 1;
+            }
+            // Positives of this group beat every negative below it and tie with its own.
+            num += gp * neg + 0.5 * gp * gn;
+            pos += gp;
+            neg += gn;
+        }
+        let ece = (0..bins)
+            .filter(|b| bin_n[*b] > 0.0)
+            .map(|b| (bin_y[b] - bin_p[b]).abs())
+            .sum::<f64>()
+            / n;
+        let auc = if pos > 0.0 && neg > 0.0 {
+            num / (pos * neg)
+        } else {
+            f64::NAN
+        };
+        [ll / n, br / n, ece, auc]
+    }
 }
 
 /// Metrics of one slice with `n_boot` percentile-bootstrap replicates at `level` (0 replicates:
@@ -852,18 +905,17 @@ pub fn summarize<R: Rng + ?Sized>(
         });
     }
     let n = pred.len();
-    let mut order: Vec<usize> = (0..n).collect();
-    order.sort_by(|a, b| pred[*a].total_cmp(&pred[*b]));
-    let ones = vec![1u32; n];
-    let point = weighted(pred, labels, &order, &ones, bins);
+    let sorted = Sorted::new(pred, labels, bins);
+    let point = sorted.weighted(&vec![1u32; n], bins);
     let mut reps: [Vec<f64>; 4] = Default::default();
+    // Weights by sorted position: the draw of input index i counts at `position[i]`.
     let mut w = vec![0u32; n];
     for _ in 0..n_boot {
         w.iter_mut().for_each(|x| *x = 0);
         for _ in 0..n {
-            w[rng.random_range(0..n)] += 1;
+            w[sorted.position[rng.random_range(0..n)]] += 1;
         }
-        let m = weighted(pred, labels, &order, &w, bins);
+        let m = sorted.weighted(&w, bins);
         for (r, v) in reps.iter_mut().zip(m) {
             if v.is_finite() {
                 r.push(v);
@@ -1099,6 +1151,49 @@ mod tests {
         assert!(summarize(&p, &y, 10, 0, 1.0, &mut StdRng::seed_from_u64(3)).is_err());
     }
 
+    /// The bootstrap replicates of [`summarize`], recomputed the plain way: for each replicate
+    /// the same draws (input indices), then every metric from the metrics module on the
+    /// resampled predictions. The fast pass must give the same intervals.
+    #[test]
+    fn bootstrap_intervals_equal_plain_resampling() {
+        let mut rng = StdRng::seed_from_u64(11);
+        let n: usize = 300;
+        // Coarse predictions, so that many tie (the AUC's mid-ranks are exercised).
+        let p: Vec<f64> = (0..n)
+            .map(|_| f64::from(rng.random_range(1..20u32)) / 20.0)
+            .collect();
+        let y: Vec<bool> = p.iter().map(|p| rng.random::<f64>() < *p).collect();
+        let (boot, level) = (40, 0.9);
+        let s = summarize(&p, &y, 10, boot, level, &mut StdRng::seed_from_u64(5)).unwrap();
+        let mut draws = StdRng::seed_from_u64(5);
+        let mut reps: [Vec<f64>; 4] = Default::default();
+        for _ in 0..boot {
+            let idx: Vec<usize> = (0..n).map(|_| draws.random_range(0..n)).collect();
+            let rp: Vec<f64> = idx.iter().map(|i| p[*i]).collect();
+            let ry: Vec<bool> = idx.iter().map(|i| y[*i]).collect();
+            reps[0].push(log_loss(&rp, &ry).unwrap());
+            reps[1].push(brier(&rp, &ry).unwrap());
+            reps[2].push(ece(&rp, &ry, 10, Binning::EqualWidth).unwrap());
+            reps[3].push(auc(&rp, &ry).unwrap().unwrap());
+        }
+        let ci = |k: usize| {
+            let mut v = reps[k].clone();
+            v.sort_by(f64::total_cmp);
+            let q = |f: f64| v[(f * (v.len() - 1) as f64).round() as usize];
+            (q((1.0 - level) / 2.0), q((1.0 + level) / 2.0))
+        };
+        let got = [s.log_loss, s.brier, s.ece, s.auc.unwrap()];
+        for (k, c) in got.iter().enumerate() {
+            let (lo, hi) = ci(k);
+            assert!(
+                (c.lower - lo).abs() < 1e-12 && (c.upper - hi).abs() < 1e-12,
+                "metric {k}: [{}, {}] against [{lo}, {hi}]",
+                c.lower,
+                c.upper
+            );
+        }
+    }
+
     #[test]
     fn golden_small_case() {
         // Hand-computed: log-loss of (0.8 ✓, 0.4 ✗) = −(ln 0.8 + ln 0.6)/2, Brier 0.1, AUC 1.
@@ -1206,6 +1301,25 @@ mod tests {
                 assert_eq!(ip.c(), 0.0);
             }
         }
+    }
+
+    /// `myqcm evaluate` reuses the policy's fit as its every-item 3PL when every item has a
+    /// guessing floor: the two fits are then the same.
+    #[test]
+    fn every_item_3pl_is_the_policy_when_every_item_has_a_guess() {
+        let mut data = simulated(300, 20, 20, 6);
+        for (j, it) in data.items.iter_mut().enumerate() {
+            it.guess = if j % 2 == 0 { 0.25 } else { 0.2 };
+        }
+        let three = fit_irt(&data, IrtPolicy::Fixed(ModelKind::ThreePl)).unwrap();
+        assert_eq!(three, fit_irt(&data, IrtPolicy::ByGuess).unwrap());
+        assert!(three.iter().all(|ip| ip.c() > 0.0));
+        // With a QCM among them the families differ, and so do the fits.
+        data.items[1].guess = 0.0;
+        assert_ne!(
+            fit_irt(&data, IrtPolicy::Fixed(ModelKind::ThreePl)).unwrap(),
+            fit_irt(&data, IrtPolicy::ByGuess).unwrap()
+        );
     }
 
     #[test]

@@ -83,6 +83,7 @@ fn evaluate_research_mode_writes_predictions_json_csv_and_html() {
         "elo",
         "irt_1pl",
         "irt_2pl",
+        "irt_3pl",
         "bkt",
         "heuristic",
         "served",
@@ -119,6 +120,9 @@ fn evaluate_research_mode_writes_predictions_json_csv_and_html() {
     let ll = |m: &str| json["overall"][m]["log_loss"]["estimate"].as_f64().unwrap();
     // The learners differ a lot in ability: a model that tracks the learner beats item-mean.
     assert!(ll("irt_2pl") < ll("item_mean"), "{}", json["overall"]);
+    // Every item 3PL (c's prior at 1/4 for the QCS items, 0.2 for the others): fitted and
+    // replayed like the others, so it tracks the learner too.
+    assert!(ll("irt_3pl") < ll("item_mean"), "{}", json["overall"]);
     assert!(ll("served") < ll("item_mean"), "{}", json["overall"]);
     let served = &json["overall"]["served"]["log_loss"];
     assert!(served["lower"].as_f64().unwrap() <= served["estimate"].as_f64().unwrap());
@@ -137,6 +141,7 @@ fn evaluate_research_mode_writes_predictions_json_csv_and_html() {
     let metrics = std::fs::read_to_string(dir.path().join("rep/metrics.csv")).unwrap();
     assert!(metrics.starts_with("model,dimension,slice,n,correct,mean_p,log_loss"));
     assert!(metrics.contains("served,overall,,480,"), "{metrics}");
+    assert!(metrics.contains("irt_3pl,overall,,480,"), "{metrics}");
     assert!(metrics.contains("bkt,kc,K-odd,"));
     // The earlier system's heuristic rules sit in the same table.
     assert!(metrics.contains("heuristic,overall,,480,"), "{metrics}");
@@ -145,6 +150,7 @@ fn evaluate_research_mode_writes_predictions_json_csv_and_html() {
     let html = std::fs::read_to_string(dir.path().join("rep/report.html")).unwrap();
     assert!(html.contains("<svg") && html.contains("reliability diagram of served"));
     assert!(html.contains("reliability diagram of heuristic"));
+    assert!(html.contains("reliability diagram of irt_3pl"));
     assert!(!html.to_ascii_lowercase().contains("<script"));
     assert!(!html.contains("http://") || !html.contains("src=\"http"));
 
@@ -238,6 +244,7 @@ fn evaluate_without_input_scores_the_stored_attempts_and_their_stored_prediction
         .map(|m| m.as_str().unwrap())
         .collect();
     assert_eq!(models.last(), Some(&"stored"), "{models:?}");
+    assert!(models.contains(&"irt_3pl"), "{models:?}");
     assert!(json["slices"]["type"].is_object() && json["slices"]["locale"].is_object());
     let out = std::fs::read_to_string(dir.path().join("out.csv")).unwrap();
     let stored: Vec<&str> = out.lines().filter(|l| l.contains(",stored,")).collect();
