@@ -964,6 +964,10 @@ async fn skips_flags_notes_and_the_flagged_and_incorrect_pools() {
             .iter()
             .any(|w| w.drop == "pool" && w.available > 10)
     );
+    // Read again later (the end page): the same filters, from a pool built again, since the
+    // ended session's pool left the cache.
+    let again = e.training.session(&a, f.id).await.unwrap().end.unwrap();
+    assert_eq!(again.widen, end.widen);
     // Incorrect pool: the item answered wrongly.
     let i = e
         .start(

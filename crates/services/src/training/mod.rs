@@ -814,26 +814,29 @@ impl Training {
         if let Some(p) = self.pools.get(&(session.id, set)) {
             return Ok(p);
         }
-        let request: SessionRequest = parse_json(&session.request)?;
-        let params: SessionParams = parse_json(&session.params)?;
-        let profile = repo::profile(&self.db, session.learner_id).await?;
-        let pool = Arc::new(
-            Pool::build(
-                &self.db,
-                &BuildInput {
-                    session,
-                    request: &request,
-                    params: &params,
-                    profile: profile.as_ref(),
-                    memory_model: &self.memory,
-                    now_ms: self.now_ms(),
-                },
-            )
-            .await?,
-        );
+        let pool = Arc::new(self.build_pool(session).await?);
         self.pools
             .insert((session.id, pool.parameter_set), pool.clone());
         Ok(pool)
+    }
+
+    /// Builds the pool of a session (not cached).
+    async fn build_pool(&self, session: &training_session::Model) -> Result<Pool> {
+        let request: SessionRequest = parse_json(&session.request)?;
+        let params: SessionParams = parse_json(&session.params)?;
+        let profile = repo::profile(&self.db, session.learner_id).await?;
+        Pool::build(
+            &self.db,
+            &BuildInput {
+                session,
+                request: &request,
+                params: &params,
+                profile: profile.as_ref(),
+                memory_model: &self.memory,
+                now_ms: self.now_ms(),
+            },
+        )
+        .await
     }
 
     /// The pool for a write on session `id`, when the session is open (cached or built before
@@ -869,11 +872,10 @@ impl Training {
         let end = match s.end_reason.as_deref() {
             Some(reason) => Some(EndView {
                 reason: reason.into(),
-                widen: if reason == EndReason::PoolExhausted.as_str()
-                    && let Some(pool) = self
-                        .pools
-                        .get(&(id, repo::active_parameter_set(&self.db).await?))
-                {
+                // The ended session's pool left the cache; it is built again (not cached)
+                // for the filters that would widen it.
+                widen: if reason == EndReason::PoolExhausted.as_str() {
+                    let pool = self.build_pool(&s).await?;
                     let items = repo::session_items(&self.db, id).await?;
                     pool.widenings(&served_units(&pool, &items).into_iter().collect())
                 } else {
@@ -1721,12 +1723,10 @@ impl Training {
     /// Drops the cached pool of session `id` once it has ended: a pool holds the whole
     /// candidate set of its subject, and a learner starts a new session every few minutes, so
     /// pools kept until their TTL made the server's memory grow with the rate of sessions
-    /// (docs/PERFORMANCE.md, "Soak"). A session that ran out of questions keeps its pool until
-    /// the TTL: its end page offers the filters to widen, computed from the pool.
+    /// (docs/PERFORMANCE.md, "Soak"). The end page of a session that ran out of questions
+    /// builds the pool again, uncached, for the filters that would widen it.
     fn forget_pool_at_end(&self, id: Uuid, pool: Option<&Pool>, next: &Next) {
-        if let (Some(pool), Next::End(end)) = (pool, next)
-            && end.reason != EndReason::PoolExhausted.as_str()
-        {
+        if let (Some(pool), Next::End(_)) = (pool, next) {
             self.pools.invalidate(&(id, pool.parameter_set));
         }
     }
