@@ -55,60 +55,65 @@ fn near_miss(c: &ItemContent) -> Option<String> {
         .find(|a| is_unsure(spec, a, c.locale))
 }
 
-/// Answers QROCs of a cardio session until `n` near misses were sent; returns their served
-/// ids.
-/// Answers `n` QROCs with a near miss; `waits`: each is stored ungraded for the model (the plan
+/// Answers QROCs of tutor sessions until `n` near misses were sent (returns their served ids); `waits`: each is stored ungraded for the model (the plan
 /// includes grading assistance), else graded wrong at once.
 async fn near_misses(app: &TestApp, u: &ApiUser, n: usize, waits: bool) -> Vec<String> {
-    let cardio = myqcm_db::catalogue::subject_by_code(&app.db.conn, "cardio")
-        .await
-        .unwrap()
-        .unwrap()
-        .id;
-    let (s, b) = app
-        .send_bearer(
-            Method::POST,
-            &u.token,
-            "/api/v1/training-sessions",
-            Some(json!({"mode": "custom", "style": "tutor", "subject": cardio, "kinds": ["qroc"], "item_count": 10})),
-        )
-        .await;
-    assert_eq!(s, 201, "{b}");
-    let id = b["id"].as_str().unwrap().to_owned();
-    let mut cur = b["current"].clone();
     let mut sent = Vec::new();
-    while sent.len() < n && cur["served_id"].is_string() {
-        let c = content(app, &cur).await;
-        let (text, near) = match near_miss(&c) {
-            Some(t) => (t, true),
-            None => (c.qroc.clone().unwrap().expected, false),
-        };
-        let (s, out) = app
+    // Which QROCs a session serves, and so how many have a near miss, depends on the selection;
+    // the demo subjects are tried in turn until `n` were sent.
+    for code in ["cardio", "nephro", "pneumo"] {
+        if sent.len() == n {
+            break;
+        }
+        let subject = myqcm_db::catalogue::subject_by_code(&app.db.conn, code)
+            .await
+            .unwrap()
+            .unwrap()
+            .id;
+        let (s, b) = app
             .send_bearer(
                 Method::POST,
                 &u.token,
-                &format!("/api/v1/training-sessions/{id}/answers"),
-                Some(json!({"served_id": cur["served_id"], "text": text})),
+                "/api/v1/training-sessions",
+                Some(json!({"mode": "custom", "style": "tutor", "subject": subject, "kinds": ["qroc"], "item_count": 10})),
             )
             .await;
-        assert_eq!(s, 200, "{out}");
-        if near && waits {
-            assert_eq!(out["grade"]["graded"], false, "{out}");
-            assert!(
-                out["grade"]["correct"].is_null(),
-                "never 0 meanwhile: {out}"
-            );
-            assert_eq!(out["grade"]["ungraded_reason"], "awaiting_grader");
-        } else if near {
-            assert_eq!(out["grade"]["graded"], true, "{out}");
-            assert_eq!(out["grade"]["correct"], false, "{out}");
+        assert_eq!(s, 201, "{b}");
+        let id = b["id"].as_str().unwrap().to_owned();
+        let mut cur = b["current"].clone();
+        while sent.len() < n && cur["served_id"].is_string() {
+            let c = content(app, &cur).await;
+            let (text, near) = match near_miss(&c) {
+                Some(t) => (t, true),
+                None => (c.qroc.clone().unwrap().expected, false),
+            };
+            let (s, out) = app
+                .send_bearer(
+                    Method::POST,
+                    &u.token,
+                    &format!("/api/v1/training-sessions/{id}/answers"),
+                    Some(json!({"served_id": cur["served_id"], "text": text})),
+                )
+                .await;
+            assert_eq!(s, 200, "{out}");
+            if near && waits {
+                assert_eq!(out["grade"]["graded"], false, "{out}");
+                assert!(
+                    out["grade"]["correct"].is_null(),
+                    "never 0 meanwhile: {out}"
+                );
+                assert_eq!(out["grade"]["ungraded_reason"], "awaiting_grader");
+            } else if near {
+                assert_eq!(out["grade"]["graded"], true, "{out}");
+                assert_eq!(out["grade"]["correct"], false, "{out}");
+            }
+            if near {
+                sent.push(cur["served_id"].as_str().unwrap().to_owned());
+            }
+            cur = out["next"].clone();
         }
-        if near {
-            sent.push(cur["served_id"].as_str().unwrap().to_owned());
-        }
-        cur = out["next"].clone();
     }
-    assert_eq!(sent.len(), n, "the demo cardio QROCs have near misses");
+    assert_eq!(sent.len(), n, "the demo QROCs have near misses");
     sent
 }
 
@@ -134,7 +139,7 @@ async fn an_unsure_qroc_answer_is_graded_by_the_model_after_the_answer_and_a_rev
     let before = attempt(&app, &served[0]).await;
     assert_eq!(before.ungraded_reason.as_deref(), Some("awaiting_grader"));
     // The waiting answer has not touched the learner's state yet.
-    let state_before = learner_state(&app, u.id, before.item_id).await;
+    let state_before = learner_state(&app, &before).await;
     assert!(state_before.2.is_none(), "no memory of the item yet");
 
     myqcm_app::worker(&app.services).drain().await.unwrap();
@@ -151,7 +156,7 @@ async fn an_unsure_qroc_answer_is_graded_by_the_model_after_the_answer_and_a_rev
     assert_eq!(after.ratio, Some(if correct { 1.0 } else { 0.0 }));
     // The grade updated the learner's state as an on-the-spot grade does: one answer more in
     // the subject, θ moved the grade's way, the item's KCs saw evidence, the item has a memory.
-    let state_after = learner_state(&app, u.id, after.item_id).await;
+    let state_after = learner_state(&app, &after).await;
     let (answers_before, theta_before) = state_before.0.map_or((0, 0.0), |a| (a.0, a.1));
     let (answers_after, theta_after) = state_after.0.unwrap();
     assert_eq!(answers_after, answers_before + 1);
@@ -247,22 +252,23 @@ async fn an_unsure_qroc_answer_is_graded_by_the_model_after_the_answer_and_a_rev
         Some("human")
     );
     // Neither the override nor the second run updated the state again.
-    assert_eq!(learner_state(&app, u.id, after.item_id).await, state_after);
+    assert_eq!(learner_state(&app, &after).await, state_after);
 }
 
-/// The learner's (answers, θ) in cardiology, total KC evidence and memory of `item`.
+/// The learner's (answers, θ) in the subject of `a`'s session, total KC evidence and memory of
+/// `a`'s item.
 async fn learner_state(
     app: &TestApp,
-    learner: Uuid,
-    item: Uuid,
+    a: &myqcm_db::training::attempt::Model,
 ) -> (Option<(i32, f64)>, i64, Option<(i64, f64)>) {
-    let db = &app.db.conn;
-    let cardio = myqcm_db::catalogue::subject_by_code(db, "cardio")
+    let (db, learner, item) = (&app.db.conn, a.learner_id, a.item_id);
+    let subject = myqcm_db::training::session_of(db, a.session_id, learner, false)
         .await
         .unwrap()
         .unwrap()
-        .id;
-    let ability = myqcm_db::training::ability(db, learner, cardio, false)
+        .subject_id
+        .unwrap();
+    let ability = myqcm_db::training::ability(db, learner, subject, false)
         .await
         .unwrap()
         .map(|a| (a.answers, a.theta));
