@@ -1092,9 +1092,14 @@ impl Training {
         if a.ungraded_reason.as_deref() != Some(UngradedReason::AwaitingGrader.as_str()) {
             return Ok(false);
         }
-        // The session's pool (cached or built before the write lock) gives the set's parameters.
+        // The session's pool gives the set's parameters, built before the write lock: the cached
+        // one of an open session, else one built for this grade only (an ended session's pool
+        // is not cached again).
         let pool = match repo::session_of(&self.db, a.session_id, a.learner_id, false).await? {
-            Some(session) => Some(self.pool_for(&session).await?),
+            Some(session) if parse::<Status>(&session.status)?.is_open() => {
+                Some(self.pool_for(&session).await?)
+            }
+            Some(session) => Some(Arc::new(self.build_pool(&session).await?)),
             None => None,
         };
         let _gate = self.write_gate().await;
