@@ -83,9 +83,20 @@ async fn near_misses(app: &TestApp, u: &ApiUser, n: usize, waits: bool) -> Vec<S
         let mut cur = b["current"].clone();
         while sent.len() < n && cur["served_id"].is_string() {
             let c = content(app, &cur).await;
-            let (text, near) = match near_miss(&c) {
-                Some(t) => (t, true),
-                None => (c.qroc.clone().unwrap().expected, false),
+            let Some(text) = near_miss(&c) else {
+                // Skipped, not answered: a graded answer would use the free plan's daily QROC
+                // allowance, which the sessions of several subjects can exhaust.
+                let (s, next) = app
+                    .send_bearer(
+                        Method::POST,
+                        &u.token,
+                        &format!("/api/v1/training-sessions/{id}/skip"),
+                        Some(json!({"served_id": cur["served_id"]})),
+                    )
+                    .await;
+                assert_eq!(s, 200, "{next}");
+                cur = next;
+                continue;
             };
             let (s, out) = app
                 .send_bearer(
@@ -96,20 +107,18 @@ async fn near_misses(app: &TestApp, u: &ApiUser, n: usize, waits: bool) -> Vec<S
                 )
                 .await;
             assert_eq!(s, 200, "{out}");
-            if near && waits {
+            if waits {
                 assert_eq!(out["grade"]["graded"], false, "{out}");
                 assert!(
                     out["grade"]["correct"].is_null(),
                     "never 0 meanwhile: {out}"
                 );
                 assert_eq!(out["grade"]["ungraded_reason"], "awaiting_grader");
-            } else if near {
+            } else {
                 assert_eq!(out["grade"]["graded"], true, "{out}");
                 assert_eq!(out["grade"]["correct"], false, "{out}");
             }
-            if near {
-                sent.push(cur["served_id"].as_str().unwrap().to_owned());
-            }
+            sent.push(cur["served_id"].as_str().unwrap().to_owned());
             cur = out["next"].clone();
         }
     }
