@@ -24,6 +24,15 @@ pub fn set_connection_wait(wait: Duration) {
     CONNECTION_WAIT_MS.store(ms, std::sync::atomic::Ordering::Relaxed);
 }
 
+/// A pooled connection idle for longer is pinged before it is handed out. sqlx pings by
+/// default on **every** acquire: a round trip to the server (PostgreSQL) or to the driver's
+/// worker thread (SQLite) on each checkout, and on SQLite inside the write lock of a training
+/// write (docs/PERFORMANCE.md). A connection in steady use has just been pinged when it was
+/// released (sqlx does that on every release), so only one that sat idle long enough for the
+/// server or a proxy to drop it is checked again; a connection broken meanwhile fails its
+/// statement (503), is discarded on release, and the pool opens a fresh one.
+const PING_IF_IDLE_FOR: Duration = Duration::from_secs(10);
+
 /// Opens a pool for `url` (`sqlite://…` or `postgres://…`). SQLite files are created if
 /// missing and opened in WAL mode with foreign keys on and a 5 s busy timeout on every pooled
 /// connection. `schema` (PostgreSQL only) sets the search path, used by tests to isolate
@@ -42,7 +51,8 @@ async fn connect_sized(
     let wait = Duration::from_millis(CONNECTION_WAIT_MS.load(std::sync::atomic::Ordering::Relaxed));
     opts.sqlx_logging(false)
         .connect_timeout(wait)
-        .acquire_timeout(wait);
+        .acquire_timeout(wait)
+        .test_before_acquire_if_idle_for(PING_IF_IDLE_FOR);
     if url.starts_with("sqlite:") {
         let in_memory = url.contains(":memory:") || url.contains("mode=memory");
         // Every pooled connection of an in-memory database would get its own empty database.

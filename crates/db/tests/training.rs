@@ -666,13 +666,18 @@ async fn an_answer_batch_writes_everything_once_and_a_second_close_keeps_nothing
     let si = repo::insert_session_item(&*db, served(&s, &b, 0))
         .await
         .unwrap();
-    // One read gives the session and its items; another learner gets nothing.
-    let (read, items) = repo::session_with_items(&*db, s.id, learner, true)
+    // One read gives the session, its items and the set in use; another learner gets nothing.
+    let rows = repo::session_with_items(&*db, s.id, learner, true)
         .await
         .unwrap()
         .unwrap();
+    let (read, items) = (rows.session, rows.items);
     assert_eq!(read.id, s.id);
     assert_eq!(items.iter().map(|i| i.id).collect::<Vec<_>>(), vec![si.id]);
+    assert_eq!(
+        rows.active_set,
+        repo::active_parameter_set(&*db).await.unwrap()
+    );
     assert!(
         repo::session_with_items(&*db, s.id, Uuid::now_v7(), false)
             .await
@@ -730,10 +735,11 @@ async fn an_answer_batch_writes_everything_once_and_a_second_close_keeps_nothing
     let txn = db.begin().await.unwrap();
     assert!(batch_for(&read, 0.3).run(&txn).await.unwrap());
     txn.commit().await.unwrap();
-    let (after, items) = repo::session_with_items(&*db, s.id, learner, false)
+    let rows = repo::session_with_items(&*db, s.id, learner, false)
         .await
         .unwrap()
         .unwrap();
+    let (after, items) = (rows.session, rows.items);
     assert_eq!(after.served, 2);
     assert_eq!(
         items.iter().map(|i| i.state.as_str()).collect::<Vec<_>>(),
@@ -771,4 +777,15 @@ async fn an_answer_batch_writes_everything_once_and_a_second_close_keeps_nothing
         repo::attempts_of_session(&*db, s.id).await.unwrap().len(),
         1
     );
+
+    // A set published meanwhile shows in the next read (a pool built before it is stale).
+    let published = repo::insert_parameter_set(&*db, "fit 1", "calibrated", "active", "", 3)
+        .await
+        .unwrap();
+    assert_ne!(rows.active_set, published.id);
+    let again = repo::session_with_items(&*db, s.id, learner, true)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(again.active_set, published.id);
 }

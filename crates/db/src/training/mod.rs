@@ -1154,7 +1154,8 @@ fn learner_lock_key(learner: Uuid) -> i64 {
     i64::from_ne_bytes((hi ^ lo).to_ne_bytes())
 }
 
-/// A session of `learner` with every item served in it, in order, in one statement.
+/// A session of `learner` with every item served in it, in order, and the parameter set in
+/// use, in one statement.
 ///
 /// With `lock` on PostgreSQL the session row is locked (`FOR UPDATE`) and then the
 /// transaction takes the learner's advisory lock (`pg_advisory_xact_lock`), which every
@@ -1167,7 +1168,7 @@ pub async fn session_with_items<C: ConnectionTrait>(
     id: Uuid,
     learner: Uuid,
     lock: bool,
-) -> Result<Option<(training_session::Model, Vec<session_item::Model>)>, DbError> {
+) -> Result<Option<SessionRows>, DbError> {
     let backend = c.get_database_backend();
     let s_cols = prefixed_columns::<training_session::Entity>("s", "s_");
     let i_cols = prefixed_columns::<session_item::Entity>("i", "i_");
@@ -1175,13 +1176,13 @@ pub async fn session_with_items<C: ConnectionTrait>(
     let sql = if lock && backend == DbBackend::Postgres {
         values.push(learner_lock_key(learner).into());
         format!(
-            "SELECT {s_cols}, {i_cols}, pg_advisory_xact_lock($3) IS NULL AS locked \
+            "SELECT {s_cols}, {i_cols}, {ACTIVE_SET}, pg_advisory_xact_lock($3) IS NULL AS locked \
              FROM (SELECT * FROM training_session WHERE id = $1 AND learner_id = $2 FOR UPDATE) s \
              LEFT JOIN session_item i ON i.session_id = s.id ORDER BY i.position"
         )
     } else {
         format!(
-            "SELECT {s_cols}, {i_cols} FROM training_session s \
+            "SELECT {s_cols}, {i_cols}, {ACTIVE_SET} FROM training_session s \
              LEFT JOIN session_item i ON i.session_id = s.id \
              WHERE s.id = $1 AND s.learner_id = $2 ORDER BY i.position"
         )
@@ -1191,13 +1192,35 @@ pub async fn session_with_items<C: ConnectionTrait>(
         return Ok(None);
     };
     let session = training_session::Model::from_query_result(first, "s_")?;
+    let active_set: i64 = first.try_get("", "active_set")?;
     let mut items = Vec::with_capacity(rows.len());
     for r in &rows {
         if r.try_get::<Option<Uuid>>("i_", "id")?.is_some() {
             items.push(session_item::Model::from_query_result(r, "i_")?);
         }
     }
-    Ok(Some((session, items)))
+    Ok(Some(SessionRows {
+        session,
+        items,
+        active_set,
+    }))
+}
+
+/// The id of the parameter set in use as a column of [`session_with_items`] (the same rule as
+/// [`active_parameter_set`]: the newest `active` set, 0 when none).
+const ACTIVE_SET: &str = "(SELECT COALESCE(MAX(p.id), 0) FROM parameter_set p \
+     WHERE p.status = 'active') AS active_set";
+
+/// What [`session_with_items`] reads.
+#[derive(Debug)]
+pub struct SessionRows {
+    /// The session.
+    pub session: training_session::Model,
+    /// Every item served in it, by position.
+    pub items: Vec<session_item::Model>,
+    /// The parameter set in use when the statement ran (a cached pool built under another set
+    /// is stale).
+    pub active_set: i64,
 }
 
 /// The learner state an answer reads: every ability and KC state of the learner, and the

@@ -216,9 +216,10 @@ pub struct Training {
     config: Arc<TrainingConfig>,
     memory: Arc<MemoryModel>,
     content: ContentCache,
-    /// Candidate pools by (session, parameter set in use when built): after a publish the
-    /// next lookup misses and the pool is rebuilt under the new set; old entries expire.
-    pools: Cache<(Uuid, i64), Arc<Pool>>,
+    /// Candidate pools by session; each knows the parameter set it was built under, and one
+    /// built under a set no longer in use is replaced (an answer or skip compares it with the
+    /// set its transaction reads).
+    pools: Cache<Uuid, Arc<Pool>>,
     gate: Arc<tokio::sync::Mutex<()>>,
     /// Unsure QROC answers wait for the language model (`ai.grade_qroc`) instead of scoring 0.
     llm_grading: bool,
@@ -239,6 +240,19 @@ fn require(actor: &Actor, action: Action) -> Result<()> {
     } else {
         Err(TrainingError::Forbidden)
     }
+}
+
+/// An answer as the write path takes it (the response already checked for shape).
+struct Answer {
+    served_id: Uuid,
+    response: Response,
+}
+
+/// The result of one try of a write that reads a cached pool: done, or nothing written because
+/// the pool was built under a parameter set no longer in use (the caller tries again).
+enum Fresh<T> {
+    Done(T),
+    Stale,
 }
 
 fn from_ms(ms: i64) -> DateTime<Utc> {
@@ -717,7 +731,7 @@ impl Training {
             .await?;
         batch.run(&txn).await?;
         txn.commit().await?;
-        self.pools.insert((id, pool.parameter_set), pool);
+        self.pools.insert(id, pool);
         let current = match next {
             Next::Item(v) => Some(*v),
             Next::End(_) => None,
@@ -811,12 +825,13 @@ impl Training {
     /// The pool of an open session under the set in use: cached, else built.
     async fn pool_for(&self, session: &training_session::Model) -> Result<Arc<Pool>> {
         let set = repo::active_parameter_set(&self.db).await?;
-        if let Some(p) = self.pools.get(&(session.id, set)) {
+        if let Some(p) = self.pools.get(&session.id)
+            && p.parameter_set == set
+        {
             return Ok(p);
         }
         let pool = Arc::new(self.build_pool(session).await?);
-        self.pools
-            .insert((session.id, pool.parameter_set), pool.clone());
+        self.pools.insert(session.id, pool.clone());
         Ok(pool)
     }
 
@@ -841,11 +856,13 @@ impl Training {
 
     /// The pool for a write on session `id`, when the session is open (cached or built before
     /// the write transaction starts, so SQLite's write lock is never held while building).
-    /// The set in use is read first (one indexed row): a pool cached under another set is
-    /// never used, so an answer after a publish is served under the new set.
+    /// A cached pool is returned whatever set it was built under: the write's transaction
+    /// reads the set in use with the session ([`repo::session_with_items`]) and, when they
+    /// differ (a publish since the pool was built), drops the pool and starts again
+    /// ([`Self::stale`]), so an answer after a publish is served under the new set without a
+    /// query of its own on every answer.
     async fn pool_before_write(&self, learner: Uuid, id: Uuid) -> Result<Option<Arc<Pool>>> {
-        let set = repo::active_parameter_set(&self.db).await?;
-        if let Some(p) = self.pools.get(&(id, set)) {
+        if let Some(p) = self.pools.get(&id) {
             return Ok(Some(p));
         }
         let session = repo::session_of(&self.db, id, learner, false)
@@ -926,7 +943,6 @@ impl Training {
         input: AnswerInput,
     ) -> Result<AnswerOutcome> {
         require(actor, Action::Train)?;
-        let learner = actor.id;
         let response = match (input.options, input.text) {
             (Some(o), None) => Response::Options(o),
             (None, Some(t)) => Response::Text(t),
@@ -938,12 +954,40 @@ impl Training {
                 ));
             }
         };
+        let input = Answer {
+            served_id: input.served_id,
+            response,
+        };
+        match self.answer_once(actor.id, id, &input).await? {
+            Fresh::Done(outcome) => Ok(outcome),
+            Fresh::Stale => match self.answer_once(actor.id, id, &input).await? {
+                Fresh::Done(outcome) => Ok(outcome),
+                Fresh::Stale => Err(TrainingError::Store(
+                    "the parameter set changed twice during one answer".into(),
+                )),
+            },
+        }
+    }
+
+    /// One try of [`Self::answer`]: [`Fresh::Stale`] (nothing written) when the cached pool
+    /// was built under a parameter set no longer in use.
+    async fn answer_once(
+        &self,
+        learner: Uuid,
+        id: Uuid,
+        input: &Answer,
+    ) -> Result<Fresh<AnswerOutcome>> {
+        let response = &input.response;
         let pool = self.pool_before_write(learner, id).await?;
         let _gate = self.write_gate().await;
         let txn = begin_write(&self.db).await?;
-        let (session, mut items) = repo::session_with_items(&txn, id, learner, true)
+        let rows = repo::session_with_items(&txn, id, learner, true)
             .await?
             .ok_or(TrainingError::NotFound)?;
+        if self.stale(id, pool.as_deref(), rows.active_set) {
+            return Ok(Fresh::Stale);
+        }
+        let (session, mut items) = (rows.session, rows.items);
         let target = items
             .iter()
             .find(|i| i.id == input.served_id)
@@ -956,7 +1000,10 @@ impl Training {
                     .ok_or(TrainingError::NotFound)?;
                 txn.commit().await?;
                 metric::answered("repeat");
-                return self.repeat(&session, &target, &stored).await;
+                return self
+                    .repeat(&session, &target, &stored)
+                    .await
+                    .map(Fresh::Done);
             }
             "skipped" => return Err(TrainingError::NotCurrent),
             _ => {}
@@ -968,9 +1015,9 @@ impl Training {
         let rev = self.content.revision(&txn, target.revision_id).await?;
         let rules: RuleSet = parse_json(&session.rules)?;
         let graded_at = std::time::Instant::now();
-        let outcome = scoring::grade(&rules, &rev.content, &response).map_err(response_error)?;
+        let outcome = scoring::grade(&rules, &rev.content, response).map_err(response_error)?;
         let outcome = self
-            .second_grader(&txn, learner, outcome, &rev.content, &response)
+            .second_grader(&txn, learner, outcome, &rev.content, response)
             .await?;
         metrics::histogram!(metric::GRADING).record(graded_at.elapsed().as_secs_f64());
         let feature = Feature::answer_of(rev.content.kind);
@@ -991,7 +1038,7 @@ impl Training {
             learner_id: learner,
             item_id: target.item_id,
             revision_id: target.revision_id,
-            response: json(&response)?,
+            response: json(response)?,
             ratio: outcome.ratio(),
             correct: outcome.correct(),
             grader: match outcome {
@@ -1031,7 +1078,10 @@ impl Training {
                 .await?
                 .ok_or(TrainingError::NotCurrent)?;
             metric::answered("repeat");
-            return self.repeat(&session, &target, &stored).await;
+            return self
+                .repeat(&session, &target, &stored)
+                .await
+                .map(Fresh::Done);
         }
         if matches!(
             outcome,
@@ -1056,16 +1106,16 @@ impl Training {
             let explain = self.explanations_allowed(learner).await?;
             (
                 Some(grade_view(&stored)),
-                Some(feedback(&rev, &target, &response, explain)?),
+                Some(feedback(&rev, &target, response, explain)?),
             )
         };
-        Ok(AnswerOutcome {
+        Ok(Fresh::Done(AnswerOutcome {
             served_id: target.id,
             repeat: false,
             grade,
             feedback,
             next,
-        })
+        }))
     }
 
     /// Applies a grade given after the answer to an attempt stored **awaiting the grader** (the
@@ -1104,7 +1154,9 @@ impl Training {
         };
         let _gate = self.write_gate().await;
         let txn = begin_write(&self.db).await?;
-        let Some((_, items)) =
+        // (A publish between the pool and this read leaves the grade under the set the pool
+        // was built with, as for an answer already sent; the recomputation replays it.)
+        let Some(repo::SessionRows { items, .. }) =
             repo::session_with_items(&txn, a.session_id, a.learner_id, true).await?
         else {
             return Ok(false);
@@ -1678,13 +1730,29 @@ impl Training {
     /// Skips the item currently served and serves the next one.
     pub async fn skip(&self, actor: &Actor, id: Uuid, served_id: Uuid) -> Result<Next> {
         require(actor, Action::Train)?;
-        let learner = actor.id;
+        match self.skip_once(actor.id, id, served_id).await? {
+            Fresh::Done(next) => Ok(next),
+            Fresh::Stale => match self.skip_once(actor.id, id, served_id).await? {
+                Fresh::Done(next) => Ok(next),
+                Fresh::Stale => Err(TrainingError::Store(
+                    "the parameter set changed twice during one skip".into(),
+                )),
+            },
+        }
+    }
+
+    /// One try of [`Self::skip`] (as [`Self::answer_once`]).
+    async fn skip_once(&self, learner: Uuid, id: Uuid, served_id: Uuid) -> Result<Fresh<Next>> {
         let pool = self.pool_before_write(learner, id).await?;
         let _gate = self.write_gate().await;
         let txn = begin_write(&self.db).await?;
-        let (session, mut items) = repo::session_with_items(&txn, id, learner, true)
+        let rows = repo::session_with_items(&txn, id, learner, true)
             .await?
             .ok_or(TrainingError::NotFound)?;
+        if self.stale(id, pool.as_deref(), rows.active_set) {
+            return Ok(Fresh::Stale);
+        }
+        let (session, mut items) = (rows.session, rows.items);
         let target = items
             .iter()
             .find(|i| i.id == served_id)
@@ -1693,7 +1761,7 @@ impl Training {
         match target.state.as_str() {
             "skipped" => {
                 txn.commit().await?;
-                return self.current_next(&session).await;
+                return self.current_next(&session).await.map(Fresh::Done);
             }
             "answered" => return Err(TrainingError::NotCurrent),
             _ => {}
@@ -1716,7 +1784,18 @@ impl Training {
         }
         txn.commit().await?;
         self.forget_pool_at_end(id, pool.as_deref(), &next);
-        Ok(next)
+        Ok(Fresh::Done(next))
+    }
+
+    /// Whether `pool` was built under another set than `active_set`, the set in use read in
+    /// the write's transaction; a stale pool leaves the cache, so the next try builds it
+    /// again under the set in use.
+    fn stale(&self, id: Uuid, pool: Option<&Pool>, active_set: i64) -> bool {
+        let stale = pool.is_some_and(|p| p.parameter_set != active_set);
+        if stale {
+            self.pools.invalidate(&id);
+        }
+        stale
     }
 
     /// How many session pools the cache holds now (pending evictions applied).
@@ -1731,8 +1810,8 @@ impl Training {
     /// (docs/PERFORMANCE.md, "Soak"). The end page of a session that ran out of questions
     /// builds the pool again, uncached, for the filters that would widen it.
     fn forget_pool_at_end(&self, id: Uuid, pool: Option<&Pool>, next: &Next) {
-        if let (Some(pool), Next::End(_)) = (pool, next) {
-            self.pools.invalidate(&(id, pool.parameter_set));
+        if let (Some(_), Next::End(_)) = (pool, next) {
+            self.pools.invalidate(&id);
         }
     }
 
@@ -1847,9 +1926,7 @@ impl Training {
             self.end_session(&txn, session, reason).await?;
         }
         txn.commit().await?;
-        // The entry under the set in use; one under an earlier set expires with its TTL.
-        self.pools
-            .invalidate(&(id, repo::active_parameter_set(&self.db).await?));
+        self.pools.invalidate(&id);
         self.summary(actor, id).await
     }
 
