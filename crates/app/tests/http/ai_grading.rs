@@ -161,6 +161,18 @@ async fn an_unsure_qroc_answer_is_graded_by_the_model_after_the_answer_and_a_rev
     let after = attempt(&app, &served[0]).await;
     assert_eq!(after.grader.as_deref(), Some("llm"));
     assert_eq!(after.ungraded_reason, None);
+    // The call is accounted for, billed to no one: the learner is not recorded.
+    let day = myqcm_services::ai::usage::day_of(app.now());
+    let calls = myqcm_db::ai::calls_between(&app.db.conn, None, &day, &day, 100)
+        .await
+        .unwrap();
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    assert_eq!(calls[0].kind, "grading");
+    assert_eq!(calls[0].author_id, None);
+    assert!(calls[0].prompt_tokens > 0 && calls[0].completion_tokens > 0);
+    let request = calls[0].request_id.clone().unwrap();
+    assert!(request.starts_with("job/"), "{request}");
+    assert!(!request.contains(&u.id.to_string()) && !request.contains(&after.id.to_string()));
     let correct = after.correct.unwrap();
     assert_eq!(after.ratio, Some(if correct { 1.0 } else { 0.0 }));
     // The grade updated the learner's state as an on-the-spot grade does: one answer more in

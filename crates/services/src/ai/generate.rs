@@ -217,6 +217,12 @@ pub struct ChunkOutcome {
     pub rejected: Vec<Rejection>,
     /// Tokens billed (prompt + completion).
     pub tokens: u64,
+    /// Prompt tokens billed.
+    pub prompt_tokens: u32,
+    /// Completion tokens billed.
+    pub completion_tokens: u32,
+    /// The model that answered.
+    pub model: String,
 }
 
 /// Whether `text` holds a link, an image or raw HTML (generated content may use simple
@@ -452,6 +458,9 @@ pub async fn generate_chunk(
         seen,
     );
     out.tokens = u64::from(answer.prompt_tokens) + u64::from(answer.completion_tokens);
+    out.prompt_tokens = answer.prompt_tokens;
+    out.completion_tokens = answer.completion_tokens;
+    out.model = answer.model;
     Ok(out)
 }
 

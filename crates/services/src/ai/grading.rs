@@ -21,11 +21,13 @@ use myqcm_db::{DatabaseConnection, DbError};
 use myqcm_domain::catalogue::ItemContent;
 use myqcm_domain::catalogue::lifecycle::Actor;
 use myqcm_domain::permissions::Action;
-use myqcm_domain::ports::{LanguageModel, LlmError, LlmRequest};
+use myqcm_domain::ports::{LanguageModel, LlmAnswer, LlmError, LlmRequest};
 use myqcm_domain::scoring::Response;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use uuid::Uuid;
+
+use super::usage::Meter;
 
 /// The job kind.
 pub const KIND: &str = "ai.grade_qroc";
@@ -147,6 +149,16 @@ pub async fn judge(
     content: &ItemContent,
     answer: &str,
 ) -> Result<bool, LlmError> {
+    judge_answer(llm, key, content, answer).await.map(|a| a.0)
+}
+
+/// [`judge`] with the model's answer (the verdict, the answer for accounting).
+async fn judge_answer(
+    llm: &dyn LanguageModel,
+    key: String,
+    content: &ItemContent,
+    answer: &str,
+) -> Result<(bool, LlmAnswer), LlmError> {
     let req = LlmRequest {
         system: system_prompt(),
         user: user_prompt(content, answer),
@@ -157,11 +169,11 @@ pub async fn judge(
         idempotency_key: key,
     };
     let a = llm.complete_json(&req).await?;
-    let v: Verdict = serde_json::from_value(a.content)
+    let v: Verdict = serde_json::from_value(a.content.clone())
         .map_err(|e| LlmError::Malformed(format!("qroc grade: {e}")))?;
     match v.verdict.as_str() {
-        "correct" => Ok(true),
-        "incorrect" => Ok(false),
+        "correct" => Ok((true, a)),
+        "incorrect" => Ok((false, a)),
         other => Err(LlmError::Malformed(format!("qroc grade verdict {other:?}"))),
     }
 }
@@ -185,6 +197,7 @@ pub enum Graded {
 pub async fn grade_attempt(
     db: &DatabaseConnection,
     llm: &dyn LanguageModel,
+    meter: &Meter<'_>,
     training: &crate::training::Training,
     id: Uuid,
 ) -> Result<Graded, GradingError> {
@@ -202,8 +215,15 @@ pub async fn grade_attempt(
     let Ok(Response::Text(text)) = serde_json::from_str::<Response>(&a.response) else {
         return Ok(Graded::Skipped);
     };
-    match judge(llm, format!("{KIND}/{id}"), &content, &text).await {
-        Ok(correct) => {
+    match judge_answer(llm, format!("{KIND}/{id}"), &content, &text).await {
+        Ok((correct, answer)) => {
+            meter
+                .record(
+                    &answer.model,
+                    answer.prompt_tokens,
+                    answer.completion_tokens,
+                )
+                .await?;
             if training
                 .apply_late_grade(id, correct, "llm")
                 .await

@@ -21,6 +21,7 @@ use uuid::Uuid;
 use super::drafts::{self, AiError};
 use super::generate::GenerationSpec;
 use super::ingest::{self, IngestError, LIMITS};
+use super::usage::{self, DailyLimit, UsageError, UsagePolicy};
 use crate::jobs::JobEvent;
 
 /// The job kind.
@@ -144,6 +145,20 @@ pub enum RequestError {
     /// Blob store failure.
     #[error("storing the document failed: {0}")]
     Blob(String),
+    /// The requester's daily token limit is reached: nothing was queued.
+    #[error(transparent)]
+    DailyLimit(DailyLimit),
+}
+
+impl From<UsageError> for RequestError {
+    fn from(e: UsageError) -> Self {
+        match e {
+            UsageError::Limit(l) => Self::DailyLimit(l),
+            UsageError::Store(s) => Self::Store(s),
+            UsageError::Unavailable => Self::Unavailable,
+            UsageError::Forbidden => Self::Forbidden,
+        }
+    }
 }
 
 fn invalid(field: &'static str, message: impl Into<String>) -> RequestError {
@@ -166,14 +181,17 @@ fn job_key(id: Uuid) -> String {
     format!("{KIND}/{id}")
 }
 
-/// Checks everything, stores the document and queues the job.
+/// Checks everything (the requester's daily token limit too), stores the document and queues
+/// the job.
 ///
 /// # Errors
 /// See [`RequestError`].
+#[allow(clippy::too_many_arguments, reason = "one use case")]
 pub async fn start(
     db: &DatabaseConnection,
     blobs: &dyn BlobStore,
     llm_configured: bool,
+    policy: UsagePolicy,
     actor: &Actor,
     document: Bytes,
     req: GenerationRequest,
@@ -221,6 +239,7 @@ pub async fn start(
         return Err(invalid("file", "choose a document"));
     }
     let kind = ingest::sniff(&document, &LIMITS)?;
+    usage::check_author(db, policy, actor.id, now).await?;
     let id = Uuid::now_v7();
     let blob_key = format!("ai/{}.{}", id.simple(), kind.as_str());
     blobs

@@ -138,3 +138,15 @@ author-kcs-queued = تم طلب الاقتراحات. ستظهر هنا عندم
 author-kcs-hint = يقترحها نموذج لغوي من شجرة كفاءات المقرر. «تطبيق» يحدد الكفاءة في النموذج؛ احفظ للإبقاء عليها.
 author-kcs-apply = تطبيق
 author-kcs-in-form = محددة
+
+# AI accounting (issue 15): the daily token limit and the usage table of /author/generate.
+generate-daily-limit = استنفدت حصتك اليومية البالغة { $limit } رمزًا من الذكاء الاصطناعي: لم يُرسَل أي شيء إلى المساعد. تتجدد الحصة عند منتصف الليل (بتوقيت الجزائر).
+generate-usage-title = استخدامك للمساعد
+generate-usage-today = الرموز المستخدمة اليوم:
+generate-usage-no-limit = بلا حد يومي
+generate-usage-none = لا استخدام خلال الأيام الثلاثين الأخيرة.
+generate-usage-day = اليوم
+generate-usage-calls = الطلبات
+generate-usage-prompt = رموز الطلب
+generate-usage-completion = رموز الإجابة
+generate-usage-tokens = مجموع الرموز

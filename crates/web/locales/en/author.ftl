@@ -138,3 +138,15 @@ author-kcs-queued = Suggestions requested. They will appear here once ready; you
 author-kcs-hint = Proposed by a language model from the course’s KC tree. “Apply” ticks the knowledge component in the form; save to keep it.
 author-kcs-apply = Apply
 author-kcs-in-form = Ticked
+
+# AI accounting (issue 15): the daily token limit and the usage table of /author/generate.
+generate-daily-limit = Your daily allowance of { $limit } AI tokens is used up: nothing was sent to the assistant. It starts again at midnight (Algerian time).
+generate-usage-title = Your use of the assistant
+generate-usage-today = Tokens used today:
+generate-usage-no-limit = no daily limit
+generate-usage-none = No use in the last 30 days.
+generate-usage-day = Day
+generate-usage-calls = Calls
+generate-usage-prompt = Prompt tokens
+generate-usage-completion = Answer tokens
+generate-usage-tokens = Total tokens

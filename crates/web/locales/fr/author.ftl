@@ -138,3 +138,15 @@ author-kcs-queued = Suggestions demandées. Elles apparaîtront ici une fois pr�
 author-kcs-hint = Proposées par un modèle de langage parmi l’arbre des compétences du cours. « Appliquer » coche la compétence dans le formulaire ; enregistrez pour la garder.
 author-kcs-apply = Appliquer
 author-kcs-in-form = Cochée
+
+# AI accounting (issue 15): the daily token limit and the usage table of /author/generate.
+generate-daily-limit = Votre quota quotidien de { $limit } jetons d’IA est épuisé : rien n’a été envoyé à l’assistant. Il repart à minuit (heure algérienne).
+generate-usage-title = Votre utilisation de l’assistant
+generate-usage-today = Jetons utilisés aujourd’hui :
+generate-usage-no-limit = pas de limite quotidienne
+generate-usage-none = Aucune utilisation ces 30 derniers jours.
+generate-usage-day = Jour
+generate-usage-calls = Appels
+generate-usage-prompt = Jetons envoyés
+generate-usage-completion = Jetons de réponse
+generate-usage-tokens = Total des jetons
