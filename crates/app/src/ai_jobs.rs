@@ -26,6 +26,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 pub use myqcm_services::ai::requests::GeneratePayload;
+use myqcm_services::ai::requests::{self, Outcome};
 
 /// What a finished request produced; [`GenerateSummary::message`] is left as the job's last
 /// progress message.
@@ -172,9 +173,29 @@ impl AiGenerateJob {
 #[async_trait]
 impl JobHandler for AiGenerateJob {
     async fn run(&self, payload: serde_json::Value, ctx: JobContext) -> anyhow::Result<()> {
-        let summary = self.execute(payload, &ctx).await?;
-        ctx.set_progress(1.0, summary.message());
-        Ok(())
+        let id = serde_json::from_value::<GeneratePayload>(payload.clone())?.request_id;
+        requests::record_outcome(&self.db, id, Outcome::Running, self.clock.now()).await?;
+        match self.execute(payload, &ctx).await {
+            Ok(summary) => {
+                let outcome = Outcome::Done {
+                    drafts: summary.created.len(),
+                    refused: summary.rejected.clone(),
+                };
+                requests::record_outcome(&self.db, id, outcome, self.clock.now()).await?;
+                ctx.set_progress(1.0, summary.message());
+                Ok(())
+            }
+            Err(e) => {
+                let outcome = match e.downcast_ref::<Interrupted>() {
+                    Some(Interrupted::Cancelled) => Outcome::Cancelled,
+                    // Another worker holds the job now: its attempt records the outcome.
+                    Some(Interrupted::LeaseLost) => return Err(e),
+                    None => Outcome::Failed(e.to_string()),
+                };
+                requests::record_outcome(&self.db, id, outcome, self.clock.now()).await?;
+                Err(e)
+            }
+        }
     }
 }
 

@@ -144,3 +144,163 @@ pub async fn forget_author<C: ConnectionTrait>(c: &C, author: Uuid) -> Result<u6
         .await?;
     Ok(res.rows_affected)
 }
+
+/// The `generation_request` entity (one row per AI generation request).
+pub mod generation_request {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "generation_request")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        /// Who asked.
+        pub requester_id: Uuid,
+        /// Course code.
+        pub course: String,
+        /// KC codes, JSON array.
+        pub kcs: String,
+        /// QCS wanted.
+        pub qcs: i32,
+        /// QCM wanted.
+        pub qcm: i32,
+        /// QROC wanted.
+        pub qroc: i32,
+        /// `easy`, `medium`, `hard`.
+        pub difficulty: String,
+        /// `fr`, `ar`, `en`.
+        pub language: String,
+        /// `queued`, `running`, `done`, `failed`, `cancelled`.
+        pub status: String,
+        /// Epoch ms.
+        pub created_at: i64,
+        /// Epoch ms, once finished.
+        pub finished_at: Option<i64>,
+        /// Drafts created.
+        pub drafts_created: i32,
+        /// Tokens used.
+        pub tokens: i64,
+        /// Refused items, JSON array.
+        pub refusals: String,
+        /// Why a failed request failed.
+        pub error: Option<String>,
+    }
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub use generation_request::Model as GenerationRequestRow;
+
+/// Records a new request.
+pub async fn insert_request<C: ConnectionTrait>(
+    c: &C,
+    row: &GenerationRequestRow,
+) -> Result<(), DbError> {
+    use generation_request::ActiveModel;
+    generation_request::Entity::insert(ActiveModel {
+        id: Set(row.id),
+        requester_id: Set(row.requester_id),
+        course: Set(row.course.clone()),
+        kcs: Set(row.kcs.clone()),
+        qcs: Set(row.qcs),
+        qcm: Set(row.qcm),
+        qroc: Set(row.qroc),
+        difficulty: Set(row.difficulty.clone()),
+        language: Set(row.language.clone()),
+        status: Set(row.status.clone()),
+        created_at: Set(row.created_at),
+        finished_at: Set(row.finished_at),
+        drafts_created: Set(row.drafts_created),
+        tokens: Set(row.tokens),
+        refusals: Set(row.refusals.clone()),
+        error: Set(row.error.clone()),
+    })
+    .exec_without_returning(c)
+    .await?;
+    Ok(())
+}
+
+/// Request `id`, if recorded.
+pub async fn request<C: ConnectionTrait>(
+    c: &C,
+    id: Uuid,
+) -> Result<Option<GenerationRequestRow>, DbError> {
+    Ok(generation_request::Entity::find_by_id(id).one(c).await?)
+}
+
+/// What a finished (or started) request leaves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestOutcome {
+    /// `running`, `done`, `failed` or `cancelled`.
+    pub status: String,
+    /// Epoch ms when finished (none while running).
+    pub finished_at: Option<i64>,
+    /// Drafts created.
+    pub drafts_created: i32,
+    /// Tokens used.
+    pub tokens: i64,
+    /// Refused items, JSON array.
+    pub refusals: String,
+    /// Why it failed.
+    pub error: Option<String>,
+}
+
+/// Sets the outcome of request `id` (nothing when it is not recorded).
+pub async fn set_request_outcome<C: ConnectionTrait>(
+    c: &C,
+    id: Uuid,
+    o: &RequestOutcome,
+) -> Result<(), DbError> {
+    use sea_orm::sea_query::Expr;
+    generation_request::Entity::update_many()
+        .col_expr(
+            generation_request::Column::Status,
+            Expr::value(o.status.clone()),
+        )
+        .col_expr(
+            generation_request::Column::FinishedAt,
+            Expr::value(o.finished_at),
+        )
+        .col_expr(
+            generation_request::Column::DraftsCreated,
+            Expr::value(o.drafts_created),
+        )
+        .col_expr(generation_request::Column::Tokens, Expr::value(o.tokens))
+        .col_expr(
+            generation_request::Column::Refusals,
+            Expr::value(o.refusals.clone()),
+        )
+        .col_expr(
+            generation_request::Column::Error,
+            Expr::value(o.error.clone()),
+        )
+        .filter(generation_request::Column::Id.eq(id))
+        .exec(c)
+        .await?;
+    Ok(())
+}
+
+/// Every request of `requester` (account export), oldest first.
+pub async fn requests_of<C: ConnectionTrait>(
+    c: &C,
+    requester: Uuid,
+) -> Result<Vec<GenerationRequestRow>, DbError> {
+    Ok(generation_request::Entity::find()
+        .filter(generation_request::Column::RequesterId.eq(requester))
+        .order_by_asc(generation_request::Column::CreatedAt)
+        .all(c)
+        .await?)
+}
+
+/// Account erasure: the requests of `requester` are deleted (their drafts are catalogue items,
+/// handled with the catalogue).
+pub async fn delete_requests_of<C: ConnectionTrait>(
+    c: &C,
+    requester: Uuid,
+) -> Result<u64, DbError> {
+    let res = generation_request::Entity::delete_many()
+        .filter(generation_request::Column::RequesterId.eq(requester))
+        .exec(c)
+        .await?;
+    Ok(res.rows_affected)
+}

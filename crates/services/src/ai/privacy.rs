@@ -22,12 +22,34 @@ pub async fn export<C: ConnectionTrait>(
         .iter()
         .map(CallView::of)
         .collect();
-    Ok(serde_json::json!({ "model_calls": calls }))
+    let requests: Vec<serde_json::Value> = myqcm_db::ai::requests_of(c, account)
+        .await?
+        .into_iter()
+        .map(|r| {
+            serde_json::json!({
+                "id": r.id,
+                "course": r.course,
+                "kcs": serde_json::from_str::<serde_json::Value>(&r.kcs).unwrap_or_default(),
+                "counts": {"qcs": r.qcs, "qcm": r.qcm, "qroc": r.qroc},
+                "difficulty": r.difficulty,
+                "language": r.language,
+                "status": r.status,
+                "created_at": chrono::DateTime::from_timestamp_millis(r.created_at),
+                "finished_at": r.finished_at.and_then(chrono::DateTime::from_timestamp_millis),
+                "drafts_created": r.drafts_created,
+                "tokens": r.tokens,
+                "refused": serde_json::from_str::<serde_json::Value>(&r.refusals).unwrap_or_default(),
+                "error": r.error,
+            })
+        })
+        .collect();
+    Ok(serde_json::json!({ "model_calls": calls, "generation_requests": requests }))
 }
 
 /// Clears `account` from the KC suggestions it decided (`kc_suggestion.decided_by`; the
 /// decision and its date stay) and from the model calls billed to it (`llm_call.author_id`;
-/// the tokens and cost stay in the platform's totals, billed to no one). Generated drafts are
+/// the tokens and cost stay in the platform's totals, billed to no one), and deletes its
+/// generation requests (`generation_request`: what was asked and refused). Generated drafts are
 /// catalogue items like any other (their author is handled with the catalogue), and grading
 /// overrides are audit rows.
 ///
@@ -36,6 +58,7 @@ pub async fn export<C: ConnectionTrait>(
 pub async fn erase<C: ConnectionTrait>(c: &C, account: Uuid) -> Result<(), DbError> {
     myqcm_db::catalogue::kc_suggestions::forget_decider(c, account).await?;
     myqcm_db::ai::forget_author(c, account).await?;
+    myqcm_db::ai::delete_requests_of(c, account).await?;
     Ok(())
 }
 
@@ -62,7 +85,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn the_export_holds_the_authors_calls_and_erasure_keeps_them_billed_to_no_one() {
+    async fn the_export_holds_the_authors_calls_and_requests_and_erasure_clears_them() {
         let db = myqcm_testkit::test_db().await.unwrap();
         let c = &db.conn;
         let (author, other) = (Uuid::now_v7(), Uuid::now_v7());
@@ -73,7 +96,30 @@ mod tests {
         ] {
             myqcm_db::ai::insert_call(c, &row).await.unwrap();
         }
+        let request = myqcm_db::ai::GenerationRequestRow {
+            id: Uuid::now_v7(),
+            requester_id: author,
+            course: "cardio-hta".into(),
+            kcs: r#"["kc-1"]"#.into(),
+            qcs: 1,
+            qcm: 2,
+            qroc: 0,
+            difficulty: "medium".into(),
+            language: "fr".into(),
+            status: "done".into(),
+            created_at: 1_780_000_000_000,
+            finished_at: Some(1_780_000_001_000),
+            drafts_created: 2,
+            tokens: 150,
+            refusals: r#"[{"chunk":0,"position":2,"code":"duplicate","message":"m","excerpt":"Le coeur"}]"#.into(),
+            error: None,
+        };
+        myqcm_db::ai::insert_request(c, &request).await.unwrap();
         let out = export(c, author).await.unwrap();
+        let requests = out["generation_requests"].as_array().unwrap();
+        assert_eq!(requests.len(), 1, "{out}");
+        assert_eq!(requests[0]["refused"][0]["code"], "duplicate");
+        assert_eq!(requests[0]["drafts_created"], 2);
         let calls = out["model_calls"].as_array().unwrap();
         assert_eq!(calls.len(), 2, "{out}");
         assert_eq!(calls[0]["prompt_tokens"], 100);

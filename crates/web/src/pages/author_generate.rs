@@ -13,6 +13,7 @@ use axum::response::Response;
 use axum::routing::get;
 use myqcm_domain::catalogue::lifecycle::Actor;
 use myqcm_domain::codes;
+use myqcm_services::ai::generate::Rejection;
 use myqcm_services::ai::requests::{self, GenerationView, RequestDraft, RequestError};
 use myqcm_services::ai::usage::{self, MyUsage};
 use uuid::Uuid;
@@ -168,6 +169,16 @@ impl StatusPage {
 
     fn status_label(&self) -> String {
         self.ctx.t(&format!("generate-status-{}", self.req.status))
+    }
+
+    /// A refused item's reason in the page's language: the generation message of its code,
+    /// else the form message of that code (catalogue rules), else the English text.
+    fn reason(&self, r: &Rejection) -> String {
+        let locale = self.ctx.locale;
+        locale
+            .try_t(&format!("generate-reason-{}", r.code))
+            .or_else(|| locale.try_t(&format!("field-{}", r.code)))
+            .unwrap_or_else(|| r.message.clone())
     }
 }
 
