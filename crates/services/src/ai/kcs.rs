@@ -632,6 +632,72 @@ pub async fn decide(
     stored_for(db, llm, actor, id).await
 }
 
+/// The KC codes item `id` is tagged with now (the editor reads them before a save, for
+/// [`accept_applied`]).
+///
+/// # Errors
+/// See [`KcError`].
+pub async fn tags_before_save(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    id: Uuid,
+) -> Result<Vec<String>, KcError> {
+    let item = catalogue::get_staff(db, actor, id).await?;
+    Ok(item.kcs.iter().map(|t| t.code.clone()).collect())
+}
+
+/// After the item editor saved item `id` (its tags were `before`): every **pending**
+/// suggestion whose KC the save added to the tags is **accepted** by `actor` (the author
+/// applied it with *Apply*, or ticked it by hand: the same choice), with the tag change in the
+/// audit log (`catalogue.item_kcs`, source `ai_suggestion`, `via: "editor"`) in the same
+/// transaction, as a decision on the review page is. The other suggestions stay as they are:
+/// nobody chose to ignore them. Returns the KC codes accepted.
+///
+/// # Errors
+/// See [`KcError`].
+pub async fn accept_applied(
+    db: &DatabaseConnection,
+    llm: bool,
+    actor: &Actor,
+    id: Uuid,
+    before: &[String],
+    now: DateTime<Utc>,
+) -> Result<Vec<String>, KcError> {
+    gate(llm, actor)?;
+    let item = catalogue::get_staff(db, actor, id).await?;
+    let rows = store::of_item(db, id).await?;
+    let added: Vec<&catalogue::views::KcTag> = item
+        .kcs
+        .iter()
+        .filter(|t| !before.contains(&t.code))
+        .filter(|t| {
+            rows.iter()
+                .any(|r| r.kc_id == t.id && r.status == "pending")
+        })
+        .collect();
+    if added.is_empty() {
+        return Ok(Vec::new());
+    }
+    let txn = myqcm_db::begin_write(db).await?;
+    for t in &added {
+        store::decide(&txn, id, t.id, "accepted", actor.id, ms(now)).await?;
+    }
+    let after: Vec<String> = item.kcs.iter().map(|t| t.code.clone()).collect();
+    let ev = crate::identity::audit::Event::new("catalogue.item_kcs")
+        .actor(actor.id)
+        .target(id.to_string())
+        .detail(json!({
+            "from": before,
+            "to": after,
+            "source": "ai_suggestion",
+            "via": "editor",
+            "accepted": added.iter().map(|t| t.code.clone()).collect::<Vec<_>>(),
+        }));
+    crate::identity::audit::record_at(&txn, now, ev).await?;
+    txn.commit().await?;
+    Ok(added.iter().map(|t| t.code.clone()).collect())
+}
+
 // ------------------------------------------------------------------ bulk runs
 
 /// The payload of `ai.suggest_kcs`.
