@@ -304,3 +304,85 @@ pub async fn delete_requests_of<C: ConnectionTrait>(
         .await?;
     Ok(res.rows_affected)
 }
+
+/// The `qroc_grade_rationale` entity: the model's rationale of a QROC grade.
+pub mod qroc_grade_rationale {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "qroc_grade_rationale")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub attempt_id: Uuid,
+        /// What the model said (at most 1000 characters).
+        pub rationale: String,
+        /// Model that graded.
+        pub model: String,
+        /// Epoch ms.
+        pub created_at: i64,
+    }
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// Stores (or replaces) the rationale of attempt `attempt`'s grade.
+pub async fn put_rationale<C: ConnectionTrait>(
+    c: &C,
+    attempt: Uuid,
+    rationale: &str,
+    model: &str,
+    now_ms: i64,
+) -> Result<(), DbError> {
+    use qroc_grade_rationale::{ActiveModel, Column, Entity};
+    Entity::delete_many()
+        .filter(Column::AttemptId.eq(attempt))
+        .exec(c)
+        .await?;
+    Entity::insert(ActiveModel {
+        attempt_id: Set(attempt),
+        rationale: Set(rationale.chars().take(1000).collect()),
+        model: Set(model.chars().take(120).collect()),
+        created_at: Set(now_ms),
+    })
+    .exec_without_returning(c)
+    .await?;
+    Ok(())
+}
+
+/// The rationales of `attempts`, by attempt.
+pub async fn rationales<C: ConnectionTrait>(
+    c: &C,
+    attempts: Vec<Uuid>,
+) -> Result<std::collections::HashMap<Uuid, String>, DbError> {
+    use qroc_grade_rationale::{Column, Entity};
+    if attempts.is_empty() {
+        return Ok(std::collections::HashMap::new());
+    }
+    Ok(Entity::find()
+        .filter(Column::AttemptId.is_in(attempts))
+        .all(c)
+        .await?
+        .into_iter()
+        .map(|r| (r.attempt_id, r.rationale))
+        .collect())
+}
+
+/// Account erasure of a learner: the rationales of their attempts' grades go with their
+/// free-text answers (a rationale may quote the answer).
+pub async fn delete_rationales_of_learner<C: ConnectionTrait>(
+    c: &C,
+    learner: Uuid,
+) -> Result<u64, DbError> {
+    use qroc_grade_rationale::{Column, Entity};
+    use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
+    let attempts = Query::select()
+        .column(Alias::new("id"))
+        .from(Alias::new("attempt"))
+        .and_where(Expr::col(Alias::new("learner_id")).eq(learner))
+        .to_owned();
+    let res = Entity::delete_many()
+        .filter(Column::AttemptId.in_subquery(attempts))
+        .exec(c)
+        .await?;
+    Ok(res.rows_affected)
+}

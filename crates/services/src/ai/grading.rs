@@ -137,6 +137,8 @@ pub fn user_prompt(c: &ItemContent, answer: &str) -> String {
 #[derive(Deserialize)]
 struct Verdict {
     verdict: String,
+    #[serde(default)]
+    rationale: String,
 }
 
 /// One judgement: whether `answer` is correct for `content` (temperature 0).
@@ -152,13 +154,13 @@ pub async fn judge(
     judge_answer(llm, key, content, answer).await.map(|a| a.0)
 }
 
-/// [`judge`] with the model's answer (the verdict, the answer for accounting).
+/// [`judge`] with the model's rationale and answer (for the reviewer and the accounting).
 async fn judge_answer(
     llm: &dyn LanguageModel,
     key: String,
     content: &ItemContent,
     answer: &str,
-) -> Result<(bool, LlmAnswer), LlmError> {
+) -> Result<(bool, String, LlmAnswer), LlmError> {
     let req = LlmRequest {
         system: system_prompt(),
         user: user_prompt(content, answer),
@@ -171,9 +173,10 @@ async fn judge_answer(
     let a = llm.complete_json(&req).await?;
     let v: Verdict = serde_json::from_value(a.content.clone())
         .map_err(|e| LlmError::Malformed(format!("qroc grade: {e}")))?;
+    let rationale = v.rationale.trim().to_owned();
     match v.verdict.as_str() {
-        "correct" => Ok((true, a)),
-        "incorrect" => Ok((false, a)),
+        "correct" => Ok((true, rationale, a)),
+        "incorrect" => Ok((false, rationale, a)),
         other => Err(LlmError::Malformed(format!("qroc grade verdict {other:?}"))),
     }
 }
@@ -216,7 +219,7 @@ pub async fn grade_attempt(
         return Ok(Graded::Skipped);
     };
     match judge_answer(llm, format!("{KIND}/{id}"), &content, &text).await {
-        Ok((correct, answer)) => {
+        Ok((correct, rationale, answer)) => {
             meter
                 .record(
                     &answer.model,
@@ -229,6 +232,11 @@ pub async fn grade_attempt(
                 .await
                 .map_err(|e| GradingError::Store(DbError::Backend(e.to_string())))?
             {
+                // Beside the grade, for reviewers only (never shown to the learner).
+                if !rationale.is_empty() {
+                    let at = meter.now().timestamp_millis();
+                    myqcm_db::ai::put_rationale(db, id, &rationale, &answer.model, at).await?;
+                }
                 Ok(Graded::Llm(correct))
             } else {
                 Ok(Graded::Skipped)
@@ -370,6 +378,8 @@ pub struct AssistedAnswerView {
     pub ungraded_reason: Option<String>,
     /// When it was answered.
     pub answered_at: DateTime<Utc>,
+    /// The model's rationale for its grade (reviewers only; never shown to learners).
+    pub rationale: Option<String>,
 }
 
 /// The newest 100 answers graded by the model, waiting for it, or left ungraded by its
@@ -392,6 +402,7 @@ pub async fn assisted(
         return Err(GradingError::Forbidden);
     }
     let rows = myqcm_db::training::assisted_attempts(db, 100).await?;
+    let mut rationales = myqcm_db::ai::rationales(db, rows.iter().map(|a| a.id).collect()).await?;
     let mut ids: Vec<Uuid> = rows.iter().map(|a| a.revision_id).collect();
     ids.sort_unstable();
     ids.dedup();
@@ -424,6 +435,7 @@ pub async fn assisted(
                 correct: a.correct,
                 ungraded_reason: a.ungraded_reason,
                 answered_at: DateTime::from_timestamp_millis(a.created_at).unwrap_or_default(),
+                rationale: rationales.remove(&a.id),
             }
         })
         .collect())

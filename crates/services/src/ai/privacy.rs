@@ -49,7 +49,9 @@ pub async fn export<C: ConnectionTrait>(
 /// Clears `account` from the KC suggestions it decided (`kc_suggestion.decided_by`; the
 /// decision and its date stay) and from the model calls billed to it (`llm_call.author_id`;
 /// the tokens and cost stay in the platform's totals, billed to no one), and deletes its
-/// generation requests (`generation_request`: what was asked and refused). Generated drafts are
+/// generation requests (`generation_request`: what was asked and refused) and, as a learner,
+/// the model's rationales of its QROC grades (`qroc_grade_rationale`, which may quote the
+/// free-text answers erased with the learning data). Generated drafts are
 /// catalogue items like any other (their author is handled with the catalogue), and grading
 /// overrides are audit rows.
 ///
@@ -59,6 +61,7 @@ pub async fn erase<C: ConnectionTrait>(c: &C, account: Uuid) -> Result<(), DbErr
     myqcm_db::catalogue::kc_suggestions::forget_decider(c, account).await?;
     myqcm_db::ai::forget_author(c, account).await?;
     myqcm_db::ai::delete_requests_of(c, account).await?;
+    myqcm_db::ai::delete_rationales_of_learner(c, account).await?;
     Ok(())
 }
 

@@ -211,6 +211,11 @@ impl<'a> Meter<'a> {
         }
     }
 
+    /// The meter's clock reading.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
     /// Whether one more call may start now: the author's tokens of the day are under the
     /// limit (always for no author or no limit).
     ///
