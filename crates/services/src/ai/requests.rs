@@ -16,7 +16,6 @@ use myqcm_domain::catalogue::lifecycle::Actor;
 use myqcm_domain::catalogue::{Difficulty, Locale};
 use myqcm_domain::permissions::Action;
 use myqcm_domain::ports::BlobStore;
-use sea_orm::TransactionTrait;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -402,7 +401,7 @@ pub async fn start(
     // A model failure is retried by the client already; a second attempt would bill again.
     job.max_attempts = 1;
     job.idempotency_key = Some(job_key(id));
-    let txn = db.begin().await.map_err(DbError::from)?;
+    let txn = myqcm_db::begin_write(db).await?;
     myqcm_db::ai::insert_request(&txn, &row).await?;
     let job_id = myqcm_db::jobs::enqueue(&txn, &job, now).await?;
     txn.commit().await.map_err(DbError::from)?;
