@@ -20,11 +20,13 @@ use myqcm_jobs::{Interrupted, JobContext, JobHandler};
 use myqcm_services::ai::drafts::{self, AiError};
 use myqcm_services::ai::generate::GenerationSpec;
 use myqcm_services::ai::ingest::LIMITS;
+use myqcm_services::ai::usage::{Billing, CallKind, UsagePolicy};
 use myqcm_services::ai::{grading, kcs};
 use serde::Serialize;
 use uuid::Uuid;
 
 pub use myqcm_services::ai::requests::GeneratePayload;
+use myqcm_services::ai::requests::{self, Outcome};
 
 /// What a finished request produced; [`GenerateSummary::message`] is left as the job's last
 /// progress message.
@@ -60,6 +62,8 @@ impl GenerateSummary {
 pub struct AiGenerateJob {
     /// Database.
     pub db: DatabaseConnection,
+    /// Prices and the daily limit (every call is recorded, billed to the requester).
+    pub usage: UsagePolicy,
     /// Where uploads are.
     pub blobs: Arc<dyn BlobStore>,
     /// The model.
@@ -122,7 +126,18 @@ impl AiGenerateJob {
             ctx.set_progress(f * 0.9, format!("{done} / {total}"));
         };
         let cancelled = || ctx.is_cancelled();
+        let meter = Billing {
+            clock: self.clock.as_ref(),
+            policy: self.usage,
+        }
+        .meter(
+            &self.db,
+            CallKind::Generation,
+            Some(p.requester),
+            Some(p.request_id.to_string()),
+        );
         let collected = match drafts::collect(
+            Some(&meter),
             self.llm.as_ref(),
             &p.request_id.to_string(),
             &spec,
@@ -158,9 +173,29 @@ impl AiGenerateJob {
 #[async_trait]
 impl JobHandler for AiGenerateJob {
     async fn run(&self, payload: serde_json::Value, ctx: JobContext) -> anyhow::Result<()> {
-        let summary = self.execute(payload, &ctx).await?;
-        ctx.set_progress(1.0, summary.message());
-        Ok(())
+        let id = serde_json::from_value::<GeneratePayload>(payload.clone())?.request_id;
+        requests::record_outcome(&self.db, id, Outcome::Running, self.clock.now()).await?;
+        match self.execute(payload, &ctx).await {
+            Ok(summary) => {
+                let outcome = Outcome::Done {
+                    drafts: summary.created.len(),
+                    refused: summary.rejected.clone(),
+                };
+                requests::record_outcome(&self.db, id, outcome, self.clock.now()).await?;
+                ctx.set_progress(1.0, summary.message());
+                Ok(())
+            }
+            Err(e) => {
+                let outcome = match e.downcast_ref::<Interrupted>() {
+                    Some(Interrupted::Cancelled) => Outcome::Cancelled,
+                    // Another worker holds the job now: its attempt records the outcome.
+                    Some(Interrupted::LeaseLost) => return Err(e),
+                    None => Outcome::Failed(e.to_string()),
+                };
+                requests::record_outcome(&self.db, id, outcome, self.clock.now()).await?;
+                Err(e)
+            }
+        }
     }
 }
 
@@ -170,6 +205,8 @@ impl JobHandler for AiGenerateJob {
 pub struct AiSuggestKcsJob {
     /// Database.
     pub db: DatabaseConnection,
+    /// Prices and the daily limit (billed to the run's requester).
+    pub usage: UsagePolicy,
     /// The model.
     pub llm: Arc<dyn LanguageModel>,
     /// Clock.
@@ -193,7 +230,20 @@ impl JobHandler for AiSuggestKcsJob {
         };
         ctx.progress(0.0, format!("0 / {total}")).await?;
         for (i, id) in ids.into_iter().enumerate() {
-            match kcs::run_one(&self.db, self.llm.as_ref(), &actor, id, self.clock.now()).await? {
+            let billing = Billing {
+                clock: self.clock.as_ref(),
+                policy: self.usage,
+            };
+            let one = kcs::run_one(
+                &self.db,
+                self.llm.as_ref(),
+                billing,
+                &actor,
+                (p.run_id, id),
+                self.clock.now(),
+            )
+            .await?;
+            match one {
                 Ok(v) => {
                     s.tokens += v.tokens;
                     s.suggested += usize::from(!v.suggestions.is_empty());
@@ -216,6 +266,10 @@ impl JobHandler for AiSuggestKcsJob {
 pub struct AiGradeQrocJob {
     /// Database.
     pub db: DatabaseConnection,
+    /// Prices (the call is recorded with no author: the learner is never named).
+    pub usage: UsagePolicy,
+    /// Clock.
+    pub clock: Arc<dyn Clock>,
     /// The model.
     pub llm: Arc<dyn LanguageModel>,
     /// The training use cases (a grade updates the learner's state).
@@ -231,9 +285,24 @@ impl AiGradeQrocJob {
 impl JobHandler for AiGradeQrocJob {
     async fn run(&self, payload: serde_json::Value, ctx: JobContext) -> anyhow::Result<()> {
         let p: grading::GradePayload = serde_json::from_value(payload)?;
-        let done =
-            grading::grade_attempt(&self.db, self.llm.as_ref(), &self.training, p.attempt_id)
-                .await?;
+        let meter = Billing {
+            clock: self.clock.as_ref(),
+            policy: self.usage,
+        }
+        .meter(
+            &self.db,
+            CallKind::Grading,
+            None,
+            Some(format!("job/{}", ctx.job_id)),
+        );
+        let done = grading::grade_attempt(
+            &self.db,
+            self.llm.as_ref(),
+            &meter,
+            &self.training,
+            p.attempt_id,
+        )
+        .await?;
         ctx.set_progress(1.0, format!("{done:?}"));
         Ok(())
     }
@@ -281,6 +350,7 @@ mod tests {
         blobs.put("ai/req.pdf", pdf.into()).await.unwrap();
         let job = AiGenerateJob {
             db: c.clone(),
+            usage: UsagePolicy::default(),
             blobs,
             llm: Arc::new(OpenAiCompatible::new(s).unwrap()),
             clock: Arc::new(SystemClock),

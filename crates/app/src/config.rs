@@ -141,6 +141,13 @@ pub struct Settings {
     /// Model name.
     #[serde(deserialize_with = "opt_text")]
     pub llm_model: Option<String>,
+    /// Estimated price of 1000 prompt tokens, micro-units of the currency (0 = unknown).
+    pub llm_price_prompt_per_1k: u64,
+    /// Estimated price of 1000 completion tokens, micro-units of the currency (0 = unknown).
+    pub llm_price_completion_per_1k: u64,
+    /// Tokens one author may use per Africa/Algiers day (generation, KC suggestions); 0 = no
+    /// limit.
+    pub llm_daily_tokens_per_author: u64,
     /// `test` or `live`; unset: online payment hidden.
     #[serde(deserialize_with = "opt_text")]
     pub chargily_mode: Option<String>,
@@ -216,6 +223,9 @@ impl Default for Settings {
             llm_base_url: None,
             llm_api_key: Secret::default(),
             llm_model: None,
+            llm_price_prompt_per_1k: 0,
+            llm_price_completion_per_1k: 0,
+            llm_daily_tokens_per_author: myqcm_services::ai::usage::DEFAULT_DAILY_TOKENS_PER_AUTHOR,
             chargily_mode: None,
             chargily_secret_key: Secret::default(),
             chargily_api_base: None,

@@ -103,6 +103,12 @@ pub async fn build_services(config: &Config) -> anyhow::Result<Services> {
         Some(llm) => services.with_llm(llm),
         None => services,
     };
+    let st = &config.settings;
+    let services = services.with_llm_usage(myqcm_services::ai::usage::UsagePolicy {
+        price_prompt_per_1k: st.llm_price_prompt_per_1k,
+        price_completion_per_1k: st.llm_price_completion_per_1k,
+        daily_tokens_per_author: st.llm_daily_tokens_per_author,
+    });
     Ok(match payment_jobs::chargily(config)? {
         Some((gateway, mode)) => services.with_payments(gateway, mode),
         None => services,
@@ -317,6 +323,7 @@ pub fn registry(services: &Services) -> Registry {
             ai_jobs::AiGenerateJob::KIND,
             Arc::new(ai_jobs::AiGenerateJob {
                 db: services.db.clone(),
+                usage: services.llm_usage,
                 blobs: services.blobs.clone(),
                 llm: llm.clone(),
                 clock: services.clock.clone(),
@@ -327,6 +334,7 @@ pub fn registry(services: &Services) -> Registry {
             ai_jobs::AiSuggestKcsJob::KIND,
             Arc::new(ai_jobs::AiSuggestKcsJob {
                 db: services.db.clone(),
+                usage: services.llm_usage,
                 llm: llm.clone(),
                 clock: services.clock.clone(),
             }),
@@ -336,6 +344,8 @@ pub fn registry(services: &Services) -> Registry {
             ai_jobs::AiGradeQrocJob::KIND,
             Arc::new(ai_jobs::AiGradeQrocJob {
                 db: services.db.clone(),
+                usage: services.llm_usage,
+                clock: services.clock.clone(),
                 llm: llm.clone(),
                 training: services.training.clone(),
             }),

@@ -4,6 +4,7 @@
 //! aggregate and the job table. Driver errors are translated into [`DbError`] here; nothing
 //! above this crate sees a `sqlx` or `sea_orm` error.
 
+pub mod ai;
 pub mod catalogue;
 pub mod commerce;
 pub mod connect;

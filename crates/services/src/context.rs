@@ -42,6 +42,9 @@ pub struct Services {
     pub payments: Option<Payments>,
     /// The language model for AI assistance (`MYQCM_LLM_*`); `None`: AI features hidden.
     pub llm: Option<Arc<dyn myqcm_domain::ports::LanguageModel>>,
+    /// Prices of the model's tokens and the per-author daily token limit (`MYQCM_LLM_PRICE_*`,
+    /// `MYQCM_LLM_DAILY_TOKENS_PER_AUTHOR`).
+    pub llm_usage: crate::ai::usage::UsagePolicy,
     /// The authors' earnings ledger and withdrawals.
     pub ledger: Ledger,
     /// Which integrations are on (the admin console's configuration overview).
@@ -109,6 +112,7 @@ impl Services {
             commerce,
             payments: None,
             llm: None,
+            llm_usage: crate::ai::usage::UsagePolicy::default(),
             ledger,
             integrations: Arc::new(crate::overview::Integrations::default()),
         }
@@ -119,6 +123,13 @@ impl Services {
     pub fn with_llm(mut self, llm: Arc<dyn myqcm_domain::ports::LanguageModel>) -> Self {
         self.llm = Some(llm);
         self.training = self.training.with_llm_grading(true);
+        self
+    }
+
+    /// The same handle with these prices and daily limit for the model's calls.
+    #[must_use]
+    pub fn with_llm_usage(mut self, policy: crate::ai::usage::UsagePolicy) -> Self {
+        self.llm_usage = policy;
         self
     }
 

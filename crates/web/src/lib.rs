@@ -134,7 +134,8 @@ pub fn router(state: AppState) -> Router {
         .merge(api::ledger::router())
         .merge(api::ai::router())
         .merge(api::ai_kcs::router())
-        .merge(api::ai_grading::router());
+        .merge(api::ai_grading::router())
+        .merge(api::ai_usage::router());
     let mut pages = pages::router();
     if config.test_routes {
         pages = pages.merge(test_routes::pages());

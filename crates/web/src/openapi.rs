@@ -133,6 +133,8 @@ use crate::health::{Checks, Health};
         crate::api::ai_kcs::run_events,
         crate::api::ai_grading::override_grade,
         crate::api::ai_grading::assisted,
+        crate::api::ai_usage::mine,
+        crate::api::ai_usage::all,
     ),
     components(schemas(Problem, FieldError, Health, Checks)),
     tags(

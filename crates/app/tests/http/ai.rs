@@ -61,11 +61,16 @@ const FIELDS: &[(&str, &str)] = &[
     ("language", "fr"),
 ];
 
-const TEXT: &str = "L'hypertension artérielle se définit par une pression supérieure à 140/90 mmHg.\n\
+pub(crate) const TEXT: &str = "L'hypertension artérielle se définit par une pression supérieure à 140/90 mmHg.\n\
 La mesure ambulatoire sur 24 heures confirme le diagnostic.\n\
 Les complications touchent le cœur, le rein, le cerveau et la rétine.\n";
 
-async fn upload(app: &TestApp, u: &ApiUser, file_name: &str, file: &[u8]) -> (u16, Value) {
+pub(crate) async fn upload(
+    app: &TestApp,
+    u: &ApiUser,
+    file_name: &str,
+    file: &[u8],
+) -> (u16, Value) {
     let res = app
         .client
         .post(app.url("/api/v1/ai/generations"))
@@ -204,7 +209,12 @@ async fn the_generation_routes_are_in_the_openapi_document() {
 }
 
 /// A multipart page post with `b`'s cookies and CSRF part, redirects not followed.
-async fn post_page(app: &TestApp, b: &Browser, file_name: &str, file: &[u8]) -> reqwest::Response {
+pub(crate) async fn post_page(
+    app: &TestApp,
+    b: &Browser,
+    file_name: &str,
+    file: &[u8],
+) -> reqwest::Response {
     let mut fields = vec![("_csrf", b.csrf.as_str())];
     fields.extend_from_slice(FIELDS);
     reqwest::Client::builder()

@@ -161,6 +161,18 @@ async fn an_unsure_qroc_answer_is_graded_by_the_model_after_the_answer_and_a_rev
     let after = attempt(&app, &served[0]).await;
     assert_eq!(after.grader.as_deref(), Some("llm"));
     assert_eq!(after.ungraded_reason, None);
+    // The call is accounted for, billed to no one: the learner is not recorded.
+    let day = myqcm_services::ai::usage::day_of(app.now());
+    let calls = myqcm_db::ai::calls_between(&app.db.conn, None, &day, &day, 100)
+        .await
+        .unwrap();
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    assert_eq!(calls[0].kind, "grading");
+    assert_eq!(calls[0].author_id, None);
+    assert!(calls[0].prompt_tokens > 0 && calls[0].completion_tokens > 0);
+    let request = calls[0].request_id.clone().unwrap();
+    assert!(request.starts_with("job/"), "{request}");
+    assert!(!request.contains(&u.id.to_string()) && !request.contains(&after.id.to_string()));
     let correct = after.correct.unwrap();
     assert_eq!(after.ratio, Some(if correct { 1.0 } else { 0.0 }));
     // The grade updated the learner's state as an on-the-spot grade does: one answer more in
@@ -196,6 +208,8 @@ async fn an_unsure_qroc_answer_is_graded_by_the_model_after_the_answer_and_a_rev
         .unwrap_or_else(|| panic!("listed: {list}"));
     assert_eq!(row["grader"], "llm");
     assert_eq!(row["correct"], correct);
+    // The model's rationale is kept beside the grade and shown to reviewers.
+    assert_eq!(row["rationale"], "fake grader: word match", "{row}");
     let c = content(&app, &json!({"revision_id": after.revision_id})).await;
     assert_eq!(row["stem"], c.stem.as_str());
     assert_eq!(row["expected"], c.qroc.as_ref().unwrap().expected.as_str());
@@ -262,6 +276,19 @@ async fn an_unsure_qroc_answer_is_graded_by_the_model_after_the_answer_and_a_rev
     );
     // Neither the override nor the second run updated the state again.
     assert_eq!(learner_state(&app, &after).await, state_after);
+
+    // Erasing the learner's account erases the rationale (it may quote the answer).
+    let kept = myqcm_db::ai::rationales(&app.db.conn, vec![after.id])
+        .await
+        .unwrap();
+    assert_eq!(kept.len(), 1);
+    myqcm_services::ai::privacy::erase(&app.db.conn, u.id)
+        .await
+        .unwrap();
+    let kept = myqcm_db::ai::rationales(&app.db.conn, vec![after.id])
+        .await
+        .unwrap();
+    assert!(kept.is_empty(), "{kept:?}");
 }
 
 /// The learner's (answers, θ) in the subject of `a`'s session, total KC evidence and memory of
@@ -420,6 +447,10 @@ async fn the_session_review_says_an_answer_waits_for_the_grading_assistant() {
     myqcm_app::worker(&app.services).drain().await.unwrap();
     let html = app.get_as(&b, &path).await.text().await.unwrap();
     assert!(!html.contains("En cours de correction"), "graded by now");
+    assert!(
+        !html.contains("fake grader"),
+        "the model's rationale is for reviewers only: {html}"
+    );
 }
 
 /// The reviewer page: the answers the model graded with the question, the key and the verdict,
@@ -461,6 +492,8 @@ async fn a_reviewer_checks_the_model_grades_on_the_page_and_overrides_one_with_a
     assert!(html.contains(&esc(&c.qroc.as_ref().unwrap().expected)));
     assert!(html.contains(&esc(&answer)), "answer: {html}");
     assert!(html.contains("Verdict du modèle"));
+    assert!(html.contains("Raisonnement de l’assistant"), "{html}");
+    assert!(html.contains("fake grader: word match"), "{html}");
     assert_eq!(
         html.matches("class=\"stack grade-form\"").count(),
         2,

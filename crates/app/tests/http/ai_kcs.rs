@@ -569,6 +569,51 @@ async fn an_author_asks_for_kc_suggestions_in_the_editor_and_applies_one_to_the_
     other.push(("intent", "kc-add:kc-pneumo-asthme-diag"));
     let (s, _, _) = author.post(&app, &location, &other).await;
     assert_eq!(s, StatusCode::NOT_FOUND);
+    let stored = |app: &TestApp| {
+        let c = app.db.conn.clone();
+        async move {
+            myqcm_db::catalogue::kc_suggestions::of_item(&c, id)
+                .await
+                .unwrap()
+        }
+    };
+    assert!(
+        stored(&app).await.iter().all(|r| r.status == "pending"),
+        "applying saves nothing"
+    );
+
+    // Saving the applied KC accepts its suggestion (audited); the others stay pending.
+    let mut save = crate::author_pages::qcm("save", true);
+    save.push(("kcs", code.as_str()));
+    let (s, _, _) = author.post(&app, &location, &save).await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    let rows = stored(&app).await;
+    let node = myqcm_db::catalogue::kc_by_code(&app.db.conn, &code)
+        .await
+        .unwrap()
+        .unwrap();
+    for r in &rows {
+        let want = if r.kc_id == node.id {
+            "accepted"
+        } else {
+            "pending"
+        };
+        assert_eq!(r.status, want, "{rows:?}");
+    }
+    let accepted = rows.iter().find(|r| r.kc_id == node.id).unwrap();
+    assert!(accepted.decided_by.is_some() && accepted.decided_at.is_some());
+    let detail = app.audit_details("catalogue.item_kcs").await;
+    let last = detail.first().unwrap();
+    assert_eq!(last["source"], "ai_suggestion", "{detail:?}");
+    assert_eq!(last["via"], "editor");
+    assert_eq!(last["accepted"], serde_json::json!([code]));
+    // Saving again changes nothing more.
+    let (s, _, _) = author.post(&app, &location, &save).await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    assert_eq!(
+        app.audit_details("catalogue.item_kcs").await.len(),
+        detail.len()
+    );
 
     let bare = spawn_app().await;
     bare.load_demo_bank().await;

@@ -21,6 +21,8 @@ mod admin_pages;
 mod ai;
 mod ai_grading;
 mod ai_kcs;
+mod ai_requests;
+mod ai_usage;
 mod author_pages;
 mod catalogue;
 mod commerce;

@@ -20,6 +20,10 @@ pub mod m20261203_200001_ledger;
 mod m20261203_300001_item_quality;
 mod m20261204_400001_kc_suggestion;
 mod m20261205_100001_plan_ai_grading;
+// AI accounting, generation requests, QROC grade rationales (issue 15).
+mod m20261206_100001_llm_call;
+mod m20261206_100002_generation_request;
+mod m20261206_100003_qroc_grade_rationale;
 
 /// The ordered list of migrations.
 #[derive(Debug)]
@@ -45,6 +49,10 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_300001_item_quality::Migration),
             Box::new(m20261204_400001_kc_suggestion::Migration),
             Box::new(m20261205_100001_plan_ai_grading::Migration),
+            // AI accounting, generation requests, QROC grade rationales (issue 15).
+            Box::new(m20261206_100001_llm_call::Migration),
+            Box::new(m20261206_100002_generation_request::Migration),
+            Box::new(m20261206_100003_qroc_grade_rationale::Migration),
         ]
     }
 }

@@ -14,6 +14,7 @@ use uuid::Uuid;
 
 use super::generate::{self, Accepted, GenerationSpec, Rejection};
 use super::ingest::{self, DocKind, IngestError, IngestLimits};
+use super::usage::{DailyLimit, Meter, UsageError};
 use crate::catalogue::{self, CatalogueError, KcInput, NewItemInput};
 
 /// Most items of one type per request.
@@ -40,6 +41,22 @@ pub enum AiError {
     /// Saving a draft failed.
     #[error(transparent)]
     Catalogue(#[from] CatalogueError),
+    /// The requester's daily token limit was reached before a call; nothing was saved.
+    #[error("generation stopped and nothing was saved: {0}")]
+    DailyLimit(DailyLimit),
+    /// Recording a call failed.
+    #[error(transparent)]
+    Store(#[from] myqcm_db::DbError),
+}
+
+impl From<UsageError> for AiError {
+    fn from(e: UsageError) -> Self {
+        match e {
+            UsageError::Limit(l) => Self::DailyLimit(l),
+            UsageError::Store(s) => Self::Store(s),
+            UsageError::Unavailable | UsageError::Forbidden => Self::Forbidden,
+        }
+    }
 }
 
 /// Everything the model gave for one request, validated, before anything is saved.
@@ -87,6 +104,9 @@ pub fn check_counts(spec: &GenerationSpec) -> Result<(), AiError> {
 /// `existing` holds the normalised stems of the course's items (duplicates are refused).
 /// `progress(done, total)` is called after each call; `cancelled()` is checked before each.
 /// Any model failure or a cancellation ends the whole request with nothing kept.
+/// With a `meter`, every call is recorded as it is answered, and the requester's daily token
+/// limit is checked before each call: reaching it ends the request like a failure (nothing
+/// kept; the calls already made stay recorded, they were billed).
 ///
 /// # Errors
 /// See [`AiError`].
@@ -95,6 +115,7 @@ pub fn check_counts(spec: &GenerationSpec) -> Result<(), AiError> {
     reason = "one use case, called from the job"
 )]
 pub async fn collect(
+    meter: Option<&Meter<'_>>,
     llm: &dyn LanguageModel,
     request_id: &str,
     spec: &GenerationSpec,
@@ -122,8 +143,15 @@ pub async fn collect(
         if cancelled() {
             return Err(AiError::Cancelled);
         }
+        if let Some(m) = meter {
+            m.check().await?;
+        }
         let o =
             generate::generate_chunk(llm, request_id, spec, *wanted, chunk, &mut existing).await?;
+        if let Some(m) = meter {
+            m.record(&o.model, o.prompt_tokens, o.completion_tokens)
+                .await?;
+        }
         out.calls += 1;
         out.accepted.extend(o.accepted);
         out.rejected.extend(o.rejected);
@@ -260,6 +288,7 @@ mod tests {
         let fake = FakeLlm::start("k").await.unwrap();
         let seen = Mutex::new(Vec::new());
         let out = collect(
+            None,
             &client(&fake),
             "req-9",
             &spec(),
@@ -295,6 +324,7 @@ mod tests {
         fake.knobs(|k| k.delay_ms = 0);
         let fake_ref = &fake;
         let err = collect(
+            None,
             &llm,
             "req-10",
             &spec(),
@@ -312,6 +342,7 @@ mod tests {
         );
         assert!(err.to_string().contains("nothing was saved"));
         let err = collect(
+            None,
             &client(&fake),
             "req-11",
             &spec(),
@@ -331,6 +362,7 @@ mod tests {
         let fake = FakeLlm::start("k").await.unwrap();
         fake.knobs(|k| k.rate_limit_next = 1);
         let out = collect(
+            None,
             &client(&fake),
             "req-12",
             &spec(),
@@ -345,6 +377,7 @@ mod tests {
         assert_eq!(out.accepted.len(), 5);
         fake.knobs(|k| k.malformed = true);
         let err = collect(
+            None,
             &client(&fake),
             "req-13",
             &spec(),
@@ -379,6 +412,7 @@ mod tests {
         let fake = FakeLlm::start("k").await.unwrap();
         fake.knobs(|k| k.wrong_correct = true);
         let out = collect(
+            None,
             &client(&fake),
             "req-20",
             &spec(),

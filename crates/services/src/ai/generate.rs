@@ -187,7 +187,7 @@ struct RawOption {
 }
 
 /// Why one generated item was refused.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct Rejection {
     /// Chunk it came from.
     pub chunk: usize,
@@ -197,6 +197,10 @@ pub struct Rejection {
     pub code: String,
     /// Explanation for the author.
     pub message: String,
+    /// The first characters of the refused item's stem (shown to the requester only; never
+    /// logged).
+    #[serde(default)]
+    pub excerpt: String,
 }
 
 /// A generated item that passed every rule, with its provenance.
@@ -217,6 +221,12 @@ pub struct ChunkOutcome {
     pub rejected: Vec<Rejection>,
     /// Tokens billed (prompt + completion).
     pub tokens: u64,
+    /// Prompt tokens billed.
+    pub prompt_tokens: u32,
+    /// Completion tokens billed.
+    pub completion_tokens: u32,
+    /// The model that answered.
+    pub model: String,
 }
 
 /// Whether `text` holds a link, an image or raw HTML (generated content may use simple
@@ -370,11 +380,17 @@ pub fn validate(
             position: 0,
             code: "schema".into(),
             message: "The answer has no item list.".into(),
+            excerpt: String::new(),
         });
         return out;
     };
     let mut left = wanted;
     for (position, raw) in items.iter().enumerate() {
+        let excerpt = raw
+            .get("stem")
+            .and_then(Value::as_str)
+            .map(crate::catalogue::desk::excerpt)
+            .unwrap_or_default();
         match check(raw, spec, provenance, seen) {
             Ok(content) => {
                 let slot = match content.kind {
@@ -388,6 +404,7 @@ pub fn validate(
                         position,
                         code: "over_count".into(),
                         message: "More items of this type than requested.".into(),
+                        excerpt,
                     });
                     continue;
                 }
@@ -399,6 +416,7 @@ pub fn validate(
                 position,
                 code,
                 message,
+                excerpt,
             }),
         }
     }
@@ -452,6 +470,9 @@ pub async fn generate_chunk(
         seen,
     );
     out.tokens = u64::from(answer.prompt_tokens) + u64::from(answer.completion_tokens);
+    out.prompt_tokens = answer.prompt_tokens;
+    out.completion_tokens = answer.completion_tokens;
+    out.model = answer.model;
     Ok(out)
 }
 

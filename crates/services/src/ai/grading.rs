@@ -21,11 +21,13 @@ use myqcm_db::{DatabaseConnection, DbError};
 use myqcm_domain::catalogue::ItemContent;
 use myqcm_domain::catalogue::lifecycle::Actor;
 use myqcm_domain::permissions::Action;
-use myqcm_domain::ports::{LanguageModel, LlmError, LlmRequest};
+use myqcm_domain::ports::{LanguageModel, LlmAnswer, LlmError, LlmRequest};
 use myqcm_domain::scoring::Response;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use uuid::Uuid;
+
+use super::usage::Meter;
 
 /// The job kind.
 pub const KIND: &str = "ai.grade_qroc";
@@ -135,6 +137,8 @@ pub fn user_prompt(c: &ItemContent, answer: &str) -> String {
 #[derive(Deserialize)]
 struct Verdict {
     verdict: String,
+    #[serde(default)]
+    rationale: String,
 }
 
 /// One judgement: whether `answer` is correct for `content` (temperature 0).
@@ -147,6 +151,16 @@ pub async fn judge(
     content: &ItemContent,
     answer: &str,
 ) -> Result<bool, LlmError> {
+    judge_answer(llm, key, content, answer).await.map(|a| a.0)
+}
+
+/// [`judge`] with the model's rationale and answer (for the reviewer and the accounting).
+async fn judge_answer(
+    llm: &dyn LanguageModel,
+    key: String,
+    content: &ItemContent,
+    answer: &str,
+) -> Result<(bool, String, LlmAnswer), LlmError> {
     let req = LlmRequest {
         system: system_prompt(),
         user: user_prompt(content, answer),
@@ -157,11 +171,12 @@ pub async fn judge(
         idempotency_key: key,
     };
     let a = llm.complete_json(&req).await?;
-    let v: Verdict = serde_json::from_value(a.content)
+    let v: Verdict = serde_json::from_value(a.content.clone())
         .map_err(|e| LlmError::Malformed(format!("qroc grade: {e}")))?;
+    let rationale = v.rationale.trim().to_owned();
     match v.verdict.as_str() {
-        "correct" => Ok(true),
-        "incorrect" => Ok(false),
+        "correct" => Ok((true, rationale, a)),
+        "incorrect" => Ok((false, rationale, a)),
         other => Err(LlmError::Malformed(format!("qroc grade verdict {other:?}"))),
     }
 }
@@ -185,6 +200,7 @@ pub enum Graded {
 pub async fn grade_attempt(
     db: &DatabaseConnection,
     llm: &dyn LanguageModel,
+    meter: &Meter<'_>,
     training: &crate::training::Training,
     id: Uuid,
 ) -> Result<Graded, GradingError> {
@@ -202,13 +218,25 @@ pub async fn grade_attempt(
     let Ok(Response::Text(text)) = serde_json::from_str::<Response>(&a.response) else {
         return Ok(Graded::Skipped);
     };
-    match judge(llm, format!("{KIND}/{id}"), &content, &text).await {
-        Ok(correct) => {
+    match judge_answer(llm, format!("{KIND}/{id}"), &content, &text).await {
+        Ok((correct, rationale, answer)) => {
+            meter
+                .record(
+                    &answer.model,
+                    answer.prompt_tokens,
+                    answer.completion_tokens,
+                )
+                .await?;
             if training
                 .apply_late_grade(id, correct, "llm")
                 .await
                 .map_err(|e| GradingError::Store(DbError::Backend(e.to_string())))?
             {
+                // Beside the grade, for reviewers only (never shown to the learner).
+                if !rationale.is_empty() {
+                    let at = meter.now().timestamp_millis();
+                    myqcm_db::ai::put_rationale(db, id, &rationale, &answer.model, at).await?;
+                }
                 Ok(Graded::Llm(correct))
             } else {
                 Ok(Graded::Skipped)
@@ -350,6 +378,8 @@ pub struct AssistedAnswerView {
     pub ungraded_reason: Option<String>,
     /// When it was answered.
     pub answered_at: DateTime<Utc>,
+    /// The model's rationale for its grade (reviewers only; never shown to learners).
+    pub rationale: Option<String>,
 }
 
 /// The newest 100 answers graded by the model, waiting for it, or left ungraded by its
@@ -372,6 +402,7 @@ pub async fn assisted(
         return Err(GradingError::Forbidden);
     }
     let rows = myqcm_db::training::assisted_attempts(db, 100).await?;
+    let mut rationales = myqcm_db::ai::rationales(db, rows.iter().map(|a| a.id).collect()).await?;
     let mut ids: Vec<Uuid> = rows.iter().map(|a| a.revision_id).collect();
     ids.sort_unstable();
     ids.dedup();
@@ -404,6 +435,7 @@ pub async fn assisted(
                 correct: a.correct,
                 ungraded_reason: a.ungraded_reason,
                 answered_at: DateTime::from_timestamp_millis(a.created_at).unwrap_or_default(),
+                rationale: rationales.remove(&a.id),
             }
         })
         .collect())

@@ -25,6 +25,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use super::usage::{Billing, CallKind, DailyLimit, Meter, UsageError};
 use crate::catalogue::{self, CatalogueError, KcInput};
 use crate::jobs::JobEvent;
 
@@ -66,6 +67,9 @@ pub enum KcError {
     /// The model failed (after the client's retries); nothing was stored.
     #[error("the KC suggestion failed: {0}")]
     Model(LlmError),
+    /// The caller's daily token limit is reached; the model was not called.
+    #[error(transparent)]
+    DailyLimit(DailyLimit),
     /// Storage failure.
     #[error(transparent)]
     Store(DbError),
@@ -76,6 +80,17 @@ impl From<DbError> for KcError {
         match e {
             DbError::NotFound => Self::NotFound,
             other => Self::Store(other),
+        }
+    }
+}
+
+impl From<UsageError> for KcError {
+    fn from(e: UsageError) -> Self {
+        match e {
+            UsageError::Limit(l) => Self::DailyLimit(l),
+            UsageError::Store(s) => Self::Store(s),
+            UsageError::Unavailable => Self::Unavailable,
+            UsageError::Forbidden => Self::Forbidden,
         }
     }
 }
@@ -345,8 +360,10 @@ pub fn rank(answer: &Value, candidates: &[Candidate]) -> Result<Vec<(usize, f64)
     Ok(out)
 }
 
-/// One call for `content` against `candidates`; returns the ranked picks and the tokens.
+/// One call for `content` against `candidates` (after the caller's daily limit is checked;
+/// recorded once answered); returns the ranked picks and the tokens.
 async fn ask(
+    meter: &Meter<'_>,
     llm: &dyn LanguageModel,
     key: String,
     course: &str,
@@ -365,7 +382,15 @@ async fn ask(
         temperature: 0.0,
         idempotency_key: key,
     };
+    meter.check().await?;
     let answer = llm.complete_json(&req).await.map_err(KcError::Model)?;
+    meter
+        .record(
+            &answer.model,
+            answer.prompt_tokens,
+            answer.completion_tokens,
+        )
+        .await?;
     let picks = rank(&answer.content, candidates).map_err(KcError::Model)?;
     let tokens = u64::from(answer.prompt_tokens) + u64::from(answer.completion_tokens);
     Ok((picks, tokens, answer.model))
@@ -383,6 +408,7 @@ fn ms(at: DateTime<Utc>) -> i64 {
 pub async fn suggest(
     db: &DatabaseConnection,
     llm: Option<&dyn LanguageModel>,
+    billing: Billing<'_>,
     actor: &Actor,
     target: Target,
     now: DateTime<Utc>,
@@ -392,7 +418,13 @@ pub async fn suggest(
     match target {
         Target::Item(id) => {
             let item = catalogue::get_staff(db, actor, id).await?;
-            suggest_saved(db, llm, &item, now).await
+            let meter = billing.meter(
+                db,
+                CallKind::KcSuggestion,
+                Some(actor.id),
+                Some(format!("kc/{id}")),
+            );
+            suggest_saved(db, llm, &meter, &item, now).await
         }
         Target::Draft { course, content } => {
             let course = myqcm_db::catalogue::course_by_code(db, course.trim())
@@ -411,7 +443,13 @@ pub async fn suggest(
             let cands = candidates(db, course.subject_id, locale).await?;
             let key = format!("kc/draft/{}", content.content_hash());
             let title = name_in(&course.names, locale, &course.code);
-            let (picks, tokens, model) = ask(llm, key, &title, &cands, &content).await?;
+            let meter = billing.meter(
+                db,
+                CallKind::KcSuggestion,
+                Some(actor.id),
+                Some("kc/draft".into()),
+            );
+            let (picks, tokens, model) = ask(&meter, llm, key, &title, &cands, &content).await?;
             let suggestions = picks
                 .iter()
                 .filter_map(|(i, score)| cands.get(*i).map(|c| (c, *score)))
@@ -439,6 +477,7 @@ pub async fn suggest(
 async fn suggest_saved(
     db: &DatabaseConnection,
     llm: &dyn LanguageModel,
+    meter: &Meter<'_>,
     item: &catalogue::views::StaffItemView,
     now: DateTime<Utc>,
 ) -> Result<SuggestionsView, KcError> {
@@ -449,7 +488,7 @@ async fn suggest_saved(
     let content = &item.revision.content;
     let key = format!("kc/{}/{}", item.id, item.revision.number);
     let title = name_in(&course.names, &item.locale, &course.code);
-    let (picks, tokens, model) = ask(llm, key, &title, &cands, content).await?;
+    let (picks, tokens, model) = ask(meter, llm, key, &title, &cands, content).await?;
     let rows: Vec<NewSuggestion> = picks
         .iter()
         .zip(1..)
@@ -591,6 +630,72 @@ pub async fn decide(
     store::decide(&txn, id, node.id, status, actor.id, ms(now)).await?;
     txn.commit().await?;
     stored_for(db, llm, actor, id).await
+}
+
+/// The KC codes item `id` is tagged with now (the editor reads them before a save, for
+/// [`accept_applied`]).
+///
+/// # Errors
+/// See [`KcError`].
+pub async fn tags_before_save(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    id: Uuid,
+) -> Result<Vec<String>, KcError> {
+    let item = catalogue::get_staff(db, actor, id).await?;
+    Ok(item.kcs.iter().map(|t| t.code.clone()).collect())
+}
+
+/// After the item editor saved item `id` (its tags were `before`): every **pending**
+/// suggestion whose KC the save added to the tags is **accepted** by `actor` (the author
+/// applied it with *Apply*, or ticked it by hand: the same choice), with the tag change in the
+/// audit log (`catalogue.item_kcs`, source `ai_suggestion`, `via: "editor"`) in the same
+/// transaction, as a decision on the review page is. The other suggestions stay as they are:
+/// nobody chose to ignore them. Returns the KC codes accepted.
+///
+/// # Errors
+/// See [`KcError`].
+pub async fn accept_applied(
+    db: &DatabaseConnection,
+    llm: bool,
+    actor: &Actor,
+    id: Uuid,
+    before: &[String],
+    now: DateTime<Utc>,
+) -> Result<Vec<String>, KcError> {
+    gate(llm, actor)?;
+    let item = catalogue::get_staff(db, actor, id).await?;
+    let rows = store::of_item(db, id).await?;
+    let added: Vec<&catalogue::views::KcTag> = item
+        .kcs
+        .iter()
+        .filter(|t| !before.contains(&t.code))
+        .filter(|t| {
+            rows.iter()
+                .any(|r| r.kc_id == t.id && r.status == "pending")
+        })
+        .collect();
+    if added.is_empty() {
+        return Ok(Vec::new());
+    }
+    let txn = myqcm_db::begin_write(db).await?;
+    for t in &added {
+        store::decide(&txn, id, t.id, "accepted", actor.id, ms(now)).await?;
+    }
+    let after: Vec<String> = item.kcs.iter().map(|t| t.code.clone()).collect();
+    let ev = crate::identity::audit::Event::new("catalogue.item_kcs")
+        .actor(actor.id)
+        .target(id.to_string())
+        .detail(json!({
+            "from": before,
+            "to": after,
+            "source": "ai_suggestion",
+            "via": "editor",
+            "accepted": added.iter().map(|t| t.code.clone()).collect::<Vec<_>>(),
+        }));
+    crate::identity::audit::record_at(&txn, now, ev).await?;
+    txn.commit().await?;
+    Ok(added.iter().map(|t| t.code.clone()).collect())
 }
 
 // ------------------------------------------------------------------ bulk runs
@@ -889,20 +994,27 @@ pub async fn run_plan(
     Ok((actor, store::course_item_ids(db, course.id).await?))
 }
 
-/// One item of a run: its suggestions stored, or the model's failure (the item keeps its
-/// earlier suggestions; the run goes on).
+/// One item of run `run`: its suggestions stored, or the model's failure (the item keeps its
+/// earlier suggestions; the run goes on). Billed to the run's requester.
 ///
 /// # Errors
-/// Storage failures and refusals (the run stops).
+/// Storage failures and refusals, the requester's daily limit (the run stops).
 pub async fn run_one(
     db: &DatabaseConnection,
     llm: &dyn LanguageModel,
+    billing: Billing<'_>,
     actor: &Actor,
-    id: Uuid,
+    (run, id): (Uuid, Uuid),
     now: DateTime<Utc>,
 ) -> Result<Result<SuggestionsView, LlmError>, KcError> {
     let item = catalogue::get_staff(db, actor, id).await?;
-    match suggest_saved(db, llm, &item, now).await {
+    let meter = billing.meter(
+        db,
+        CallKind::KcSuggestion,
+        Some(actor.id),
+        Some(format!("kc-run/{run}")),
+    );
+    match suggest_saved(db, llm, &meter, &item, now).await {
         Ok(v) => Ok(Ok(v)),
         Err(KcError::Model(e)) => {
             tracing::warn!(item = %id, error = %e, "kc suggestion failed");

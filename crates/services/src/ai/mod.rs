@@ -10,3 +10,4 @@ pub mod ingest;
 pub mod kcs;
 pub mod privacy;
 pub mod requests;
+pub mod usage;

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
+use myqcm_db::ai::{GenerationRequestRow, RequestOutcome};
 use myqcm_db::jobs::{JobRow, NewJob};
 use myqcm_db::{DatabaseConnection, DbError};
 use myqcm_domain::catalogue::lifecycle::Actor;
@@ -19,8 +20,9 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::drafts::{self, AiError};
-use super::generate::GenerationSpec;
+use super::generate::{GenerationSpec, Rejection};
 use super::ingest::{self, IngestError, LIMITS};
+use super::usage::{self, DailyLimit, UsageError, UsagePolicy};
 use crate::jobs::JobEvent;
 
 /// The job kind.
@@ -98,10 +100,71 @@ pub struct GenerationView {
     pub error: Option<String>,
     /// Done, dead or cancelled.
     pub finished: bool,
+    /// The request as asked and what it left, from its `generation_request` row (none for a
+    /// request made before the rows were kept).
+    pub details: Option<RequestDetails>,
+}
+
+/// A generation request as recorded: what was asked, and once finished what it left,
+/// including every refused item with its reason code.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct RequestDetails {
+    /// Course code.
+    pub course: String,
+    /// KC codes.
+    pub kcs: Vec<String>,
+    /// QCS wanted.
+    pub qcs: u32,
+    /// QCM wanted.
+    pub qcm: u32,
+    /// QROC wanted.
+    pub qroc: u32,
+    /// `easy`, `medium` or `hard`.
+    pub difficulty: String,
+    /// `fr`, `ar` or `en`.
+    pub language: String,
+    /// `queued`, `running`, `done`, `failed` (nothing saved) or `cancelled`.
+    pub outcome: String,
+    /// When it was asked.
+    pub created_at: DateTime<Utc>,
+    /// When it finished.
+    pub finished_at: Option<DateTime<Utc>>,
+    /// Drafts created.
+    pub drafts_created: u32,
+    /// Tokens used (every call, a failed request's too).
+    pub tokens: u64,
+    /// The refused items (chunk, position, reason `code`, `message`, the stem's first
+    /// characters as `excerpt`).
+    pub refused: Vec<Rejection>,
+    /// Why a failed request failed.
+    pub error: Option<String>,
+}
+
+impl RequestDetails {
+    fn of(r: GenerationRequestRow) -> Self {
+        let at = |ms: i64| DateTime::from_timestamp_millis(ms).unwrap_or_default();
+        let count = |n: i32| u32::try_from(n).unwrap_or(0);
+        Self {
+            course: r.course,
+            kcs: serde_json::from_str(&r.kcs).unwrap_or_default(),
+            qcs: count(r.qcs),
+            qcm: count(r.qcm),
+            qroc: count(r.qroc),
+            difficulty: r.difficulty,
+            language: r.language,
+            outcome: r.status,
+            created_at: at(r.created_at),
+            finished_at: r.finished_at.map(at),
+            drafts_created: count(r.drafts_created),
+            tokens: u64::try_from(r.tokens).unwrap_or(0),
+            refused: serde_json::from_str(&r.refusals).unwrap_or_default(),
+            error: r.error,
+        }
+    }
 }
 
 impl GenerationView {
-    fn of(id: Uuid, j: JobRow) -> Self {
+    fn of(id: Uuid, j: JobRow, row: Option<GenerationRequestRow>) -> Self {
         let status = j.status.as_str().to_owned();
         Self {
             id,
@@ -111,8 +174,61 @@ impl GenerationView {
             progress: j.progress,
             message: j.progress_message,
             error: j.last_error,
+            details: row.map(RequestDetails::of),
         }
     }
+}
+
+/// How a request ended (or that it started), for [`record_outcome`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The job took it.
+    Running,
+    /// Drafts saved (maybe none), items refused.
+    Done {
+        /// Drafts created.
+        drafts: usize,
+        /// Refused items.
+        refused: Vec<Rejection>,
+    },
+    /// Failed with nothing saved.
+    Failed(String),
+    /// Cancelled with nothing saved.
+    Cancelled,
+}
+
+/// Records the outcome of request `id` on its row, with the tokens its calls used (from the
+/// accounting).
+///
+/// # Errors
+/// Storage failures.
+pub async fn record_outcome(
+    db: &DatabaseConnection,
+    id: Uuid,
+    outcome: Outcome,
+    now: DateTime<Utc>,
+) -> Result<(), DbError> {
+    let tokens = super::usage::of_request(db, &id.to_string()).await?.tokens;
+    let finished = Some(now.timestamp_millis());
+    let (status, finished_at, drafts, refused, error) = match outcome {
+        Outcome::Running => ("running", None, 0, Vec::new(), None),
+        Outcome::Done { drafts, refused } => ("done", finished, drafts, refused, None),
+        Outcome::Failed(e) => ("failed", finished, 0, Vec::new(), Some(e)),
+        Outcome::Cancelled => ("cancelled", finished, 0, Vec::new(), None),
+    };
+    myqcm_db::ai::set_request_outcome(
+        db,
+        id,
+        &RequestOutcome {
+            status: status.into(),
+            finished_at,
+            drafts_created: i32::try_from(drafts).unwrap_or(i32::MAX),
+            tokens: i64::try_from(tokens).unwrap_or(i64::MAX),
+            refusals: serde_json::to_string(&refused).unwrap_or_else(|_| "[]".into()),
+            error,
+        },
+    )
+    .await
 }
 
 /// Why a request was refused. Messages are shown to the author.
@@ -144,6 +260,20 @@ pub enum RequestError {
     /// Blob store failure.
     #[error("storing the document failed: {0}")]
     Blob(String),
+    /// The requester's daily token limit is reached: nothing was queued.
+    #[error(transparent)]
+    DailyLimit(DailyLimit),
+}
+
+impl From<UsageError> for RequestError {
+    fn from(e: UsageError) -> Self {
+        match e {
+            UsageError::Limit(l) => Self::DailyLimit(l),
+            UsageError::Store(s) => Self::Store(s),
+            UsageError::Unavailable => Self::Unavailable,
+            UsageError::Forbidden => Self::Forbidden,
+        }
+    }
 }
 
 fn invalid(field: &'static str, message: impl Into<String>) -> RequestError {
@@ -166,14 +296,17 @@ fn job_key(id: Uuid) -> String {
     format!("{KIND}/{id}")
 }
 
-/// Checks everything, stores the document and queues the job.
+/// Checks everything (the requester's daily token limit too), stores the document and queues
+/// the job.
 ///
 /// # Errors
 /// See [`RequestError`].
+#[allow(clippy::too_many_arguments, reason = "one use case")]
 pub async fn start(
     db: &DatabaseConnection,
     blobs: &dyn BlobStore,
     llm_configured: bool,
+    policy: UsagePolicy,
     actor: &Actor,
     document: Bytes,
     req: GenerationRequest,
@@ -221,6 +354,7 @@ pub async fn start(
         return Err(invalid("file", "choose a document"));
     }
     let kind = ingest::sniff(&document, &LIMITS)?;
+    usage::check_author(db, policy, actor.id, now).await?;
     let id = Uuid::now_v7();
     let blob_key = format!("ai/{}.{}", id.simple(), kind.as_str());
     blobs
@@ -244,15 +378,37 @@ pub async fn start(
         difficulty: req.difficulty.trim().to_owned(),
         locale: lang,
     };
+    let row = GenerationRequestRow {
+        id,
+        requester_id: actor.id,
+        course: payload.course.clone(),
+        kcs: serde_json::to_string(&payload.kcs).unwrap_or_else(|_| "[]".into()),
+        qcs: i32::try_from(payload.qcs).unwrap_or(0),
+        qcm: i32::try_from(payload.qcm).unwrap_or(0),
+        qroc: i32::try_from(payload.qroc).unwrap_or(0),
+        difficulty: payload.difficulty.clone(),
+        language: payload.locale.clone(),
+        status: "queued".into(),
+        created_at: now.timestamp_millis(),
+        finished_at: None,
+        drafts_created: 0,
+        tokens: 0,
+        refusals: "[]".into(),
+        error: None,
+    };
     let payload = serde_json::to_value(payload).map_err(|e| DbError::Backend(e.to_string()))?;
     let mut job = NewJob::new(KIND, payload, now);
     // A model failure is retried by the client already; a second attempt would bill again.
     job.max_attempts = 1;
     job.idempotency_key = Some(job_key(id));
-    let job_id = myqcm_db::jobs::enqueue(db, &job, now).await?;
+    let txn = myqcm_db::begin_write(db).await?;
+    myqcm_db::ai::insert_request(&txn, &row).await?;
+    let job_id = myqcm_db::jobs::enqueue(&txn, &job, now).await?;
+    txn.commit().await.map_err(DbError::from)?;
     Ok(GenerationView::of(
         id,
         myqcm_db::jobs::get(db, job_id).await?,
+        Some(row),
     ))
 }
 
@@ -292,7 +448,8 @@ pub async fn get(
     id: Uuid,
 ) -> Result<GenerationView, RequestError> {
     let row = own_job(db, llm_configured, actor, id).await?;
-    Ok(GenerationView::of(id, row))
+    let record = myqcm_db::ai::request(db, id).await?;
+    Ok(GenerationView::of(id, row, record))
 }
 
 /// A draft a request made, as its status page links it.

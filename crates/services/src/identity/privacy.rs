@@ -29,6 +29,7 @@ pub async fn export(deps: &Deps, user_id: Uuid) -> Result<serde_json::Value> {
         audit_repo::by_or_about(&deps.db, user_id, about(user_id, &sessions), 10_000).await?;
     let learning = crate::training::privacy::export(&deps.db, user_id).await?;
     let commerce = crate::commerce::privacy::export(&deps.db, user_id).await?;
+    let ai = crate::ai::privacy::export(&deps.db, user_id).await?;
     Ok(serde_json::json!({
         "format": "myqcm-export/1",
         "generated_at": deps.clock.now(),
@@ -54,6 +55,7 @@ pub async fn export(deps: &Deps, user_id: Uuid) -> Result<serde_json::Value> {
         })).collect::<Vec<_>>(),
         "learning": learning,
         "commerce": commerce,
+        "ai": ai,
         "security_events": events.iter().map(|e| {
             let (by, ip) = match e.actor_id {
                 Some(a) if a == user_id => ("you", e.ip.clone()),

@@ -138,3 +138,33 @@ author-kcs-queued = تم طلب الاقتراحات. ستظهر هنا عندم
 author-kcs-hint = يقترحها نموذج لغوي من شجرة كفاءات المقرر. «تطبيق» يحدد الكفاءة في النموذج؛ احفظ للإبقاء عليها.
 author-kcs-apply = تطبيق
 author-kcs-in-form = محددة
+
+# AI accounting (issue 15): the daily token limit and the usage table of /author/generate.
+generate-daily-limit = استنفدت حصتك اليومية البالغة { $limit } رمزًا من الذكاء الاصطناعي: لم يُرسَل أي شيء إلى المساعد. تتجدد الحصة عند منتصف الليل (بتوقيت الجزائر).
+generate-usage-title = استخدامك للمساعد
+generate-usage-today = الرموز المستخدمة اليوم:
+generate-usage-no-limit = بلا حد يومي
+generate-usage-none = لا استخدام خلال الأيام الثلاثين الأخيرة.
+generate-usage-day = اليوم
+generate-usage-calls = الطلبات
+generate-usage-prompt = رموز الطلب
+generate-usage-completion = رموز الإجابة
+generate-usage-tokens = مجموع الرموز
+
+# AI generation requests (issue 15): the request's details and its refused proposals.
+generate-request-counts = الأسئلة المطلوبة
+generate-refused-title = الاقتراحات المرفوضة
+generate-refused-intro = خالفت هذه الاقتراحات من المساعد قاعدة ما ولم تُحفَظ.
+generate-refused-reason = السبب
+generate-refused-excerpt = بداية السؤال
+generate-refused-part = جزء الوثيقة
+generate-reason-schema = ليس بالشكل المطلوب.
+generate-reason-link_or_html = يحتوي على رابط أو صورة أو HTML.
+generate-reason-no_explanation = الشرح فارغ.
+generate-reason-qroc_shape = سؤال الإجابة القصيرة يتطلب إجابة متوقعة ولا خيارات.
+generate-reason-option_count = يتطلب سؤال QCS أو QCM من 4 إلى 6 خيارات.
+generate-reason-correct_count_mismatch = الخيارات المعلَّمة صحيحة لا توافق عدد الإجابات الصحيحة المعلن.
+generate-reason-all_correct = كل الخيارات معلَّمة صحيحة.
+generate-reason-duplicate_options = خياران يقولان الشيء نفسه.
+generate-reason-duplicate = يكرر سؤالًا من المقرر أو من هذا الطلب.
+generate-reason-over_count = أسئلة من هذا النوع أكثر من المطلوب.

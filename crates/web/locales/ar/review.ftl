@@ -101,3 +101,6 @@ review-grades-reason-hint = إلزامي، 500 حرف على الأكثر. يُ�
 review-grades-mark-correct = اعتبارها صحيحة
 review-grades-mark-incorrect = اعتبارها خاطئة
 review-grades-choose = اختر «صحيحة» أو «خاطئة».
+
+# QROC grading assistance (issue 15): the model's rationale, for reviewers only.
+review-grades-rationale = تعليل المساعد

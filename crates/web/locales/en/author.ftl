@@ -138,3 +138,33 @@ author-kcs-queued = Suggestions requested. They will appear here once ready; you
 author-kcs-hint = Proposed by a language model from the course’s KC tree. “Apply” ticks the knowledge component in the form; save to keep it.
 author-kcs-apply = Apply
 author-kcs-in-form = Ticked
+
+# AI accounting (issue 15): the daily token limit and the usage table of /author/generate.
+generate-daily-limit = Your daily allowance of { $limit } AI tokens is used up: nothing was sent to the assistant. It starts again at midnight (Algerian time).
+generate-usage-title = Your use of the assistant
+generate-usage-today = Tokens used today:
+generate-usage-no-limit = no daily limit
+generate-usage-none = No use in the last 30 days.
+generate-usage-day = Day
+generate-usage-calls = Calls
+generate-usage-prompt = Prompt tokens
+generate-usage-completion = Answer tokens
+generate-usage-tokens = Total tokens
+
+# AI generation requests (issue 15): the request's details and its refused proposals.
+generate-request-counts = Questions asked
+generate-refused-title = Refused proposals
+generate-refused-intro = These proposals of the assistant broke a rule and were not saved.
+generate-refused-reason = Reason
+generate-refused-excerpt = Beginning of the question
+generate-refused-part = Part of the document
+generate-reason-schema = Not in the expected shape.
+generate-reason-link_or_html = Contains a link, an image or HTML.
+generate-reason-no_explanation = The explanation is empty.
+generate-reason-qroc_shape = A short-answer question needs an expected answer and no options.
+generate-reason-option_count = A QCS or QCM needs 4 to 6 options.
+generate-reason-correct_count_mismatch = The options marked correct do not match the stated number of correct options.
+generate-reason-all_correct = Every option is marked correct.
+generate-reason-duplicate_options = Two options say the same thing.
+generate-reason-duplicate = Repeats a question of the course or of this request.
+generate-reason-over_count = More questions of this type than requested.

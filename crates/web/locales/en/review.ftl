@@ -101,3 +101,6 @@ review-grades-reason-hint = Required, 500 characters at most. Kept in the audit 
 review-grades-mark-correct = Mark correct
 review-grades-mark-incorrect = Mark incorrect
 review-grades-choose = Choose “correct” or “incorrect”.
+
+# QROC grading assistance (issue 15): the model's rationale, for reviewers only.
+review-grades-rationale = The assistant's reasoning

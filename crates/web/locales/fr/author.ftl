@@ -138,3 +138,33 @@ author-kcs-queued = Suggestions demandées. Elles apparaîtront ici une fois pr�
 author-kcs-hint = Proposées par un modèle de langage parmi l’arbre des compétences du cours. « Appliquer » coche la compétence dans le formulaire ; enregistrez pour la garder.
 author-kcs-apply = Appliquer
 author-kcs-in-form = Cochée
+
+# AI accounting (issue 15): the daily token limit and the usage table of /author/generate.
+generate-daily-limit = Votre quota quotidien de { $limit } jetons d’IA est épuisé : rien n’a été envoyé à l’assistant. Il repart à minuit (heure algérienne).
+generate-usage-title = Votre utilisation de l’assistant
+generate-usage-today = Jetons utilisés aujourd’hui :
+generate-usage-no-limit = pas de limite quotidienne
+generate-usage-none = Aucune utilisation ces 30 derniers jours.
+generate-usage-day = Jour
+generate-usage-calls = Appels
+generate-usage-prompt = Jetons envoyés
+generate-usage-completion = Jetons de réponse
+generate-usage-tokens = Total des jetons
+
+# AI generation requests (issue 15): the request's details and its refused proposals.
+generate-request-counts = Questions demandées
+generate-refused-title = Propositions refusées
+generate-refused-intro = Ces propositions de l’assistant enfreignaient une règle et n’ont pas été enregistrées.
+generate-refused-reason = Motif
+generate-refused-excerpt = Début de la question
+generate-refused-part = Partie du document
+generate-reason-schema = Pas dans la forme attendue.
+generate-reason-link_or_html = Contient un lien, une image ou du HTML.
+generate-reason-no_explanation = L’explication est vide.
+generate-reason-qroc_shape = Une QROC demande une réponse attendue et aucune option.
+generate-reason-option_count = Une QCS ou une QCM demande 4 à 6 options.
+generate-reason-correct_count_mismatch = Les options cochées justes ne correspondent pas au nombre de bonnes réponses annoncé.
+generate-reason-all_correct = Toutes les options sont cochées justes.
+generate-reason-duplicate_options = Deux options disent la même chose.
+generate-reason-duplicate = Reprend une question du cours ou de cette demande.
+generate-reason-over_count = Plus de questions de ce type que demandé.

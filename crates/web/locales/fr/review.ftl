@@ -101,3 +101,6 @@ review-grades-reason-hint = Obligatoire, 500 caractères au plus. Conservée dan
 review-grades-mark-correct = Noter correcte
 review-grades-mark-incorrect = Noter incorrecte
 review-grades-choose = Choisissez « correcte » ou « incorrecte ».
+
+# QROC grading assistance (issue 15): the model's rationale, for reviewers only.
+review-grades-rationale = Raisonnement de l’assistant

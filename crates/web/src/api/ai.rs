@@ -45,6 +45,7 @@ impl From<RequestError> for WebError {
             RequestError::Forbidden => Self::code(codes::FORBIDDEN),
             RequestError::Invalid { field: f, message } => field(f, message),
             RequestError::Document(d) => field("file", d.to_string()),
+            RequestError::DailyLimit(l) => l.into(),
             e @ (RequestError::Store(_) | RequestError::Blob(_)) => Self::internal(e),
         }
     }
@@ -99,7 +100,8 @@ pub(crate) fn request_of(fields: &PageFields) -> Result<GenerationRequest, Reque
 /// `qcm`, `qroc`, `difficulty`, `language`); the work runs as a background job.
 #[utoipa::path(post, path = "/api/v1/ai/generations", tag = "authoring",
     request_body(content_type = "multipart/form-data", description = "file, course, kcs, qcs, qcm, qroc, difficulty (easy|medium|hard), language (fr|ar|en)"),
-    responses((status = 202, body = GenerationView), (status = 403, body = Problem),
+    responses((status = 202, body = GenerationView),
+        (status = 403, body = Problem, description = "not an author, or `quota_exhausted`: the daily token limit is reached"),
         (status = 404, body = Problem, description = "AI generation is not configured"),
         (status = 422, body = Problem)))]
 pub async fn start(
@@ -113,6 +115,7 @@ pub async fn start(
         &s.services.db,
         s.services.blobs.as_ref(),
         s.services.llm.is_some(),
+        s.services.llm_usage,
         &actor(&user),
         document,
         req,

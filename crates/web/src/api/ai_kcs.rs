@@ -15,6 +15,7 @@ use myqcm_domain::catalogue::ItemContent;
 use myqcm_domain::codes;
 use myqcm_domain::ports::LlmError;
 use myqcm_services::ai::kcs::{self, Decision, KcError, RunView, SuggestionsView, Target};
+use myqcm_services::ai::usage::Billing;
 use myqcm_services::jobs::JobEvent;
 use serde::Deserialize;
 use uuid::Uuid;
@@ -53,6 +54,7 @@ impl From<KcError> for WebError {
             KcError::Catalogue(c) => c.into(),
             KcError::Model(LlmError::Timeout) => Self::code(codes::TIMEOUT),
             KcError::Model(m) => Self::with_detail(codes::UNAVAILABLE, m.to_string()),
+            KcError::DailyLimit(l) => l.into(),
             e @ KcError::Store(_) => Self::internal(e),
         }
     }
@@ -114,7 +116,11 @@ pub async fn suggest(
     let llm = s.services.llm.as_deref();
     let target = parse_body::<SuggestBody>(b)?.target()?;
     let now = s.services.clock.now();
-    let v = kcs::suggest(&s.services.db, llm, &actor(&user), target, now).await?;
+    let billing = Billing {
+        clock: s.services.clock.as_ref(),
+        policy: s.services.llm_usage,
+    };
+    let v = kcs::suggest(&s.services.db, llm, billing, &actor(&user), target, now).await?;
     Ok(Json(v))
 }
 

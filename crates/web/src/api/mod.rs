@@ -5,6 +5,7 @@ pub mod admin_users;
 pub mod ai;
 pub mod ai_grading;
 pub mod ai_kcs;
+pub mod ai_usage;
 pub mod audit;
 pub mod auth;
 pub mod catalogue;

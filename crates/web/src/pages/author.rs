@@ -450,8 +450,20 @@ pub async fn save(
         return item_page(&s, ctx, &actor, id, x).await;
     }
     let now = s.services.clock.now();
+    let llm = s.services.llm.is_some();
+    // With a model, the suggestions this save applies are accepted once it is saved.
+    let before = if llm {
+        Some(kcs::tags_before_save(&s.services.db, &actor, id).await?)
+    } else {
+        None
+    };
     let form = match svc::edit_item(&s.services.db, &actor, id, f.edit(), now).await {
-        Ok(_) => return Ok(see_other(&format!("/author/items/{id}"))),
+        Ok(_) => {
+            if let Some(before) = before {
+                kcs::accept_applied(&s.services.db, llm, &actor, id, &before, now).await?;
+            }
+            return Ok(see_other(&format!("/author/items/{id}")));
+        }
         Err(e) => editor_fields(f.kept().failure(ctx.locale, "stem", e)?),
     };
     let x = Extras {

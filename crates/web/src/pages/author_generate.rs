@@ -8,10 +8,14 @@
 use askama::Template;
 use axum::Router;
 use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
+use myqcm_domain::catalogue::lifecycle::Actor;
 use myqcm_domain::codes;
+use myqcm_services::ai::generate::Rejection;
 use myqcm_services::ai::requests::{self, GenerationView, RequestDraft, RequestError};
+use myqcm_services::ai::usage::{self, MyUsage};
 use uuid::Uuid;
 
 use super::author::{author, staff_headers};
@@ -34,6 +38,8 @@ pub fn router() -> Router<AppState> {
 struct GeneratePage {
     ctx: PageContext,
     form: Form,
+    /// The viewer's model usage (today against the daily limit, the last days).
+    usage: Option<MyUsage>,
 }
 
 impl GeneratePage {
@@ -43,9 +49,24 @@ impl GeneratePage {
     }
 }
 
-fn show_form(ctx: PageContext, form: Form) -> Result<Response, WebError> {
-    let code = form.status();
-    Ok(page(code, render(&GeneratePage { ctx, form })?))
+async fn show_form(
+    s: &AppState,
+    actor: &Actor,
+    ctx: PageContext,
+    form: Form,
+    code: StatusCode,
+) -> Result<Response, WebError> {
+    let sv = &s.services;
+    let usage = usage::mine(
+        &sv.db,
+        sv.llm_usage,
+        sv.llm.is_some(),
+        actor,
+        sv.clock.now(),
+    )
+    .await
+    .ok();
+    Ok(page(code, render(&GeneratePage { ctx, form, usage })?))
 }
 
 /// `GET /author/generate`: the upload form.
@@ -53,10 +74,11 @@ pub async fn form_page(State(s): State<AppState>, ctx: PageContext) -> Result<Re
     if s.services.llm.is_none() {
         return Err(WebError::code(codes::NOT_FOUND));
     }
-    if let Err(r) = author(&ctx, "/author/generate") {
-        return Ok(*r);
-    }
-    show_form(ctx, Form::new())
+    let actor = match author(&ctx, "/author/generate") {
+        Ok(a) => a,
+        Err(r) => return Ok(*r),
+    };
+    show_form(&s, &actor, ctx, Form::new(), StatusCode::OK).await
 }
 
 /// The form as sent, for showing it again with an error.
@@ -73,7 +95,7 @@ fn refill(fields: &PageFields) -> Form {
 /// The request the form makes, queued.
 async fn start(
     s: &AppState,
-    actor: &myqcm_domain::catalogue::lifecycle::Actor,
+    actor: &Actor,
     fields: &PageFields,
 ) -> Result<GenerationView, RequestError> {
     let req = request_of(fields)?;
@@ -86,6 +108,7 @@ async fn start(
         &sv.db,
         blobs,
         llm,
+        sv.llm_usage,
         actor,
         document.unwrap_or_default(),
         req,
@@ -109,8 +132,21 @@ pub async fn submit(
     let started = start(&s, &actor, &fields).await;
     match started {
         Ok(v) => Ok(see_other(&format!("/author/generate/{}", v.id))),
-        Err(RequestError::Invalid { field, message }) => show_form(ctx, form.error(field, message)),
-        Err(RequestError::Document(d)) => show_form(ctx, form.error("file", d.to_string())),
+        Err(RequestError::Invalid { field, message }) => {
+            let form = form.error(field, message);
+            let code = form.status();
+            show_form(&s, &actor, ctx, form, code).await
+        }
+        Err(RequestError::Document(d)) => {
+            let form = form.error("file", d.to_string());
+            let code = form.status();
+            show_form(&s, &actor, ctx, form, code).await
+        }
+        Err(RequestError::DailyLimit(l)) => {
+            let limit = i64::try_from(l.limit).unwrap_or(i64::MAX);
+            let form = form.error("", ctx.tn("generate-daily-limit", "limit", limit));
+            show_form(&s, &actor, ctx, form, StatusCode::FORBIDDEN).await
+        }
         Err(e) => Err(e.into()),
     }
 }
@@ -133,6 +169,16 @@ impl StatusPage {
 
     fn status_label(&self) -> String {
         self.ctx.t(&format!("generate-status-{}", self.req.status))
+    }
+
+    /// A refused item's reason in the page's language: the generation message of its code,
+    /// else the form message of that code (catalogue rules), else the English text.
+    fn reason(&self, r: &Rejection) -> String {
+        let locale = self.ctx.locale;
+        locale
+            .try_t(&format!("generate-reason-{}", r.code))
+            .or_else(|| locale.try_t(&format!("field-{}", r.code)))
+            .unwrap_or_else(|| r.message.clone())
     }
 }
 

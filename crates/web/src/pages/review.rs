@@ -321,7 +321,12 @@ pub async fn suggest_kcs(
 ) -> Result<Response, WebError> {
     let actor = staff_or_return!(ctx, &format!("/review/items/{id}"), bench::may_review);
     let (llm, now) = (s.services.llm.as_deref(), s.services.clock.now());
-    let form = match kcs::suggest(&s.services.db, llm, &actor, Target::Item(id), now).await {
+    let billing = myqcm_services::ai::usage::Billing {
+        clock: s.services.clock.as_ref(),
+        policy: s.services.llm_usage,
+    };
+    let asked = kcs::suggest(&s.services.db, llm, billing, &actor, Target::Item(id), now).await;
+    let form = match asked {
         Ok(_) => return Ok(see_other(&format!("/review/items/{id}#kcs"))),
         Err(e @ (KcError::Unavailable | KcError::NotFound)) => return Err(e.into()),
         Err(e) => Form::new().failure(ctx.locale, "kcs", e)?,

@@ -1,0 +1,318 @@
+//! AI accounting over real HTTP (issue 15) with the fake OpenAI-compatible server: every model
+//! call is recorded with its kind, the author billed, its request, the model, the tokens and
+//! the estimated cost, readable per call, per request and per day by the author
+//! (`GET /api/v1/ai/usage`, the table of `/author/generate`) and per author and day by admins
+//! (`GET /api/v1/ai/usage/all`); the per-author daily token limit refuses a generation or a KC
+//! suggestion before any call (403 `quota_exhausted`), and stops a running generation with
+//! nothing saved.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use myqcm_db::ai::LlmCallRow;
+use myqcm_integrations::llm::{LlmSettings, OpenAiCompatible};
+use myqcm_services::ai::usage::{UsagePolicy, day_of};
+use myqcm_testkit::fake_llm::FakeLlm;
+use myqcm_testkit::{fixed_clock, test_cache};
+use reqwest::Method;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::ai::{TEXT, post_page, upload};
+use crate::support::{TestApp, spawn_sharing};
+
+/// Prices of the tests: 0.15 and 0.6 units per 1000 tokens, in micro-units.
+fn policy(limit: u64) -> UsagePolicy {
+    UsagePolicy {
+        price_prompt_per_1k: 150_000,
+        price_completion_per_1k: 600_000,
+        daily_tokens_per_author: limit,
+    }
+}
+
+async fn app_with(fake: &FakeLlm, usage: UsagePolicy) -> TestApp {
+    let mut settings = LlmSettings::new(&fake.api_base, fake.key.clone(), "fake-model".into());
+    settings.min_backoff = Duration::from_millis(5);
+    settings.max_backoff = Duration::from_millis(10);
+    let llm = Arc::new(OpenAiCompatible::new(settings).unwrap());
+    let cache = test_cache().await.unwrap();
+    let app = spawn_sharing(None, cache, fixed_clock(), |_, s| {
+        *s = s.clone().with_llm(llm).with_llm_usage(usage);
+    })
+    .await;
+    app.load_demo_bank().await;
+    app
+}
+
+/// `tokens` already used today by `author` (one earlier call).
+async fn used_today(app: &TestApp, author: Uuid, tokens: i64) {
+    let now = app.now();
+    myqcm_db::ai::insert_call(
+        &app.db.conn,
+        &LlmCallRow {
+            id: Uuid::now_v7(),
+            at: now.timestamp_millis(),
+            day: day_of(now),
+            kind: "generation".into(),
+            author_id: Some(author),
+            request_id: Some("earlier".into()),
+            model: "fake-model".into(),
+            prompt_tokens: tokens,
+            completion_tokens: 0,
+            cost_micros: 0,
+        },
+    )
+    .await
+    .unwrap();
+}
+
+async fn get(app: &TestApp, token: &str, path: &str) -> (u16, Value) {
+    app.send_bearer(Method::GET, token, path, None).await
+}
+
+fn n(v: &Value) -> u64 {
+    v.as_u64().unwrap_or_else(|| panic!("not a count: {v}"))
+}
+
+/// A text of three chunks (about 6000 characters each).
+fn long_text() -> String {
+    let mut t = String::new();
+    for i in 0..260 {
+        t.push_str(&format!(
+            "Paragraphe {i} : l'hypertension artérielle se définit par une pression supérieure à 140/90 mmHg.\n"
+        ));
+    }
+    t
+}
+
+fn is_daily_limit(status: u16, body: &Value) {
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(body["code"], "quota_exhausted", "{body}");
+    assert_eq!(body["errors"][0]["field"], "feature", "{body}");
+    assert_eq!(body["errors"][0]["message"], "llm_daily_tokens", "{body}");
+    assert_eq!(body["errors"][1]["field"], "resets_at", "{body}");
+}
+
+#[tokio::test]
+async fn every_call_is_recorded_with_its_tokens_and_cost_per_call_request_and_day() {
+    let fake = FakeLlm::start("k").await.unwrap();
+    let prices = policy(1_000_000);
+    let app = app_with(&fake, prices).await;
+    let author = app.api_user(&["author"], &[], false).await;
+    let (s, req) = upload(&app, &author, "cours.txt", long_text().as_bytes()).await;
+    assert_eq!(s, 202, "{req}");
+    let id = req["id"].as_str().unwrap().to_owned();
+    myqcm_app::worker(&app.services).drain().await.unwrap();
+    let (_, done) = get(&app, &author.token, &format!("/api/v1/ai/generations/{id}")).await;
+    assert_eq!(done["status"], "done", "{done}");
+    let message = done["message"].as_str().unwrap();
+    let tokens: u64 = message
+        .rsplit("; ")
+        .next()
+        .and_then(|t| t.strip_suffix(" tokens"))
+        .unwrap()
+        .parse()
+        .unwrap();
+    let calls = fake.calls().len();
+    assert!(calls >= 2, "a long text makes several calls: {calls}");
+
+    let (s, mine) = get(&app, &author.token, "/api/v1/ai/usage").await;
+    assert_eq!(s, 200, "{mine}");
+    let today = day_of(app.now());
+    assert_eq!(mine["today"], today.as_str());
+    assert_eq!(n(&mine["daily_limit"]), 1_000_000);
+    assert_eq!(n(&mine["used_today"]), tokens, "{mine}");
+    assert_eq!(n(&mine["remaining_today"]), 1_000_000 - tokens);
+    let listed = mine["calls"].as_array().unwrap();
+    assert_eq!(listed.len(), calls, "one row per call: {mine}");
+    let mut cost = 0;
+    for c in listed {
+        assert_eq!(c["kind"], "generation", "{c}");
+        assert_eq!(c["request_id"], id.as_str(), "{c}");
+        assert_eq!(c["model"], "fake-model");
+        let (p, q) = (n(&c["prompt_tokens"]), n(&c["completion_tokens"]));
+        assert!(p > 0 && q > 0, "{c}");
+        let want = u64::try_from(prices.cost(p, q)).unwrap();
+        assert!(want > 0);
+        assert_eq!(n(&c["cost_micros"]), want, "{c}");
+        cost += want;
+    }
+    assert_eq!(mine["days"].as_array().unwrap().len(), 1, "{mine}");
+    assert_eq!(mine["days"][0]["day"], today.as_str());
+    assert_eq!(n(&mine["days"][0]["calls"]), calls as u64);
+    assert_eq!(n(&mine["days"][0]["tokens"]), tokens);
+    assert_eq!(n(&mine["days"][0]["cost_micros"]), cost);
+    assert_eq!(mine["requests"][0]["request_id"], id.as_str());
+    assert_eq!(n(&mine["requests"][0]["tokens"]), tokens);
+
+    // A reviewer's KC suggestion is billed to the reviewer, not to the author.
+    let reviewer = app.api_user(&["reviewer"], &[], true).await;
+    let item = myqcm_db::catalogue::item_by_external_id(&app.db.conn, "demo-cardio-0001")
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    let (s, v) = app
+        .send_bearer(
+            Method::POST,
+            &reviewer.token,
+            "/api/v1/ai/kc-suggestions",
+            Some(json!({"item": item})),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let kc_tokens = n(&v["tokens"]);
+    let (_, theirs) = get(&app, &reviewer.token, "/api/v1/ai/usage").await;
+    assert_eq!(n(&theirs["used_today"]), kc_tokens, "{theirs}");
+    assert_eq!(theirs["calls"][0]["kind"], "kc_suggestion");
+    assert_eq!(theirs["requests"][0]["request_id"], format!("kc/{item}"));
+    let (_, again) = get(&app, &author.token, "/api/v1/ai/usage").await;
+    assert_eq!(n(&again["used_today"]), tokens);
+
+    // Admins see everyone's per day, author and kind; authors may not.
+    let admin = app.api_user(&["admin"], &["content"], true).await;
+    let (s, all) = get(&app, &admin.token, "/api/v1/ai/usage/all?days=7").await;
+    assert_eq!(s, 200, "{all}");
+    assert_eq!(n(&all["totals"]["tokens"]), tokens + kc_tokens, "{all}");
+    let rows = all["rows"].as_array().unwrap();
+    let row = |who: Uuid, kind: &str| {
+        rows.iter()
+            .find(|r| r["author_id"] == who.to_string() && r["kind"] == kind)
+            .unwrap_or_else(|| panic!("{who} {kind}: {all}"))
+            .clone()
+    };
+    assert_eq!(n(&row(author.id, "generation")["tokens"]), tokens);
+    assert_eq!(n(&row(reviewer.id, "kc_suggestion")["tokens"]), kc_tokens);
+    assert_eq!(
+        get(&app, &author.token, "/api/v1/ai/usage/all").await.0,
+        403
+    );
+    let learner = app.api_user(&["student"], &[], false).await;
+    assert_eq!(get(&app, &learner.token, "/api/v1/ai/usage").await.0, 403);
+}
+
+#[tokio::test]
+async fn over_the_daily_limit_generation_and_kc_suggestions_are_refused_before_any_call() {
+    let fake = FakeLlm::start("k").await.unwrap();
+    let app = app_with(&fake, policy(5_000)).await;
+    let author = app.api_user(&["author"], &[], false).await;
+    used_today(&app, author.id, 5_000).await;
+    let (s, body) = upload(&app, &author, "cours.txt", TEXT.as_bytes()).await;
+    is_daily_limit(s, &body);
+    let reviewer = app.api_user(&["reviewer"], &[], true).await;
+    used_today(&app, reviewer.id, 6_000).await;
+    let item = myqcm_db::catalogue::item_by_external_id(&app.db.conn, "demo-cardio-0001")
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    let (s, body) = app
+        .send_bearer(
+            Method::POST,
+            &reviewer.token,
+            "/api/v1/ai/kc-suggestions",
+            Some(json!({"item": item})),
+        )
+        .await;
+    is_daily_limit(s, &body);
+    myqcm_app::worker(&app.services).drain().await.unwrap();
+    assert!(fake.calls().is_empty(), "nothing was sent");
+    let (_, mine) = get(&app, &author.token, "/api/v1/ai/usage").await;
+    assert_eq!(n(&mine["used_today"]), 5_000);
+    assert_eq!(n(&mine["remaining_today"]), 0);
+
+    // Another author still may; the next Algerian day the first one may again.
+    let other = app.api_user(&["author"], &[], false).await;
+    assert_eq!(
+        upload(&app, &other, "cours.txt", TEXT.as_bytes()).await.0,
+        202
+    );
+    app.advance(chrono::Duration::days(1));
+    let fresh = myqcm_services::identity::testing::issue_session_for(
+        &app.db.conn,
+        app.cache.clone(),
+        Arc::new(app.clock.clone()),
+        author.id,
+    )
+    .await
+    .unwrap();
+    let author = crate::support::ApiUser {
+        id: author.id,
+        token: fresh.access_token,
+    };
+    assert_eq!(
+        upload(&app, &author, "cours.txt", TEXT.as_bytes()).await.0,
+        202
+    );
+}
+
+#[tokio::test]
+async fn the_generate_page_shows_the_usage_and_the_limit_message() {
+    let fake = FakeLlm::start("k").await.unwrap();
+    let app = app_with(&fake, policy(5_000)).await;
+    let (b, _) = app
+        .staff("usage-author@test.myqcm.local", "author", "")
+        .await;
+    let id =
+        myqcm_db::identity::accounts::find_by_email(&app.db.conn, "usage-author@test.myqcm.local")
+            .await
+            .unwrap()
+            .unwrap()
+            .id;
+    used_today(&app, id, 4_321).await;
+    let res = app.get_as(&b, "/author/generate").await;
+    assert_eq!(res.status(), 200);
+    let html = res.text().await.unwrap();
+    assert!(html.contains("id=\"ai-usage\""), "{html}");
+    assert!(
+        html.contains("<strong data-usage-today>4321</strong> / 5000"),
+        "{html}"
+    );
+    assert!(html.contains(&day_of(app.now())), "{html}");
+
+    used_today(&app, id, 1_000).await;
+    let res = post_page(&app, &b, "cours.txt", TEXT.as_bytes()).await;
+    assert_eq!(res.status(), 403);
+    let html = res.text().await.unwrap();
+    // The author's language is French.
+    assert!(html.contains("quota quotidien de 5"), "{html}");
+    assert!(
+        html.contains("value=\"cardio-hta\""),
+        "values are kept: {html}"
+    );
+    assert!(fake.calls().is_empty());
+}
+
+#[tokio::test]
+async fn a_generation_stops_at_the_daily_limit_and_saves_nothing() {
+    let fake = FakeLlm::start("k").await.unwrap();
+    let app = app_with(&fake, policy(5_000)).await;
+    let author = app.api_user(&["author"], &[], false).await;
+    // Under the limit when asking; the first call takes the day over it.
+    used_today(&app, author.id, 4_999).await;
+    let (s, req) = upload(&app, &author, "cours.txt", long_text().as_bytes()).await;
+    assert_eq!(s, 202, "{req}");
+    let id = req["id"].as_str().unwrap().to_owned();
+    myqcm_app::worker(&app.services).drain().await.unwrap();
+    let (_, done) = get(&app, &author.token, &format!("/api/v1/ai/generations/{id}")).await;
+    assert_eq!(done["status"], "dead", "{done}");
+    let error = done["error"].as_str().unwrap();
+    assert!(error.contains("nothing was saved"), "{error}");
+    assert!(error.contains("daily AI allowance"), "{error}");
+    assert_eq!(fake.calls().len(), 1, "one call, then the limit");
+    let (_, list) = get(&app, &author.token, "/api/v1/authoring/items").await;
+    assert_eq!(list["items"].as_array().unwrap().len(), 0, "{list}");
+    let (_, mine) = get(&app, &author.token, "/api/v1/ai/usage").await;
+    let this = mine["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["request_id"] == id.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(
+        n(&this["calls"]),
+        1,
+        "the billed call stays recorded: {mine}"
+    );
+}
