@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use myqcm_integrations::llm::{LlmSettings, OpenAiCompatible};
+use myqcm_services::ai::usage::UsagePolicy;
 use myqcm_testkit::fake_llm::FakeLlm;
 use myqcm_testkit::{fixed_clock, test_cache};
 use serde_json::Value;
@@ -15,13 +16,18 @@ use crate::support::{ApiUser, Browser, TestApp, spawn_app, spawn_sharing};
 
 /// The application with the fake model plugged in, and the demo bank loaded.
 pub(crate) async fn app_with_llm(fake: &FakeLlm) -> TestApp {
+    app_with_llm_usage(fake, UsagePolicy::default()).await
+}
+
+/// [`app_with_llm`] with `usage` as the prices and the daily limit.
+pub(crate) async fn app_with_llm_usage(fake: &FakeLlm, usage: UsagePolicy) -> TestApp {
     let mut settings = LlmSettings::new(&fake.api_base, fake.key.clone(), "fake-model".into());
     settings.min_backoff = Duration::from_millis(5);
     settings.max_backoff = Duration::from_millis(10);
     let llm = Arc::new(OpenAiCompatible::new(settings).unwrap());
     let cache = test_cache().await.unwrap();
     let app = spawn_sharing(None, cache, fixed_clock(), |_, s| {
-        *s = s.clone().with_llm(llm);
+        *s = s.clone().with_llm(llm).with_llm_usage(usage);
     })
     .await;
     app.load_demo_bank().await;

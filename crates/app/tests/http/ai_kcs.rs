@@ -32,7 +32,7 @@ async fn cardio_kcs(app: &TestApp) -> BTreeSet<String> {
         .collect()
 }
 
-async fn demo_item(app: &TestApp, external_id: &str) -> Uuid {
+pub(crate) async fn demo_item(app: &TestApp, external_id: &str) -> Uuid {
     myqcm_db::catalogue::item_by_external_id(&app.db.conn, external_id)
         .await
         .unwrap()

@@ -7,19 +7,17 @@
 //! nothing saved.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use myqcm_db::ai::LlmCallRow;
-use myqcm_integrations::llm::{LlmSettings, OpenAiCompatible};
 use myqcm_services::ai::usage::{UsagePolicy, day_of};
 use myqcm_testkit::fake_llm::FakeLlm;
-use myqcm_testkit::{fixed_clock, test_cache};
 use reqwest::Method;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::ai::{TEXT, post_page, upload};
-use crate::support::{TestApp, spawn_sharing};
+use crate::ai::{TEXT, app_with_llm_usage, post_page, upload};
+use crate::ai_kcs::demo_item;
+use crate::support::TestApp;
 
 /// Prices of the tests: 0.15 and 0.6 units per 1000 tokens, in micro-units.
 fn policy(limit: u64) -> UsagePolicy {
@@ -28,20 +26,6 @@ fn policy(limit: u64) -> UsagePolicy {
         price_completion_per_1k: 600_000,
         daily_tokens_per_author: limit,
     }
-}
-
-async fn app_with(fake: &FakeLlm, usage: UsagePolicy) -> TestApp {
-    let mut settings = LlmSettings::new(&fake.api_base, fake.key.clone(), "fake-model".into());
-    settings.min_backoff = Duration::from_millis(5);
-    settings.max_backoff = Duration::from_millis(10);
-    let llm = Arc::new(OpenAiCompatible::new(settings).unwrap());
-    let cache = test_cache().await.unwrap();
-    let app = spawn_sharing(None, cache, fixed_clock(), |_, s| {
-        *s = s.clone().with_llm(llm).with_llm_usage(usage);
-    })
-    .await;
-    app.load_demo_bank().await;
-    app
 }
 
 /// `tokens` already used today by `author` (one earlier call).
@@ -97,7 +81,7 @@ fn is_daily_limit(status: u16, body: &Value) {
 async fn every_call_is_recorded_with_its_tokens_and_cost_per_call_request_and_day() {
     let fake = FakeLlm::start("k").await.unwrap();
     let prices = policy(1_000_000);
-    let app = app_with(&fake, prices).await;
+    let app = app_with_llm_usage(&fake, prices).await;
     let author = app.api_user(&["author"], &[], false).await;
     let (s, req) = upload(&app, &author, "cours.txt", long_text().as_bytes()).await;
     assert_eq!(s, 202, "{req}");
@@ -147,11 +131,7 @@ async fn every_call_is_recorded_with_its_tokens_and_cost_per_call_request_and_da
 
     // A reviewer's KC suggestion is billed to the reviewer, not to the author.
     let reviewer = app.api_user(&["reviewer"], &[], true).await;
-    let item = myqcm_db::catalogue::item_by_external_id(&app.db.conn, "demo-cardio-0001")
-        .await
-        .unwrap()
-        .unwrap()
-        .id;
+    let item = demo_item(&app, "demo-cardio-0001").await;
     let (s, v) = app
         .send_bearer(
             Method::POST,
@@ -194,18 +174,14 @@ async fn every_call_is_recorded_with_its_tokens_and_cost_per_call_request_and_da
 #[tokio::test]
 async fn over_the_daily_limit_generation_and_kc_suggestions_are_refused_before_any_call() {
     let fake = FakeLlm::start("k").await.unwrap();
-    let app = app_with(&fake, policy(5_000)).await;
+    let app = app_with_llm_usage(&fake, policy(5_000)).await;
     let author = app.api_user(&["author"], &[], false).await;
     used_today(&app, author.id, 5_000).await;
     let (s, body) = upload(&app, &author, "cours.txt", TEXT.as_bytes()).await;
     is_daily_limit(s, &body);
     let reviewer = app.api_user(&["reviewer"], &[], true).await;
     used_today(&app, reviewer.id, 6_000).await;
-    let item = myqcm_db::catalogue::item_by_external_id(&app.db.conn, "demo-cardio-0001")
-        .await
-        .unwrap()
-        .unwrap()
-        .id;
+    let item = demo_item(&app, "demo-cardio-0001").await;
     let (s, body) = app
         .send_bearer(
             Method::POST,
@@ -249,7 +225,7 @@ async fn over_the_daily_limit_generation_and_kc_suggestions_are_refused_before_a
 #[tokio::test]
 async fn the_generate_page_shows_the_usage_and_the_limit_message() {
     let fake = FakeLlm::start("k").await.unwrap();
-    let app = app_with(&fake, policy(5_000)).await;
+    let app = app_with_llm_usage(&fake, policy(5_000)).await;
     let (b, _) = app
         .staff("usage-author@test.myqcm.local", "author", "")
         .await;
@@ -286,7 +262,7 @@ async fn the_generate_page_shows_the_usage_and_the_limit_message() {
 #[tokio::test]
 async fn a_generation_stops_at_the_daily_limit_and_saves_nothing() {
     let fake = FakeLlm::start("k").await.unwrap();
-    let app = app_with(&fake, policy(5_000)).await;
+    let app = app_with_llm_usage(&fake, policy(5_000)).await;
     let author = app.api_user(&["author"], &[], false).await;
     // Under the limit when asking; the first call takes the day over it.
     used_today(&app, author.id, 4_999).await;

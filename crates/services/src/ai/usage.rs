@@ -289,7 +289,7 @@ pub async fn check_author(
 
 /// Totals of some calls.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-pub struct Totals {
+pub struct UsageTotals {
     /// Calls.
     pub calls: u64,
     /// Prompt tokens.
@@ -302,7 +302,7 @@ pub struct Totals {
     pub cost_micros: u64,
 }
 
-impl Totals {
+impl UsageTotals {
     fn add(&mut self, r: &LlmCallRow) {
         let p = u64::try_from(r.prompt_tokens).unwrap_or(0);
         let c = u64::try_from(r.completion_tokens).unwrap_or(0);
@@ -367,7 +367,7 @@ pub struct DayTotals {
     pub day: String,
     /// Its totals.
     #[serde(flatten)]
-    pub totals: Totals,
+    pub totals: UsageTotals,
 }
 
 /// Totals of one request.
@@ -379,7 +379,7 @@ pub struct RequestTotals {
     pub kind: String,
     /// Its totals.
     #[serde(flatten)]
-    pub totals: Totals,
+    pub totals: UsageTotals,
 }
 
 /// An author's own usage.
@@ -404,7 +404,7 @@ pub struct MyUsage {
 }
 
 fn per_day(rows: &[LlmCallRow]) -> Vec<DayTotals> {
-    let mut m: BTreeMap<&str, Totals> = BTreeMap::new();
+    let mut m: BTreeMap<&str, UsageTotals> = BTreeMap::new();
     for r in rows {
         m.entry(r.day.as_str()).or_default().add(r);
     }
@@ -426,7 +426,7 @@ fn per_request(rows: &[LlmCallRow]) -> Vec<RequestTotals> {
             None => out.push(RequestTotals {
                 request_id: id.clone(),
                 kind: r.kind.clone(),
-                totals: Totals::of([r]),
+                totals: UsageTotals::of([r]),
             }),
         }
     }
@@ -490,7 +490,7 @@ pub struct AuthorDay {
     pub kind: String,
     /// Totals.
     #[serde(flatten)]
-    pub totals: Totals,
+    pub totals: UsageTotals,
 }
 
 /// Everyone's usage over some days.
@@ -503,7 +503,7 @@ pub struct AllUsage {
     /// The daily limit per author (0 = none).
     pub daily_limit: u64,
     /// Totals of the whole period.
-    pub totals: Totals,
+    pub totals: UsageTotals,
     /// Per day, author and kind, newest day first.
     pub rows: Vec<AuthorDay>,
 }
@@ -533,7 +533,7 @@ pub async fn all(
     let to = day_of(now);
     let from = day_of(now - Duration::days(days - 1));
     let rows = myqcm_db::ai::calls_between(db, None, &from, &to, u64::MAX >> 1).await?;
-    let mut m: BTreeMap<(String, Option<Uuid>, String), Totals> = BTreeMap::new();
+    let mut m: BTreeMap<(String, Option<Uuid>, String), UsageTotals> = BTreeMap::new();
     for r in &rows {
         m.entry((r.day.clone(), r.author_id, r.kind.clone()))
             .or_default()
@@ -557,7 +557,7 @@ pub async fn all(
         from,
         to,
         daily_limit: policy.daily_tokens_per_author,
-        totals: Totals::of(&rows),
+        totals: UsageTotals::of(&rows),
         rows: out,
     })
 }
@@ -566,8 +566,8 @@ pub async fn all(
 ///
 /// # Errors
 /// Storage failures.
-pub async fn of_request(db: &DatabaseConnection, request: &str) -> Result<Totals, DbError> {
-    Ok(Totals::of(
+pub async fn of_request(db: &DatabaseConnection, request: &str) -> Result<UsageTotals, DbError> {
+    Ok(UsageTotals::of(
         &myqcm_db::ai::calls_of_request(db, request).await?,
     ))
 }
