@@ -40,6 +40,17 @@ pub(crate) async fn demo_item(app: &TestApp, external_id: &str) -> Uuid {
         .id
 }
 
+/// `POST /api/v1/ai/kc-suggestions` for the saved item `item`, as the holder of `token`.
+pub(crate) async fn suggest_for_item(app: &TestApp, token: &str, item: Uuid) -> (u16, Value) {
+    app.send_bearer(
+        Method::POST,
+        token,
+        "/api/v1/ai/kc-suggestions",
+        Some(json!({"item": item})),
+    )
+    .await
+}
+
 /// Checks the shape every answer must have: 1 to 3 suggestions of the cardio tree, none off
 /// the tree, scores non-increasing, confidence as documented.
 fn check_suggestions(v: &Value, tree: &BTreeSet<String>) -> Vec<String> {
@@ -75,14 +86,7 @@ async fn suggestions_keep_the_best_three_kcs_of_the_course_tree_for_items_and_qr
     let reviewer = app.api_user(&["reviewer"], &[], true).await;
     let item = demo_item(&app, "demo-cardio-0001").await;
 
-    let (s, v) = app
-        .send_bearer(
-            Method::POST,
-            &reviewer.token,
-            "/api/v1/ai/kc-suggestions",
-            Some(json!({"item": item})),
-        )
-        .await;
+    let (s, v) = suggest_for_item(&app, &reviewer.token, item).await;
     assert_eq!(s, 200, "{v}");
     assert_eq!(v["item"], item.to_string());
     assert_eq!(v["prompt_version"], "kc-v1");

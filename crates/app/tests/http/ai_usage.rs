@@ -12,11 +12,11 @@ use myqcm_db::ai::LlmCallRow;
 use myqcm_services::ai::usage::{UsagePolicy, day_of};
 use myqcm_testkit::fake_llm::FakeLlm;
 use reqwest::Method;
-use serde_json::{Value, json};
+use serde_json::Value;
 use uuid::Uuid;
 
 use crate::ai::{TEXT, app_with_llm_usage, post_page, upload};
-use crate::ai_kcs::demo_item;
+use crate::ai_kcs::{demo_item, suggest_for_item};
 use crate::support::TestApp;
 
 /// Prices of the tests: 0.15 and 0.6 units per 1000 tokens, in micro-units.
@@ -132,14 +132,7 @@ async fn every_call_is_recorded_with_its_tokens_and_cost_per_call_request_and_da
     // A reviewer's KC suggestion is billed to the reviewer, not to the author.
     let reviewer = app.api_user(&["reviewer"], &[], true).await;
     let item = demo_item(&app, "demo-cardio-0001").await;
-    let (s, v) = app
-        .send_bearer(
-            Method::POST,
-            &reviewer.token,
-            "/api/v1/ai/kc-suggestions",
-            Some(json!({"item": item})),
-        )
-        .await;
+    let (s, v) = suggest_for_item(&app, &reviewer.token, item).await;
     assert_eq!(s, 200, "{v}");
     let kc_tokens = n(&v["tokens"]);
     let (_, theirs) = get(&app, &reviewer.token, "/api/v1/ai/usage").await;
@@ -182,14 +175,7 @@ async fn over_the_daily_limit_generation_and_kc_suggestions_are_refused_before_a
     let reviewer = app.api_user(&["reviewer"], &[], true).await;
     used_today(&app, reviewer.id, 6_000).await;
     let item = demo_item(&app, "demo-cardio-0001").await;
-    let (s, body) = app
-        .send_bearer(
-            Method::POST,
-            &reviewer.token,
-            "/api/v1/ai/kc-suggestions",
-            Some(json!({"item": item})),
-        )
-        .await;
+    let (s, body) = suggest_for_item(&app, &reviewer.token, item).await;
     is_daily_limit(s, &body);
     myqcm_app::worker(&app.services).drain().await.unwrap();
     assert!(fake.calls().is_empty(), "nothing was sent");
