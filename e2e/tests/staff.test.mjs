@@ -40,6 +40,44 @@ async function staffSignIn(page, role) {
   assert.ok(!page.url().includes('/sign-in'), `${role} is signed in (now on ${page.url()})`);
 }
 
+/** A short course text for the generation request. */
+const COURSE_TEXT = "L'hypertension artérielle se définit par une pression supérieure à 140/90 mmHg.\n"
+  + 'La mesure ambulatoire sur 24 heures confirme le diagnostic.\n'
+  + 'Les complications touchent le cœur, le rein, le cerveau et la rétine.\n';
+
+/**
+ * With a model configured: the author uploads a course text on /author/generate, follows the
+ * request page until its drafts are listed, and finds the tokens in the usage table.
+ */
+async function askForDrafts(author) {
+  await visit(author, '/author', 'fr author list (AI link)');
+  assert.ok(await author.$('a[href="/author/generate"]'), 'the author list links the generation page');
+  await visit(author, '/author/generate', 'fr generate form');
+  await author.setInputFiles('#file', { name: 'cours.txt', mimeType: 'text/plain', buffer: Buffer.from(COURSE_TEXT) });
+  await author.fill('#course', 'cardio-hta');
+  await author.fill('#kcs', 'kc-cardio-hta-def');
+  await author.fill('#qcm', '2');
+  await Promise.all([
+    author.waitForURL(/\/author\/generate\/[0-9a-f-]{36}$/),
+    author.click('form[action="/author/generate"] button[type="submit"]'),
+  ]);
+  await assertAccessible(author, 'fr generation request');
+  // The page follows the job live (or by its meta refresh); reload until the drafts are listed.
+  let drafts = 0;
+  for (let i = 0; i < 60 && drafts === 0; i += 1) {
+    drafts = (await author.$$('main a[href^="/author/items/"]')).length;
+    if (drafts === 0) {
+      await author.waitForTimeout(500);
+      await author.reload({ waitUntil: 'load' });
+    }
+  }
+  assert.equal(drafts, 2, 'the request page lists the two drafts');
+  await assertAccessible(author, 'fr generation request (done)');
+  await visit(author, '/author/generate', 'fr generate form (usage)');
+  const used = Number((await author.textContent('[data-usage-today]')).replace(/\D/g, ''));
+  assert.ok(used > 0, `the usage table counts today's tokens: ${used}`);
+}
+
 /** Switches the language from the footer (a plain form). */
 async function useLanguage(page, lang) {
   await Promise.all([page.waitForNavigation(), page.click(`.lang-switch button[value="${lang}"]`)]);
@@ -196,6 +234,7 @@ describe('staff console', () => {
       author.waitForNavigation({ waitUntil: 'load' }),
       author.click(`form[action="/author/items/${itemId}/submit"] button[type="submit"]`),
     ]);
+    if (process.env.MYQCM_E2E_LLM) await askForDrafts(author);
     assert.deepEqual(authorErrors.stop(), [], 'no console error on the author pages');
 
     // ---- reviewer (own context: another account)
@@ -240,8 +279,17 @@ describe('staff console', () => {
     const adminErrors = collectErrors(admin);
     await staffSignIn(admin, 'admin');
     await visit(admin, '/admin/jobs', 'fr admin jobs');
+    if (process.env.MYQCM_E2E_LLM) {
+      // Everyone's model usage: the author's generation above is a row of today.
+      assert.ok(await admin.$('nav a[href="/admin/ai-usage"]'), 'the navigation links the AI usage');
+      await visit(admin, '/admin/ai-usage?days=7', 'fr AI usage');
+      assert.ok(await admin.$('#ai-usage-rows tr[data-kind="generation"]'), 'the generation is listed');
+      const tokens = Number((await admin.textContent('[data-total="tokens"]')).replace(/\D/g, ''));
+      assert.ok(tokens > 0, `tokens counted: ${tokens}`);
+    }
     await useLanguage(admin, 'ar');
     await visit(admin, '/admin/jobs', 'ar admin jobs');
+    if (process.env.MYQCM_E2E_LLM) await visit(admin, '/admin/ai-usage', 'ar AI usage');
     await useLanguage(admin, 'fr');
     assert.deepEqual(adminErrors.stop(), [], 'no console error on the admin pages');
 

@@ -8,6 +8,7 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder
 use uuid::Uuid;
 
 use crate::DbError;
+use crate::sql::stmt;
 
 /// The entity.
 pub mod llm_call {
@@ -81,6 +82,63 @@ pub async fn author_day_tokens<C: ConnectionTrait>(
         .all(c)
         .await?;
     Ok(rows.iter().map(|(p, q)| p + q).sum())
+}
+
+/// Totals of the calls of one day, author and kind (`usage_per_author_day`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthorDayRow {
+    /// Africa/Algiers day.
+    pub day: String,
+    /// The author billed (none for QROC grades and erased accounts).
+    pub author_id: Option<Uuid>,
+    /// Kind of call.
+    pub kind: String,
+    /// Calls.
+    pub calls: i64,
+    /// Prompt tokens.
+    pub prompt_tokens: i64,
+    /// Completion tokens.
+    pub completion_tokens: i64,
+    /// Estimated cost (micro-units).
+    pub cost_micros: i64,
+}
+
+/// Everyone's calls on days `from..=to` summed per day, author and kind by the database (the
+/// admin view covers up to 90 days of every author's calls, too many rows to sum in memory),
+/// newest day first, then most tokens first.
+pub async fn usage_per_author_day<C: ConnectionTrait>(
+    c: &C,
+    from: &str,
+    to: &str,
+) -> Result<Vec<AuthorDayRow>, DbError> {
+    // SUM of a BIGINT is NUMERIC on PostgreSQL: cast back so both backends give an integer.
+    let sql = "SELECT day, author_id, kind, COUNT(*) AS calls, \
+               CAST(SUM(prompt_tokens) AS BIGINT) AS p, \
+               CAST(SUM(completion_tokens) AS BIGINT) AS q, \
+               CAST(SUM(cost_micros) AS BIGINT) AS cost \
+               FROM llm_call WHERE day >= $1 AND day <= $2 \
+               GROUP BY day, author_id, kind \
+               ORDER BY day DESC, SUM(prompt_tokens + completion_tokens) DESC, kind";
+    let rows = c
+        .query_all_raw(stmt(
+            c.get_database_backend(),
+            sql,
+            vec![from.into(), to.into()],
+        ))
+        .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(AuthorDayRow {
+                day: r.try_get("", "day")?,
+                author_id: r.try_get("", "author_id")?,
+                kind: r.try_get("", "kind")?,
+                calls: r.try_get("", "calls")?,
+                prompt_tokens: r.try_get("", "p")?,
+                completion_tokens: r.try_get("", "q")?,
+                cost_micros: r.try_get("", "cost")?,
+            })
+        })
+        .collect()
 }
 
 /// The calls of `author` (or, with `None`, of everyone) on days `from..=to`, newest first, at

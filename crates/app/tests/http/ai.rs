@@ -283,12 +283,18 @@ async fn the_generate_page_works_without_javascript_until_the_drafts() {
     assert!(to.starts_with("/author/generate/"), "{to}");
     let (s, html) = page(&app, &b, &to).await;
     assert_eq!(s, 200);
-    assert!(html.contains("http-equiv=\"refresh\""), "{html}");
+    // Followed live with JavaScript, by its refresh link without; never a timed refresh.
+    assert!(!html.contains("http-equiv=\"refresh\""), "{html}");
+    assert!(html.contains(&format!("href=\"{to}\"")), "{html}");
+    assert!(
+        html.contains("data-job-events=\"/api/v1/ai/generations/"),
+        "{html}"
+    );
 
     myqcm_app::worker(&app.services).drain().await.unwrap();
     let (s, html) = page(&app, &b, &to).await;
     assert_eq!(s, 200);
-    assert!(!html.contains("http-equiv=\"refresh\""), "{html}");
+    assert!(!html.contains("data-job-events"), "{html}");
     assert!(html.contains("4 drafts created"), "{html}");
     assert!(html.contains("href=\"/author?status=draft\""), "{html}");
     assert_eq!(html.matches("href=\"/author/items/").count(), 4, "{html}");

@@ -28,26 +28,42 @@ fn policy(limit: u64) -> UsagePolicy {
     }
 }
 
-/// `tokens` already used today by `author` (one earlier call).
-async fn used_today(app: &TestApp, author: Uuid, tokens: i64) {
-    let now = app.now();
+/// One stored call of `kind` billed to `author`, `days_ago` days back, with these tokens and
+/// the cost the test prices give them.
+async fn call_on(
+    app: &TestApp,
+    author: Option<Uuid>,
+    kind: &str,
+    days_ago: i64,
+    (prompt, completion): (i64, i64),
+) {
+    let at = app.now() - chrono::Duration::days(days_ago);
+    let cost = policy(0).cost(
+        u64::try_from(prompt).unwrap(),
+        u64::try_from(completion).unwrap(),
+    );
     myqcm_db::ai::insert_call(
         &app.db.conn,
         &LlmCallRow {
             id: Uuid::now_v7(),
-            at: now.timestamp_millis(),
-            day: day_of(now),
-            kind: "generation".into(),
-            author_id: Some(author),
+            at: at.timestamp_millis(),
+            day: day_of(at),
+            kind: kind.into(),
+            author_id: author,
             request_id: Some("earlier".into()),
             model: "fake-model".into(),
-            prompt_tokens: tokens,
-            completion_tokens: 0,
-            cost_micros: 0,
+            prompt_tokens: prompt,
+            completion_tokens: completion,
+            cost_micros: cost,
         },
     )
     .await
     .unwrap();
+}
+
+/// `tokens` already used today by `author` (one earlier call).
+async fn used_today(app: &TestApp, author: Uuid, tokens: i64) {
+    call_on(app, Some(author), "generation", 0, (tokens, 0)).await;
 }
 
 async fn get(app: &TestApp, token: &str, path: &str) -> (u16, Value) {
@@ -156,6 +172,8 @@ async fn every_call_is_recorded_with_its_tokens_and_cost_per_call_request_and_da
     };
     assert_eq!(n(&row(author.id, "generation")["tokens"]), tokens);
     assert_eq!(n(&row(reviewer.id, "kc_suggestion")["tokens"]), kc_tokens);
+    let email = email_of(&app, author.id).await;
+    assert_eq!(row(author.id, "generation")["author_email"], email.as_str());
     assert_eq!(
         get(&app, &author.token, "/api/v1/ai/usage/all").await.0,
         403
@@ -277,4 +295,130 @@ async fn a_generation_stops_at_the_daily_limit_and_saves_nothing() {
         1,
         "the billed call stays recorded: {mine}"
     );
+}
+
+async fn email_of(app: &TestApp, id: Uuid) -> String {
+    myqcm_db::identity::accounts::get(&app.db.conn, id)
+        .await
+        .unwrap()
+        .unwrap()
+        .email
+}
+
+/// The number shown after `marker` in `html` (digits only: the grouping follows the language).
+fn shown(html: &str, marker: &str) -> u64 {
+    let at = html
+        .find(marker)
+        .unwrap_or_else(|| panic!("{marker} not in {html}"));
+    let text = &html[at + marker.len()..];
+    let text = &text[..text.find('<').unwrap()];
+    text.chars()
+        .filter(char::is_ascii_digit)
+        .collect::<String>()
+        .parse()
+        .unwrap_or_else(|_| panic!("no number after {marker}: {text}"))
+}
+
+#[tokio::test]
+async fn admins_read_everyones_usage_per_day_person_and_kind_on_a_page() {
+    let fake = FakeLlm::start("k").await.unwrap();
+    let app = app_with_llm_usage(&fake, policy(50_000)).await;
+    let author = app.api_user(&["author"], &[], false).await;
+    let reviewer = app.api_user(&["reviewer"], &[], true).await;
+    call_on(&app, Some(author.id), "generation", 0, (1_000, 500)).await;
+    call_on(&app, Some(author.id), "generation", 0, (2_000, 0)).await;
+    call_on(&app, Some(reviewer.id), "kc_suggestion", 3, (400, 100)).await;
+    call_on(&app, None, "grading", 0, (300, 50)).await;
+    call_on(&app, Some(author.id), "generation", 10, (5_000, 5_000)).await;
+
+    let (admin, _) = app
+        .staff("usage-admin@test.myqcm.local", "admin", "content")
+        .await;
+    let res = app.get_as(&admin, "/admin/ai-usage?days=7").await;
+    assert_eq!(res.status(), 200);
+    let html = res.text().await.unwrap();
+    assert!(html.contains("href=\"/admin/ai-usage\""), "linked: {html}");
+    // The week: three rows (the author's two calls of today summed), the old call left out.
+    assert_eq!(shown(&html, "data-total=\"calls\">"), 4, "{html}");
+    assert_eq!(shown(&html, "data-total=\"tokens\">"), 4_350, "{html}");
+    assert_eq!(html.matches("<tr data-kind=").count(), 3, "{html}");
+    let row = |marker: &str| {
+        let at = html
+            .find(marker)
+            .unwrap_or_else(|| panic!("{marker}: {html}"));
+        let start = html[..at].rfind("<tr").unwrap();
+        html[start..at + html[at..].find("</tr>").unwrap()].to_owned()
+    };
+    let theirs = row(&format!("data-author=\"{}\"", author.id));
+    assert_eq!(shown(&theirs, "data-tokens>"), 3_500, "{theirs}");
+    assert!(
+        theirs.contains(&email_of(&app, author.id).await),
+        "{theirs}"
+    );
+    let kc = row(&format!("data-author=\"{}\"", reviewer.id));
+    assert!(kc.contains(&email_of(&app, reviewer.id).await), "{kc}");
+    assert!(kc.contains("data-kind=\"kc_suggestion\""), "{kc}");
+    let grading = row("data-kind=\"grading\">");
+    assert_eq!(shown(&grading, "data-tokens>"), 350, "{grading}");
+    // Today first: the grading and generation rows come before the suggestion of three days ago.
+    assert!(
+        html.find("data-kind=\"grading\"").unwrap()
+            < html.find("data-kind=\"kc_suggestion\"").unwrap()
+    );
+    // The cost column: 3,000 prompt and 500 answer tokens at 0.15 and 0.6 per thousand = 0.75.
+    assert!(theirs.contains("0,7500"), "{theirs}");
+
+    // Ninety days take the old call in; one day leaves the suggestion out.
+    let all = app.get_as(&admin, "/admin/ai-usage?days=90").await;
+    let all = all.text().await.unwrap();
+    assert_eq!(shown(&all, "data-total=\"tokens\">"), 14_350);
+    let today = app.get_as(&admin, "/admin/ai-usage?days=1").await;
+    let today = today.text().await.unwrap();
+    assert_eq!(shown(&today, "data-total=\"calls\">"), 3);
+    assert!(!today.contains("kc_suggestion"), "{today}");
+
+    // Finance admins read it too; authors and learners may not, and nobody sees it unlinked.
+    let (finance, _) = app
+        .staff("usage-finance@test.myqcm.local", "admin", "finance")
+        .await;
+    assert_eq!(app.get_as(&finance, "/admin/ai-usage").await.status(), 200);
+    let (writer, _) = app
+        .staff("usage-author@test.myqcm.local", "author", "")
+        .await;
+    assert_eq!(app.get_as(&writer, "/admin/ai-usage").await.status(), 403);
+    let dash = app.get_as(&writer, "/author").await.text().await.unwrap();
+    assert!(!dash.contains("/admin/ai-usage"), "{dash}");
+    let learner = app.learner("usage-learner@test.myqcm.local").await;
+    assert_eq!(app.get_as(&learner, "/admin/ai-usage").await.status(), 403);
+}
+
+#[tokio::test]
+async fn the_usage_page_explains_an_empty_period_and_is_absent_without_a_model() {
+    let fake = FakeLlm::start("k").await.unwrap();
+    let app = app_with_llm_usage(&fake, UsagePolicy::default()).await;
+    let (admin, _) = app
+        .staff("usage-empty@test.myqcm.local", "admin", "content")
+        .await;
+    let html = app
+        .get_as(&admin, "/admin/ai-usage")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("class=\"empty-state\""), "{html}");
+    assert!(!html.contains("id=\"ai-usage-rows\""), "{html}");
+    assert_eq!(shown(&html, "data-total=\"tokens\">"), 0);
+
+    let bare = crate::support::spawn_app().await;
+    let (admin, _) = bare
+        .staff("usage-nomodel@test.myqcm.local", "admin", "content")
+        .await;
+    assert_eq!(bare.get_as(&admin, "/admin/ai-usage").await.status(), 404);
+    let dash = bare
+        .get_as(&admin, "/dashboard")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(!dash.contains("/admin/ai-usage"), "{dash}");
 }

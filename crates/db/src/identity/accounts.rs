@@ -136,6 +136,18 @@ pub async fn get<C: ConnectionTrait>(conn: &C, id: Uuid) -> Result<Option<Accoun
         .map_err(DbError::from)
 }
 
+/// Loads the accounts of `ids` (those that exist), in no particular order.
+pub async fn by_ids<C: ConnectionTrait>(conn: &C, ids: &[Uuid]) -> Result<Vec<Account>, DbError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    entity::Entity::find()
+        .filter(entity::Column::Id.is_in(ids.iter().copied()))
+        .all(conn)
+        .await
+        .map_err(DbError::from)
+}
+
 /// Loads an account by (lower-cased) email.
 pub async fn find_by_email<C: ConnectionTrait>(
     conn: &C,

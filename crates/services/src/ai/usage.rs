@@ -12,7 +12,7 @@
 //! author's tokens of the day are under the limit, so a day can end at most one call over it.
 //! A generation request or a KC suggestion refused this way made no call.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use myqcm_db::ai::LlmCallRow;
@@ -486,6 +486,10 @@ pub struct AuthorDay {
     pub day: String,
     /// The author billed; none for QROC grades and erased accounts.
     pub author_id: Option<Uuid>,
+    /// The author's display name (none when there is no author or the account is gone).
+    pub author_name: Option<String>,
+    /// The author's email address (same).
+    pub author_email: Option<String>,
     /// Kind of call.
     pub kind: String,
     /// Totals.
@@ -500,18 +504,34 @@ pub struct AllUsage {
     pub from: String,
     /// Last day.
     pub to: String,
+    /// Days covered (1 to 90).
+    pub days: i64,
     /// The daily limit per author (0 = none).
     pub daily_limit: u64,
     /// Totals of the whole period.
     pub totals: UsageTotals,
-    /// Per day, author and kind, newest day first.
+    /// Per day, author and kind, newest day first, then most tokens first.
     pub rows: Vec<AuthorDay>,
 }
 
 /// Most days of the admin view.
 pub const MAX_ADMIN_DAYS: i64 = 90;
 
-/// Everyone's usage over the last `days` days (1 to 90), for content and finance admins.
+fn totals_of(r: &myqcm_db::ai::AuthorDayRow) -> UsageTotals {
+    let p = u64::try_from(r.prompt_tokens).unwrap_or(0);
+    let c = u64::try_from(r.completion_tokens).unwrap_or(0);
+    UsageTotals {
+        calls: u64::try_from(r.calls).unwrap_or(0),
+        prompt_tokens: p,
+        completion_tokens: c,
+        tokens: p + c,
+        cost_micros: u64::try_from(r.cost_micros).unwrap_or(0),
+    }
+}
+
+/// Everyone's usage over the last `days` days (clamped to 1..=90), for content and finance
+/// admins: totals per day, author and kind summed by the database, with each author's name and
+/// address.
 ///
 /// # Errors
 /// [`UsageError::Unavailable`] with no model, [`UsageError::Forbidden`] for anyone else.
@@ -532,33 +552,43 @@ pub async fn all(
     let days = days.clamp(1, MAX_ADMIN_DAYS);
     let to = day_of(now);
     let from = day_of(now - Duration::days(days - 1));
-    let rows = myqcm_db::ai::calls_between(db, None, &from, &to, u64::MAX >> 1).await?;
-    let mut m: BTreeMap<(String, Option<Uuid>, String), UsageTotals> = BTreeMap::new();
-    for r in &rows {
-        m.entry((r.day.clone(), r.author_id, r.kind.clone()))
-            .or_default()
-            .add(r);
-    }
-    let mut out: Vec<AuthorDay> = m
+    let groups = myqcm_db::ai::usage_per_author_day(db, &from, &to).await?;
+    let mut ids: Vec<Uuid> = groups.iter().filter_map(|g| g.author_id).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let people: HashMap<Uuid, (String, String)> = myqcm_db::identity::accounts::by_ids(db, &ids)
+        .await?
         .into_iter()
-        .map(|((day, author_id, kind), totals)| AuthorDay {
-            day,
-            author_id,
-            kind,
-            totals,
+        .map(|a| (a.id, (a.display_name, a.email)))
+        .collect();
+    let mut totals = UsageTotals::default();
+    let rows = groups
+        .iter()
+        .map(|g| {
+            let t = totals_of(g);
+            totals.calls += t.calls;
+            totals.prompt_tokens += t.prompt_tokens;
+            totals.completion_tokens += t.completion_tokens;
+            totals.tokens += t.tokens;
+            totals.cost_micros += t.cost_micros;
+            let who = g.author_id.and_then(|a| people.get(&a));
+            AuthorDay {
+                day: g.day.clone(),
+                author_id: g.author_id,
+                author_name: who.map(|w| w.0.clone()),
+                author_email: who.map(|w| w.1.clone()),
+                kind: g.kind.clone(),
+                totals: t,
+            }
         })
         .collect();
-    out.sort_by(|a, b| {
-        b.day
-            .cmp(&a.day)
-            .then(b.totals.tokens.cmp(&a.totals.tokens))
-    });
     Ok(AllUsage {
         from,
         to,
+        days,
         daily_limit: policy.daily_tokens_per_author,
-        totals: UsageTotals::of(&rows),
-        rows: out,
+        totals,
+        rows,
     })
 }
 

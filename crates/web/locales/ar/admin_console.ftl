@@ -152,3 +152,33 @@ import-reason-empty_file = لا يحتوي الملف على أي ورقة أو 
 import-reason-unreadable_file = تعذرت قراءة ملف ‎.xlsx هذا: احفظه من جديد من برنامج الجداول.
 import-reason-invalid_json = ملف JSON هذا غير سليم.
 import-reason-unknown_kc = مفهوم معرفي غير معروف: «{ $value }».
+# /admin/ai-usage: استعمال النموذج اللغوي من الجميع (مسؤولو المحتوى والمالية).
+nav-ai-usage = استعمال الذكاء الاصطناعي
+ai-usage-title = استعمال المساعد الذكي
+ai-usage-intro = كل استدعاء للنموذج اللغوي، مجموعًا حسب اليوم والشخص والنوع: يُحتسب توليد الأسئلة واقتراح الكفاءات على المؤلف أو المراجع الذي طلبه؛ ولا يُحتسب تصحيح أسئلة QROC على أحد، إذ لا يُذكر اسم أي طالب أبدًا. التكاليف تقديرية حسب الأسعار المضبوطة لكل ألف رمز.
+ai-usage-period = الفترة
+ai-usage-last-days = { $count ->
+    [zero] آخر { $count } يوم
+    [one] آخر يوم
+    [two] آخر يومين
+    [few] آخر { $count } أيام
+    [many] آخر { $count } يومًا
+   *[other] آخر { $count } يوم
+}
+ai-usage-calls = الاستدعاءات
+ai-usage-prompt = رموز الطلب
+ai-usage-completion = رموز الإجابة
+ai-usage-tokens = مجموع الرموز
+ai-usage-cost = التكلفة التقديرية
+ai-usage-no-price = غير معروفة (لم يُضبط أي سعر)
+ai-usage-limit = الحد اليومي لكل شخص
+ai-usage-no-limit = لا يوجد
+ai-usage-empty = لا استدعاء للنموذج اللغوي في هذه الفترة.
+ai-usage-day = اليوم
+ai-usage-who = محتسب على
+ai-usage-kind = النوع
+ai-usage-kind-generation = توليد الأسئلة
+ai-usage-kind-kc_suggestion = اقتراح الكفاءات
+ai-usage-kind-grading = تصحيح QROC
+ai-usage-erased = حساب محذوف
+ai-usage-no-author-grading = لا أحد (إجابات الطلاب)

@@ -152,3 +152,29 @@ import-reason-empty_file = The file holds no sheet or row.
 import-reason-unreadable_file = This .xlsx file cannot be read: save it again from the spreadsheet.
 import-reason-invalid_json = This JSON file is malformed.
 import-reason-unknown_kc = Unknown knowledge component: “{ $value }”.
+# /admin/ai-usage: everyone's use of the language model (content and finance admins).
+nav-ai-usage = AI usage
+ai-usage-title = Use of the AI assistant
+ai-usage-intro = Every call to the language model, summed per day, person and kind: question generation and knowledge-component suggestions are billed to the author or reviewer who asked; QROC grading is billed to nobody, since no learner is ever named. Costs are estimates from the configured prices per thousand tokens.
+ai-usage-period = Period
+ai-usage-last-days = { $count ->
+    [one] Last day
+   *[other] Last { $count } days
+}
+ai-usage-calls = Calls
+ai-usage-prompt = Prompt tokens
+ai-usage-completion = Answer tokens
+ai-usage-tokens = Total tokens
+ai-usage-cost = Estimated cost
+ai-usage-no-price = unknown (no price configured)
+ai-usage-limit = Daily limit per person
+ai-usage-no-limit = none
+ai-usage-empty = No call to the language model in this period.
+ai-usage-day = Day
+ai-usage-who = Billed to
+ai-usage-kind = Kind
+ai-usage-kind-generation = Question generation
+ai-usage-kind-kc_suggestion = Knowledge-component suggestion
+ai-usage-kind-grading = QROC grading
+ai-usage-erased = deleted account
+ai-usage-no-author-grading = nobody (learners' answers)

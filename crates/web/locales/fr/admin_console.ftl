@@ -152,3 +152,29 @@ import-reason-empty_file = Le fichier ne contient aucune feuille ni ligne.
 import-reason-unreadable_file = Ce fichier .xlsx ne peut pas être lu : enregistrez-le de nouveau depuis le tableur.
 import-reason-invalid_json = Ce fichier JSON est mal formé.
 import-reason-unknown_kc = Notion inconnue : « { $value } ».
+# /admin/ai-usage : l'usage du modèle de langue par tous (administrateurs contenu et finances).
+nav-ai-usage = Usage de l'IA
+ai-usage-title = Usage de l'assistant IA
+ai-usage-intro = Chaque appel au modèle de langue, additionné par jour, par personne et par nature : la génération de questions et les suggestions de compétences sont imputées à l'auteur ou au relecteur qui les a demandées ; la correction des QROC n'est imputée à personne, car aucun étudiant n'est jamais nommé. Les coûts sont estimés d'après les prix configurés pour mille jetons.
+ai-usage-period = Période
+ai-usage-last-days = { $count ->
+    [one] Dernier jour
+   *[other] { $count } derniers jours
+}
+ai-usage-calls = Appels
+ai-usage-prompt = Jetons envoyés
+ai-usage-completion = Jetons de réponse
+ai-usage-tokens = Total des jetons
+ai-usage-cost = Coût estimé
+ai-usage-no-price = inconnu (aucun prix configuré)
+ai-usage-limit = Limite quotidienne par personne
+ai-usage-no-limit = aucune
+ai-usage-empty = Aucun appel au modèle de langue sur cette période.
+ai-usage-day = Jour
+ai-usage-who = Imputé à
+ai-usage-kind = Nature
+ai-usage-kind-generation = Génération de questions
+ai-usage-kind-kc_suggestion = Suggestion de compétences
+ai-usage-kind-grading = Correction de QROC
+ai-usage-erased = compte supprimé
+ai-usage-no-author-grading = personne (réponses d'étudiants)

@@ -1,7 +1,9 @@
 //! The admin console's oversight pages: `/admin/audit` (the append-only audit log with filters
 //! by actor, action, target and days, newest first, 50 a page; `AuditRead`), `/admin/sessions`
 //! (one account's live sign-in sessions, each revocable after a step-up; `UsersManage`) and
-//! `/admin/config` (which integrations are on, never a secret; `OperationsManage`). Every rule
+//! `/admin/config` (which integrations are on, never a secret; `OperationsManage`) and
+//! `/admin/ai-usage` (everyone's language-model calls per day, author and kind, with the
+//! estimated cost; `CatalogueManage` or `FinanceManage`, absent without a model). Every rule
 //! lives in the services. Staff without two-step sign-in get the enrolment page; everyone else
 //! without the power gets 403. Every response is `noindex` and `Cache-Control: no-store,
 //! private`.
@@ -12,6 +14,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
+use myqcm_services::ai::usage::{self, AllUsage, AuthorDay, UsageError};
 use myqcm_services::identity::accounts::AdminAccountView;
 use myqcm_services::identity::audit::{self, AuditEntry, AuditSearch};
 use myqcm_services::identity::flows::{self, SessionView};
@@ -20,7 +23,7 @@ use myqcm_services::overview::{self, Integrations};
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::author::{staff_headers, staff_refusal as refusal};
+use super::author::{StaffRefusal, staff_headers, staff_refusal as refusal};
 use super::forms::{Form, page, see_other, to_sign_in};
 use super::{PageContext, render};
 use crate::input::PageForm;
@@ -36,6 +39,7 @@ pub fn router() -> Router<AppState> {
         .route("/admin/sessions", get(sessions_page))
         .route("/admin/sessions/{id}/revoke", post(revoke))
         .route("/admin/config", get(config_page))
+        .route("/admin/ai-usage", get(ai_usage_page))
         .layer(axum::middleware::map_response(staff_headers))
 }
 
@@ -305,4 +309,83 @@ pub async fn config_page(
         Err(e) => return refusal(&ctx, e),
     };
     Ok(page(StatusCode::OK, render(&ConfigPage { ctx, on })?))
+}
+
+impl StaffRefusal for UsageError {
+    fn enrolment_required(&self) -> bool {
+        false
+    }
+}
+
+/// `?days=` of the usage page (1 to 90, default 30).
+#[derive(Debug, Deserialize)]
+pub struct UsageQuery {
+    days: Option<i64>,
+}
+
+#[derive(Template)]
+#[template(path = "admin/ai_usage.html")]
+struct AiUsagePage {
+    ctx: PageContext,
+    u: AllUsage,
+    /// A price per token is configured (otherwise every cost is 0 and says so).
+    priced: bool,
+}
+
+impl AiUsagePage {
+    fn n(&self, v: &u64) -> String {
+        self.ctx
+            .locale
+            .number(i64::try_from(*v).unwrap_or(i64::MAX))
+    }
+
+    /// Micro-units as units with four decimals.
+    fn cost(&self, micros: &u64) -> String {
+        #[allow(clippy::cast_precision_loss, reason = "display only")]
+        let units = *micros as f64 / 1_000_000.0;
+        self.ctx.locale.decimal(units, 4)
+    }
+
+    fn kind(&self, k: &str) -> String {
+        self.ctx.t(&format!("ai-usage-kind-{k}"))
+    }
+
+    /// Who was billed: the author's name and address, or why there is none.
+    fn who(&self, r: &AuthorDay) -> String {
+        match (&r.author_name, &r.author_email, r.author_id) {
+            (Some(name), Some(email), _) => format!("{name} <{email}>"),
+            (_, _, Some(_)) => self.ctx.t("ai-usage-erased"),
+            _ if r.kind == "grading" => self.ctx.t("ai-usage-no-author-grading"),
+            _ => self.ctx.t("ai-usage-erased"),
+        }
+    }
+}
+
+/// `GET /admin/ai-usage?days=`: everyone's model calls per day, author and kind over the last
+/// 7, 30 or 90 days, with the period's totals and the daily limit per author.
+pub async fn ai_usage_page(
+    State(s): State<AppState>,
+    ctx: PageContext,
+    Query(q): Query<UsageQuery>,
+) -> Result<Response, WebError> {
+    let Some(v) = ctx.viewer.as_ref() else {
+        return Ok(to_sign_in("/admin/ai-usage"));
+    };
+    let actor = v.user.actor();
+    if actor.enrolment_pending() && s.services.llm.is_some() {
+        return refusal(&ctx, IdentityError::MfaEnrolmentRequired);
+    }
+    let sv = &s.services;
+    let days = q.days.unwrap_or(30);
+    let llm = sv.llm.is_some();
+    let u = match usage::all(&sv.db, sv.llm_usage, llm, &actor, days, sv.clock.now()).await {
+        Ok(u) => u,
+        Err(e) => return refusal(&ctx, e),
+    };
+    let p = sv.llm_usage;
+    let priced = p.price_prompt_per_1k > 0 || p.price_completion_per_1k > 0;
+    Ok(page(
+        StatusCode::OK,
+        render(&AiUsagePage { ctx, u, priced })?,
+    ))
 }

@@ -1,7 +1,7 @@
 //! `/author/generate` (issue 15): an author uploads a document and asks for drafts (a plain
-//! multipart form, works without JavaScript); the request page refreshes itself (meta refresh,
-//! live by server-sent events with JavaScript) until the job ends, then lists the drafts this
-//! request made (found by the request marker of their provenance label).
+//! multipart form, works without JavaScript); the request page follows the job live by
+//! server-sent events with JavaScript (a refresh link without; no timed refresh, which WCAG
+//! 2.2.1 forbids) until the job ends, then lists the drafts this request made (found by the request marker of their provenance label).
 //! Absent (404) when no language model is configured. Every rule lives in
 //! `myqcm_services::ai::requests`, like the JSON API's.
 

@@ -46,6 +46,8 @@ pub struct PageContext {
     pub email_verification: bool,
     /// Areas switched off by configuration (`MYQCM_DISABLED_AREAS`).
     pub disabled_areas: Vec<crate::Area>,
+    /// A language model is configured (the AI pages exist).
+    pub ai: bool,
 }
 
 impl PageContext {
@@ -61,6 +63,7 @@ impl PageContext {
             email_verification: true,
             // Rendered without the configuration at hand: error pages do not advertise sign-up.
             disabled_areas: vec![crate::Area::SignUp],
+            ai: false,
         }
     }
 
@@ -162,6 +165,14 @@ impl PageContext {
         self.holds(myqcm_domain::permissions::Action::CatalogueManage)
     }
 
+    /// Whether the navigation links everyone's language-model usage (a model is configured;
+    /// content, finance and super admins).
+    pub fn reads_ai_usage(&self) -> bool {
+        self.ai
+            && (self.holds(myqcm_domain::permissions::Action::CatalogueManage)
+                || self.holds(myqcm_domain::permissions::Action::FinanceManage))
+    }
+
     /// Whether the navigation links the audit log (support, operations and super admins).
     pub fn reads_audit(&self) -> bool {
         self.holds(myqcm_domain::permissions::Action::AuditRead)
@@ -232,6 +243,7 @@ impl FromRequestParts<AppState> for PageContext {
             google: state.services.google.is_some(),
             email_verification: state.config.email_verification,
             disabled_areas: state.config.disabled_areas.clone(),
+            ai: state.services.llm.is_some(),
         })
     }
 }
