@@ -73,10 +73,15 @@ log "npm ci"
 # --- fresh state ---------------------------------------------------------------------------
 DATA_DIR="$(mktemp -d "${TMPDIR:-/tmp}/myqcm-e2e.XXXXXX")"
 
-PORT="$(node -e '
-  const s = require("net").createServer();
-  s.listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); });
-')"
+# A free loopback port.
+free_port() {
+  node -e '
+    const s = require("net").createServer();
+    s.listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); });
+  '
+}
+
+PORT="$(free_port)"
 BASE_URL="http://127.0.0.1:${PORT}"
 
 export MYQCM_DATA_DIR="$DATA_DIR"
@@ -159,27 +164,34 @@ fi
 # fake Chargily server runs on another free port and the app is configured for it (test mode);
 # billing.test.mjs reads MYQCM_E2E_CHARGILY. Without it, online payment stays hidden.
 FAKES="$(dirname "$BIN")/myqcm-fakes"
-if [ -x "$FAKES" ]; then
-  FAKE_PORT="$(node -e '
-    const s = require("net").createServer();
-    s.listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); });
-  ')"
-  FAKE_KEY="test_sk_e2e_fake_chargily"
-  "$FAKES" chargily --listen "127.0.0.1:${FAKE_PORT}" --key "$FAKE_KEY" >"$ARTIFACTS/fake-chargily.log" 2>&1 &
-  FAKE_PID=$!
-  fake_up=0
+
+# start_fake NAME KEY CONTROL_PATH: runs `myqcm-fakes NAME` on a free port with KEY and waits
+# up to 5 s for CONTROL_PATH to answer; sets FAKE_STARTED_PORT and FAKE_STARTED_PID (the port
+# is empty when it did not answer; its output goes to e2e/artifacts/fake-NAME.log).
+start_fake() {
+  local name="$1" key="$2" control="$3" port
+  port="$(free_port)"
+  "$FAKES" "$name" --listen "127.0.0.1:${port}" --key "$key" >"$ARTIFACTS/fake-${name}.log" 2>&1 &
+  FAKE_STARTED_PID=$!
+  FAKE_STARTED_PORT=""
   for _ in $(seq 1 50); do
-    if curl -s -o /dev/null --max-time 1 "http://127.0.0.1:${FAKE_PORT}/_control/checkouts"; then
-      fake_up=1
-      break
+    if curl -s -o /dev/null --max-time 1 "http://127.0.0.1:${port}${control}"; then
+      FAKE_STARTED_PORT="$port"
+      return
     fi
     sleep 0.1
   done
-  if [ "$fake_up" -eq 1 ]; then
+}
+
+if [ -x "$FAKES" ]; then
+  FAKE_KEY="test_sk_e2e_fake_chargily"
+  start_fake chargily "$FAKE_KEY" /_control/checkouts
+  FAKE_PID="$FAKE_STARTED_PID"
+  if [ -n "$FAKE_STARTED_PORT" ]; then
     export MYQCM_CHARGILY_MODE=test
     export MYQCM_CHARGILY_SECRET_KEY="$FAKE_KEY"
-    export MYQCM_CHARGILY_API_BASE="http://127.0.0.1:${FAKE_PORT}/test/api/v2"
-    export MYQCM_E2E_CHARGILY="http://127.0.0.1:${FAKE_PORT}"
+    export MYQCM_CHARGILY_API_BASE="http://127.0.0.1:${FAKE_STARTED_PORT}/test/api/v2"
+    export MYQCM_E2E_CHARGILY="http://127.0.0.1:${FAKE_STARTED_PORT}"
     log "fake Chargily at $MYQCM_E2E_CHARGILY"
   else
     log "WARNING: $FAKES chargily did not answer (see e2e/artifacts/fake-chargily.log); online payment stays off"
@@ -188,29 +200,18 @@ fi
 
 # --- fake language model -------------------------------------------------------------------
 # With `myqcm-fakes` beside the binary, the fake OpenAI-compatible model runs on another free
-# port and the app is configured for it, so the AI pages exist (staff.test.mjs visits the
-# assisted QROC grading page when MYQCM_E2E_LLM is set). Without it, AI features stay hidden.
+# port and the app is configured for it, so the AI pages exist (staff.test.mjs asks for drafts,
+# visits the assisted QROC grading page and the AI usage page when MYQCM_E2E_LLM is set).
+# Without it, AI features stay hidden.
 if [ -x "$FAKES" ]; then
-  LLM_PORT="$(node -e '
-    const s = require("net").createServer();
-    s.listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); });
-  ')"
   LLM_KEY="fake-llm-e2e-key"
-  "$FAKES" llm --listen "127.0.0.1:${LLM_PORT}" --key "$LLM_KEY" >"$ARTIFACTS/fake-llm.log" 2>&1 &
-  LLM_PID=$!
-  llm_up=0
-  for _ in $(seq 1 50); do
-    if curl -s -o /dev/null --max-time 1 "http://127.0.0.1:${LLM_PORT}/_control/calls"; then
-      llm_up=1
-      break
-    fi
-    sleep 0.1
-  done
-  if [ "$llm_up" -eq 1 ]; then
-    export MYQCM_LLM_BASE_URL="http://127.0.0.1:${LLM_PORT}/v1"
+  start_fake llm "$LLM_KEY" /_control/calls
+  LLM_PID="$FAKE_STARTED_PID"
+  if [ -n "$FAKE_STARTED_PORT" ]; then
+    export MYQCM_LLM_BASE_URL="http://127.0.0.1:${FAKE_STARTED_PORT}/v1"
     export MYQCM_LLM_API_KEY="$LLM_KEY"
     export MYQCM_LLM_MODEL="fake-model"
-    export MYQCM_E2E_LLM="http://127.0.0.1:${LLM_PORT}"
+    export MYQCM_E2E_LLM="http://127.0.0.1:${FAKE_STARTED_PORT}"
     log "fake language model at $MYQCM_E2E_LLM"
   else
     log "WARNING: $FAKES llm did not answer (see e2e/artifacts/fake-llm.log); AI features stay hidden"
