@@ -86,6 +86,12 @@ export async function visit(page, path, label = path) {
   return res;
 }
 
+/** Switches the language from the footer (a plain form). */
+export async function useLanguage(page, lang) {
+  await Promise.all([page.waitForNavigation(), page.click(`.lang-switch button[value="${lang}"]`)]);
+  assert.equal(await page.getAttribute('html', 'lang'), lang);
+}
+
 /** Computed writing direction of the root element. */
 export async function direction(page) {
   return page.evaluate(() => getComputedStyle(document.documentElement).direction);

@@ -223,6 +223,16 @@ export async function freshDemoTotp(role) {
   return totp(secret, step * 30_000 + 1_000);
 }
 
+/** Signs a demo staff account in: password, then a fresh TOTP step. */
+export async function staffSignIn(page, role) {
+  const { email, password } = await demoAccount(role);
+  await signIn(page, email, password);
+  await page.waitForSelector('#totp_code');
+  await page.fill('#totp_code', await freshDemoTotp(role));
+  await Promise.all([page.waitForNavigation({ waitUntil: 'load' }), page.click('form[action="/sign-in"] button[type="submit"]')]);
+  assert.ok(!page.url().includes('/sign-in'), `${role} is signed in (now on ${page.url()})`);
+}
+
 /**
  * The demo admin creates a paid plan through the JSON API (session cookie + CSRF header) in a
  * page of `context`, signing in with a fresh TOTP step.

@@ -9,8 +9,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
 import { AUTOMATIC_FAVICON, collectErrors, launchBrowser, newContext } from '../lib/browser.mjs';
-import { assertAccessible, direction, saveScreenshot, signIn, visit } from '../lib/app.mjs';
-import { demoAccount, freshDemoTotp } from '../lib/practice.mjs';
+import { assertAccessible, direction, saveScreenshot, useLanguage, visit } from '../lib/app.mjs';
+import { staffSignIn } from '../lib/practice.mjs';
 
 let browser;
 before(async () => {
@@ -22,20 +22,6 @@ after(async () => {
 
 const STAMP = Date.now().toString(36);
 const UNI = `u-e2e-${STAMP}`;
-
-async function staffSignIn(page, role) {
-  const { email, password } = await demoAccount(role);
-  await signIn(page, email, password);
-  await page.waitForSelector('#totp_code');
-  await page.fill('#totp_code', await freshDemoTotp(role));
-  await Promise.all([page.waitForNavigation({ waitUntil: 'load' }), page.click('form[action="/sign-in"] button[type="submit"]')]);
-  assert.ok(!page.url().includes('/sign-in'), `${role} is signed in (now on ${page.url()})`);
-}
-
-async function useLanguage(page, lang) {
-  await Promise.all([page.waitForNavigation(), page.click(`.lang-switch button[value="${lang}"]`)]);
-  assert.equal(await page.getAttribute('html', 'lang'), lang);
-}
 
 /** Submits the form whose action is `action` and waits for the page that answers. */
 async function submit(page, action) {

@@ -10,8 +10,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
 import { AUTOMATIC_FAVICON, collectErrors, launchBrowser, newContext } from '../lib/browser.mjs';
-import { assertAccessible, direction, saveScreenshot, signIn, totp, visit } from '../lib/app.mjs';
-import { demoAccount, demoTotpSecret, freshDemoTotp } from '../lib/practice.mjs';
+import { assertAccessible, direction, saveScreenshot, useLanguage, visit } from '../lib/app.mjs';
+import { staffSignIn } from '../lib/practice.mjs';
 
 let browser;
 before(async () => {
@@ -27,20 +27,6 @@ const row = (n, correct) =>
   `${TAG.toLowerCase()}-${n},qcs,cardio-hta,${TAG} question ${n} importée depuis le navigateur ?,A,B,${correct},kc-cardio-hta-def`;
 const BAD = [header, row(1, 1), row(2, 3), ''].join('\n');
 const FIXED = [header, row(1, 1), row(2, 2), ''].join('\n');
-
-async function staffSignIn(page, role) {
-  const { email, password } = await demoAccount(role);
-  await signIn(page, email, password);
-  await page.waitForSelector('#totp_code');
-  await page.fill('#totp_code', await freshDemoTotp(role));
-  await Promise.all([page.waitForNavigation({ waitUntil: 'load' }), page.click('form[action="/sign-in"] button[type="submit"]')]);
-  assert.ok(!page.url().includes('/sign-in'), `${role} is signed in (now on ${page.url()})`);
-}
-
-async function useLanguage(page, lang) {
-  await Promise.all([page.waitForNavigation(), page.click(`.lang-switch button[value="${lang}"]`)]);
-  assert.equal(await page.getAttribute('html', 'lang'), lang);
-}
 
 /** Uploads `csv` from the imports page in `mode`; returns the run page's path. */
 async function uploadCsv(page, csv, mode) {

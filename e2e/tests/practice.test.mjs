@@ -19,6 +19,7 @@ import {
   signIn,
   signUp,
   urlFor,
+  useLanguage,
   visit,
   waitForMail,
 } from '../lib/app.mjs';
@@ -46,12 +47,6 @@ after(async () => {
 
 // One newcomer for the whole file: sign-ups are rate-limited per IP.
 const learner = { name: 'Karim Clavier', email: freshEmail('karim') };
-
-/** Switches the account's language from the footer (a plain form). */
-async function useLanguage(page, lang) {
-  await Promise.all([page.waitForNavigation(), page.click(`.lang-switch button[value="${lang}"]`)]);
-  assert.equal(await page.getAttribute('html', 'lang'), lang);
-}
 
 describe('tutor journey with the keyboard (fr)', { concurrency: false }, () => {
   test('sign up, verify, onboarding, five items by keyboard, summary, dashboard', async () => {

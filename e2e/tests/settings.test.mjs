@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
 import { collectErrors, launchBrowser, newContext } from '../lib/browser.mjs';
-import { PASSWORD, assertAccessible, direction, freshEmail, linkIn, saveScreenshot, signIn, signUp, totp, waitForMail, urlFor } from '../lib/app.mjs';
+import { PASSWORD, assertAccessible, direction, freshEmail, linkIn, saveScreenshot, signIn, signUp, totp, useLanguage, waitForMail, urlFor } from '../lib/app.mjs';
 
 let browser;
 before(async () => {
@@ -17,12 +17,6 @@ before(async () => {
 after(async () => {
   await browser?.close();
 });
-
-/** Switches the account's language from the footer (a plain form). */
-async function useLanguage(page, lang) {
-  await Promise.all([page.waitForNavigation(), page.click(`.lang-switch button[value="${lang}"]`)]);
-  assert.equal(await page.getAttribute('html', 'lang'), lang);
-}
 
 /** Submits the form whose action is `action` and waits for the page it leads to. */
 async function submit(page, action) {

@@ -4,16 +4,18 @@
 // submits it for review; the demo reviewer finds it in the queue, sees the payload as inert text
 // (no dialog, no script or event handler in the page), approves it, and the queue no longer
 // holds it; the demo student then gets it in a practice session, sees the image and no payload
-// runs; the admin opens the jobs page. axe-core (serious and critical) runs on every staff page
-// visited, in French and in Arabic (computed direction rtl).
+// runs; the reviewer opens the item's quality analysis and the quality alerts, the author the
+// earnings page, the admin the jobs, accounts, step-up and withdrawals pages. axe-core (serious
+// and critical) runs on every staff page visited, in French and in Arabic (computed direction
+// rtl).
 
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
 import { collectErrors, launchBrowser, newContext } from '../lib/browser.mjs';
-import { assertAccessible, direction, signIn, totp, urlFor, visit } from '../lib/app.mjs';
+import { assertAccessible, direction, signIn, urlFor, useLanguage, visit } from '../lib/app.mjs';
 import { deflateSync } from 'node:zlib';
-import { XSS_SUBJECT, answerWithForm, buildSession, demoAccount, freshDemoTotp } from '../lib/practice.mjs';
+import { XSS_SUBJECT, answerWithForm, buildSession, demoAccount, staffSignIn } from '../lib/practice.mjs';
 
 let browser;
 before(async () => {
@@ -29,16 +31,6 @@ const STEM = 'XSS-E2E Énoncé piégé numéro quatre <img src=x onerror=alert(1
 const COURSE = 'e2e-xss-c1';
 const KC = 'kc-e2e-xss';
 const IMAGE_ALT = 'Schéma <b>piégé</b> onerror=alert(4)';
-
-/** Signs a demo staff account in: password, then the TOTP step. */
-async function staffSignIn(page, role) {
-  const { email, password } = await demoAccount(role);
-  await signIn(page, email, password);
-  await page.waitForSelector('#totp_code');
-  await page.fill('#totp_code', await freshDemoTotp(role));
-  await Promise.all([page.waitForNavigation({ waitUntil: 'load' }), page.click('form[action="/sign-in"] button[type="submit"]')]);
-  assert.ok(!page.url().includes('/sign-in'), `${role} is signed in (now on ${page.url()})`);
-}
 
 /** A short course text for the generation request. */
 const COURSE_TEXT = "L'hypertension artérielle se définit par une pression supérieure à 140/90 mmHg.\n"
@@ -76,12 +68,6 @@ async function askForDrafts(author) {
   await visit(author, '/author/generate', 'fr generate form (usage)');
   const used = Number((await author.textContent('[data-usage-today]')).replace(/\D/g, ''));
   assert.ok(used > 0, `the usage table counts today's tokens: ${used}`);
-}
-
-/** Switches the language from the footer (a plain form). */
-async function useLanguage(page, lang) {
-  await Promise.all([page.waitForNavigation(), page.click(`.lang-switch button[value="${lang}"]`)]);
-  assert.equal(await page.getAttribute('html', 'lang'), lang);
 }
 
 /** Script elements (but the page's own script file), event-handler attributes or javascript: URLs inside <main>. */
@@ -235,6 +221,9 @@ describe('staff console', () => {
       author.click(`form[action="/author/items/${itemId}/submit"] button[type="submit"]`),
     ]);
     if (process.env.MYQCM_E2E_LLM) await askForDrafts(author);
+    // The author's earnings: nothing approved yet, so the balance is zero and says so.
+    await visit(author, '/earnings', 'fr earnings');
+    assert.ok(await author.$('#earnings-balance'), 'the balance is shown');
     assert.deepEqual(authorErrors.stop(), [], 'no console error on the author pages');
 
     // ---- reviewer (own context: another account)
@@ -247,6 +236,20 @@ describe('staff console', () => {
     assert.ok(await reviewer.$(`a[href="/review/items/${itemId}"]`), 'the submitted item is in the queue');
     await visit(reviewer, `/review/items/${itemId}`, 'fr review item (diff and preview)');
     assert.ok((await reviewer.textContent('main')).includes('XSS-E2E'), 'the stem is shown');
+    // The item's quality analysis, linked from the review page: nobody answered it yet.
+    await Promise.all([
+      reviewer.waitForURL(new RegExp(`/review/items/${itemId}/quality$`)),
+      reviewer.click(`main a[href="/review/items/${itemId}/quality"]`),
+    ]);
+    await assertAccessible(reviewer, 'fr item quality (no answers)');
+    assert.ok(await reviewer.$('main .empty-state'), 'the analysis says no answer was given yet');
+    await visit(reviewer, '/review', 'fr review queue (quality links)');
+    await Promise.all([
+      reviewer.waitForURL(/\/review\/alerts$/),
+      reviewer.click('main a[href="/review/alerts"]'),
+    ]);
+    await assertAccessible(reviewer, 'fr quality alerts');
+    await visit(reviewer, `/review/items/${itemId}`, 'fr review item (back)');
     assert.deepEqual(await activeMarkup(reviewer), [], 'the review page holds no active markup');
     await Promise.all([
       reviewer.waitForNavigation({ waitUntil: 'load' }),
@@ -269,6 +272,8 @@ describe('staff console', () => {
     await visit(reviewer, '/review', 'ar review queue');
     await visit(reviewer, `/review/items/${itemId}`, 'ar review item');
     await visit(reviewer, '/review/reports', 'ar report triage');
+    await visit(reviewer, '/review/alerts', 'ar quality alerts');
+    await visit(reviewer, `/review/items/${itemId}/quality`, 'ar item quality');
     if (process.env.MYQCM_E2E_LLM) await visit(reviewer, '/review/grades', 'ar assisted QROC grades');
     await useLanguage(reviewer, 'fr');
     assert.deepEqual(reviewerErrors.stop(), [], 'no console error on the review pages');
@@ -279,6 +284,16 @@ describe('staff console', () => {
     const adminErrors = collectErrors(admin);
     await staffSignIn(admin, 'admin');
     await visit(admin, '/admin/jobs', 'fr admin jobs');
+    // Accounts: the list links each account, whose page holds the roles form; the step-up form.
+    await visit(admin, '/admin/users', 'fr admin users');
+    const accountLink = await admin.getAttribute('main table a[href^="/admin/users/"]', 'href');
+    await Promise.all([admin.waitForURL(new RegExp(`${accountLink}$`)), admin.click(`main a[href="${accountLink}"]`)]);
+    await assertAccessible(admin, 'fr admin user');
+    // Signed in with the two-step code moments ago, a recent proof: the roles form is offered.
+    assert.ok(await admin.$(`main form[action="${accountLink}"]`), 'the account page offers its roles form');
+    await visit(admin, `/admin/step-up?next=${encodeURIComponent(accountLink)}`, 'fr admin step-up');
+    assert.ok(await admin.$('form[action="/admin/step-up"] #totp_code'), 'the step-up asks for the two-step code');
+    await visit(admin, '/admin/withdrawals', 'fr admin withdrawals');
     if (process.env.MYQCM_E2E_LLM) {
       // Everyone's model usage: the author's generation above is a row of today.
       assert.ok(await admin.$('nav a[href="/admin/ai-usage"]'), 'the navigation links the AI usage');
@@ -289,6 +304,10 @@ describe('staff console', () => {
     }
     await useLanguage(admin, 'ar');
     await visit(admin, '/admin/jobs', 'ar admin jobs');
+    await visit(admin, '/admin/users', 'ar admin users');
+    await visit(admin, accountLink, 'ar admin user');
+    await visit(admin, `/admin/step-up?next=${encodeURIComponent(accountLink)}`, 'ar admin step-up');
+    await visit(admin, '/admin/withdrawals', 'ar admin withdrawals');
     if (process.env.MYQCM_E2E_LLM) await visit(admin, '/admin/ai-usage', 'ar AI usage');
     await useLanguage(admin, 'fr');
     assert.deepEqual(adminErrors.stop(), [], 'no console error on the admin pages');
