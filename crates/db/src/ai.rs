@@ -1,7 +1,8 @@
 //! `llm_call` rows (issue 15, accounting): one per language-model call, with its kind, the
-//! author it is billed to (none for QROC grades), its request or job, the model, the tokens and
-//! the estimated cost. Totals are summed here from the rows of a day or a request (a day of one
-//! author holds at most a few hundred calls under the daily limit).
+//! author it is billed to (none for QROC grades), its request or job, the model, the tokens,
+//! the estimated cost and whether the reply was usable (`outcome`). Totals are summed here from
+//! the rows of a day or a request (a day of one author holds at most a few hundred calls under
+//! the daily limit).
 
 use sea_orm::ActiveValue::Set;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
@@ -35,6 +36,8 @@ pub mod llm_call {
         pub completion_tokens: i64,
         /// Estimated cost, micro-units of the configured currency (0 = unknown price).
         pub cost_micros: i64,
+        /// `ok` (the reply was used) or `malformed` (the reply was billed but unusable).
+        pub outcome: String,
     }
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
     pub enum Relation {}
@@ -59,6 +62,7 @@ pub async fn insert_call<C: ConnectionTrait>(c: &C, row: &LlmCallRow) -> Result<
         prompt_tokens: Set(row.prompt_tokens),
         completion_tokens: Set(row.completion_tokens),
         cost_micros: Set(row.cost_micros),
+        outcome: Set(row.outcome.clone()),
     })
     .exec_without_returning(c)
     .await?;

@@ -351,6 +351,32 @@ async fn when_the_model_fails_the_unsure_answer_stays_ungraded_never_zero() {
     assert!(list[0]["correct"].is_null());
 }
 
+/// A grade the model answered unusably (not JSON) leaves the answer ungraded, like a failure,
+/// but the reply was billed: the call is recorded with its tokens, `malformed`, billed to no one.
+#[tokio::test]
+async fn a_malformed_grade_reply_is_recorded_with_its_tokens_and_the_answer_stays_ungraded() {
+    let fake = FakeLlm::start("k").await.unwrap();
+    fake.knobs(|k| k.malformed = true);
+    let app = app_with_llm(&fake).await;
+    app.free_plan_includes("ai_grading").await;
+    let u = learner(&app).await;
+    let served = near_misses(&app, &u, 1, true).await;
+    myqcm_app::worker(&app.services).drain().await.unwrap();
+    assert_eq!(fake.calls().len(), 1, "not retried");
+    let a = attempt(&app, &served[0]).await;
+    assert_eq!((a.ratio, a.correct), (None, None));
+    assert_eq!(a.ungraded_reason.as_deref(), Some("grader_unavailable"));
+    let day = myqcm_services::ai::usage::day_of(app.now());
+    let calls = myqcm_db::ai::calls_between(&app.db.conn, None, &day, &day, 10)
+        .await
+        .unwrap();
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    assert_eq!(calls[0].kind, "grading");
+    assert_eq!(calls[0].outcome, "malformed");
+    assert_eq!(calls[0].author_id, None, "no learner is named");
+    assert!(calls[0].prompt_tokens > 0 && calls[0].completion_tokens > 0);
+}
+
 /// Grading assistance is a plan feature: on a plan without it the near miss is graded at once
 /// by the tolerant match (wrong), and the model is never asked.
 #[tokio::test]

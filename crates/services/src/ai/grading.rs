@@ -27,7 +27,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::usage::Meter;
+use super::usage::{CallOutcome, Meter};
 
 /// The job kind.
 pub const KIND: &str = "ai.grade_qroc";
@@ -171,13 +171,17 @@ async fn judge_answer(
         idempotency_key: key,
     };
     let a = llm.complete_json(&req).await?;
+    // A reply out of the schema's shape was billed all the same: the error keeps its usage.
     let v: Verdict = serde_json::from_value(a.content.clone())
-        .map_err(|e| LlmError::Malformed(format!("qroc grade: {e}")))?;
+        .map_err(|e| LlmError::malformed_billed(format!("qroc grade: {e}"), a.usage()))?;
     let rationale = v.rationale.trim().to_owned();
     match v.verdict.as_str() {
         "correct" => Ok((true, rationale, a)),
         "incorrect" => Ok((false, rationale, a)),
-        other => Err(LlmError::Malformed(format!("qroc grade verdict {other:?}"))),
+        other => Err(LlmError::malformed_billed(
+            format!("qroc grade verdict {other:?}"),
+            a.usage(),
+        )),
     }
 }
 
@@ -220,13 +224,7 @@ pub async fn grade_attempt(
     };
     match judge_answer(llm, format!("{KIND}/{id}"), &content, &text).await {
         Ok((correct, rationale, answer)) => {
-            meter
-                .record(
-                    &answer.model,
-                    answer.prompt_tokens,
-                    answer.completion_tokens,
-                )
-                .await?;
+            meter.record(&answer.usage(), CallOutcome::Ok).await?;
             if training
                 .apply_late_grade(id, correct, "llm")
                 .await
@@ -243,6 +241,7 @@ pub async fn grade_attempt(
             }
         }
         Err(e) => {
+            meter.record_failure(&e).await?;
             tracing::warn!(attempt = %id, error = %e, "qroc grading failed; the answer stays ungraded");
             myqcm_db::training::regrade_attempt(
                 db,

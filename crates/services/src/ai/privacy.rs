@@ -84,6 +84,7 @@ mod tests {
             prompt_tokens: tokens,
             completion_tokens: 10,
             cost_micros: 7,
+            outcome: "ok".into(),
         }
     }
 
