@@ -41,7 +41,7 @@ struct Flips(HashMap<Uuid, bool>);
 impl Flips {
     fn decide(&mut self, group: Uuid) -> bool {
         let n = self.0.len();
-        *self.0.entry(group).or_insert(n % 5 == 0)
+        *self.0.entry(group).or_insert(n.is_multiple_of(5))
     }
 
     fn flipped(&self, group: Uuid) -> bool {
