@@ -282,7 +282,7 @@ async fn an_unsure_qroc_answer_is_graded_by_the_model_after_the_answer_and_a_rev
         .await
         .unwrap();
     assert_eq!(kept.len(), 1);
-    myqcm_services::ai::privacy::erase(&app.db.conn, u.id)
+    myqcm_services::ai::privacy::erase(&app.db.conn, u.id, app.now())
         .await
         .unwrap();
     let kept = myqcm_db::ai::rationales(&app.db.conn, vec![after.id])
