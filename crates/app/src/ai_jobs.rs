@@ -274,6 +274,11 @@ impl JobHandler for AiSuggestKcsJob {
             let f = (i + 1) as f64 / total.max(1) as f64;
             ctx.progress(f, format!("{} / {total}", i + 1)).await?;
         }
+        // Erased during the last item's call: that call is billed to no one either.
+        if privacy::requester_erased(&self.db, ctx.job_id).await? {
+            privacy::after_erasure(&self.db, p.requester).await?;
+            return Err(Interrupted::Cancelled.into());
+        }
         ctx.set_progress(1.0, s.message());
         Ok(())
     }

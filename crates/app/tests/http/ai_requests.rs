@@ -245,6 +245,73 @@ async fn erasing_the_requester_deletes_its_ai_jobs_and_stops_the_running_one() {
     );
 }
 
+/// A KC run whose requester is erased while its first item's call is with the model stops
+/// before the next item, ends cancelled, and the call it made is billed to no one.
+#[tokio::test]
+async fn erasing_the_requester_stops_a_running_kc_run_and_bills_its_call_to_no_one() {
+    use myqcm_jobs::{Interrupted, JobContext, JobHandler};
+    use sea_orm::ActiveValue::Set;
+    let fake = FakeLlm::start("k").await.unwrap();
+    let app = app_with_llm(&fake).await;
+    let conn = &app.db.conn;
+    let reviewer = app.api_user(&["reviewer"], &[], true).await;
+    let (s, run) = app
+        .send_bearer(
+            Method::POST,
+            &reviewer.token,
+            "/api/v1/ai/kc-suggestion-runs",
+            Some(serde_json::json!({"course": "cardio-hta"})),
+        )
+        .await;
+    assert_eq!(s, 202, "{run}");
+    let running = myqcm_db::jobs::claim(conn, "w1", app.now(), chrono::Duration::minutes(10))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(running.kind, "ai.suggest_kcs");
+    myqcm_db::identity::accounts::update(
+        conn,
+        myqcm_db::identity::accounts::entity::ActiveModel {
+            id: Set(reviewer.id),
+            deletion_requested_at: Set(Some(
+                (app.now() - chrono::Duration::days(60)).timestamp_millis(),
+            )),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let handler = myqcm_app::ai_jobs::AiSuggestKcsJob {
+        db: conn.clone(),
+        usage: app.services.llm_usage,
+        llm: Arc::new(ErasingModel {
+            inner: app.services.llm.clone().unwrap(),
+            deps: app.services.deps(),
+            erased: AtomicUsize::new(0),
+        }),
+        clock: app.services.clock.clone(),
+    };
+    let ctx = JobContext::detached(running.id, 1, app.services.clock.clone());
+    let err = handler.run(running.payload.clone(), ctx).await.unwrap_err();
+    assert!(
+        matches!(
+            err.downcast_ref::<Interrupted>(),
+            Some(Interrupted::Cancelled)
+        ),
+        "{err}"
+    );
+    assert_eq!(fake.calls().len(), 1, "no item after the erasure was sent");
+    assert!(
+        myqcm_db::ai::calls_of_author(conn, reviewer.id)
+            .await
+            .unwrap()
+            .is_empty(),
+        "no call stays billed to the erased account"
+    );
+    let held = myqcm_db::jobs::get(conn, running.id).await.unwrap();
+    assert_eq!(held.payload, serde_json::json!({"erased": true}));
+}
+
 /// A model that runs the due account erasures while its first call is in flight.
 struct ErasingModel {
     inner: Arc<dyn LanguageModel>,
