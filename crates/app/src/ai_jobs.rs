@@ -4,6 +4,8 @@
 //! progress per model call, stops at a cancellation with nothing saved, fails with the model's
 //! error and nothing saved, and otherwise saves the valid items as drafts of the requester and
 //! leaves a summary (ids created, refusals with reasons, tokens) as its last progress message.
+//! When the requester's account is erased meanwhile (the payload is replaced by an erasure
+//! marker), the job stops before its next call or before saving, with nothing saved.
 //!
 //! Registered with the worker only when the LLM is configured; queued by
 //! `POST /api/v1/ai/generations` (`myqcm_services::ai::requests`, see `docs/AI.md`).
@@ -21,7 +23,7 @@ use myqcm_services::ai::drafts::{self, AiError};
 use myqcm_services::ai::generate::GenerationSpec;
 use myqcm_services::ai::ingest::LIMITS;
 use myqcm_services::ai::usage::{Billing, CallKind, UsagePolicy};
-use myqcm_services::ai::{grading, kcs};
+use myqcm_services::ai::{grading, kcs, privacy};
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -115,6 +117,10 @@ impl AiGenerateJob {
         ctx: &JobContext,
     ) -> anyhow::Result<GenerateSummary> {
         let p: GeneratePayload = serde_json::from_value(payload)?;
+        // The requester's account was erased once this attempt began: nothing is asked.
+        if privacy::requester_erased(&self.db, ctx.job_id).await? {
+            return Err(Interrupted::Cancelled.into());
+        }
         let actor = actor(&p);
         drafts::may_generate(&actor)?;
         let spec = spec(&p)?;
@@ -153,6 +159,10 @@ impl AiGenerateJob {
             other => other?,
         };
         ctx.checkpoint().await?;
+        // The requester's account was erased while the model answered: nothing is saved.
+        if privacy::requester_erased(&self.db, ctx.job_id).await? {
+            return Err(Interrupted::Cancelled.into());
+        }
         let created = drafts::save_drafts(
             &self.db,
             &actor,
@@ -173,7 +183,8 @@ impl AiGenerateJob {
 #[async_trait]
 impl JobHandler for AiGenerateJob {
     async fn run(&self, payload: serde_json::Value, ctx: JobContext) -> anyhow::Result<()> {
-        let id = serde_json::from_value::<GeneratePayload>(payload.clone())?.request_id;
+        let p = serde_json::from_value::<GeneratePayload>(payload.clone())?;
+        let id = p.request_id;
         requests::record_outcome(&self.db, id, Outcome::Running, self.clock.now()).await?;
         match self.execute(payload, &ctx).await {
             Ok(summary) => {
@@ -186,6 +197,10 @@ impl JobHandler for AiGenerateJob {
                 Ok(())
             }
             Err(e) => {
+                // Calls answered after the requester's erasure are billed to no one.
+                if privacy::requester_erased(&self.db, ctx.job_id).await? {
+                    privacy::after_erasure(&self.db, p.requester).await?;
+                }
                 let outcome = match e.downcast_ref::<Interrupted>() {
                     Some(Interrupted::Cancelled) => Outcome::Cancelled,
                     // Another worker holds the job now: its attempt records the outcome.
@@ -230,6 +245,11 @@ impl JobHandler for AiSuggestKcsJob {
         };
         ctx.progress(0.0, format!("0 / {total}")).await?;
         for (i, id) in ids.into_iter().enumerate() {
+            // The requester's account was erased meanwhile: nothing more is asked or stored.
+            if privacy::requester_erased(&self.db, ctx.job_id).await? {
+                privacy::after_erasure(&self.db, p.requester).await?;
+                return Err(Interrupted::Cancelled.into());
+            }
             let billing = Billing {
                 clock: self.clock.as_ref(),
                 policy: self.usage,
@@ -253,6 +273,11 @@ impl JobHandler for AiSuggestKcsJob {
             #[allow(clippy::cast_precision_loss, reason = "item counts are small")]
             let f = (i + 1) as f64 / total.max(1) as f64;
             ctx.progress(f, format!("{} / {total}", i + 1)).await?;
+        }
+        // Erased during the last item's call: that call is billed to no one either.
+        if privacy::requester_erased(&self.db, ctx.job_id).await? {
+            privacy::after_erasure(&self.db, p.requester).await?;
+            return Err(Interrupted::Cancelled.into());
         }
         ctx.set_progress(1.0, s.message());
         Ok(())

@@ -1,7 +1,8 @@
 //! `llm_call` rows (issue 15, accounting): one per language-model call, with its kind, the
-//! author it is billed to (none for QROC grades), its request or job, the model, the tokens and
-//! the estimated cost. Totals are summed here from the rows of a day or a request (a day of one
-//! author holds at most a few hundred calls under the daily limit).
+//! author it is billed to (none for QROC grades), its request or job, the model, the tokens,
+//! the estimated cost and whether the reply was usable (`outcome`). Totals are summed here from
+//! the rows of a day or a request (a day of one author holds at most a few hundred calls under
+//! the daily limit).
 
 use sea_orm::ActiveValue::Set;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
@@ -36,6 +37,8 @@ pub mod llm_call {
         pub completion_tokens: i64,
         /// Estimated cost, micro-units of the configured currency (0 = unknown price).
         pub cost_micros: i64,
+        /// `ok` (the reply was used) or `malformed` (the reply was billed but unusable).
+        pub outcome: String,
     }
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
     pub enum Relation {}
@@ -60,6 +63,7 @@ pub async fn insert_call<C: ConnectionTrait>(c: &C, row: &LlmCallRow) -> Result<
         prompt_tokens: Set(row.prompt_tokens),
         completion_tokens: Set(row.completion_tokens),
         cost_micros: Set(row.cost_micros),
+        outcome: Set(row.outcome.clone()),
     })
     .exec_without_returning(c)
     .await?;
@@ -95,6 +99,8 @@ pub struct AuthorDayRow {
     pub kind: String,
     /// Calls.
     pub calls: i64,
+    /// Calls whose reply was billed but unusable (outcome other than `ok`).
+    pub failed_calls: i64,
     /// Prompt tokens.
     pub prompt_tokens: i64,
     /// Completion tokens.
@@ -113,6 +119,7 @@ pub async fn usage_per_author_day<C: ConnectionTrait>(
 ) -> Result<Vec<AuthorDayRow>, DbError> {
     // SUM of a BIGINT is NUMERIC on PostgreSQL: cast back so both backends give an integer.
     let sql = "SELECT day, author_id, kind, COUNT(*) AS calls, \
+               CAST(SUM(CASE WHEN outcome = 'ok' THEN 0 ELSE 1 END) AS BIGINT) AS failed, \
                CAST(SUM(prompt_tokens) AS BIGINT) AS p, \
                CAST(SUM(completion_tokens) AS BIGINT) AS q, \
                CAST(SUM(cost_micros) AS BIGINT) AS cost \
@@ -133,6 +140,7 @@ pub async fn usage_per_author_day<C: ConnectionTrait>(
                 author_id: r.try_get("", "author_id")?,
                 kind: r.try_get("", "kind")?,
                 calls: r.try_get("", "calls")?,
+                failed_calls: r.try_get("", "failed")?,
                 prompt_tokens: r.try_get("", "p")?,
                 completion_tokens: r.try_get("", "q")?,
                 cost_micros: r.try_get("", "cost")?,

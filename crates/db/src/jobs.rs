@@ -684,6 +684,37 @@ pub async fn delete_finished_by_key_prefix<C: ConnectionTrait>(
     Ok(r.rows_affected())
 }
 
+/// The jobs of `kind` (any status) whose payload text holds `needle`, oldest first: the
+/// candidates for "the jobs naming this account" (the caller checks the parsed payload).
+/// `needle` is matched literally and must not hold `%`, `_` or a backslash (a UUID is fine).
+pub async fn of_kind_mentioning<C: ConnectionTrait>(
+    conn: &C,
+    kind: &str,
+    needle: &str,
+) -> Result<Vec<JobRow>, DbError> {
+    let backend = conn.get_database_backend();
+    let sql = format!("SELECT {COLUMNS} FROM job WHERE kind = $1 AND payload LIKE $2 ORDER BY id");
+    let rows = conn
+        .query_all_raw(stmt(
+            backend,
+            &sql,
+            vec![kind.into(), format!("%{needle}%").into()],
+        ))
+        .await?;
+    rows.iter().map(row).collect()
+}
+
+/// Deletes job `id` unless a worker holds it (`running`): a queued job will then never run,
+/// a finished one is forgotten. Returns whether the row was deleted.
+pub async fn delete_unless_running<C: ConnectionTrait>(conn: &C, id: i64) -> Result<bool, DbError> {
+    let backend = conn.get_database_backend();
+    let sql = "DELETE FROM job WHERE id = $1 AND status <> 'running'";
+    let r = conn
+        .execute_raw(stmt(backend, sql, vec![id.into()]))
+        .await?;
+    Ok(r.rows_affected() == 1)
+}
+
 /// Number of jobs in each status that has any (metrics).
 pub async fn counts<C: ConnectionTrait>(conn: &C) -> Result<Vec<(JobStatus, i64)>, DbError> {
     let backend = conn.get_database_backend();

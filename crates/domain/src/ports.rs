@@ -185,6 +185,28 @@ pub struct LlmAnswer {
     pub completion_tokens: u32,
 }
 
+impl LlmAnswer {
+    /// What this answer was billed.
+    pub fn usage(&self) -> LlmUsage {
+        LlmUsage {
+            model: self.model.clone(),
+            prompt_tokens: self.prompt_tokens,
+            completion_tokens: self.completion_tokens,
+        }
+    }
+}
+
+/// What the provider billed for one reply: the model that answered and the tokens it reported.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LlmUsage {
+    /// The model that answered, as the provider reports it.
+    pub model: String,
+    /// Prompt tokens billed.
+    pub prompt_tokens: u32,
+    /// Completion tokens billed.
+    pub completion_tokens: u32,
+}
+
 /// Failure of a language-model call, after the adapter's own retries.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LlmError {
@@ -200,9 +222,16 @@ pub enum LlmError {
     /// The provider refused the request (4xx other than 429). The text is for logs.
     #[error("the language model refused the request: {0}")]
     Rejected(String),
-    /// The answer was not the JSON document asked for (or was cut short).
-    #[error("the language model answered with malformed output: {0}")]
-    Malformed(String),
+    /// The answer was not the JSON document asked for (or was cut short). Not retried. When a
+    /// reply was received, `billed` holds what the provider billed for it (the tokens are
+    /// spent even though the reply is unusable); none when the body itself was unreadable.
+    #[error("the language model answered with malformed output: {reason}")]
+    Malformed {
+        /// Why the reply is unusable (for logs).
+        reason: String,
+        /// The usage the provider reported with the reply.
+        billed: Option<LlmUsage>,
+    },
     /// The request would exceed the per-request token budget; nothing was sent.
     #[error("the request needs about {needed} tokens, over the budget of {budget}")]
     OverBudget {
@@ -211,6 +240,32 @@ pub enum LlmError {
         /// The configured budget.
         budget: u32,
     },
+}
+
+impl LlmError {
+    /// A malformed reply with nothing known about its cost.
+    pub fn malformed(reason: impl Into<String>) -> Self {
+        Self::Malformed {
+            reason: reason.into(),
+            billed: None,
+        }
+    }
+
+    /// A malformed reply the provider billed `billed` for.
+    pub fn malformed_billed(reason: impl Into<String>, billed: LlmUsage) -> Self {
+        Self::Malformed {
+            reason: reason.into(),
+            billed: Some(billed),
+        }
+    }
+
+    /// What the provider billed for the reply behind this failure, when one was received.
+    pub fn billed(&self) -> Option<&LlmUsage> {
+        match self {
+            Self::Malformed { billed, .. } => billed.as_ref(),
+            _ => None,
+        }
+    }
 }
 
 /// An OpenAI-compatible chat-completions endpoint answering with JSON-schema output. The

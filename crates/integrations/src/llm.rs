@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use backon::{ExponentialBuilder, Retryable};
-use myqcm_domain::ports::{LanguageModel, LlmAnswer, LlmError, LlmRequest};
+use myqcm_domain::ports::{LanguageModel, LlmAnswer, LlmError, LlmRequest, LlmUsage};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -133,40 +133,62 @@ fn retryable(e: &LlmError) -> bool {
 ///
 /// # Errors
 /// [`LlmError::Malformed`] when the body, the message or its content is not what was asked
-/// for (including an answer cut short by the output bound); [`LlmError::Rejected`] when the
-/// model refused.
+/// for (including an answer cut short by the output bound), carrying the usage the body
+/// reported once the body itself could be read (the provider bills such a reply);
+/// [`LlmError::Rejected`] when the model refused.
 pub fn parse_completion(body: &[u8], fallback_model: &str) -> Result<LlmAnswer, LlmError> {
     let c: Completion = serde_json::from_slice(body)
-        .map_err(|e| LlmError::Malformed(format!("completion body: {e}")))?;
+        .map_err(|e| LlmError::malformed(format!("completion body: {e}")))?;
+    let usage = c.usage.unwrap_or_default();
+    let billed = LlmUsage {
+        model: c.model.unwrap_or_else(|| fallback_model.to_owned()),
+        prompt_tokens: usage.prompt_tokens,
+        completion_tokens: usage.completion_tokens,
+    };
+    let malformed = |reason: String| LlmError::malformed_billed(reason, billed.clone());
     let choice = c
         .choices
         .into_iter()
         .next()
-        .ok_or_else(|| LlmError::Malformed("no choice".into()))?;
+        .ok_or_else(|| malformed("no choice".into()))?;
     if let Some(r) = choice.message.refusal.filter(|r| !r.is_empty()) {
         return Err(LlmError::Rejected(format!("refusal ({} chars)", r.len())));
     }
     if choice.finish_reason.as_deref() == Some("length") {
-        return Err(LlmError::Malformed(
+        return Err(malformed(
             "answer cut short by the output token bound".into(),
         ));
     }
     let text = choice
         .message
         .content
-        .ok_or_else(|| LlmError::Malformed("no content".into()))?;
+        .ok_or_else(|| malformed("no content".into()))?;
     let content: Value = serde_json::from_str(text.trim())
-        .map_err(|e| LlmError::Malformed(format!("content is not JSON: {e}")))?;
+        .map_err(|e| malformed(format!("content is not JSON: {e}")))?;
     if !content.is_object() {
-        return Err(LlmError::Malformed("content is not a JSON object".into()));
+        return Err(malformed("content is not a JSON object".into()));
     }
-    let usage = c.usage.unwrap_or_default();
     Ok(LlmAnswer {
         content,
-        model: c.model.unwrap_or_else(|| fallback_model.to_owned()),
-        prompt_tokens: usage.prompt_tokens,
-        completion_tokens: usage.completion_tokens,
+        model: billed.model,
+        prompt_tokens: billed.prompt_tokens,
+        completion_tokens: billed.completion_tokens,
     })
+}
+
+/// Counts the tokens of a billed reply (usable or not) in the metrics and the log.
+fn meter_tokens(key: &str, usage: &LlmUsage, usable: bool) {
+    metrics::counter!("myqcm_llm_tokens_total", "kind" => "prompt")
+        .increment(u64::from(usage.prompt_tokens));
+    metrics::counter!("myqcm_llm_tokens_total", "kind" => "completion")
+        .increment(u64::from(usage.completion_tokens));
+    tracing::info!(
+        key,
+        prompt_tokens = usage.prompt_tokens,
+        completion_tokens = usage.completion_tokens,
+        usable,
+        "llm answer"
+    );
 }
 
 impl OpenAiCompatible {
@@ -257,18 +279,16 @@ impl LanguageModel for OpenAiCompatible {
             .notify(|e, wait| {
                 tracing::warn!(key = %req.idempotency_key, error = %e, ?wait, "llm call retried");
             })
-            .await?;
-        metrics::counter!("myqcm_llm_tokens_total", "kind" => "prompt")
-            .increment(u64::from(answer.prompt_tokens));
-        metrics::counter!("myqcm_llm_tokens_total", "kind" => "completion")
-            .increment(u64::from(answer.completion_tokens));
-        tracing::info!(
-            key = %req.idempotency_key,
-            prompt_tokens = answer.prompt_tokens,
-            completion_tokens = answer.completion_tokens,
-            "llm answer"
-        );
-        Ok(answer)
+            .await;
+        match &answer {
+            Ok(a) => meter_tokens(&req.idempotency_key, &a.usage(), true),
+            Err(e) => {
+                if let Some(billed) = e.billed() {
+                    meter_tokens(&req.idempotency_key, billed, false);
+                }
+            }
+        }
+        answer
     }
 }
 
@@ -284,30 +304,48 @@ mod tests {
     }
 
     #[test]
-    fn completion_parsing_refuses_truncated_refused_and_non_json_answers() {
+    fn completion_parsing_refuses_unusable_answers_and_keeps_what_they_were_billed() {
         let ok = br#"{"model":"m1","choices":[{"message":{"content":"{\"items\":[]}"},"finish_reason":"stop"}],"usage":{"prompt_tokens":3,"completion_tokens":4}}"#;
         let a = parse_completion(ok, "x").expect("parses");
         assert_eq!(a.model, "m1");
         assert_eq!((a.prompt_tokens, a.completion_tokens), (3, 4));
-        let cut =
-            br#"{"choices":[{"message":{"content":"{\"items\":["},"finish_reason":"length"}]}"#;
-        assert!(matches!(
-            parse_completion(cut, "x"),
-            Err(LlmError::Malformed(_))
-        ));
+        let cut = br#"{"choices":[{"message":{"content":"{\"items\":["},"finish_reason":"length"}],"usage":{"prompt_tokens":30,"completion_tokens":40}}"#;
+        let billed = LlmUsage {
+            model: "x".into(),
+            prompt_tokens: 30,
+            completion_tokens: 40,
+        };
+        assert_eq!(
+            parse_completion(cut, "x").unwrap_err().billed(),
+            Some(&billed),
+            "a reply cut short was billed"
+        );
         let refused = br#"{"choices":[{"message":{"content":null,"refusal":"no"}}]}"#;
         assert!(matches!(
             parse_completion(refused, "x"),
             Err(LlmError::Rejected(_))
         ));
-        let prose = br#"{"choices":[{"message":{"content":"Sure! Here are"}}]}"#;
-        assert!(matches!(
-            parse_completion(prose, "x"),
-            Err(LlmError::Malformed(_))
-        ));
-        assert!(matches!(
-            parse_completion(b"<html>", "x"),
-            Err(LlmError::Malformed(_))
-        ));
+        let prose = br#"{"model":"m2","choices":[{"message":{"content":"Sure! Here are"}}],"usage":{"prompt_tokens":5,"completion_tokens":6}}"#;
+        let err = parse_completion(prose, "x").unwrap_err();
+        assert!(matches!(err, LlmError::Malformed { .. }), "{err:?}");
+        assert_eq!(
+            err.billed(),
+            Some(&LlmUsage {
+                model: "m2".into(),
+                prompt_tokens: 5,
+                completion_tokens: 6,
+            })
+        );
+        let array = br#"{"choices":[{"message":{"content":"[1]"}}],"usage":{"prompt_tokens":1,"completion_tokens":2}}"#;
+        assert_eq!(
+            parse_completion(array, "x")
+                .unwrap_err()
+                .billed()
+                .map(|b| b.completion_tokens),
+            Some(2)
+        );
+        let unreadable = parse_completion(b"<html>", "x").unwrap_err();
+        assert!(matches!(unreadable, LlmError::Malformed { .. }));
+        assert_eq!(unreadable.billed(), None, "no usage could be read");
     }
 }

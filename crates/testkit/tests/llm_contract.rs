@@ -102,8 +102,18 @@ async fn malformed_output_and_refused_keys_are_not_retried() {
     let fake = FakeLlm::start("k").await.expect("fake");
     fake.knobs(|k| k.malformed = true);
     let answer = client(&fake, "k").complete_json(&request()).await;
-    assert!(matches!(answer, Err(LlmError::Malformed(_))), "{answer:?}");
+    assert!(
+        matches!(answer, Err(LlmError::Malformed { .. })),
+        "{answer:?}"
+    );
     assert_eq!(fake.calls().len(), 1);
+    // The unusable reply was billed: its usage travels with the error.
+    let billed = answer.unwrap_err().billed().cloned().expect("usage kept");
+    assert_eq!(billed.model, "fake-model");
+    assert!(
+        billed.prompt_tokens > 0 && billed.completion_tokens > 0,
+        "{billed:?}"
+    );
     let answer = client(&fake, "wrong").complete_json(&request()).await;
     assert!(matches!(answer, Err(LlmError::Rejected(_))), "{answer:?}");
     assert_eq!(fake.calls().len(), 2);

@@ -282,7 +282,7 @@ async fn an_unsure_qroc_answer_is_graded_by_the_model_after_the_answer_and_a_rev
         .await
         .unwrap();
     assert_eq!(kept.len(), 1);
-    myqcm_services::ai::privacy::erase(&app.db.conn, u.id)
+    myqcm_services::ai::privacy::erase(&app.db.conn, u.id, app.now())
         .await
         .unwrap();
     let kept = myqcm_db::ai::rationales(&app.db.conn, vec![after.id])
@@ -349,6 +349,145 @@ async fn when_the_model_fails_the_unsure_answer_stays_ungraded_never_zero() {
     assert_eq!(list[0]["attempt_id"], a.id.to_string(), "{list}");
     assert_eq!(list[0]["ungraded_reason"], "grader_unavailable");
     assert!(list[0]["correct"].is_null());
+}
+
+/// The model's rationale is written in the transaction of its grade: when it cannot be stored
+/// (its table is out of reach for one run) the grade is not applied either and the answer still
+/// awaits the grader, so no grade ever stands without its rationale; the next run stores both.
+/// A grade refused because a reviewer graded the answer first leaves no rationale.
+#[tokio::test]
+async fn the_rationale_is_stored_with_its_grade_or_not_at_all() {
+    use sea_orm::ConnectionTrait;
+    let fake = FakeLlm::start("k").await.unwrap();
+    let app = app_with_llm(&fake).await;
+    app.free_plan_includes("ai_grading").await;
+    let u = learner(&app).await;
+    let served = near_misses(&app, &u, 2, true).await;
+    let (first, second) = (
+        attempt(&app, &served[0]).await,
+        attempt(&app, &served[1]).await,
+    );
+    let conn = &app.db.conn;
+    let rationale = |id: Uuid| async move {
+        myqcm_db::ai::rationales(conn, vec![id])
+            .await
+            .unwrap()
+            .remove(&id)
+    };
+
+    // The rationale cannot be written: the whole grade rolls back.
+    conn.execute_unprepared("ALTER TABLE qroc_grade_rationale RENAME TO qroc_grade_rationale_off")
+        .await
+        .unwrap();
+    let run = grading_run(&app, first.id).await;
+    assert!(run.is_err(), "the grade's transaction failed");
+    conn.execute_unprepared("ALTER TABLE qroc_grade_rationale_off RENAME TO qroc_grade_rationale")
+        .await
+        .unwrap();
+    let a = attempt(&app, &served[0]).await;
+    assert_eq!(
+        (a.ratio, a.correct, a.grader.as_deref()),
+        (None, None, None)
+    );
+    assert_eq!(a.ungraded_reason.as_deref(), Some("awaiting_grader"));
+    assert_eq!(rationale(first.id).await, None);
+
+    // The next run stores the grade and its rationale together.
+    let graded = grading_run(&app, first.id).await.unwrap();
+    assert!(
+        matches!(graded, myqcm_services::ai::grading::Graded::Llm(_)),
+        "{graded:?}"
+    );
+    let a = attempt(&app, &served[0]).await;
+    assert_eq!(a.grader.as_deref(), Some("llm"));
+    assert!(a.correct.is_some() && a.ungraded_reason.is_none(), "{a:?}");
+    assert_eq!(
+        rationale(first.id).await.as_deref(),
+        Some("fake grader: word match")
+    );
+
+    // A reviewer graded the second answer first: the late grade is refused, nothing is stored.
+    myqcm_db::training::regrade_attempt(
+        conn,
+        second.id,
+        Some(1.0),
+        Some(true),
+        Some("human"),
+        None,
+    )
+    .await
+    .unwrap();
+    let note = myqcm_services::training::GradeNote {
+        rationale: "too late",
+        model: "fake-model",
+        at_ms: app.now().timestamp_millis(),
+    };
+    let applied = app
+        .services
+        .training
+        .apply_late_grade(second.id, false, "llm", Some(note))
+        .await
+        .unwrap();
+    assert!(!applied);
+    let b = attempt(&app, &served[1]).await;
+    assert_eq!(
+        (b.correct, b.grader.as_deref()),
+        (Some(true), Some("human"))
+    );
+    assert_eq!(rationale(second.id).await, None);
+}
+
+/// One run of the grading use case on `attempt`, as the `ai.grade_qroc` job does it.
+async fn grading_run(
+    app: &TestApp,
+    attempt: Uuid,
+) -> Result<myqcm_services::ai::grading::Graded, myqcm_services::ai::grading::GradingError> {
+    let llm = app.services.llm.clone().expect("a model is configured");
+    let clock = app.clock.clone();
+    let meter = myqcm_services::ai::usage::Billing {
+        clock: &clock,
+        policy: myqcm_services::ai::usage::UsagePolicy::default(),
+    }
+    .meter(
+        &app.db.conn,
+        myqcm_services::ai::usage::CallKind::Grading,
+        None,
+        Some(format!("test/{attempt}")),
+    );
+    myqcm_services::ai::grading::grade_attempt(
+        &app.db.conn,
+        llm.as_ref(),
+        &meter,
+        &app.services.training,
+        attempt,
+    )
+    .await
+}
+
+/// A grade the model answered unusably (not JSON) leaves the answer ungraded, like a failure,
+/// but the reply was billed: the call is recorded with its tokens, `malformed`, billed to no one.
+#[tokio::test]
+async fn a_malformed_grade_reply_is_recorded_with_its_tokens_and_the_answer_stays_ungraded() {
+    let fake = FakeLlm::start("k").await.unwrap();
+    fake.knobs(|k| k.malformed = true);
+    let app = app_with_llm(&fake).await;
+    app.free_plan_includes("ai_grading").await;
+    let u = learner(&app).await;
+    let served = near_misses(&app, &u, 1, true).await;
+    myqcm_app::worker(&app.services).drain().await.unwrap();
+    assert_eq!(fake.calls().len(), 1, "not retried");
+    let a = attempt(&app, &served[0]).await;
+    assert_eq!((a.ratio, a.correct), (None, None));
+    assert_eq!(a.ungraded_reason.as_deref(), Some("grader_unavailable"));
+    let day = myqcm_services::ai::usage::day_of(app.now());
+    let calls = myqcm_db::ai::calls_between(&app.db.conn, None, &day, &day, 10)
+        .await
+        .unwrap();
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    assert_eq!(calls[0].kind, "grading");
+    assert_eq!(calls[0].outcome, "malformed");
+    assert_eq!(calls[0].author_id, None, "no learner is named");
+    assert!(calls[0].prompt_tokens > 0 && calls[0].completion_tokens > 0);
 }
 
 /// Grading assistance is a plan feature: on a plan without it the near miss is graded at once

@@ -29,13 +29,14 @@ fn policy(limit: u64) -> UsagePolicy {
 }
 
 /// One stored call of `kind` billed to `author`, `days_ago` days back, with these tokens and
-/// the cost the test prices give them.
+/// the cost the test prices give them; `outcome` is `ok` or `malformed`.
 async fn call_on(
     app: &TestApp,
     author: Option<Uuid>,
     kind: &str,
     days_ago: i64,
     (prompt, completion): (i64, i64),
+    outcome: &str,
 ) {
     let at = app.now() - chrono::Duration::days(days_ago);
     let cost = policy(0).cost(
@@ -55,6 +56,7 @@ async fn call_on(
             prompt_tokens: prompt,
             completion_tokens: completion,
             cost_micros: cost,
+            outcome: outcome.into(),
         },
     )
     .await
@@ -63,7 +65,7 @@ async fn call_on(
 
 /// `tokens` already used today by `author` (one earlier call).
 async fn used_today(app: &TestApp, author: Uuid, tokens: i64) {
-    call_on(app, Some(author), "generation", 0, (tokens, 0)).await;
+    call_on(app, Some(author), "generation", 0, (tokens, 0), "ok").await;
 }
 
 async fn get(app: &TestApp, token: &str, path: &str) -> (u16, Value) {
@@ -239,14 +241,19 @@ async fn the_generate_page_shows_the_usage_and_the_limit_message() {
             .unwrap()
             .unwrap()
             .id;
-    used_today(&app, id, 4_321).await;
+    used_today(&app, id, 4_000).await;
+    call_on(&app, Some(id), "generation", 0, (321, 0), "malformed").await;
     let res = app.get_as(&b, "/author/generate").await;
     assert_eq!(res.status(), 200);
     let html = res.text().await.unwrap();
     assert!(html.contains("id=\"ai-usage\""), "{html}");
     assert!(
         html.contains("<strong data-usage-today>4321</strong> / 5000"),
-        "{html}"
+        "an unusable reply's tokens count: {html}"
+    );
+    assert!(
+        html.contains("<td>2</td><td data-usage-failed>1</td>"),
+        "two calls, one unusable: {html}"
     );
     assert!(html.contains(&day_of(app.now())), "{html}");
 
@@ -325,11 +332,35 @@ async fn admins_read_everyones_usage_per_day_person_and_kind_on_a_page() {
     let app = app_with_llm_usage(&fake, policy(50_000)).await;
     let author = app.api_user(&["author"], &[], false).await;
     let reviewer = app.api_user(&["reviewer"], &[], true).await;
-    call_on(&app, Some(author.id), "generation", 0, (1_000, 500)).await;
-    call_on(&app, Some(author.id), "generation", 0, (2_000, 0)).await;
-    call_on(&app, Some(reviewer.id), "kc_suggestion", 3, (400, 100)).await;
-    call_on(&app, None, "grading", 0, (300, 50)).await;
-    call_on(&app, Some(author.id), "generation", 10, (5_000, 5_000)).await;
+    call_on(&app, Some(author.id), "generation", 0, (1_000, 500), "ok").await;
+    call_on(
+        &app,
+        Some(author.id),
+        "generation",
+        0,
+        (2_000, 0),
+        "malformed",
+    )
+    .await;
+    call_on(
+        &app,
+        Some(reviewer.id),
+        "kc_suggestion",
+        3,
+        (400, 100),
+        "ok",
+    )
+    .await;
+    call_on(&app, None, "grading", 0, (300, 50), "ok").await;
+    call_on(
+        &app,
+        Some(author.id),
+        "generation",
+        10,
+        (5_000, 5_000),
+        "ok",
+    )
+    .await;
 
     let (admin, _) = app
         .staff("usage-admin@test.myqcm.local", "admin", "content")
@@ -351,6 +382,9 @@ async fn admins_read_everyones_usage_per_day_person_and_kind_on_a_page() {
     };
     let theirs = row(&format!("data-author=\"{}\"", author.id));
     assert_eq!(shown(&theirs, "data-tokens>"), 3_500, "{theirs}");
+    // One of the author's two calls of today came back unusable: billed and counted apart.
+    assert_eq!(shown(&theirs, "data-failed>"), 1, "{theirs}");
+    assert_eq!(shown(&html, "data-total=\"failed\">"), 1, "{html}");
     assert!(
         theirs.contains(&email_of(&app, author.id).await),
         "{theirs}"
@@ -421,4 +455,95 @@ async fn the_usage_page_explains_an_empty_period_and_is_absent_without_a_model()
         .await
         .unwrap();
     assert!(!dash.contains("/admin/ai-usage"), "{dash}");
+}
+
+/// A reply that came back unusable (here not JSON) was billed by the provider: it is recorded
+/// with its tokens and the outcome `malformed`, shown apart in the usage views, and counts
+/// toward the daily limit, so the author's next request is refused before any call. A KC
+/// suggestion answered the same way is recorded the same way.
+#[tokio::test]
+async fn a_malformed_reply_is_recorded_with_its_tokens_and_counts_toward_the_daily_limit() {
+    let fake = FakeLlm::start("k").await.unwrap();
+    fake.knobs(|k| k.malformed = true);
+    let prices = policy(5_000);
+    let app = app_with_llm_usage(&fake, prices).await;
+    let author = app.api_user(&["author"], &[], false).await;
+    // Under the limit when asking: only the unusable reply can take the day over it.
+    used_today(&app, author.id, 4_990).await;
+    let (s, req) = upload(&app, &author, "cours.txt", TEXT.as_bytes()).await;
+    assert_eq!(s, 202, "{req}");
+    let id = req["id"].as_str().unwrap().to_owned();
+    myqcm_app::worker(&app.services).drain().await.unwrap();
+    assert_eq!(fake.calls().len(), 1, "a malformed reply is not retried");
+    let (_, done) = get(&app, &author.token, &format!("/api/v1/ai/generations/{id}")).await;
+    assert_eq!(done["status"], "dead", "{done}");
+    assert!(
+        done["error"]
+            .as_str()
+            .unwrap()
+            .contains("nothing was saved"),
+        "{done}"
+    );
+
+    let (_, mine) = get(&app, &author.token, "/api/v1/ai/usage").await;
+    let calls = mine["calls"].as_array().unwrap();
+    assert_eq!(
+        calls.len(),
+        2,
+        "the earlier call and the malformed one: {mine}"
+    );
+    let call = calls
+        .iter()
+        .find(|c| c["request_id"] == id.as_str())
+        .unwrap_or_else(|| panic!("the malformed call is recorded: {mine}"));
+    assert_eq!(call["outcome"], "malformed", "{call}");
+    assert_eq!(call["kind"], "generation");
+    assert_eq!(call["model"], "fake-model");
+    let (p, q) = (n(&call["prompt_tokens"]), n(&call["completion_tokens"]));
+    assert!(p > 0 && q > 0, "the billed tokens are kept: {call}");
+    assert_eq!(
+        n(&call["cost_micros"]),
+        u64::try_from(prices.cost(p, q)).unwrap()
+    );
+    let earlier = calls.iter().find(|c| c["request_id"] == "earlier").unwrap();
+    assert_eq!(earlier["outcome"], "ok");
+    assert_eq!(n(&mine["used_today"]), 4_990 + p + q, "{mine}");
+    assert!(n(&mine["used_today"]) >= 5_000, "{mine}");
+    assert_eq!(n(&mine["remaining_today"]), 0);
+    assert_eq!(n(&mine["days"][0]["calls"]), 2, "{mine}");
+    assert_eq!(n(&mine["days"][0]["failed_calls"]), 1, "{mine}");
+    let this = mine["requests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["request_id"] == id.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(n(&this["failed_calls"]), 1, "{this}");
+    assert_eq!(n(&this["tokens"]), p + q, "{this}");
+    assert_eq!(
+        n(&done["details"]["tokens"]),
+        p + q,
+        "the failed request's tokens: {done}"
+    );
+
+    // Over the limit now: the next request is refused before any call.
+    let (s, body) = upload(&app, &author, "cours.txt", TEXT.as_bytes()).await;
+    is_daily_limit(s, &body);
+    assert_eq!(fake.calls().len(), 1, "nothing more was sent");
+
+    // The admin view counts it apart too.
+    let admin = app.api_user(&["admin"], &["content"], true).await;
+    let (_, all) = get(&app, &admin.token, "/api/v1/ai/usage/all?days=1").await;
+    assert_eq!(n(&all["totals"]["failed_calls"]), 1, "{all}");
+
+    // A KC suggestion answered unusably: 503, recorded with its tokens, billed to the asker.
+    let reviewer = app.api_user(&["reviewer"], &[], true).await;
+    let item = demo_item(&app, "demo-cardio-0001").await;
+    let (s, v) = suggest_for_item(&app, &reviewer.token, item).await;
+    assert_eq!(s, 503, "{v}");
+    let (_, theirs) = get(&app, &reviewer.token, "/api/v1/ai/usage").await;
+    assert_eq!(theirs["calls"][0]["kind"], "kc_suggestion", "{theirs}");
+    assert_eq!(theirs["calls"][0]["outcome"], "malformed", "{theirs}");
+    assert!(n(&theirs["used_today"]) > 0, "{theirs}");
 }

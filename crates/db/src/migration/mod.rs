@@ -24,6 +24,8 @@ mod m20261205_100001_plan_ai_grading;
 mod m20261206_100001_llm_call;
 mod m20261206_100002_generation_request;
 mod m20261206_100003_qroc_grade_rationale;
+// Unusable model replies are accounted (their tokens were billed).
+mod m20261206_100004_llm_call_outcome;
 
 /// The ordered list of migrations.
 #[derive(Debug)]
@@ -53,6 +55,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_100001_llm_call::Migration),
             Box::new(m20261206_100002_generation_request::Migration),
             Box::new(m20261206_100003_qroc_grade_rationale::Migration),
+            Box::new(m20261206_100004_llm_call_outcome::Migration),
         ]
     }
 }

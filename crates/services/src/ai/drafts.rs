@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use super::generate::{self, Accepted, GenerationSpec, Rejection};
 use super::ingest::{self, DocKind, IngestError, IngestLimits};
-use super::usage::{DailyLimit, Meter, UsageError};
+use super::usage::{CallOutcome, DailyLimit, Meter, UsageError};
 use crate::catalogue::{self, CatalogueError, KcInput, NewItemInput};
 
 /// Most items of one type per request.
@@ -146,11 +146,20 @@ pub async fn collect(
         if let Some(m) = meter {
             m.check().await?;
         }
-        let o =
-            generate::generate_chunk(llm, request_id, spec, *wanted, chunk, &mut existing).await?;
+        let answered =
+            generate::generate_chunk(llm, request_id, spec, *wanted, chunk, &mut existing).await;
+        let o = match answered {
+            Ok(o) => o,
+            Err(e) => {
+                // An unusable reply was billed: it counts before the request fails.
+                if let Some(m) = meter {
+                    m.record_failure(&e).await?;
+                }
+                return Err(e.into());
+            }
+        };
         if let Some(m) = meter {
-            m.record(&o.model, o.prompt_tokens, o.completion_tokens)
-                .await?;
+            m.record(&o.usage(), CallOutcome::Ok).await?;
         }
         out.calls += 1;
         out.accepted.extend(o.accepted);
@@ -390,7 +399,7 @@ mod tests {
         .await
         .unwrap_err();
         assert!(
-            matches!(err, AiError::Model(LlmError::Malformed(_))),
+            matches!(err, AiError::Model(LlmError::Malformed { .. })),
             "{err:?}"
         );
     }

@@ -14,7 +14,7 @@ use myqcm_domain::catalogue::qroc::normalise_loose;
 use myqcm_domain::catalogue::{
     Difficulty, ItemContent, ItemKind, Locale, OptionSpec, QrocSpec, SourceTags,
 };
-use myqcm_domain::ports::{LanguageModel, LlmError, LlmRequest};
+use myqcm_domain::ports::{LanguageModel, LlmError, LlmRequest, LlmUsage};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -227,6 +227,17 @@ pub struct ChunkOutcome {
     pub completion_tokens: u32,
     /// The model that answered.
     pub model: String,
+}
+
+impl ChunkOutcome {
+    /// What the chunk's call was billed.
+    pub fn usage(&self) -> LlmUsage {
+        LlmUsage {
+            model: self.model.clone(),
+            prompt_tokens: self.prompt_tokens,
+            completion_tokens: self.completion_tokens,
+        }
+    }
 }
 
 /// Whether `text` holds a link, an image or raw HTML (generated content may use simple

@@ -8,12 +8,13 @@
 //! (`grader_unavailable`). A reviewer may override any QROC grade ([`override_grade`]); the
 //! override is audited (`training.attempt_regrade`).
 //!
-//! The model's grade, given after the answer, is stored on the attempt and applied to the
-//! learner's state in the same transaction ([`crate::training::Training::apply_late_grade`]):
-//! ability, KC masteries and item memory take the online update an on-the-spot grade makes,
-//! from the state they have when the grade arrives; it consumes no allowance. A reviewer's
-//! override changes the stored grade (calibration, evaluation, history and review read it) but
-//! does not undo or replay an update already made.
+//! The model's grade, given after the answer, is stored on the attempt, with the model's
+//! rationale beside it, and applied to the learner's state in the same transaction
+//! ([`crate::training::Training::apply_late_grade`]): ability, KC masteries and item memory
+//! take the online update an on-the-spot grade makes, from the state they have when the grade
+//! arrives; it consumes no allowance. A reviewer's override changes the stored grade
+//! (calibration, evaluation, history and review read it) but does not undo or replay an update
+//! already made.
 
 use chrono::{DateTime, Utc};
 use myqcm_db::jobs::NewJob;
@@ -27,7 +28,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::usage::Meter;
+use super::usage::{CallOutcome, Meter};
+use crate::training::GradeNote;
 
 /// The job kind.
 pub const KIND: &str = "ai.grade_qroc";
@@ -171,13 +173,17 @@ async fn judge_answer(
         idempotency_key: key,
     };
     let a = llm.complete_json(&req).await?;
+    // A reply out of the schema's shape was billed all the same: the error keeps its usage.
     let v: Verdict = serde_json::from_value(a.content.clone())
-        .map_err(|e| LlmError::Malformed(format!("qroc grade: {e}")))?;
+        .map_err(|e| LlmError::malformed_billed(format!("qroc grade: {e}"), a.usage()))?;
     let rationale = v.rationale.trim().to_owned();
     match v.verdict.as_str() {
         "correct" => Ok((true, rationale, a)),
         "incorrect" => Ok((false, rationale, a)),
-        other => Err(LlmError::Malformed(format!("qroc grade verdict {other:?}"))),
+        other => Err(LlmError::malformed_billed(
+            format!("qroc grade verdict {other:?}"),
+            a.usage(),
+        )),
     }
 }
 
@@ -220,29 +226,26 @@ pub async fn grade_attempt(
     };
     match judge_answer(llm, format!("{KIND}/{id}"), &content, &text).await {
         Ok((correct, rationale, answer)) => {
-            meter
-                .record(
-                    &answer.model,
-                    answer.prompt_tokens,
-                    answer.completion_tokens,
-                )
-                .await?;
+            meter.record(&answer.usage(), CallOutcome::Ok).await?;
+            // Beside the grade, in its transaction, for reviewers only (never shown to the
+            // learner).
+            let note = (!rationale.is_empty()).then(|| GradeNote {
+                rationale: &rationale,
+                model: &answer.model,
+                at_ms: meter.now().timestamp_millis(),
+            });
             if training
-                .apply_late_grade(id, correct, "llm")
+                .apply_late_grade(id, correct, "llm", note)
                 .await
                 .map_err(|e| GradingError::Store(DbError::Backend(e.to_string())))?
             {
-                // Beside the grade, for reviewers only (never shown to the learner).
-                if !rationale.is_empty() {
-                    let at = meter.now().timestamp_millis();
-                    myqcm_db::ai::put_rationale(db, id, &rationale, &answer.model, at).await?;
-                }
                 Ok(Graded::Llm(correct))
             } else {
                 Ok(Graded::Skipped)
             }
         }
         Err(e) => {
+            meter.record_failure(&e).await?;
             tracing::warn!(attempt = %id, error = %e, "qroc grading failed; the answer stays ungraded");
             myqcm_db::training::regrade_attempt(
                 db,

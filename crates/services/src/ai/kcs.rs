@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::usage::{Billing, CallKind, DailyLimit, Meter, UsageError};
+use super::usage::{Billing, CallKind, CallOutcome, DailyLimit, Meter, UsageError};
 use crate::catalogue::{self, CatalogueError, KcInput};
 use crate::jobs::JobEvent;
 
@@ -341,7 +341,7 @@ struct RawSuggestion {
 /// [`LlmError::Malformed`] when the answer is not in the schema's shape.
 pub fn rank(answer: &Value, candidates: &[Candidate]) -> Result<Vec<(usize, f64)>, LlmError> {
     let raw: RawAnswer = serde_json::from_value(answer.clone())
-        .map_err(|e| LlmError::Malformed(format!("kc suggestions: {e}")))?;
+        .map_err(|e| LlmError::malformed(format!("kc suggestions: {e}")))?;
     let mut best: BTreeMap<usize, f64> = BTreeMap::new();
     for s in raw.suggestions {
         let Some(i) = candidates.iter().position(|c| c.code == s.kc.trim()) else {
@@ -383,15 +383,24 @@ async fn ask(
         idempotency_key: key,
     };
     meter.check().await?;
-    let answer = llm.complete_json(&req).await.map_err(KcError::Model)?;
-    meter
-        .record(
-            &answer.model,
-            answer.prompt_tokens,
-            answer.completion_tokens,
-        )
-        .await?;
-    let picks = rank(&answer.content, candidates).map_err(KcError::Model)?;
+    let answer = match llm.complete_json(&req).await {
+        Ok(a) => a,
+        Err(e) => {
+            // An unusable reply was billed: recorded before the failure is reported.
+            meter.record_failure(&e).await?;
+            return Err(KcError::Model(e));
+        }
+    };
+    let picks = match rank(&answer.content, candidates) {
+        Ok(p) => p,
+        Err(e) => {
+            meter
+                .record(&answer.usage(), CallOutcome::Malformed)
+                .await?;
+            return Err(KcError::Model(e));
+        }
+    };
+    meter.record(&answer.usage(), CallOutcome::Ok).await?;
     let tokens = u64::from(answer.prompt_tokens) + u64::from(answer.completion_tokens);
     Ok((picks, tokens, answer.model))
 }

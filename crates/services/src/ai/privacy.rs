@@ -1,12 +1,24 @@
 //! The AI part of the account export and erasure, called by the identity area's privacy use
 //! cases (erasure inside its own transaction): the columns of the AI features that name an
-//! account are exported, then cleared.
+//! account are exported, then cleared, and so are the job payloads naming it as the requester
+//! of a generation or a KC suggestion run.
 
+use chrono::{DateTime, Utc};
 use myqcm_db::DbError;
 use sea_orm::ConnectionTrait;
+use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::usage::CallView;
+use super::{kcs, requests};
+
+/// The job kinds whose payload names their requester (`requester`).
+const REQUESTER_JOBS: [&str; 2] = [requests::KIND, kcs::KIND];
+
+/// The payload left on a running job whose requester was erased.
+fn erased_payload() -> Value {
+    json!({ "erased": true })
+}
 
 /// The language-model calls billed to `account` (kind, request, model, tokens, estimated
 /// cost): its usage as an author.
@@ -55,14 +67,70 @@ pub async fn export<C: ConnectionTrait>(
 /// catalogue items like any other (their author is handled with the catalogue), and grading
 /// overrides are audit rows.
 ///
+/// The `ai.generate` and `ai.suggest_kcs` jobs it requested go too (queued ones never run,
+/// finished ones are forgotten); one a worker is running at `now` is asked to stop and keeps
+/// no payload but an erasure marker, which the job checks before it stores anything
+/// ([`requester_erased`]), so it fails cleanly instead of saving drafts or suggestions for an
+/// erased account.
+///
 /// # Errors
 /// Storage failures.
-pub async fn erase<C: ConnectionTrait>(c: &C, account: Uuid) -> Result<(), DbError> {
+pub async fn erase<C: ConnectionTrait>(
+    c: &C,
+    account: Uuid,
+    now: DateTime<Utc>,
+) -> Result<(), DbError> {
     myqcm_db::catalogue::kc_suggestions::forget_decider(c, account).await?;
     myqcm_db::ai::forget_author(c, account).await?;
     myqcm_db::ai::delete_requests_of(c, account).await?;
     myqcm_db::ai::delete_rationales_of_learner(c, account).await?;
+    forget_requested_jobs(c, account, now).await
+}
+
+/// Deletes or scrubs the AI jobs whose payload names `account` as their requester.
+async fn forget_requested_jobs<C: ConnectionTrait>(
+    c: &C,
+    account: Uuid,
+    now: DateTime<Utc>,
+) -> Result<(), DbError> {
+    let id = account.to_string();
+    for kind in REQUESTER_JOBS {
+        for job in myqcm_db::jobs::of_kind_mentioning(c, kind, &id).await? {
+            if job.payload.get("requester").and_then(Value::as_str) != Some(id.as_str()) {
+                continue;
+            }
+            if !myqcm_db::jobs::delete_unless_running(c, job.id).await? {
+                myqcm_db::jobs::request_cancel(c, job.id, now).await?;
+                myqcm_db::jobs::replace_payload(c, job.id, &erased_payload(), now).await?;
+            }
+        }
+    }
     Ok(())
+}
+
+/// What a job stopped by its requester's erasure ([`requester_erased`]) does before it ends:
+/// the calls it had answered after the erasure were billed to the account, so they are billed
+/// to no one, like the account's earlier calls.
+///
+/// # Errors
+/// Storage failures.
+pub async fn after_erasure<C: ConnectionTrait>(c: &C, account: Uuid) -> Result<(), DbError> {
+    myqcm_db::ai::forget_author(c, account).await?;
+    Ok(())
+}
+
+/// Whether job `job_id` was running for a requester whose account has since been erased (its
+/// payload was replaced by the erasure marker): the job must then stop and store nothing. A
+/// job with no row (a handler run directly) was not.
+///
+/// # Errors
+/// Storage failures.
+pub async fn requester_erased<C: ConnectionTrait>(c: &C, job_id: i64) -> Result<bool, DbError> {
+    match myqcm_db::jobs::get(c, job_id).await {
+        Ok(row) => Ok(row.payload == erased_payload()),
+        Err(DbError::NotFound) => Ok(false),
+        Err(e) => Err(e),
+    }
 }
 
 #[cfg(test)]
@@ -84,6 +152,7 @@ mod tests {
             prompt_tokens: tokens,
             completion_tokens: 10,
             cost_micros: 7,
+            outcome: "ok".into(),
         }
     }
 
@@ -127,7 +196,7 @@ mod tests {
         assert_eq!(calls.len(), 2, "{out}");
         assert_eq!(calls[0]["prompt_tokens"], 100);
         assert_eq!(calls[0]["cost_micros"], 7);
-        erase(c, author).await.unwrap();
+        erase(c, author, chrono::Utc::now()).await.unwrap();
         assert_eq!(
             export(c, author).await.unwrap()["model_calls"],
             serde_json::json!([])

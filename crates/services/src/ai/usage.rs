@@ -5,7 +5,9 @@
 //! for a KC suggestion; **none** for a QROC grade, so no learner is ever recorded), its request
 //! (generation request id, `kc-run/<run>` or `kc/<item>`, `job/<id>` for a grade), the model,
 //! the prompt and completion tokens and the estimated cost from the configured prices
-//! ([`UsagePolicy`]).
+//! ([`UsagePolicy`]). A reply that came back unusable was billed all the same: it is recorded
+//! with its tokens and the outcome `malformed` ([`Meter::record_failure`]) and counts toward
+//! the limit.
 //!
 //! The daily limit ([`UsagePolicy::daily_tokens_per_author`], Africa/Algiers days) is checked
 //! before every call billed to an author ([`Meter::check`]): a call starts only while the
@@ -21,6 +23,7 @@ use myqcm_domain::Clock;
 use myqcm_domain::catalogue::lifecycle::Actor;
 use myqcm_domain::localtime::algeria;
 use myqcm_domain::permissions::Action;
+use myqcm_domain::ports::{LlmError, LlmUsage};
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -82,6 +85,26 @@ impl CallKind {
             Self::Generation => "generation",
             Self::KcSuggestion => "kc_suggestion",
             Self::Grading => "grading",
+        }
+    }
+}
+
+/// Whether a recorded call's reply could be used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallOutcome {
+    /// The reply was the JSON document asked for.
+    Ok,
+    /// The reply was billed but unusable: not JSON, not an object, cut short by the output
+    /// bound, or not in the schema's shape.
+    Malformed,
+}
+
+impl CallOutcome {
+    /// `ok`, `malformed`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ok => "ok",
+            Self::Malformed => "malformed",
         }
     }
 }
@@ -228,17 +251,13 @@ impl<'a> Meter<'a> {
         }
     }
 
-    /// Records one call answered by `model`.
+    /// Records one call answered with `usage`, its reply usable or not (`outcome`).
     ///
     /// # Errors
     /// Storage failures.
-    pub async fn record(
-        &self,
-        model: &str,
-        prompt_tokens: u32,
-        completion_tokens: u32,
-    ) -> Result<(), DbError> {
+    pub async fn record(&self, usage: &LlmUsage, outcome: CallOutcome) -> Result<(), DbError> {
         let now = self.clock.now();
+        let (prompt_tokens, completion_tokens) = (usage.prompt_tokens, usage.completion_tokens);
         let (p, c) = (u64::from(prompt_tokens), u64::from(completion_tokens));
         myqcm_db::ai::insert_call(
             self.db,
@@ -249,13 +268,28 @@ impl<'a> Meter<'a> {
                 kind: self.kind.as_str().into(),
                 author_id: self.author,
                 request_id: self.request.clone(),
-                model: model.to_owned(),
+                model: usage.model.clone(),
                 prompt_tokens: i64::from(prompt_tokens),
                 completion_tokens: i64::from(completion_tokens),
                 cost_micros: self.policy.cost(p, c),
+                outcome: outcome.as_str().into(),
             },
         )
         .await
+    }
+
+    /// Records the call behind a failed `error` when a reply was received and billed (an
+    /// unusable reply, [`LlmError::billed`]) as [`CallOutcome::Malformed`]; a failure with no
+    /// reply (timeout, rate limit, transport, refused request) reported no tokens and is not
+    /// recorded.
+    ///
+    /// # Errors
+    /// Storage failures.
+    pub async fn record_failure(&self, error: &LlmError) -> Result<(), DbError> {
+        match error.billed() {
+            Some(usage) => self.record(usage, CallOutcome::Malformed).await,
+            None => Ok(()),
+        }
     }
 }
 
@@ -300,6 +334,8 @@ pub struct UsageTotals {
     pub tokens: u64,
     /// Estimated cost, micro-units of the configured currency (0 when no price is set).
     pub cost_micros: u64,
+    /// Calls (among `calls`) whose reply was billed but unusable.
+    pub failed_calls: u64,
 }
 
 impl UsageTotals {
@@ -307,6 +343,7 @@ impl UsageTotals {
         let p = u64::try_from(r.prompt_tokens).unwrap_or(0);
         let c = u64::try_from(r.completion_tokens).unwrap_or(0);
         self.calls += 1;
+        self.failed_calls += u64::from(r.outcome != CallOutcome::Ok.as_str());
         self.prompt_tokens += p;
         self.completion_tokens += c;
         self.tokens += p + c;
@@ -342,6 +379,8 @@ pub struct CallView {
     pub completion_tokens: u64,
     /// Estimated cost (micro-units).
     pub cost_micros: u64,
+    /// `ok`, or `malformed` when the reply was billed but unusable (nothing came of it).
+    pub outcome: String,
 }
 
 impl CallView {
@@ -356,6 +395,7 @@ impl CallView {
             prompt_tokens: u64::try_from(r.prompt_tokens).unwrap_or(0),
             completion_tokens: u64::try_from(r.completion_tokens).unwrap_or(0),
             cost_micros: u64::try_from(r.cost_micros).unwrap_or(0),
+            outcome: r.outcome.clone(),
         }
     }
 }
@@ -522,6 +562,7 @@ fn totals_of(r: &myqcm_db::ai::AuthorDayRow) -> UsageTotals {
     let c = u64::try_from(r.completion_tokens).unwrap_or(0);
     UsageTotals {
         calls: u64::try_from(r.calls).unwrap_or(0),
+        failed_calls: u64::try_from(r.failed_calls).unwrap_or(0),
         prompt_tokens: p,
         completion_tokens: c,
         tokens: p + c,
@@ -567,6 +608,7 @@ pub async fn all(
         .map(|g| {
             let t = totals_of(g);
             totals.calls += t.calls;
+            totals.failed_calls += t.failed_calls;
             totals.prompt_tokens += t.prompt_tokens;
             totals.completion_tokens += t.completion_tokens;
             totals.tokens += t.tokens;

@@ -201,7 +201,7 @@ pub async fn erase_due(deps: &Deps) -> Result<usize> {
             .await?;
         crate::training::privacy::erase(&txn, a.id).await?;
         crate::commerce::privacy::erase(&txn, a.id, ms(now)).await?;
-        crate::ai::privacy::erase(&txn, a.id).await?;
+        crate::ai::privacy::erase(&txn, a.id, now).await?;
         // Audit rows stay (security record) but lose every address tied to this person:
         // on the rows by or about them, and wherever else one of their addresses appears.
         audit_repo::forget_ips(&txn, a.id, about(a.id, &sessions), ips).await?;

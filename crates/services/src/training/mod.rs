@@ -160,6 +160,18 @@ fn response_error(e: ResponseError) -> TrainingError {
 /// The entitlement port as the services use it (joined to the database transaction).
 pub type EntitlementsPort = Arc<dyn Entitlements<Tx = DatabaseTransaction>>;
 
+/// A late grader's explanation of its grade (the language model's rationale of a QROC
+/// grade), stored beside the grade by [`Training::apply_late_grade`] in its transaction.
+#[derive(Debug, Clone, Copy)]
+pub struct GradeNote<'a> {
+    /// The explanation (for reviewers only).
+    pub rationale: &'a str,
+    /// The model that gave it.
+    pub model: &'a str,
+    /// When, epoch ms.
+    pub at_ms: i64,
+}
+
 /// Settings of the training use cases.
 #[derive(Debug, Clone)]
 pub struct TrainingConfig {
@@ -1126,7 +1138,8 @@ impl Training {
     /// answers (its row is locked on PostgreSQL; SQLite has one writer); it consumes no
     /// allowance (the answer was accepted when it was sent). `Ok(false)` when the attempt does
     /// not exist or is no longer awaiting a grade (a retried job, a reviewer's override first):
-    /// nothing changes, so a grade is never applied twice.
+    /// nothing changes, so a grade is never applied twice. The grader's `note` (the model's
+    /// rationale) is written in the same transaction: stored with the grade, or not at all.
     ///
     /// # Errors
     /// Store failures.
@@ -1135,6 +1148,7 @@ impl Training {
         attempt_id: Uuid,
         correct: bool,
         grader: &str,
+        note: Option<GradeNote<'_>>,
     ) -> Result<bool> {
         let Some(a) = repo::attempt_by_id(&self.db, attempt_id).await? else {
             return Ok(false);
@@ -1181,6 +1195,9 @@ impl Training {
             None,
         )
         .await?;
+        if let Some(n) = note {
+            myqcm_db::ai::put_rationale(&txn, attempt_id, n.rationale, n.model, n.at_ms).await?;
+        }
         let rev = self.content.revision(&txn, target.revision_id).await?;
         let (mut state, memory) = State::load(&txn, a.learner_id, Some(target.item_id)).await?;
         let model = self

@@ -165,6 +165,7 @@ ai-usage-last-days = { $count ->
     [many] آخر { $count } يومًا
    *[other] آخر { $count } يوم
 }
+ai-usage-failed = إجابات غير صالحة (محتسبة)
 ai-usage-calls = الاستدعاءات
 ai-usage-prompt = رموز الطلب
 ai-usage-completion = رموز الإجابة

@@ -147,6 +147,7 @@ generate-usage-no-limit = بلا حد يومي
 generate-usage-none = لا استخدام خلال الأيام الثلاثين الأخيرة.
 generate-usage-day = اليوم
 generate-usage-calls = الطلبات
+generate-usage-failed = إجابات غير صالحة (مفوترة)
 generate-usage-prompt = رموز الطلب
 generate-usage-completion = رموز الإجابة
 generate-usage-tokens = مجموع الرموز

@@ -161,6 +161,7 @@ ai-usage-last-days = { $count ->
     [one] Last day
    *[other] Last { $count } days
 }
+ai-usage-failed = Unusable answers (billed)
 ai-usage-calls = Calls
 ai-usage-prompt = Prompt tokens
 ai-usage-completion = Answer tokens

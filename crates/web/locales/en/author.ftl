@@ -147,6 +147,7 @@ generate-usage-no-limit = no daily limit
 generate-usage-none = No use in the last 30 days.
 generate-usage-day = Day
 generate-usage-calls = Calls
+generate-usage-failed = Unusable answers (billed)
 generate-usage-prompt = Prompt tokens
 generate-usage-completion = Answer tokens
 generate-usage-tokens = Total tokens

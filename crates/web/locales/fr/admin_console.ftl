@@ -161,6 +161,7 @@ ai-usage-last-days = { $count ->
     [one] Dernier jour
    *[other] { $count } derniers jours
 }
+ai-usage-failed = Réponses inutilisables (facturées)
 ai-usage-calls = Appels
 ai-usage-prompt = Jetons envoyés
 ai-usage-completion = Jetons de réponse

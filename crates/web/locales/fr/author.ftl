@@ -147,6 +147,7 @@ generate-usage-no-limit = pas de limite quotidienne
 generate-usage-none = Aucune utilisation ces 30 derniers jours.
 generate-usage-day = Jour
 generate-usage-calls = Appels
+generate-usage-failed = Réponses inutilisables (facturées)
 generate-usage-prompt = Jetons envoyés
 generate-usage-completion = Jetons de réponse
 generate-usage-tokens = Total des jetons
