@@ -13,6 +13,33 @@ use serde_json::Value;
 
 use crate::ai::{TEXT, app_with_llm, post_page, upload};
 
+/// Claims the next queued job as worker `w1`; it must be of `kind`.
+async fn claim(app: &crate::support::TestApp, kind: &str) -> myqcm_db::jobs::JobRow {
+    let running =
+        myqcm_db::jobs::claim(&app.db.conn, "w1", app.now(), chrono::Duration::minutes(10))
+            .await
+            .unwrap()
+            .unwrap();
+    assert_eq!(running.kind, kind);
+    running
+}
+
+/// Makes `account`'s erasure due: its deletion was asked 60 days ago.
+async fn erasure_due(app: &crate::support::TestApp, account: uuid::Uuid) {
+    myqcm_db::identity::accounts::update(
+        &app.db.conn,
+        myqcm_db::identity::accounts::entity::ActiveModel {
+            id: sea_orm::ActiveValue::Set(account),
+            deletion_requested_at: sea_orm::ActiveValue::Set(Some(
+                (app.now() - chrono::Duration::days(60)).timestamp_millis(),
+            )),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+}
+
 #[tokio::test]
 async fn a_finished_request_keeps_its_refused_items_with_reasons_for_the_author() {
     let fake = FakeLlm::start("k").await.unwrap();
@@ -116,7 +143,6 @@ async fn a_failed_request_keeps_its_error_and_refuses_nothing() {
 #[tokio::test]
 async fn erasing_the_requester_deletes_its_ai_jobs_and_stops_the_running_one() {
     use myqcm_jobs::{Interrupted, JobContext, JobHandler};
-    use sea_orm::ActiveValue::Set;
     let fake = FakeLlm::start("k").await.unwrap();
     let app = app_with_llm(&fake).await;
     let conn = &app.db.conn;
@@ -147,26 +173,11 @@ async fn erasing_the_requester_deletes_its_ai_jobs_and_stops_the_running_one() {
         upload(&app, &other, "cours.txt", TEXT.as_bytes()).await.0,
         202
     );
-    let running = myqcm_db::jobs::claim(conn, "w1", app.now(), chrono::Duration::minutes(10))
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(running.kind, "ai.generate");
+    let running = claim(&app, "ai.generate").await;
     assert_eq!(running.payload["requester"], author.id.to_string());
 
     // The account's erasure is due; it runs while the held job's call is with the model.
-    myqcm_db::identity::accounts::update(
-        conn,
-        myqcm_db::identity::accounts::entity::ActiveModel {
-            id: Set(author.id),
-            deletion_requested_at: Set(Some(
-                (app.now() - chrono::Duration::days(60)).timestamp_millis(),
-            )),
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap();
+    erasure_due(&app, author.id).await;
     let handler = myqcm_app::ai_jobs::AiGenerateJob {
         db: conn.clone(),
         usage: app.services.llm_usage,
@@ -250,7 +261,6 @@ async fn erasing_the_requester_deletes_its_ai_jobs_and_stops_the_running_one() {
 #[tokio::test]
 async fn erasing_the_requester_stops_a_running_kc_run_and_bills_its_call_to_no_one() {
     use myqcm_jobs::{Interrupted, JobContext, JobHandler};
-    use sea_orm::ActiveValue::Set;
     let fake = FakeLlm::start("k").await.unwrap();
     let app = app_with_llm(&fake).await;
     let conn = &app.db.conn;
@@ -264,23 +274,8 @@ async fn erasing_the_requester_stops_a_running_kc_run_and_bills_its_call_to_no_o
         )
         .await;
     assert_eq!(s, 202, "{run}");
-    let running = myqcm_db::jobs::claim(conn, "w1", app.now(), chrono::Duration::minutes(10))
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(running.kind, "ai.suggest_kcs");
-    myqcm_db::identity::accounts::update(
-        conn,
-        myqcm_db::identity::accounts::entity::ActiveModel {
-            id: Set(reviewer.id),
-            deletion_requested_at: Set(Some(
-                (app.now() - chrono::Duration::days(60)).timestamp_millis(),
-            )),
-            ..Default::default()
-        },
-    )
-    .await
-    .unwrap();
+    let running = claim(&app, "ai.suggest_kcs").await;
+    erasure_due(&app, reviewer.id).await;
     let handler = myqcm_app::ai_jobs::AiSuggestKcsJob {
         db: conn.clone(),
         usage: app.services.llm_usage,
