@@ -37,8 +37,55 @@ const PING_IF_IDLE_FOR: Duration = Duration::from_secs(10);
 /// missing and opened in WAL mode with foreign keys on and a 5 s busy timeout on every pooled
 /// connection. `schema` (PostgreSQL only) sets the search path, used by tests to isolate
 /// themselves inside one database.
+///
+/// A SQLite file also gets its **writer**: a pool of one connection that every write
+/// transaction of the process on that file uses ([`crate::begin_write`]), registered by file
+/// name (the newest pool opened on a file replaces an earlier one). SQLite has one writer
+/// anyway; on one connection its page cache stays warm from one write to the next (in WAL mode a
+/// connection drops its cache whenever another connection commits) and the driver wakes one
+/// worker thread instead of any of eight: +5 to +17 % answers per second in the load test
+/// (docs/PERFORMANCE.md). Reads outside write transactions keep the pool.
 pub async fn connect(url: &str, schema: Option<&str>) -> Result<DatabaseConnection, DbError> {
-    connect_sized(url, schema, None).await
+    let db = connect_sized(url, schema, None).await?;
+    if db.get_database_backend() == DbBackend::Sqlite && !in_memory(url) {
+        let writer = connect_sized(url, schema, Some(1)).await?;
+        let file = file_of(&db);
+        if let Ok(mut w) = WRITERS.lock() {
+            w.retain(|(f, _)| *f != file);
+            w.push((file, writer));
+        }
+    }
+    Ok(db)
+}
+
+/// The writers of SQLite files, by file name (see [`connect`]).
+static WRITERS: std::sync::Mutex<Vec<(std::path::PathBuf, DatabaseConnection)>> =
+    std::sync::Mutex::new(Vec::new());
+
+fn in_memory(url: &str) -> bool {
+    url.contains(":memory:") || url.contains("mode=memory")
+}
+
+fn file_of(db: &DatabaseConnection) -> std::path::PathBuf {
+    db.get_sqlite_connection_pool()
+        .connect_options()
+        .get_filename()
+        .to_path_buf()
+}
+
+/// The writer of `db`'s SQLite file, if [`connect`] opened one (none on PostgreSQL, for an
+/// in-memory database, or for a pool opened another way).
+pub(crate) fn writer_for(db: &DatabaseConnection) -> Option<DatabaseConnection> {
+    if db.get_database_backend() != DbBackend::Sqlite {
+        return None;
+    }
+    let options = db.get_sqlite_connection_pool().connect_options();
+    let file = options.get_filename();
+    let writers = WRITERS.lock().ok()?;
+    writers
+        .iter()
+        .find(|(f, _)| f.as_path() == file)
+        .map(|(_, w)| w.clone())
 }
 
 /// [`connect`] with at most `max` pooled connections when given.
@@ -54,7 +101,7 @@ async fn connect_sized(
         .acquire_timeout(wait)
         .test_before_acquire_if_idle_for(PING_IF_IDLE_FOR);
     if url.starts_with("sqlite:") {
-        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+        let in_memory = in_memory(url);
         // Every pooled connection of an in-memory database would get its own empty database.
         opts.max_connections(if in_memory { 1 } else { max.unwrap_or(8) })
             .min_connections(1);

@@ -12,13 +12,18 @@ use crate::DbError;
 /// deferred transaction that reads first and writes later fails with `SQLITE_BUSY` at once
 /// when another connection wrote in between.) On PostgreSQL this is a plain `BEGIN`.
 ///
-/// Use it for every use case that reads and then writes in one transaction.
+/// Use it for every use case that reads and then writes in one transaction. On a SQLite file
+/// the transaction runs on the file's one-connection writer ([`crate::connect()`]), so write
+/// transactions of the process queue for that connection in turn.
 pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbError> {
     let options = TransactionOptions {
         sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
         ..TransactionOptions::default()
     };
-    Ok(db.begin_with_options(options).await?)
+    match crate::connect::writer_for(db) {
+        Some(writer) => Ok(writer.begin_with_options(options).await?),
+        None => Ok(db.begin_with_options(options).await?),
+    }
 }
 
 /// Several write statements sent to the database in **one round trip**, inside the caller's

@@ -55,6 +55,56 @@ async fn sqlite_file_databases_use_wal_foreign_keys_and_busy_timeout() {
 /// database at once: on PostgreSQL one migrates under the advisory lock, the others wait and
 /// find nothing pending; every one of them comes up with the full schema.
 #[tokio::test]
+async fn sqlite_write_transactions_queue_for_one_writer_while_reads_go_on() {
+    let db = test_db().await.unwrap();
+    let wait = std::time::Duration::from_millis(300);
+    if db.backend() == DbBackend::Sqlite {
+        // Every write transaction runs on the same connection, the file's writer, and never on
+        // one of the pool's: a temporary table (private to its connection) made in one is seen
+        // by the next and not by a read through the pool.
+        let w = myqcm_db::begin_write(&db.conn).await.unwrap();
+        w.execute_unprepared("CREATE TEMP TABLE writer_marker (x INTEGER)")
+            .await
+            .unwrap();
+        w.commit().await.unwrap();
+        let w = myqcm_db::begin_write(&db.conn).await.unwrap();
+        w.execute_unprepared("SELECT COUNT(*) FROM temp.writer_marker")
+            .await
+            .expect("the second write transaction ran on another connection");
+        w.commit().await.unwrap();
+        assert!(
+            db.conn
+                .execute_unprepared("SELECT COUNT(*) FROM temp.writer_marker")
+                .await
+                .is_err(),
+            "a pooled connection is the writer"
+        );
+    }
+    let first = myqcm_db::begin_write(&db.conn).await.unwrap();
+    // Reads through the pool are not held up by the open write transaction.
+    tokio::time::timeout(wait, myqcm_db::ping(&db.conn))
+        .await
+        .expect("a read waits for the writer")
+        .unwrap();
+    let second = tokio::time::timeout(wait, myqcm_db::begin_write(&db.conn)).await;
+    if db.backend() == DbBackend::Sqlite {
+        // A second one waits for that connection (SQLite has one writer) and gets it at once
+        // when the first ends.
+        assert!(second.is_err(), "a second writer did not wait");
+        first.commit().await.unwrap();
+        let second = tokio::time::timeout(wait, myqcm_db::begin_write(&db.conn))
+            .await
+            .expect("the writer was not handed over");
+        second.unwrap().commit().await.unwrap();
+    } else {
+        // PostgreSQL: a `BEGIN` takes no lock, each transaction has its own connection.
+        let second = second.expect("PostgreSQL serialised two BEGINs").unwrap();
+        second.commit().await.unwrap();
+        first.commit().await.unwrap();
+    }
+}
+
+#[tokio::test]
 async fn instances_starting_together_on_a_fresh_database_all_come_up() {
     let Ok(url) = std::env::var("MYQCM_TEST_DATABASE_URL") else {
         return; // SQLite: one instance per database file.
