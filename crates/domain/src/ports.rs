@@ -197,7 +197,7 @@ impl LlmAnswer {
 }
 
 /// What the provider billed for one reply: the model that answered and the tokens it reported.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct LlmUsage {
     /// The model that answered, as the provider reports it.
     pub model: String,

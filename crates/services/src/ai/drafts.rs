@@ -159,7 +159,7 @@ pub async fn collect(
             }
         };
         if let Some(m) = meter {
-            m.record(&o.usage(), CallOutcome::Ok).await?;
+            m.record(&o.usage, CallOutcome::Ok).await?;
         }
         out.calls += 1;
         out.accepted.extend(o.accepted);

@@ -221,23 +221,8 @@ pub struct ChunkOutcome {
     pub rejected: Vec<Rejection>,
     /// Tokens billed (prompt + completion).
     pub tokens: u64,
-    /// Prompt tokens billed.
-    pub prompt_tokens: u32,
-    /// Completion tokens billed.
-    pub completion_tokens: u32,
-    /// The model that answered.
-    pub model: String,
-}
-
-impl ChunkOutcome {
-    /// What the chunk's call was billed.
-    pub fn usage(&self) -> LlmUsage {
-        LlmUsage {
-            model: self.model.clone(),
-            prompt_tokens: self.prompt_tokens,
-            completion_tokens: self.completion_tokens,
-        }
-    }
+    /// What the chunk's call was billed: the model that answered and its tokens.
+    pub usage: LlmUsage,
 }
 
 /// Whether `text` holds a link, an image or raw HTML (generated content may use simple
@@ -481,9 +466,7 @@ pub async fn generate_chunk(
         seen,
     );
     out.tokens = u64::from(answer.prompt_tokens) + u64::from(answer.completion_tokens);
-    out.prompt_tokens = answer.prompt_tokens;
-    out.completion_tokens = answer.completion_tokens;
-    out.model = answer.model;
+    out.usage = answer.usage();
     Ok(out)
 }
 

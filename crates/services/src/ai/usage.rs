@@ -339,15 +339,28 @@ pub struct UsageTotals {
 }
 
 impl UsageTotals {
+    /// Totals from stored counts (negative ones, which the columns cannot hold, count as 0).
+    fn counted(calls: i64, failed: i64, prompt: i64, completion: i64, cost: i64) -> Self {
+        let n = |v: i64| u64::try_from(v).unwrap_or(0);
+        Self {
+            calls: n(calls),
+            failed_calls: n(failed),
+            prompt_tokens: n(prompt),
+            completion_tokens: n(completion),
+            tokens: n(prompt) + n(completion),
+            cost_micros: n(cost),
+        }
+    }
+
     fn add(&mut self, r: &LlmCallRow) {
-        let p = u64::try_from(r.prompt_tokens).unwrap_or(0);
-        let c = u64::try_from(r.completion_tokens).unwrap_or(0);
-        self.calls += 1;
-        self.failed_calls += u64::from(r.outcome != CallOutcome::Ok.as_str());
-        self.prompt_tokens += p;
-        self.completion_tokens += c;
-        self.tokens += p + c;
-        self.cost_micros += u64::try_from(r.cost_micros).unwrap_or(0);
+        let failed = i64::from(r.outcome != CallOutcome::Ok.as_str());
+        *self += Self::counted(
+            1,
+            failed,
+            r.prompt_tokens,
+            r.completion_tokens,
+            r.cost_micros,
+        );
     }
 
     /// Totals of `rows`.
@@ -357,6 +370,17 @@ impl UsageTotals {
             t.add(r);
         }
         t
+    }
+}
+
+impl std::ops::AddAssign for UsageTotals {
+    fn add_assign(&mut self, o: Self) {
+        self.calls += o.calls;
+        self.failed_calls += o.failed_calls;
+        self.prompt_tokens += o.prompt_tokens;
+        self.completion_tokens += o.completion_tokens;
+        self.tokens += o.tokens;
+        self.cost_micros += o.cost_micros;
     }
 }
 
@@ -558,16 +582,13 @@ pub struct AllUsage {
 pub const MAX_ADMIN_DAYS: i64 = 90;
 
 fn totals_of(r: &myqcm_db::ai::AuthorDayRow) -> UsageTotals {
-    let p = u64::try_from(r.prompt_tokens).unwrap_or(0);
-    let c = u64::try_from(r.completion_tokens).unwrap_or(0);
-    UsageTotals {
-        calls: u64::try_from(r.calls).unwrap_or(0),
-        failed_calls: u64::try_from(r.failed_calls).unwrap_or(0),
-        prompt_tokens: p,
-        completion_tokens: c,
-        tokens: p + c,
-        cost_micros: u64::try_from(r.cost_micros).unwrap_or(0),
-    }
+    UsageTotals::counted(
+        r.calls,
+        r.failed_calls,
+        r.prompt_tokens,
+        r.completion_tokens,
+        r.cost_micros,
+    )
 }
 
 /// Everyone's usage over the last `days` days (clamped to 1..=90), for content and finance
@@ -607,12 +628,7 @@ pub async fn all(
         .iter()
         .map(|g| {
             let t = totals_of(g);
-            totals.calls += t.calls;
-            totals.failed_calls += t.failed_calls;
-            totals.prompt_tokens += t.prompt_tokens;
-            totals.completion_tokens += t.completion_tokens;
-            totals.tokens += t.tokens;
-            totals.cost_micros += t.cost_micros;
+            totals += t;
             let who = g.author_id.and_then(|a| people.get(&a));
             AuthorDay {
                 day: g.day.clone(),
