@@ -51,9 +51,8 @@ async fn sqlite_file_databases_use_wal_foreign_keys_and_busy_timeout() {
     }
 }
 
-/// Instances started together (replicas, a rolling deploy, the migrate job) migrate one
-/// database at once: on PostgreSQL one migrates under the advisory lock, the others wait and
-/// find nothing pending; every one of them comes up with the full schema.
+/// Write transactions queue for one writer on SQLite (its file's one-connection writer), while
+/// reads through the pool go on; on PostgreSQL each has its own connection.
 #[tokio::test]
 async fn sqlite_write_transactions_queue_for_one_writer_while_reads_go_on() {
     let db = test_db().await.unwrap();
@@ -104,6 +103,9 @@ async fn sqlite_write_transactions_queue_for_one_writer_while_reads_go_on() {
     }
 }
 
+/// Instances started together (replicas, a rolling deploy, the migrate job) migrate one
+/// database at once: on PostgreSQL one migrates under the advisory lock, the others wait and
+/// find nothing pending; every one of them comes up with the full schema.
 #[tokio::test]
 async fn instances_starting_together_on_a_fresh_database_all_come_up() {
     let Ok(url) = std::env::var("MYQCM_TEST_DATABASE_URL") else {
